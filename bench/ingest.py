@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Ingest throughput into the embedded store.
+
+(a) CreateObservations over HTTP in batches, (b) MQTT publishes to the embedded broker, each printed with
+the ratio to a raw ``executemany`` of the same rows into the same table in the same run (the ceiling
+SQLite sets on this machine). Targets (issue 2): (a) >= 100,000 obs/s and >= 40 % of raw; (b) >= 20,000 obs/s.
+
+    .venv/bin/python bench/ingest.py [--http-obs 300000] [--batch 5000] [--mqtt-obs 60000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from _common import Server, station, token
+
+
+def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
+    """Raw executemany of the same rows into the same (migrated, indexed) table; returns rows/s."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    (base,) = conn.execute("SELECT coalesce(max(id), 0) FROM sta_observations").fetchone()
+    sql = (
+        "INSERT INTO sta_observations (id, phenomenon_time, result_number, qc_flags, datastream_id, "
+        "feature_of_interest_id, received_at) VALUES (?, ?, ?, 0, ?, ?, ?)"
+    )
+    start = time.perf_counter()
+    for i in range(0, len(rows), 5000):
+        chunk = [(base + i + k + 1, *r) for k, r in enumerate(rows[i : i + 5000])]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, chunk)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(rows) / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--http-obs", type=int, default=300_000)
+    ap.add_argument("--batch", type=int, default=5_000)
+    ap.add_argument("--streams", type=int, default=100)
+    ap.add_argument("--mqtt-obs", type=int, default=60_000)
+    ap.add_argument("--clients", type=int, default=2)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="safecity-bench-"))
+    server = Server(tmp)
+    server.admin("bench", "bench-password")
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    with server:
+        headers = token(server.url, "bench", "bench-password")
+        ds_ids = []
+        with httpx.Client(base_url=server.url, headers=headers, timeout=120) as c:
+            for i in range(args.streams):
+                tid = c.post("/sta/v1.1/Things", json=station(i)).json()["@iot.id"]
+                ds_ids.append(c.get(f"/sta/v1.1/Things({tid})/Datastreams").json()["value"][0]["@iot.id"])
+        # (a) HTTP CreateObservations: each batch covers all streams, consecutive minutes.
+        per_stream = args.http_obs // len(ds_ids)
+        bodies: list[bytes] = []
+        rows_per_batch = max(1, args.batch // len(ds_ids))
+        for start in range(0, per_stream, rows_per_batch):
+            body = []
+            for ds in ds_ids:
+                body.append(
+                    {
+                        "Datastream": {"@iot.id": ds},
+                        "components": ["phenomenonTime", "result"],
+                        "dataArray": [
+                            [(t0 + timedelta(minutes=m)).isoformat(), 1.0 + (m % 7) * 0.1]
+                            for m in range(start, min(per_stream, start + rows_per_batch))
+                        ],
+                    }
+                )
+            bodies.append(orjson.dumps(body))
+        total = sum(
+            len(ds_ids) * min(rows_per_batch, per_stream - s) for s in range(0, per_stream, rows_per_batch)
+        )
+        errors = 0
+        lock = threading.Lock()
+
+        def send(part: list[bytes]) -> None:
+            nonlocal errors
+            with httpx.Client(
+                base_url=server.url, headers={**headers, "Content-Type": "application/json"}, timeout=300
+            ) as c:
+                for b in part:
+                    r = c.post("/sta/v1.1/CreateObservations", content=b)
+                    bad = r.status_code != 201 or b'"error"' in r.content
+                    with lock:
+                        errors += bad
+
+        threads = [
+            threading.Thread(target=send, args=(bodies[k :: args.clients],)) for k in range(args.clients)
+        ]
+        start_t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        http_elapsed = time.perf_counter() - start_t
+        http_rate = total / http_elapsed
+        # (b) MQTT publishes of single observations to the embedded broker.
+        mqtt_rate = mqtt_bench(server, ds_ids, args.mqtt_obs, t0 + timedelta(days=400))
+    # Baseline: the same number of rows, raw, into the same table of the same database file.
+    rows = [
+        (
+            int((t0 + timedelta(days=800, seconds=k)).timestamp() * 1e6),
+            1.0,
+            ds_ids[k % len(ds_ids)],
+            1,
+            int(time.time() * 1e6),
+        )
+        for k in range(total)
+    ]
+    raw_rate = raw_baseline(tmp / "safecity.db", rows)
+    print(f"raw executemany baseline: {raw_rate:,.0f} rows/s")
+    print(
+        f"(a) HTTP CreateObservations, batches of {len(ds_ids) * rows_per_batch}, {args.clients} clients: "
+        f"{http_rate:,.0f} obs/s = {http_rate / raw_rate:.0%} of raw  (target >= 100,000 obs/s and >= 40 %)"
+        + (f"  [{errors} batches with errors]" if errors else "")
+    )
+    if mqtt_rate is not None:
+        print(
+            f"(b) MQTT publishes: {mqtt_rate:,.0f} obs/s = {mqtt_rate / raw_rate:.0%} of raw  (target >= 20,000 obs/s)"
+        )
+
+
+def mqtt_bench(server: Server, ds_ids: list[int], n: int, t0: datetime) -> float | None:
+    import paho.mqtt.client as mqtt
+
+    # Device keys are per Thing; an operator's user credentials may publish to any stream.
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+    client.username_pw_set("bench", "bench-password")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", server.mqtt_port)
+    client.loop_start()
+    headers = token(server.url, "bench", "bench-password")
+
+    def count() -> int:
+        r = httpx.get(
+            server.url
+            + "/sta/v1.1/Observations?$top=0&$count=true&$filter=phenomenonTime ge "
+            + t0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            headers=headers,
+            timeout=60,
+        )
+        return int(r.json()["@iot.count"])
+
+    payloads = [
+        (
+            f"v1.1/Datastreams({ds_ids[k % len(ds_ids)]})/Observations",
+            orjson.dumps(
+                {"phenomenonTime": (t0 + timedelta(seconds=k // len(ds_ids))).isoformat(), "result": 2.5}
+            ),
+        )
+        for k in range(n)
+    ]
+    start = time.perf_counter()
+    for topic, p in payloads:
+        client.publish(topic, p, qos=0)
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline:
+        done = count()
+        if done >= n:
+            break
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - start
+    client.loop_stop()
+    if done < n:
+        print(f"(b) MQTT: only {done} of {n} observations stored within the time limit")
+    return done / elapsed
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""safecity: integrated disaster and safety management platform."""

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Composition root: builds the adapters from settings and mounts every capability's router."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from safecity.auth.deps import allow
+from safecity.auth.model import Role
+from safecity.auth.router import router as auth_router
+from safecity.auth.service import AuthService
+from safecity.bus import Bus, open_bus
+from safecity.core.clock import Clock, SystemClock
+from safecity.core.errors import SafecityError
+from safecity.core.logging import get_logger
+from safecity.metrics import Metrics
+from safecity.sensing.catalogue import load_catalogue
+from safecity.sensing.health import stream_health
+from safecity.sensing.ingest import Ingest
+from safecity.sensing.quality import QCConfig, QualityControl
+from safecity.sensing.router import router as sensing_router
+from safecity.sensing.service import Sensing
+from safecity.sensing.sta.router import router as sta_router
+from safecity.settings import Settings
+from safecity.store import Store, open_store
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Platform:
+    """Everything the running platform is made of, built once from settings."""
+
+    settings: Settings
+    store: Store
+    bus: Bus
+    sensing: Sensing
+    auth: AuthService
+    metrics: Metrics
+    clock: Clock
+
+
+def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
+    clock = clock or SystemClock()
+    store = open_store(settings)
+    store.migrate()
+    bus = open_bus(settings, store)
+    metrics = Metrics()
+    catalogue = load_catalogue()
+    qc = QualityControl(
+        QCConfig(future_tolerance_s=settings.future_tolerance_s, late_after_s=settings.late_after_s)
+    )
+    ingest = Ingest(store, bus, qc, catalogue, clock)
+
+    def count(created: int, duplicates: int, rejected: int) -> None:
+        metrics.observations.inc(created)
+        metrics.duplicates.inc(duplicates)
+        metrics.rejected.inc(rejected)
+
+    ingest.on_batch = count
+    sensing = Sensing(store, bus, clock, catalogue, ingest)
+    auth = AuthService(
+        store, settings.jwt_secret.get_secret_value(), timedelta(minutes=settings.jwt_ttl_minutes)
+    )
+    return Platform(settings, store, bus, sensing, auth, metrics, clock)
+
+
+def create_app(
+    settings: Settings, platform: Platform | None = None, *, start_services: bool = True
+) -> FastAPI:
+    """The ASGI application. ``start_services`` runs the bus dispatcher and MQTT with the app's lifespan."""
+    platform = platform or build_platform(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mqtt = None
+        if start_services:
+            platform.bus.start()
+            if settings.mqtt_enabled:
+                from safecity.sensing.mqtt import start_mqtt
+
+                mqtt = await start_mqtt(settings, platform)
+                app.state.mqtt_endpoints = mqtt.endpoints
+        try:
+            yield
+        finally:
+            if mqtt is not None:
+                await mqtt.stop()
+            platform.bus.stop()
+
+    app = FastAPI(
+        title="safecity",
+        version="0.1.0",
+        description="Integrated disaster and safety management platform: SensorThings API, health, metrics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.platform = platform
+    app.state.sensing = platform.sensing
+    app.state.auth = platform.auth
+    app.state.metrics = platform.metrics
+    _install_handlers(app, platform.metrics)
+    app.include_router(auth_router)
+    app.include_router(sta_router)
+    app.include_router(sensing_router)
+
+    @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
+    def health() -> Response:
+        with platform.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return Response(
+            orjson.dumps(
+                {"status": "ok", "store": platform.store.dialect, "outboxPending": platform.bus.pending()}
+            ),
+            media_type="application/json",
+        )
+
+    @app.get("/metrics", dependencies=[allow(Role.public)], tags=["ops"], summary="Prometheus metrics")
+    def metrics() -> Response:
+        with platform.store.engine.connect() as conn:
+            streams = stream_health(
+                conn, platform.sensing.catalogue, platform.clock.now(), settings.stale_intervals
+            )
+        platform.metrics.stale.set(sum(1 for s in streams if s.state == "stale"))
+        platform.metrics.suspect.set(sum(1 for s in streams if s.state == "suspect"))
+        platform.metrics.outbox.set(platform.bus.pending())
+        return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _install_handlers(app: FastAPI, metrics: Metrics) -> None:
+    @app.exception_handler(SafecityError)
+    async def domain_error(request: Request, exc: SafecityError) -> Response:
+        headers = {"WWW-Authenticate": 'Bearer, Basic realm="safecity"'} if exc.status == 401 else None
+        return Response(
+            orjson.dumps(exc.to_dict()),
+            status_code=exc.status,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = "/".join(str(p) for p in first.get("loc", ()))
+        body: dict[str, Any] = {
+            "code": "bad_request",
+            "message": f"{where}: {first.get('msg', 'invalid')}",
+            "where": where,
+            "details": [
+                {"where": "/".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in errors
+            ],
+        }
+        return Response(orjson.dumps(body), status_code=400, media_type="application/json")
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        try:
+            response: Response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        metrics.request_seconds.observe(time.perf_counter() - start)
+        metrics.requests.labels(request.method, str(response.status_code)).inc()
+        response.headers["X-Request-Id"] = request_id
+        return response

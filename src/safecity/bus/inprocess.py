@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: Apache-2.0
+"""In-process bus over the outbox table (the embedded default).
+
+A dispatcher thread reads pending outbox rows in id order, hands each topic's events to its
+subscribers, and marks the rows delivered only afterwards. A crash between commit and delivery leaves
+the rows pending and they are delivered on the next start (at-least-once: subscribers must tolerate a
+repeat, which they can detect by observation id).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from safecity.bus.port import Handler
+from safecity.bus.tables import outbox
+from safecity.core.clock import Clock, SystemClock
+from safecity.core.events import OBSERVATIONS_ACCEPTED, EntityChanged, ObservationAccepted
+from safecity.core.logging import get_logger
+from safecity.store import Store
+
+log = get_logger(__name__)
+
+
+def decode(topic: str, payload: dict[str, Any]) -> list[Any]:
+    if topic == OBSERVATIONS_ACCEPTED:
+        return [ObservationAccepted.unpack(r) for r in payload["observations"]]
+    if "entity" in payload:
+        return [EntityChanged(payload["entity"], payload["id"], payload["action"])]
+    return [payload]
+
+
+class InProcessBus:
+    def __init__(self, store: Store, clock: Clock | None = None, poll_s: float = 1.0) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.poll_s = poll_s
+        self._handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, topic: str, handler: Handler, name: str) -> None:
+        self._handlers[topic].append((name, handler))
+
+    def publish(self, conn: Connection, topic: str, payload: dict[str, Any]) -> None:
+        conn.execute(insert(outbox).values(topic=topic, payload=payload, created_at=self.clock.now()))
+
+    def notify(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="bus-dispatcher", daemon=True)
+        self._thread.start()
+        self.notify()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._thread = None
+
+    def pending(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(outbox.c.delivered_at.is_(None))).scalar_one())
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        if self._thread is None:
+            self.deliver_pending()
+            return self.pending() == 0
+        self.notify()
+        self._idle.wait(timeout)
+        return self.pending() == 0
+
+    def deliver_pending(self, limit: int = 200) -> int:
+        """Deliver up to ``limit`` pending outbox rows; returns how many were delivered."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.topic, outbox.c.payload)
+                .where(outbox.c.delivered_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+        for row_id, topic, payload in rows:
+            events = decode(topic, payload)
+            for name, handler in self._handlers.get(topic, []):
+                try:
+                    handler(events)
+                except Exception:
+                    log.exception("bus subscriber failed", subscriber=name, topic=topic, outbox_id=row_id)
+            with self.store.write() as conn:
+                conn.execute(
+                    update(outbox).where(outbox.c.id == row_id).values(delivered_at=self.clock.now())
+                )
+        return len(rows)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                n = self.deliver_pending()
+            except Exception:
+                log.exception("bus dispatcher failed; retrying")
+                n = 0
+            if n == 0:
+                self._idle.set()
+                self._wake.wait(self.poll_s)

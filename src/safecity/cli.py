@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``safecity`` command. Each command calls the same functions as the API.
+
+Errors go to stderr as one line with a hint; exit 0 on success, 1 on failure, 2 on misuse.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from safecity.core.errors import SafecityError
+from safecity.core.logging import configure_logging
+from safecity.settings import Settings, load_settings
+
+app = typer.Typer(help="safecity: integrated disaster and safety management platform.", no_args_is_help=True)
+admin_app = typer.Typer(help="People who run the platform.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Device API keys.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(import_app, name="import")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        _fail(f"setting {field}: {first['msg']}", code=2)
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [SAFECITY_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [SAFECITY_PORT]")] = None,
+) -> None:
+    """Start every capability: the API, the event bus and the MQTT broker."""
+    import uvicorn
+
+    from safecity.app import create_app
+
+    settings = _settings(host=host, port=port)
+    try:
+        application = create_app(settings)
+    except SafecityError as e:
+        _fail(e.message)
+    typer.echo(
+        f"safecity serving on http://{settings.host}:{settings.port}/ (SensorThings at /sta/v1.1)", err=True
+    )
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the store's schema up to date."""
+    from safecity.store import open_store
+
+    settings = _settings()
+    open_store(settings).migrate()
+    typer.echo("store is up to date", err=True)
+
+
+@admin_app.command("create")
+def admin_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin or operator")] = "admin",
+) -> None:
+    """Create a user. The password is read from SAFECITY_ADMIN_PASSWORD or from stdin."""
+    from safecity.app import build_platform
+    from safecity.auth.model import Role
+
+    settings = _settings()
+    if role not in ("admin", "operator"):
+        _fail(f"--role: use admin or operator, not '{role}'", code=2)
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    if password is None:
+        if sys.stdin.isatty():
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    platform = build_platform(settings)
+    try:
+        uid = platform.auth.create_user(name, password, {Role(role)})
+    except SafecityError as e:
+        _fail(e.message)
+    typer.echo(f"created {role} '{name}' (id {uid})", err=True)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    thing: Annotated[int, typer.Option("--thing", help="Thing id the device belongs to")],
+    label: Annotated[str | None, typer.Option(help="A note on where the key is used")] = None,
+) -> None:
+    """Create a device API key for a Thing and print it (send it as X-API-Key)."""
+    from safecity.app import build_platform
+
+    platform = build_platform(_settings())
+    try:
+        key = platform.auth.create_api_key(thing, label)
+    except SafecityError as e:
+        _fail(e.message)
+    typer.echo(key)
+
+
+@import_app.command("observations")
+def import_observations_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000)] = 5_000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout")] = False,
+) -> None:
+    """Import observations from CSV or Parquet (datastream, time, value)."""
+    import json
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from safecity.app import build_platform
+    from safecity.sensing.importer import import_observations
+
+    platform = build_platform(_settings())
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed} rows"),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = import_observations(platform.sensing.ingest, file, batch_size, progress)
+        except SafecityError as e:
+            _fail(e.message)
+    platform.bus.drain(30)
+    for line, reason in report.bad[:50]:
+        typer.echo(f"{file}:{line}: {reason}", err=True)
+    if len(report.bad) > 50:
+        typer.echo(f"... and {len(report.bad) - 50} more bad rows", err=True)
+    summary = {
+        "rows": report.rows,
+        "created": report.created,
+        "duplicates": report.duplicates,
+        "bad": len(report.bad),
+    }
+    if json_out:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(
+            f"{report.rows} rows: {report.created} stored, {report.duplicates} already there, {len(report.bad)} bad",
+            err=True,
+        )
+    if report.bad and not report.created and not report.duplicates:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="HTTP port [SAFECITY_PORT]")] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second")] = 60.0,
+) -> None:
+    """Start the platform on embedded defaults with a small sample sensor network posting data."""
+    from safecity.demo.sample import run_demo
+
+    settings = _settings(port=port)
+    if "SAFECITY_DATA_DIR" not in os.environ:
+        settings = settings.model_copy(update={"data_dir": Path("./var/demo")})
+    run_demo(settings, speed)
+
+
+def main() -> None:
+    try:
+        app()
+    except SafecityError as e:
+        typer.echo(f"error: {e.message}", err=True)
+        sys.exit(1)

@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The embedded MQTT broker (amqtt) with safecity's authentication, topic rules and capture.
+
+* Connect: no password is an anonymous reader. A password starting with ``sck_`` is a device API key
+  (any username); any other password is checked as a user's. Wrong credentials are refused (CONNACK 5).
+* Publish on ``v1.1/...``: captured for ingest and never forwarded, so subscribers of
+  ``v1.1/Datastreams(7)/Observations`` see only the stored Observation the server publishes, not the
+  device's request on the same topic. Publishes elsewhere are forwarded for authenticated clients only.
+* Receive: anyone may subscribe to anything (public data), except that ``v1.1/errors/<client id>`` reaches
+  only that client, operators and admins.
+
+amqtt keeps no per-message copy for us, so the capture runs in the broker's event loop and only queues
+the bytes; parsing and storing happen on the ingest worker thread (:class:`safecity.sensing.mqtt.Pipeline`).
+Known amqtt limits: it speaks MQTT 3.1.1 only, and QoS 0 messages still queued inside amqtt when their
+client disconnects are dropped, so a device should stay connected (or use QoS 1) while it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.contexts import Action, BaseContext
+from amqtt.errors import BrokerError
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import ApplicationMessage, Session
+
+from safecity.auth.model import Principal, Role
+from safecity.auth.service import AuthService
+from safecity.core.errors import ConfigError, Unauthorized
+from safecity.core.logging import get_logger
+from safecity.sensing.mqtt import ERRORS, ROOT, Incoming, error_topic
+from safecity.settings import Settings
+
+log = get_logger(__name__)
+
+_PREFIX = ROOT + "/"
+_STAFF = frozenset({Role.operator})  # has_any() also admits admins
+#: Longest wait for the broker's loop to accept a batch of notifications (it only queues them).
+_ENQUEUE_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _PluginConfig:
+    """amqtt builds plugin configs with dacite; ``gateway`` hands the plugins our broker object."""
+
+    gateway: Any = None
+
+
+class SafecityAuthPlugin(BaseAuthPlugin):
+    Config = _PluginConfig
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        gateway: EmbeddedBroker = self.config.gateway
+        return await gateway.authenticate(session)
+
+
+class SafecityTopicPlugin(BaseTopicPlugin):
+    Config = _PluginConfig
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self.gateway: EmbeddedBroker = self.config.gateway
+
+    async def topic_filtering(
+        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+    ) -> bool | None:
+        return self.gateway.allowed(session, topic, action)
+
+    async def on_broker_message_received(self, *, client_id: str, message: ApplicationMessage | None) -> None:
+        if message is not None and message.topic and message.topic.startswith(_PREFIX):
+            self.gateway.capture(client_id, message)
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
+        self.gateway.forget(client_id)
+
+
+def _match(levels: list[str], topic: str) -> bool:
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest) against a topic name."""
+    parts = topic.split("/")
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(parts) or (level != "+" and level != parts[i]):
+            return False
+    return len(levels) == len(parts)
+
+
+class EmbeddedBroker:
+    """An amqtt broker running in the caller's event loop (a :class:`safecity.sensing.mqtt.Transport`)."""
+
+    def __init__(self, settings: Settings, auth: AuthService, submit: Callable[[Incoming], None]) -> None:
+        self.auth = auth
+        self.submit = submit
+        self.endpoints = [f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}"]
+        self._bind = f"{settings.mqtt_host}:{settings.mqtt_port}"
+        self._principals: dict[str, Principal] = {}
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._broker: Broker | None = None
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, auth: AuthService, submit: Callable[[Incoming], None]
+    ) -> EmbeddedBroker:
+        self = cls(settings, auth, submit)
+        # amqtt logs every refused publish at INFO, and the server refuses (captures) every create
+        # publish by design: at thousands of messages a second that is the whole log.
+        amqtt_log = logging.getLogger("amqtt")
+        if amqtt_log.level == logging.NOTSET or amqtt_log.level < logging.WARNING:
+            amqtt_log.setLevel(logging.WARNING)
+        plugins = {
+            f"{__name__}.SafecityAuthPlugin": {"gateway": self},
+            f"{__name__}.SafecityTopicPlugin": {"gateway": self},
+        }
+        config = {"listeners": {"default": {"type": "tcp", "bind": self._bind}}, "plugins": plugins}
+        broker = Broker(config)
+        try:
+            await broker.start()
+        except BrokerError as e:
+            raise ConfigError(
+                f"the embedded MQTT broker cannot listen on {self._bind} ({e.__cause__ or e}); set "
+                "SAFECITY_MQTT_PORT to a free port, SAFECITY_MQTT_URL to an external broker, or "
+                "SAFECITY_MQTT_ENABLED=false"
+            ) from None
+        self._broker = broker
+        return self
+
+    # plugin callbacks (event loop) ----------------------------------------------------------------
+    async def authenticate(self, session: Session) -> bool:
+        client_id = session.client_id or ""
+        password = session.password
+        self._principals.pop(client_id, None)
+        if not password:
+            return True  # an anonymous reader; publishing is refused per message, with the reason
+        try:
+            if password.startswith("sck_"):
+                principal = await asyncio.to_thread(self.auth.authenticate_key, password)
+            else:
+                principal = await asyncio.to_thread(
+                    self.auth.authenticate_user, session.username or "", password
+                )
+        except Unauthorized as e:
+            log.warning(
+                "MQTT connection refused", client=client_id, username=session.username, reason=e.message
+            )
+            return False
+        self._principals[client_id] = principal
+        return True
+
+    def allowed(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
+        if not topic:
+            return False
+        if action == Action.PUBLISH:
+            if topic.startswith(_PREFIX):
+                return False  # captured for ingest (see capture), never forwarded
+            return session is not None and (session.client_id or "") in self._principals
+        if action == Action.RECEIVE and topic.startswith(ERRORS):
+            if session is None:
+                return False
+            if topic == error_topic(session.client_id):
+                return True
+            principal = self._principals.get(session.client_id or "")
+            return principal is not None and principal.has_any(_STAFF)
+        return True
+
+    def capture(self, client_id: str, message: ApplicationMessage) -> None:
+        self.submit(Incoming(message.topic, bytes(message.data), client_id, self._principals.get(client_id)))
+
+    def forget(self, client_id: str) -> None:
+        self._principals.pop(client_id, None)
+
+    # Transport ------------------------------------------------------------------------------------
+    def listening(self) -> Callable[[str], bool]:
+        if self._broker is None:
+            return lambda _topic: False
+        exact: set[str] = set()
+        wild: list[list[str]] = []
+        # A copy taken in one C call, so the loop thread changing subscriptions cannot break it.
+        for topic_filter, subscribers in list(self._broker.subscriptions.items()):
+            if not subscribers:
+                continue
+            if "+" in topic_filter or "#" in topic_filter:
+                wild.append(topic_filter.split("/"))
+            else:
+                exact.add(topic_filter)
+        if not wild:
+            return exact.__contains__
+        return lambda topic: topic in exact or any(_match(w, topic) for w in wild)
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if self._closed or self._broker is None:
+            raise RuntimeError("the embedded MQTT broker is stopped")
+        coro = self._broadcast(list(messages))
+        if threading.get_ident() == self._loop_thread:
+            task = self._loop.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            future.result(_ENQUEUE_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise RuntimeError(
+                f"the MQTT broker did not take the messages within {_ENQUEUE_TIMEOUT_S} s"
+            ) from None
+
+    async def _broadcast(self, messages: list[tuple[str, bytes]]) -> None:
+        broker = self._broker
+        if broker is None or self._closed:
+            return
+        for topic, data in messages:
+            await broker.internal_message_broadcast(topic, data)
+
+    async def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._broker is not None:
+            await self._broker.shutdown()

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The sensing capability's public functions: what the API, MQTT and the CLI call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from safecity.bus import Bus
+from safecity.core.clock import Clock
+from safecity.core.events import ENTITY_CHANGED
+from safecity.sensing.catalogue import Catalogue
+from safecity.sensing.ingest import Ingest
+from safecity.sensing.sta.write import Writer
+from safecity.store import Store
+
+
+@dataclass
+class Sensing:
+    store: Store
+    bus: Bus
+    clock: Clock
+    catalogue: Catalogue
+    ingest: Ingest
+
+    def write(self, fn: Callable[[Connection, Writer], Any]) -> Any:
+        """Run ``fn`` in one write transaction with a fresh Writer; announce what it changed."""
+        writer = Writer(self.ingest, self.clock.now)
+        with self.store.write() as conn:
+            result = fn(conn, writer)
+            for entity, entity_id, action in writer.changes:
+                self.bus.publish(conn, ENTITY_CHANGED, {"entity": entity, "id": entity_id, "action": action})
+        if any(
+            e in ("Datastream", "MultiDatastream", "Thing", "Location")
+            for e, _, a in writer.changes
+            if a != "created" or e == "Location"
+        ):
+            self.ingest.invalidate()
+        self.bus.notify()
+        return result

@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: Apache-2.0
+"""OGC SensorThings API 1.1 over HTTP at ``/sta/v1.1`` (Sensing part, Data Array extension)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.model import Principal, Role
+from safecity.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from safecity.core.logging import get_logger
+from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, ObservationIn
+from safecity.sensing.service import Sensing
+from safecity.sensing.sta.model import BY_SET, ENTITIES
+from safecity.sensing.sta.options import parse_options
+from safecity.sensing.sta.paths import resolve, self_link
+from safecity.sensing.sta.query import Reader
+
+log = get_logger(__name__)
+PREFIX = "/sta/v1.1"
+router = APIRouter(prefix=PREFIX, tags=["SensorThings"])
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/multi-datastream",
+]
+ROW_ERRORS_HEADER = "X-Safecity-Row-Errors"
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def _sensing(request: Request) -> Sensing:
+    return request.app.state.sensing  # type: ignore[no-any-return]
+
+
+def base_url(request: Request) -> str:
+    public = request.app.state.settings.public_url
+    if public:
+        return public.rstrip("/") + PREFIX
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+async def read_json(request: Request) -> Any:
+    limit = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body: {declared} bytes is over the limit of {limit}; send smaller batches")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body: over the limit of {limit} bytes; send smaller batches")
+    if not body:
+        raise BadRequest("body: empty; send a JSON document", where="body")
+    try:
+        return orjson.loads(bytes(body))
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body: malformed JSON: {e}", where=f"body:{e.pos}") from None
+
+
+@router.get("", dependencies=[allow(Role.public)], summary="SensorThings service root")
+def service_root(request: Request) -> Response:
+    base = base_url(request)
+    settings = request.app.state.settings
+    mqtt = request.app.state.mqtt_endpoints if hasattr(request.app.state, "mqtt_endpoints") else []
+    return _json(
+        {
+            "value": [{"name": e.set_name, "url": f"{base}/{e.set_name}"} for e in ENTITIES.values()],
+            "serverSettings": {
+                "conformance": CONFORMANCE,
+                "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation": {
+                    "endpoints": mqtt
+                },
+                "safecity": {"maxTop": settings.max_page_size, "defaultTop": settings.page_size},
+            },
+        }
+    )
+
+
+@router.get(
+    "/{path:path}", dependencies=[allow(Role.public)], summary="Read entities, properties or references"
+)
+def read(path: str, request: Request) -> Response:
+    sensing = _sensing(request)
+    settings = request.app.state.settings
+    base = base_url(request)
+    reader = Reader(sensing.store, base, settings.page_size)
+    params = dict(request.query_params)
+    with sensing.store.engine.connect() as conn:
+        res = resolve(conn, path)
+        opts = parse_options(params, res.entity, max_top=settings.max_page_size)
+        if res.ref:
+            if res.entity_id is not None:
+                return _json({"@iot.selfLink": self_link(base, res.entity, res.entity_id)})
+            return _json(reader.refs(conn, res.entity, res.where, opts))
+        if res.prop is not None:
+            assert res.entity_id is not None
+            body = reader.one(conn, res.entity, res.entity_id, parse_options({}, res.entity))
+            assert body is not None
+            value = body.get(res.prop)
+            if res.value:
+                return Response(
+                    value if isinstance(value, str) else orjson.dumps(value), media_type="text/plain"
+                )
+            return _json({res.prop: value})
+        if res.entity_id is not None:
+            found = reader.one(conn, res.entity, res.entity_id, opts)
+            if found is None:
+                raise NotFound(f"{res.entity.set_name}({res.entity_id}) does not exist")
+            return _json(found)
+        next_base = f"{base}/{path.strip('/')}"
+        return _json(reader.collection(conn, res.entity, res.where, opts, next_base, params))
+
+
+@router.post(
+    "/CreateObservations",
+    dependencies=[allow(Role.device, Role.operator)],
+    summary="Data Array extension: create many observations",
+)
+async def create_observations(request: Request) -> Response:
+    principal = resolve_principal(request)
+    body = await read_json(request)
+    items, slots = _data_array_items(body)
+    sensing = _sensing(request)
+    device = principal.thing_id if principal.kind == "device" else None
+    result = await _run(request, lambda: sensing.ingest.ingest(items, device_thing=device))
+    if result.created:
+        sensing.bus.notify()
+    base = base_url(request)
+    answer: list[str] = []
+    for slot in slots:
+        if isinstance(slot, str):
+            answer.append("error")
+            continue
+        oid = result.ids[slot]
+        answer.append(f"{base}/Observations({oid})" if oid is not None else "error")
+    errors = [{"row": _row_number(slots, e.index), "message": e.message} for e in result.errors]
+    errors += [{"row": i, "message": s} for i, s in enumerate(slots) if isinstance(s, str)]
+    headers = {}
+    if errors:
+        errors.sort(key=lambda e: e["row"])
+        log.warning(
+            "CreateObservations rows rejected", rejected=len(errors), first=errors[:5], who=principal.name
+        )
+        # The standard answers "error" per failed row; the reasons ride in a header so standard clients
+        # are unaffected and ours can show them.
+        headers[ROW_ERRORS_HEADER] = orjson.dumps({"count": len(errors), "errors": errors[:20]}).decode()
+    return _json(answer, 201, headers)
+
+
+def _row_number(slots: list[int | str], item_index: int) -> int:
+    # slots hold the item index at each answer position; find the position of this item
+    for pos, s in enumerate(slots):
+        if s == item_index:
+            return pos
+    return -1
+
+
+def _data_array_items(body: Any) -> tuple[list[ObservationIn], list[int | str]]:
+    """Flatten the Data Array request. ``slots`` gives, per answer position, the index into ``items``,
+    or the error message of a row that failed before it could become an item."""
+    if not isinstance(body, list):
+        raise BadRequest(
+            "body: CreateObservations expects a JSON array of {Datastream, components, dataArray}"
+        )
+    items: list[ObservationIn] = []
+    slots: list[int | str] = []
+    allowed = {
+        "phenomenonTime",
+        "result",
+        "resultTime",
+        "FeatureOfInterest/id",
+        "resultQuality",
+        "validTime",
+        "parameters",
+    }
+    for n, group in enumerate(body):
+        where = f"[{n}]"
+        if not isinstance(group, dict):
+            raise BadRequest(f"{where}: expected an object", where=where)
+        kinds = [k for k in (DATASTREAM, MULTI_DATASTREAM) if k in group]
+        if len(kinds) != 1:
+            raise BadRequest(f"{where}: give exactly one of Datastream or MultiDatastream", where=where)
+        kind = kinds[0]
+        ref = group[kind]
+        if not isinstance(ref, dict) or "@iot.id" not in ref:
+            raise BadRequest(f'{where}/{kind}: expected {{"@iot.id": n}}', where=f"{where}/{kind}")
+        comps = group.get("components")
+        if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
+            raise BadRequest(
+                f"{where}/components: expected an array of component names", where=f"{where}/components"
+            )
+        for c in comps:
+            if c not in allowed and c != "id":
+                raise BadRequest(
+                    f"{where}/components: unknown component '{c}' (use {', '.join(sorted(allowed))})",
+                    where=f"{where}/components",
+                )
+        if "result" not in comps:
+            raise BadRequest(f"{where}/components: 'result' is required", where=f"{where}/components")
+        rows = group.get("dataArray")
+        if not isinstance(rows, list):
+            raise BadRequest(f"{where}/dataArray: expected an array of rows", where=f"{where}/dataArray")
+        index = {c: i for i, c in enumerate(comps)}
+        ti, ri = index.get("phenomenonTime"), index["result"]
+        rti, fi, qi, vi, pi = (
+            index.get(k)
+            for k in ("resultTime", "FeatureOfInterest/id", "resultQuality", "validTime", "parameters")
+        )
+        width = len(comps)
+        sid = ref["@iot.id"]
+        for r, row in enumerate(rows):
+            rw = f"{where}/dataArray[{r}]/"
+            if not isinstance(row, list) or len(row) != width:
+                slots.append(f"{rw[:-1]}: expected an array of {width} values matching components")
+                continue
+            slots.append(len(items))
+            items.append(
+                ObservationIn(
+                    kind,
+                    sid,
+                    row[ti] if ti is not None else None,
+                    row[ri],
+                    True,
+                    row[rti] if rti is not None else None,
+                    row[vi] if vi is not None else None,
+                    row[pi] if pi is not None else None,
+                    row[qi] if qi is not None else None,
+                    row[fi] if fi is not None else None,
+                    None,
+                    rw,
+                )
+            )
+    return items, slots
+
+
+async def _run(request: Request, fn: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn)
+
+
+def _check_device_may(principal: Principal, entity_name: str) -> None:
+    if principal.kind == "device" and entity_name != "Observation":
+        raise Forbidden("a device key may only create Observations; ask an operator to change other entities")
+
+
+@router.post(
+    "/{path:path}", dependencies=[allow(Role.device, Role.operator)], summary="Create an entity (deep insert)"
+)
+async def create(path: str, request: Request) -> Response:
+    principal = resolve_principal(request)
+    body = await read_json(request)
+    sensing = _sensing(request)
+    base = base_url(request)
+
+    def work() -> tuple[int | None, Any]:
+        def tx(conn: Any, writer: Any) -> tuple[int | None, Any]:
+            res = resolve(conn, path)
+            if res.prop is not None or (res.entity_id is not None and not res.ref):
+                raise BadRequest("POST goes to a collection, e.g. /Things or /Things(1)/Datastreams")
+            if res.ref:
+                if res.parent is None:
+                    raise BadRequest("$ref POST needs a navigation, e.g. /Things(1)/Locations/$ref")
+                _check_device_may(principal, "Link")
+                pentity, pid, nav = res.parent
+                writer.add_ref(conn, pentity, pid, nav, body)
+                return None, None
+            _check_device_may(principal, res.entity.name)
+            if principal.kind == "device":
+                _device_body_check(conn, sensing, principal, res, body)
+            parent = (res.parent[2], res.parent[1]) if res.parent else None
+            return writer.create(conn, res.entity, body, "", parent), res.entity
+
+        return sensing.write(tx)  # type: ignore[no-any-return]
+
+    new_id, entity = await _run(request, work)
+    if new_id is None:
+        return Response(status_code=204)
+    link = self_link(base, entity, new_id)
+    with sensing.store.engine.connect() as conn:
+        created = Reader(sensing.store, base, 1).one(conn, entity, new_id, parse_options({}, entity))
+    return _json(created, 201, {"Location": link})
+
+
+def _device_body_check(conn: Any, sensing: Sensing, principal: Principal, res: Any, body: Any) -> None:
+    """A device may add observations only to the streams of its own Thing, and may not deep-insert."""
+    if not isinstance(body, dict):
+        return
+    for kind in (DATASTREAM, MULTI_DATASTREAM, "FeatureOfInterest"):
+        ref = body.get(kind)
+        if isinstance(ref, dict) and "@iot.id" not in ref:
+            raise Forbidden(f"{kind}: a device key may only refer to existing entities by @iot.id")
+    stream = None
+    if res.parent is not None:
+        pentity, pid, _ = res.parent
+        if pentity.name in (DATASTREAM, MULTI_DATASTREAM):
+            stream = (pentity.name, pid)
+    for kind in (DATASTREAM, MULTI_DATASTREAM):
+        ref = body.get(kind)
+        if isinstance(ref, dict) and isinstance(ref.get("@iot.id"), int):
+            stream = (kind, ref["@iot.id"])
+    if stream is not None:
+        info = sensing.ingest.stream(conn, stream[0], stream[1])
+        if info is not None and info.thing_id != principal.thing_id:
+            raise Forbidden(
+                f"{stream[0]}: {stream[0]}({stream[1]}) belongs to Thing({info.thing_id}); "
+                f"this device key is for Thing({principal.thing_id})"
+            )
+
+
+async def _update(path: str, request: Request) -> Response:
+    body = await read_json(request)
+    sensing = _sensing(request)
+
+    def tx(conn: Any, writer: Any) -> Any:
+        res = resolve(conn, path)
+        if res.entity_id is None or res.prop is not None or res.ref:
+            raise BadRequest("PATCH goes to one entity, e.g. /Things(1)")
+        writer.patch(conn, res.entity, res.entity_id, body)
+        return res
+
+    res = await _run(request, lambda: sensing.write(tx))
+    base = base_url(request)
+    with sensing.store.engine.connect() as conn:
+        updated = Reader(sensing.store, base, 1).one(
+            conn, res.entity, res.entity_id, parse_options({}, res.entity)
+        )
+    return _json(updated)
+
+
+@router.patch("/{path:path}", dependencies=[allow(Role.operator)], summary="Update an entity")
+async def patch(path: str, request: Request) -> Response:
+    return await _update(path, request)
+
+
+@router.put("/{path:path}", dependencies=[allow(Role.operator)], summary="Update an entity (as PATCH)")
+async def put(path: str, request: Request) -> Response:
+    return await _update(path, request)
+
+
+@router.delete("/{path:path}", dependencies=[allow(Role.operator)], summary="Delete an entity or a link")
+async def remove(path: str, request: Request) -> Response:
+    sensing = _sensing(request)
+
+    def tx(conn: Any, writer: Any) -> None:
+        res = resolve(conn, path)
+        if res.ref:
+            if res.parent is None or res.entity_id is None:
+                raise BadRequest("DELETE of a link names it, e.g. /Things(1)/Locations(2)/$ref")
+            pentity, pid, nav = res.parent
+            writer.remove_ref(conn, pentity, pid, nav, res.entity_id)
+            return
+        if res.entity_id is None or res.prop is not None:
+            raise BadRequest("DELETE goes to one entity, e.g. /Things(1)")
+        writer.delete(conn, res.entity, res.entity_id)
+
+    await _run(request, lambda: sensing.write(tx))
+    return Response(status_code=200)
+
+
+__all__ = ["BY_SET", "router"]

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one settings object.
+
+Values come from ``SAFECITY_*`` environment variables, then from an optional TOML file named by
+``SAFECITY_CONFIG`` (environment wins), then from the defaults below. Build it once in the CLI or the
+app factory and pass it down; nothing builds settings at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+#: Marks a development secret. Production mode refuses to start while any secret still has it.
+DEV_SECRET_PREFIX = "dev-insecure-"
+
+
+class Mode(StrEnum):
+    dev = "dev"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAFECITY_", extra="ignore", toml_file=None)
+
+    mode: Mode = Field(
+        Mode.dev, description="dev allows the built-in development secrets; production refuses them."
+    )
+    data_dir: Path = Field(
+        Path("./var"),
+        description="Where embedded data lives (SQLite store, backups). Relative paths are from the working directory.",
+    )
+    store_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the operational store. Empty: SQLite file safecity.db under data_dir. "
+        "postgresql://user@host/db selects the PostgreSQL + PostGIS adapter.",
+    )
+    bus_url: str | None = Field(
+        None, description="Event bus. Empty: in-process bus with a durable outbox in the store."
+    )
+    mqtt_url: str | None = Field(
+        None,
+        description="External MQTT broker, e.g. mqtt://127.0.0.1:1883. Empty: safecity serve starts its own "
+        "broker on mqtt_host:mqtt_port.",
+    )
+    mqtt_host: str = Field("127.0.0.1", description="Address the embedded MQTT broker listens on.")
+    mqtt_port: int = Field(
+        1884, description="Port of the embedded MQTT broker (1883 is often taken by a system Mosquitto)."
+    )
+    mqtt_enabled: bool = Field(
+        True, description="Run the MQTT extension (embedded broker or external client)."
+    )
+    host: str = Field("127.0.0.1", description="HTTP listen address.")
+    port: int = Field(8000, description="HTTP listen port.")
+    public_url: str | None = Field(
+        None, description="Base URL clients see (for @iot.selfLink). Empty: taken from each request."
+    )
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEV_SECRET_PREFIX + "jwt-secret-change-me"),
+        description="HMAC key for access tokens. Must be set in production.",
+    )
+    jwt_ttl_minutes: int = Field(
+        30, description="Access token lifetime; short because tokens are not revocable."
+    )
+    admin_password: SecretStr | None = Field(
+        None, description="Password for `safecity admin create` when stdin is not used."
+    )
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024,
+        description="Largest accepted request body (a 10,000-row CreateObservations is ~1 MB).",
+    )
+    page_size: int = Field(100, description="Default $top of SensorThings collections.")
+    max_page_size: int = Field(10_000, description="Largest $top a client may ask for.")
+    future_tolerance_s: float = Field(
+        300.0, description="An observation more than this far in the future gets the future-time flag."
+    )
+    late_after_s: float = Field(
+        3600.0, description="An observation arriving this long after its phenomenonTime gets the late flag."
+    )
+    stale_intervals: int = Field(
+        3, description="A sensor is stale after missing this many of its expected reporting intervals."
+    )
+    log_level: str = Field("INFO", description="Log level of the structured log.")
+    log_json: bool = Field(False, description="JSON log lines (for log shippers) instead of console lines.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("SAFECITY_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_store(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("SAFECITY_STORE_URL must start with sqlite:// or postgresql://")
+        return v or None
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.mode is Mode.production:
+            if self.jwt_secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
+                raise ValueError(
+                    "production mode needs a real secret: set SAFECITY_JWT_SECRET to a long random value"
+                )
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("SAFECITY_JWT_SECRET must be at least 32 characters in production mode")
+        return self
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'safecity.db').resolve()}"
+
+    @property
+    def is_embedded_store(self) -> bool:
+        return self.resolved_store_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings (environment, optional TOML file, then defaults); overrides win."""
+    return Settings(**overrides)

@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Alembic environment: the engine is handed in by :mod:`safecity.store.migrate`."""
+
+from alembic import context
+
+import safecity.auth.tables
+import safecity.bus.tables
+import safecity.sensing.tables  # noqa: F401
+from safecity.store.metadata import metadata
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

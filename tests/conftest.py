@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fixtures: settings on a temporary data directory, a store per adapter, an API client.
+
+Tests that need a server use the real one. Where it is absent they are skipped with the reason,
+unless SAFECITY_REQUIRE_SERVICES=1 (CI), where an absent server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from safecity.app import Platform, build_platform, create_app
+from safecity.auth.model import Role
+from safecity.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PG_ADMIN_URL = os.environ.get("SAFECITY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE = os.environ.get("SAFECITY_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"{what} is not reachable and SAFECITY_REQUIRE_SERVICES=1")
+    pytest.skip(f"{what} is not reachable")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database with PostGIS for this test session."""
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as e:
+        service_missing(f"PostgreSQL at {PG_ADMIN_URL} ({type(e).__name__})")
+    name = f"safecity_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    from safecity.store.postgres import PostgresStore
+
+    store = PostgresStore(url)
+    store.migrate()
+    with store.engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+                    "AND tablename <> 'alembic_version' AND tablename <> 'spatial_ref_sys' "
+                    "AND tablename NOT LIKE 'sta_observations_p%'"
+                )
+            )
+        ]
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER SEQUENCE sta_observations_id_seq RESTART"))
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for one test, on each store adapter (the contract: every test runs on both)."""
+    store_url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        _truncate_pg(url)
+        store_url = url
+    return Settings(
+        data_dir=tmp_path, store_url=store_url, mqtt_enabled=False, port=free_port(), mqtt_port=free_port()
+    )
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    p = build_platform(settings)
+    yield p
+    p.bus.stop()
+    p.store.close()
+
+
+class Api:
+    """A TestClient with an operator's token, plus the platform behind it."""
+
+    def __init__(self, client: TestClient, platform: Platform, token: str) -> None:
+        self.client = client
+        self.platform = platform
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get("/sta/v1.1" + path, headers=self.headers, **kw)
+
+    def post(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.client.post("/sta/v1.1" + path, json=body, headers=self.headers, **kw)
+
+    def patch(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.client.patch("/sta/v1.1" + path, json=body, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete("/sta/v1.1" + path, headers=self.headers, **kw)
+
+    def create(self, path: str, body: Any) -> int:
+        r = self.post(path, body)
+        assert r.status_code == 201, r.text
+        return int(r.json()["@iot.id"])
+
+
+@pytest.fixture
+def api(settings: Settings, platform: Platform) -> Iterator[Api]:
+    app = create_app(settings, platform, start_services=False)
+    platform.auth.create_user("operator1", "operator-password", {Role.operator})
+    with TestClient(app) as client:
+        r = client.post("/auth/token", data={"username": "operator1", "password": "operator-password"})
+        assert r.status_code == 200, r.text
+        yield Api(client, platform, r.json()["access_token"])
+
+
+def weather_station(name: str = "Gangnam AWS", lon: float = 127.0473, lat: float = 37.5172) -> dict[str, Any]:
+    """A deep-insert body: a rain gauge with its location, sensor, property and one datastream."""
+    return {
+        "name": name,
+        "description": "Automatic weather station",
+        "properties": {"district": "강남구", "sigungu_code": "11680"},
+        "Locations": [
+            {
+                "name": f"{name} site",
+                "description": "rooftop",
+                "encodingType": "application/geo+json",
+                "location": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        ],
+        "Datastreams": [
+            {
+                "name": f"{name} rainfall 10 min",
+                "description": "10-minute rainfall",
+                "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+                "unitOfMeasurement": {"name": "millimetre", "symbol": "mm", "definition": "ucum:mm"},
+                "Sensor": {
+                    "name": "tipping bucket",
+                    "description": "0.5 mm tipping bucket",
+                    "encodingType": "application/pdf",
+                    "metadata": "https://example.org/tb.pdf",
+                },
+                "ObservedProperty": {
+                    "name": "rainfall_10min",
+                    "definition": "urn:safecity:def:observed-property:rainfall_10min",
+                    "description": "Rainfall accumulated over 10 minutes",
+                },
+            }
+        ],
+    }
+
+
+class LiveServer:
+    def __init__(self, url: str, platform: Platform) -> None:
+        self.url = url
+        self.platform = platform
+
+
+@pytest.fixture
+def live_server(settings: Settings, platform: Platform) -> Iterator[LiveServer]:
+    """The real application under uvicorn on a free port, in a thread of this process."""
+    import threading
+    import time
+
+    import uvicorn
+
+    app = create_app(settings, platform)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{settings.port}", platform)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
