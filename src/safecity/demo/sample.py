@@ -165,10 +165,10 @@ def run_demo(settings: Settings, speed: float) -> None:
 
             ds = conn.execute(select(t.datastreams.c.id).where(t.datastreams.c.thing_id == tid)).scalar_one()
         keys.append((s, ds, platform.auth.create_api_key(tid, "demo")))
-    try:
+    from safecity.core.errors import Conflict
+
+    with contextlib.suppress(Conflict):  # the demo user exists from an earlier run
         platform.auth.create_user("demo-operator", "demo-operator-password", {Role.operator})
-    except Exception:
-        pass
     print(
         f"safecity demo running: {base}/  (SensorThings: {base}/sta/v1.1, metrics: {base}/metrics)",
         flush=True,
