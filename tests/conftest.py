@@ -46,7 +46,7 @@ def pg_url() -> Iterator[str]:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any failure to connect means the server is absent
         service_missing(f"PostgreSQL at {PG_ADMIN_URL} ({type(e).__name__})")
     name = f"safecity_t_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:

@@ -96,7 +96,7 @@ class InProcessBus:
             for name, handler in self._handlers.get(topic, []):
                 try:
                     handler(events)
-                except Exception:
+                except Exception:  # a subscriber's outermost boundary: one bad subscriber must not stop the others
                     log.exception("bus subscriber failed", subscriber=name, topic=topic, outbox_id=row_id)
             with self.store.write() as conn:
                 conn.execute(
@@ -109,7 +109,7 @@ class InProcessBus:
             self._wake.clear()
             try:
                 n = self.deliver_pending()
-            except Exception:
+            except Exception:  # keep the dispatcher alive; the rows stay pending and are retried
                 log.exception("bus dispatcher failed; retrying")
                 n = 0
             if n == 0:
