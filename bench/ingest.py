@@ -22,6 +22,8 @@ import httpx
 import orjson
 from _common import Server, station, token
 
+from safecity.store.port import OBSERVATION_COLUMNS
+
 
 def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
     """Raw executemany of the same rows into the same (migrated, indexed) table; returns rows/s."""
@@ -30,12 +32,12 @@ def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     (base,) = conn.execute("SELECT coalesce(max(id), 0) FROM sta_observations").fetchone()
     sql = (
-        "INSERT INTO sta_observations (id, phenomenon_time, result_number, qc_flags, datastream_id, "
-        "feature_of_interest_id, received_at) VALUES (?, ?, ?, 0, ?, ?, ?)"
+        f"INSERT INTO sta_observations ({', '.join(OBSERVATION_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)}) ON CONFLICT DO NOTHING"
     )
     start = time.perf_counter()
     for i in range(0, len(rows), 5000):
-        chunk = [(base + i + k + 1, *r) for k, r in enumerate(rows[i : i + 5000])]
+        chunk = [(base + i + k + 1, *r[1:]) for k, r in enumerate(rows[i : i + 5000])]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(sql, chunk)
         conn.execute("COMMIT")
@@ -111,13 +113,25 @@ def main() -> None:
         # (b) MQTT publishes of single observations to the embedded broker.
         mqtt_rate = mqtt_bench(server, ds_ids, args.mqtt_obs, t0 + timedelta(days=400))
     # Baseline: the same number of rows, raw, into the same table of the same database file.
+    # The same rows our path writes: every column, and the late-arrival flag the 2024 times earn.
+    now_us = int(time.time() * 1e6)
     rows = [
         (
-            int((t0 + timedelta(days=800, seconds=k)).timestamp() * 1e6),
+            None,
+            int((t0 + timedelta(days=800, seconds=k // len(ds_ids))).timestamp() * 1e6),
+            None,
+            None,
+            None,
+            None,
             1.0,
+            None,
+            '["late"]',
+            16,
+            None,
             ds_ids[k % len(ds_ids)],
-            1,
-            int(time.time() * 1e6),
+            None,
+            ds_ids[k % len(ds_ids)],
+            now_us,
         )
         for k in range(total)
     ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, text
 
 from safecity.app import Platform
+from safecity.core.timeutil import to_micros
 from safecity.sensing import tables as t
 from safecity.store.types import Geometry  # noqa: F401  (import check)
 
@@ -53,9 +54,26 @@ def _stream(platform: Platform) -> tuple[int, int]:
     return ds, foi
 
 
-def _row(ds: int, foi: int, when: datetime, value: float, client_id: int | None = None) -> tuple[object, ...]:
-    now = datetime.now(UTC)
-    return (client_id, when, None, None, None, None, value, None, None, 0, None, ds, None, foi, now)
+def _row(ds: int, foi: int, when: datetime, value: float, client_id: int | None = None) -> list[object]:
+    """An observation row as the store port takes it: OBSERVATION_COLUMNS order, times in microseconds."""
+    now = to_micros(datetime.now(UTC))
+    return [
+        client_id,
+        to_micros(when),
+        None,
+        None,
+        None,
+        None,
+        value,
+        None,
+        None,
+        0,
+        None,
+        ds,
+        None,
+        foi,
+        now,
+    ]
 
 
 def test_insert_observations_is_idempotent_and_ordered(platform: Platform) -> None:
@@ -68,6 +86,7 @@ def test_insert_observations_is_idempotent_and_ordered(platform: Platform) -> No
     assert len({i for i, _ in first}) == 100
     # Half repeated, half new, in one batch spanning a month boundary (a new PostgreSQL partition).
     later = datetime(2022, 9, 1, 0, 0, tzinfo=UTC)
+    rows = [_row(ds, foi, t0 + timedelta(minutes=i), float(i)) for i in range(100)]
     mixed = rows[50:] + [_row(ds, foi, later + timedelta(minutes=i), 1.0) for i in range(50)]
     with platform.store.write() as conn:
         second = platform.store.insert_observations(conn, mixed)

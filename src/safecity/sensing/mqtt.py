@@ -95,13 +95,19 @@ def base_url(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.port}/sta/v1.1"
 
 
+def NOBODY(topic: str) -> bool:  # a sentinel, hence the constant-style name
+    """The ``Transport.listening`` answer when no one subscribed to anything."""
+    return False
+
+
 class Transport(Protocol):
     """What the MQTT extension needs from a broker connection."""
 
     endpoints: list[str]
 
     def listening(self) -> Callable[[str], bool]:
-        """A predicate telling whether anyone may receive a message on a topic (a snapshot, cheap to call)."""
+        """A predicate telling whether anyone may receive a message on a topic (a snapshot, cheap to call);
+        ``NOBODY`` itself when there are no subscriptions at all."""
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """Publish (topic, payload) pairs; callable from any thread."""
@@ -387,31 +393,30 @@ class Notifier:
         if self.closed or not events:
             return
         listening = self.transport.listening()
+        if listening is NOBODY:
+            return  # the common case under heavy HTTP ingest: cost one snapshot per batch, nothing more
         wanted: dict[int, list[str]] = {}
+        # Observations of a batch share few (stream, feature) pairs: decide the topics once per pair.
+        per_pair: dict[tuple[int | None, int | None, int], list[str]] = {}
         for ev in events:
             if not isinstance(ev, ObservationAccepted):
                 continue
-            if ev.datastream_id is not None:
-                stream = f"{ROOT}/Datastreams({ev.datastream_id})/Observations"
-            else:
-                stream = f"{ROOT}/MultiDatastreams({ev.multi_datastream_id})/Observations"
-            topics = [
-                t
-                for t in (
-                    f"{ROOT}/Observations",
-                    stream,
-                    f"{ROOT}/FeaturesOfInterest({ev.feature_of_interest_id})/Observations",
-                )
-                if listening(t)
-            ]
+            pair = (ev.datastream_id, ev.multi_datastream_id, ev.feature_of_interest_id)
+            topics = per_pair.get(pair)
+            if topics is None:
+                if ev.datastream_id is not None:
+                    stream = f"{ROOT}/Datastreams({ev.datastream_id})/Observations"
+                else:
+                    stream = f"{ROOT}/MultiDatastreams({ev.multi_datastream_id})/Observations"
+                foi = f"{ROOT}/FeaturesOfInterest({ev.feature_of_interest_id})/Observations"
+                topics = per_pair[pair] = [t for t in (f"{ROOT}/Observations", stream, foi) if listening(t)]
             if topics:
                 wanted[ev.observation_id] = topics
         if not wanted:
             return
         entity = ENTITIES["Observation"]
-        rows = self._rows(entity, list(wanted))
         messages: list[tuple[str, bytes]] = []
-        for row in rows:
+        for row in self._rows(entity, list(wanted)):
             data = orjson.dumps(self.reader.render(entity, row, None))
             messages.extend((topic, data) for topic in wanted[row.id])
         self._publish(messages)
@@ -420,6 +425,8 @@ class Notifier:
         if self.closed:
             return
         listening = self.transport.listening()
+        if listening is NOBODY:
+            return
         created: dict[str, list[int]] = collections.defaultdict(list)
         updated: dict[str, list[int]] = collections.defaultdict(list)
         for ev in events:
@@ -520,7 +527,7 @@ class _Deferred:
         self.target: Transport | None = None
 
     def listening(self) -> Callable[[str], bool]:
-        return self.target.listening() if self.target else (lambda _t: False)
+        return self.target.listening() if self.target else NOBODY
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         if self.target is None:

@@ -35,7 +35,7 @@ from safecity.auth.model import Principal, Role
 from safecity.auth.service import AuthService
 from safecity.core.errors import ConfigError, Unauthorized
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt import ERRORS, ROOT, Incoming, error_topic
+from safecity.sensing.mqtt import ERRORS, NOBODY, ROOT, Incoming, error_topic
 from safecity.settings import Settings
 
 log = get_logger(__name__)
@@ -181,7 +181,7 @@ class EmbeddedBroker:
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:
         if self._broker is None:
-            return lambda _topic: False
+            return NOBODY
         exact: set[str] = set()
         wild: list[list[str]] = []
         # A copy taken in one C call, so the loop thread changing subscriptions cannot break it.
@@ -193,7 +193,7 @@ class EmbeddedBroker:
             else:
                 exact.add(topic_filter)
         if not wild:
-            return exact.__contains__
+            return exact.__contains__ if exact else NOBODY
         return lambda topic: topic in exact or any(_match(w, topic) for w in wild)
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:

@@ -7,7 +7,8 @@ operator had sent it, without the per-Thing check of device keys.
 
 The create and receive topics coincide, so the server subscribes with MQTT 5 *no local* and does not get
 back its own notifications. Other SensorThings servers on the same broker publish on the same topics;
-their notifications carry a user property (and an ``@iot.selfLink``) and are ignored. Subscribers of a
+their notifications carry an ``@iot.selfLink`` and are ignored (a device never sends one). (An MQTT 5
+user property would mark them too, but packing it halves paho's publish rate.) Subscribers of a
 create topic also receive the devices' requests as published, since a broker forwards them to everyone:
 a difference from the embedded broker that only MQTT 5 shared subscriptions or ACLs could avoid.
 """
@@ -22,8 +23,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -33,8 +32,6 @@ from safecity.sensing.mqtt import ROOT, Incoming
 
 log = get_logger(__name__)
 
-#: The user property marking our notifications (MQTT 5 forwards user properties unchanged).
-MARK = ("safecity", "notification")
 #: How long start-up waits for the first connection before going on and retrying in the background.
 CONNECT_WAIT_S = 5.0
 _CREATE_FILTERS = (f"{ROOT}/Observations", f"{ROOT}/+/Observations")
@@ -78,8 +75,6 @@ class ExternalBroker:
         client.reconnect_delay_set(1, 30)
         self.client = client
         self.ready = threading.Event()
-        self._props = Properties(PacketTypes.PUBLISH)
-        self._props.UserProperty = [MARK]
         self._closed = False
 
     @classmethod
@@ -127,9 +122,6 @@ class ExternalBroker:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        props = getattr(msg, "properties", None)
-        if props is not None and MARK in getattr(props, "UserProperty", ()):
-            return  # another safecity server's notification
         self.submit(Incoming(msg.topic, msg.payload, None, None, trusted=True))
 
     # Transport ------------------------------------------------------------------------------------
@@ -140,9 +132,9 @@ class ExternalBroker:
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         if self._closed:
             raise RuntimeError("the MQTT client is stopped")
-        publish, props = self.client.publish, self._props
+        publish = self.client.publish
         for topic, data in messages:
-            publish(topic, data, qos=0, properties=props)
+            publish(topic, data, qos=0)
 
     async def stop(self) -> None:
         if self._closed:

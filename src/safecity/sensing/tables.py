@@ -182,7 +182,19 @@ observations = Table(
     Column("multi_datastream_id", IdType),
     Column("feature_of_interest_id", IdType, nullable=False),
     Column("received_at", Timestamp, nullable=False),
-    Index("uq_sta_observations_ds_time", "datastream_id", "phenomenon_time", unique=True),
-    Index("uq_sta_observations_mds_time", "multi_datastream_id", "phenomenon_time", unique=True),
+    Index(
+        "uq_sta_observations_ds_time",
+        "datastream_id",
+        "phenomenon_time",
+        unique=True,
+        sqlite_where=text("datastream_id IS NOT NULL"),
+    ),
+    Index(
+        "uq_sta_observations_mds_time",
+        "multi_datastream_id",
+        "phenomenon_time",
+        unique=True,
+        sqlite_where=text("multi_datastream_id IS NOT NULL"),
+    ),
     Index("ix_sta_observations_foi", "feature_of_interest_id"),
 )

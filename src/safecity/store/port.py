@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -76,16 +77,25 @@ class Store(Protocol):
     def timestamp_literal(self, value: datetime) -> ColumnElement[Any]:
         """A constant comparable with Timestamp columns."""
 
-    def insert_observations(
-        self, conn: Connection, rows: Sequence[tuple[Any, ...]]
-    ) -> list[tuple[int, bool]]:
-        """Insert rows (:data:`OBSERVATION_COLUMNS` order; times as aware datetimes, JSON as text).
+    def insert_observations(self, conn: Connection, rows: Sequence[list[Any]]) -> list[tuple[int, bool]]:
+        """Insert rows (:data:`OBSERVATION_COLUMNS` order; times as integer microseconds since the
+        epoch, UTC; JSON as text). Rows without an id get one (written into ``row[0]``).
 
         Returns, per row and in order, ``(id, created)``: a row whose (stream, phenomenon_time) or
         client id already exists is not written again and answers the existing id with created False.
         """
 
+    def touch_streams(self, conn: Connection, table: str, spans: Sequence[tuple[Any, ...]]) -> None:
+        """Per stream: (id, phenomenon start, end, result time start, end, last result, time of the
+        last result, its QC flags, received) with times in microseconds; widens the stream's
+        phenomenonTime/resultTime and records its latest value for health and dashboards."""
+
     def close(self) -> None: ...
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for JSON columns: orjson, several times faster than the standard library on the ingest path."""
+    return orjson.dumps(value).decode()
 
 
 def open_store(settings: Settings) -> Store:

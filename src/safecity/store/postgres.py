@@ -14,13 +14,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import cast, create_engine, extract, func, literal, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import Float
+from sqlalchemy.types import Float, Numeric
 
 from safecity.core.errors import BadRequest
-from safecity.store.port import OBSERVATION_COLUMNS, SPATIAL_PREDICATES
+from safecity.core.timeutil import from_micros, to_micros
+from safecity.store.port import OBSERVATION_COLUMNS, SPATIAL_PREDICATES, json_dumps
 
 _PG_TYPES = {
     "id": "bigint",
@@ -50,6 +52,21 @@ _INSERT = (
 )
 
 
+_TIME_POSITIONS = tuple(
+    i for i, c in enumerate(OBSERVATION_COLUMNS) if c in _PG_TYPES and _PG_TYPES[c] == "timestamptz"
+)
+# See the SQLite adapter: widen spans, the newest observation wins last_result.
+_TOUCH = """UPDATE {table} SET
+  phenomenon_time_start = LEAST(phenomenon_time_start, :p0),
+  phenomenon_time_end = GREATEST(phenomenon_time_end, :p1),
+  result_time_start = LEAST(result_time_start, CAST(:r0 AS timestamptz)),
+  result_time_end = GREATEST(result_time_end, CAST(:r1 AS timestamptz)),
+  last_result = CASE WHEN phenomenon_time_end IS NULL OR :tl >= phenomenon_time_end THEN :lr ELSE last_result END,
+  last_qc_flags = CASE WHEN phenomenon_time_end IS NULL OR :tl >= phenomenon_time_end THEN :lf ELSE last_qc_flags END,
+  last_received_at = :now
+WHERE id = :id"""
+
+
 def _psycopg_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -61,7 +78,14 @@ class PostgresStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(_psycopg_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine = create_engine(
+            _psycopg_url(url),
+            pool_size=10,
+            max_overflow=10,
+            pool_pre_ping=True,
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+        )
         self._months: set[tuple[int, int]] = set()
 
     def migrate(self) -> None:
@@ -93,7 +117,7 @@ class PostgresStore:
     def date_part(self, part: str, col: ColumnElement[Any]) -> ColumnElement[Any]:
         utc = func.timezone("UTC", col)
         if part == "fractionalseconds":
-            return cast(extract("microseconds", utc), Float) % 1_000_000 / 1_000_000.0
+            return func.mod(cast(extract("microseconds", utc), Numeric), 1_000_000) / 1_000_000.0
         if part == "second":
             return cast(func.floor(extract("second", utc)), Float)
         return extract(part, utc)
@@ -120,6 +144,10 @@ class PostgresStore:
     ) -> list[tuple[int, bool]]:
         if not rows:
             return []
+        for row in rows:
+            for i in _TIME_POSITIONS:
+                if row[i] is not None:
+                    row[i] = from_micros(row[i])
         self.ensure_partitions([r[1] for r in rows])
         client_ids = [r[0] for r in rows if r[0] is not None]
         if client_ids:
@@ -158,7 +186,30 @@ class PostgresStore:
                 {"s": stream, "t": r[1]},
             ).scalar_one()
             out.append((int(found), False))
+        for row, (oid, _) in zip(rows, out, strict=True):
+            row[0] = oid
+            for i in _TIME_POSITIONS:
+                if row[i] is not None:
+                    row[i] = to_micros(row[i])
         return out
+
+    def touch_streams(self, conn: Connection, table: str, spans: Sequence[tuple[Any, ...]]) -> None:
+        params = []
+        for sid, p0, p1, r0, r1, last, tl, flags, now in spans:
+            params.append(
+                {
+                    "id": sid,
+                    "p0": from_micros(p0),
+                    "p1": from_micros(p1),
+                    "r0": from_micros(r0) if r0 is not None else None,
+                    "r1": from_micros(r1) if r1 is not None else None,
+                    "lr": last,
+                    "tl": from_micros(tl),
+                    "lf": flags,
+                    "now": from_micros(now),
+                }
+            )
+        conn.execute(text(_TOUCH.format(table=table)), params)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, create_engine, event, func, literal
+import orjson
+from sqlalchemy import BigInteger, Integer, cast, create_engine, event, func, literal, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from safecity.core.errors import BadRequest
 from safecity.core.timeutil import to_micros
-from safecity.store.port import OBSERVATION_COLUMNS
+from safecity.store.port import OBSERVATION_COLUMNS, json_dumps
 from safecity.store.spatial import SQL_FUNCTIONS
 from safecity.store.types import Geometry
 
@@ -33,6 +34,17 @@ _INSERT = (
     f"INSERT INTO sta_observations ({', '.join(OBSERVATION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)}) ON CONFLICT DO NOTHING"
 )
+# Widen a stream's time spans and record what it last said; the newest observation wins last_result
+# (SET expressions see the row's old values, so a late batch does not overwrite a newer reading).
+_TOUCH = """UPDATE {table} SET
+  phenomenon_time_start = min(coalesce(phenomenon_time_start, :p0), :p0),
+  phenomenon_time_end = max(coalesce(phenomenon_time_end, :p1), :p1),
+  result_time_start = CASE WHEN :r0 IS NULL THEN result_time_start ELSE min(coalesce(result_time_start, :r0), :r0) END,
+  result_time_end = CASE WHEN :r1 IS NULL THEN result_time_end ELSE max(coalesce(result_time_end, :r1), :r1) END,
+  last_result = CASE WHEN phenomenon_time_end IS NULL OR :tl >= phenomenon_time_end THEN :lr ELSE last_result END,
+  last_qc_flags = CASE WHEN phenomenon_time_end IS NULL OR :tl >= phenomenon_time_end THEN :lf ELSE last_qc_flags END,
+  last_received_at = :now
+WHERE id = :id"""
 _STRFTIME = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
 
 
@@ -41,7 +53,12 @@ class SQLiteStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        self.engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+        )
         self._lock = threading.RLock()
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
@@ -67,6 +84,7 @@ class SQLiteStore:
         return literal(wkt, Geometry())
 
     def date_part(self, part: str, col: ColumnElement[Any]) -> ColumnElement[Any]:
+        col = type_coerce(col, BigInteger())
         seconds = col / 1_000_000
         if part == "fractionalseconds":
             return (col % 1_000_000) / 1_000_000.0
@@ -75,41 +93,31 @@ class SQLiteStore:
     def timestamp_literal(self, value: datetime) -> ColumnElement[Any]:
         return literal(to_micros(value))
 
-    def insert_observations(
-        self, conn: Connection, rows: Sequence[tuple[Any, ...]]
-    ) -> list[tuple[int, bool]]:
+    def insert_observations(self, conn: Connection, rows: Sequence[list[Any]]) -> list[tuple[int, bool]]:
         raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
         (max_id,) = raw.execute("SELECT coalesce(max(id), 0) FROM sta_observations").fetchone()
         client_ids = [r[0] for r in rows if r[0] is not None]
+        preexisting: set[int] = _existing_ids(raw, client_ids) if client_ids else set()
+        # We hold the write lock (BEGIN IMMEDIATE), so ids above the current maximum are ours to give.
         next_id = max([max_id, *client_ids]) + 1
-        preexisting: set[int] = set()
-        if client_ids:
-            preexisting = _existing_ids(raw, client_ids)
-        prepared: list[tuple[Any, ...]] = []
         ids: list[int] = []
-        for r in rows:
-            row = list(r)
+        for row in rows:
             if row[0] is None:
                 row[0] = next_id
                 next_id += 1
-            for i in _TIME_COLS:
-                if row[i] is not None:
-                    row[i] = to_micros(row[i])
             ids.append(row[0])
-            prepared.append(tuple(row))
         before = raw.total_changes
-        raw.executemany(_INSERT, prepared)
-        if raw.total_changes - before == len(prepared) and not preexisting:
+        raw.executemany(_INSERT, rows)
+        if raw.total_changes - before == len(rows) and not preexisting:
             return [(i, True) for i in ids]
-        # Some rows were duplicates: find which, and the ids they already have.
+        # Some rows were already there: find which, and the ids they already have.
         stored = _existing_ids(raw, ids)
         out: list[tuple[int, bool]] = []
-        for row, i in zip(prepared, ids, strict=True):
-            if i in stored and i not in preexisting:
-                # Our id is there: either we just wrote it, or (client id) the row was already there.
-                out.append((i, True))
-            elif i in preexisting:
+        for row, i in zip(rows, ids, strict=True):
+            if i in preexisting:
                 out.append((i, False))
+            elif i in stored:
+                out.append((i, True))
             else:
                 col, stream = (
                     ("datastream_id", row[11]) if row[11] is not None else ("multi_datastream_id", row[12])
@@ -118,11 +126,21 @@ class SQLiteStore:
                     f"SELECT id FROM sta_observations WHERE {col} = ? AND phenomenon_time = ?",
                     (stream, row[1]),
                 ).fetchone()
-                out.append((int(found[0]), False))
+                row[0] = int(found[0])
+                out.append((row[0], False))
         return out
+
+    def touch_streams(self, conn: Connection, table: str, spans: Sequence[tuple[Any, ...]]) -> None:
+        raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+        raw.executemany(_TOUCH.format(table=table), [_touch_params(s) for s in spans])
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _touch_params(span: tuple[Any, ...]) -> dict[str, Any]:
+    sid, p0, p1, r0, r1, last, tl, flags, now = span
+    return {"id": sid, "p0": p0, "p1": p1, "r0": r0, "r1": r1, "lr": last, "tl": tl, "lf": flags, "now": now}
 
 
 def _existing_ids(raw: sqlite3.Connection, ids: Sequence[int]) -> set[int]:

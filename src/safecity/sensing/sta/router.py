@@ -12,7 +12,7 @@ from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from safecity.core.logging import get_logger
-from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, ObservationIn
+from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, DataArrayGroup
 from safecity.sensing.service import Sensing
 from safecity.sensing.sta.model import BY_SET, ENTITIES
 from safecity.sensing.sta.options import parse_options
@@ -131,22 +131,26 @@ def read(path: str, request: Request) -> Response:
 async def create_observations(request: Request) -> Response:
     principal = resolve_principal(request)
     body = await read_json(request)
-    items, slots = _data_array_items(body)
+    groups = _data_array_groups(body)
     sensing = _sensing(request)
     device = principal.thing_id if principal.kind == "device" else None
-    result = await _run(request, lambda: sensing.ingest.ingest(items, device_thing=device))
-    if result.created:
-        sensing.bus.notify()
+    result, slots = await _run(request, lambda: sensing.ingest.ingest_data_array(groups, device_thing=device))
     base = base_url(request)
+    prefix = f"{base}/Observations("
     answer: list[str] = []
-    for slot in slots:
+    errors: list[dict[str, Any]] = []
+    messages = {e.index: e.message for e in result.errors}
+    for position, slot in enumerate(slots):
         if isinstance(slot, str):
             answer.append("error")
+            errors.append({"row": position, "message": slot})
             continue
         oid = result.ids[slot]
-        answer.append(f"{base}/Observations({oid})" if oid is not None else "error")
-    errors = [{"row": _row_number(slots, e.index), "message": e.message} for e in result.errors]
-    errors += [{"row": i, "message": s} for i, s in enumerate(slots) if isinstance(s, str)]
+        if oid is None:
+            answer.append("error")
+            errors.append({"row": position, "message": messages.get(slot, "rejected")})
+        else:
+            answer.append(f"{prefix}{oid})")
     headers = {}
     if errors:
         errors.sort(key=lambda e: e["row"])
@@ -159,23 +163,13 @@ async def create_observations(request: Request) -> Response:
     return _json(answer, 201, headers)
 
 
-def _row_number(slots: list[int | str], item_index: int) -> int:
-    # slots hold the item index at each answer position; find the position of this item
-    for pos, s in enumerate(slots):
-        if s == item_index:
-            return pos
-    return -1
-
-
-def _data_array_items(body: Any) -> tuple[list[ObservationIn], list[int | str]]:
-    """Flatten the Data Array request. ``slots`` gives, per answer position, the index into ``items``,
-    or the error message of a row that failed before it could become an item."""
+def _data_array_groups(body: Any) -> list[DataArrayGroup]:
+    """Check the structure of a CreateObservations request; rows are checked by the ingest."""
     if not isinstance(body, list):
         raise BadRequest(
             "body: CreateObservations expects a JSON array of {Datastream, components, dataArray}"
         )
-    items: list[ObservationIn] = []
-    slots: list[int | str] = []
+    groups: list[DataArrayGroup] = []
     allowed = {
         "phenomenonTime",
         "result",
@@ -202,47 +196,20 @@ def _data_array_items(body: Any) -> tuple[list[ObservationIn], list[int | str]]:
                 f"{where}/components: expected an array of component names", where=f"{where}/components"
             )
         for c in comps:
-            if c not in allowed and c != "id":
+            if c not in allowed:
                 raise BadRequest(
                     f"{where}/components: unknown component '{c}' (use {', '.join(sorted(allowed))})",
                     where=f"{where}/components",
                 )
+        if len(set(comps)) != len(comps):
+            raise BadRequest(f"{where}/components: a component is repeated", where=f"{where}/components")
         if "result" not in comps:
             raise BadRequest(f"{where}/components: 'result' is required", where=f"{where}/components")
         rows = group.get("dataArray")
         if not isinstance(rows, list):
             raise BadRequest(f"{where}/dataArray: expected an array of rows", where=f"{where}/dataArray")
-        index = {c: i for i, c in enumerate(comps)}
-        ti, ri = index.get("phenomenonTime"), index["result"]
-        rti, fi, qi, vi, pi = (
-            index.get(k)
-            for k in ("resultTime", "FeatureOfInterest/id", "resultQuality", "validTime", "parameters")
-        )
-        width = len(comps)
-        sid = ref["@iot.id"]
-        for r, row in enumerate(rows):
-            rw = f"{where}/dataArray[{r}]/"
-            if not isinstance(row, list) or len(row) != width:
-                slots.append(f"{rw[:-1]}: expected an array of {width} values matching components")
-                continue
-            slots.append(len(items))
-            items.append(
-                ObservationIn(
-                    kind,
-                    sid,
-                    row[ti] if ti is not None else None,
-                    row[ri],
-                    True,
-                    row[rti] if rti is not None else None,
-                    row[vi] if vi is not None else None,
-                    row[pi] if pi is not None else None,
-                    row[qi] if qi is not None else None,
-                    row[fi] if fi is not None else None,
-                    None,
-                    rw,
-                )
-            )
-    return items, slots
+        groups.append(DataArrayGroup(kind, ref["@iot.id"], comps, rows, where))
+    return groups
 
 
 async def _run(request: Request, fn: Any) -> Any:
