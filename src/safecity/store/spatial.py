@@ -45,9 +45,13 @@ def distance_m(a: str | None, b: str | None) -> float | None:
 
 
 def length_m(a: str | None) -> float | None:
+    """Geodesic length of lines; 0 for points and polygons, as PostGIS ST_Length(geography) answers."""
     if a is None:
         return None
-    return float(_GEOD.geometry_length(_geom(a)))
+    g = _geom(a)
+    if g.geom_type not in ("LineString", "MultiLineString", "LinearRing"):
+        return 0.0
+    return float(_GEOD.geometry_length(g))
 
 
 def relate(a: str | None, b: str | None, pattern: str | None) -> int | None:
@@ -64,6 +68,7 @@ SQL_FUNCTIONS: dict[str, tuple[int, Callable[..., object]]] = {
     "st_overlaps": (2, _pred(lambda a, b: a.overlaps(b))),
     "st_crosses": (2, _pred(lambda a, b: a.crosses(b))),
     "st_intersects": (2, _pred(lambda a, b: a.intersects(b))),
+    "geo_intersects": (2, _pred(lambda a, b: a.intersects(b))),
     "st_contains": (2, _pred(lambda a, b: a.contains(b))),
     "st_relate": (3, relate),
     "geo_distance": (2, distance_m),

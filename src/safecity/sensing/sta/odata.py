@@ -77,7 +77,6 @@ from sqlalchemy import (
     case,
     cast,
     exists,
-    extract,
     false,
     func,
     literal,
@@ -481,17 +480,6 @@ class _Sql:
         # Truncating remainder (sign of the dividend), also for fractional operands, without relying
         # on SQLite's optional math functions.
         return type_coerce(a - b * cast(a.op("/")(b), Integer()), Float())
-
-    def fractional_seconds(self, col: ColumnElement[Any]) -> ColumnElement[Any] | None:
-        """PostgreSQL's fraction of the second, or None to use :meth:`Store.date_part`.
-
-        PostgresStore.date_part("fractionalseconds") applies ``%`` to double precision, an operator
-        PostgreSQL does not have; this spelling works until that is fixed there.
-        """
-        if not self.pg:
-            return None
-        micros = cast(extract("microseconds", col), Numeric())
-        return type_coerce(func.mod(micros, 1_000_000) / literal(1_000_000.0, Float()), Float())
 
     def round(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
         # Half away from zero on both (PostgreSQL's round(double precision) rounds half to even).
@@ -1210,9 +1198,7 @@ class _Translator(NodeVisitor):
         # SQLite's date_part does arithmetic on the column; as a plain integer (its storage) the
         # arithmetic's constants are not run through the Timestamp type. No effect on PostgreSQL's SQL.
         col = type_coerce(t.sql, BigInteger())
-        fraction = self.sql.fractional_seconds(t.sql)
-        if fraction is None:
-            fraction = self.store.date_part("fractionalseconds", col)
+        fraction = self.store.date_part("fractionalseconds", col)
         if name == "fractionalseconds":
             return _Val(NUMBER, type_coerce(fraction, Float()), text=text, pos=pos)
         if name == "time":

@@ -29,7 +29,12 @@ def related(nav: Nav, src: FromClause, dst: FromClause) -> ColumnElement[bool]:
         return dst.c[nav.remote_fk] == src.c.id
     assert nav.link is not None and nav.link_self and nav.link_target
     link = nav.link
-    return exists(select(1).where(link.c[nav.link_self] == src.c.id, link.c[nav.link_target] == dst.c.id))
+    # correlate_except: both src and dst come from enclosing queries, however deeply this is nested.
+    return exists(
+        select(1)
+        .where(link.c[nav.link_self] == src.c.id, link.c[nav.link_target] == dst.c.id)
+        .correlate_except(link)
+    )
 
 
 def children_of(nav: Nav, source: Entity, parent_id: Any, dst: FromClause) -> ColumnElement[bool]:
