@@ -132,7 +132,7 @@ def create_app(
     def metrics() -> Response:
         with platform.store.engine.connect() as conn:
             streams = stream_health(
-                conn, platform.sensing.catalogue, platform.clock.now(), settings.stale_intervals
+                conn, platform.sensing.catalogue, platform.sensing.clock.now(), settings.stale_intervals
             )
         platform.metrics.stale.set(sum(1 for s in streams if s.state == "stale"))
         platform.metrics.suspect.set(sum(1 for s in streams if s.state == "suspect"))
