@@ -234,3 +234,25 @@ def test_retried_observation_is_stored_once(api: Api) -> None:
     b = api.create(f"/Datastreams({dsid})/Observations", body)
     assert a == b
     assert api.get(f"/Datastreams({dsid})/Observations?$count=true").json()["@iot.count"] == 1
+
+
+def test_json_patch_updates(api: Api) -> None:
+    tid = api.create("/Things", weather_station())
+    ops = [
+        {"op": "replace", "path": "/name", "value": "Gangnam rain gauge"},
+        {"op": "add", "path": "/properties/owner", "value": "Seoul"},
+    ]
+    r = api.client.patch(
+        f"/sta/v1.1/Things({tid})",
+        json=ops,
+        headers={**api.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    thing = api.get(f"/Things({tid})").json()
+    assert thing["name"] == "Gangnam rain gauge" and thing["properties"]["owner"] == "Seoul"
+    r = api.client.patch(
+        f"/sta/v1.1/Things({tid})",
+        json=[{"op": "remove", "path": "/nope"}],
+        headers={**api.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert r.status_code == 400 and "JSON Patch" in r.json()["message"]

@@ -290,12 +290,19 @@ def _device_body_check(conn: Any, sensing: Sensing, principal: Principal, res: A
 async def _update(path: str, request: Request) -> Response:
     body = await read_json(request)
     sensing = _sensing(request)
+    json_patch = request.headers.get("content-type", "").startswith("application/json-patch+json")
 
     def tx(conn: Any, writer: Any) -> Any:
         res = resolve(conn, path)
         if res.entity_id is None or res.prop is not None or res.ref:
             raise BadRequest("PATCH goes to one entity, e.g. /Things(1)")
-        writer.patch(conn, res.entity, res.entity_id, body)
+        changes = body
+        if json_patch:
+            current = Reader(sensing.store, "", 1).one(
+                conn, res.entity, res.entity_id, parse_options({}, res.entity)
+            )
+            changes = _apply_json_patch(current or {}, body)
+        writer.patch(conn, res.entity, res.entity_id, changes)
         return res
 
     res = await _run(request, lambda: sensing.write(tx))
@@ -305,6 +312,20 @@ async def _update(path: str, request: Request) -> Response:
             conn, res.entity, res.entity_id, parse_options({}, res.entity)
         )
     return _json(updated)
+
+
+def _apply_json_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
+    """SensorThings 1.1 allows JSON Patch (RFC 6902, FROST's clients use it): apply it to the entity's
+    JSON and keep the top-level properties it changed, for the ordinary update path."""
+    import jsonpatch
+
+    if not isinstance(operations, list):
+        raise BadRequest("body: a JSON Patch is an array of operations", where="body")
+    try:
+        patched = jsonpatch.apply_patch(current, operations)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as e:
+        raise BadRequest(f"body: the JSON Patch cannot be applied: {e}", where="body") from None
+    return {k: v for k, v in patched.items() if current.get(k) != v and not k.startswith("@iot")}
 
 
 @router.patch("/{path:path}", dependencies=[allow(Role.operator)], summary="Update an entity")
