@@ -25,9 +25,11 @@ from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
+from safecity.core.events import OBSERVATIONS_ACCEPTED
 from safecity.core.logging import get_logger
 from safecity.metrics import Metrics
 from safecity.sensing.catalogue import load_catalogue
+from safecity.sensing.events import decode_observations
 from safecity.sensing.health import stream_health
 from safecity.sensing.ingest import Ingest
 from safecity.sensing.quality import QCConfig, QualityControl
@@ -58,6 +60,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     store = open_store(settings)
     store.migrate()
     bus = open_bus(settings, store)
+    bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_observations)
     metrics = Metrics()
     catalogue = load_catalogue()
     qc = QualityControl(

@@ -16,20 +16,18 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from safecity.bus.port import Handler
+from safecity.bus.port import Decoder, Handler
 from safecity.bus.tables import outbox
 from safecity.core.clock import Clock, SystemClock
-from safecity.core.events import OBSERVATIONS_ACCEPTED, EntityChanged, ObservationAccepted
+from safecity.core.events import ENTITY_CHANGED, EntityChanged
 from safecity.core.logging import get_logger
 from safecity.store import Store
 
 log = get_logger(__name__)
 
 
-def decode(topic: str, payload: dict[str, Any]) -> list[Any]:
-    if topic == OBSERVATIONS_ACCEPTED:
-        return [ObservationAccepted.unpack(r) for r in payload["observations"]]
-    if "entity" in payload:
+def _default_decode(topic: str, payload: dict[str, Any]) -> list[Any]:
+    if topic == ENTITY_CHANGED:
         return [EntityChanged(payload["entity"], payload["id"], payload["action"])]
     return [payload]
 
@@ -40,6 +38,7 @@ class InProcessBus:
         self.clock = clock or SystemClock()
         self.poll_s = poll_s
         self._handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._decoders: dict[str, Decoder] = {}
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = threading.Event()
@@ -47,6 +46,9 @@ class InProcessBus:
 
     def subscribe(self, topic: str, handler: Handler, name: str) -> None:
         self._handlers[topic].append((name, handler))
+
+    def register_decoder(self, topic: str, decoder: Decoder) -> None:
+        self._decoders[topic] = decoder
 
     def publish(self, conn: Connection, topic: str, payload: dict[str, Any]) -> None:
         conn.execute(insert(outbox).values(topic=topic, payload=payload, created_at=self.clock.now()))
@@ -100,7 +102,8 @@ class InProcessBus:
                 handlers = self._handlers.get(topic)
                 if handlers:
                     payload = conn.execute(select(outbox.c.payload).where(outbox.c.id == row_id)).scalar_one()
-                    events = decode(topic, payload)
+                    decoder = self._decoders.get(topic)
+                    events = decoder(conn, payload) if decoder else _default_decode(topic, payload)
                     for name, handler in handlers:
                         try:
                             handler(events)

@@ -14,11 +14,17 @@ if TYPE_CHECKING:
 
 #: A subscriber gets the events of one topic in order, in batches.
 Handler = Callable[[Sequence[Any]], None]
+#: Turns an outbox payload back into events; the capability that owns the topic provides it (an
+#: outbox row may refer to rows of that capability's tables instead of copying them).
+Decoder = Callable[[Connection, dict[str, Any]], list[Any]]
 
 
 class Bus(Protocol):
     def subscribe(self, topic: str, handler: Handler, name: str) -> None:
         """Register a handler; ``name`` identifies it in logs and metrics."""
+
+    def register_decoder(self, topic: str, decoder: Decoder) -> None:
+        """How to read ``topic``'s payloads back into events (default: the payload is the event)."""
 
     def publish(self, conn: Connection, topic: str, payload: dict[str, Any]) -> None:
         """Write an event into the outbox inside the caller's transaction (delivered after commit)."""

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from safecity.core.timeutil import from_micros
-
 OBSERVATIONS_ACCEPTED = "sensing.ObservationAccepted"
 ENTITY_CHANGED = "sensing.EntityChanged"
 
@@ -26,23 +24,6 @@ class ObservationAccepted:
     result_time: datetime | None
     result: Any
     qc_flags: int
-
-    # The outbox keeps observations packed, one outbox row per ingest batch:
-    # [id, datastream, multi_datastream, foi, time_us, end_us, result_time_us, result, flags].
-    @staticmethod
-    def unpack(row: list[Any]) -> ObservationAccepted:
-        oid, ds, mds, foi, t, te, rt, result, flags = row
-        return ObservationAccepted(
-            oid,
-            ds,
-            mds,
-            foi,
-            from_micros(t),
-            from_micros(te) if te is not None else None,
-            from_micros(rt) if rt is not None else None,
-            result,
-            flags,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from safecity.core.events import OBSERVATIONS_ACCEPTED
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
+from safecity.sensing.events import id_ranges
 from safecity.sensing.quality import QualityControl, StreamRules, flags_to_quality
 from safecity.store import Store
 
@@ -504,34 +505,19 @@ class Ingest:
                     foi = missing[loc] = self._generated_foi(conn, loc)
                 row[_FOI] = foi
         answers = self.store.insert_observations(conn, rows)
-        packed: list[list[Any]] = []
+        created: list[int] = []
         spans: dict[tuple[str, int], list[Any]] = {}
         for index, row, info, (oid, is_new) in zip(batch.index, rows, infos, answers, strict=True):
             ids[index] = oid
             if not is_new:
                 continue
+            created.append(oid)
             t0 = row[_T]
             end = row[_TE] or t0
-            number = row[_NUM]
-            packed.append(
-                [
-                    oid,
-                    row[_DS],
-                    row[_MDS],
-                    row[_FOI],
-                    t0,
-                    row[_TE],
-                    row[_RT],
-                    number
-                    if number is not None
-                    else (orjson.loads(row[_JSON]) if row[_JSON] is not None else None),
-                    row[_FLAGS],
-                ]
-            )
             key = (info.kind, info.id)
             span = spans.get(key)
             if span is None:
-                spans[key] = [t0, end, row[_RT], row[_RT], number, end, row[_FLAGS]]
+                spans[key] = [t0, end, row[_RT], row[_RT], row[_NUM], end, row[_FLAGS]]
                 continue
             if t0 < span[0]:
                 span[0] = t0
@@ -542,18 +528,20 @@ class Ingest:
                 span[2] = rt if span[2] is None else min(span[2], rt)
                 span[3] = rt if span[3] is None else max(span[3], rt)
             if end >= span[5]:
-                span[4], span[5], span[6] = number, end, row[_FLAGS]
+                span[4], span[5], span[6] = row[_NUM], end, row[_FLAGS]
         for kind in (DATASTREAM, MULTI_DATASTREAM):
             touched = [(sid, *span, now_us) for (k, sid), span in spans.items() if k == kind]
             if touched:
                 self.store.touch_streams(
                     conn, "sta_datastreams" if kind == DATASTREAM else "sta_multi_datastreams", touched
                 )
-        if packed:
-            self.bus.publish(conn, OBSERVATIONS_ACCEPTED, {"observations": packed})
+        if created:
+            self.bus.publish(
+                conn, OBSERVATIONS_ACCEPTED, {"ranges": id_ranges(created), "count": len(created)}
+            )
         # Generated features are cached only now: if this transaction rolls back they never existed.
         self._fois.update(missing)
-        return len(packed)
+        return len(created)
 
     # validation -------------------------------------------------------------------------------------
     def _check_stream(
