@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-
 from _common import Server, station
 
 from safecity.app import build_platform
@@ -58,15 +57,39 @@ def load(data_dir: Path, streams: int, total: int) -> list[int]:
         for m in range(m0, min(per, m0 + chunk_minutes)):
             t_us = t0_us + m * 60_000_000
             for ds in ds_ids:
-                rows.append((next_id, t_us, None, None, None, None, float(m % 97) / 10, None, None, 0, None, ds, None, ds, now_us))
+                rows.append(
+                    (
+                        next_id,
+                        t_us,
+                        None,
+                        None,
+                        None,
+                        None,
+                        float(m % 97) / 10,
+                        None,
+                        None,
+                        0,
+                        None,
+                        ds,
+                        None,
+                        ds,
+                        now_us,
+                    )
+                )
                 next_id += 1
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
         conn.execute("COMMIT")
         done = next_id - 1
-        print(f"\rloaded {done:,} observations ({done / (time.perf_counter() - start):,.0f}/s)", end="", file=sys.stderr)
+        print(
+            f"\rloaded {done:,} observations ({done / (time.perf_counter() - start):,.0f}/s)",
+            end="",
+            file=sys.stderr,
+        )
     last = t0_us + (per - 1) * 60_000_000
-    conn.execute("UPDATE sta_datastreams SET phenomenon_time_start = ?, phenomenon_time_end = ?", (t0_us, last))
+    conn.execute(
+        "UPDATE sta_datastreams SET phenomenon_time_start = ?, phenomenon_time_end = ?", (t0_us, last)
+    )
     conn.execute("ANALYZE")
     conn.close()
     print(file=sys.stderr)
@@ -131,7 +154,10 @@ def main() -> None:
     )
     r_latest = median_ms(raw_latest, args.repeat)
     r_day = median_ms(raw_day, args.repeat)
-    with Server(data_dir, SAFECITY_MQTT_ENABLED="false") as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with (
+        Server(data_dir, SAFECITY_MQTT_ENABLED="false") as server,
+        httpx.Client(base_url=server.url, timeout=60) as c,
+    ):
 
         def api_latest() -> None:
             body = c.get(latest_url).json()
@@ -144,10 +170,14 @@ def main() -> None:
         a_latest = median_ms(api_latest, args.repeat)
         a_day = median_ms(api_day, args.repeat)
     print(f"store: {count:,} observations in {len(ds_ids)} datastreams")
-    print(f"1. latest value of {len(ds_ids)} datastreams: {a_latest:.1f} ms median "
-          f"(raw SQL {r_latest:.1f} ms, ratio {a_latest / r_latest:.1f}x)  target <= 50 ms")
-    print(f"2. one day of 1-minute data (1,440 obs): {a_day:.1f} ms median "
-          f"(raw SQL {r_day:.1f} ms, ratio {a_day / r_day:.1f}x)  target <= 50 ms")
+    print(
+        f"1. latest value of {len(ds_ids)} datastreams: {a_latest:.1f} ms median "
+        f"(raw SQL {r_latest:.1f} ms, ratio {a_latest / r_latest:.1f}x)  target <= 50 ms"
+    )
+    print(
+        f"2. one day of 1-minute data (1,440 obs): {a_day:.1f} ms median "
+        f"(raw SQL {r_day:.1f} ms, ratio {a_day / r_day:.1f}x)  target <= 50 ms"
+    )
 
 
 if __name__ == "__main__":

@@ -35,13 +35,15 @@ from safecity.auth.model import Principal, Role
 from safecity.auth.service import AuthService
 from safecity.core.errors import ConfigError, Unauthorized
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt import ERRORS, NOBODY, ROOT, Incoming, error_topic
+from safecity.sensing.mqtt_port import ERRORS, NOBODY, ROOT, Incoming, error_topic
 from safecity.settings import Settings
 
 log = get_logger(__name__)
 
 _PREFIX = ROOT + "/"
 _STAFF = frozenset({Role.operator})  # has_any() also admits admins
+#: Where a session keeps its principal (amqtt's per-session store for plugins, namespaced keys).
+_PRINCIPAL = "safecity.principal"
 #: Longest wait for the broker's loop to accept a batch of notifications (it only queues them).
 _ENQUEUE_TIMEOUT_S = 10.0
 
@@ -77,9 +79,6 @@ class SafecityTopicPlugin(BaseTopicPlugin):
         if message is not None and message.topic and message.topic.startswith(_PREFIX):
             self.gateway.capture(client_id, message)
 
-    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
-        self.gateway.forget(client_id)
-
 
 def _match(levels: list[str], topic: str) -> bool:
     """MQTT topic filter matching (``+`` one level, ``#`` the rest) against a topic name."""
@@ -100,7 +99,6 @@ class EmbeddedBroker:
         self.submit = submit
         self.endpoints = [f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}"]
         self._bind = f"{settings.mqtt_host}:{settings.mqtt_port}"
-        self._principals: dict[str, Principal] = {}
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -138,7 +136,8 @@ class EmbeddedBroker:
     async def authenticate(self, session: Session) -> bool:
         client_id = session.client_id or ""
         password = session.password
-        self._principals.pop(client_id, None)
+        # A persistent session is reused by the next connection of its client id: forget the old principal.
+        session.attributes.pop(_PRINCIPAL, None)
         if not password:
             return True  # an anonymous reader; publishing is refused per message, with the reason
         try:
@@ -153,7 +152,7 @@ class EmbeddedBroker:
                 "MQTT connection refused", client=client_id, username=session.username, reason=e.message
             )
             return False
-        self._principals[client_id] = principal
+        session.attributes[_PRINCIPAL] = principal
         return True
 
     def allowed(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
@@ -162,21 +161,20 @@ class EmbeddedBroker:
         if action == Action.PUBLISH:
             if topic.startswith(_PREFIX):
                 return False  # captured for ingest (see capture), never forwarded
-            return session is not None and (session.client_id or "") in self._principals
+            return session is not None and _PRINCIPAL in session.attributes
         if action == Action.RECEIVE and topic.startswith(ERRORS):
             if session is None:
                 return False
             if topic == error_topic(session.client_id):
                 return True
-            principal = self._principals.get(session.client_id or "")
+            principal: Principal | None = session.attributes.get(_PRINCIPAL)
             return principal is not None and principal.has_any(_STAFF)
         return True
 
     def capture(self, client_id: str, message: ApplicationMessage) -> None:
-        self.submit(Incoming(message.topic, bytes(message.data), client_id, self._principals.get(client_id)))
-
-    def forget(self, client_id: str) -> None:
-        self._principals.pop(client_id, None)
+        session = self._broker.sessions.get(client_id, (None, None))[0] if self._broker else None
+        principal = session.attributes.get(_PRINCIPAL) if session is not None else None
+        self.submit(Incoming(message.topic, bytes(message.data), client_id, principal))
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:

@@ -28,7 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from safecity.core.errors import ConfigError
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt import ROOT, Incoming
+from safecity.sensing.mqtt_port import ROOT, Incoming
 
 log = get_logger(__name__)
 

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Observations created by MQTT publish: parse each message like an HTTP POST, authorise it, ingest in batches.
+
+Messages are collected (up to ``MAX_BATCH`` or ``BATCH_WAIT_S``) and stored in one ``Ingest.ingest`` call
+on a worker thread, so the broker's event loop never waits for the store. A rejected message is logged
+(topic, client, reason) and answered on the error topic (:func:`safecity.sensing.mqtt_port.error_topic`).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from safecity.auth.model import Role
+from safecity.core.errors import BadRequest, Forbidden, SafecityError, Unauthorized
+from safecity.core.logging import get_logger
+from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, Ingest, ObservationIn
+from safecity.sensing.mqtt_port import Incoming, Transport, error_topic
+from safecity.sensing.sta.model import ENTITIES
+
+log = get_logger(__name__)
+
+#: One ingest call takes at most this many messages; larger batches gain little and delay the first rows.
+MAX_BATCH = 2000
+#: How long the worker waits for a batch to fill once the first message arrived (latency bound).
+BATCH_WAIT_S = 0.02
+#: An Observation is a few hundred bytes; anything far larger is a mistake, not data.
+MAX_PAYLOAD = 64 * 1024
+#: Messages waiting for the worker beyond this are refused (the store cannot keep up); the device retries.
+MAX_PENDING = 200_000
+#: Errors logged per batch; the rest are counted, so a misconfigured fleet cannot flood the log.
+MAX_LOGGED_ERRORS = 20
+
+_CREATE = re.compile(r"^v1\.1/(?:(Datastreams|MultiDatastreams|FeaturesOfInterest)\((\d+)\)/)?Observations$")
+_OBSERVATION_KEYS = frozenset(
+    [p.name for p in ENTITIES["Observation"].props]
+    + [n.name for n in ENTITIES["Observation"].navs]
+    + ["@iot.id"]
+)
+_PUBLISHERS = frozenset({Role.device, Role.operator})
+
+
+class ServerBusy(SafecityError):
+    """The server could not store the message now; sending it again later may work."""
+
+    status = 503
+    code = "unavailable"
+
+
+def _ref_id(value: Any, where: str) -> Any:
+    if not isinstance(value, dict) or "@iot.id" not in value:
+        raise BadRequest(f'{where}: expected {{"@iot.id": n}}', where=where)
+    if set(value) - {"@iot.id", "@iot.selfLink"}:
+        raise BadRequest(
+            f"{where}: over MQTT an Observation may only refer to an existing entity by @iot.id; "
+            "create new entities over HTTP",
+            where=where,
+        )
+    return value["@iot.id"]
+
+
+def to_observation(msg: Incoming) -> ObservationIn:
+    """Turn one publish into an ingest item, with the same rules as an HTTP POST of an Observation.
+
+    Raises BadRequest naming the topic or the JSON field that is wrong.
+    """
+    m = _CREATE.match(msg.topic)
+    if m is None:
+        raise BadRequest(
+            f"topic '{msg.topic}': publish Observations to v1.1/Datastreams(<id>)/Observations, "
+            "v1.1/MultiDatastreams(<id>)/Observations, v1.1/FeaturesOfInterest(<id>)/Observations "
+            "or v1.1/Observations"
+        )
+    if len(msg.payload) > MAX_PAYLOAD:
+        raise BadRequest(
+            f"payload: {len(msg.payload)} bytes is over {MAX_PAYLOAD}; send one Observation per message"
+        )
+    try:
+        body = orjson.loads(msg.payload)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"payload: malformed JSON: {e}", where="payload") from None
+    if not isinstance(body, dict):
+        raise BadRequest("payload: expected a JSON object (one Observation)", where="payload")
+    for key in body:
+        if (
+            key not in _OBSERVATION_KEYS
+            and key != "@iot.selfLink"
+            and not key.endswith("@iot.navigationLink")
+        ):
+            raise BadRequest(f"{key}: Observations have no property '{key}'", where=key)
+    kind: str | None = None
+    stream: Any = None
+    foi: Any = None
+    if m.group(1) == "Datastreams":
+        kind, stream = DATASTREAM, int(m.group(2))
+    elif m.group(1) == "MultiDatastreams":
+        kind, stream = MULTI_DATASTREAM, int(m.group(2))
+    elif m.group(1) == "FeaturesOfInterest":
+        foi = int(m.group(2))
+    for k in (DATASTREAM, MULTI_DATASTREAM):
+        if k not in body:
+            continue
+        ref = _ref_id(body[k], k)
+        if kind is not None and (k, ref) != (kind, stream):
+            raise BadRequest(
+                f"{k}: an Observation belongs to one Datastream or MultiDatastream, and the topic names it"
+            )
+        kind, stream = k, ref
+    if kind is None:
+        raise BadRequest(
+            "Datastream: required; publish to v1.1/Datastreams(<id>)/Observations or give "
+            '"Datastream": {"@iot.id": <id>} in the body',
+            where="Datastream",
+        )
+    if "FeatureOfInterest" in body:
+        ref = _ref_id(body["FeatureOfInterest"], "FeatureOfInterest")
+        if foi is not None and ref != foi:
+            raise BadRequest("FeatureOfInterest: differs from the one the topic names")
+        foi = ref
+    return ObservationIn(
+        stream_kind=kind,
+        stream_id=stream,
+        phenomenon_time=body.get("phenomenonTime"),
+        result=body.get("result"),
+        has_result="result" in body,
+        result_time=body.get("resultTime"),
+        valid_time=body.get("validTime"),
+        parameters=body.get("parameters"),
+        result_quality=body.get("resultQuality"),
+        foi_id=foi,
+        client_id=body.get("@iot.id"),
+    )
+
+
+def is_notification(payload: bytes) -> bool:
+    """A message a SensorThings server published (it has a selfLink); a device never sends one.
+
+    With an external broker the server also receives what other servers on that broker publish on the
+    same topics; taking those for create requests would copy Observations between databases.
+    """
+    return b'"@iot.selfLink"' in payload
+
+
+class Pipeline:
+    """Collects incoming publishes and ingests them in batches on one worker thread."""
+
+    def __init__(self, ingest: Ingest, store_connect: Callable[[], Any], transport: Transport) -> None:
+        self.ingest = ingest
+        self._connect = store_connect
+        self.transport = transport
+        self._queue: collections.deque[Incoming] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
+        self.received = 0
+        self.stored = 0
+        self.rejected = 0
+        self._overload_logged = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ingest what is queued, then end the worker."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def submit(self, msg: Incoming) -> None:
+        """Queue one message (any thread; never blocks)."""
+        if len(self._queue) >= MAX_PENDING:
+            busy = ServerBusy("server busy: too many observations waiting; retry later")
+            self._answer([self._reject(msg, busy, MAX_LOGGED_ERRORS + 1)])
+            if not self._overload_logged:
+                log.warning("MQTT ingest overloaded; refusing messages", pending=len(self._queue))
+                self._overload_logged = True
+            return
+        self._queue.append(msg)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def _run(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._stop.is_set():
+                    return
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            # The first message opened a batch: let it fill for a moment, then take what is there.
+            deadline = time.monotonic() + BATCH_WAIT_S
+            while len(queue) < MAX_BATCH and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, 0.002))
+            n = min(len(queue), MAX_BATCH)
+            batch = [queue.popleft() for _ in range(n)]
+            self._overload_logged = False
+            try:
+                self.process(batch)
+            except Exception:  # the worker's outermost boundary: keep it alive, tell the senders
+                log.exception("MQTT ingest batch failed", messages=len(batch))
+                failed = ServerBusy("server error while storing; retry later")
+                self._answer([self._reject(msg, failed, MAX_LOGGED_ERRORS + 1) for msg in batch])
+
+    def process(self, batch: Sequence[Incoming]) -> None:
+        """Parse, authorise and ingest one batch; answer every rejected message on its error topic."""
+        self.received += len(batch)
+        items: list[ObservationIn] = []
+        origin: list[Incoming] = []
+        answers: list[tuple[str, bytes]] = []
+        conn: Connection | None = None
+        try:
+            for msg in batch:
+                if msg.trusted and is_notification(msg.payload):
+                    continue  # another server's notification, see is_notification
+                try:
+                    item = to_observation(msg)
+                    if not msg.trusted:
+                        if conn is None:
+                            conn = self._connect()
+                        self._authorise(conn, msg, item)
+                except SafecityError as e:
+                    answers.append(self._reject(msg, e, len(answers)))
+                    continue
+                items.append(item)
+                origin.append(msg)
+        finally:
+            if conn is not None:
+                conn.close()
+        if items:
+            result = self.ingest.ingest(items)
+            self.stored += result.created
+            for err in result.errors:
+                answers.append(self._reject(origin[err.index], BadRequest(err.message), len(answers)))
+        if len(answers) > MAX_LOGGED_ERRORS:
+            log.warning("MQTT publishes rejected", rejected=len(answers), logged=MAX_LOGGED_ERRORS)
+        self._answer(answers)
+
+    def _authorise(self, conn: Connection, msg: Incoming, item: ObservationIn) -> None:
+        p = msg.principal
+        if p is None:
+            raise Unauthorized(
+                "publishing needs credentials: connect with a device API key as password (any username), "
+                "or an operator's username and password"
+            )
+        if p.kind == "device":
+            sid = item.stream_id
+            info = self.ingest.stream(conn, item.stream_kind, sid) if type(sid) is int else None
+            # An unknown stream is left to ingest, which answers it as HTTP does.
+            if info is not None and info.thing_id != p.thing_id:
+                raise Forbidden(
+                    f"{item.stream_kind}: {item.stream_kind}({sid}) belongs to Thing({info.thing_id}); "
+                    f"this device key is for Thing({p.thing_id})"
+                )
+            return
+        if not p.has_any(_PUBLISHERS):
+            raise Forbidden(
+                f"user '{p.name}' may read but not publish Observations; ask for the operator role"
+            )
+
+    def _reject(self, msg: Incoming, error: SafecityError, nth: int) -> tuple[str, bytes]:
+        """Log (the first few of a batch) and build the answer for one rejected message."""
+        self.rejected += 1
+        if nth < MAX_LOGGED_ERRORS:
+            log.warning("MQTT publish rejected", topic=msg.topic, client=msg.client_id, reason=error.message)
+        body = {"code": error.code, "message": error.message, "topic": msg.topic}
+        return error_topic(msg.client_id), orjson.dumps(body)
+
+    def _answer(self, answers: list[tuple[str, bytes]]) -> None:
+        if not answers:
+            return
+        try:
+            self.transport.publish_many(answers)
+        except RuntimeError as e:  # the broker is shutting down; the log lines are the record
+            log.debug("MQTT error answers not sent", count=len(answers), reason=str(e))
