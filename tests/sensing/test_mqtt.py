@@ -271,6 +271,41 @@ def test_bad_payloads_are_answered_on_the_error_topic(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_gateway_publishes_a_data_array(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path) as env:
+            gw = await Peer(env.settings.mqtt_port, password=env.key).open()
+            errors = f"v1.1/errors/{gw.client_id}"
+            await gw.subscribe(errors)
+            rows = [[f"2024-07-01T09:{m:02d}:00+09:00", float(m)] for m in range(50)]
+            rows.insert(10, ["not a time", 1.0])
+            body = [
+                {
+                    "Datastream": {"@iot.id": env.datastream},
+                    "components": ["phenomenonTime", "result"],
+                    "dataArray": rows,
+                }
+            ]
+            await gw.publish("v1.1/CreateObservations", body)
+            await until("50 rows", lambda: env.count() == 50)
+            (answer,) = await until("the row error", lambda: gw.received(errors))
+            assert answer["rows"] == [{"row": 10, "message": answer["rows"][0]["message"]}]
+            assert "phenomenonTime" in answer["rows"][0]["message"]
+            # Another Thing's key may not write to this Thing's stream.
+            other = await Peer(env.settings.mqtt_port, password=env.other_key).open()
+            await other.subscribe(f"v1.1/errors/{other.client_id}")
+            await other.publish(
+                "v1.1/CreateObservations", [{**body[0], "dataArray": [["2024-07-02T00:00:00Z", 1.0]]}]
+            )
+            refused = await until("the refusal", lambda: other.received(f"v1.1/errors/{other.client_id}"))
+            assert f"Thing({env.thing})" in refused[0]["rows"][0]["message"]
+            assert env.count() == 50
+            gw.close()
+            other.close()
+
+    asyncio.run(scenario())
+
+
 def test_publishing_needs_the_right_credentials(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:

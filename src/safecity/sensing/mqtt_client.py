@@ -34,7 +34,7 @@ log = get_logger(__name__)
 
 #: How long start-up waits for the first connection before going on and retrying in the background.
 CONNECT_WAIT_S = 5.0
-_CREATE_FILTERS = (f"{ROOT}/Observations", f"{ROOT}/+/Observations")
+_CREATE_FILTERS = (f"{ROOT}/Observations", f"{ROOT}/+/Observations", f"{ROOT}/CreateObservations")
 
 
 def _parse_url(url: str) -> tuple[str, int, bool, str | None, str | None]:

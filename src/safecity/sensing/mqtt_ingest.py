@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from safecity.auth.model import Role
 from safecity.core.errors import BadRequest, Forbidden, SafecityError, Unauthorized
 from safecity.core.logging import get_logger
-from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, Ingest, ObservationIn
+from safecity.sensing.data_array import parse_data_array
+from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, DataArrayGroup, Ingest, ObservationIn
 from safecity.sensing.mqtt_port import Incoming, Transport, error_topic
 from safecity.sensing.sta.model import ENTITIES
 
@@ -38,6 +39,10 @@ MAX_PENDING = 200_000
 #: Errors logged per batch; the rest are counted, so a misconfigured fleet cannot flood the log.
 MAX_LOGGED_ERRORS = 20
 
+#: Gateways may publish many observations in one message, with the HTTP Data Array body.
+CREATE_OBSERVATIONS = "v1.1/CreateObservations"
+#: A Data Array message carries many observations, so it may be larger.
+MAX_DATA_ARRAY_PAYLOAD = 16 * 1024 * 1024
 _CREATE = re.compile(r"^v1\.1/(?:(Datastreams|MultiDatastreams|FeaturesOfInterest)\((\d+)\)/)?Observations$")
 _OBSERVATION_KEYS = frozenset(
     [p.name for p in ENTITIES["Observation"].props]
@@ -223,9 +228,13 @@ class Pipeline:
         answers: list[tuple[str, bytes]] = []
         conn: Connection | None = None
         try:
+            arrays: list[Incoming] = []
             for msg in batch:
                 if msg.trusted and is_notification(msg.payload):
                     continue  # another server's notification, see is_notification
+                if msg.topic == CREATE_OBSERVATIONS:
+                    arrays.append(msg)
+                    continue
                 try:
                     item = to_observation(msg)
                     if not msg.trusted:
@@ -240,6 +249,8 @@ class Pipeline:
         finally:
             if conn is not None:
                 conn.close()
+        if arrays:
+            answers.extend(self._data_arrays(arrays, len(answers)))
         if items:
             result = self.ingest.ingest(items)
             self.stored += result.created
@@ -248,6 +259,68 @@ class Pipeline:
         if len(answers) > MAX_LOGGED_ERRORS:
             log.warning("MQTT publishes rejected", rejected=len(answers), logged=MAX_LOGGED_ERRORS)
         self._answer(answers)
+
+    def _data_arrays(self, messages: Sequence[Incoming], nth: int) -> list[tuple[str, bytes]]:
+        """Gateways' batches (the HTTP CreateObservations body), stored in one ingest call per
+        publisher identity; each message's rejected rows are answered in one error message."""
+        answers: list[tuple[str, bytes]] = []
+        by_device: dict[int | None, list[tuple[Incoming, list[DataArrayGroup]]]] = {}
+        for msg in messages:
+            p = msg.principal
+            try:
+                if not msg.trusted:
+                    if p is None:
+                        raise Unauthorized(
+                            "publishing needs credentials: connect with a device API key as password "
+                            "(any username), or an operator's username and password"
+                        )
+                    if p.kind != "device" and not p.has_any(_PUBLISHERS):
+                        raise Forbidden(f"user '{p.name}' may read but not publish Observations")
+                if len(msg.payload) > MAX_DATA_ARRAY_PAYLOAD:
+                    raise BadRequest(f"payload: {len(msg.payload)} bytes is over {MAX_DATA_ARRAY_PAYLOAD}")
+                try:
+                    body = orjson.loads(msg.payload)
+                except orjson.JSONDecodeError as e:
+                    raise BadRequest(f"payload: malformed JSON: {e}", where="payload") from None
+                groups = parse_data_array(body)
+            except SafecityError as e:
+                answers.append(self._reject(msg, e, nth + len(answers)))
+                continue
+            device = p.thing_id if (p is not None and p.kind == "device" and not msg.trusted) else None
+            by_device.setdefault(device, []).append((msg, groups))
+        for device, entries in by_device.items():
+            result, slots = self.ingest.ingest_data_array(
+                [g for _, groups in entries for g in groups], device_thing=device
+            )
+            self.stored += result.created
+            messages_by_item = {e.index: e.message for e in result.errors}
+            # Answer positions follow the groups' rows in order; give each message its own share.
+            position = 0
+            for msg, groups in entries:
+                n = sum(len(g.rows) for g in groups)
+                failed = []
+                for row, slot in enumerate(slots[position : position + n]):
+                    if isinstance(slot, str):
+                        failed.append({"row": row, "message": slot})
+                    elif result.ids[slot] is None:
+                        failed.append({"row": row, "message": messages_by_item.get(slot, "rejected")})
+                position += n
+                if failed:
+                    self.rejected += len(failed)
+                    log.warning(
+                        "MQTT CreateObservations rows rejected",
+                        client=msg.client_id,
+                        rejected=len(failed),
+                        first=failed[:3],
+                    )
+                    body_out = {
+                        "code": "bad_request",
+                        "message": f"{len(failed)} rows rejected",
+                        "topic": msg.topic,
+                        "rows": failed[:100],
+                    }
+                    answers.append((error_topic(msg.client_id), orjson.dumps(body_out)))
+        return answers
 
     def _authorise(self, conn: Connection, msg: Incoming, item: ObservationIn) -> None:
         p = msg.principal

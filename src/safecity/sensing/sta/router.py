@@ -12,7 +12,8 @@ from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from safecity.core.logging import get_logger
-from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, DataArrayGroup
+from safecity.sensing.data_array import parse_data_array
+from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM
 from safecity.sensing.service import Sensing
 from safecity.sensing.sta.model import BY_SET, ENTITIES
 from safecity.sensing.sta.options import parse_options
@@ -131,7 +132,7 @@ def read(path: str, request: Request) -> Response:
 async def create_observations(request: Request) -> Response:
     principal = resolve_principal(request)
     body = await read_json(request)
-    groups = _data_array_groups(body)
+    groups = parse_data_array(body)
     sensing = _sensing(request)
     device = principal.thing_id if principal.kind == "device" else None
     result, slots = await _run(request, lambda: sensing.ingest.ingest_data_array(groups, device_thing=device))
@@ -161,55 +162,6 @@ async def create_observations(request: Request) -> Response:
         # are unaffected and ours can show them.
         headers[ROW_ERRORS_HEADER] = orjson.dumps({"count": len(errors), "errors": errors[:20]}).decode()
     return _json(answer, 201, headers)
-
-
-def _data_array_groups(body: Any) -> list[DataArrayGroup]:
-    """Check the structure of a CreateObservations request; rows are checked by the ingest."""
-    if not isinstance(body, list):
-        raise BadRequest(
-            "body: CreateObservations expects a JSON array of {Datastream, components, dataArray}"
-        )
-    groups: list[DataArrayGroup] = []
-    allowed = {
-        "phenomenonTime",
-        "result",
-        "resultTime",
-        "FeatureOfInterest/id",
-        "resultQuality",
-        "validTime",
-        "parameters",
-    }
-    for n, group in enumerate(body):
-        where = f"[{n}]"
-        if not isinstance(group, dict):
-            raise BadRequest(f"{where}: expected an object", where=where)
-        kinds = [k for k in (DATASTREAM, MULTI_DATASTREAM) if k in group]
-        if len(kinds) != 1:
-            raise BadRequest(f"{where}: give exactly one of Datastream or MultiDatastream", where=where)
-        kind = kinds[0]
-        ref = group[kind]
-        if not isinstance(ref, dict) or "@iot.id" not in ref:
-            raise BadRequest(f'{where}/{kind}: expected {{"@iot.id": n}}', where=f"{where}/{kind}")
-        comps = group.get("components")
-        if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
-            raise BadRequest(
-                f"{where}/components: expected an array of component names", where=f"{where}/components"
-            )
-        for c in comps:
-            if c not in allowed:
-                raise BadRequest(
-                    f"{where}/components: unknown component '{c}' (use {', '.join(sorted(allowed))})",
-                    where=f"{where}/components",
-                )
-        if len(set(comps)) != len(comps):
-            raise BadRequest(f"{where}/components: a component is repeated", where=f"{where}/components")
-        if "result" not in comps:
-            raise BadRequest(f"{where}/components: 'result' is required", where=f"{where}/components")
-        rows = group.get("dataArray")
-        if not isinstance(rows, list):
-            raise BadRequest(f"{where}/dataArray: expected an array of rows", where=f"{where}/dataArray")
-        groups.append(DataArrayGroup(kind, ref["@iot.id"], comps, rows, where))
-    return groups
 
 
 async def _run(request: Request, fn: Any) -> Any:
