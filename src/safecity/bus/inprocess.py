@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -37,15 +38,17 @@ class InProcessBus:
         self.store = store
         self.clock = clock or SystemClock()
         self.poll_s = poll_s
-        self._handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._handlers: dict[str, list[tuple[str, Handler, Callable[[], bool] | None]]] = defaultdict(list)
         self._decoders: dict[str, Decoder] = {}
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, topic: str, handler: Handler, name: str) -> None:
-        self._handlers[topic].append((name, handler))
+    def subscribe(
+        self, topic: str, handler: Handler, name: str, wants: Callable[[], bool] | None = None
+    ) -> None:
+        self._handlers[topic].append((name, handler, wants))
 
     def register_decoder(self, topic: str, decoder: Decoder) -> None:
         self._decoders[topic] = decoder
@@ -99,12 +102,12 @@ class InProcessBus:
             ).all()
             done: list[int] = []
             for row_id, topic in pending:
-                handlers = self._handlers.get(topic)
+                handlers = [h for h in self._handlers.get(topic, ()) if h[2] is None or h[2]()]
                 if handlers:
                     payload = conn.execute(select(outbox.c.payload).where(outbox.c.id == row_id)).scalar_one()
                     decoder = self._decoders.get(topic)
                     events = decoder(conn, payload) if decoder else _default_decode(topic, payload)
-                    for name, handler in handlers:
+                    for name, handler, _ in handlers:
                         try:
                             handler(events)
                         except (

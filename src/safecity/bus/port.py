@@ -20,8 +20,12 @@ Decoder = Callable[[Connection, dict[str, Any]], list[Any]]
 
 
 class Bus(Protocol):
-    def subscribe(self, topic: str, handler: Handler, name: str) -> None:
-        """Register a handler; ``name`` identifies it in logs and metrics."""
+    def subscribe(
+        self, topic: str, handler: Handler, name: str, wants: Callable[[], bool] | None = None
+    ) -> None:
+        """Register a handler; ``name`` identifies it in logs and metrics. ``wants``, when given, says
+        cheaply whether the handler cares right now (an MQTT notifier with no MQTT subscribers does
+        not); events nobody wants are not even decoded."""
 
     def register_decoder(self, topic: str, decoder: Decoder) -> None:
         """How to read ``topic``'s payloads back into events (default: the payload is the event)."""

@@ -110,7 +110,12 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     deferred.target = transport
     pipeline.start()
     notifier = Notifier(platform, transport, base_url(settings))
-    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, notifier.on_observations, "mqtt-notify-observations")
+    platform.bus.subscribe(
+        OBSERVATIONS_ACCEPTED,
+        notifier.on_observations,
+        "mqtt-notify-observations",
+        wants=lambda: transport.listening() is not NOBODY,
+    )
     platform.bus.subscribe(ENTITY_CHANGED, notifier.on_entities, "mqtt-notify-entities")
     log.info("MQTT extension started", endpoints=transport.endpoints)
     return MqttService(transport, pipeline, notifier)
