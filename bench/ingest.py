@@ -23,6 +23,7 @@ import orjson
 from _common import Server, station, token
 
 from safecity.store.port import OBSERVATION_COLUMNS
+from safecity.store.sqlite import SQLITE_TUNING
 
 
 def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
@@ -30,6 +31,8 @@ def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    for pragma in SQLITE_TUNING:
+        conn.execute(pragma)
     (base,) = conn.execute("SELECT coalesce(max(id), 0) FROM sta_observations").fetchone()
     sql = (
         f"INSERT INTO sta_observations ({', '.join(OBSERVATION_COLUMNS)}) "
