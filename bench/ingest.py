@@ -52,7 +52,7 @@ def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--http-obs", type=int, default=300_000)
-    ap.add_argument("--batch", type=int, default=5_000)
+    ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--streams", type=int, default=100)
     ap.add_argument("--mqtt-obs", type=int, default=60_000)
     ap.add_argument("--clients", type=int, default=2)

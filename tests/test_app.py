@@ -99,3 +99,14 @@ def test_settings_from_toml_and_environment(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(ValueError, match="SAFECITY_JWT_SECRET"):
         Settings(mode="production")
     assert Settings(mode="production", jwt_secret="x" * 40).mode == "production"
+
+
+def test_start_page_is_bilingual_and_serves_only_its_assets(api: Api) -> None:
+    page = api.client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "재난안전 통합플랫폼" in page.text and "disaster and safety platform" in page.text
+    assert "<script" not in page.text
+    assert api.client.get("/static/site.css").status_code == 200
+    assert api.client.get("/static/favicon.svg").headers["content-type"] == "image/svg+xml"
+    assert api.client.get("/static/..%2F..%2Fsettings.py").status_code == 404
+    assert api.client.get("/static/index.html").status_code == 404

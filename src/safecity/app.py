@@ -38,6 +38,7 @@ from safecity.sensing.service import Sensing
 from safecity.sensing.sta.router import router as sta_router
 from safecity.settings import Settings
 from safecity.store import Store, open_store
+from safecity.web.router import router as web_router
 
 log = get_logger(__name__)
 
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(sta_router)
     app.include_router(sensing_router)
+    app.include_router(web_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:

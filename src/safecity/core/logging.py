@@ -25,6 +25,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Libraries that narrate every step at INFO (migrations, the MQTT broker's state machine).
+    for noisy in ("alembic", "transitions", "amqtt", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from safecity.core.clock import ManualClock
 from safecity.settings import Settings
 
 KST = timezone(timedelta(hours=9))
@@ -143,7 +144,10 @@ def run_demo(settings: Settings, speed: float) -> None:
     from safecity.auth.model import Role
     from safecity.sensing.sta.model import ENTITIES
 
-    platform = build_platform(settings)
+    # The platform runs on the scenario's clock, so quality control judges the replayed readings as
+    # live ones (not as "late" history) and everything happens at the chosen speed.
+    clock = ManualClock(START)
+    platform = build_platform(settings, clock)
     app = create_app(settings, platform)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -205,6 +209,7 @@ def run_demo(settings: Settings, speed: float) -> None:
                 )
                 sim += step
                 time.sleep(step.total_seconds() / speed)
+                clock.set(sim)
     except KeyboardInterrupt:
         pass
     finally:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Forbidden, NotFound
-from safecity.core.events import OBSERVATIONS_ACCEPTED
+from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
@@ -210,6 +210,9 @@ class Ingest:
                 )
                 .returning(t.features_of_interest.c.id)
             ).scalar_one()
+            self.bus.publish(
+                conn, ENTITY_CHANGED, {"entity": "FeatureOfInterest", "id": int(found), "action": "created"}
+            )
         return int(found)
 
     # entry points ---------------------------------------------------------------------------------
