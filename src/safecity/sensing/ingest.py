@@ -90,6 +90,26 @@ class ObservationIn:
     client_id: Any = None
     where: str = ""
 
+    @classmethod
+    def from_json(
+        cls, body: dict[str, Any], kind: str, stream_id: Any, foi_id: Any, where: str = ""
+    ) -> ObservationIn:
+        """An Observation's JSON (HTTP POST or MQTT publish) once its stream and feature are known."""
+        return cls(
+            stream_kind=kind,
+            stream_id=stream_id,
+            phenomenon_time=body.get("phenomenonTime"),
+            result=body.get("result"),
+            has_result="result" in body,
+            result_time=body.get("resultTime"),
+            valid_time=body.get("validTime"),
+            parameters=body.get("parameters"),
+            result_quality=body.get("resultQuality"),
+            foi_id=foi_id,
+            client_id=body.get("@iot.id"),
+            where=where,
+        )
+
 
 @dataclass
 class DataArrayGroup:

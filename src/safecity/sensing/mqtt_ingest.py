@@ -129,19 +129,7 @@ def to_observation(msg: Incoming) -> ObservationIn:
         if foi is not None and ref != foi:
             raise BadRequest("FeatureOfInterest: differs from the one the topic names")
         foi = ref
-    return ObservationIn(
-        stream_kind=kind,
-        stream_id=stream,
-        phenomenon_time=body.get("phenomenonTime"),
-        result=body.get("result"),
-        has_result="result" in body,
-        result_time=body.get("resultTime"),
-        valid_time=body.get("validTime"),
-        parameters=body.get("parameters"),
-        result_quality=body.get("resultQuality"),
-        foi_id=foi,
-        client_id=body.get("@iot.id"),
-    )
+    return ObservationIn.from_json(body, kind, stream, foi)
 
 
 def is_notification(payload: bytes) -> bool:

@@ -308,20 +308,7 @@ class Writer:
                 foi_id = self.create(conn, ENTITIES["FeatureOfInterest"], ref, p)
             else:
                 raise BadRequest(f'{p}: expected {{"@iot.id": n}} or a new FeatureOfInterest', where=p)
-        item = ObservationIn(
-            stream_kind=stream_kind,
-            stream_id=stream_id,
-            phenomenon_time=body.get("phenomenonTime"),
-            result=body.get("result"),
-            has_result="result" in body,
-            result_time=body.get("resultTime"),
-            valid_time=body.get("validTime"),
-            parameters=body.get("parameters"),
-            result_quality=body.get("resultQuality"),
-            foi_id=foi_id,
-            client_id=body.get("@iot.id"),
-            where=f"{where}/" if where else "",
-        )
+        item = ObservationIn.from_json(body, stream_kind, stream_id, foi_id, f"{where}/" if where else "")
         result = self.ingest.ingest([item], conn=conn)
         if result.errors:
             raise BadRequest(result.errors[0].message, where=where or None)
