@@ -12,11 +12,6 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table,
 from safecity.store.metadata import metadata
 from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
 
-
-def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> ForeignKey:
-    return ForeignKey(target, ondelete=ondelete)
-
-
 things = Table(
     "sta_things",
     metadata,
