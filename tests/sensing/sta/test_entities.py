@@ -256,3 +256,20 @@ def test_json_patch_updates(api: Api) -> None:
         headers={**api.headers, "Content-Type": "application/json-patch+json"},
     )
     assert r.status_code == 400 and "JSON Patch" in r.json()["message"]
+
+
+def test_patch_moves_a_thing_and_records_the_move(api: Api) -> None:
+    tid = api.create("/Things", weather_station())
+    new_site = {
+        "name": "new site",
+        "description": "",
+        "encodingType": "application/geo+json",
+        "location": {"type": "Point", "coordinates": [127.03, 37.50]},
+    }
+    r = api.patch(f"/Things({tid})", {"Locations": [new_site]})
+    assert r.status_code == 200, r.text
+    locs = api.get(f"/Things({tid})/Locations").json()["value"]
+    assert [loc["name"] for loc in locs] == ["new site"]
+    assert len(api.get(f"/Things({tid})/HistoricalLocations").json()["value"]) == 2
+    r = api.patch(f"/Things({tid})", {"Datastreams": [{"@iot.id": 1}]})
+    assert r.status_code == 400 and r.json()["where"] == "Datastreams"

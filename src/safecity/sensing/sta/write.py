@@ -394,10 +394,8 @@ class Writer:
             if nav.name not in body:
                 continue
             if nav.many:
-                raise BadRequest(
-                    f"{nav.name}: change links with POST/DELETE on {entity.set_name}({entity_id})/{nav.name}/$ref",
-                    where=nav.name,
-                )
+                self._replace_links(conn, entity, entity_id, nav, body[nav.name])
+                continue
             assert nav.local_fk
             ref = body[nav.name]
             if not isinstance(ref, dict) or "@iot.id" not in ref:
@@ -406,6 +404,25 @@ class Writer:
         if values:
             conn.execute(update(entity.table).where(entity.table.c.id == entity_id).values(**values))
         self.changes.append((entity.name, entity_id, "updated"))
+
+    def _replace_links(self, conn: Connection, entity: Entity, entity_id: int, nav: Nav, items: Any) -> None:
+        """PATCH with a to-many navigation: the given entities (existing by @iot.id, or new) become the
+        linked set. Moving a Thing this way records a HistoricalLocation, as linking does."""
+        if nav.link is None or nav.link is t.multi_datastream_observed_properties:
+            raise BadRequest(
+                f"{nav.name}: cannot be replaced by PATCH; create the entities under "
+                f"{entity.set_name}({entity_id})/{nav.name} instead",
+                where=nav.name,
+            )
+        if not isinstance(items, list):
+            raise BadRequest(f"{nav.name}: expected a JSON array", where=nav.name)
+        assert nav.link_self and nav.link_target
+        conn.execute(delete(nav.link).where(nav.link.c[nav.link_self] == entity_id))
+        for i, item in enumerate(items):
+            target_id = self.create(conn, ENTITIES[nav.target], item, f"{nav.name}[{i}]")
+            conn.execute(insert(nav.link).values({nav.link_self: entity_id, nav.link_target: target_id}))
+        if nav.link is t.thing_locations:
+            self._historical_location(conn, entity_id)
 
     def _patch_observation(self, conn: Connection, entity_id: int, body: dict[str, Any]) -> None:
         entity = ENTITIES["Observation"]
