@@ -13,7 +13,9 @@ Topics (all under ``v1.1/``, as SensorThings 1.1 §14 prescribes):
 
 * create: ``v1.1/Datastreams(<id>)/Observations``, ``v1.1/MultiDatastreams(<id>)/Observations``,
   ``v1.1/FeaturesOfInterest(<id>)/Observations`` and ``v1.1/Observations`` (these two with the Datastream
-  in the body). The payload is the Observation JSON of an HTTP POST.
+  in the body). The payload is the Observation JSON of an HTTP POST. Gateways may also publish many
+  observations at once to ``v1.1/CreateObservations`` with the HTTP Data Array body (safecity's
+  extension; rejected rows are answered together on the error topic).
 * receive: a new Observation goes to ``v1.1/Observations``, its ``Datastreams(<id>)/Observations`` (or
   ``MultiDatastreams``) and its ``FeaturesOfInterest(<id>)/Observations``; another new entity to
   ``v1.1/<EntitySet>`` and to the to-many navigation of each parent (``v1.1/Things(<id>)/Datastreams``);
