@@ -33,11 +33,9 @@ class Sensing:
             result = fn(conn, writer)
             for entity, entity_id, action in writer.changes:
                 self.bus.publish(conn, ENTITY_CHANGED, {"entity": entity, "id": entity_id, "action": action})
-        if any(
-            e in ("Datastream", "MultiDatastream", "Thing", "Location")
-            for e, _, a in writer.changes
-            if a != "created" or e == "Location"
-        ):
+        # Ingest caches what it knows of each stream (its Thing, Location, property range); any change
+        # to the model may alter that, and such changes are rare next to observations.
+        if any(entity != "Observation" for entity, _, _ in writer.changes):
             self.ingest.invalidate()
         self.bus.notify()
         return result
