@@ -104,3 +104,23 @@ def test_malformed_create_observations_writes_nothing(api: Api) -> None:
         r = api.post("/CreateObservations", body)
         assert r.status_code == 400 and needle in r.json()["message"], r.text
     assert _count(api) == 0
+
+
+def test_read_observations_as_data_array(api: Api) -> None:
+    tid = api.create("/Things", weather_station())
+    ds = api.get(f"/Things({tid})/Datastreams").json()["value"][0]["@iot.id"]
+    rows = [["2022-08-08T20:00:00+09:00", 12.5], ["2022-08-08T20:10:00+09:00", 30.0]]
+    api.post(
+        "/CreateObservations",
+        [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}],
+    )
+    r = api.get(
+        f"/Datastreams({ds})/Observations?$resultFormat=dataArray&$select=phenomenonTime,result&$orderby=phenomenonTime"
+    )
+    assert r.status_code == 200
+    (block,) = r.json()["value"]
+    assert block["Datastream@iot.navigationLink"].endswith(f"/Datastreams({ds})")
+    assert block["components"] == ["phenomenonTime", "result"]
+    assert block["dataArray"] == [["2022-08-08T11:00:00Z", 12.5], ["2022-08-08T11:10:00Z", 30]]
+    assert block["dataArray@iot.count"] == 2
+    assert api.get("/Things?$resultFormat=dataArray").status_code == 400

@@ -91,6 +91,8 @@ def parse_options(
         elif key == "$resultFormat":
             if value != "dataArray":
                 raise BadRequest(f"{name}: only dataArray is supported", where=name)
+            if entity.name != "Observation":
+                raise BadRequest(f"{name}: dataArray applies to Observations", where=name)
             opts.result_format = value
         elif key == "$select":
             fields = [f.strip() for f in value.split(",") if f.strip()]

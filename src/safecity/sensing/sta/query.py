@@ -99,10 +99,42 @@ class Reader:
         rows = conn.execute(stmt).all()
         more = len(rows) > top
         rows = rows[:top]
-        out["value"] = self.render_many(conn, entity, rows, opts)
+        if opts.result_format == "dataArray" and entity.name == "Observation":
+            out["value"] = self.data_array(rows, opts)
+        else:
+            out["value"] = self.render_many(conn, entity, rows, opts)
         if more and next_base is not None:
             out["@iot.nextLink"] = _next_link(next_base, raw_query or {}, top, opts.skip)
         return out
+
+    def data_array(self, rows: Sequence[Row[Any]], opts: Options) -> list[dict[str, Any]]:
+        """Observations in the Data Array form (SensorThings 1.1 §14.3): one block per stream."""
+        obs = ENTITIES["Observation"]
+        components = [
+            c
+            for c in (opts.select or ["id", "phenomenonTime", "resultTime", "result"])
+            if c == "id" or obs.prop(c)
+        ]
+        blocks: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in rows:
+            m = row._mapping
+            key = (
+                ("Datastreams", m["datastream_id"])
+                if m["datastream_id"] is not None
+                else ("MultiDatastreams", m["multi_datastream_id"])
+            )
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = {
+                    f"{key[0][:-1]}@iot.navigationLink": f"{self.base}/{key[0]}({key[1]})",
+                    "components": components,
+                    "dataArray": [],
+                }
+            rendered = self.render(obs, row, None)
+            block["dataArray"].append([row.id if c == "id" else rendered[c] for c in components])
+        for block in blocks.values():
+            block["dataArray@iot.count"] = len(block["dataArray"])
+        return list(blocks.values())
 
     def render_many(
         self, conn: Connection, entity: Entity, rows: Sequence[Row[Any]], opts: Options
