@@ -74,3 +74,12 @@ class ConfigError(SafecityError):
 
     status = 500
     code = "config_error"
+
+
+#: Ids are 64-bit signed integers in both stores.
+MAX_ID = 2**63 - 1
+
+
+def is_id(value: object) -> bool:
+    """True for a usable entity id: an int (not a bool) from 1 to :data:`MAX_ID`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID

@@ -32,7 +32,10 @@ def parse_instant(text: object, where: str) -> datetime:
         raise BadRequest(
             f"{where}: '{text}' has no time zone; add Z or an offset such as +09:00", where=where
         )
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"{where}: '{text}' is outside the years 1 to 9999 in UTC", where=where) from None
 
 
 def parse_time_or_interval(text: object, where: str) -> tuple[datetime, datetime | None]:

@@ -17,7 +17,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from safecity.bus import Bus
 from safecity.core.clock import Clock
-from safecity.core.errors import BadRequest, Forbidden, NotFound
+from safecity.core.errors import BadRequest, Forbidden, NotFound, is_id
 from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
@@ -38,6 +38,9 @@ from safecity.store import Store
 DATASTREAM, MULTI_DATASTREAM = "Datastream", "MultiDatastream"
 _INF = math.inf
 _fromiso = datetime.fromisoformat
+# Times must be representable in UTC (years 1 to 9999), as the slower parser checks.
+_MIN_US = to_micros(datetime(1, 1, 1, tzinfo=UTC))
+_MAX_US = to_micros(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
 # Row positions (see OBSERVATION_COLUMNS).
 _ID, _T, _TE, _RT, _VS, _VE, _NUM, _JSON, _QUAL, _FLAGS, _PARAMS, _DS, _MDS, _FOI, _RECV = range(15)
 
@@ -368,7 +371,9 @@ class Ingest:
                 if dt.tzinfo is None:
                     raise ValueError
                 t_us = to_micros(dt)
-            except ValueError:
+                if not _MIN_US <= t_us <= _MAX_US:
+                    raise ValueError  # the slow path names the problem
+            except (ValueError, OverflowError):
                 try:
                     start, end = parse_time_or_interval(when, f"{g.where}/dataArray[{r}]/phenomenonTime")
                 except BadRequest as e:
@@ -487,7 +492,7 @@ class Ingest:
     def _check_stream(
         self, conn: Connection, kind: str, sid: Any, where: str, device_thing: int | None
     ) -> StreamInfo:
-        if not isinstance(sid, int) or isinstance(sid, bool):
+        if not is_id(sid):
             raise BadRequest(f"{where}{kind}/@iot.id: expected an integer id, got {sid!r}")
         info = self.stream(conn, kind, sid)
         if info is None:
@@ -536,7 +541,7 @@ class Ingest:
         quality = orjson.dumps(item.result_quality).decode() if item.result_quality is not None else None
         foi = item.foi_id
         if foi is not None:
-            if not isinstance(foi, int) or isinstance(foi, bool):
+            if not is_id(foi):
                 raise BadRequest(f"{w}FeatureOfInterest/@iot.id: expected an integer id, got {foi!r}")
             if foi not in fois_checked:
                 found = conn.execute(
@@ -552,9 +557,7 @@ class Ingest:
         else:
             foi = self._fois.get(info.location_id)
         client_id = item.client_id
-        if client_id is not None and (
-            not isinstance(client_id, int) or isinstance(client_id, bool) or client_id <= 0
-        ):
+        if client_id is not None and (not is_id(client_id)):
             raise BadRequest(f"{w}@iot.id: a client-supplied id must be a positive integer")
         return [
             client_id,

@@ -188,3 +188,27 @@ def test_bad_geojson(api: Api) -> None:
         },
     )
     assert r.status_code == 400 and r.json()["where"] == "location"
+
+
+def test_ids_and_times_out_of_range(api: Api) -> None:
+    tid = api.create("/Things", weather_station())
+    ds = api.get(f"/Things({tid})/Datastreams").json()["value"][0]["@iot.id"]
+    assert api.get("/Things(99999999999999999999999)").status_code == 404
+    assert api.get("/Things(0)").status_code == 404
+    r = api.post("/Observations", {"result": 1, "Datastream": {"@iot.id": 2**70}})
+    assert r.status_code == 400 and "integer id" in r.json()["message"]
+    r = api.post(
+        f"/Datastreams({ds})/Observations", {"result": 1, "phenomenonTime": "0001-01-01T00:00:00+09:00"}
+    )
+    assert r.status_code == 400 and "years 1 to 9999" in r.json()["message"]
+    r = api.post(
+        "/CreateObservations",
+        [
+            {
+                "Datastream": {"@iot.id": ds},
+                "components": ["phenomenonTime", "result"],
+                "dataArray": [["0001-01-01T00:00:00+09:00", 1.0], ["2026-01-01T00:00:00Z", 1e308]],
+            }
+        ],
+    )
+    assert r.status_code == 201 and r.json()[0] == "error" and r.json()[1] != "error"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from safecity.core.errors import BadRequest, NotFound
+from safecity.core.errors import MAX_ID, BadRequest, NotFound, is_id
 from safecity.sensing.sta.model import BY_SET, ENTITIES, Entity, Nav
 from safecity.sensing.sta.relations import children_of
 
@@ -55,7 +55,7 @@ def resolve(conn: Connection, path: str) -> Resolved:
     entity = BY_SET[m.group(1)]
     res = Resolved(entity)
     if m.group(2) is not None:
-        res.entity_id = int(m.group(2))
+        res.entity_id = _id(m.group(2), "path[0]")
         if not _exists(conn, entity, res.entity_id, None):
             raise NotFound(f"{entity.set_name}({res.entity_id}) does not exist", where="path[0]")
     for pos, seg in enumerate(segments[1:], start=1):
@@ -87,7 +87,7 @@ def resolve(conn: Connection, path: str) -> Resolved:
         target = ENTITIES[nav.target]
         cond = children_of(nav, res.entity, res.entity_id, target.table)
         parent = (res.entity, res.entity_id, nav)
-        child_id = int(m.group(2)) if m and m.group(2) else None
+        child_id = _id(m.group(2), where) if m and m.group(2) else None
         if nav.many:
             if child_id is None:
                 res = Resolved(target, None, cond, parent)
@@ -105,6 +105,13 @@ def resolve(conn: Connection, path: str) -> Resolved:
                 raise NotFound(f"{res.entity.set_name}({res.entity_id}) has no {name}", where=where)
             res = Resolved(target, int(found), None, parent)
     return res
+
+
+def _id(text: str, where: str) -> int:
+    value = int(text)
+    if not is_id(value):
+        raise NotFound(f"({text}) is not an id this server gives out (1 to {MAX_ID})", where=where)
+    return value
 
 
 def self_link(base: str, entity: Entity, entity_id: Any) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from safecity.core.errors import BadRequest, Conflict, NotFound
+from safecity.core.errors import BadRequest, Conflict, NotFound, is_id
 from safecity.core.timeutil import parse_instant, parse_time_or_interval
 from safecity.sensing import tables as t
 from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, Ingest, ObservationIn
@@ -251,7 +251,7 @@ class Writer:
 
     def _existing(self, conn: Connection, entity: Entity, entity_id: Any, where: str) -> int:
         p = _path(where, "@iot.id")
-        if not isinstance(entity_id, int) or isinstance(entity_id, bool):
+        if not is_id(entity_id):
             raise BadRequest(f"{p}: expected an integer id, got {entity_id!r}", where=p)
         if conn.execute(select(entity.table.c.id).where(entity.table.c.id == entity_id)).first() is None:
             raise NotFound(f"{where or entity.name}: {entity.set_name}({entity_id}) does not exist", where=p)
