@@ -7,7 +7,7 @@ an expression) so a client can fix its request without reading our logs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class SafecityError(Exception):
@@ -80,6 +80,6 @@ class ConfigError(SafecityError):
 MAX_ID = 2**63 - 1
 
 
-def is_id(value: object) -> bool:
+def is_id(value: object) -> TypeGuard[int]:
     """True for a usable entity id: an int (not a bool) from 1 to :data:`MAX_ID`."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID

@@ -16,12 +16,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from safecity.core.clock import ManualClock
 from safecity.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from safecity.sensing.sta.write import Writer
 
 KST = timezone(timedelta(hours=9))
 START = datetime(2022, 8, 8, 17, 0, tzinfo=KST)
@@ -161,7 +166,11 @@ def run_demo(settings: Settings, speed: float) -> None:
     base = f"http://{settings.host}:{settings.port}"
     keys: list[tuple[Station, int, str]] = []
     for s in STATIONS:
-        tid = platform.sensing.write(lambda conn, w, s=s: w.create(conn, ENTITIES["Thing"], _thing(s)))
+
+        def create_thing(conn: Connection, w: Writer, s: Station = s) -> int:
+            return w.create(conn, ENTITIES["Thing"], _thing(s))
+
+        tid = platform.sensing.write(create_thing)
         with platform.store.engine.connect() as conn:
             from sqlalchemy import select
 
@@ -221,8 +230,9 @@ def run_demo(settings: Settings, speed: float) -> None:
 
 def _mqtt_client(settings: Settings, device_key: str) -> Any:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="safecity-demo-river")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="safecity-demo-river")
     client.username_pw_set("demo-river-gauge", device_key)
     host, port = settings.mqtt_host, settings.mqtt_port
     if settings.mqtt_url:

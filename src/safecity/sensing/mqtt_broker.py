@@ -123,11 +123,12 @@ class _CapturingBroker(Broker):
     ) -> bool:
         topic = message.topic if message is not None else None
         if topic and topic.startswith(_PREFIX) and "+" not in topic and "#" not in topic:
-            self._gateway.capture(client_session.client_id, message)  # type: ignore[arg-type]
+            self._gateway.capture(client_session.client_id, message)
             return True
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(message)
-        return await super()._handle_message_delivery(client_session, handler, done)
+        delivered: bool = await super()._handle_message_delivery(client_session, handler, done)
+        return delivered
 
 
 class EmbeddedBroker:

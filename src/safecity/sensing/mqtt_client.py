@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -63,7 +64,7 @@ class ExternalBroker:
         self.submit = submit
         self.endpoints = [f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"]
         self.client_id = f"safecity-{uuid.uuid4().hex[:12]}"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         if user is not None:
             client.username_pw_set(user, password)
         if tls:
@@ -122,7 +123,8 @@ class ExternalBroker:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.submit(Incoming(msg.topic, msg.payload, None, None, trusted=True))
+        # paho types the payload bytes | bytearray; it decodes bytes, so bytes() is a no-op here.
+        self.submit(Incoming(msg.topic, bytes(msg.payload), None, None, trusted=True))
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:

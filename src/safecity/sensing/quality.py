@@ -35,7 +35,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -535,10 +535,12 @@ class QualityControl:
         with np.errstate(invalid="ignore"):
             oor = num_s & (~np.isfinite(vs) | (vs < lo_r) | (vs > hi_r))
         future = (ts - received) > self._future_us
-        fl = (
+        # numpy's stubs type `|` of two int arrays from np.where as a bool array; it is int64.
+        fl = cast(
+            "npt.NDArray[np.int64]",
             np.where(future, _FUTURE, 0)
             | np.where((received - ts) > self._late_us, _LATE, 0)
-            | np.where(oor, _OOR, 0)
+            | np.where(oor, _OOR, 0),
         )
 
         # A stream is "regular" when the vectorised path applies: full spike history, rows strictly

@@ -7,6 +7,9 @@ B-tree on (datastream, time); on SQLite it is a plain table with the (datastream
 unique (datastream, phenomenon_time) index makes ingest idempotent: a retried reading is stored once.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
 
 from safecity.store.metadata import metadata
@@ -81,7 +84,7 @@ observed_properties = Table(
     Column("properties", JSONDoc),
 )
 
-_stream_columns = lambda: [  # noqa: E731 - shared column set of Datastreams and MultiDatastreams
+_stream_columns: Callable[[], list[Column[Any]]] = lambda: [  # noqa: E731 - shared column set of Datastreams and MultiDatastreams
     Column("id", IdType, primary_key=True, autoincrement=True),
     Column("name", String, nullable=False),
     Column("description", Text, nullable=False, server_default=""),

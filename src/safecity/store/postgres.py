@@ -9,7 +9,7 @@ skip duplicates).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -100,7 +100,8 @@ class PostgresStore:
 
     def spatial(self, name: str, args: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         if name in SPATIAL_PREDICATES:
-            return getattr(func, "ST_" + name[3:].capitalize())(*args)
+            fn: Callable[..., ColumnElement[Any]] = getattr(func, "ST_" + name[3:].capitalize())
+            return fn(*args)
         if name == "st_relate":
             return func.ST_Relate(*args)
         if name == "geo.distance":
@@ -139,9 +140,7 @@ class PostgresStore:
                 )
         self._months |= months
 
-    def insert_observations(
-        self, conn: Connection, rows: Sequence[tuple[Any, ...]]
-    ) -> list[tuple[int, bool]]:
+    def insert_observations(self, conn: Connection, rows: Sequence[list[Any]]) -> list[tuple[int, bool]]:
         if not rows:
             return []
         for row in rows:

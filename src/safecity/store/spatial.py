@@ -60,7 +60,8 @@ def relate(a: str | None, b: str | None, pattern: str | None) -> int | None:
     return int(_geom(a).relate_pattern(_geom(b), pattern))
 
 
-SQL_FUNCTIONS: dict[str, tuple[int, Callable[..., object]]] = {
+#: SQLite user functions (name: argument count, function); each returns a value sqlite3 can store.
+SQL_FUNCTIONS: dict[str, tuple[int, Callable[..., int | float | None]]] = {
     "st_equals": (2, _pred(lambda a, b: a.equals(b))),
     "st_disjoint": (2, _pred(lambda a, b: a.disjoint(b))),
     "st_touches": (2, _pred(lambda a, b: a.touches(b))),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -80,7 +80,8 @@ class SQLiteStore:
         fname = name.replace(".", "_")
         if fname not in SQL_FUNCTIONS:
             raise BadRequest(f"unknown spatial function {name}")
-        return getattr(func, fname)(*args)
+        fn: Callable[..., ColumnElement[Any]] = getattr(func, fname)  # func.<name>(...) is a SQL call
+        return fn(*args)
 
     def geometry_literal(self, wkt: str) -> ColumnElement[Any]:
         return literal(wkt, Geometry())

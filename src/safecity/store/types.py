@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -91,5 +91,5 @@ class Geometry(TypeDecorator[BaseGeometry]):
             return None
         if dialect.name == "postgresql":
             # PostGIS answers hex-encoded EWKB, which shapely reads directly (SRID included).
-            return shapely.from_wkb(value)
-        return shapely.from_wkt(value)
+            return cast(BaseGeometry, shapely.from_wkb(value))
+        return cast(BaseGeometry, shapely.from_wkt(value))

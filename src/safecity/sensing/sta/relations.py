@@ -8,7 +8,7 @@ database can answer from an index.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import exists, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -44,7 +44,8 @@ def children_of(nav: Nav, source: Entity, parent_id: Any, dst: FromClause) -> Co
             select(source.table.c[nav.local_fk]).where(source.table.c.id == parent_id).scalar_subquery()
         )
     if nav.remote_fk:
-        return dst.c[nav.remote_fk] == parent_id
+        # `==` with an untyped (Any) operand is Any to mypy; it builds a boolean SQL condition.
+        return cast(ColumnElement[bool], dst.c[nav.remote_fk] == parent_id)
     assert nav.link is not None and nav.link_self and nav.link_target
     link = nav.link
     return dst.c.id.in_(select(link.c[nav.link_target]).where(link.c[nav.link_self] == parent_id))

@@ -46,7 +46,7 @@ def _sensing(request: Request) -> Sensing:
 
 
 def base_url(request: Request) -> str:
-    public = request.app.state.settings.public_url
+    public: str | None = request.app.state.settings.public_url
     if public:
         return public.rstrip("/") + PREFIX
     return str(request.base_url).rstrip("/") + PREFIX

@@ -151,7 +151,7 @@ class _Comparisons(_Visitor):
             cond = v.time_sql.is_(None)
         else:
             cond = v.sql.is_(None)
-        return cond if op == "eq" else not_(cond)  # type: ignore[no-any-return]
+        return cond if op == "eq" else not_(cond)
 
     def compare_date(self, op: str, left: _Val, right: _Val) -> ColumnElement[bool]:
         """``date(t) op 2026-01-01``: a range on t itself (UTC days), which an index can answer."""
@@ -167,7 +167,7 @@ class _Comparisons(_Visitor):
             return true() if _py_cmp(op, left.py, right.py) else false()
         day: date = right.py
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        col = left.time_sql
+        col: ColumnElement[Any] = left.time_sql
         lo = self.store.timestamp_literal(start)
         if day == date.max:  # no next day to bound the range with
             return {

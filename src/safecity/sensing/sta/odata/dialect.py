@@ -21,6 +21,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 from safecity.sensing.sta.odata.values import BOOL, NUMBER, STRING
 
@@ -47,7 +48,8 @@ class _Sql:
 
     def json_value(self, doc: ColumnElement[Any], path: Sequence[str], kind: str) -> ColumnElement[Any]:
         """The value at ``path`` if it is a JSON ``kind`` (number, string, boolean), else NULL."""
-        sa_type = {NUMBER: Float(), STRING: String(), BOOL: Boolean()}[kind]
+        sa_types: dict[str, TypeEngine[Any]] = {NUMBER: Float(), STRING: String(), BOOL: Boolean()}
+        sa_type = sa_types[kind]
         if self.pg:
             jtype = func.jsonb_typeof(self._pg_elem(doc, path))
             txt = self._pg_text(doc, path)

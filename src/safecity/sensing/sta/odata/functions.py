@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from odata_query import ast
@@ -22,7 +23,7 @@ _STRING_FUNCTIONS = ("substringof", "contains", "startswith", "endswith", "lengt
 class _Functions(_Visitor):
     # functions ------------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> _Val:
-        name = node.func.full_name()
+        name: str = node.func.full_name()
         pos = getattr(node.func, "pos", None)
         if name not in FUNCTIONS:  # a tree not made by parse_filter
             raise self.bad(f"unknown function '{name}'", pos)
@@ -44,7 +45,12 @@ class _Functions(_Visitor):
         if name in ("round", "floor", "ceiling"):
             x = self.number(args[0], f"is passed to {name}()")
             if x.const:
-                fn = {"round": _round_half_away, "floor": math.floor, "ceiling": math.ceil}[name]
+                rounders: dict[str, Callable[[float], float]] = {
+                    "round": _round_half_away,
+                    "floor": math.floor,
+                    "ceiling": math.ceil,
+                }
+                fn = rounders[name]
                 return self.number_const(fn(x.py), text)
             sql = {"round": self.sql.round, "floor": self.sql.floor, "ceiling": self.sql.ceiling}[name](x.sql)
             return _Val(NUMBER, sql, text=text, pos=pos)

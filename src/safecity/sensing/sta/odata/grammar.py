@@ -130,7 +130,7 @@ class SensorThingsParser(ODataParser):
         return None
 
     def _function_call(self, func: ast.Identifier, args: list[ast._Node]) -> ast._Node:
-        name = func.full_name()
+        name: str = func.full_name()
         pos = getattr(func, "pos", None)
         if name == "not" and len(args) == 1:
             # The lexer only knows "not" followed by a space; "not(...)" arrives here as a call.
@@ -147,17 +147,17 @@ class SensorThingsParser(ODataParser):
     def _reverse_attributes(self, attr: ast.Attribute) -> ast.Attribute:
         # The original rebuilds the first segment as a plain Identifier; keep ours (with its position).
         reversed_attr = super()._reverse_attributes(attr)
-        return _with_first(reversed_attr, attr.owner)
+        return ast.Attribute(_with_first(reversed_attr.owner, attr.owner), reversed_attr.attr)
 
 
-def _with_first(node: ast._Node, first: ast._Node) -> Any:
+def _with_first(node: ast._Node, first: ast._Node) -> ast._Node:
     if isinstance(node, ast.Attribute):
         return ast.Attribute(_with_first(node.owner, first), node.attr)
     return first
 
 
 def _token_text(text: str, index: int) -> str:
-    m = SensorThingsLexer._master_re.match(text, index)  # type: ignore[attr-defined]
+    m = SensorThingsLexer._master_re.match(text, index)
     raw = m.group() if m else text[index : index + 1]
     return raw.strip() or raw
 
@@ -176,7 +176,7 @@ def _parse(text: str, where: str, offset: int = 0) -> ast._Node:
     if not body:
         raise BadRequest(f"{where}: the expression is empty", where=where)
     try:
-        tree = SensorThingsParser().parse(SensorThingsLexer().tokenize(body))
+        tree: ast._Node | None = SensorThingsParser().parse(SensorThingsLexer().tokenize(body))
     except TokenizingException as e:
         index = e.token.index
         snippet = body[index : index + 20]
@@ -214,7 +214,7 @@ class _Shift(NodeVisitor):
     def __init__(self, offset: int) -> None:
         self.offset = offset
 
-    def visit(self, node: ast._Node) -> Any:
+    def visit(self, node: ast._Node) -> ast._Node:
         if isinstance(node, Name):
             return Name(node.name, node.namespace, node.pos + self.offset)
         if isinstance(node, ast._Node):

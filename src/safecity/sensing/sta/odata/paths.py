@@ -135,7 +135,7 @@ class _Paths(_Visitor):
 
         def typed(kind: str, why: str) -> ColumnElement[Any]:
             if kind == NUMBER:
-                return number  # type: ignore[no-any-return]
+                return number
             if kind in (STRING, BOOL):
                 return self.sql.json_value(doc, [], kind)
             raise self.bad(
