@@ -34,10 +34,13 @@ def _default_decode(topic: str, payload: dict[str, Any]) -> list[Any]:
 
 
 class InProcessBus:
-    def __init__(self, store: Store, clock: Clock | None = None, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, clock: Clock | None = None, poll_s: float = 1.0, coalesce_s: float = 0.05
+    ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.poll_s = poll_s
+        self.coalesce_s = coalesce_s
         self._handlers: dict[str, list[tuple[str, Handler, Callable[[], bool] | None]]] = defaultdict(list)
         self._decoders: dict[str, Decoder] = {}
         self._wake = threading.Event()
@@ -135,3 +138,7 @@ class InProcessBus:
             if n == 0:
                 self._idle.set()
                 self._wake.wait(self.poll_s)
+            else:
+                # Let a busy ingest commit a few more batches before the next round, so marking rows
+                # delivered costs one write transaction per round rather than one per batch.
+                self._stop.wait(self.coalesce_s)
