@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
@@ -21,6 +23,7 @@ from safecity.sensing.sta.paths import resolve, self_link
 from safecity.sensing.sta.query import Reader
 
 log = get_logger(__name__)
+T = TypeVar("T")
 PREFIX = "/sta/v1.1"
 router = APIRouter(prefix=PREFIX, tags=["SensorThings"])
 
@@ -135,7 +138,7 @@ async def create_observations(request: Request) -> Response:
     groups = parse_data_array(body)
     sensing = _sensing(request)
     device = principal.thing_id if principal.kind == "device" else None
-    result, slots = await _run(request, lambda: sensing.ingest.ingest_data_array(groups, device_thing=device))
+    result, slots = await _run(lambda: sensing.ingest.ingest_data_array(groups, device_thing=device))
     base = base_url(request)
     prefix = f"{base}/Observations("
     answer: list[str] = []
@@ -164,9 +167,8 @@ async def create_observations(request: Request) -> Response:
     return _json(answer, 201, headers)
 
 
-async def _run(request: Request, fn: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
+async def _run(fn: Callable[[], T]) -> T:
+    """Store work runs in the thread pool: it blocks, and the event loop must keep serving."""
     return await run_in_threadpool(fn)
 
 
@@ -204,7 +206,7 @@ async def create(path: str, request: Request) -> Response:
 
         return sensing.write(tx)  # type: ignore[no-any-return]
 
-    new_id, entity = await _run(request, work)
+    new_id, entity = await _run(work)
     if new_id is None:
         return Response(status_code=204)
     link = self_link(base, entity, new_id)
@@ -257,7 +259,7 @@ async def _update(path: str, request: Request) -> Response:
         writer.patch(conn, res.entity, res.entity_id, changes)
         return res
 
-    res = await _run(request, lambda: sensing.write(tx))
+    res = await _run(lambda: sensing.write(tx))
     base = base_url(request)
     with sensing.store.engine.connect() as conn:
         updated = Reader(sensing.store, base, 1).one(
@@ -306,7 +308,7 @@ async def remove(path: str, request: Request) -> Response:
             raise BadRequest("DELETE goes to one entity, e.g. /Things(1)")
         writer.delete(conn, res.entity, res.entity_id)
 
-    await _run(request, lambda: sensing.write(tx))
+    await _run(lambda: sensing.write(tx))
     return Response(status_code=200)
 
 
