@@ -3,8 +3,11 @@
 
 from alembic import context
 
+# Each capability's tables register on the shared metadata when imported.
 import safecity.auth.tables
 import safecity.bus.tables
+import safecity.evacuation.tables
+import safecity.geo.tables
 import safecity.sensing.tables  # noqa: F401
 from safecity.store.metadata import metadata
 

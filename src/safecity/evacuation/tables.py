@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tables of the evacuation capability."""
+
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, text
+
+from safecity.store.metadata import metadata
+from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
+
+shelters = Table(
+    "evac_shelters",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("code", String, unique=True),  # the operator's or source dataset's id
+    # "earthquake_outdoor" (지진옥외대피장소), "temporary_housing" (임시주거시설), "heat" (무더위쉼터),
+    # "cold" (한파쉼터), "civil_defence" (민방위대피시설)
+    Column("kind", String, nullable=False, index=True),
+    Column("name_ko", String, nullable=False),
+    Column("name_en", String),
+    Column("address", String),
+    Column("capacity", Integer, nullable=False),
+    Column("occupancy", Integer, nullable=False, server_default=text("0")),
+    Column("is_open", Boolean, nullable=False, server_default=text("true")),
+    Column("wheelchair", Boolean, nullable=False, server_default=text("false")),
+    Column("elevator", Boolean, nullable=False, server_default=text("false")),
+    # Hazards the shelter is safe from, e.g. ["earthquake", "heat"]; a riverside site is not a flood shelter.
+    Column("safe_from", JSONDoc, nullable=False),
+    Column("area_id", IdType, ForeignKey("geo_areas.id", ondelete="SET NULL"), index=True),
+    Column("geom", Geometry, nullable=False),
+    Column("properties", JSONDoc),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+hazard_zones = Table(
+    "evac_hazard_zones",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("hazard", String, nullable=False, index=True),  # "flood", "landslide", "collapse", "fire", ...
+    Column("name_ko", String),
+    Column("name_en", String),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("geom", Geometry, nullable=False),
+    # Evacuation information for the zone: where to go, which way, what to avoid (ko and en).
+    Column("guidance", JSONDoc),
+    Column("properties", JSONDoc),
+    Column("source", String),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp),
+)
+
+road_closures = Table(
+    "evac_road_closures",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("reason", String, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("geom", Geometry, nullable=False),  # a line along the closed road, or a polygon
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp),
+)
