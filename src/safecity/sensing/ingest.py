@@ -400,7 +400,9 @@ class Ingest:
     def _finish(self, batch: _Batch, n_items: int, now_us: int, conn: Connection | None) -> IngestResult:
         rows, infos = batch.rows, batch.infos
         if rows:
-            streams = {i.qc_key: i for i in set(infos)}
+            # Rows of a stream share one cached StreamInfo: dedupe by identity (hashing the frozen
+            # dataclass per row cost more than the quality checks).
+            streams = {i.qc_key: i for i in {id(i): i for i in infos}.values()}
             flags = self.qc.check_batch(
                 [i.qc_key for i in infos],
                 [r[_T] for r in rows],
