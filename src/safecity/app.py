@@ -27,6 +27,9 @@ from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.events import OBSERVATIONS_ACCEPTED
 from safecity.core.logging import get_logger
+from safecity.evacuation.route_api import router as evacuation_route_router
+from safecity.evacuation.router import router as evacuation_router
+from safecity.geo.ogcapi import router as ogcapi_router
 from safecity.metrics import Metrics
 from safecity.sensing.catalogue import load_catalogue
 from safecity.sensing.events import decode_observations
@@ -121,6 +124,9 @@ def create_app(
     app.include_router(sta_router)
     app.include_router(sensing_router)
     app.include_router(web_router)
+    app.include_router(evacuation_router)
+    app.include_router(evacuation_route_router)
+    app.include_router(ogcapi_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:

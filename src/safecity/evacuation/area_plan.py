@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The evacuation plan of an administrative area: residents from ``geo_areas.population``, shelters
+suitable for the hazard, solved by :func:`safecity.evacuation.plan.assign`.
+
+Each dong (행정동) in the area is one zone at its representative point (a point guaranteed to lie inside
+the polygon, unlike the centroid of a crescent-shaped dong) holding the dong's population.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, RowMapping
+
+from safecity.core.errors import Conflict, NotFound
+from safecity.evacuation.geometry import parse_geojson_geometry, to_metric
+from safecity.evacuation.plan import DEFAULT_K, Site, TravelTimes, Zone, assign, plan_to_json
+from safecity.evacuation.shelters import suitable_shelters
+from safecity.evacuation.zones import Hazard
+from safecity.geo.tables import areas
+
+#: Shelters farther than this from the area are left out of its plan (walking 5 km takes ~70 min).
+DEFAULT_REACH_M = 5000.0
+
+
+class PlanRequest(BaseModel):
+    """An area (a district or dong code, or a GeoJSON polygon) and the hazard to evacuate from."""
+
+    model_config = ConfigDict(extra="forbid")
+    area_code: str | None = Field(default=None, min_length=2, max_length=20)
+    area: dict[str, Any] | None = None
+    hazard: Hazard
+    reach_m: float = Field(default=DEFAULT_REACH_M, gt=0, le=50_000)
+    k: int = Field(default=DEFAULT_K, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_area(self) -> PlanRequest:
+        if (self.area_code is None) == (self.area is None):
+            raise ValueError(
+                "give exactly one of area_code (district or dong code) or area (GeoJSON polygon)"
+            )
+        return self
+
+
+def _dongs(conn: Connection, req: PlanRequest) -> tuple[list[RowMapping], str]:
+    """The dongs of the requested area and a label for it."""
+    if req.area_code is not None:
+        found = conn.execute(select(areas).where(areas.c.code == req.area_code)).mappings().all()
+        if not found:
+            raise NotFound(
+                f"area_code: no district or dong has code {req.area_code!r}; import the boundaries "
+                "(safecity import layer FILE --as districts|dongs) or check the code system (MOIS vs KOSTAT)",
+                where="area_code",
+            )
+        area = found[0]
+        if area["kind"] == "dong":
+            return [area], area["name_ko"]
+        dongs = (
+            conn.execute(select(areas).where(areas.c.kind == "dong", areas.c.parent_id == area["id"]))
+            .mappings()
+            .all()
+        )
+        if not dongs:
+            raise Conflict(
+                f"area_code: district {req.area_code} has no dongs; import the dong boundaries first",
+                where="area_code",
+            )
+        return list(dongs), area["name_ko"]
+    assert req.area is not None
+    polygon = parse_geojson_geometry(req.area, "area", ("Polygon", "MultiPolygon"))
+    shapely.prepare(polygon)
+    dongs = [
+        r
+        for r in conn.execute(select(areas).where(areas.c.kind == "dong")).mappings()
+        if polygon.contains(r["geom"].representative_point())
+    ]
+    if not dongs:
+        raise Conflict(
+            "area: no imported dong lies inside this polygon; import the dong boundaries first", where="area"
+        )
+    return dongs, "polygon"
+
+
+def plan_for_area(
+    conn: Connection, req: PlanRequest, now: datetime, travel: TravelTimes | None = None
+) -> dict[str, Any]:
+    """The plan as JSON. Raises 404 for an unknown area code, 409 when population is missing."""
+    dongs, label = _dongs(conn, req)
+    missing = [d["code"] for d in dongs if d["population"] is None]
+    if missing:
+        raise Conflict(
+            f"population: {len(missing)} of {len(dongs)} dongs have no population (e.g. {missing[0]}); "
+            "population data must be imported first",
+            where="population",
+            message_ko="인구 자료를 먼저 가져와야 합니다",
+            details={"dongs_without_population": missing[:50]},
+        )
+    zones = []
+    for d in dongs:
+        p = d["geom"].representative_point()
+        zones.append(Zone(d["code"], p.x, p.y, int(d["population"]), d["name_ko"]))
+    union: BaseGeometry = to_metric(shapely.union_all([d["geom"] for d in dongs]))
+    shapely.prepare(union)
+    candidates = suitable_shelters(conn, req.hazard, now)
+    sites = []
+    names: dict[int, tuple[str, str | None]] = {}
+    for s in candidates:
+        if union.distance(to_metric(s.geom)) <= req.reach_m:
+            sites.append(Site(s.id, s.geom.x, s.geom.y, s.available, s.name_ko))
+            names[s.id] = (s.name_ko, s.name_en)
+    if not sites:
+        raise Conflict(
+            f"hazard: no open shelter with space within {req.reach_m:g} m is safe from {req.hazard.value}; "
+            "open shelters, register more, or widen reach_m",
+            where="hazard",
+        )
+    plan = assign(zones, sites, travel, k=req.k)
+    body = plan_to_json(plan, names)
+    zone_names = {d["code"]: (d["name_ko"], d["name_en"]) for d in dongs}
+    for z in body["zones"]:
+        z["name_ko"], z["name_en"] = zone_names[z["zone"]]
+    body["area"] = {"label": label, "dongs": len(dongs), "hazard": req.hazard.value, "shelters": len(sites)}
+    return body

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``/shelters`` and ``/evacuation/...``: the shelter registry, hazard zones, road closures, area plans.
+
+Reads are public (citizens need shelters and zones without logging in); writes are for operators. Each
+write runs in one store transaction, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from safecity.auth.deps import allow
+from safecity.auth.model import Role
+from safecity.core.errors import MAX_ID, BadRequest
+from safecity.evacuation import shelters as registry
+from safecity.evacuation import zones
+from safecity.evacuation.area_plan import PlanRequest, plan_for_area
+from safecity.evacuation.guidance import default_guidance
+from safecity.evacuation.shelters import (
+    OccupancyIn,
+    ShelterCollection,
+    ShelterFeature,
+    ShelterIn,
+    ShelterKind,
+    ShelterPatch,
+    ShelterQuery,
+)
+from safecity.evacuation.zones import CollapseCordonIn, Hazard, HazardZoneIn, RoadClosureIn
+from safecity.store import Store
+
+router = APIRouter(tags=["evacuation"])
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+MAX_LIMIT = 10_000
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/geo+json")
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.platform.store  # type: ignore[no-any-return]
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.platform.clock.now()  # type: ignore[no-any-return]
+
+
+def _floats(value: str, n: int, name: str, example: str) -> tuple[float, ...]:
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != n:
+        raise BadRequest(f"{name}: expected {n} comma-separated numbers, e.g. {name}={example}", where=name)
+    return parts
+
+
+def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+
+
+# ---------------------------------------------------------------------------------------------- shelters
+
+
+@router.get(
+    "/shelters",
+    dependencies=[allow(Role.public)],
+    summary="Shelters as GeoJSON, filtered",
+    responses={200: {"model": ShelterCollection}},
+)
+def list_shelters(
+    request: Request,
+    kind: ShelterKind | None = None,
+    open: Annotated[bool | None, Query(description="only open (true) or closed (false) shelters")] = None,
+    has_space: Annotated[bool | None, Query(description="occupancy below capacity")] = None,
+    safe_from: Annotated[Hazard | None, Query(description="safe from this hazard, outside its zones")] = None,
+    near: Annotated[str | None, Query(description="lon,lat: nearest first, with distance_m")] = None,
+    within_m: Annotated[float | None, Query(gt=0, description="with near: at most this far (metres)")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+) -> Response:
+    near_pt = _floats(near, 2, "near", "126.978,37.566") if near else None
+    box = _floats(bbox, 4, "bbox", "126.9,37.5,127.1,37.6") if bbox else None
+    if within_m is not None and near_pt is None:
+        raise BadRequest("within_m: needs near=lon,lat", where="within_m")
+    if box is not None and not (box[0] <= box[2] and box[1] <= box[3]):
+        raise BadRequest("bbox: min must not exceed max (minlon,minlat,maxlon,maxlat)", where="bbox")
+    query = ShelterQuery(
+        kind=kind,
+        is_open=open,
+        has_space=has_space,
+        safe_from=safe_from,
+        near=(near_pt[0], near_pt[1]) if near_pt else None,
+        within_m=within_m,
+        bbox=(box[0], box[1], box[2], box[3]) if box else None,
+        limit=limit,
+    )
+    with _store(request).engine.connect() as conn:
+        found = registry.list_shelters(conn, query, now=_now(request))
+    return _json(_collection([s.to_feature(d) for s, d in found]))
+
+
+@router.get(
+    "/shelters/{shelter_id}",
+    dependencies=[allow(Role.public)],
+    summary="One shelter",
+    responses={200: {"model": ShelterFeature}},
+)
+def get_shelter(request: Request, shelter_id: Id) -> Response:
+    with _store(request).engine.connect() as conn:
+        return _json(registry.get_shelter(conn, shelter_id).to_feature())
+
+
+@router.post(
+    "/shelters",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Register a shelter",
+    responses={201: {"model": ShelterFeature}},
+)
+def create_shelter(request: Request, body: ShelterIn) -> Response:
+    with _store(request).write() as conn:
+        shelter = registry.create_shelter(conn, body, _now(request))
+    return _json(shelter.to_feature(), 201)
+
+
+@router.patch(
+    "/shelters/{shelter_id}",
+    dependencies=[allow(Role.operator)],
+    summary="Open or close a shelter, change its capacity, names, accessibility or hazards",
+)
+def patch_shelter(request: Request, shelter_id: Id, body: ShelterPatch) -> Response:
+    with _store(request).write() as conn:
+        shelter = registry.update_shelter(conn, shelter_id, body, _now(request))
+    return _json(shelter.to_feature())
+
+
+@router.put(
+    "/shelters/{shelter_id}/occupancy",
+    dependencies=[allow(Role.operator)],
+    summary="Set the number of people in a shelter (409 above capacity)",
+)
+def put_occupancy(request: Request, shelter_id: Id, body: OccupancyIn) -> Response:
+    with _store(request).write() as conn:
+        shelter = registry.set_occupancy(conn, shelter_id, body.occupancy, _now(request))
+    return _json(shelter.to_feature())
+
+
+# ---------------------------------------------------------------------------------------------- zones
+
+
+@router.get(
+    "/evacuation/hazard-zones", dependencies=[allow(Role.public)], summary="Hazard zones with guidance"
+)
+def list_zones(
+    request: Request,
+    hazard: Hazard | None = None,
+    include_inactive: Annotated[bool, Query(description="also deactivated and expired zones")] = False,
+) -> Response:
+    with _store(request).engine.connect() as conn:
+        found = zones.list_zones(conn, _now(request), hazard=hazard, active_only=not include_inactive)
+    return _json(_collection([z.to_feature() for z in found]))
+
+
+@router.post(
+    "/evacuation/hazard-zones",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Declare a hazard zone (guidance written from nearby shelters when not given)",
+)
+def create_zone(request: Request, body: HazardZoneIn) -> Response:
+    geom = zones.parse_zone_geometry(body.geometry)
+    now = _now(request)
+    with _store(request).write() as conn:
+        guidance = (
+            body.guidance.model_dump() if body.guidance else default_guidance(conn, body.hazard, geom, now)
+        )
+        zone = zones.insert_zone(
+            conn,
+            hazard=body.hazard,
+            geom=geom,
+            now=now,
+            guidance=guidance,
+            name_ko=body.name_ko,
+            name_en=body.name_en,
+            properties=body.properties,
+            source=body.source,
+            expires_at=body.expires_at,
+        )
+    return _json(zone.to_feature(), 201)
+
+
+@router.post(
+    "/evacuation/hazard-zones/collapse-cordon",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="A collapse cordon around a facility: radius = 1.5 × height (min 10 m)",
+)
+def create_cordon(request: Request, body: CollapseCordonIn) -> Response:
+    polygon, radius = zones.collapse_cordon(body.lon, body.lat, body.height_m)
+    now = _now(request)
+    with _store(request).write() as conn:
+        guidance = (
+            body.guidance.model_dump()
+            if body.guidance
+            else default_guidance(conn, Hazard.collapse, polygon, now)
+        )
+        zone = zones.insert_zone(
+            conn,
+            hazard=Hazard.collapse,
+            geom=polygon,
+            now=now,
+            guidance=guidance,
+            name_ko=body.name_ko,
+            name_en=body.name_en,
+            properties={
+                "facility": {"type": "Point", "coordinates": [body.lon, body.lat]},
+                "facility_id": body.facility_id,
+                "height_m": body.height_m,
+                "radius_m": radius,
+                "radius_rule": f"max({zones.COLLAPSE_MIN_RADIUS_M:g} m, "
+                f"{zones.COLLAPSE_HEIGHT_FACTOR:g} × height), buffered in EPSG:5186",
+            },
+            source="collapse-cordon",
+            expires_at=body.expires_at,
+        )
+    return _json(zone.to_feature(), 201)
+
+
+@router.post(
+    "/evacuation/hazard-zones/{zone_id}/deactivate",
+    dependencies=[allow(Role.operator)],
+    summary="Lift a hazard zone",
+)
+def deactivate_zone(request: Request, zone_id: Id) -> Response:
+    with _store(request).write() as conn:
+        return _json(zones.deactivate_zone(conn, zone_id).to_feature())
+
+
+# ---------------------------------------------------------------------------------------------- closures
+
+
+@router.get("/evacuation/road-closures", dependencies=[allow(Role.public)], summary="Closed roads")
+def list_closures(
+    request: Request,
+    include_inactive: Annotated[bool, Query(description="also reopened and expired closures")] = False,
+) -> Response:
+    with _store(request).engine.connect() as conn:
+        found = zones.list_closures(conn, _now(request), active_only=not include_inactive)
+    return _json(_collection([c.to_feature() for c in found]))
+
+
+@router.post(
+    "/evacuation/road-closures", dependencies=[allow(Role.operator)], status_code=201, summary="Close a road"
+)
+def create_closure(request: Request, body: RoadClosureIn) -> Response:
+    with _store(request).write() as conn:
+        closure = zones.insert_closure(conn, body, _now(request))
+    return _json(closure.to_feature(), 201)
+
+
+@router.post(
+    "/evacuation/road-closures/{closure_id}/deactivate",
+    dependencies=[allow(Role.operator)],
+    summary="Reopen a closed road",
+)
+def deactivate_closure(request: Request, closure_id: Id) -> Response:
+    with _store(request).write() as conn:
+        return _json(zones.deactivate_closure(conn, closure_id).to_feature())
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+
+@router.post(
+    "/evacuation/plan",
+    dependencies=[allow(Role.operator)],
+    summary="Assign every resident of an area to a suitable shelter within capacity (HiGHS LP)",
+)
+def evacuation_plan(request: Request, body: PlanRequest) -> Response:
+    with _store(request).engine.connect() as conn:
+        plan = plan_for_area(conn, body, _now(request))
+    return Response(orjson.dumps(plan), media_type="application/json")

@@ -1,0 +1,252 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The feature collections served by OGC API – Features, and the queries behind them.
+
+Only public data is listed here: a table or column with personal data is never added (shelters show
+their public fields, sensors their Thing's name and position, not device keys or owners). Geometries
+are WGS84 (CRS84 axis order: lon, lat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping
+from sqlalchemy import Boolean, Float, Integer, and_, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from safecity.evacuation import tables as ev
+from safecity.geo import tables as t
+from safecity.sensing import tables as st
+from safecity.store import Store
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A feature collection: its description and the SELECT of (id, geom, properties...)."""
+
+    id: str
+    title: str
+    description: str
+    #: Builds ``SELECT id, geom, <queryable columns...>`` with the collection's fixed conditions.
+    base: Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]
+    keywords: Sequence[str] = field(default_factory=tuple)
+
+
+def _areas(
+    kind: str,
+) -> Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]:
+    def build() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+        a = t.areas.c
+        cols: dict[str, Any] = {
+            "code": a.code,
+            "code_system": a.code_system,
+            "name_ko": a.name_ko,
+            "name_en": a.name_en,
+            "population": a.population,
+        }
+        if kind == "dong":
+            cols["district_id"] = a.parent_id
+        return select(t.areas).where(a.kind == kind), a.id, a.geom, cols
+
+    return build
+
+
+def _facilities() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    f = t.features.c
+    cols = {"kind": f.kind, "name_ko": f.name_ko, "name_en": f.name_en, "code": f.code, "dong_id": f.area_id}
+    return select(t.features).where(f.layer == "facilities"), f.id, f.geom, cols
+
+
+def _hazard_zones() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    h = ev.hazard_zones.c
+    cols = {
+        "hazard": h.hazard,
+        "name_ko": h.name_ko,
+        "name_en": h.name_en,
+        "guidance": h.guidance,
+        "created_at": h.created_at,
+        "expires_at": h.expires_at,
+    }
+    return select(ev.hazard_zones).where(h.active.is_(True)), h.id, h.geom, cols
+
+
+def _shelters() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    s = ev.shelters.c
+    cols = {
+        "code": s.code,
+        "kind": s.kind,
+        "name_ko": s.name_ko,
+        "name_en": s.name_en,
+        "address": s.address,
+        "capacity": s.capacity,
+        "occupancy": s.occupancy,
+        "is_open": s.is_open,
+        "wheelchair": s.wheelchair,
+        "elevator": s.elevator,
+        "safe_from": s.safe_from,
+        "dong_id": s.area_id,
+    }
+    # Only public columns are selected: the shelter's free-form properties may hold contact people.
+    return select(s.id, s.geom, *cols.values()), s.id, s.geom, cols
+
+
+def _sensors() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    th, loc, tl = st.things.c, st.locations.c, st.thing_locations.c
+    # A Thing may have several Locations; its first one is its position on the map.
+    first = (
+        select(tl.thing_id, func.min(tl.location_id).label("location_id"))
+        .group_by(tl.thing_id)
+        .subquery("first_location")
+    )
+    cols = {"name": th.name, "description": th.description}
+    q = (
+        select(th.id, loc.geom, th.name, th.description)
+        .join(first, first.c.thing_id == th.id)
+        .join(st.locations, loc.id == first.c.location_id)
+        .where(loc.geom.is_not(None))
+    )
+    return q, th.id, loc.geom, cols
+
+
+COLLECTIONS: dict[str, Collection] = {
+    c.id: c
+    for c in (
+        Collection(
+            "districts",
+            "Districts (자치구)",
+            "Administrative districts with their official code, code system (mois or kostat) and population.",
+            _areas("district"),
+            ("administrative", "district"),
+        ),
+        Collection(
+            "dongs",
+            "Administrative dongs (행정동)",
+            "Administrative dongs with their official code, district and resident population.",
+            _areas("dong"),
+            ("administrative", "dong"),
+        ),
+        Collection(
+            "facilities",
+            "Facilities",
+            "Imported facility layer (safecity import layer FILE --as facilities).",
+            _facilities,
+        ),
+        Collection(
+            "hazard-zones",
+            "Active hazard zones",
+            "Flood, landslide, collapse and fire zones in force, with their evacuation guidance.",
+            _hazard_zones,
+        ),
+        Collection(
+            "shelters",
+            "Shelters (대피소)",
+            "Shelters by type with capacity, occupancy, open state and accessibility.",
+            _shelters,
+        ),
+        Collection(
+            "sensors",
+            "Sensors",
+            "SensorThings Things at their Location; observations are at /sta/v1.1.",
+            _sensors,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    features: list[dict[str, Any]]
+    matched: int
+
+
+def coerce_for(columns: Mapping[str, Any]) -> Callable[[str, Any], Any]:
+    """Converter of a filter value (text or literal) to the column's Python type; raises ValueError."""
+
+    def coerce(name: str, value: Any) -> Any:
+        col_type = columns[name].type
+        if isinstance(col_type, Boolean):
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text not in ("true", "false"):
+                raise ValueError(value)
+            return text == "true"
+        if isinstance(col_type, Integer):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if isinstance(col_type, Float):
+            return float(value)
+        if isinstance(value, bool | int | float):
+            return str(value)
+        return value
+
+    return coerce
+
+
+def _feature(
+    row: Any, id_col: ColumnElement[Any], geom_col: ColumnElement[Any], cols: Mapping[str, Any]
+) -> dict[str, Any]:
+    m = row._mapping
+    geom = m[geom_col]
+    props = {n: m[c] for n, c in cols.items()}
+    return {
+        "type": "Feature",
+        "id": int(m[id_col]),
+        "geometry": mapping(geom) if geom is not None else None,
+        "properties": props,
+    }
+
+
+def query(
+    store: Store,
+    conn: Connection,
+    collection: Collection,
+    *,
+    bbox: tuple[float, float, float, float] | None,
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> Page:
+    """One page of features in id order, and how many match in all."""
+    base, id_col, geom_col, cols = collection.base()
+    where: list[ColumnElement[bool]] = list(conditions)
+    if bbox is not None:
+        box = shapely.box(*bbox)
+        where.append(store.spatial("st_intersects", [geom_col, store.geometry_literal(box.wkt)]) == True)  # noqa: E712 - SQL comparison
+    q = base.where(and_(*where)) if where else base
+    matched = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    rows = conn.execute(q.order_by(id_col).limit(limit).offset(offset)).all()
+    return Page([_feature(r, id_col, geom_col, cols) for r in rows], matched)
+
+
+def one(conn: Connection, collection: Collection, feature_id: int) -> dict[str, Any] | None:
+    base, id_col, geom_col, cols = collection.base()
+    row = conn.execute(base.where(id_col == feature_id)).first()
+    return None if row is None else _feature(row, id_col, geom_col, cols)
+
+
+def columns(collection: Collection) -> dict[str, Any]:
+    """The queryable columns of a collection, by property name."""
+    return collection.base()[3]
+
+
+def extent(store: Store, conn: Connection, collection: Collection) -> list[float] | None:
+    """The CRS84 bounding box [minLon, minLat, maxLon, maxLat] of a collection, or None when empty."""
+    base, _id, _geom, _cols = collection.base()
+    sub = base.subquery()
+    if store.dialect == "postgresql":
+        box = func.ST_Extent(sub.c.geom)
+        row = conn.execute(
+            select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
+        ).one()
+        return None if row[0] is None else [float(v) for v in row]
+    geoms = [g for (g,) in conn.execute(select(sub.c.geom)) if g is not None]
+    if not geoms:
+        return None
+    return [float(v) for v in shapely.total_bounds(geoms)]
