@@ -7,6 +7,12 @@ have places. Zones and shelters are placed at random over central Seoul (seeded)
 (total 105,000 ± places, i.e. ~5 % slack, so capacity binds).
 
     .venv/bin/python bench/evacuate_assign.py [--residents 100000] [--zones 2000] [--shelters 300] [--k 8]
+        [--network-side 320]
+
+With ``--network-side N`` it also times the plan on road-network walking times (what ``POST
+/evacuation/plan`` uses when a network is imported): a generated Seoul-like graph of N×N nodes (bench/
+evacuate.py; 320 gives ~100,000 nodes and ~210,000 segments), one multi-source search per batch of zones
+or shelters, then the same LP.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ def main() -> None:
     ap.add_argument("--shelters", type=int, default=300)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--network-side", type=int, default=0, help="also time network travel (0: skip)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     # Population is clustered (denser near a few centres), shelters uniform: nearest shelters overflow.
@@ -75,6 +82,28 @@ def main() -> None:
     worst_greedy = float(np.where(x > 0, times, 0).max()) / 60
     print(f"longest walk: LP {worst_lp:.1f} min, greedy {worst_greedy:.1f} min")
     print(f"shelters overflowing if everyone went to the nearest: {len(plan.overflow_if_nearest)}")
+    if args.network_side:
+        network(args.network_side, args.seed, zones, sites, args.k)
+
+
+def network(side: int, seed: int, zones: list[Zone], sites: list[Site], k: int) -> None:
+    from evacuate import seoul_like_graph  # bench/evacuate.py, on sys.path when run as a script
+
+    from safecity.evacuation.area_plan import network_times
+    from safecity.geo.roads.routing import Router
+
+    router = Router(seoul_like_graph(side, seed))
+    g = router.graph
+    print(f"network: {g.node_count:,} nodes, {g.segment_count:,} segments")
+    start = time.perf_counter()
+    times = network_times(router, zones, sites)  # walks over DEFAULT_MAX_WALK_S (3 h) are unreachable
+    times_s = time.perf_counter() - start
+    plan = assign(zones, sites, times, k=k)
+    total_s = time.perf_counter() - start
+    print(
+        f"network travel times {times_s:.3f} s + LP = {total_s:.3f} s   target <= 5 s   "
+        f"unreachable pairs {int(np.isinf(times).sum()):,}, unassigned {plan.unassigned:,}"
+    )
 
 
 if __name__ == "__main__":

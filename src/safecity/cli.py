@@ -192,6 +192,13 @@ def import_layer_cmd(
             "temporary_housing, heat, cold or civil_defence"
         ),
     ] = "civil_defence",
+    hazard: Annotated[
+        str | None,
+        typer.Option(
+            help="With --as hazard-zones: the hazard of every zone (flood, landslide, ...) when the "
+            "file has no hazard/type/kind column"
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout")] = False,
 ) -> None:
     """Import a geodata layer: areas, shelters or features; reprojects to WGS84 and repairs geometries."""
@@ -228,6 +235,7 @@ def import_layer_cmd(
                 name_en_field=name_en_field,
                 layer=layer,
                 shelter_kind=shelter_kind,
+                hazard=hazard,
                 progress=progress,
             )
         except SafecityError as e:

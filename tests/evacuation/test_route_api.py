@@ -127,6 +127,42 @@ def test_full_or_closed_shelters_are_skipped(
     assert r.status_code == 404 and r.json()["code"] == "no_shelter"
 
 
+def test_flood_zone_rules_out_a_shelter_for_floods_only(
+    client: TestClient, platform: Platform, sites: dict[str, int]
+) -> None:
+    """The routing uses the shelter registry's rule: a shelter inside an active flood zone is no flood
+    shelter, but it still takes people fleeing an earthquake (and the route may cross the flood zone)."""
+    with platform.store.engine.begin() as conn:
+        conn.execute(update(shelters).where(shelters.c.id == sites["open"]).values(occupancy=100))
+        at = conn.execute(shelters.select().where(shelters.c.id == sites["flood"])).mappings().one()["geom"]
+    zone = at.buffer(0.0004)  # ~40 m around the riverside shelter
+    assert not zone.covers(Point(ORIGIN))
+    assert _route(client, hazard="flood").json()["properties"]["shelter"]["id"] == sites["flood"]
+    with platform.store.engine.begin() as conn:
+        conn.execute(hazard_zones.insert().values(hazard="flood", geom=zone, created_at=NOW))
+
+    quake = _route(client, hazard="earthquake")
+    assert quake.status_code == 200, quake.text
+    assert quake.json()["properties"]["shelter"]["id"] == sites["flood"]
+    assert quake.json()["properties"]["avoided"]["hazard_zones"] == 0
+
+    flood = _route(client, hazard="flood")
+    assert flood.status_code == 404 and flood.json()["code"] == "no_shelter"
+    unnamed = _route(client)  # hazard unknown: a shelter inside any active zone is left out
+    assert unnamed.status_code == 404 and unnamed.json()["code"] == "no_shelter"
+
+    # A collapse cordon rules the shelter out whatever the hazard.
+    with platform.store.engine.begin() as conn:
+        conn.execute(update(hazard_zones).values(hazard="collapse"))
+    r = _route(client, hazard="earthquake")
+    assert r.status_code == 404 and r.json()["code"] == "no_shelter"
+
+
+def test_unknown_hazard_names_the_parameter(client: TestClient, sites: dict[str, int]) -> None:
+    r = _route(client, hazard="meteor")
+    assert r.status_code == 400 and r.json()["where"] == "hazard"
+
+
 def test_closed_road_and_hazard_zone_are_avoided(
     client: TestClient, platform: Platform, sites: dict[str, int]
 ) -> None:

@@ -13,7 +13,7 @@ from safecity.app import Platform
 from safecity.core.errors import BadRequest, Conflict
 from safecity.evacuation import shelters as reg
 from safecity.evacuation.shelters import ShelterKind, ShelterPatch, ShelterQuery
-from safecity.evacuation.tables import shelters
+from safecity.evacuation.tables import hazard_zones, shelters
 from safecity.evacuation.zones import Hazard, collapse_cordon, collapse_radius_m, deactivate_zone, insert_zone
 from tests.evacuation.shelter_data import TEST_KIND, load_records
 
@@ -120,8 +120,13 @@ def test_shelter_in_active_flood_zone_is_no_flood_shelter(platform: Platform) ->
         # still fine for a landslide: the flood zone says nothing about slopes
         assert [s.id for s in reg.suitable_shelters(conn, Hazard.landslide, NOW)] == [sid]
     with platform.store.write() as conn:
-        deactivate_zone(conn, zone.id)
+        assert deactivate_zone(conn, zone.id, NOW).active is False
         assert [s.id for s in reg.suitable_shelters(conn, Hazard.flood, NOW)] == [sid]
+    with platform.store.engine.connect() as conn:
+        stamp = conn.execute(
+            select(hazard_zones.c.deactivated_at).where(hazard_zones.c.id == zone.id)
+        ).scalar_one()
+    assert stamp == NOW  # when it was lifted is kept, for the record
 
 
 def test_collapse_cordon_radius_follows_height() -> None:
@@ -135,3 +140,115 @@ def test_collapse_cordon_radius_follows_height() -> None:
     assert large.area / small.area == pytest.approx(9, rel=0.01)
     with pytest.raises(BadRequest, match="height_m"):
         collapse_radius_m(0)
+
+
+def test_database_refuses_overfilled_shelters(platform: Platform) -> None:
+    """Migration 0003's CHECK constraints hold even for a hand-written SQL update, on both stores."""
+    from sqlalchemy import insert, text, update
+    from sqlalchemy.exc import IntegrityError
+
+    with platform.store.write() as conn:
+        reg.upsert_shelters(conn, load_records(limit=1), now=NOW)
+        sid, capacity, created = conn.execute(
+            select(shelters.c.id, shelters.c.capacity, shelters.c.created_at)
+        ).one()
+    assert created == NOW
+    for values in ({"occupancy": capacity + 1}, {"occupancy": -1}, {"capacity": -5, "occupancy": 0}):
+        with pytest.raises(IntegrityError), platform.store.write() as conn:
+            conn.execute(update(shelters).where(shelters.c.id == sid).values(**values))
+    with pytest.raises(IntegrityError), platform.store.write() as conn:
+        conn.execute(text("UPDATE evac_shelters SET occupancy = capacity + 10"))
+    with pytest.raises(IntegrityError), platform.store.write() as conn:
+        conn.execute(
+            insert(shelters).values(
+                kind="heat",
+                name_ko="x",
+                capacity=5,
+                occupancy=6,
+                safe_from=["heat"],
+                geom=Point(127, 37.5),
+                updated_at=NOW,
+            )
+        )
+    with platform.store.engine.connect() as conn:
+        assert conn.execute(select(shelters.c.occupancy).where(shelters.c.id == sid)).scalar_one() == 0
+        full = conn.execute(update(shelters).where(shelters.c.id == sid).values(occupancy=capacity))
+        assert full.rowcount == 1  # exactly at capacity is allowed
+        conn.rollback()
+        for table in ("evac_hazard_zones", "evac_road_closures"):
+            assert conn.execute(text(f"SELECT deactivated_at FROM {table}")).all() == []
+        if platform.store.dialect == "postgresql":
+            gist = {
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_am am ON am.oid = c.relam "
+                        "WHERE am.amname = 'gist'"
+                    )
+                )
+            }
+            assert {
+                "geo_areas",
+                "geo_features",
+                "evac_shelters",
+                "evac_hazard_zones",
+                "evac_road_closures",
+                "sta_locations",
+                "sta_features_of_interest",
+            } <= gist
+
+
+def test_created_at_is_kept_on_update(platform: Platform) -> None:
+    later = datetime(2026, 7, 2, 9, 0, tzinfo=UTC)
+    records = load_records(limit=2)
+    with platform.store.write() as conn:
+        reg.upsert_shelters(conn, records, now=NOW)
+        reg.upsert_shelters(conn, records, now=later)
+        made = reg.create_shelter(
+            conn,
+            reg.ShelterIn(
+                kind=ShelterKind.heat,
+                name_ko="경로당",
+                capacity=10,
+                geometry=reg.PointIn(type="Point", coordinates=(127.0, 37.5)),
+            ),
+            later,
+        )
+        rows = conn.execute(select(shelters.c.id, shelters.c.created_at, shelters.c.updated_at)).all()
+    got = {r.id: (r.created_at, r.updated_at) for r in rows}
+    assert got[made.id] == (later, later)
+    assert sorted(v for k, v in got.items() if k != made.id) == [(NOW, later), (NOW, later)]
+
+
+def test_shelters_know_their_dong(platform: Platform) -> None:
+    """area_id is the real administrative dong containing the shelter, once boundaries are imported."""
+    from safecity.geo.areas import area_at, area_by_id
+    from safecity.geo.importer import import_layer
+    from tests.geo.data import CITY_HALL, DONGS_2021, MOIS_DISTRICTS
+
+    records = load_records(limit=50)
+    with platform.store.write() as conn:
+        reg.upsert_shelters(conn, records[:10], now=NOW)  # no boundaries yet
+        assert {s.area_id for s, _ in reg.list_shelters(conn, ShelterQuery())} == {None}
+
+    import_layer(platform, MOIS_DISTRICTS, "districts")
+    import_layer(platform, DONGS_2021, "dongs")
+    body = reg.ShelterIn(
+        kind=ShelterKind.temporary_housing,
+        name_ko="시청 앞",
+        capacity=10,
+        geometry=reg.PointIn(type="Point", coordinates=CITY_HALL),
+    )
+    with platform.store.write() as conn:
+        assert reg.upsert_shelters(conn, records, now=NOW) == (40, 10)  # the first 10 are updated
+        made = reg.create_shelter(conn, body, NOW)
+        found = [s for s, _ in reg.list_shelters(conn, ShelterQuery())]
+        dong = area_by_id(conn, made.area_id) if made.area_id is not None else None
+        assert dong is not None and dong.kind == "dong" and dong.name_ko == "명동"
+        for s in found:
+            ref = area_at(conn, s.geom.x, s.geom.y, kind="dong")
+            assert s.area_id == (None if ref is None else ref.id), s.name_ko
+        with_dong = [s for s in found if s.area_id is not None]
+        assert len(with_dong) == len(found)  # central Seoul: every shelter lies in some dong
+        assert len({s.area_id for s in with_dong}) > 5

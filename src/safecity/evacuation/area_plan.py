@@ -4,13 +4,21 @@ suitable for the hazard, solved by :func:`safecity.evacuation.plan.assign`.
 
 Each dong (행정동) in the area is one zone at its representative point (a point guaranteed to lie inside
 the polygon, unlike the centroid of a crescent-shaped dong) holding the dong's population.
+
+Travel times (``travel``): ``network`` walks the imported road network (the one ``GET /evacuation/route``
+uses), avoiding active road closures and the hazard zones that matter for the hazard, at the plan's
+evacuation walking speed (:data:`~safecity.evacuation.plan.WALK_SPEED_MS`); a (zone, shelter) pair with no
+path, or a point too far from the network, costs ``inf`` (its residents go elsewhere or stay unassigned).
+``straight`` is straight-line distance at the same speed. Without ``travel`` the plan uses the network when
+one is loaded and straight lines otherwise; the response says which (``travel``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shapely.geometry.base import BaseGeometry
@@ -19,13 +27,29 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from safecity.core.errors import Conflict, NotFound
 from safecity.evacuation.geometry import parse_geojson_geometry, to_metric
-from safecity.evacuation.plan import DEFAULT_K, Site, TravelTimes, Zone, assign, plan_to_json
+from safecity.evacuation.plan import (
+    DEFAULT_K,
+    WALK_SPEED_MS,
+    FloatArray,
+    Site,
+    TravelTimes,
+    Zone,
+    assign,
+    plan_to_json,
+)
+from safecity.evacuation.routing import avoided_geometries, network_router
 from safecity.evacuation.shelters import suitable_shelters
 from safecity.evacuation.zones import Hazard
+from safecity.geo.roads.graph import Mode
+from safecity.geo.roads.routing import Avoid, Router
 from safecity.geo.tables import areas
 
 #: Shelters farther than this from the area are left out of its plan (walking 5 km takes ~70 min).
 DEFAULT_REACH_M = 5000.0
+#: With network travel, a (zone, shelter) pair whose walk along the streets takes longer than this is
+#: treated as unreachable: a 3-hour walk is no longer a walking evacuation, and the bound keeps each
+#: road-network search local (what holds a city-scale plan within the 5 s target).
+DEFAULT_MAX_WALK_S = 3 * 3600.0
 
 
 class PlanRequest(BaseModel):
@@ -37,6 +61,17 @@ class PlanRequest(BaseModel):
     hazard: Hazard
     reach_m: float = Field(default=DEFAULT_REACH_M, gt=0, le=50_000)
     k: int = Field(default=DEFAULT_K, ge=1, le=1000)
+    max_walk_s: float = Field(
+        default=DEFAULT_MAX_WALK_S,
+        gt=0,
+        le=24 * 3600,
+        description="Network travel only: longer walks count as unreachable",
+    )
+    travel: Literal["straight", "network"] | None = Field(
+        default=None,
+        description="Walking times along the road network or in straight lines (default: "
+        "network when one has been imported)",
+    )
 
     @model_validator(mode="after")
     def _one_area(self) -> PlanRequest:
@@ -86,10 +121,53 @@ def _dongs(conn: Connection, req: PlanRequest) -> tuple[list[RowMapping], str]:
     return dongs, "polygon"
 
 
+def network_times(
+    router: Router,
+    zones: list[Zone],
+    sites: list[Site],
+    avoid: Avoid | None = None,
+    max_walk_s: float = DEFAULT_MAX_WALK_S,
+) -> FloatArray:
+    """Walking times (s) along the road network, shape (zones, sites), at :data:`WALK_SPEED_MS`;
+    ``inf`` where a shelter cannot be reached from a zone or only in more than ``max_walk_s``."""
+    # The graph's walking edges are timed at its own pace; the plan walks at the evacuation pace.
+    scale = router.typical_speed(Mode.walk) / WALK_SPEED_MS
+    seconds = router.travel_times(
+        [(z.lon, z.lat) for z in zones],
+        [(s.lon, s.lat) for s in sites],
+        Mode.walk,
+        avoid or Avoid(),
+        limit=max_walk_s / scale,
+    )
+    times = seconds * scale
+    return np.where(times <= max_walk_s, times, np.inf)
+
+
 def plan_for_area(
-    conn: Connection, req: PlanRequest, now: datetime, travel: TravelTimes | None = None
+    conn: Connection,
+    req: PlanRequest,
+    now: datetime,
+    travel: TravelTimes | None = None,
+    *,
+    router: Router | None = None,
 ) -> dict[str, Any]:
-    """The plan as JSON. Raises 404 for an unknown area code, 409 when population is missing."""
+    """The plan as JSON. Raises 404 for an unknown area code, 409 when population is missing or when
+    network travel is asked for and no road network has been imported.
+
+    ``travel`` (a callable) overrides the request's choice; ``router`` defaults to the platform's loaded
+    road network (:func:`safecity.evacuation.routing.network_router`).
+    """
+    if travel is None and req.travel != "straight":
+        router = router or network_router(conn.engine)
+        if router is None and req.travel == "network":
+            raise Conflict(
+                "travel: no road network has been imported (safecity import roads FILE.osm.pbf); "
+                "ask for travel=straight or import one",
+                where="travel",
+                message_ko="도로망이 없습니다: travel=straight로 요청하거나 도로망을 가져오세요",
+            )
+    else:
+        router = None
     dongs, label = _dongs(conn, req)
     missing = [d["code"] for d in dongs if d["population"] is None]
     if missing:
@@ -119,10 +197,20 @@ def plan_for_area(
             "open shelters, register more, or widen reach_m",
             where="hazard",
         )
-    plan = assign(zones, sites, travel, k=req.k)
+    used = "custom" if travel is not None else "network" if router is not None else "straight"
+    times: TravelTimes | FloatArray | None = travel
+    if router is not None:
+        closures, hazard_zones = avoided_geometries(conn, now, req.hazard)
+        avoid = Avoid(tuple(closures), tuple(hazard_zones), req.hazard is Hazard.flood)
+        times = network_times(router, zones, sites, avoid, req.max_walk_s)
+    plan = assign(zones, sites, times, k=req.k)
     body = plan_to_json(plan, names)
     zone_names = {d["code"]: (d["name_ko"], d["name_en"]) for d in dongs}
     for z in body["zones"]:
         z["name_ko"], z["name_en"] = zone_names[z["zone"]]
     body["area"] = {"label": label, "dongs": len(dongs), "hazard": req.hazard.value, "shelters": len(sites)}
+    body["travel"] = {"mode": used, "walk_speed_ms": WALK_SPEED_MS}
+    if router is not None and isinstance(times, np.ndarray):
+        body["travel"]["max_walk_s"] = req.max_walk_s
+        body["travel"]["unreachable_pairs"] = int(np.isinf(times).sum())
     return body

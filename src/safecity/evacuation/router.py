@@ -16,8 +16,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.core.errors import MAX_ID, BadRequest
+from safecity.evacuation import derive, zones
 from safecity.evacuation import shelters as registry
-from safecity.evacuation import zones
 from safecity.evacuation.area_plan import PlanRequest, plan_for_area
 from safecity.evacuation.guidance import default_guidance
 from safecity.evacuation.shelters import (
@@ -233,13 +233,39 @@ def create_cordon(request: Request, body: CollapseCordonIn) -> Response:
 
 
 @router.post(
+    "/evacuation/hazard-zones/flood-prone",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Derive flood-prone zones from the DEM: ground below a water level (409 without a DEM)",
+)
+def derive_flood_prone(request: Request, body: derive.FloodProneIn) -> Response:
+    data_dir = request.app.state.platform.settings.data_dir
+    with _store(request).write() as conn:
+        result = derive.derive_flood_zones(conn, data_dir, body, _now(request))
+    return _json(result, 201)
+
+
+@router.post(
+    "/evacuation/hazard-zones/landslide-prone",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Derive landslide-prone zones from the DEM: slopes at or above a threshold (409 without a DEM)",
+)
+def derive_landslide_prone(request: Request, body: derive.LandslideProneIn) -> Response:
+    data_dir = request.app.state.platform.settings.data_dir
+    with _store(request).write() as conn:
+        result = derive.derive_landslide_zones(conn, data_dir, body, _now(request))
+    return _json(result, 201)
+
+
+@router.post(
     "/evacuation/hazard-zones/{zone_id}/deactivate",
     dependencies=[allow(Role.operator)],
     summary="Lift a hazard zone",
 )
 def deactivate_zone(request: Request, zone_id: Id) -> Response:
     with _store(request).write() as conn:
-        return _json(zones.deactivate_zone(conn, zone_id).to_feature())
+        return _json(zones.deactivate_zone(conn, zone_id, _now(request)).to_feature())
 
 
 # ---------------------------------------------------------------------------------------------- closures
@@ -271,7 +297,7 @@ def create_closure(request: Request, body: RoadClosureIn) -> Response:
 )
 def deactivate_closure(request: Request, closure_id: Id) -> Response:
     with _store(request).write() as conn:
-        return _json(zones.deactivate_closure(conn, closure_id).to_feature())
+        return _json(zones.deactivate_closure(conn, closure_id, _now(request)).to_feature())
 
 
 # ---------------------------------------------------------------------------------------------- plan

@@ -5,29 +5,38 @@ Reads shelters, active road closures and active hazard zones from the store (the
 their writes) and routes on the road network imported by ``safecity import roads`` (loaded on first use
 and again whenever the file changes).
 
-A shelter is suitable when it is open, ``occupancy < capacity``, it is safe from the hazard asked for
-(``hazard in safe_from``), and it does not lie inside an active hazard zone. A closed shelter is never a
-destination.
+Which shelters are suitable is decided by :func:`safecity.evacuation.shelters.suitable_shelters`, the same
+rule the shelter listing, zone guidance and area plans use: open, ``occupancy < capacity``, safe from the
+hazard asked for, and not inside an active zone of that hazard or of a collapse, fire or chemical zone
+(with no hazard named: not inside any active zone). A closed shelter is never a destination. Routes
+still avoid every active hazard zone and road closure on the way.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from safecity.core.clock import Clock
-from safecity.core.errors import SafecityError
-from safecity.evacuation.tables import hazard_zones, road_closures, shelters
+from safecity.core.errors import BadRequest, SafecityError
+from safecity.core.logging import get_logger
+from safecity.evacuation.shelters import Shelter, suitable_shelters
+from safecity.evacuation.tables import hazard_zones, road_closures
+from safecity.evacuation.zones import EXCLUSION_HAZARDS, Hazard
 from safecity.geo.roads.graph import Mode, graph_path, load_graph
 from safecity.geo.roads.routing import Avoid, NoRoute, RoadNetworkMissing, Route, Router
 from safecity.store import Store
+
+log = get_logger(__name__)
 
 
 class NoShelter(SafecityError):
@@ -35,16 +44,9 @@ class NoShelter(SafecityError):
     code = "no_shelter"
 
 
-@dataclass(frozen=True)
-class Shelter:
-    id: int
-    kind: str
-    name_ko: str
-    name_en: str | None
-    capacity: int
-    occupancy: int
-    safe_from: tuple[str, ...]
-    geom: Point
+#: The routing service of each store's engine, so other evacuation code (area plans) can use the same
+#: loaded network without loading it again.
+_services: weakref.WeakKeyDictionary[Engine, EvacuationRouting] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class EvacuationRouting:
         self._lock = threading.Lock()
         self._router: Router | None = None
         self._stamp: tuple[int, int] | None = None
+        _services[store.engine] = self
 
     def router(self) -> Router:
         """The router on the imported network; RoadNetworkMissing (503) when none has been imported."""
@@ -84,45 +87,16 @@ class EvacuationRouting:
                 self._stamp = stamp
             return self._router
 
-    def suitable_shelters(self, conn: Connection, hazard: str | None) -> list[Shelter]:
-        rows = conn.execute(
-            select(
-                shelters.c.id,
-                shelters.c.kind,
-                shelters.c.name_ko,
-                shelters.c.name_en,
-                shelters.c.capacity,
-                shelters.c.occupancy,
-                shelters.c.safe_from,
-                shelters.c.geom,
-            ).where(shelters.c.is_open.is_(True), shelters.c.occupancy < shelters.c.capacity)
-        ).all()
-        out = []
-        for r in rows:
-            safe = tuple(str(h) for h in (r.safe_from or []))
-            if hazard is not None and hazard not in safe:
-                continue
-            if not isinstance(r.geom, Point) or r.geom.is_empty:
-                continue
-            out.append(Shelter(r.id, r.kind, r.name_ko, r.name_en, r.capacity, r.occupancy, safe, r.geom))
-        return out
+    def suitable_shelters(self, conn: Connection, hazard: Hazard | None) -> list[Shelter]:
+        """Destinations for a route: :func:`safecity.evacuation.shelters.suitable_shelters` now."""
+        found = suitable_shelters(conn, hazard, self.clock.now())
+        return [s for s in found if isinstance(s.geom, Point) and not s.geom.is_empty]
 
-    def active_geometries(self, conn: Connection) -> tuple[list[BaseGeometry], list[BaseGeometry]]:
-        """Active, unexpired road closures and hazard zones (WGS84)."""
-        now = self.clock.now()
-        closures = conn.execute(
-            select(road_closures.c.geom).where(
-                road_closures.c.active.is_(True),
-                or_(road_closures.c.expires_at.is_(None), road_closures.c.expires_at > now),
-            )
-        ).scalars()
-        zones = conn.execute(
-            select(hazard_zones.c.geom).where(
-                hazard_zones.c.active.is_(True),
-                or_(hazard_zones.c.expires_at.is_(None), hazard_zones.c.expires_at > now),
-            )
-        ).scalars()
-        return [g for g in closures if g is not None], [g for g in zones if g is not None]
+    def active_geometries(
+        self, conn: Connection, hazard: Hazard | None = None
+    ) -> tuple[list[BaseGeometry], list[BaseGeometry]]:
+        """Active road closures and the hazard zones a route must avoid now (:func:`avoided_geometries`)."""
+        return avoided_geometries(conn, self.clock.now(), hazard)
 
     def route_to_shelter(
         self, lon: float, lat: float, mode: Mode, hazard: str | None, avoid_flood_prone: bool | None = None
@@ -131,19 +105,19 @@ class EvacuationRouting:
 
         Raises RoadNetworkMissing (503), OutsideNetwork (422), NoShelter or NoRoute (404).
         """
+        wanted = _hazard(hazard)
         router = self.router()
         router.snap(lon, lat, mode)  # outside the network: say so before anything else
         with self.store.engine.connect() as conn:
-            candidates = self.suitable_shelters(conn, hazard)
-            closures, zones = self.active_geometries(conn)
-        candidates = [s for s in candidates if not any(z.covers(s.geom) for z in zones)]
+            candidates = self.suitable_shelters(conn, wanted)
+            closures, zones = self.active_geometries(conn, wanted)
         if not candidates:
             what = f"safe from {hazard}" if hazard else "suitable"
             raise NoShelter(
                 f"no open shelter {what} with free space",
                 message_ko="수용 여유가 있는 개방 대피소가 없습니다",
             )
-        flood = hazard == "flood" if avoid_flood_prone is None else avoid_flood_prone
+        flood = wanted is Hazard.flood if avoid_flood_prone is None else avoid_flood_prone
         avoid = Avoid(tuple(closures), tuple(zones), flood)
         try:
             route = router.nearest((lon, lat), [(s.geom.x, s.geom.y) for s in candidates], mode, avoid)
@@ -151,7 +125,60 @@ class EvacuationRouting:
             raise NoRoute(
                 f"no route to any open shelter: {e.message}", message_ko=e.message_ko, where="from"
             ) from None
-        return ShelterRoute(candidates[route.target], route, mode, hazard, len(closures), len(zones))
+        hazard_name = None if wanted is None else wanted.value
+        return ShelterRoute(candidates[route.target], route, mode, hazard_name, len(closures), len(zones))
+
+
+def avoided_geometries(
+    conn: Connection, now: datetime, hazard: Hazard | None = None
+) -> tuple[list[BaseGeometry], list[BaseGeometry]]:
+    """Active, unexpired road closures and the hazard zones a route must avoid (WGS84).
+
+    The zones are those that rule shelters out (:func:`safecity.evacuation.shelters.unsuitable_ids`):
+    zones of ``hazard`` and collapse, fire and chemical zones; every active zone when ``hazard`` is
+    None. An earthquake route may thus cross a flood-prone zone, and reach a shelter inside one.
+    """
+    closures = conn.execute(
+        select(road_closures.c.geom).where(
+            road_closures.c.active.is_(True),
+            or_(road_closures.c.expires_at.is_(None), road_closures.c.expires_at > now),
+        )
+    ).scalars()
+    zq = select(hazard_zones.c.geom).where(
+        hazard_zones.c.active.is_(True),
+        or_(hazard_zones.c.expires_at.is_(None), hazard_zones.c.expires_at > now),
+    )
+    if hazard is not None:
+        relevant = {hazard.value, *(h.value for h in EXCLUSION_HAZARDS)}
+        zq = zq.where(hazard_zones.c.hazard.in_(sorted(relevant)))
+    zones = conn.execute(zq).scalars()
+    return [g for g in closures if g is not None], [g for g in zones if g is not None]
+
+
+def network_router(engine: Engine) -> Router | None:
+    """The router on the imported road network of the platform using ``engine``, or None when the
+    platform has no routing service yet, no network has been imported, or the file cannot be read."""
+    service = _services.get(engine)
+    if service is None or not service.path.is_file():
+        return None
+    try:
+        return service.router()
+    except SafecityError as e:
+        log.warning("road network not usable", path=str(service.path), error=e.message)
+        return None
+
+
+def _hazard(value: str | Hazard | None) -> Hazard | None:
+    """The hazard asked for; BadRequest naming ``hazard`` when it is not one the platform knows."""
+    if value is None or isinstance(value, Hazard):
+        return value
+    try:
+        return Hazard(value)
+    except ValueError:
+        raise BadRequest(
+            f"hazard: '{value}' is not a known hazard; use one of {', '.join(h.value for h in Hazard)}",
+            where="hazard",
+        ) from None
 
 
 def feature(result: ShelterRoute) -> dict[str, Any]:
@@ -165,7 +192,7 @@ def feature(result: ShelterRoute) -> dict[str, Any]:
                 "id": s.id,
                 "name_ko": s.name_ko,
                 "name_en": s.name_en,
-                "kind": s.kind,
+                "kind": s.kind.value,
                 "capacity": s.capacity,
                 "occupancy": s.occupancy,
                 "safe_from": list(s.safe_from),

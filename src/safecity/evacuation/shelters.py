@@ -48,6 +48,7 @@ from safecity.core.errors import BadRequest, Conflict, NotFound
 from safecity.evacuation.geometry import lonlat_to_metric
 from safecity.evacuation.tables import shelters
 from safecity.evacuation.zones import EXCLUSION_HAZARDS, Hazard, active_zones
+from safecity.geo.areas import area_at
 
 
 class ShelterKind(StrEnum):
@@ -98,6 +99,7 @@ class Shelter:
     geom: Point
     properties: dict[str, Any]
     updated_at: datetime
+    area_id: int | None = None  # the administrative dong containing it, when boundaries are imported
 
     @property
     def available(self) -> int:
@@ -260,7 +262,15 @@ def _shelter(row: RowMapping) -> Shelter:
         geom=row["geom"],
         properties=row["properties"] or {},
         updated_at=row["updated_at"],
+        area_id=row["area_id"],
     )
+
+
+def dong_id(conn: Connection, geom: Point) -> int | None:
+    """Id of the administrative dong containing ``geom`` (None before dong boundaries are imported, or
+    outside every dong)."""
+    ref = area_at(conn, geom.x, geom.y, kind="dong")
+    return None if ref is None else ref.id
 
 
 def default_safe_from(kind: ShelterKind) -> list[str]:
@@ -329,7 +339,8 @@ def upsert_shelters(
     """Insert or update shelters by ``code`` inside the caller's transaction; returns (created, updated).
 
     Every record is validated before anything is written, so a bad record leaves the store unchanged
-    (BadRequest names ``records[i].field``). An update keeps the shelter's occupancy and open state
+    (BadRequest names ``records[i].field``). ``area_id`` is set to the dong containing each shelter
+    (:func:`dong_id`). An update keeps the shelter's occupancy and open state
     (operational data the dataset does not have) but caps occupancy at the new capacity.
     """
     now = now or datetime.now(UTC)
@@ -342,6 +353,8 @@ def upsert_shelters(
                 where=f"records[{i}].code",
             )
         seen[v["code"]] = i
+    for v in values:
+        v["area_id"] = dong_id(conn, v["geom"])
     existing: dict[str, tuple[int, int]] = {}
     codes = list(seen)
     for start in range(0, len(codes), 500):
@@ -350,7 +363,7 @@ def upsert_shelters(
             select(shelters.c.code, shelters.c.id, shelters.c.occupancy).where(shelters.c.code.in_(chunk))
         ):
             existing[row.code] = (row.id, row.occupancy)
-    new = [{**v, "updated_at": now} for v in values if v["code"] not in existing]
+    new = [{**v, "created_at": now, "updated_at": now} for v in values if v["code"] not in existing]
     if new:
         conn.execute(insert(shelters), new)
     updated = 0
@@ -423,10 +436,17 @@ def list_shelters(
     return out[: query.limit] if query.limit is not None else out
 
 
-def unsuitable_ids(conn: Connection, items: Sequence[Shelter], hazard: Hazard, now: datetime) -> set[int]:
+def unsuitable_ids(
+    conn: Connection, items: Sequence[Shelter], hazard: Hazard | None, now: datetime
+) -> set[int]:
     """Ids of shelters that lie inside an active zone of ``hazard`` or of an exclusion hazard
-    (collapse, fire, chemical): nobody should be sent there for that hazard."""
-    zones = [z for z in active_zones(conn, now) if z.hazard == hazard.value or z.hazard in EXCLUSION_HAZARDS]
+    (collapse, fire, chemical): nobody should be sent there for that hazard. With no hazard named
+    (``None``) any active zone could be the one people are fleeing, so every active zone counts."""
+    zones = [
+        z
+        for z in active_zones(conn, now)
+        if hazard is None or z.hazard == hazard.value or z.hazard in EXCLUSION_HAZARDS
+    ]
     if not zones or not items:
         return set()
     union = shapely.union_all([z.geom for z in zones])
@@ -438,15 +458,24 @@ def unsuitable_ids(conn: Connection, items: Sequence[Shelter], hazard: Hazard, n
 
 def suitable_shelters(
     conn: Connection,
-    hazard: Hazard,
+    hazard: Hazard | None,
     now: datetime,
     *,
     near: tuple[float, float] | None = None,
     within_m: float | None = None,
 ) -> list[Shelter]:
-    """Open shelters with space that are safe from ``hazard`` and outside the zones that rule them out."""
+    """Open shelters with space that are safe from ``hazard`` and outside the zones that rule them out.
+
+    This is the one rule every caller (listing, guidance, area plans, evacuation routes) uses. With
+    ``hazard=None`` (a route asked for without naming the hazard) any shelter kind will do, but one inside
+    any active hazard zone is left out (see :func:`unsuitable_ids`).
+    """
     q = ShelterQuery(is_open=True, has_space=True, safe_from=hazard, near=near, within_m=within_m)
-    return [s for s, _ in list_shelters(conn, q, now=now)]
+    found = [s for s, _ in list_shelters(conn, q, now=now)]
+    if hazard is None:
+        excluded = unsuitable_ids(conn, found, None, now)
+        found = [s for s in found if s.id not in excluded]
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- writes
@@ -464,6 +493,7 @@ def create_shelter(conn: Connection, data: ShelterIn, now: datetime) -> Shelter:
         if data.safe_from is not None
         else default_safe_from(data.kind)
     )
+    geom = Point(*data.geometry.coordinates)
     row = (
         conn.execute(
             insert(shelters)
@@ -479,8 +509,10 @@ def create_shelter(conn: Connection, data: ShelterIn, now: datetime) -> Shelter:
                 wheelchair=data.wheelchair,
                 elevator=data.elevator,
                 safe_from=safe,
-                geom=Point(*data.geometry.coordinates),
+                geom=geom,
+                area_id=dong_id(conn, geom),
                 properties=data.properties,
+                created_at=now,
                 updated_at=now,
             )
             .returning(*shelters.c)

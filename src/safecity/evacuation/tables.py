@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tables of the evacuation capability."""
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, text
 
 from safecity.store.metadata import metadata
 from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
@@ -27,7 +27,11 @@ shelters = Table(
     Column("area_id", IdType, ForeignKey("geo_areas.id", ondelete="SET NULL"), index=True),
     Column("geom", Geometry, nullable=False),
     Column("properties", JSONDoc),
+    Column("created_at", Timestamp),  # null only for rows written before migration 0003 backfilled it
     Column("updated_at", Timestamp, nullable=False),
+    # Enforced by the database too (migration 0003), whoever writes: never more people than places.
+    CheckConstraint("capacity >= 0", name="capacity_nonnegative"),
+    CheckConstraint("occupancy >= 0 AND occupancy <= capacity", name="occupancy_within_capacity"),
 )
 
 hazard_zones = Table(
@@ -45,6 +49,7 @@ hazard_zones = Table(
     Column("source", String),
     Column("created_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp),
+    Column("deactivated_at", Timestamp),  # when an operator lifted it (active set to false)
 )
 
 road_closures = Table(
@@ -56,4 +61,5 @@ road_closures = Table(
     Column("geom", Geometry, nullable=False),  # a line along the closed road, or a polygon
     Column("created_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp),
+    Column("deactivated_at", Timestamp),  # when an operator lifted it (active set to false)
 )

@@ -8,6 +8,7 @@ code reads :func:`active_zones` and :func:`active_closures` to avoid them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -274,12 +275,12 @@ def active_zones(conn: Connection, now: datetime) -> list[HazardZone]:
     return list_zones(conn, now)
 
 
-def deactivate_zone(conn: Connection, zone_id: int) -> HazardZone:
+def deactivate_zone(conn: Connection, zone_id: int, now: datetime) -> HazardZone:
     row = (
         conn.execute(
             update(hazard_zones)
             .where(hazard_zones.c.id == zone_id)
-            .values(active=False)
+            .values(active=False, deactivated_at=now)
             .returning(*hazard_zones.c)
         )
         .mappings()
@@ -318,12 +319,12 @@ def active_closures(conn: Connection, now: datetime) -> list[RoadClosure]:
     return list_closures(conn, now)
 
 
-def deactivate_closure(conn: Connection, closure_id: int) -> RoadClosure:
+def deactivate_closure(conn: Connection, closure_id: int, now: datetime) -> RoadClosure:
     row = (
         conn.execute(
             update(road_closures)
             .where(road_closures.c.id == closure_id)
-            .values(active=False)
+            .values(active=False, deactivated_at=now)
             .returning(*road_closures.c)
         )
         .mappings()
@@ -332,3 +333,142 @@ def deactivate_closure(conn: Connection, closure_id: int) -> RoadClosure:
     if row is None:
         raise NotFound(f"road closure {closure_id} does not exist", where="id")
     return _closure(row)
+
+
+#: Hazard names as Korean datasets write them (침수 / 산사태 ...), mapped to :class:`Hazard`.
+_HAZARD_NAMES = {
+    "침수": Hazard.flood,
+    "홍수": Hazard.flood,
+    "침수흔적": Hazard.flood,
+    "침수위험": Hazard.flood,
+    "산사태": Hazard.landslide,
+    "토사재해": Hazard.landslide,
+    "급경사지": Hazard.landslide,
+    "붕괴위험": Hazard.landslide,
+    "태풍": Hazard.typhoon,
+    "지진": Hazard.earthquake,
+    "붕괴": Hazard.collapse,
+    "화재": Hazard.fire,
+    "화학": Hazard.chemical,
+    "화학사고": Hazard.chemical,
+    "inundation": Hazard.flood,
+    "flooding": Hazard.flood,
+}
+
+
+def parse_hazard(value: Any, where: str) -> Hazard:
+    """A :class:`Hazard` from its name (``flood``) or a common Korean name (``침수``, ``산사태``)."""
+    text = str(value).strip() if value is not None else ""
+    key = text.lower().replace(" ", "")
+    if key in Hazard.__members__:
+        return Hazard(key)
+    found = _HAZARD_NAMES.get(key)
+    if found is None:
+        raise BadRequest(
+            f"{where}: unknown hazard '{text}'; use one of {', '.join(h.value for h in Hazard)}",
+            where=where,
+        )
+    return found
+
+
+def import_zones(
+    conn: Connection,
+    records: list[dict[str, Any]],
+    *,
+    now: datetime,
+    replace_source: bool = True,
+) -> tuple[int, int]:
+    """Validate and store hazard zones inside the caller's transaction; returns (created, replaced).
+
+    See :func:`store_zones`, which this wraps.
+    """
+    stored, replaced = store_zones(
+        conn, records, now=now, replace_sources=_sources(records) if replace_source else ()
+    )
+    return len(stored), replaced
+
+
+def _sources(records: list[dict[str, Any]]) -> set[str]:
+    return {str(r["source"]) for r in records if r.get("source")}
+
+
+def store_zones(
+    conn: Connection,
+    records: list[dict[str, Any]],
+    *,
+    now: datetime,
+    replace_sources: Iterable[str] = (),
+) -> tuple[list[HazardZone], int]:
+    """Validate and store hazard zones inside the caller's transaction; returns (zones, replaced).
+
+    Each record has ``hazard`` (a :class:`Hazard` or its name), ``geom`` (a shapely (Multi)Polygon in
+    WGS84, already repaired), and optionally ``name_ko``, ``name_en``, ``properties``, ``source``,
+    ``guidance`` and ``expires_at``. A zone without guidance gets :func:`default_guidance` (nearest
+    suitable shelters, direction, what to avoid; ko and en). Every record is validated before anything
+    is written (BadRequest names ``records[i].field``). The active zones whose ``source`` is one of
+    ``replace_sources`` are deactivated first (kept for history, no longer routed around), so importing
+    a file or deriving zones again replaces the earlier ones.
+    """
+    from safecity.evacuation.guidance import default_guidance  # guidance imports this module
+
+    checked: list[tuple[Hazard, BaseGeometry, dict[str, Any]]] = []
+    for i, r in enumerate(records):
+        hazard = parse_hazard(r.get("hazard"), f"records[{i}].hazard")
+        geom = r.get("geom")
+        if not isinstance(geom, BaseGeometry) or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = geom.geom_type if isinstance(geom, BaseGeometry) else type(geom).__name__
+            raise BadRequest(
+                f"records[{i}].geom: a hazard zone needs a Polygon or MultiPolygon, not a {kind}",
+                where=f"records[{i}].geom",
+            )
+        if geom.is_empty or not geom.is_valid:
+            raise BadRequest(f"records[{i}].geom: empty or invalid polygon", where=f"records[{i}].geom")
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise BadRequest(
+                f"records[{i}].geom: coordinates must be WGS84 longitude, latitude",
+                where=f"records[{i}].geom",
+            )
+        guidance = r.get("guidance")
+        if guidance is not None:
+            try:
+                guidance = Guidance.model_validate(guidance).model_dump()
+            except ValueError as e:
+                raise BadRequest(
+                    f"records[{i}].guidance: needs ko and en with where_to_go, which_way, avoid ({e})",
+                    where=f"records[{i}].guidance",
+                ) from None
+        expires_at = r.get("expires_at")
+        if expires_at is not None and (not isinstance(expires_at, datetime) or expires_at.tzinfo is None):
+            raise BadRequest(
+                f"records[{i}].expires_at: needs a datetime with a time zone",
+                where=f"records[{i}].expires_at",
+            )
+        checked.append((hazard, geom, {**r, "guidance": guidance}))
+    replaced = 0
+    if replace_sources:
+        for source in sorted(set(replace_sources)):
+            replaced += (
+                conn.execute(
+                    update(hazard_zones)
+                    .where(hazard_zones.c.source == source, hazard_zones.c.active.is_(True))
+                    .values(active=False, deactivated_at=now)
+                ).rowcount
+                or 0
+            )
+    stored: list[HazardZone] = []
+    for hazard, geom, r in checked:
+        zone = insert_zone(
+            conn,
+            hazard=hazard,
+            geom=geom,
+            now=now,
+            guidance=r["guidance"] or default_guidance(conn, hazard, geom, now),
+            name_ko=r.get("name_ko"),
+            name_en=r.get("name_en"),
+            properties=r.get("properties"),
+            source=r.get("source"),
+            expires_at=r.get("expires_at"),
+        )
+        stored.append(zone)
+    return stored, replaced

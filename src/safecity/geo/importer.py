@@ -9,7 +9,9 @@ repair is reported per feature. Attribute columns are mapped by :mod:`safecity.g
   the district whose code is its 5-digit prefix in the same code system, else the district containing
   its representative point.
 * ``shelters`` → :func:`safecity.evacuation.shelters.upsert_shelters`.
-* any other kind (``facilities``, ``hazard-zones``...) → ``geo_features`` with ``layer`` = kind; the rows
+* ``hazard-zones`` → :func:`safecity.evacuation.zones.import_zones` (``evac_hazard_zones``, with
+  evacuation guidance); the hazard comes from a ``hazard``/``type``/``kind`` column or ``hazard=``.
+* any other kind (``facilities``...) → ``geo_features`` with ``layer`` = kind; the rows
   a previous import of the same file wrote are replaced.
 
 One file is one transaction: a whole-file error writes nothing. Features that cannot be used (no code,
@@ -64,6 +66,7 @@ _SHELTER_TYPE_NAMES = {
 }
 _KIND_FIELDS = ("kind", "type", "shelter_type", "hazard", "시설구분")
 _CAPACITY_FIELDS = ("capacity", "수용인원", "최대수용인원", "max_capacity")
+_HAZARD_FIELDS = ("hazard", "hazard_type", "hazard_kind", "재해구분", "재해유형", "type", "kind")
 _ADDRESS_FIELDS = ("address", "addr", "도로명주소", "주소")
 _WGS84 = CRS.from_epsg(4326)
 
@@ -262,6 +265,7 @@ def import_layer(
     layer: str | None = None,
     code_system: str | None = None,
     shelter_kind: str = "civil_defence",
+    hazard: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import one layer of a geodata file as ``kind``; see the module docstring for where rows go.
@@ -272,6 +276,8 @@ def import_layer(
     """
     if not kind or not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
         raise BadRequest(f"--as: '{kind}' is not a layer name (lower-case letters, digits, - and _)")
+    if hazard is not None and kind != "hazard-zones":
+        raise BadRequest(f"--hazard: only for --as hazard-zones, not --as {kind}", where="hazard")
     if kind == "shelters" and shelter_kind not in SHELTER_KINDS:
         raise BadRequest(f"shelter kind '{shelter_kind}': use one of {', '.join(SHELTER_KINDS)}")
     store = _store(platform_or_store)
@@ -324,6 +330,9 @@ def import_layer(
             _import_shelters(
                 conn, data, shelter_kind, code_field, name_field, name_en_field, report, progress
             )
+    elif kind == "hazard-zones":
+        with store.write() as conn:
+            _import_hazard_zones(conn, data, hazard, name_field, name_en_field, source, now, report, progress)
     else:
         with store.write() as conn:
             _import_features(
@@ -614,6 +623,71 @@ def _import_shelters(
             message = re.sub(r"records\[(\d+)\]", feature, e.message)
             where = re.sub(r"records\[(\d+)\]", feature, e.where or "")
             raise BadRequest(f"{data.where}: {message}", where=f"{data.where}:{where}") from None
+    _tick(progress, total, total)
+
+
+def _import_hazard_zones(
+    conn: Connection,
+    data: _Layer,
+    hazard: str | None,
+    name_field: str | None,
+    name_en_field: str | None,
+    source: str,
+    now: datetime,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    from safecity.evacuation.zones import import_zones, parse_hazard
+
+    fixed = parse_hazard(hazard, "--hazard") if hazard is not None else None
+    hazard_col = None if fixed is not None else first_field(data.fields, _HAZARD_FIELDS)
+    if fixed is None and hazard_col is None:
+        raise BadRequest(
+            f"{data.where}: no hazard column (hazard, type, kind) in the file (fields: "
+            f"{', '.join(data.fields)}); give the hazard with --hazard flood|landslide|...",
+            where=f"{data.where}:hazard",
+        )
+    name_col = first_field(data.fields, NAME_FIELDS, name_field)
+    name_en_col = first_field(data.fields, NAME_EN_FIELDS, name_en_field)
+    report.columns = {"hazard": hazard_col, "name_ko": name_col, "name_en": name_en_col}
+    records: list[dict[str, Any]] = []
+    feature_index: list[int] = []
+    total = len(data.geoms)
+    for i, raw in enumerate(data.geoms):
+        _tick(progress, i, total)
+        if raw is None:
+            report.bad.append((i, "no geometry"))
+            continue
+        geom = _repair(raw, i, report, dims=2)
+        if geom is None:
+            continue
+        try:
+            kind = fixed or parse_hazard(data.columns[str(hazard_col)][i], f"field '{hazard_col}'")
+        except BadRequest as e:
+            report.bad.append((i, e.message))
+            continue
+        feature_index.append(i)
+        records.append(
+            {
+                "hazard": kind,
+                "geom": geom,
+                "name_ko": _text(data.columns[name_col][i]) if name_col else None,
+                "name_en": _text(data.columns[name_en_col][i]) if name_en_col else None,
+                "properties": _properties(data, i),
+                "source": source,
+            }
+        )
+    try:
+        stored, replaced = import_zones(conn, records, now=now)
+    except BadRequest as e:
+        message = re.sub(
+            r"records\[(\d+)\]", lambda m: f"feature {feature_index[int(m.group(1))]}", e.message
+        )
+        raise BadRequest(f"{data.where}: {message}", where=data.where) from None
+    if replaced:
+        report.notes.append(f"{replaced} active zones of an earlier import of {source} were deactivated")
+    report.updated = min(replaced, stored)
+    report.created = stored - report.updated
     _tick(progress, total, total)
 
 
