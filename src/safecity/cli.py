@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +65,17 @@ def serve(
     )
     _tune_gc()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+@contextmanager
+def _progress(label: str, unit: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on stderr; yields the callback importers report (done, total or None) to."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (TextColumn(label), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed} " + unit))
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _tune_gc() -> None:
@@ -136,24 +149,11 @@ def import_observations_cmd(
     """Import observations from CSV or Parquet (datastream, time, value)."""
     import json
 
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
     from safecity.app import build_platform
     from safecity.sensing.importer import import_observations
 
     platform = build_platform(_settings())
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed} rows"),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("import", total=None)
-
-        def progress(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _progress("importing", "rows") as progress:
         try:
             report = import_observations(platform.sensing.ingest, file, batch_size, progress)
         except SafecityError as e:
@@ -216,26 +216,13 @@ def import_layer_cmd(
     import json
     import re
 
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
     from safecity.app import build_platform
     from safecity.geo.importer import describe, import_layer
 
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", kind):
         _fail(f"--as: '{kind}' is not a layer name (lower-case letters, digits, - and _)", code=2)
     platform = build_platform(_settings())
-    with Progress(
-        TextColumn(f"importing {kind}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed} features"),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("import", total=None)
-
-        def progress(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _progress(f"importing {kind}", "features") as progress:
         try:
             report = import_layer(
                 platform,
