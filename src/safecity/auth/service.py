@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from safecity.auth.model import Principal, Role
 from safecity.auth.tables import api_keys, users
 from safecity.core.errors import BadRequest, Conflict, NotFound, Unauthorized
-from safecity.sensing.tables import things
+from safecity.sensing.service import thing_exists
 from safecity.store import Store
 
 _HASHER = PasswordHasher()
@@ -104,7 +104,7 @@ class AuthService:
     def create_api_key(self, thing_id: int, label: str | None = None) -> str:
         key = "sck_" + secrets.token_urlsafe(32)
         with self.store.write() as conn:
-            if conn.execute(select(things.c.id).where(things.c.id == thing_id)).first() is None:
+            if not thing_exists(conn, thing_id):
                 raise NotFound(f"Thing {thing_id} does not exist; create it first", where="thing_id")
             conn.execute(
                 insert(api_keys).values(

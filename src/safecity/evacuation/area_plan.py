@@ -22,8 +22,7 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from safecity.core.errors import Conflict, NotFound
 from safecity.evacuation.geometry import parse_geojson_geometry, to_metric
@@ -40,9 +39,9 @@ from safecity.evacuation.plan import (
 from safecity.evacuation.routing import avoided_geometries, network_router
 from safecity.evacuation.shelters import suitable_shelters
 from safecity.evacuation.zones import Hazard
+from safecity.geo.areas import AreaRef, area_by_code, areas_of, geometry_of
 from safecity.geo.roads.graph import Mode
 from safecity.geo.roads.routing import Avoid, Router
-from safecity.geo.tables import areas
 
 #: Shelters farther than this from the area are left out of its plan (walking 5 km takes ~70 min).
 DEFAULT_REACH_M = 5000.0
@@ -82,37 +81,42 @@ class PlanRequest(BaseModel):
         return self
 
 
-def _dongs(conn: Connection, req: PlanRequest) -> tuple[list[RowMapping], str]:
-    """The dongs of the requested area and a label for it."""
+def _dong(conn: Connection, ref: AreaRef) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "code": ref.code,
+        "name_ko": ref.name_ko,
+        "name_en": ref.name_en,
+        "population": ref.population,
+        "geom": geometry_of(conn, ref.id),
+    }
+
+
+def _dongs(conn: Connection, req: PlanRequest) -> tuple[list[dict[str, Any]], str]:
+    """The dongs of the requested area (through the geography capability) and a label for it."""
     if req.area_code is not None:
-        found = conn.execute(select(areas).where(areas.c.code == req.area_code)).mappings().all()
-        if not found:
+        area = area_by_code(conn, req.area_code)
+        if area is None:
             raise NotFound(
                 f"area_code: no district or dong has code {req.area_code!r}; import the boundaries "
                 "(safecity import layer FILE --as districts|dongs) or check the code system (MOIS vs KOSTAT)",
                 where="area_code",
             )
-        area = found[0]
-        if area["kind"] == "dong":
-            return [area], area["name_ko"]
-        dongs = (
-            conn.execute(select(areas).where(areas.c.kind == "dong", areas.c.parent_id == area["id"]))
-            .mappings()
-            .all()
-        )
+        if area.kind == "dong":
+            return [_dong(conn, area)], area.name_ko
+        dongs = [_dong(conn, r) for r in areas_of(conn, "dong") if r.parent_id == area.id]
         if not dongs:
             raise Conflict(
                 f"area_code: district {req.area_code} has no dongs; import the dong boundaries first",
                 where="area_code",
             )
-        return list(dongs), area["name_ko"]
+        return dongs, area.name_ko
     assert req.area is not None
     polygon = parse_geojson_geometry(req.area, "area", ("Polygon", "MultiPolygon"))
     shapely.prepare(polygon)
+    inside = [_dong(conn, r) for r in areas_of(conn, "dong")]
     dongs = [
-        r
-        for r in conn.execute(select(areas).where(areas.c.kind == "dong")).mappings()
-        if polygon.contains(r["geom"].representative_point())
+        d for d in inside if d["geom"] is not None and polygon.contains(d["geom"].representative_point())
     ]
     if not dongs:
         raise Conflict(

@@ -19,9 +19,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from safecity.evacuation import tables as ev
+from safecity.evacuation.layers import hazard_zones_layer, shelters_layer
 from safecity.geo import tables as t
-from safecity.sensing import tables as st
+from safecity.sensing.layers import sensors_layer
 from safecity.store import Store
 
 
@@ -62,57 +62,6 @@ def _facilities() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], 
     return select(t.features).where(f.layer == "facilities"), f.id, f.geom, cols
 
 
-def _hazard_zones() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
-    h = ev.hazard_zones.c
-    cols = {
-        "hazard": h.hazard,
-        "name_ko": h.name_ko,
-        "name_en": h.name_en,
-        "guidance": h.guidance,
-        "created_at": h.created_at,
-        "expires_at": h.expires_at,
-    }
-    return select(ev.hazard_zones).where(h.active.is_(True)), h.id, h.geom, cols
-
-
-def _shelters() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
-    s = ev.shelters.c
-    cols = {
-        "code": s.code,
-        "kind": s.kind,
-        "name_ko": s.name_ko,
-        "name_en": s.name_en,
-        "address": s.address,
-        "capacity": s.capacity,
-        "occupancy": s.occupancy,
-        "is_open": s.is_open,
-        "wheelchair": s.wheelchair,
-        "elevator": s.elevator,
-        "safe_from": s.safe_from,
-        "dong_id": s.area_id,
-    }
-    # Only public columns are selected: the shelter's free-form properties may hold contact people.
-    return select(s.id, s.geom, *cols.values()), s.id, s.geom, cols
-
-
-def _sensors() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
-    th, loc, tl = st.things.c, st.locations.c, st.thing_locations.c
-    # A Thing may have several Locations; its first one is its position on the map.
-    first = (
-        select(tl.thing_id, func.min(tl.location_id).label("location_id"))
-        .group_by(tl.thing_id)
-        .subquery("first_location")
-    )
-    cols = {"name": th.name, "description": th.description}
-    q = (
-        select(th.id, loc.geom, th.name, th.description)
-        .join(first, first.c.thing_id == th.id)
-        .join(st.locations, loc.id == first.c.location_id)
-        .where(loc.geom.is_not(None))
-    )
-    return q, th.id, loc.geom, cols
-
-
 COLLECTIONS: dict[str, Collection] = {
     c.id: c
     for c in (
@@ -140,19 +89,19 @@ COLLECTIONS: dict[str, Collection] = {
             "hazard-zones",
             "Active hazard zones",
             "Flood, landslide, collapse and fire zones in force, with their evacuation guidance.",
-            _hazard_zones,
+            hazard_zones_layer,
         ),
         Collection(
             "shelters",
             "Shelters (대피소)",
             "Shelters by type with capacity, occupancy, open state and accessibility.",
-            _shelters,
+            shelters_layer,
         ),
         Collection(
             "sensors",
             "Sensors",
             "SensorThings Things at their Location; observations are at /sta/v1.1.",
-            _sensors,
+            sensors_layer,
         ),
     )
 }

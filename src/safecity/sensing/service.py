@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from safecity.bus import Bus
@@ -15,6 +16,7 @@ from safecity.core.events import ENTITY_CHANGED
 from safecity.sensing.catalogue import Catalogue
 from safecity.sensing.ingest import Ingest
 from safecity.sensing.sta.write import Writer
+from safecity.sensing.tables import things
 from safecity.store import Store
 
 
@@ -39,3 +41,8 @@ class Sensing:
             self.ingest.invalidate()
         self.bus.notify()
         return result
+
+
+def thing_exists(conn: Connection, thing_id: int) -> bool:
+    """Whether a SensorThings Thing exists (for capabilities that refer to Things by id)."""
+    return conn.execute(select(things.c.id).where(things.c.id == thing_id)).first() is not None
