@@ -33,6 +33,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/evacuate.py
+	$(BIN)/python bench/evacuate_assign.py
 
 # Re-resolve the locked dependencies after changing pyproject.toml.
 lock: $(STAMP)
