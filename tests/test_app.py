@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from safecity.core.clock import ManualClock
 from safecity.settings import Settings, load_settings
 from tests.conftest import Api, weather_station
 
@@ -72,19 +73,11 @@ def test_sensor_health_lists_stale_and_suspect(api: Api) -> None:
     states = {p["datastream"]: p["state"] for p in body["problems"]}
     assert states == {d2: "suspect"}
     # Four minutes later the 1-minute gauge has missed three reports.
-    api.platform.sensing.clock = _Later(now + timedelta(minutes=4))
+    api.platform.sensing.clock = ManualClock(now + timedelta(minutes=4))
     body = api.client.get("/sensing/health", headers=api.headers).json()
     states = {p["datastream"]: p["state"] for p in body["problems"]}
     assert states == {d1: "stale", d2: "suspect"}
     assert "safecity_sensors_stale 1.0" in api.client.get("/metrics").text
-
-
-class _Later:
-    def __init__(self, when: datetime) -> None:
-        self.when = when
-
-    def now(self) -> datetime:
-        return self.when
 
 
 def test_settings_from_toml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -275,20 +275,25 @@ def active_zones(conn: Connection, now: datetime) -> list[HazardZone]:
     return list_zones(conn, now)
 
 
-def deactivate_zone(conn: Connection, zone_id: int, now: datetime) -> HazardZone:
+def _deactivate(conn: Connection, table: Any, row_id: int, now: datetime, what: str) -> Any:
+    """Lift a zone or a closure (kept, with when it was lifted, so alerts can still refer to it)."""
     row = (
         conn.execute(
-            update(hazard_zones)
-            .where(hazard_zones.c.id == zone_id)
+            update(table)
+            .where(table.c.id == row_id)
             .values(active=False, deactivated_at=now)
-            .returning(*hazard_zones.c)
+            .returning(*table.c)
         )
         .mappings()
         .first()
     )
     if row is None:
-        raise NotFound(f"hazard zone {zone_id} does not exist", where="id")
-    return _zone(row)
+        raise NotFound(f"{what} {row_id} does not exist", where="id")
+    return row
+
+
+def deactivate_zone(conn: Connection, zone_id: int, now: datetime) -> HazardZone:
+    return _zone(_deactivate(conn, hazard_zones, zone_id, now, "hazard zone"))
 
 
 def insert_closure(conn: Connection, data: RoadClosureIn, now: datetime) -> RoadClosure:
@@ -320,19 +325,7 @@ def active_closures(conn: Connection, now: datetime) -> list[RoadClosure]:
 
 
 def deactivate_closure(conn: Connection, closure_id: int, now: datetime) -> RoadClosure:
-    row = (
-        conn.execute(
-            update(road_closures)
-            .where(road_closures.c.id == closure_id)
-            .values(active=False, deactivated_at=now)
-            .returning(*road_closures.c)
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"road closure {closure_id} does not exist", where="id")
-    return _closure(row)
+    return _closure(_deactivate(conn, road_closures, closure_id, now, "road closure"))
 
 
 #: Hazard names as Korean datasets write them (침수 / 산사태 ...), mapped to :class:`Hazard`.
