@@ -32,6 +32,8 @@ EXPECTED_KEYS = {
     "rainfall_1h",
     "air_temperature",
     "relative_humidity",
+    "wind_speed",
+    "wind_gust",
     "water_level",
     "water_level_elevation",
     "river_discharge",

@@ -1,0 +1,1086 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The real-time rule engine: observations in, condition changes out.
+
+The engine is compiled from the rules and the sensor directory into a plan: for each datastream a
+:class:`~safecity.situation.windows.Series` with the aggregates any rule (or a derived series) needs,
+de-duplicated so that "3-hour sum of this gauge" is computed once however many rules read it, and the
+*bindings* (one rule on one subject: a stream, a thing, or a stream that votes for an area) to evaluate
+after each sample. Evaluating is a few comparisons per binding; history is never re-queried. Time is the
+observations' own time throughout (windows, minimum durations, clearing delays), so replaying a past
+event gives the same answer as living through it.
+
+Not thread-safe: the situation service serialises calls.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from safecity.core.events import ObservationAccepted
+from safecity.core.logging import get_logger
+from safecity.sensing.directory import StreamInfo
+from safecity.situation.apparent import apparent_temperature
+from safecity.situation.model import HAZARDS, ConditionChange, Crisis
+from safecity.situation.rules import (
+    Comparison,
+    Condition,
+    Group,
+    LoadedRule,
+    RuleDef,
+    SignalDef,
+)
+from safecity.situation.windows import (
+    Age,
+    Aggregate,
+    Daily,
+    Last,
+    Rate,
+    Series,
+    WindowExtreme,
+    WindowMean,
+    WindowSum,
+    local_day,
+)
+
+log = get_logger(__name__)
+
+#: QC flags that keep a value out of every signal (out_of_range | spike | flatline | future): a bad
+#: reading must not trigger a rule by itself. ``late`` is not among them: late data is still true data.
+BAD_FLAGS = 1 | 2 | 4 | 8
+CHECKPOINT_EVERY = 32
+OUT_OF_RANGE = 1
+#: Hazard detectors whose reading above their measuring range means "at least the top of the range"
+#: (a catalytic LEL bead past 100 %LEL), not noise: such a flagged reading enters at the range's top
+#: so it can raise and hold an alarm (see the catalogue's note on combustible_gas).
+SATURATING = frozenset({"combustible_gas", "co_concentration", "smoke_obscuration"})
+RAIN_PROPERTIES = ("rainfall_1min", "rainfall_10min", "rainfall_1h")
+RAIN_WINDOWS = (3600.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 24 * 3600.0)
+LEVEL_PROPERTIES = ("water_level", "water_level_elevation")
+APPARENT = "apparent_temperature"
+#: Temperature and humidity further apart than this are not combined into an apparent temperature.
+APPARENT_PAIRING_S = 3600.0
+_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+Locate = Callable[[float, float], tuple[str | None, str | None]]  # lon, lat -> (district, dong) codes
+Predicate = Callable[[float], bool]
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+@dataclass
+class Stream:
+    """A datastream (or a virtual one, e.g. a Thing's apparent temperature) as the engine sees it."""
+
+    info: StreamInfo
+    district: str | None
+    dong: str | None
+    series: Series
+    aggs: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+    ids: tuple[int, ...] = ()  # real datastream ids behind it
+    #: the aggregates of the previous plan, reused when asked for again (daily values older than the
+    #: samples kept cannot be recomputed)
+    pool: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
+    #: every CHECKPOINT_EVERY samples, the time and the state of the stream's bindings after it: data
+    #: that arrives late re-runs the bindings from the last checkpoint before it, with the state they
+    #: really had then (levels, entry timers, hysteresis latches)
+    checkpoints: list[tuple[float, dict[int, tuple[Any, ...]]]] = field(default_factory=list)
+
+    def checkpoint(self, t: float) -> None:
+        self.checkpoints.append((t, {id(b): b.snapshot() for b in self.bindings}))
+        if len(self.checkpoints) > 64:
+            horizon = self.series.last - self.series.horizon
+            keep = [c for c in self.checkpoints if c[0] >= horizon]
+            self.checkpoints = keep[-64:] if len(keep) > 64 else keep
+
+    def agg(self, sig: SignalDef) -> Aggregate:
+        key = (sig.fn, sig.window, sig.per, sig.hours, sig.max_age if sig.fn == "last" else None)
+        a = self.aggs.get(key)
+        if a is None:
+            a = self.pool.pop(key, None) or _make_agg(self.series, sig)
+            self.aggs[key] = a
+            self.series.aggs.append(a)
+            if sig.window:
+                self.series.horizon = max(self.series.horizon, sig.window + 600)
+        return a
+
+
+def _make_agg(s: Series, sig: SignalDef) -> Aggregate:
+    w = sig.window or 0.0
+    match sig.fn:
+        case "sum":
+            return WindowSum(s, w)
+        case "mean":
+            return WindowMean(s, w)
+        case "max":
+            return WindowExtreme(w, True)
+        case "min":
+            return WindowExtreme(w, False)
+        case "rate":
+            return Rate(s, w, _PER[sig.per])
+        case "daily_max":
+            return Daily(s, True, sig.hours)
+        case "daily_min":
+            return Daily(s, False, sig.hours)
+        case "age":
+            return Age(s)
+        case _:
+            return Last(s, sig.max_age)
+
+
+@dataclass
+class _Explain:
+    agg: Aggregate
+    desc: str
+    above: bool
+    threshold: float | None  # None where the comparison's threshold is not a plain number (days, of)
+
+    def met(self, v: float) -> bool:
+        if self.threshold is None:
+            return True
+        return v >= self.threshold if self.above else v <= self.threshold
+
+
+class Binding:
+    """One rule on one subject, with its level state machine (entry delay ``for``, exit delay
+    ``clear_after``, per-comparison hysteresis in the compiled predicates)."""
+
+    __slots__ = (
+        "clear_after",
+        "clear_since",
+        "cur",
+        "entered",
+        "explain",
+        "fns",
+        "for_",
+        "group",
+        "history",
+        "latches",
+        "rule",
+        "simple",
+        "since",
+        "stream_ids",
+        "subject",
+        "thing_ids",
+        "where",
+    )
+
+    def __init__(
+        self,
+        rule: RuleDef,
+        subject: str,
+        fns: list[Predicate],
+        explain: list[list[_Explain]],
+        where: Stream,
+        stream_ids: tuple[int, ...],
+        thing_ids: tuple[int, ...],
+        latched: bool = False,
+    ) -> None:
+        self.rule = rule
+        self.subject = subject
+        self.fns = fns
+        self.explain = explain
+        self.for_ = [lv.for_ for lv in rule.level]
+        self.clear_after = [lv.clear_after for lv in rule.level]
+        #: no entry delays and no hysteresis latches: an idle binding needs no per-level bookkeeping
+        self.simple = not latched and not any(self.for_)
+        self.cur = -1
+        self.since: list[float | None] = [None] * len(fns)
+        self.clear_since: float | None = None
+        self.entered: float | None = None
+        self.history: list[tuple[float, int]] = []
+        self.latches: list[list[bool]] = []
+        self.group: AreaGroup | None = None
+        self.where = where
+        self.stream_ids = stream_ids
+        self.thing_ids = thing_ids
+
+    @property
+    def pending(self) -> bool:
+        return self.cur >= 0 or any(s is not None for s in self.since)
+
+    def step(self, t: float) -> int | None:
+        """Evaluate at time ``t``; the new level index when it changes, else None."""
+        if self.cur < 0 and self.simple:
+            # the common case, nothing going on: the highest level that holds, if any, is entered
+            fns = self.fns
+            for i in range(len(fns) - 1, -1, -1):
+                if fns[i](t):
+                    return i
+            return None
+        holds = [f(t) for f in self.fns]
+        cur = self.cur
+        since = self.since
+        target = cur
+        for i in range(len(holds) - 1, -1, -1):
+            if holds[i]:
+                if i > cur:
+                    s = since[i]
+                    if s is None:
+                        since[i] = s = t
+                    if target == cur and t - s >= self.for_[i]:
+                        target = i
+            else:
+                since[i] = None
+        if target > cur:
+            return target
+        if cur >= 0:
+            if holds[cur]:
+                self.clear_since = None
+            else:
+                cs = self.clear_since
+                if cs is None:
+                    self.clear_since = cs = t
+                if t - cs >= self.clear_after[cur]:
+                    for j in range(cur - 1, -1, -1):
+                        if holds[j]:
+                            return j
+                    return -1
+        return None
+
+    def move(self, new: int, t: float) -> None:
+        self.cur = new
+        self.clear_since = None
+        self.entered = t if new >= 0 else None
+        self.history.append((t, new))
+        if len(self.history) > 64:
+            del self.history[:-32]
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return (
+            self.cur,
+            list(self.since),
+            self.clear_since,
+            self.entered,
+            len(self.history),
+            [c[0] for c in self.latches],
+        )
+
+    def restore(self, snap: tuple[Any, ...]) -> None:
+        self.cur, since, self.clear_since, self.entered, n, latches = snap
+        self.since = list(since)
+        del self.history[n:]
+        for cell, v in zip(self.latches, latches, strict=True):
+            cell[0] = v
+
+    def level_of(self, index: int) -> Crisis:
+        return self.rule.level[index].level if index >= 0 else Crisis.none
+
+    def describe(self, index: int, t: float) -> tuple[float | None, str]:
+        """The deciding value: the first comparison of that level that is met (else the first that
+        reads a value)."""
+        fallback: tuple[float | None, str] | None = None
+        for e in self.explain[index]:
+            v = e.agg.value(t)
+            if v is None:
+                continue
+            if e.met(v):
+                return (round(v, 4), e.desc)
+            fallback = fallback or (round(v, 4), e.desc)
+        return fallback or (None, self.explain[index][0].desc if self.explain[index] else "")
+
+
+class AreaGroup:
+    """The streams of one area voting for an area-scope rule."""
+
+    def __init__(self, rule: RuleDef, kind: str, code: str) -> None:
+        self.rule = rule
+        self.code = code
+        self.subject = f"area:{kind}:{code}"
+        self.members: dict[str, Binding] = {}
+        self.level = Crisis.none
+        self.entered: float | None = None
+        assert rule.area is not None
+        self.area = rule.area
+
+    def needed(self) -> int:
+        if self.area.mode == "all":
+            return len(self.members)
+        return self.area.count if self.area.mode == "count" else 1
+
+    def compute(self) -> Crisis:
+        need = self.needed()
+        best = Crisis.none
+        for lv in self.rule.level:
+            n = sum(1 for b in self.members.values() if b.cur >= 0 and b.level_of(b.cur) >= lv.level)
+            if n >= need:
+                best = lv.level
+        return best
+
+
+def _compile(
+    cond: Condition,
+    value_of: Callable[[str], Aggregate | None],
+    scale: Callable[[str], float | None],
+    cells: list[list[bool]] | None = None,
+) -> tuple[Predicate, bool] | None:
+    """A predicate for a condition, and whether it keeps state (hysteresis); None when the subject
+    lacks what the condition needs (an ``any`` drops such members, an ``all`` cannot)."""
+    if isinstance(cond, Group):
+        parts = [_compile(c, value_of, scale, cells) for c in (cond.any or cond.all or ())]
+        if cond.all is not None and any(p is None for p in parts):
+            return None
+        ok = [p for p in parts if p is not None]
+        if not ok:
+            return None
+        fs = [f for f, _ in ok]
+        latched = any(lat for _, lat in ok)
+        if len(fs) == 1:
+            return fs[0], latched
+        if latched:
+            # evaluate every member (a list, not short-circuit): hysteresis latches must see each value
+            if cond.any is not None:
+                return (lambda t: any([f(t) for f in fs])), True
+            return (lambda t: all([f(t) for f in fs])), True
+        if len(fs) == 2:
+            f1, f2 = fs
+            if cond.any is not None:
+                return (lambda t: f1(t) or f2(t)), False
+            return (lambda t: f1(t) and f2(t)), False
+        if cond.any is not None:
+            return (lambda t: any(f(t) for f in fs)), False
+        return (lambda t: all(f(t) for f in fs)), False
+    comp: Comparison = cond
+    agg = value_of(comp.signal)
+    if agg is None:
+        return None
+    factor = 1.0
+    if comp.of is not None:
+        f = scale(comp.of)
+        if f is None:
+            return None
+        factor = f
+    above = comp.above is not None
+    x = (comp.above if above else comp.below) or 0.0
+    x *= factor
+    if comp.days is not None:
+        assert isinstance(agg, Daily)
+        return _days_predicate(agg, x, above, comp.days), False
+    clear = comp.clear_below if above else comp.clear_above
+    value = agg.value
+    if clear is None:
+        if above:
+            return (lambda t: (v := value(t)) is not None and v >= x), False
+        return (lambda t: (v := value(t)) is not None and v <= x), False
+    c = clear * factor
+    latch = [False]
+    if cells is not None:
+        cells.append(latch)  # the binding snapshots and restores it (late data re-runs)
+
+    def hysteresis(t: float) -> bool:
+        v = value(t)
+        if v is None:
+            latch[0] = False
+        elif above:
+            latch[0] = v >= x or (latch[0] and v >= c)
+        else:
+            latch[0] = v <= x or (latch[0] and v <= c)
+        return latch[0]
+
+    return hysteresis, True
+
+
+def _days_predicate(agg: Daily, x: float, above: bool, n: int) -> Predicate:
+    """Met on n consecutive local days; today counts once its running value meets it, and fails only
+    when it is over (the day has ended, or the hours the aggregate reads are past)."""
+
+    def met(v: float | None) -> bool:
+        return v is not None and (v >= x if above else v <= x)
+
+    def f(t: float) -> bool:
+        d = local_day(t)
+        days = agg.days
+        streak = 0
+        dd = d - 1
+        while streak < n and met(days.get(dd)):
+            streak += 1
+            dd -= 1
+        today = days.get(d)
+        if met(today):
+            return streak + 1 >= n
+        if today is not None and agg.day_closed(t):
+            return False
+        return streak >= n
+
+    return f
+
+
+def _reader(rule: RuleDef, s: Stream) -> Callable[[str], Aggregate | None]:
+    def value_of(name: str) -> Aggregate | None:
+        return s.agg(rule.signals[name])
+
+    return value_of
+
+
+def _share(stream: Stream) -> Callable[[str], float | None]:
+    def scale(key: str) -> float | None:
+        if key == "expected_interval":
+            return stream.info.expected_interval_s
+        for props in (stream.info.properties, stream.info.thing_properties):
+            v = props.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                return float(v)
+        return None
+
+    return scale
+
+
+@dataclass
+class RuleStatus:
+    rule: LoadedRule
+    subjects: int = 0
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Engine:
+    def __init__(self, locate: Locate | None = None, ceilings: dict[str, float] | None = None) -> None:
+        self.locate = locate
+        #: property -> top of the measuring range, for the SATURATING properties
+        self.ceilings = {k: v for k, v in (ceilings or {}).items() if k in SATURATING}
+        self.streams: dict[int, Stream] = {}
+        self.bindings: list[Binding] = []
+        self.groups: dict[str, AreaGroup] = {}
+        self.age_bindings: list[Binding] = []
+        self.status: dict[str, RuleStatus] = {}
+        self.rules: list[LoadedRule] = []
+        self.infos: list[StreamInfo] = []
+        # thing id -> (temperature stream id, humidity stream id, virtual apparent-temperature stream id)
+        self._apparent: dict[int, tuple[int, int, int]] = {}
+        self._by_temperature: dict[int, int] = {}
+        self.processed = 0
+
+    # -- planning ----------------------------------------------------------------------------------
+    def plan(
+        self,
+        rules: Sequence[LoadedRule],
+        infos: Sequence[StreamInfo],
+        areas: Mapping[int, tuple[str | None, str | None]] | None = None,
+    ) -> list[ConditionChange]:
+        """(Re)compile for these rules and streams. Stream data and the state of unchanged bindings
+        (same rule id and version, same subject) carry over; conditions of bindings that disappear are
+        cleared (returned). ``areas`` gives (district, dong) codes of streams directly, instead of
+        looking their location up."""
+        old_streams = self.streams
+        old_bindings = {(b.rule.id, b.rule.version, b.subject): b for b in self.bindings}
+        old_groups = self.groups
+        self.rules = list(rules)
+        self.infos = list(infos)
+        self.streams = {}
+        self.bindings = []
+        self.groups = {}
+        self.age_bindings = []
+        self._apparent = {}
+        self._by_temperature = {}
+        self.status = {r.rule.id: RuleStatus(r) for r in rules}
+
+        for info in infos:
+            district = dong = None
+            if areas and info.datastream_id in areas:
+                district, dong = areas[info.datastream_id]
+            elif self.locate is not None and info.lon is not None and info.lat is not None:
+                district, dong = self.locate(info.lon, info.lat)
+            old = old_streams.get(info.datastream_id)
+            series = old.series if old is not None else Series(7200.0)
+            series.aggs = []
+            self.streams[info.datastream_id] = Stream(
+                info, district, dong, series, ids=(info.datastream_id,), pool=old.aggs if old else {}
+            )
+        self._plan_apparent(old_streams)
+        self._plan_derived()
+
+        for r in rules:
+            if not r.rule.enabled:
+                continue
+            try:
+                self._plan_rule(r.rule)
+            except Exception as e:
+                log.exception("rule could not be compiled", rule=r.rule.id)
+                self.status[r.rule.id].error = f"{type(e).__name__}: {e}"
+
+        changes: list[ConditionChange] = []
+        new_keys = {}
+        for b in self.bindings:
+            key = (b.rule.id, b.rule.version, b.subject)
+            new_keys[key] = b
+            prev = old_bindings.get(key)
+            if prev is not None:
+                b.cur, b.since, b.clear_since, b.entered, b.history = (
+                    prev.cur,
+                    prev.since,
+                    prev.clear_since,
+                    prev.entered,
+                    prev.history,
+                )
+        for s in self.streams.values():
+            s.series.rebuild()
+        now_t = max((s.series.last for s in self.streams.values()), default=-math.inf)
+        for key, prev in old_bindings.items():
+            if key not in new_keys and prev.cur >= 0 and prev.group is None:
+                changes.append(
+                    self._change(prev, -1, now_t if math.isfinite(now_t) else 0.0, (), note="rule changed")
+                )
+        for code, g in old_groups.items():
+            ng = self.groups.get(code)
+            if g.level > Crisis.none and (ng is None or ng.rule.version != g.rule.version):
+                changes.append(self._group_change(g, Crisis.none, now_t if math.isfinite(now_t) else 0.0, ()))
+            elif ng is not None:
+                ng.level, ng.entered = g.level, g.entered
+        # new bindings are evaluated on the data held only now: after the clears of the conditions they
+        # replace (consumers key conditions by rule id and subject, not version) and after carried-over
+        # areas got back their level (a stream joining an active area must not fire it again)
+        for b in self.bindings:
+            if (b.rule.id, b.rule.version, b.subject) not in old_bindings and b.where.series.t:
+                self._eval(b, b.where.series.last, 0, changes)
+        return changes
+
+    def _plan_apparent(self, old_streams: dict[int, Stream]) -> None:
+        by_thing: dict[int, dict[str, StreamInfo]] = {}
+        for info in self.infos:
+            if info.property in ("air_temperature", "relative_humidity"):
+                by_thing.setdefault(info.thing_id, {}).setdefault(info.property, info)
+        for thing_id, props in by_thing.items():
+            if len(props) < 2:
+                continue
+            temp, hum = props["air_temperature"], props["relative_humidity"]
+            vid = -thing_id
+            vinfo = StreamInfo(
+                datastream_id=vid,
+                name=f"{temp.thing_name}: apparent temperature",
+                property=APPARENT,
+                thing_id=thing_id,
+                thing_name=temp.thing_name,
+                thing_properties=temp.thing_properties,
+                properties={},
+                lon=temp.lon,
+                lat=temp.lat,
+                expected_interval_s=temp.expected_interval_s,
+                unit="Cel",
+            )
+            base = self.streams[temp.datastream_id]
+            old = old_streams.get(vid)
+            series = old.series if old is not None else Series(7200.0)
+            series.aggs = []
+            self.streams[vid] = Stream(
+                vinfo,
+                base.district,
+                base.dong,
+                series,
+                ids=(temp.datastream_id, hum.datastream_id),
+                pool=old.aggs if old else {},
+            )
+            self._apparent[thing_id] = (temp.datastream_id, hum.datastream_id, vid)
+            self._by_temperature[temp.datastream_id] = thing_id
+            # the humidity stream keeps its latest value for pairing
+            self.streams[hum.datastream_id].agg(SignalDef(fn="last", max_age=APPARENT_PAIRING_S))
+
+    def _plan_derived(self) -> None:
+        """The series people ask for, kept whether or not a rule reads them (rules reuse them)."""
+        for s in self.streams.values():
+            p = s.info.property
+            if p in RAIN_PROPERTIES:
+                for w in RAIN_WINDOWS:
+                    s.agg(SignalDef(fn="sum", window=w))
+            elif p in LEVEL_PROPERTIES:
+                s.agg(SignalDef(fn="rate", window=3600.0))
+                s.agg(SignalDef(fn="last"))
+            elif p == APPARENT:
+                s.agg(SignalDef(fn="daily_max", hours=None))
+
+    def _matches(self, rule: RuleDef, s: Stream) -> bool:
+        sel = rule.select
+        info = s.info
+        if info.property not in sel.properties:
+            return False
+        if sel.things is not None and info.thing_name not in sel.things:
+            return False
+        if sel.datastreams is not None and info.datastream_id not in sel.datastreams:
+            return False
+        if sel.areas is not None and s.district not in sel.areas and s.dong not in sel.areas:
+            return False
+        if sel.thing_properties is not None:
+            tp = info.thing_properties
+            if any(tp.get(k) != v for k, v in sel.thing_properties.items()):
+                return False
+        return True
+
+    def _plan_rule(self, rule: RuleDef) -> None:
+        status = self.status[rule.id]
+        matched = [s for s in self.streams.values() if self._matches(rule, s)]
+        if rule.scope == "thing":
+            things: dict[int, list[Stream]] = {}
+            for s in matched:
+                things.setdefault(s.info.thing_id, []).append(s)
+            for thing_id, members in things.items():
+                by_prop: dict[str | None, Stream] = {}
+                for s in sorted(members, key=lambda s: s.info.datastream_id):
+                    by_prop.setdefault(s.info.property, s)
+
+                def value_of(name: str, by_prop: dict[str | None, Stream] = by_prop) -> Aggregate | None:
+                    sig = rule.signals[name]
+                    s = by_prop.get(sig.property)
+                    return s.agg(sig) if s is not None else None
+
+                anchor = members[0]
+                b = self._bind(rule, f"thing:{thing_id}", anchor, value_of, _share(anchor), members)
+                if b is None:
+                    status.skipped.append(f"thing {thing_id}: lacks a value the rule needs")
+                    continue
+                for s in {id(m): m for m in by_prop.values()}.values():
+                    s.bindings.append(b)
+            return
+        for s in matched:
+            b = self._bind(rule, f"ds:{s.info.datastream_id}", s, _reader(rule, s), _share(s), [s])
+            if b is None:
+                status.skipped.append(
+                    f"datastream {s.info.datastream_id}: lacks a value the rule needs (e.g. 'allowable')"
+                )
+                continue
+            s.bindings.append(b)
+            if rule.scope == "area":
+                assert rule.area is not None
+                code = s.district if rule.area.kind == "district" else s.dong
+                if code is None:
+                    status.skipped.append(f"datastream {s.info.datastream_id}: not inside a known area")
+                    s.bindings.remove(b)
+                    self.bindings.remove(b)
+                    continue
+                key = f"{rule.id}|{code}"
+                g = self.groups.get(key)
+                if g is None:
+                    g = self.groups[key] = AreaGroup(rule, rule.area.kind, code)
+                g.members[b.subject] = b
+                b.group = g
+
+    def _bind(
+        self,
+        rule: RuleDef,
+        subject: str,
+        where: Stream,
+        value_of: Callable[[str], Aggregate | None],
+        scale: Callable[[str], float | None],
+        members: list[Stream],
+    ) -> Binding | None:
+        fns: list[Predicate] = []
+        explain: list[list[_Explain]] = []
+        latched = False
+        cells: list[list[bool]] = []
+        for lv in rule.level:
+            conds = lv.any if lv.any is not None else lv.all
+            assert conds is not None
+            compiled = _compile(
+                Group(any=conds) if lv.any is not None else Group(all=conds), value_of, scale, cells
+            )
+            if compiled is None:
+                return None
+            fns.append(compiled[0])
+            latched = latched or compiled[1]
+            ex = []
+            for c in _flat(conds):
+                a = value_of(c.signal)
+                if a is not None:
+                    plain = c.of is None and c.days is None
+                    x = c.above if c.above is not None else c.below
+                    ex.append(
+                        _Explain(
+                            a, rule.signals[c.signal].describe(), c.above is not None, x if plain else None
+                        )
+                    )
+            explain.append(ex)
+        ids = tuple(sorted({i for m in members for i in m.ids}))
+        things = tuple(sorted({m.info.thing_id for m in members}))
+        b = Binding(rule, subject, fns, explain, where, ids, things, latched)
+        b.latches = cells
+        self.bindings.append(b)
+        self.status[rule.id].subjects += 1
+        if any(sig.fn == "age" for sig in rule.signals.values()):
+            self.age_bindings.append(b)
+        return b
+
+    # -- running -----------------------------------------------------------------------------------
+    def process(self, events: Iterable[ObservationAccepted]) -> list[ConditionChange]:
+        """Feed accepted observations; returns the condition changes they cause, in order."""
+        out: list[ConditionChange] = []
+        late: dict[int, list[tuple[float, float, int]]] = {}
+        streams = self.streams
+        apparent = self._by_temperature
+        n = 0
+        for ev in events:
+            n += 1
+            sid = ev.datastream_id
+            s = streams.get(sid) if sid is not None else None
+            if s is None:
+                continue
+            end = ev.phenomenon_time_end
+            t = (end or ev.phenomenon_time).timestamp()
+            series = s.series
+            if series.last_seen is None or t > series.last_seen:
+                series.last_seen = t
+            v = ev.result
+            if type(v) is not float and type(v) is not int:
+                continue
+            if ev.qc_flags & BAD_FLAGS:
+                top = self.ceilings.get(s.info.property or "")
+                if top is None or ev.qc_flags & BAD_FLAGS != OUT_OF_RANGE or not v > top:  # NaN: dropped
+                    continue
+                v = top
+            if not series.t or t > series.t[-1]:
+                series.append(t, v)
+                for b in s.bindings:
+                    try:
+                        new = b.step(t)
+                    except Exception as e:  # noqa: BLE001 - one broken rule never stops the others
+                        self._fail(b, e)
+                        continue
+                    if new is not None:
+                        self._apply(b, new, t, (ev.observation_id,), out)
+                if not len(series.t) % CHECKPOINT_EVERY:
+                    s.checkpoint(t)
+            else:
+                late.setdefault(sid, []).append((t, float(v), ev.observation_id))  # type: ignore[arg-type]
+            if sid in apparent:
+                self._feed_apparent(apparent[sid], t, float(v), ev.observation_id, out, late)
+        for sid, items in late.items():
+            self._late(streams[sid], items, out)
+        self.processed += n
+        return out
+
+    def _feed_apparent(
+        self,
+        thing_id: int,
+        t: float,
+        temp: float,
+        obs_id: int,
+        out: list[ConditionChange],
+        late: dict[int, list[tuple[float, float, int]]],
+    ) -> None:
+        _, hum_id, vid = self._apparent[thing_id]
+        hs = self.streams[hum_id].series
+        if not hs.t:
+            return
+        i = bisect_left(hs.t, t)
+        best = None
+        for j in (i - 1, i):
+            if (
+                0 <= j < len(hs.t)
+                and abs(hs.t[j] - t) <= APPARENT_PAIRING_S
+                and (best is None or abs(hs.t[j] - t) < abs(hs.t[best] - t))
+            ):
+                best = j
+        if best is None:
+            return
+        at = apparent_temperature(temp, hs.v[best])
+        vs = self.streams[vid]
+        if at is None:
+            return
+        if t > vs.series.last:
+            vs.series.last_seen = t
+            vs.series.append(t, at)
+            for b in vs.bindings:
+                self._eval(b, t, obs_id, out)
+            if not len(vs.series.t) % CHECKPOINT_EVERY:
+                vs.checkpoint(t)
+        else:
+            late.setdefault(vid, []).append((t, at, obs_id))
+
+    def _eval(self, b: Binding, t: float, obs_id: int, out: list[ConditionChange]) -> None:
+        try:
+            new = b.step(t)
+        except Exception as e:  # noqa: BLE001 - one broken rule never stops the others
+            self._fail(b, e)
+            return
+        if new is not None:
+            self._apply(b, new, t, (obs_id,) if obs_id else (), out)
+
+    def _apply(
+        self,
+        b: Binding,
+        new: int,
+        t: float,
+        obs: tuple[int, ...],
+        out: list[ConditionChange],
+        late: bool = False,
+    ) -> None:
+        old = b.cur
+        b.move(new, t)
+        if b.group is None:
+            out.append(self._change(b, new, t, obs, previous=old, late=late))
+            return
+        level = b.group.compute()
+        if level != b.group.level:
+            out.append(self._group_change(b.group, level, t, obs, late=late))
+
+    def _fail(self, b: Binding, e: Exception) -> None:
+        st = self.status.get(b.rule.id)
+        log.error("rule failed; disabled until reloaded", rule=b.rule.id, subject=b.subject, error=repr(e))
+        if st is not None:
+            st.error = f"{type(e).__name__}: {e}"
+        for s in self.streams.values():
+            s.bindings = [x for x in s.bindings if x.rule.id != b.rule.id]
+        self.age_bindings = [x for x in self.age_bindings if x.rule.id != b.rule.id]
+
+    def _late(self, s: Stream, items: list[tuple[float, float, int]], out: list[ConditionChange]) -> None:
+        """Samples at or before the stream's latest one: insert them, and re-run the stream's bindings
+        from the last checkpoint before the earliest of them, with the windows and the binding state as
+        they were then; report the level changes the late data reveals (``late=True``, at their own
+        time) and make sure the end state is the one in-order data would have given."""
+        series = s.series
+        tmin = math.inf
+        for t, v, _ in items:
+            i = bisect_left(series.t, t)
+            if i < len(series.t) and series.t[i] == t:
+                if series.v[i] != v:
+                    series.v[i] = v
+                    tmin = min(tmin, t)
+            elif not series.t or t >= series.t[-1] - series.horizon:
+                series.t.insert(i, t)
+                series.v.insert(i, v)
+                tmin = min(tmin, t)
+        if tmin == math.inf:
+            return  # repeats of what is stored: nothing to re-run
+        obs = tuple(o for _, _, o in items if o)[:20]
+        bindings = s.bindings
+        before = {id(b): (b.cur, list(b.history)) for b in bindings}
+        point = next((c for c in reversed(s.checkpoints) if c[0] < tmin), None)
+        s.checkpoints = [c for c in s.checkpoints if c[0] < tmin]
+        if point is None:
+            start_t = -math.inf
+            for b in bindings:
+                b.restore((-1, [None] * len(b.fns), None, None, 0, [False] * len(b.latches)))
+        else:
+            start_t = point[0]
+            for b in bindings:
+                snap = point[1].get(id(b))
+                if snap is not None:
+                    b.restore(snap)
+        series.rebuild(upto=start_t)
+        described: dict[tuple[int, float], tuple[float | None, str]] = {}
+        ts, vs, aggs = series.t, series.v, series.aggs
+        for i in range(bisect_left(ts, start_t) if start_t > -math.inf else 0, len(ts)):
+            t = ts[i]
+            if t <= start_t:
+                continue
+            for a in aggs:
+                a.push(t, vs[i])
+            for b in bindings:
+                try:
+                    new = b.step(t)
+                except Exception as e:  # noqa: BLE001 - one broken rule never stops the others
+                    self._fail(b, e)
+                    continue
+                if new is not None:
+                    b.move(new, t)
+                    if new >= 0:
+                        described[(id(b), t)] = b.describe(new, t)
+            if not (i + 1) % CHECKPOINT_EVERY:
+                s.checkpoint(t)
+        for b in bindings:
+            old_cur, old_hist = before[id(b)]
+            if b.history == old_hist:
+                continue
+            final = b.cur
+            reported = set(old_hist)
+            new_hist = b.history
+            common = 0
+            while common < min(len(old_hist), len(new_hist)) and old_hist[common] == new_hist[common]:
+                common += 1
+            prev = new_hist[common - 1][1] if common else -1
+            emitted = old_cur
+            # the transitions the late data revealed, in order, then the end state made right
+            for when, lv in new_hist[common:]:
+                if (when, lv) not in reported and b.group is None:
+                    b.cur = prev
+                    c = self._change(b, lv, when, obs, previous=prev, late=True)
+                    if lv >= 0 and (id(b), when) in described:
+                        c = _with_value(c, *described[(id(b), when)])
+                    out.append(c)
+                    emitted = lv
+                prev = lv
+            b.cur = final
+            if b.group is not None:
+                g = b.group
+                level = g.compute()
+                if level != g.level:
+                    out.append(self._group_change(g, level, ts[-1], obs, late=True))
+            elif emitted != final:
+                out.append(self._change(b, final, ts[-1], obs, previous=emitted, late=True))
+
+    def tick(self, now: datetime) -> list[ConditionChange]:
+        """Time passes without data: windows slide, clearing delays run out, sensors go stale."""
+        t = now.timestamp()
+        out: list[ConditionChange] = []
+        seen: set[int] = set()
+        for b in self.age_bindings:
+            seen.add(id(b))
+            self._eval(b, t, 0, out)
+        for b in self.bindings:
+            if id(b) in seen or not b.pending:
+                continue
+            if t <= b.where.series.last:
+                continue
+            self._eval(b, t, 0, out)
+        return out
+
+    # -- reporting ---------------------------------------------------------------------------------
+    def _change(
+        self,
+        b: Binding,
+        new: int,
+        t: float,
+        obs: tuple[int, ...],
+        *,
+        previous: int | None = None,
+        late: bool = False,
+        note: str | None = None,
+    ) -> ConditionChange:
+        prev = b.cur if previous is None else previous
+        shown = new if new >= 0 else prev
+        value, signal = b.describe(shown, t) if shown >= 0 else (None, "")
+        lv = b.rule.level[new] if new >= 0 else None
+        w = b.where
+        return ConditionChange(
+            rule_id=b.rule.id,
+            rule_version=b.rule.version,
+            hazard=b.rule.hazard,
+            subject=b.subject,
+            level=b.level_of(new),
+            previous=b.level_of(prev),
+            stage_ko=lv.name_ko if lv else "",
+            stage_en=lv.name_en if lv else "",
+            at=_dt(t),
+            value=value,
+            signal=signal,
+            datastream_ids=b.stream_ids,
+            thing_ids=b.thing_ids,
+            observation_ids=obs,
+            district_codes=(w.district,) if w.district else (),
+            dong_codes=(w.dong,) if w.dong else (),
+            lon=w.info.lon,
+            lat=w.info.lat,
+            late=late,
+            detail={"note": note} if note else {},
+        )
+
+    def _group_change(
+        self, g: AreaGroup, level: Crisis, t: float, obs: tuple[int, ...], late: bool = False
+    ) -> ConditionChange:
+        prev = g.level
+        g.level = level
+        g.entered = t if level > Crisis.none else None
+        lv = next((x for x in g.rule.level if x.level == level), None)
+        at_level = [b for b in g.members.values() if b.cur >= 0 and b.level_of(b.cur) >= max(level, prev)]
+        voters = at_level or list(g.members.values())
+        first = voters[0]
+        value, signal = first.describe(max(first.cur, 0), t) if first.cur >= 0 else (None, "")
+        return ConditionChange(
+            rule_id=g.rule.id,
+            rule_version=g.rule.version,
+            hazard=g.rule.hazard,
+            subject=g.subject,
+            level=level,
+            previous=prev,
+            stage_ko=lv.name_ko if lv else "",
+            stage_en=lv.name_en if lv else "",
+            at=_dt(t),
+            value=value,
+            signal=signal,
+            datastream_ids=tuple(sorted({i for b in voters for i in b.stream_ids})),
+            thing_ids=tuple(sorted({i for b in voters for i in b.thing_ids})),
+            observation_ids=obs,
+            district_codes=(g.code,)
+            if g.area.kind == "district"
+            else tuple(sorted({b.where.district for b in voters if b.where.district})),
+            dong_codes=(g.code,) if g.area.kind == "dong" else (),
+            lon=first.where.info.lon,
+            lat=first.where.info.lat,
+            late=late,
+            detail={"members": len(g.members), "needed": g.needed()},
+        )
+
+    def active(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Conditions currently at a level, for the situation board."""
+        out = []
+        for b in self.bindings:
+            if b.cur < 0 or b.group is not None:
+                continue
+            t = now.timestamp() if now else b.where.series.last
+            value, signal = b.describe(b.cur, max(t, b.where.series.last))
+            lv = b.rule.level[b.cur]
+            out.append(
+                {
+                    "rule": b.rule.id,
+                    "ruleVersion": b.rule.version,
+                    "hazard": b.rule.hazard,
+                    "hazardKo": HAZARDS[b.rule.hazard].name_ko,
+                    "hazardEn": HAZARDS[b.rule.hazard].name_en,
+                    "subject": b.subject,
+                    "level": int(lv.level),
+                    "stageKo": lv.name_ko,
+                    "stageEn": lv.name_en,
+                    "since": _dt(b.entered).isoformat() if b.entered is not None else None,
+                    "value": value,
+                    "signal": signal,
+                    "datastreams": list(b.stream_ids),
+                    "things": list(b.thing_ids),
+                    "district": b.where.district,
+                    "dong": b.where.dong,
+                    "lon": b.where.info.lon,
+                    "lat": b.where.info.lat,
+                }
+            )
+        for g in self.groups.values():
+            if g.level <= Crisis.none:
+                continue
+            lv = next(x for x in g.rule.level if x.level == g.level)
+            out.append(
+                {
+                    "rule": g.rule.id,
+                    "ruleVersion": g.rule.version,
+                    "hazard": g.rule.hazard,
+                    "hazardKo": HAZARDS[g.rule.hazard].name_ko,
+                    "hazardEn": HAZARDS[g.rule.hazard].name_en,
+                    "subject": g.subject,
+                    "level": int(g.level),
+                    "stageKo": lv.name_ko,
+                    "stageEn": lv.name_en,
+                    "since": _dt(g.entered).isoformat() if g.entered is not None else None,
+                    "members": len(g.members),
+                    "district": g.code if g.area.kind == "district" else None,
+                    "dong": g.code if g.area.kind == "dong" else None,
+                }
+            )
+        return out
+
+    def horizon_s(self) -> float:
+        """How much history a restart must read back to refill every window (and daily streaks)."""
+        h = 7200.0
+        for s in self.streams.values():
+            h = max(h, s.series.horizon)
+            if any(isinstance(a, Daily) for a in s.series.aggs):
+                h = max(h, 8 * 86400.0)
+        return h
+
+
+def _with_value(c: ConditionChange, value: float | None, signal: str) -> ConditionChange:
+    from dataclasses import replace
+
+    return replace(c, value=value, signal=signal)
+
+
+def _flat(conds: Iterable[Condition]) -> Iterable[Comparison]:
+    for c in conds:
+        if isinstance(c, Comparison):
+            yield c
+        else:
+            yield from _flat(c.any or c.all or ())
