@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -16,7 +16,7 @@ from safecity.core.events import ENTITY_CHANGED
 from safecity.sensing.catalogue import Catalogue
 from safecity.sensing.ingest import Ingest
 from safecity.sensing.sta.write import Writer
-from safecity.sensing.tables import things
+from safecity.sensing.tables import datastreams, observations, things
 from safecity.store import Store
 
 
@@ -46,3 +46,17 @@ class Sensing:
 def thing_exists(conn: Connection, thing_id: int) -> bool:
     """Whether a SensorThings Thing exists (for capabilities that refer to Things by id)."""
     return conn.execute(select(things.c.id).where(things.c.id == thing_id)).first() is not None
+
+
+def existing_ids(
+    conn: Connection, kind: Literal["observation", "datastream", "thing"], ids: Collection[int]
+) -> set[int]:
+    """Which of ``ids`` exist as SensorThings Observations, Datastreams or Things (one query).
+
+    For capabilities that refer to sensing entities by id (an incident's attachments) and must refuse an
+    id that names nothing.
+    """
+    if not ids:
+        return set()
+    table = {"observation": observations, "datastream": datastreams, "thing": things}[kind]
+    return {int(r[0]) for r in conn.execute(select(table.c.id).where(table.c.id.in_(sorted(set(ids)))))}

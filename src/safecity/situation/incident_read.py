@@ -1,0 +1,291 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reading incidents: the JSON shapes the API, the board and the CLI show, and rule tuning statistics.
+
+Every function reads inside the caller's connection; ``area_of`` names a district code (names and
+centroid from ``geo.areas``, cached by the caller) or answers None when districts are not loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection, RowMapping
+
+from safecity.core.errors import BadRequest, NotFound
+from safecity.geo import areas as geo_areas
+from safecity.situation.correlate import Point
+from safecity.situation.lifecycle import OPEN, Status, parse_status
+from safecity.situation.model import HAZARDS, Crisis
+from safecity.situation.tables import incidents as t_incidents
+from safecity.situation.tables import links as t_links
+from safecity.situation.tables import timeline as t_timeline
+
+#: Dismissal reasons listed per rule in :func:`rule_stats` (the most recent).
+MAX_REASONS = 20
+#: Most incidents one list request returns.
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class AreaInfo:
+    """A district as incidents name it: code, names, centroid (WGS84)."""
+
+    code: str
+    name_ko: str
+    name_en: str
+    centroid: Point
+
+
+AreaLookup = Callable[[Connection, str], "AreaInfo | None"]
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def incident_row(conn: Connection, incident_id: int) -> RowMapping:
+    row = conn.execute(select(t_incidents).where(t_incidents.c.id == incident_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist", where="id")
+    return row
+
+
+def _areas_json(
+    conn: Connection, codes: Sequence[str], conditions: Sequence[RowMapping], area_of: AreaLookup
+) -> list[dict[str, Any]]:
+    out = []
+    for code in codes:
+        area = area_of(conn, code)
+        level = max(
+            (int(c["level"] or 0) for c in conditions if code in ((c["data"] or {}).get("districts") or ())),
+            default=0,
+        )
+        out.append(
+            {
+                "code": code,
+                "nameKo": area.name_ko if area else None,
+                "nameEn": area.name_en if area else None,
+                "level": level,
+            }
+        )
+    return out
+
+
+def incident_json(
+    conn: Connection, r: RowMapping, incident_links: Sequence[RowMapping], area_of: AreaLookup
+) -> dict[str, Any]:
+    level = Crisis(r["level"])
+    status = Status(r["status"])
+    hazard = HAZARDS.get(r["hazard"])
+    conditions = [lr for lr in incident_links if lr["kind"] == "condition"]
+    codes = sorted(lr["ref"] for lr in incident_links if lr["kind"] == "area")
+    return {
+        "id": int(r["id"]),
+        "hazard": r["hazard"],
+        "hazardKo": hazard.name_ko if hazard else r["hazard"],
+        "hazardEn": hazard.name_en if hazard else r["hazard"],
+        "level": int(level),
+        "crisis": level.to_json(),
+        "status": status.value,
+        "statusKo": status.name_ko,
+        "statusEn": status.name_en,
+        "titleKo": r["title_ko"],
+        "titleEn": r["title_en"],
+        "description": r["description"],
+        "source": r["source"],
+        "sourceNote": r["source_note"],
+        "rule": r["rule_id"],
+        "location": None if r["lon"] is None else {"lon": r["lon"], "lat": r["lat"]},
+        "openedAt": iso(r["opened_at"]),
+        "openedBy": r["opened_by"],
+        "lastActivityAt": iso(r["last_activity_at"]),
+        "clearedAt": iso(r["cleared_at"]),
+        "statusChangedAt": iso(r["status_changed_at"]),
+        "statusChangedBy": r["status_changed_by"],
+        "closedAt": iso(r["closed_at"]),
+        "closedBy": r["closed_by"],
+        "dismissedReason": r["dismissed_reason"],
+        "createdAt": iso(r["created_at"]),
+        "updatedAt": iso(r["updated_at"]),
+        "areas": _areas_json(conn, codes, conditions, area_of),
+    }
+
+
+def read_incident(conn: Connection, incident_id: int, area_of: AreaLookup) -> dict[str, Any]:
+    """One incident with its timeline (oldest first), conditions, affected areas (with the GeoJSON
+    union of their geometries when districts are loaded), datastreams, things, observations, links.
+    Raises NotFound."""
+    r = incident_row(conn, incident_id)
+    incident_links = list(
+        conn.execute(
+            select(t_links).where(t_links.c.incident_id == incident_id).order_by(t_links.c.id)
+        ).mappings()
+    )
+    out = incident_json(conn, r, incident_links, area_of)
+    ids = {
+        k: [int(lr["ref"]) for lr in incident_links if lr["kind"] == k]
+        for k in ("datastream", "thing", "observation")
+    }
+    geoms = []
+    for a in out["areas"]:
+        ref = geo_areas.area_by_code(conn, a["code"], kind="district")
+        geom = geo_areas.geometry_of(conn, ref.id) if ref is not None else None
+        if geom is not None:
+            geoms.append(geom)
+    timeline_rows = conn.execute(
+        select(t_timeline).where(t_timeline.c.incident_id == incident_id).order_by(t_timeline.c.id)
+    ).mappings()
+    out["timeline"] = [
+        {
+            "id": int(t["id"]),
+            "at": iso(t["at"]),
+            "recordedAt": iso(t["recorded_at"]),
+            "kind": t["kind"],
+            "actor": t["actor"],
+            "rule": t["rule_id"],
+            "level": t["level"],
+            "detailKo": t["detail_ko"],
+            "detailEn": t["detail_en"],
+            "data": t["data"],
+        }
+        for t in timeline_rows
+    ]
+    out["geometry"] = shapely.union_all(geoms).__geo_interface__ if geoms else None
+    out["conditions"] = [
+        {
+            "rule": lr["rule_id"],
+            "subject": (lr["data"] or {}).get("subject"),
+            "level": int(lr["level"] or 0),
+            "since": iso(lr["since"]),
+            "stageKo": (lr["data"] or {}).get("stageKo"),
+            "stageEn": (lr["data"] or {}).get("stageEn"),
+            "districts": (lr["data"] or {}).get("districts", []),
+        }
+        for lr in incident_links
+        if lr["kind"] == "condition"
+    ]
+    out["datastreams"] = ids["datastream"]
+    out["things"] = ids["thing"]
+    out["observations"] = ids["observation"]
+    out["links"] = [lr["ref"] for lr in incident_links if lr["kind"] == "link"]
+    return out
+
+
+def list_incidents(
+    conn: Connection,
+    area_of: AreaLookup,
+    *,
+    status: str | None = None,
+    hazard: str | None = None,
+    open_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Incidents, newest first (by when they opened), without timelines. BadRequest names a bad filter."""
+    q = select(t_incidents)
+    if status is not None:
+        q = q.where(t_incidents.c.status == parse_status(status).value)
+    if hazard is not None:
+        if hazard not in HAZARDS:
+            raise BadRequest(
+                f"hazard: unknown hazard '{hazard}'; use one of {', '.join(HAZARDS)}", where="hazard"
+            )
+        q = q.where(t_incidents.c.hazard == hazard)
+    if open_only:
+        q = q.where(t_incidents.c.status.in_([s.value for s in OPEN]))
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit: 1 to {MAX_LIMIT}", where="limit")
+    if offset < 0:
+        raise BadRequest("offset: 0 or more", where="offset")
+    q = q.order_by(t_incidents.c.opened_at.desc(), t_incidents.c.id.desc()).limit(limit).offset(offset)
+    rows = list(conn.execute(q).mappings())
+    by_incident: dict[int, list[RowMapping]] = {int(r["id"]): [] for r in rows}
+    if rows:
+        for lr in conn.execute(
+            select(t_links).where(
+                t_links.c.incident_id.in_(list(by_incident)),
+                t_links.c.kind.in_(["area", "condition"]),
+            )
+        ).mappings():
+            by_incident[int(lr["incident_id"])].append(lr)
+    return [incident_json(conn, r, by_incident[int(r["id"])], area_of) for r in rows]
+
+
+def rule_stats(conn: Connection) -> list[dict[str, Any]]:
+    """Per rule: conditions fired, incidents it opened, incidents it fed (opened or joined), and
+    incidents dismissed as false alarms among those it fed, with the latest reasons. High
+    dismissal shares point at thresholds to tune."""
+    stats: dict[str, dict[str, Any]] = {}
+
+    def entry(rule_id: str) -> dict[str, Any]:
+        return stats.setdefault(
+            rule_id,
+            {
+                "rule": rule_id,
+                "conditionsFired": 0,
+                "incidentsOpened": 0,
+                "incidentsFed": 0,
+                "incidentsDismissed": 0,
+                "dismissedShare": 0.0,
+                "dismissReasons": [],
+            },
+        )
+
+    for rule_id, n in conn.execute(
+        select(t_timeline.c.rule_id, func.count())
+        .where(t_timeline.c.kind == "fired", t_timeline.c.rule_id.is_not(None))
+        .group_by(t_timeline.c.rule_id)
+    ):
+        entry(rule_id)["conditionsFired"] = int(n)
+    for rule_id, n in conn.execute(
+        select(t_incidents.c.rule_id, func.count())
+        .where(t_incidents.c.source == "rule", t_incidents.c.rule_id.is_not(None))
+        .group_by(t_incidents.c.rule_id)
+    ):
+        entry(rule_id)["incidentsOpened"] = int(n)
+    for rule_id, n in conn.execute(
+        select(t_links.c.rule_id, func.count(t_links.c.incident_id.distinct()))
+        .where(t_links.c.kind == "condition", t_links.c.rule_id.is_not(None))
+        .group_by(t_links.c.rule_id)
+    ):
+        entry(rule_id)["incidentsFed"] = int(n)
+    dismissed = conn.execute(
+        select(
+            t_links.c.rule_id,
+            t_incidents.c.id,
+            t_incidents.c.dismissed_reason,
+            t_incidents.c.closed_at,
+            t_incidents.c.closed_by,
+        )
+        .distinct()
+        .select_from(t_links.join(t_incidents, t_links.c.incident_id == t_incidents.c.id))
+        .where(
+            and_(
+                t_links.c.kind == "condition",
+                t_links.c.rule_id.is_not(None),
+                t_incidents.c.status == Status.dismissed.value,
+            )
+        )
+        .order_by(t_incidents.c.closed_at.desc(), t_incidents.c.id.desc())
+    ).all()
+    for rule_id, incident_id, reason, closed_at, closed_by in dismissed:
+        e = entry(rule_id)
+        e["incidentsDismissed"] += 1
+        if len(e["dismissReasons"]) < MAX_REASONS:
+            e["dismissReasons"].append(
+                {
+                    "incidentId": int(incident_id),
+                    "reason": reason,
+                    "at": iso(closed_at),
+                    "by": closed_by,
+                }
+            )
+    for e in stats.values():
+        if e["incidentsFed"]:
+            e["dismissedShare"] = round(e["incidentsDismissed"] / e["incidentsFed"], 3)
+    return [stats[k] for k in sorted(stats)]

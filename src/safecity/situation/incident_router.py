@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``/incidents`` and ``/situation/rules/stats``: the incident register for the situation room.
+
+Reads and writes are for operators (and admins): incidents name places, sensors and people's reports
+before anything is published to citizens (the warning capability does that). Each write is one store
+transaction, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.model import Role
+from safecity.core.errors import MAX_ID
+from safecity.situation.incident_inputs import AttachmentIn, ManualIncidentIn, StatusIn
+from safecity.situation.incident_read import MAX_LIMIT
+from safecity.situation.incidents import Incidents
+from safecity.situation.lifecycle import Status
+
+router = APIRouter(tags=["incidents"])
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _actor(request: Request) -> str:
+    # allow() already resolved and cached the caller on the request.
+    return resolve_principal(request).name
+
+
+def _incidents(request: Request) -> Incidents:
+    return request.app.state.platform.incidents  # type: ignore[no-any-return]
+
+
+@router.get("/incidents", dependencies=[allow(Role.operator)], summary="Incidents, newest first, filtered")
+def list_incidents(
+    request: Request,
+    status: Status | None = None,
+    hazard: Annotated[str | None, Query(description="heavy_rain, river_flood, facility, ...")] = None,
+    open: Annotated[bool, Query(description="only incidents not closed or dismissed")] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    found = _incidents(request).list(
+        status=status.value if status else None, hazard=hazard, open_only=open, limit=limit, offset=offset
+    )
+    return _json({"numberReturned": len(found), "incidents": found})
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    dependencies=[allow(Role.operator)],
+    summary="One incident with its timeline, areas and sensors",
+)
+def get_incident(request: Request, incident_id: Id) -> Response:
+    return _json(_incidents(request).get(incident_id))
+
+
+@router.post(
+    "/incidents",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Open an incident reported by a person",
+)
+def open_incident(request: Request, body: ManualIncidentIn) -> Response:
+    return _json(_incidents(request).open_manual(body, _actor(request)), 201)
+
+
+@router.post(
+    "/incidents/{incident_id}/status",
+    dependencies=[allow(Role.operator)],
+    summary="Acknowledge, respond, recover, close or dismiss (with a reason) an incident",
+)
+def set_status(
+    request: Request,
+    incident_id: Id,
+    body: StatusIn,
+) -> Response:
+    incident = _incidents(request).transition(
+        incident_id, body.status.value, _actor(request), reason=body.reason, note=body.note
+    )
+    return _json(incident)
+
+
+@router.post(
+    "/incidents/{incident_id}/attachments",
+    dependencies=[allow(Role.operator)],
+    status_code=201,
+    summary="Attach an observation, datastream, thing, link or note",
+)
+def attach(
+    request: Request,
+    incident_id: Id,
+    body: AttachmentIn,
+) -> Response:
+    return _json(_incidents(request).attach(incident_id, body, _actor(request)), 201)
+
+
+@router.get(
+    "/situation/rules/stats",
+    dependencies=[allow(Role.operator)],
+    summary="Per rule: conditions fired, incidents opened and dismissed",
+)
+def rule_stats(request: Request) -> Response:
+    return _json({"rules": _incidents(request).rule_stats()})

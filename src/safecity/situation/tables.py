@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tables of the situation capability: incidents, their timeline and links, and stored rule versions.
+
+Times: ``opened_at``, ``last_activity_at``, ``cleared_at`` and a timeline row's ``at`` are *event* times
+(the observations' time a rule decided on, or the wall clock for an operator's action); ``created_at``,
+``updated_at`` and ``recorded_at`` are wall-clock times of the write. A replay of a past storm therefore
+has incidents dated on the storm, written today.
+"""
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from safecity.store.metadata import metadata
+from safecity.store.types import IdType, JSONDoc, Timestamp
+
+incidents = Table(
+    "situation_incidents",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("hazard", String, nullable=False),  # a key of safecity.situation.model.HAZARDS
+    Column("level", Integer, nullable=False),  # Crisis: max(base_level, the conditions' current levels)
+    # The level an operator declared on a manual incident (0 for rule incidents): conditions that join it
+    # can raise the incident above it, never below, and such an incident is never closed automatically.
+    Column("base_level", Integer, nullable=False, server_default=text("0")),
+    # detected | acknowledged | responding | recovering | closed | dismissed
+    Column("status", String, nullable=False),
+    Column("title_ko", String, nullable=False),
+    Column("title_en", String, nullable=False),
+    Column("description", Text),
+    Column("source", String, nullable=False),  # "rule" | "manual"
+    Column("source_note", Text),  # manual: where the report came from (a phone call, a news item)
+    Column("rule_id", String),  # rule incidents: the rule whose condition opened it
+    Column("lon", Float),  # where it started (WGS84), when known
+    Column("lat", Float),
+    Column("opened_at", Timestamp, nullable=False),
+    Column("opened_by", String, nullable=False),  # "system" or the operator's name
+    Column("last_activity_at", Timestamp, nullable=False),  # event time of the latest condition change
+    # Event time at which the last active condition cleared (null while any is active): tick() closes
+    # the incident once this is close_after old.
+    Column("cleared_at", Timestamp),
+    Column("status_changed_at", Timestamp, nullable=False),
+    Column("status_changed_by", String, nullable=False),
+    Column("closed_at", Timestamp),  # closed or dismissed
+    Column("closed_by", String),
+    Column("dismissed_reason", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    # The open incidents are loaded by status at start-up and listed by hazard and status.
+    Index("ix_situation_incidents_status_hazard", "status", "hazard"),
+    Index("ix_situation_incidents_hazard_opened", "hazard", "opened_at"),
+    Index("ix_situation_incidents_rule_id", "rule_id"),
+)
+
+timeline = Table(
+    "situation_incident_timeline",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("incident_id", IdType, ForeignKey("situation_incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Timestamp, nullable=False),  # event time
+    Column("recorded_at", Timestamp, nullable=False),  # wall clock of the write
+    # opened | fired | lowered | cleared | level | area | status | attachment | note
+    Column("kind", String, nullable=False),
+    Column("actor", String, nullable=False),  # "system" or the operator's name
+    Column("rule_id", String),  # condition entries: the rule (rule tuning statistics count these)
+    Column("level", Integer),
+    Column("detail_ko", Text, nullable=False),
+    Column("detail_en", Text, nullable=False),
+    Column("data", JSONDoc),
+    Index("ix_situation_incident_timeline_incident", "incident_id", "id"),
+    Index("ix_situation_incident_timeline_rule_kind", "rule_id", "kind"),
+)
+
+links = Table(
+    "situation_incident_links",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("incident_id", IdType, ForeignKey("situation_incidents.id", ondelete="CASCADE"), nullable=False),
+    # area (ref = district code) | datastream | thing | observation (ref = id) | link (ref = URL)
+    # | condition (ref = "<rule id>|<subject>", with its current level and since when)
+    Column("kind", String, nullable=False),
+    Column("ref", String, nullable=False),
+    Column("rule_id", String),  # conditions
+    Column("level", Integer),  # conditions: current level (0 = cleared)
+    Column("since", Timestamp),  # conditions: event time the current level was entered
+    Column("data", JSONDoc),  # conditions: the latest change (stage names, districts, lon/lat, value)
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("incident_id", "kind", "ref"),
+    # "which incidents refer to datastream 12 / district 11590" (dashboards, the warning capability).
+    Index("ix_situation_incident_links_kind_ref", "kind", "ref"),
+)
+
+rules = Table(
+    "situation_rules",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("rule_id", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", JSONDoc, nullable=False),
+    Column("source", String, nullable=False),  # "file:<path>" | "api"
+    Column("created_by", String, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    UniqueConstraint("rule_id", "version"),
+)
