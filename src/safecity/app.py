@@ -40,6 +40,10 @@ from safecity.sensing.router import router as sensing_router
 from safecity.sensing.service import Sensing
 from safecity.sensing.sta.router import router as sta_router
 from safecity.settings import Settings
+from safecity.situation.incident_router import router as incident_router
+from safecity.situation.incidents import Incidents
+from safecity.situation.router import router as situation_router
+from safecity.situation.service import Situation
 from safecity.store import Store, open_store
 from safecity.web.router import router as web_router
 
@@ -57,6 +61,8 @@ class Platform:
     auth: AuthService
     metrics: Metrics
     clock: Clock
+    incidents: Incidents
+    situation: Situation
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
@@ -82,7 +88,17 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     auth = AuthService(
         store, settings.jwt_secret.get_secret_value(), timedelta(minutes=settings.jwt_ttl_minutes)
     )
-    return Platform(settings, store, bus, sensing, auth, metrics, clock)
+    incidents = Incidents(store, bus, clock)
+    situation = Situation(
+        store,
+        bus,
+        clock,
+        catalogue,
+        incidents,
+        rules_dir=settings.rules_dir,
+        tick_s=settings.situation_tick_s,
+    )
+    return Platform(settings, store, bus, sensing, auth, metrics, clock, incidents, situation)
 
 
 def create_app(
@@ -95,6 +111,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mqtt = None
         if start_services:
+            if settings.situation_enabled:
+                # before the bus starts: the engine subscribes and warms up first
+                platform.situation.start()
             platform.bus.start()
             if settings.mqtt_enabled:
                 from safecity.sensing.mqtt import start_mqtt
@@ -107,6 +126,7 @@ def create_app(
             if mqtt is not None:
                 await mqtt.stop()
             platform.bus.stop()
+            platform.situation.stop()
 
     app = FastAPI(
         title="safecity",
@@ -127,6 +147,9 @@ def create_app(
     app.include_router(evacuation_router)
     app.include_router(evacuation_route_router)
     app.include_router(ogcapi_router)
+    # incidents first: its /situation/rules/stats must win over the rules router's /situation/rules/{id}
+    app.include_router(incident_router)
+    app.include_router(situation_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     stale_intervals: int = Field(
         3, description="A sensor is stale after missing this many of its expected reporting intervals."
     )
+    rules_dir: Path | None = Field(
+        None,
+        description="A folder of the city's own rule files (*.toml, see docs/rules.md), loaded after the "
+        "shipped packs; a rule with a shipped rule's id replaces it.",
+    )
+    situation_enabled: bool = Field(True, description="Run the rule engine on incoming observations.")
+    situation_tick_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often the rule engine looks at the clock (windows slide, clearing delays run "
+        "out and sensors go stale even when no data arrives).",
+    )
     log_level: str = Field("INFO", description="Log level of the structured log.")
     log_json: bool = Field(False, description="JSON log lines (for log shippers) instead of console lines.")
 

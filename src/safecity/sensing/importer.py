@@ -155,3 +155,14 @@ def import_observations(
             flush()
     flush()
     return report
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]], int | None]:
+    """A CSV or Parquet file as its header and (line number, values) rows (for other capabilities'
+    file tools, e.g. replaying observations through rules)."""
+    return _rows(path)
+
+
+def parse_value(raw: Any) -> Any:
+    """A cell as a number where it is one."""
+    return _value(raw)

@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``/situation``: the integrated board, its change stream (Server-Sent Events), the derived series, and
+the rules (list, versions, edit, reload).
+
+The board is for the situation room (operators); editing rules is for administrators. Incidents have
+their own routes (incident_router).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
+
+from safecity.auth.deps import allow
+from safecity.auth.model import Principal, Role
+from safecity.core.errors import BadRequest
+from safecity.sensing.health import stream_health
+from safecity.situation.service import Situation
+
+router = APIRouter(tags=["situation"])
+
+RuleId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
+#: A comment line every so often keeps proxies from closing an idle stream.
+HEARTBEAT_S = 15.0
+
+
+def _situation(request: Request) -> Situation:
+    return request.app.state.platform.situation  # type: ignore[no-any-return]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+@router.get(
+    "/situation",
+    dependencies=[allow(Role.operator)],
+    summary="The situation board: crisis level per district and hazard, open incidents, active conditions, "
+    "sensor health",
+)
+def board(request: Request) -> Response:
+    situation = _situation(request)
+    platform = request.app.state.platform
+    with platform.store.engine.connect() as conn:
+        streams = stream_health(
+            conn, platform.sensing.catalogue, platform.clock.now(), request.app.state.settings.stale_intervals
+        )
+    counts: dict[str, int] = {"total": len(streams)}
+    for s in streams:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    return _json(situation.board(counts))
+
+
+@router.get(
+    "/situation/stream",
+    dependencies=[allow(Role.operator)],
+    summary="Changes to the situation as Server-Sent Events (condition, incident and level changes)",
+    response_class=StreamingResponse,
+)
+async def stream(request: Request) -> StreamingResponse:
+    situation = _situation(request)
+    last = request.headers.get("last-event-id")
+    last_id = int(last) if last and last.isdigit() else None
+    client, missed = situation.broadcast.subscribe(last_id)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            # the first frame tells the client the stream is live (and how long to wait to reconnect)
+            yield b"retry: 2000\n: connected\n\n"
+            for old in missed:
+                yield old.frame()
+            while True:
+                try:
+                    change = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    continue
+                if change is None:  # cut off for falling behind; it reconnects with Last-Event-ID
+                    return
+                yield change.frame()
+        finally:
+            situation.broadcast.unsubscribe(client)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/situation/derived",
+    dependencies=[allow(Role.operator)],
+    summary="Derived series: rainfall accumulations per gauge and district, daily maximum apparent "
+    "temperature, river level trends",
+)
+def derived(request: Request) -> Response:
+    return _json(_situation(request).derived())
+
+
+@router.get("/situation/rules", dependencies=[allow(Role.operator)], summary="Loaded rules and load errors")
+def rules(request: Request) -> Response:
+    return _json(_situation(request).rules_summary())
+
+
+@router.post(
+    "/situation/rules/reload",
+    dependencies=[allow(Role.admin)],
+    summary="Re-read the rule files and saved rules and apply them without a restart",
+)
+def reload(request: Request) -> Response:
+    return _json(_situation(request).reload())
+
+
+@router.get(
+    "/situation/rules/{rule_id}", dependencies=[allow(Role.operator)], summary="A rule and its versions"
+)
+def rule(request: Request, rule_id: RuleId) -> Response:
+    return _json(_situation(request).rule(rule_id))
+
+
+@router.put(
+    "/situation/rules/{rule_id}",
+    dependencies=[allow(Role.admin)],
+    summary="Save a new version of a rule (JSON, or TOML with Content-Type application/toml)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/toml": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def put_rule(request: Request, rule_id: RuleId) -> Response:
+    principal: Principal = request.state.principal
+    raw = await request.body()
+    body = _rule_body(raw, request.headers.get("content-type", ""))
+    situation = _situation(request)
+    summary = await asyncio.to_thread(situation.save_rule, rule_id, body, principal.name)
+    return _json({"rule": situation.rule(rule_id), "rules": summary})
+
+
+@router.delete(
+    "/situation/rules/{rule_id}",
+    dependencies=[allow(Role.admin)],
+    summary="Switch a rule off (a new, inactive version)",
+)
+def delete_rule(request: Request, rule_id: RuleId) -> Response:
+    principal: Principal = request.state.principal
+    return _json(_situation(request).delete_rule(rule_id, principal.name))
+
+
+def _rule_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    if not raw.strip():
+        raise BadRequest("send the rule as JSON (or TOML with Content-Type application/toml)", where="body")
+    if "toml" in content_type:
+        try:
+            doc = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise BadRequest(f"not valid TOML: {e}", where="body") from None
+        rules = doc.get("rule")
+        if isinstance(rules, list):
+            if len(rules) != 1:
+                raise BadRequest("send one [[rule]] per request", where="rule")
+            body = rules[0]
+        else:
+            body = doc
+    else:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise BadRequest(f"not valid JSON: {e}", where="body") from None
+    if not isinstance(body, dict):
+        raise BadRequest("a rule is a JSON object", where="body")
+    return body

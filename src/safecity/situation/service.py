@@ -1,0 +1,349 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The situation service: feeds observations to the rule engine, hands condition changes to the
+incidents, keeps the board and its change stream, and reloads rules without a restart.
+
+Threads: observations arrive on the bus dispatcher thread, the clock ticks on a timer thread, API calls
+on request threads; one lock serialises everything that touches the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
+
+from safecity.bus import Bus
+from safecity.core.clock import Clock
+from safecity.core.errors import NotFound
+from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED, EntityChanged, ObservationAccepted
+from safecity.core.logging import get_logger
+from safecity.geo import areas
+from safecity.sensing.catalogue import Catalogue
+from safecity.sensing.directory import recent_observations, stream_directory
+from safecity.situation import rulestore
+from safecity.situation.broadcast import Broadcaster
+from safecity.situation.engine import Engine
+from safecity.situation.model import HAZARDS, ConditionChange, Crisis
+from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
+from safecity.store import Store
+
+log = get_logger(__name__)
+
+#: A sensor directory change is applied at least this often even without data asking for it.
+REPLAN_S = 2.0
+#: Entities whose change can alter which streams a rule watches or where they are.
+_PLAN_ENTITIES = frozenset({"Thing", "Datastream", "Location", "ObservedProperty"})
+
+
+class IncidentSink(Protocol):
+    listeners: list[Any]
+
+    def apply(self, changes: Sequence[ConditionChange]) -> list[dict[str, Any]]: ...
+
+    def tick(self, now: datetime) -> list[dict[str, Any]]: ...
+
+    def levels(self) -> list[dict[str, Any]]: ...
+
+    def list(
+        self, *, status: str | None, hazard: str | None, open_only: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]: ...
+
+    def get(self, incident_id: int) -> dict[str, Any]: ...
+
+
+class Situation:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        catalogue: Catalogue,
+        incidents: IncidentSink,
+        rules_dir: Path | None = None,
+        tick_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.catalogue = catalogue
+        self.incidents = incidents
+        self.rules_dir = rules_dir
+        self.tick_s = tick_s
+        self.engine = Engine(ceilings={spec.key: spec.valid_max for spec in catalogue})
+        self.broadcast = Broadcaster()
+        self.lock = threading.RLock()
+        self.rule_errors: list[RuleError] = []
+        self.loaded_at: datetime | None = None
+        self._replan = False
+        self._planned = 0.0
+        self.file_versions: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        incidents.listeners.append(self._incident_event)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, *, ticker: bool = True) -> None:
+        """Load rules, warm the windows up from the store, subscribe to the bus (call before the bus
+        starts delivering), and start the clock timer."""
+        if self._started:
+            return
+        self._started = True
+        self.reload()
+        self.warm_up()
+        self.bus.subscribe(OBSERVATIONS_ACCEPTED, self.on_observations, "situation.rules", self._wants)
+        self.bus.subscribe(ENTITY_CHANGED, self.on_entities, "situation.directory")
+        if ticker:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="situation-clock", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._thread = None
+
+    def _wants(self) -> bool:
+        return bool(self.engine.streams)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception:  # the timer must survive a bad tick; the next one retries
+                log.exception("situation tick failed")
+
+    # -- rules -------------------------------------------------------------------------------------
+    def load(self) -> RuleSet:
+        """Shipped packs, the city's folder, then rules saved through the API (the newest version of
+        each id wins over a file rule of the same id)."""
+        files = load_rules([self.rules_dir] if self.rules_dir else None)
+        with self.store.engine.connect() as conn:
+            saved = rulestore.saved(conn)
+        self.file_versions = {r.rule.id: r.rule.version for r in files.rules}
+        return RuleSet(
+            [r for r in files.rules if r.rule.id not in saved.ids] + saved.rules.rules,
+            files.errors + saved.rules.errors,
+        )
+
+    def save_rule(self, rule_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a new version of a rule (validated; a bad rule writes nothing) and run it at once."""
+        with self.store.write() as conn:
+            rulestore.save(conn, rule_id, body, actor, self.clock.now(), self.file_versions.get(rule_id))
+        return self.reload()
+
+    def delete_rule(self, rule_id: str, actor: str) -> dict[str, Any]:
+        with self.lock:
+            known = rule_id in self.engine.status or rule_id in self.file_versions
+        if not known:
+            raise NotFound(f"no rule {rule_id!r}", where="id")
+        with self.store.write() as conn:
+            rulestore.delete(conn, rule_id, actor, self.clock.now(), self.file_versions.get(rule_id))
+        return self.reload()
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        with self.lock:
+            st = self.engine.status.get(rule_id)
+        with self.store.engine.connect() as conn:
+            history = rulestore.versions(conn, rule_id)
+        if st is None and not history:
+            raise NotFound(f"no rule {rule_id!r}; GET /situation/rules lists them", where="id")
+        return {
+            "id": rule_id,
+            "active": st.rule.body if st else None,
+            "source": st.rule.source if st else None,
+            "subjects": st.subjects if st else 0,
+            "skipped": st.skipped if st else [],
+            "error": st.error if st else None,
+            "versions": history,
+        }
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read every rule and recompile; windows and unchanged rules keep their state."""
+        ruleset = self.load()
+        with self.lock:
+            changes = self._plan(ruleset.rules)
+            self.rule_errors = ruleset.errors
+            self.loaded_at = self.clock.now()
+        for e in ruleset.errors:
+            log.warning("rule not loaded", error=str(e))
+        self._record(changes)
+        self.broadcast.publish("rules", {"loaded": len(ruleset.rules), "errors": len(ruleset.errors)})
+        return self.rules_summary()
+
+    def _plan(self, rules: Sequence[LoadedRule]) -> list[ConditionChange]:
+        with self.store.engine.connect() as conn:
+            infos = stream_directory(conn, self.catalogue)
+            self.engine.locate = _locator(conn)
+            try:
+                return self.engine.plan(rules, infos)
+            finally:
+                self.engine.locate = None
+
+    def warm_up(self) -> int:
+        """Refill the windows from recent history (a restart must not forget the last hours of rain)."""
+        ids = [i for i in self.engine.streams if i > 0]
+        if not ids:
+            return 0
+        since = self.clock.now() - timedelta(seconds=self.engine.horizon_s())
+        n = 0
+        with self.store.engine.connect() as conn:
+            for chunk in recent_observations(conn, ids, since):
+                with self.lock:
+                    changes = self.engine.process(chunk)
+                n += len(chunk)
+                self._record(changes)
+        log.info("situation windows warmed up", observations=n)
+        return n
+
+    def rules_summary(self) -> dict[str, Any]:
+        with self.lock:
+            status = self.engine.status
+            rules = [
+                {
+                    "id": st.rule.rule.id,
+                    "version": st.rule.rule.version,
+                    "hazard": st.rule.rule.hazard,
+                    "nameKo": st.rule.rule.name_ko,
+                    "nameEn": st.rule.rule.name_en,
+                    "scope": st.rule.rule.scope,
+                    "enabled": st.rule.rule.enabled,
+                    "source": st.rule.source,
+                    "subjects": st.subjects,
+                    "skipped": st.skipped[:50],
+                    "error": st.error,
+                }
+                for st in status.values()
+            ]
+            return {
+                "loadedAt": self.loaded_at.isoformat() if self.loaded_at else None,
+                "rules": rules,
+                "errors": [e.to_json() for e in self.rule_errors],
+            }
+
+    # -- events ------------------------------------------------------------------------------------
+    def on_observations(self, events: Sequence[ObservationAccepted]) -> None:
+        if self._replan:
+            streams = self.engine.streams
+            # a stream the plan does not know yet must be planned before its data is evaluated
+            if time.monotonic() - self._planned >= REPLAN_S or any(
+                e.datastream_id is not None and e.datastream_id not in streams for e in events
+            ):
+                self.replan()
+        with self.lock:
+            changes = self.engine.process(events)
+        if changes:
+            self._record(changes)
+
+    def on_entities(self, events: Sequence[EntityChanged]) -> None:
+        # Sensors are registered in bursts (a thousand Things at set-up): re-planning once per burst, when
+        # data needs it or the clock ticks, instead of once per entity, keeps the dispatcher free.
+        if any(e.entity in _PLAN_ENTITIES for e in events):
+            self._replan = True
+
+    def replan(self) -> None:
+        """Recompile for the current sensor directory (same rules)."""
+        self._replan = False
+        with self.lock:
+            changes = self._plan(self.engine.rules)
+            self._planned = time.monotonic()
+        self._record(changes)
+
+    def tick(self, now: datetime | None = None) -> list[ConditionChange]:
+        now = now or self.clock.now()
+        if self._replan:
+            self.replan()
+        with self.lock:
+            changes = self.engine.tick(now)
+        self._record(changes)
+        self.incidents.tick(now)
+        return changes
+
+    def _record(self, changes: list[ConditionChange]) -> None:
+        if not changes:
+            return
+        for c in changes:
+            self.broadcast.publish("condition", c.to_json())
+        self.incidents.apply(changes)
+
+    def _incident_event(self, event: dict[str, Any]) -> None:
+        self.broadcast.publish(str(event.get("topic", "incident")).rsplit(".", 1)[-1], event)
+
+    # -- the board ---------------------------------------------------------------------------------
+    def board(self, health: dict[str, int] | None = None) -> dict[str, Any]:
+        now = self.clock.now()
+        with self.lock:
+            conditions = self.engine.active(now)
+        levels: dict[tuple[str, str], int] = {}
+        for c in conditions:
+            if c.get("district"):
+                k = (c["district"], c["hazard"])
+                levels[k] = max(levels.get(k, 0), int(c["level"]))
+        for lv in self.incidents.levels():
+            k = (lv["district"], lv["hazard"])
+            levels[k] = max(levels.get(k, 0), int(lv["level"]))
+        with self.store.engine.connect() as conn:
+            names = {a.code: a for a in areas.areas_of(conn, "district")}
+        districts: dict[str, dict[str, Any]] = {}
+        for code, ref in names.items():
+            districts[code] = {
+                "code": code,
+                "nameKo": ref.name_ko,
+                "nameEn": ref.name_en,
+                "levels": {},
+                "level": 0,
+            }
+        for (code, hazard), level in levels.items():
+            d = districts.setdefault(
+                code, {"code": code, "nameKo": None, "nameEn": None, "levels": {}, "level": 0}
+            )
+            d["levels"][hazard] = level
+            d["level"] = max(d["level"], level)
+        overall = max((d["level"] for d in districts.values()), default=0)
+        open_incidents = self.incidents.list(status=None, hazard=None, open_only=True, limit=100, offset=0)
+        return {
+            "generatedAt": now.isoformat(),
+            "level": Crisis(overall).to_json(),
+            "districts": sorted(districts.values(), key=lambda d: d["code"]),
+            "hazards": [{"key": h.key, "nameKo": h.name_ko, "nameEn": h.name_en} for h in HAZARDS.values()],
+            "crisisLevels": [c.to_json() for c in Crisis],
+            "incidents": [self.incidents.get(int(i["id"])) for i in open_incidents],
+            "conditions": conditions,
+            "sensors": health or {},
+            "rules": {
+                "loaded": sum(1 for s in self.engine.status.values() if s.error is None),
+                "failed": [s.rule.rule.id for s in self.engine.status.values() if s.error],
+                "errors": [e.to_json() for e in self.rule_errors],
+            },
+        }
+
+    def derived(self, now: datetime | None = None) -> dict[str, Any]:
+        with self.lock:
+            from safecity.situation.derived import derived_series
+
+            with self.store.engine.connect() as conn:
+                names = {a.code: a for a in areas.areas_of(conn, "district")}
+            return derived_series(self.engine, (now or self.clock.now()).timestamp(), names)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Tests and the demo: wait until the bus delivered everything to the engine."""
+        deadline = time.monotonic() + timeout
+        ok = self.bus.drain(timeout)
+        while not ok and time.monotonic() < deadline:
+            ok = self.bus.drain(max(0.1, deadline - time.monotonic()))
+        return ok
+
+
+def _locator(conn: Connection) -> Any:
+    def locate(lon: float, lat: float) -> tuple[str | None, str | None]:
+        d = areas.area_at(conn, lon, lat, "district")
+        g = areas.area_at(conn, lon, lat, "dong")
+        return (d.code if d else None, g.code if g else None)
+
+    return locate
