@@ -82,11 +82,12 @@ class Server:
         )
 
     def __enter__(self) -> Server:
+        log = os.environ.get("BENCH_SERVER_LOG")  # where to keep the server's log when debugging a bench
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "safecity", "serve"],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(log, "ab") if log else subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -35,7 +35,7 @@ def _default_decode(topic: str, payload: dict[str, Any]) -> list[Any]:
 
 class InProcessBus:
     def __init__(
-        self, store: Store, clock: Clock | None = None, poll_s: float = 1.0, coalesce_s: float = 0.05
+        self, store: Store, clock: Clock | None = None, poll_s: float = 1.0, coalesce_s: float = 0.01
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()

@@ -61,8 +61,10 @@ def _default_policies() -> Mapping[str, HazardPolicy]:
             "facility": HazardPolicy(radius_km=0.5, point=True),
             "fire": HazardPolicy(radius_km=0.5, point=True),
             "gas": HazardPolicy(radius_km=0.5, point=True),
-            # A sensor fault is about one device: only the same Thing joins.
-            "sensor": HazardPolicy(radius_km=0.0, point=True),
+            # Sensor faults are one situation for the people who keep the network running: a power cut
+            # or a telecom outage silences hundreds of devices at once, and that must read as one
+            # incident listing them, not hundreds (the board's sensor summary shows them one by one).
+            "sensor": HazardPolicy(radius_km=40.0),
         }
     )
 

@@ -250,9 +250,16 @@ class Situation:
     def replan(self) -> None:
         """Recompile for the current sensor directory (same rules)."""
         self._replan = False
+        start = time.monotonic()
         with self.lock:
             changes = self._plan(self.engine.rules)
             self._planned = time.monotonic()
+        log.info(
+            "situation re-planned for the sensor directory",
+            streams=len(self.engine.streams),
+            bindings=len(self.engine.bindings),
+            ms=round((self._planned - start) * 1000, 1),
+        )
         self._record(changes)
 
     def tick(self, now: datetime | None = None) -> list[ConditionChange]:
