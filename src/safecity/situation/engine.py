@@ -143,6 +143,7 @@ def _make_agg(s: Series, sig: SignalDef) -> Aggregate:
 class _Explain:
     agg: Aggregate
     desc: str
+    sig: SignalDef
     above: bool
     threshold: float | None  # None where the comparison's threshold is not a plain number (days, of)
 
@@ -276,6 +277,18 @@ class Binding:
 
     def level_of(self, index: int) -> Crisis:
         return self.rule.level[index].level if index >= 0 else Crisis.none
+
+    def words(self, index: int, signal: str, unit: str | None) -> dict[str, Any]:
+        """Korean and English names of a described signal, and its unit (for timelines and alerts)."""
+        for e in self.explain[index] if index >= 0 else ():
+            if e.desc == signal:
+                u = unit
+                if e.sig.fn == "rate":
+                    u = f"{unit}/{e.sig.per}" if unit else None
+                elif e.sig.fn == "age":
+                    u = "s"
+                return {"signal_ko": e.sig.describe_ko(), "signal_en": e.sig.describe_en(), "unit": u}
+        return {}
 
     def describe(self, index: int, t: float) -> tuple[float | None, str]:
         """The deciding value: the first comparison of that level that is met (else the first that
@@ -694,7 +707,11 @@ class Engine:
                     x = c.above if c.above is not None else c.below
                     ex.append(
                         _Explain(
-                            a, rule.signals[c.signal].describe(), c.above is not None, x if plain else None
+                            a,
+                            rule.signals[c.signal].describe(),
+                            rule.signals[c.signal],
+                            c.above is not None,
+                            x if plain else None,
                         )
                     )
             explain.append(ex)
@@ -969,7 +986,7 @@ class Engine:
             lon=w.info.lon,
             lat=w.info.lat,
             late=late,
-            detail={"note": note} if note else {},
+            detail={**b.words(shown, signal, w.info.unit), **({"note": note} if note else {})},
         )
 
     def _group_change(
@@ -1005,7 +1022,11 @@ class Engine:
             lon=first.where.info.lon,
             lat=first.where.info.lat,
             late=late,
-            detail={"members": len(g.members), "needed": g.needed()},
+            detail={
+                "members": len(g.members),
+                "needed": g.needed(),
+                **first.words(max(first.cur, 0), signal, first.where.info.unit),
+            },
         )
 
     def active(self, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -94,6 +94,43 @@ class SignalDef(_Strict):
             raise ValueError("hours applies only to daily_max / daily_min")
         return self
 
+    def describe_ko(self) -> str:
+        """The signal in Korean, for timelines and alerts (e.g. 3시간 누적)."""
+        w = _duration_ko(self.window) if self.window else ""
+        hours = f"{self.hours[0]:02d}~{self.hours[1]:02d}시 " if self.hours else ""
+        text = {
+            "sum": f"{w} 누적",
+            "max": f"{w} 최대",
+            "min": f"{w} 최소",
+            "mean": f"{w} 평균",
+            "rate": f"{w} 변화율",
+            "last": "현재값",
+            "daily_max": f"{hours}일 최고",
+            "daily_min": f"{hours}일 최저",
+            "age": "마지막 보고 후 경과",
+        }[self.fn]
+        return f"{self.property} {text}" if self.property else text
+
+    def describe_en(self) -> str:
+        w = (
+            format_duration(self.window).replace("h", "-h").replace("m", "-min").replace("d", "-day")
+            if self.window
+            else ""
+        )
+        hours = f" {self.hours[0]:02d}-{self.hours[1]:02d}h" if self.hours else ""
+        text = {
+            "sum": f"{w} sum",
+            "max": f"{w} maximum",
+            "min": f"{w} minimum",
+            "mean": f"{w} mean",
+            "rate": f"{w} rate of change",
+            "last": "latest value",
+            "daily_max": f"daily maximum{hours}",
+            "daily_min": f"daily minimum{hours}",
+            "age": "time since last report",
+        }[self.fn]
+        return f"{self.property} {text}" if self.property else text
+
     def describe(self) -> str:
         parts = [self.fn.replace("_", " ")]
         if self.window:
@@ -263,6 +300,13 @@ def comparisons(rule: RuleDef) -> Iterable[Comparison]:
     for i, lv in enumerate(rule.level):
         for _, c in _comparisons(lv.any or lv.all or (), f"level[{i}].{'any' if lv.any else 'all'}"):
             yield c
+
+
+def _duration_ko(seconds: float) -> str:
+    for unit, size in (("일", 86400), ("시간", 3600), ("분", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}초"
 
 
 def format_duration(seconds: float) -> str:

@@ -110,7 +110,8 @@ class Situation:
         self._thread = None
 
     def _wants(self) -> bool:
-        return bool(self.engine.streams)
+        # a pending re-plan may bring the streams this data is for: it must be read, not skipped
+        return bool(self.engine.streams) or self._replan
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick_s):
