@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/evacuate.py
 	$(BIN)/python bench/evacuate_assign.py
+	$(BIN)/python bench/detect.py
 
 # Re-resolve the locked dependencies after changing pyproject.toml.
 lock: $(STAMP)

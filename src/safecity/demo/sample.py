@@ -43,6 +43,7 @@ class Station:
     unit: tuple[str, str]
     peak: float  # peak value of the storm shape
     base: float
+    properties: tuple[tuple[str, str], ...] = ()  # Thing properties rules select on
 
 
 STATIONS = (
@@ -81,10 +82,11 @@ STATIONS = (
         "한강대교 수위",
         126.9583,
         37.5172,
-        "river_level_gauge",
+        "water_level",
         ("metre", "m"),
-        8.2,
+        9.0,  # past the 8.5 m flood advisory stage of the Hangang Bridge gauge (han_river pack)
         3.1,
+        (("gauge", "hangang_bridge"),),
     ),
     Station(
         "Seongsan Bridge tilt", "성산대교 기울기", 126.8948, 37.5505, "tilt", ("degree", "deg"), 0.04, 0.01
@@ -95,7 +97,7 @@ STATIONS = (
 def storm(station: Station, t: datetime) -> float:
     """The storm shape: a peak about three hours after the start, slower to recede on the river."""
     hours = (t - START).total_seconds() / 3600
-    if station.prop.startswith("river"):
+    if station.prop == "water_level":
         return round(station.base + (station.peak - station.base) * math.exp(-(((hours - 5) / 3.0) ** 2)), 2)
     if station.prop == "tilt":
         return round(station.base + 0.002 * math.sin(hours * 2), 4)
@@ -106,7 +108,7 @@ def _thing(s: Station) -> dict[str, Any]:
     return {
         "name": s.name,
         "description": f"{s.name} ({s.name_ko}), demo station",
-        "properties": {"name_ko": s.name_ko, "demo": True},
+        "properties": {"name_ko": s.name_ko, "demo": True, **dict(s.properties)},
         "Locations": [
             {
                 "name": s.name,
@@ -183,11 +185,13 @@ def run_demo(settings: Settings, speed: float) -> None:
     with contextlib.suppress(Conflict):  # the demo user exists from an earlier run
         platform.auth.create_user("demo-operator", "demo-operator-password", {Role.operator})
     print(
-        f"safecity demo running: {base}/  (SensorThings: {base}/sta/v1.1, metrics: {base}/metrics)",
+        f"safecity demo running: {base}/  (SensorThings: {base}/sta/v1.1, situation board: {base}/situation, "
+        f"metrics: {base}/metrics)",
         flush=True,
     )
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
-    river_key = next(k for s, _, k in keys if s.prop.startswith("river"))
+    platform.incidents.listeners.append(_print_situation)
+    river_key = next(k for s, _, k in keys if s.prop == "water_level")
     mqtt = _mqtt_client(settings, river_key) if settings.mqtt_enabled else None
     sim = START
     step = timedelta(minutes=10)
@@ -197,7 +201,7 @@ def run_demo(settings: Settings, speed: float) -> None:
                 for s, ds, key in keys:
                     value = storm(s, sim)
                     obs = {"phenomenonTime": sim.isoformat(), "result": value}
-                    if mqtt is not None and s.prop.startswith("river"):
+                    if mqtt is not None and s.prop == "water_level":
                         mqtt.publish(f"v1.1/Datastreams({ds})/Observations", json.dumps(obs), qos=1)
                     else:
                         client.post(
@@ -226,6 +230,39 @@ def run_demo(settings: Settings, speed: float) -> None:
             mqtt.loop_stop()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _print_situation(event: dict[str, Any]) -> None:
+    """What the situation room sees, as lines in the demo's console (the board is GET /situation)."""
+    from safecity.situation.model import Crisis
+
+    topic = str(event.get("topic", "")).rsplit(".", 1)[-1]
+    level = Crisis(int(event.get("level") or 0))
+    if topic == "IncidentOpened":
+        print(
+            f"  >> 사건 #{event['incidentId']} 감지 / incident #{event['incidentId']} opened: "
+            f"{event.get('titleKo')} / {event.get('titleEn')} [{level.name_ko} {level.name_en}]",
+            flush=True,
+        )
+    elif topic == "CrisisLevelChanged" and event.get("scope") == "incident":
+        before = Crisis(int(event.get("previous") or 0))
+        print(
+            f"  >> 사건 #{event['incidentId']} 위기 수준 {before.name_ko} → {level.name_ko} / incident "
+            f"#{event['incidentId']} crisis level {before.name_en} → {level.name_en}",
+            flush=True,
+        )
+    elif topic == "CrisisLevelChanged" and event.get("scope") == "district":
+        before = Crisis(int(event.get("previous") or 0))
+        print(
+            f"  >> {event.get('district')} {event.get('hazard')}: 위기 수준 {before.name_ko} → {level.name_ko} "
+            f"/ crisis level {before.name_en} → {level.name_en}",
+            flush=True,
+        )
+    elif topic == "IncidentClosed":
+        print(
+            f"  >> 사건 #{event['incidentId']} 종료 / incident #{event['incidentId']} {event.get('status')}",
+            flush=True,
+        )
 
 
 def _mqtt_client(settings: Settings, device_key: str) -> Any:

@@ -81,6 +81,7 @@ class Situation:
         self.loaded_at: datetime | None = None
         self._replan = False
         self._planned = 0.0
+        self._stamp: tuple[tuple[str, int, int], ...] = ()
         self.file_versions: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,8 +166,21 @@ class Situation:
             "versions": history,
         }
 
+    def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        if self.rules_dir is None or not self.rules_dir.is_dir():
+            return ()
+        out = []
+        for f in sorted(self.rules_dir.glob("*.toml")):
+            try:
+                st = f.stat()
+            except OSError:  # removed between listing and stat: the next look sees it gone
+                continue
+            out.append((f.name, st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
     def reload(self) -> dict[str, Any]:
         """Re-read every rule and recompile; windows and unchanged rules keep their state."""
+        self._stamp = self._files_stamp()
         ruleset = self.load()
         with self.lock:
             changes = self._plan(ruleset.rules)
@@ -265,6 +279,10 @@ class Situation:
 
     def tick(self, now: datetime | None = None) -> list[ConditionChange]:
         now = now or self.clock.now()
+        if self._files_stamp() != self._stamp:
+            # a city's rule file was edited, added or removed: apply it without a restart
+            log.info("rule files changed; reloading", folder=str(self.rules_dir))
+            self.reload()
         if self._replan:
             self.replan()
         with self.lock:
