@@ -33,6 +33,7 @@ from safecity.situation.rules import (
     LoadedRule,
     RuleDef,
     SignalDef,
+    comparisons,
 )
 from safecity.situation.windows import (
     Age,
@@ -1085,12 +1086,30 @@ class Engine:
 
     def horizon_s(self) -> float:
         """How much history a restart must read back to refill every window (and daily streaks)."""
-        h = 7200.0
+        return max(self.warm_up_plan(), default=7200.0)
+
+    def warm_up_plan(self) -> dict[float, list[int]]:
+        """Seconds of history to read back -> the (real) datastreams that need that much. Most streams
+        need their longest window; the streams behind a daily streak (a heat wave's two days) need the
+        streak's days and one more, so a restart does not replay a week of every sensor."""
+        days = 1
+        for r in self.rules:
+            for c in comparisons(r.rule):
+                if c.days:
+                    days = max(days, c.days)
+        daily = (days + 1) * 86400.0
+        need: dict[int, float] = {}
         for s in self.streams.values():
-            h = max(h, s.series.horizon)
+            h = max(7200.0, s.series.horizon)
             if any(isinstance(a, Daily) for a in s.series.aggs):
-                h = max(h, 8 * 86400.0)
-        return h
+                h = max(h, daily)
+            for real in s.ids:
+                need[real] = max(need.get(real, 0.0), h)
+        plan: dict[float, list[int]] = {}
+        for real, h in sorted(need.items()):
+            if real > 0:
+                plan.setdefault(h, []).append(real)
+        return plan
 
 
 def _with_value(c: ConditionChange, value: float | None, signal: str) -> ConditionChange:

@@ -203,17 +203,17 @@ class Situation:
 
     def warm_up(self) -> int:
         """Refill the windows from recent history (a restart must not forget the last hours of rain)."""
-        ids = [i for i in self.engine.streams if i > 0]
-        if not ids:
-            return 0
-        since = self.clock.now() - timedelta(seconds=self.engine.horizon_s())
+        with self.lock:
+            plan = self.engine.warm_up_plan()
+        now = self.clock.now()
         n = 0
         with self.store.engine.connect() as conn:
-            for chunk in recent_observations(conn, ids, since):
-                with self.lock:
-                    changes = self.engine.process(chunk)
-                n += len(chunk)
-                self._record(changes)
+            for seconds, ids in sorted(plan.items()):
+                for chunk in recent_observations(conn, ids, now - timedelta(seconds=seconds)):
+                    with self.lock:
+                        changes = self.engine.process(chunk)
+                    n += len(chunk)
+                    self._record(changes)
         log.info("situation windows warmed up", observations=n)
         return n
 
