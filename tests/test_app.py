@@ -33,6 +33,8 @@ def test_health_metrics_and_openapi(api: Api) -> None:
     assert "safecity_observations_ingested_total 1.0" in metrics
     assert "safecity_observations_rejected_total 1.0" in metrics
     assert "safecity_outbox_pending" in metrics
+    for name in ("safecity_conditions_active", "safecity_incidents_open", "safecity_rules_failed 0.0"):
+        assert name in metrics
     spec = api.client.get("/openapi.json").json()
     assert "/sta/v1.1/CreateObservations" in spec["paths"]
 

@@ -171,6 +171,15 @@ def create_app(
         platform.metrics.stale.set(sum(1 for s in streams if s.state == "stale"))
         platform.metrics.suspect.set(sum(1 for s in streams if s.state == "suspect"))
         platform.metrics.outbox.set(platform.bus.pending())
+        situation = platform.situation
+        with situation.lock:
+            engine = situation.engine
+            platform.metrics.conditions_active.set(sum(1 for b in engine.bindings if b.cur >= 0))
+            platform.metrics.rule_errors.set(
+                len(situation.rule_errors) + sum(1 for st in engine.status.values() if st.error)
+            )
+            platform.metrics.rule_observations.set(engine.processed)
+        platform.metrics.incidents_open.set(platform.incidents.open_count())
         return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -32,3 +32,13 @@ class Metrics:
             "safecity_sensors_suspect", "Datastreams whose latest observation carries a QC flag", registry=r
         )
         self.outbox = Gauge("safecity_outbox_pending", "Events committed but not yet delivered", registry=r)
+        self.rule_observations = Gauge(
+            "safecity_rule_observations", "Observations evaluated by the rule engine since start", registry=r
+        )
+        self.conditions_active = Gauge(
+            "safecity_conditions_active", "Rule conditions currently at a crisis level", registry=r
+        )
+        self.incidents_open = Gauge("safecity_incidents_open", "Incidents not closed or dismissed", registry=r)
+        self.rule_errors = Gauge(
+            "safecity_rules_failed", "Rules that could not be loaded or were disabled by an error", registry=r
+        )

@@ -203,6 +203,11 @@ class Incidents:
             if cond.lon is not None and cond.lat is not None:
                 inc.points.add((float(cond.lon), float(cond.lat)))
 
+    def open_count(self) -> int:
+        """Incidents not closed or dismissed (for metrics)."""
+        with self._lock:
+            return len(self._open)
+
     def _district_levels(self) -> dict[tuple[str, str], tuple[Crisis, set[int]]]:
         """(district, hazard) → (level, incident ids) over open incidents' active conditions.
 
