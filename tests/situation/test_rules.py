@@ -292,9 +292,9 @@ def test_rule_level_errors() -> None:
     (e,) = errors_of(body(area={"kind": "district"}))
     assert "only for scope = 'area'" in e.message
     (e,) = errors_of(body(signals={"x": {"fn": "last", "property": "water_level"}}))
-    assert "signals.x: property is only for scope = 'thing'" in e.message
+    assert e.where == "signals.x" and "property is only for scope = 'thing'" in e.message
     (e,) = errors_of(body(scope="thing"))
-    assert "signals.x: with scope = 'thing' every signal names its property" in e.message
+    assert e.where == "signals.x" and "every signal names its property" in e.message
     (e,) = errors_of(body(select={"properties": []}))
     assert e.where == "select.properties"
     (e,) = errors_of(body(level=[]))

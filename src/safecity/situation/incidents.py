@@ -471,6 +471,14 @@ class Incidents:
             found = geo_areas.area_at(conn, c.lon, c.lat, "district")
             districts = (found.code,) if found is not None else ()
         inc = self._holder(c)
+        if inc is not None and not c.late:
+            held = inc.conditions[condition_key(c.rule_id, c.subject)]
+            # A restarted engine re-reads the recent history and reports again what it finds: changes
+            # older than the condition's current level, or that very change, are already recorded.
+            if held.since is not None and (
+                c.at < held.since or (c.at == held.since and c.level == held.level)
+            ):
+                return
         if inc is None:
             if not c.fired or c.level == Crisis.none:
                 return

@@ -23,6 +23,7 @@ PACKS_DIR = Path(__file__).with_name("packs")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_PATH_FIRST = re.compile(r"^((?:level|signals|select|area)(?:\[\d+\]|\.[a-z_]+)*): (.+)$", re.S)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
 
 
@@ -369,6 +370,10 @@ def validate_rule(body: Mapping[str, Any], source: str) -> tuple[RuleDef | None,
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (see docs/rules.md for the fields a rule takes)"
+        m = _PATH_FIRST.match(msg)
+        if m and not where:
+            # checks across fields name the path they found fault with first: make it the error's place
+            where, msg = m.group(1), m.group(2)
         errors.append(RuleError(source, rule_id, where, msg))
     return None, _dedupe(errors)
 
