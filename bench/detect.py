@@ -230,17 +230,19 @@ def throughput(args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         engine = Engine()
         engine.plan(rules, infos)
-        start = time.perf_counter()
+        # CPU time of this process: the figure is "on one core", and the machines are shared, so time
+        # spent waiting for the CPU while another job runs is not the engine's
+        start = time.process_time()
         changes = 0
         for i in range(0, len(obs), batch):
             changes += len(engine.process(obs[i : i + batch]))
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         best = max(best, len(obs) / elapsed)
     print(
         f"throughput: {len(rules)} rules, {len(infos)} datastreams, {bindings} rule bindings, "
         f"{len(obs):,} observations, {changes} condition changes"
     )
-    print(f"  incremental engine: {best:,.0f} obs/s (best of {args.repeat})")
+    print(f"  incremental engine: {best:,.0f} obs/s of CPU time on one core (best of {args.repeat})")
     naive = naive_rate(infos, obs, rules)
     print(f"  naive (windows recomputed from stored history per observation): {naive:,.0f} obs/s")
     print(
@@ -279,7 +281,7 @@ def naive_rate(infos: list[StreamInfo], obs: list[ObservationAccepted], rules: l
             windows[sid] = ws
         half = obs[len(obs) // 2 :]
         sample = half[:: max(1, len(half) // 5000)]
-        start = time.perf_counter()
+        start = time.process_time()
         for ev in sample:
             t = ev.phenomenon_time.timestamp()
             for fn, w in windows.get(ev.datastream_id or 0, ()):
@@ -287,7 +289,7 @@ def naive_rate(infos: list[StreamInfo], obs: list[ObservationAccepted], rules: l
                 db.execute(
                     f"SELECT {agg} FROM obs WHERE ds = ? AND t > ? AND t <= ?", (ev.datastream_id, t - w, t)
                 ).fetchone()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         db.close()
         return len(sample) / elapsed
 

@@ -28,7 +28,7 @@ def utc(text: str) -> float:
 def test_window_sum_is_over_the_half_open_window() -> None:
     s = Series(7200.0)
     w = WindowSum(s, 3600.0)
-    s.aggs.append(w)
+    s.add(w)
     assert w.value(0.0) is None  # no sample yet
     s.append(0.0, 1.0)
     s.append(1800.0, 2.0)
@@ -42,7 +42,7 @@ def test_window_sum_is_over_the_half_open_window() -> None:
 def test_window_sum_value_later_than_the_last_sample_expires_without_mutating() -> None:
     s = Series(7200.0)
     w = WindowSum(s, 3600.0)
-    s.aggs.append(w)
+    s.add(w)
     for t, v in ((0.0, 1.0), (1800.0, 2.0), (3600.0, 4.0)):
         s.append(t, v)
     assert w.value(5399.0) == 6.0  # (1799, 5399]: 2 + 4
@@ -60,7 +60,7 @@ def test_window_sum_value_later_than_the_last_sample_expires_without_mutating() 
 def test_window_sum_of_an_emptied_window_is_exactly_zero() -> None:
     s = Series(7200.0)
     w = WindowSum(s, 60.0)
-    s.aggs.append(w)
+    s.add(w)
     s.append(0.0, 0.1)
     s.append(1.0, 0.2)
     s.append(200.0, 0.3)
@@ -73,7 +73,7 @@ def test_window_sum_of_an_emptied_window_is_exactly_zero() -> None:
 def test_window_sum_of_only_zeros_is_exactly_zero() -> None:
     s = Series(7200.0)
     w = WindowSum(s, 60.0)
-    s.aggs.append(w)
+    s.add(w)
     s.append(0.0, 0.1)
     s.append(1.0, 0.2)
     s.append(200.0, 0.0)
@@ -84,7 +84,7 @@ def test_window_sum_of_only_zeros_is_exactly_zero() -> None:
 def test_window_mean() -> None:
     s = Series(7200.0)
     m = WindowMean(s, 600.0)
-    s.aggs.append(m)
+    s.add(m)
     assert m.value(0.0) is None
     for t, v in ((0.0, 10.0), (300.0, 20.0), (600.0, 60.0)):
         s.append(t, v)
@@ -96,7 +96,8 @@ def test_window_mean() -> None:
 def test_window_extreme_max_and_min() -> None:
     s = Series(7200.0)
     hi, lo = WindowExtreme(120.0, True), WindowExtreme(120.0, False)
-    s.aggs += [hi, lo]
+    s.add(hi)
+    s.add(lo)
     for t, v in ((0.0, 5.0), (60.0, 3.0), (120.0, 4.0)):
         s.append(t, v)
     # (0, 120]: 5 at t=0 is exactly one window old and OUT
@@ -113,7 +114,8 @@ def test_rate_per_hour_and_none_until_half_the_window_is_covered() -> None:
     s = Series(7200.0)
     r = Rate(s, 3600.0, 3600.0)
     per_min = Rate(s, 3600.0, 60.0)
-    s.aggs += [r, per_min]
+    s.add(r)
+    s.add(per_min)
     s.append(0.0, 10.0)
     assert r.value(0.0) is None  # one sample
     s.append(1200.0, 12.0)
@@ -164,7 +166,7 @@ def test_local_day_is_asia_seoul() -> None:
 def test_daily_max_per_local_day() -> None:
     s = Series(7200.0)
     d = Daily(s, True, None)
-    s.aggs.append(d)
+    s.add(d)
     t1 = utc("2025-07-31T10:00:00")  # 19:00 KST on 31 July
     t2 = utc("2025-07-31T14:00:00")  # 23:00 KST on 31 July
     t3 = utc("2025-07-31T23:30:00")  # 08:30 KST on 1 August: the NEXT local day
@@ -183,7 +185,7 @@ def test_daily_min_within_local_hours() -> None:
     assert sig.hours == (0, 9)
     s = Series(7200.0)
     d = Daily(s, False, sig.hours)
-    s.aggs.append(d)
+    s.add(d)
     samples = [
         (utc("2025-01-09T15:00:00"), -3.0),  # 00:00 KST 10 Jan: in hours
         (utc("2025-01-09T23:30:00"), -5.0),  # 08:30 KST: in hours
@@ -200,7 +202,7 @@ def test_daily_min_within_local_hours() -> None:
 def test_daily_keeps_eight_days() -> None:
     s = Series(7200.0)
     d = Daily(s, True, None)
-    s.aggs.append(d)
+    s.add(d)
     base = utc("2025-07-01T03:00:00")
     for i in range(10):
         s.append(base + i * 86400.0, float(i))
@@ -210,7 +212,8 @@ def test_daily_keeps_eight_days() -> None:
 def test_insert_of_late_data_rebuilds_the_sums() -> None:
     s = Series(7200.0)
     w, hi = WindowSum(s, 3600.0), WindowExtreme(3600.0, True)
-    s.aggs += [w, hi]
+    s.add(w)
+    s.add(hi)
     for t, v in ((0.0, 1.0), (1200.0, 2.0), (2400.0, 4.0)):
         s.append(t, v)
     assert w.value(2400.0) == 7.0
@@ -236,7 +239,10 @@ def test_pruning_after_4096_samples_keeps_sums_right() -> None:
         WindowExtreme(3600.0, True),
         Rate(s, 3600.0, 3600.0),
     )
-    s.aggs += [w, m, hi, r]
+    s.add(w)
+    s.add(m)
+    s.add(hi)
+    s.add(r)
     for i in range(5000):
         s.append(i * 60.0, float(i))
     # The 4096th append (i = 4095, t = 245700) prunes everything at or before 245700 − 4200 = 241500,

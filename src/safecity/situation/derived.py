@@ -11,7 +11,7 @@ from typing import Any
 from safecity.geo.areas import AreaRef
 from safecity.situation.engine import APPARENT, LEVEL_PROPERTIES, RAIN_PROPERTIES, RAIN_WINDOWS, Engine
 from safecity.situation.rules import format_duration
-from safecity.situation.windows import Daily, Last, Rate, WindowSum, local_day
+from safecity.situation.windows import Daily, Last, LazySum, Rate, WindowSum, local_day
 
 
 def _iso(t: float) -> str:
@@ -42,7 +42,7 @@ def derived_series(engine: Engine, now: float, districts: dict[str, AreaRef]) ->
             t = max(now, series.last)
             sums = {}
             for w in RAIN_WINDOWS:
-                a = next(x for x in series.aggs if isinstance(x, WindowSum) and x.window == w)
+                a = next(x for x in series.aggs if isinstance(x, WindowSum | LazySum) and x.window == w)
                 v = a.value(t)
                 sums[format_duration(w)] = round(v, 2) if v is not None else None
             gauges.append({**base, "sums": sums})

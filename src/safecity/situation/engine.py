@@ -40,6 +40,7 @@ from safecity.situation.windows import (
     Aggregate,
     Daily,
     Last,
+    LazySum,
     Rate,
     Series,
     WindowExtreme,
@@ -89,6 +90,8 @@ class Stream:
     series: Series
     aggs: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
     bindings: list[Binding] = field(default_factory=list)
+    #: bindings of silence rules (fn = age): evaluated by the clock, and on data only while raised
+    timers: list[Binding] = field(default_factory=list)
     ids: tuple[int, ...] = ()  # real datastream ids behind it
     #: the aggregates of the previous plan, reused when asked for again (daily values older than the
     #: samples kept cannot be recomputed)
@@ -111,7 +114,7 @@ class Stream:
         if a is None:
             a = self.pool.pop(key, None) or _make_agg(self.series, sig)
             self.aggs[key] = a
-            self.series.aggs.append(a)
+            self.series.add(a)
             if sig.window:
                 self.series.horizon = max(self.series.horizon, sig.window + 600)
         return a
@@ -383,11 +386,15 @@ def _compile(
         return _days_predicate(agg, x, above, comp.days), False
     clear = comp.clear_below if above else comp.clear_above
     value = agg.value
+    # Sums of decimal readings carry float dust (0.1 + 0.2 != 0.3): a 3-hour sum that is 60 mm on paper
+    # may be 59.99999999999999. Thresholds are met within a billionth of their size.
+    x = x - _slack(x) if above else x + _slack(x)
     if clear is None:
         if above:
             return (lambda t: (v := value(t)) is not None and v >= x), False
         return (lambda t: (v := value(t)) is not None and v <= x), False
     c = clear * factor
+    c = c - _slack(c) if above else c + _slack(c)
     latch = [False]
     if cells is not None:
         cells.append(latch)  # the binding snapshots and restores it (late data re-runs)
@@ -405,12 +412,18 @@ def _compile(
     return hysteresis, True
 
 
+def _slack(x: float) -> float:
+    return 1e-9 * max(1.0, abs(x))
+
+
 def _days_predicate(agg: Daily, x: float, above: bool, n: int) -> Predicate:
     """Met on n consecutive local days; today counts once its running value meets it, and fails only
     when it is over (the day has ended, or the hours the aggregate reads are past)."""
 
+    lo, hi = x - _slack(x), x + _slack(x)
+
     def met(v: float | None) -> bool:
-        return v is not None and (v >= x if above else v <= x)
+        return v is not None and (v >= lo if above else v <= hi)
 
     def f(t: float) -> bool:
         d = local_day(t)
@@ -507,12 +520,11 @@ class Engine:
                 district, dong = self.locate(info.lon, info.lat)
             old = old_streams.get(info.datastream_id)
             series = old.series if old is not None else Series(7200.0)
-            series.aggs = []
+            series.aggs, series.pushers = [], []
             self.streams[info.datastream_id] = Stream(
                 info, district, dong, series, ids=(info.datastream_id,), pool=old.aggs if old else {}
             )
         self._plan_apparent(old_streams)
-        self._plan_derived()
 
         for r in rules:
             if not r.rule.enabled:
@@ -522,6 +534,7 @@ class Engine:
             except Exception as e:
                 log.exception("rule could not be compiled", rule=r.rule.id)
                 self.status[r.rule.id].error = f"{type(e).__name__}: {e}"
+        self._plan_derived()
 
         changes: list[ConditionChange] = []
         new_keys = {}
@@ -585,7 +598,7 @@ class Engine:
             base = self.streams[temp.datastream_id]
             old = old_streams.get(vid)
             series = old.series if old is not None else Series(7200.0)
-            series.aggs = []
+            series.aggs, series.pushers = [], []
             self.streams[vid] = Stream(
                 vinfo,
                 base.district,
@@ -605,7 +618,13 @@ class Engine:
             p = s.info.property
             if p in RAIN_PROPERTIES:
                 for w in RAIN_WINDOWS:
-                    s.agg(SignalDef(fn="sum", window=w))
+                    # a rule's running sum when one reads this window, else one computed on request
+                    if not any(k[0] == "sum" and k[1] == w for k in s.aggs):
+                        key = ("lazysum", w)
+                        a = s.pool.pop(key, None) or LazySum(s.series, w)
+                        s.aggs[key] = a
+                        s.series.add(a)
+                        s.series.horizon = max(s.series.horizon, w + 600)
             elif p in LEVEL_PROPERTIES:
                 s.agg(SignalDef(fn="rate", window=3600.0))
                 s.agg(SignalDef(fn="last"))
@@ -660,6 +679,10 @@ class Engine:
                 status.skipped.append(
                     f"datastream {s.info.datastream_id}: lacks a value the rule needs (e.g. 'allowable')"
                 )
+                continue
+            if rule.scope == "stream" and all(sig.fn == "age" for sig in rule.signals.values()):
+                # a silence rule: the clock decides when it fires; data only matters once it has
+                s.timers.append(b)
                 continue
             s.bindings.append(b)
             if rule.scope == "area":
@@ -763,6 +786,9 @@ class Engine:
                         continue
                     if new is not None:
                         self._apply(b, new, t, (ev.observation_id,), out)
+                for b in s.timers:
+                    if b.cur >= 0:
+                        self._eval(b, t, ev.observation_id, out)
                 if not len(series.t) % CHECKPOINT_EVERY:
                     s.checkpoint(t)
             else:
@@ -846,6 +872,7 @@ class Engine:
             st.error = f"{type(e).__name__}: {e}"
         for s in self.streams.values():
             s.bindings = [x for x in s.bindings if x.rule.id != b.rule.id]
+            s.timers = [x for x in s.timers if x.rule.id != b.rule.id]
         self.age_bindings = [x for x in self.age_bindings if x.rule.id != b.rule.id]
 
     def _late(self, s: Stream, items: list[tuple[float, float, int]], out: list[ConditionChange]) -> None:
@@ -884,7 +911,7 @@ class Engine:
                     b.restore(snap)
         series.rebuild(upto=start_t)
         described: dict[tuple[int, float], tuple[float | None, str]] = {}
-        ts, vs, aggs = series.t, series.v, series.aggs
+        ts, vs, aggs = series.t, series.v, series.pushers
         for i in range(bisect_left(ts, start_t) if start_t > -math.inf else 0, len(ts)):
             t = ts[i]
             if t <= start_t:

@@ -41,12 +41,15 @@ class Aggregate(Protocol):
 class Series:
     """The recent good samples of one stream, in time order, and the aggregates over them."""
 
-    __slots__ = ("aggs", "horizon", "last_seen", "t", "v")
+    __slots__ = ("aggs", "horizon", "last_seen", "pushers", "t", "v")
 
     def __init__(self, horizon: float) -> None:
         self.t = array("d")
         self.v = array("d")
         self.aggs: list[Aggregate] = []
+        #: the aggregates that keep running state (the others read the samples when asked): only these
+        #: are called for each new sample
+        self.pushers: list[Aggregate] = []
         self.horizon = horizon
         self.last_seen: float | None = None  # latest observation time, good or bad (for staleness)
 
@@ -58,7 +61,7 @@ class Series:
         """A sample later than every other one (the common case)."""
         self.t.append(t)
         self.v.append(v)
-        for a in self.aggs:
+        for a in self.pushers:
             a.push(t, v)
         if len(self.t) >= 4096:
             self._prune()
@@ -78,11 +81,16 @@ class Series:
         self.rebuild()
         return True
 
+    def add(self, a: Aggregate) -> None:
+        self.aggs.append(a)
+        if isinstance(a, WindowSum | WindowExtreme | Daily):
+            self.pushers.append(a)
+
     def rebuild(self, upto: float = math.inf) -> None:
         """Recompute every aggregate from the samples (up to and including ``upto``)."""
         for a in self.aggs:
             a.reset()
-        t, v, aggs = self.t, self.v, self.aggs
+        t, v, aggs = self.t, self.v, self.pushers
         for i in range(len(t)):
             if t[i] > upto:
                 break
@@ -315,6 +323,34 @@ class Daily:
         if self.hours is None:
             return False
         return ((t + KST_OFFSET) % 86400) / 3600 >= self.hours[1]
+
+
+class LazySum:
+    """A window sum computed only when asked (a derived series nobody's rule reads: the 24-hour rainfall
+    on the board), so keeping it costs the ingest path nothing."""
+
+    __slots__ = ("s", "window")
+
+    def __init__(self, series: Series, window: float) -> None:
+        self.s = series
+        self.window = window
+
+    def reset(self) -> None:
+        pass
+
+    def shift(self, n: int) -> None:
+        pass
+
+    def push(self, t: float, v: float) -> None:
+        pass
+
+    def value(self, t: float) -> float | None:
+        ts = self.s.t
+        if not ts:
+            return None
+        end = len(ts) if t >= ts[-1] else bisect_right(ts, t)
+        start = bisect_right(ts, t - self.window, 0, end)
+        return math.fsum(self.s.v[start:end])
 
 
 class Age:
