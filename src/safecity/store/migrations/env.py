@@ -9,7 +9,8 @@ import safecity.bus.tables
 import safecity.evacuation.tables
 import safecity.geo.tables
 import safecity.sensing.tables
-import safecity.situation.tables  # noqa: F401
+import safecity.situation.tables
+import safecity.warning.tables  # noqa: F401
 from safecity.store.metadata import metadata
 
 engine = context.config.attributes["engine"]
