@@ -40,11 +40,18 @@ from safecity.sensing.router import router as sensing_router
 from safecity.sensing.service import Sensing
 from safecity.sensing.sta.router import router as sta_router
 from safecity.settings import Settings
+from safecity.situation.broadcast import Broadcaster
 from safecity.situation.incident_router import router as incident_router
 from safecity.situation.incidents import Incidents
 from safecity.situation.router import router as situation_router
 from safecity.situation.service import Situation
 from safecity.store import Store, open_store
+from safecity.warning.channels import build_channels
+from safecity.warning.delivery import Delivery
+from safecity.warning.recipients import RecipientFinder
+from safecity.warning.router import router as warning_router
+from safecity.warning.service import Warnings
+from safecity.warning.subscription_router import router as subscription_router
 from safecity.web.router import router as web_router
 
 log = get_logger(__name__)
@@ -63,6 +70,9 @@ class Platform:
     clock: Clock
     incidents: Incidents
     situation: Situation
+    warnings: Warnings
+    delivery: Delivery
+    alert_stream: Broadcaster
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
@@ -98,7 +108,44 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         rules_dir=settings.rules_dir,
         tick_s=settings.situation_tick_s,
     )
-    return Platform(settings, store, bus, sensing, auth, metrics, clock, incidents, situation)
+    alert_stream = Broadcaster()  # the public stream of issued alerts (the SSE channel publishes to it)
+    channels = build_channels(settings, alert_stream)
+    delivery = Delivery(store, clock, channels, settings)
+    warnings = Warnings(
+        store,
+        bus,
+        clock,
+        incidents,
+        delivery,
+        RecipientFinder(store),
+        sender=settings.warning_sender,
+        public_url=settings.public_url,
+        auto_levels=settings.warning_auto_levels,
+        auto_hazards=settings.warning_auto_hazards,
+        cb_max_chars=settings.cb_max_chars,
+        xsd=settings.cap_xsd,
+        broadcast_channels=[c for c in ("sse", "mastodon") if c in channels],
+    )
+    situation.board_extras.append(
+        lambda: {
+            "alertDrafts": warnings.list(state="draft", limit=50),
+            "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
+        }
+    )
+    return Platform(
+        settings,
+        store,
+        bus,
+        sensing,
+        auth,
+        metrics,
+        clock,
+        incidents,
+        situation,
+        warnings,
+        delivery,
+        alert_stream,
+    )
 
 
 def create_app(
@@ -114,7 +161,9 @@ def create_app(
             if settings.situation_enabled:
                 # before the bus starts: the engine subscribes and warms up first
                 platform.situation.start()
+            platform.warnings.start()
             platform.bus.start()
+            platform.delivery.start()
             if settings.mqtt_enabled:
                 from safecity.sensing.mqtt import start_mqtt
 
@@ -127,6 +176,7 @@ def create_app(
                 await mqtt.stop()
             platform.bus.stop()
             platform.situation.stop()
+            platform.delivery.close()
 
     app = FastAPI(
         title="safecity",
@@ -150,6 +200,8 @@ def create_app(
     # incidents first: its /situation/rules/stats must win over the rules router's /situation/rules/{id}
     app.include_router(incident_router)
     app.include_router(situation_router)
+    app.include_router(warning_router)
+    app.include_router(subscription_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:
@@ -180,6 +232,9 @@ def create_app(
             )
             platform.metrics.rule_observations.set(engine.processed)
         platform.metrics.incidents_open.set(platform.incidents.open_count())
+        for channel, statuses in platform.delivery.stats().counts.items():
+            for status, n in statuses.items():
+                platform.metrics.deliveries.labels(channel, status).set(n)
         return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -38,7 +38,15 @@ class Metrics:
         self.conditions_active = Gauge(
             "safecity_conditions_active", "Rule conditions currently at a crisis level", registry=r
         )
-        self.incidents_open = Gauge("safecity_incidents_open", "Incidents not closed or dismissed", registry=r)
+        self.incidents_open = Gauge(
+            "safecity_incidents_open", "Incidents not closed or dismissed", registry=r
+        )
+        self.deliveries = Gauge(
+            "safecity_alert_deliveries",
+            "Alert deliveries by channel and status (queued, retrying, sent, delivered, failed, dead)",
+            ["channel", "status"],
+            registry=r,
+        )
         self.rule_errors = Gauge(
             "safecity_rules_failed", "Rules that could not be loaded or were disabled by an error", registry=r
         )

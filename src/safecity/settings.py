@@ -102,6 +102,78 @@ class Settings(BaseSettings):
         description="How often the rule engine looks at the clock (windows slide, clearing delays run "
         "out and sensors go stale even when no data arrives).",
     )
+    # Warning delivery channels. A channel whose settings are empty is not available; webhooks and the
+    # public SSE stream need no settings.
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail alerts. Empty: no e-mail channel."
+    )
+    smtp_port: int = Field(587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_from: str | None = Field(
+        None,
+        description="From address of e-mail alerts, e.g. alerts@safecity.seoul.kr (needed with smtp_host).",
+    )
+    smtp_starttls: bool = Field(
+        True, description="Upgrade the SMTP connection with STARTTLS (off only for a local relay)."
+    )
+    smtp_user: str | None = Field(None, description="SMTP login. Empty: no authentication.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (with smtp_user).")
+    sms_gateway_url: str | None = Field(
+        None,
+        description="SMS/cell-broadcast gateway endpoint (JSON contract in safecity.warning.channels.sms). "
+        "Empty: no SMS channel.",
+    )
+    sms_gateway_key: SecretStr | None = Field(
+        None, description="API key sent to the SMS gateway as a Bearer token."
+    )
+    mastodon_url: str | None = Field(
+        None,
+        description="Base URL of the Mastodon instance alerts are posted to. Empty: no Mastodon channel.",
+    )
+    mastodon_token: SecretStr | None = Field(
+        None, description="Mastodon access token with the write:statuses scope."
+    )
+    warning_send_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
+    )
+    warning_retry_base_s: float = Field(
+        5.0,
+        gt=0,
+        description="First retry delay after a temporary failure; doubles per attempt, with jitter.",
+    )
+    warning_retry_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest retry delay: a receiver that comes back is reached within this time.",
+    )
+    warning_give_up_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A delivery still failing this long after its alert was queued is given up (dead); an "
+        "older alert is no longer a warning.",
+    )
+    cb_max_chars: int = Field(
+        90,
+        gt=0,
+        description="Longest cell-broadcast/SMS text in characters (90 today; 157 for the pilot).",
+    )
+    warning_sender: str = Field(
+        "safecity@seoul.go.kr",
+        description="CAP sender of the platform's alerts (an address-like id without spaces or commas).",
+    )
+    warning_auto_levels: list[int] = Field(
+        default_factory=list,
+        description="Crisis levels (1 관심 .. 4 심각) whose alerts are issued at once, the operator informed, "
+        "e.g. [4]. Empty: every alert waits for an operator's approval.",
+    )
+    warning_auto_hazards: list[str] = Field(
+        default_factory=list,
+        description='Hazards whose alerts are issued at once (e.g. ["fire", "gas"]).',
+    )
+    cap_xsd: Path | None = Field(
+        None,
+        description="Path of the official OASIS CAP 1.2 XSD: when set, every alert is validated against it "
+        "before it is issued, and every imported one.",
+    )
     log_level: str = Field("INFO", description="Log level of the structured log.")
     log_json: bool = Field(False, description="JSON log lines (for log shippers) instead of console lines.")
 

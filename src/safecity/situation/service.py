@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +82,9 @@ class Situation:
         self._replan = False
         self._planned = 0.0
         self._stamp: tuple[tuple[str, int, int], ...] = ()
+        #: other capabilities add their part of the board (the warning capability: alert drafts waiting
+        #: for approval, alerts of other agencies) without the situation capability knowing them
+        self.board_extras: list[Callable[[], dict[str, Any]]] = []
         self.file_versions: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -333,7 +336,11 @@ class Situation:
             d["level"] = max(d["level"], level)
         overall = max((d["level"] for d in districts.values()), default=0)
         open_incidents = self.incidents.list(status=None, hazard=None, open_only=True, limit=100, offset=0)
+        extras: dict[str, Any] = {}
+        for extra in self.board_extras:
+            extras.update(extra())
         return {
+            **extras,
             "generatedAt": now.isoformat(),
             "level": Crisis(overall).to_json(),
             "districts": sorted(districts.values(), key=lambda d: d["code"]),

@@ -10,6 +10,8 @@ import safecity.evacuation.tables
 import safecity.geo.tables
 import safecity.sensing.tables
 import safecity.situation.tables
+import safecity.warning.delivery_tables
+import safecity.warning.subscription_tables
 import safecity.warning.tables  # noqa: F401
 from safecity.store.metadata import metadata
 

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Delivery channels of the warning capability, and the registry that builds them from settings.
+
+A channel whose settings are empty is not built, so it is not available: e-mail needs ``smtp_host``
+and ``smtp_from``, SMS ``sms_gateway_url`` and ``sms_gateway_key``, Mastodon ``mastodon_url`` and
+``mastodon_token``. Webhooks and the public SSE stream need nothing. Each adapter module (and its
+client library) is imported only when its channel is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from safecity.warning.channels.base import (
+    Channel,
+    DeliveryError,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+)
+
+if TYPE_CHECKING:
+    from safecity.settings import Settings
+    from safecity.situation.broadcast import Broadcaster
+
+__all__ = [
+    "Channel",
+    "DeliveryError",
+    "PermanentFailure",
+    "SendResult",
+    "TemporaryFailure",
+    "build_channels",
+]
+
+
+def build_channels(settings: Settings, broadcaster: Broadcaster | None = None) -> dict[str, Channel]:
+    """The channels the settings make available, by name (email, webhook, sms, sse, mastodon).
+
+    ``broadcaster`` is the public alert stream's fan-out; without one the SSE channel gets its own
+    (reach it as ``channels["sse"].broadcaster``)."""
+    from safecity.warning.channels.sse import SseChannel
+    from safecity.warning.channels.webhook import WebhookChannel
+
+    timeout = settings.warning_send_timeout_s
+    channels: dict[str, Channel] = {
+        "webhook": WebhookChannel(timeout),
+        "sse": SseChannel(broadcaster),
+    }
+    if settings.smtp_host and settings.smtp_from:
+        from safecity.warning.channels.smtp import SmtpChannel
+
+        channels["email"] = SmtpChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            timeout_s=timeout,
+        )
+    if settings.sms_gateway_url and settings.sms_gateway_key:
+        from safecity.warning.channels.sms import SmsChannel
+
+        channels["sms"] = SmsChannel(
+            settings.sms_gateway_url,
+            settings.sms_gateway_key.get_secret_value(),
+            settings.cb_max_chars,
+            timeout,
+        )
+    if settings.mastodon_url and settings.mastodon_token:
+        from safecity.warning.channels.mastodon import MastodonChannel
+
+        channels["mastodon"] = MastodonChannel(
+            settings.mastodon_url, settings.mastodon_token.get_secret_value(), timeout
+        )
+    return channels

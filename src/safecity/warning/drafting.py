@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""From an incident to a CAP alert: what the draft says, in Korean and English, and where it applies.
+
+The draft is built from what the situation capability tells about the incident (hazard, crisis level,
+affected districts, its latest condition) and from the action guides; the operator reviews and edits it
+before it is issued (or it is issued at once for the levels configured as automatic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from safecity.situation.model import HAZARDS, Crisis
+
+#: CAP category per platform hazard (CAP 1.2 §3.2.2 category values).
+CATEGORY = {
+    "heavy_rain": "Met",
+    "heat_wave": "Met",
+    "cold_wave": "Met",
+    "strong_wind": "Met",
+    "river_flood": "Met",
+    "landslide": "Geo",
+    "facility": "Infra",
+    "fire": "Fire",
+    "gas": "Safety",
+    "air_quality": "Env",
+    "sensor": "Infra",
+    "other": "Other",
+}
+
+#: CAP urgency / severity / certainty per crisis level. Observed: the platform warns of what its sensors
+#: measure. 심각 is an immediate, extreme threat; 경계 severe and immediate; 주의 moderate and expected;
+#: 관심 minor, for the future.
+LEVEL_CAP = {
+    Crisis.serious: ("Immediate", "Extreme", "Observed"),
+    Crisis.alert: ("Immediate", "Severe", "Observed"),
+    Crisis.caution: ("Expected", "Moderate", "Observed"),
+    Crisis.attention: ("Future", "Minor", "Likely"),
+}
+
+#: CAP responseType per hazard at 경계 and above (below: Prepare / Monitor).
+RESPONSE = {
+    "heavy_rain": "Evacuate",
+    "river_flood": "Evacuate",
+    "landslide": "Evacuate",
+    "fire": "Evacuate",
+    "gas": "Evacuate",
+    "facility": "Avoid",
+    "heat_wave": "Execute",
+    "cold_wave": "Execute",
+    "strong_wind": "Shelter",
+}
+
+ACTION_KO = {
+    "Evacuate": "대피하십시오",
+    "Shelter": "실내로 대피하십시오",
+    "Avoid": "접근하지 마십시오",
+    "Execute": "행동요령을 따르십시오",
+    "Prepare": "대비하십시오",
+    "Monitor": "상황을 지켜보십시오",
+}
+ACTION_EN = {
+    "Evacuate": "evacuate now",
+    "Shelter": "take shelter indoors",
+    "Avoid": "keep away",
+    "Execute": "follow the safety actions",
+    "Prepare": "get ready",
+    "Monitor": "stay informed",
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str
+    name_ko: str
+    name_en: str
+    geometry: BaseGeometry | None
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What the warning capability knows about an incident when it drafts."""
+
+    incident_id: int
+    hazard: str
+    level: Crisis
+    status: str
+    stage_ko: str
+    stage_en: str
+    places: Sequence[Place]
+    detail_ko: str  # the latest condition, e.g. "3시간 누적 96.5 mm"
+    detail_en: str
+
+
+def response_for(hazard: str, level: Crisis) -> str:
+    if level >= Crisis.alert:
+        return RESPONSE.get(hazard, "Prepare")
+    return "Prepare" if level == Crisis.caution else "Monitor"
+
+
+def cap_polygons(geom: BaseGeometry | None, tolerance: float = 0.0005, max_points: int = 200) -> list[str]:
+    """CAP polygons ("lat,lon lat,lon ...", closed) for an area, simplified so that a district fits in
+    a few hundred points (cell broadcast centres and CAP consumers choke on survey-grade outlines)."""
+    if geom is None or geom.is_empty:
+        return []
+    out = []
+    parts = list(getattr(geom, "geoms", [geom]))
+    for part in parts:
+        if part.geom_type != "Polygon":
+            continue
+        simple = part.simplify(tolerance, preserve_topology=True)
+        ring = list(simple.exterior.coords)
+        while len(ring) > max_points:
+            tolerance *= 2
+            ring = list(part.simplify(tolerance, preserve_topology=True).exterior.coords)
+        if len(ring) < 4:
+            continue
+        if ring[0] != ring[-1]:
+            ring.append(ring[0])
+        out.append(" ".join(f"{lat:.5f},{lon:.5f}" for lon, lat in ring))
+    return out
+
+
+def draft_info(
+    facts: IncidentFacts,
+    lang: str,
+    guide_lines: Sequence[str],
+    web: str | None,
+    msg_type: str,
+) -> dict[str, Any]:
+    """One CAP ``info`` block (as the JSON rendition) in ``lang`` ("ko" or "en")."""
+    hazard = HAZARDS.get(facts.hazard, HAZARDS["other"])
+    urgency, severity, certainty = LEVEL_CAP.get(facts.level, ("Unknown", "Unknown", "Unknown"))
+    response = response_for(facts.hazard, facts.level)
+    ko = lang == "ko"
+    names = ", ".join(p.name_ko if ko else p.name_en for p in facts.places) or (
+        "서울특별시" if ko else "Seoul"
+    )
+    stage = (facts.stage_ko if ko else facts.stage_en) or (hazard.name_ko if ko else hazard.name_en)
+    if msg_type == "Cancel":
+        headline = f"[{names}] {stage} 해제" if ko else f"[{names}] {stage}: all clear"
+        description = (
+            f"{names}의 {hazard.name_ko} 상황이 끝났습니다."
+            if ko
+            else f"The {hazard.name_en.lower()} situation in {names} has ended."
+        )
+        instruction = (
+            "안전이 확인될 때까지 피해 지역 접근을 삼가십시오."
+            if ko
+            else "Keep away from damaged areas until they are declared safe."
+        )
+        response = "AllClear"
+        urgency, severity, certainty = "Past", "Minor", "Observed"
+    else:
+        action = ACTION_KO[response] if ko else ACTION_EN[response]
+        headline = f"[{names}] {stage}: {action}"
+        level_name = facts.level.name_ko if ko else facts.level.name_en
+        description = (
+            f"{names}에 {stage}({level_name}) 상황입니다. {facts.detail_ko}".strip()
+            if ko
+            else f"{stage} ({level_name}) in {names}. {facts.detail_en}".strip()
+        )
+        instruction = "\n".join(guide_lines)
+    info: dict[str, Any] = {
+        "language": "ko-KR" if ko else "en-US",
+        "category": [CATEGORY.get(facts.hazard, "Other")],
+        "event": hazard.name_ko if ko else hazard.name_en,
+        "responseType": [response],
+        "urgency": urgency,
+        "severity": severity,
+        "certainty": certainty,
+        "senderName": "서울특별시 재난안전대책본부"
+        if ko
+        else "Seoul Metropolitan Government Disaster Safety HQ",
+        "headline": headline,
+        "description": description,
+        "instruction": instruction,
+        "parameter": [
+            {"valueName": "SAFECITY_INCIDENT", "value": str(facts.incident_id)},
+            {"valueName": "SAFECITY_HAZARD", "value": facts.hazard},
+            {"valueName": "SAFECITY_CRISIS_LEVEL", "value": facts.level.name},
+        ],
+        "area": [area_block(facts.places, ko)],
+    }
+    if web:
+        info["web"] = web
+    return info
+
+
+def area_block(places: Sequence[Place], ko: bool) -> dict[str, Any]:
+    polygons: list[str] = []
+    for p in places:
+        polygons.extend(cap_polygons(p.geometry))
+    return {
+        "areaDesc": ", ".join(p.name_ko if ko else p.name_en for p in places)
+        or ("서울특별시" if ko else "Seoul"),
+        "polygon": polygons,
+        # Administrative codes of the districts (MOIS 5-digit sigungu codes), so receivers can target by
+        # code without the geometry.
+        "geocode": [{"valueName": "KR.SIG", "value": p.code} for p in places],
+    }
+
+
+def union(places: Sequence[Place]) -> BaseGeometry | None:
+    geoms = [p.geometry for p in places if p.geometry is not None]
+    return shapely.union_all(geoms) if geoms else None
+
+
+def identifier(prefix: str, incident_id: int, when: datetime, n: int) -> str:
+    """A CAP identifier: no spaces, commas or reserved characters; unique per sender."""
+    return f"{prefix}-{when:%Y%m%dT%H%M%S}-i{incident_id}-{n}"

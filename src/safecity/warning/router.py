@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``/alerts``: CAP 1.2 alerts. Issued alerts are public (the Atom feed, each alert's CAP XML and JSON, the
+public change stream); drafts, approval, rejection and imports are for the situation room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.model import Principal, Role
+from safecity.core.errors import BadRequest, NotFound
+from safecity.warning.atom import FeedEntry, render_feed
+from safecity.warning.service import Warnings
+
+router = APIRouter(tags=["warning"])
+
+Identifier = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\s,<&]+$")]
+CAP_XML = "application/cap+xml"
+HEARTBEAT_S = 15.0
+
+
+def _warnings(request: Request) -> Warnings:
+    return request.app.state.platform.warnings  # type: ignore[no-any-return]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _base(request: Request) -> str:
+    configured = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+class TextEdits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    headline: str | None = Field(None, min_length=1, max_length=500)
+    description: str | None = Field(None, min_length=1, max_length=10_000)
+    instruction: str | None = Field(None, min_length=1, max_length=10_000)
+
+
+class AlertEdits(BaseModel):
+    """Changes to a draft's texts, per language."""
+
+    model_config = ConfigDict(extra="forbid")
+    ko: TextEdits | None = None
+    en: TextEdits | None = None
+
+    def changes(self) -> dict[str, dict[str, str]]:
+        out = {}
+        for lang in ("ko", "en"):
+            edits = getattr(self, lang)
+            if edits is not None:
+                fields = {k: v for k, v in edits.model_dump().items() if v is not None}
+                if fields:
+                    out[lang] = fields
+        return out
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get(
+    "/alerts", dependencies=[allow(Role.operator)], summary="Alerts: drafts, issued, rejected, imported"
+)
+def list_alerts(
+    request: Request,
+    state: Annotated[str | None, Query(pattern="^(draft|issued|rejected|superseded)$")] = None,
+    origin: Annotated[str | None, Query(pattern="^(platform|import)$")] = None,
+    district: Annotated[str | None, Query(max_length=10)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    found = _warnings(request).list(state=state, origin=origin, district=district, limit=limit)
+    return _json({"numberReturned": len(found), "alerts": found})
+
+
+@router.get(
+    "/alerts/feed.atom",
+    dependencies=[allow(Role.public)],
+    summary="Atom feed of issued alerts (all, or ?district=<code> for one area); entries link to CAP XML",
+    response_class=Response,
+)
+def feed(request: Request, district: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+    warnings = _warnings(request)
+    base = _base(request)
+    alerts = warnings.list(state="issued", origin="platform", district=district, limit=200)
+    entries = []
+    for a in alerts:
+        headlines = a["headlines"]
+        entries.append(
+            FeedEntry(
+                identifier=a["identifier"],
+                title=" / ".join(h for h in (headlines.get("ko"), headlines.get("en")) if h)
+                or a["identifier"],
+                updated=datetime.fromisoformat(a["sent"]),
+                summary=f"{a['msgType']} · {a['severity']} · {a['urgency']}",
+                author=a["sender"],
+                cap_url=f"{base}/alerts/{a['identifier']}.xml",
+                category=a["msgType"],
+            )
+        )
+    updated = max((e.updated for e in entries), default=datetime(2026, 1, 1, tzinfo=UTC))
+    suffix = f"?district={district}" if district else ""
+    body = render_feed(
+        entries,
+        feed_id=f"{base}/alerts/feed.atom{suffix}",
+        title_ko="safecity 재난 경보" + (f" ({district})" if district else ""),
+        title_en="safecity alerts" + (f" ({district})" if district else ""),
+        self_url=f"{base}/alerts/feed.atom{suffix}",
+        updated=updated,
+        author=request.app.state.settings.warning_sender,
+    )
+    return Response(body, media_type="application/atom+xml")
+
+
+@router.get(
+    "/alerts/stream",
+    dependencies=[allow(Role.public)],
+    summary="Issued alerts as Server-Sent Events (for the citizen page and other web clients)",
+    response_class=StreamingResponse,
+)
+async def stream(request: Request) -> StreamingResponse:
+    broadcaster = request.app.state.platform.alert_stream
+    last = request.headers.get("last-event-id")
+    client, missed = broadcaster.subscribe(int(last) if last and last.isdigit() else None)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 2000\n: connected\n\n"
+            for old in missed:
+                yield old.frame()
+            while True:
+                try:
+                    change = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    continue
+                if change is None:
+                    return
+                yield change.frame()
+        finally:
+            broadcaster.unsubscribe(client)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post(
+    "/alerts/import",
+    dependencies=[allow(Role.operator)],
+    summary="Import a CAP 1.2 alert of another agency (XML body); shown on the situation board",
+    openapi_extra={"requestBody": {"content": {CAP_XML: {"schema": {"type": "string"}}}}},
+)
+async def import_alert(request: Request) -> Response:
+    body = await request.body()
+    if not body.strip():
+        raise BadRequest("send a CAP 1.2 alert as XML", where="body")
+    principal: Principal = request.state.principal
+    found = await asyncio.to_thread(_warnings(request).import_cap, body, principal.name)
+    return _json({"imported": found}, 201)
+
+
+def _visible(request: Request, alert: dict[str, Any]) -> None:
+    """Issued and imported alerts are public; drafts and rejected ones only for the situation room."""
+    if alert["state"] == "issued":
+        return
+    principal = resolve_principal(request)
+    if not principal.has_any(frozenset({Role.operator})):
+        raise NotFound(f"no alert {alert['identifier']!r}", where="identifier")
+
+
+@router.get(
+    "/alerts/{identifier}.xml",
+    dependencies=[allow(Role.public)],
+    summary="An alert as CAP 1.2 XML",
+    response_class=Response,
+)
+def alert_xml(request: Request, identifier: Identifier) -> Response:
+    warnings = _warnings(request)
+    _visible(request, warnings.get(identifier))
+    return Response(warnings.xml(identifier), media_type=CAP_XML)
+
+
+@router.get("/alerts/{identifier}.json", dependencies=[allow(Role.public)], summary="An alert as CAP JSON")
+def alert_json(request: Request, identifier: Identifier) -> Response:
+    alert = _warnings(request).get(identifier)
+    _visible(request, alert)
+    return _json(alert["cap"])
+
+
+@router.get(
+    "/alerts/{identifier}",
+    dependencies=[allow(Role.operator)],
+    summary="An alert with its state and approval log",
+)
+def alert(request: Request, identifier: Identifier) -> Response:
+    return _json(_warnings(request).get(identifier))
+
+
+@router.patch("/alerts/{identifier}", dependencies=[allow(Role.operator)], summary="Edit a draft's texts")
+def edit(request: Request, identifier: Identifier, body: AlertEdits) -> Response:
+    principal: Principal = request.state.principal
+    return _json(_warnings(request).edit(identifier, body.changes(), principal.name))
+
+
+@router.post(
+    "/alerts/{identifier}/approve",
+    dependencies=[allow(Role.operator)],
+    summary="Approve a draft (optionally with edits) and issue it",
+)
+async def approve(request: Request, identifier: Identifier, body: AlertEdits | None = None) -> Response:
+    principal: Principal = request.state.principal
+    warnings = _warnings(request)
+    if body is not None and body.changes():
+        await asyncio.to_thread(warnings.edit, identifier, body.changes(), principal.name)
+    return _json(await asyncio.to_thread(warnings.issue, identifier, principal.name))
+
+
+@router.post("/alerts/{identifier}/reject", dependencies=[allow(Role.operator)], summary="Reject a draft")
+def reject(request: Request, identifier: Identifier, body: Rejection) -> Response:
+    principal: Principal = request.state.principal
+    return _json(_warnings(request).reject(identifier, principal.name, body.reason))

@@ -1,0 +1,608 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The alert workflow: an incident change drafts a CAP alert; operators review, edit and approve it (or it
+is issued at once for the levels and hazards configured as automatic); issuing targets the subscribers
+of its area and queues one delivery per (alert, subscriber, channel); updates and cancellations follow
+the incident's lifecycle.
+
+Threads: incident events arrive on the bus dispatcher thread, operator actions on request threads; one
+lock serialises drafting and issuing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from safecity.bus import Bus
+from safecity.core.clock import Clock
+from safecity.core.errors import BadRequest, Conflict, NotFound
+from safecity.core.logging import get_logger
+from safecity.geo import areas as geo_areas
+from safecity.situation import events as situation_events
+from safecity.situation.incidents import Incidents
+from safecity.situation.model import Crisis
+from safecity.store import Store
+from safecity.warning import drafting, korea
+from safecity.warning import tables as t
+from safecity.warning.cap.json import from_json, to_json
+from safecity.warning.cap.model import Alert
+from safecity.warning.cap.xml import from_xml, to_xml, validate
+from safecity.warning.delivery import Delivery
+from safecity.warning.guides import guide_for
+from safecity.warning.message import Message, MessageText, Recipient
+
+log = get_logger(__name__)
+
+KST = timezone(timedelta(hours=9))
+ALERT_ISSUED = "warning.AlertIssued"
+ALERT_DRAFTED = "warning.AlertDrafted"
+ALERT_IMPORTED = "warning.AlertImported"
+LANGS = {"ko": "ko-KR", "en": "en-US"}
+#: Audiences an action guide is written for (see warning/guides/).
+AUDIENCES = ("general", "elderly", "children_parents", "disability", "foreigner")
+
+RecipientsOf = Callable[[Alert, Sequence[str]], list[Recipient]]
+
+
+class Warnings:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        incidents: Incidents,
+        delivery: Delivery | None,
+        recipients_of: RecipientsOf,
+        *,
+        sender: str = "safecity@seoul.go.kr",
+        public_url: str | None = None,
+        auto_levels: Sequence[int] = (),
+        auto_hazards: Sequence[str] = (),
+        cb_max_chars: int = 90,
+        xsd: Any = None,
+        broadcast_channels: Sequence[str] = ("sse",),
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.incidents = incidents
+        self.delivery = delivery
+        self.recipients_of = recipients_of
+        self.sender = sender
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.auto_levels = set(auto_levels)
+        self.auto_hazards = set(auto_hazards)
+        self.cb_max_chars = cb_max_chars
+        self.xsd = xsd
+        self.broadcast_channels = tuple(broadcast_channels)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._lock = threading.RLock()
+
+    # -- wiring ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        for topic in (
+            situation_events.INCIDENT_OPENED,
+            situation_events.INCIDENT_UPDATED,  # areas joined: the alert must reach them too
+            situation_events.CRISIS_LEVEL_CHANGED,
+            situation_events.INCIDENT_CLOSED,
+        ):
+            self.bus.subscribe(topic, self.on_incident_events, f"warning.{topic}")
+
+    def on_incident_events(self, events: Sequence[dict[str, Any]]) -> None:
+        seen: set[int] = set()
+        for e in events:
+            if not isinstance(e, dict) or e.get("incidentId") is None:
+                continue  # district-level changes: the incident's own event drafts
+            if e.get("scope") == "district":
+                continue
+            seen.add(int(e["incidentId"]))
+        for incident_id in sorted(seen):
+            try:
+                self.draft_for(incident_id)
+            except Exception:  # one incident's draft must not stop the others
+                log.exception("could not draft an alert", incident=incident_id)
+
+    def _notify(self, event: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener's boundary
+                log.exception("alert listener failed")
+
+    # -- drafting ----------------------------------------------------------------------------------
+    def draft_for(self, incident_id: int, actor: str = "system") -> dict[str, Any] | None:
+        """Draft the alert the incident's current state calls for (Alert, Update or Cancel), replacing an
+        older draft for it; issue it at once when its level or hazard is automatic. None when nothing
+        needs saying (the level an alert already announced, a closed incident never announced)."""
+        with self._lock:
+            incident = self.incidents.get(incident_id)
+            with self.store.engine.connect() as conn:
+                issued = self._last_issued(conn, incident_id)
+            closed = incident["status"] in ("closed", "dismissed")
+            level = Crisis(int(incident["level"]))
+            if closed:
+                if issued is None or issued["msg_type"] == "Cancel":
+                    self._supersede_drafts(incident_id, actor)
+                    return None
+                msg_type = "Cancel"
+            elif issued is None:
+                if level < Crisis.caution:
+                    return None  # 관심 is for the situation room, not for citizens
+                msg_type = "Alert"
+            elif level == Crisis.none:
+                return None  # every condition has cleared: the Cancel comes when the incident closes
+            else:
+                areas_now = sorted(a["code"] for a in incident["areas"])
+                if issued["level"] == int(level) and sorted(issued["districts"] or []) == areas_now:
+                    return None
+                msg_type = "Update"
+            with self.store.engine.connect() as conn:
+                pending = conn.execute(
+                    select(t.alerts.c.msg_type, t.alerts.c.level, t.alerts.c.districts)
+                    .where(t.alerts.c.incident_id == incident_id, t.alerts.c.state == "draft")
+                    .order_by(t.alerts.c.id.desc())
+                    .limit(1)
+                ).first()
+            areas_now = sorted(a["code"] for a in incident["areas"])
+            if pending is not None and (pending.msg_type, pending.level, sorted(pending.districts or [])) == (
+                msg_type,
+                int(level),
+                areas_now,
+            ):
+                return None  # the draft waiting for approval already says this
+            now = self.clock.now()
+            facts = self._facts(incident)
+            with self.store.write() as conn:
+                n = int(conn.execute(select(func.count()).select_from(t.alerts)).scalar_one()) + 1
+                ident = drafting.identifier(self.sender.split("@")[0], incident_id, now.astimezone(KST), n)
+                cap = self._cap(facts, ident, now, msg_type, issued)
+                from_json(cap)  # the draft must already be a valid CAP alert (raises naming the element)
+                conn.execute(
+                    update(t.alerts)
+                    .where(t.alerts.c.incident_id == incident_id, t.alerts.c.state == "draft")
+                    .values(state="superseded", updated_at=now)
+                )
+                alert_id = conn.execute(
+                    insert(t.alerts)
+                    .values(
+                        identifier=ident,
+                        sender=self.sender,
+                        state="draft",
+                        msg_type=msg_type,
+                        origin="platform",
+                        incident_id=incident_id,
+                        hazard=facts.hazard,
+                        level=int(facts.level),
+                        auto=False,
+                        cap=cap,
+                        districts=[p.code for p in facts.places],
+                        created_at=now,
+                        updated_at=now,
+                        created_by=actor,
+                    )
+                    .returning(t.alerts.c.id)
+                ).scalar_one()
+                self._log(conn, alert_id, now, actor, "drafted", {"msgType": msg_type, "level": int(level)})
+                self.bus.publish(
+                    conn,
+                    ALERT_DRAFTED,
+                    {
+                        "identifier": ident,
+                        "incidentId": incident_id,
+                        "msgType": msg_type,
+                        "level": int(level),
+                    },
+                )
+            self.bus.notify()
+            self._notify({"topic": ALERT_DRAFTED, "identifier": ident, "incidentId": incident_id})
+            if self._automatic(facts, msg_type, issued):
+                return self.issue(ident, "system", auto=True)
+            return self.get(ident)
+
+    def _automatic(self, facts: drafting.IncidentFacts, msg_type: str, issued: Any) -> bool:
+        if msg_type in ("Update", "Cancel") and issued is not None and issued["auto"]:
+            return True  # what was issued automatically is kept up to date automatically
+        return int(facts.level) in self.auto_levels or facts.hazard in self.auto_hazards
+
+    def _facts(self, incident: dict[str, Any]) -> drafting.IncidentFacts:
+        places = []
+        with self.store.engine.connect() as conn:
+            for a in incident["areas"]:
+                ref = geo_areas.area_by_code(conn, a["code"], kind="district")
+                geom = geo_areas.geometry_of(conn, ref.id) if ref is not None else None
+                places.append(
+                    drafting.Place(
+                        a["code"],
+                        a.get("nameKo") or a["code"],
+                        a.get("nameEn") or a.get("nameKo") or a["code"],
+                        geom,
+                    )
+                )
+        conditions = sorted(
+            (c for c in incident.get("conditions", []) if c.get("level")),
+            key=lambda c: -int(c["level"]),
+        )
+        top = conditions[0] if conditions else {}
+        fired = [e for e in incident.get("timeline", []) if e.get("kind") in ("fired", "opened")]
+        detail_ko = fired[-1]["detailKo"] if fired else ""
+        detail_en = fired[-1]["detailEn"] if fired else ""
+        return drafting.IncidentFacts(
+            incident_id=int(incident["id"]),
+            hazard=incident["hazard"],
+            level=Crisis(int(incident["level"])),
+            status=incident["status"],
+            stage_ko=top.get("stageKo") or incident.get("titleKo", ""),
+            stage_en=top.get("stageEn") or incident.get("titleEn", ""),
+            places=places,
+            detail_ko=detail_ko,
+            detail_en=detail_en,
+        )
+
+    def _cap(
+        self,
+        facts: drafting.IncidentFacts,
+        ident: str,
+        now: datetime,
+        msg_type: str,
+        issued: Any,
+    ) -> dict[str, Any]:
+        infos = []
+        for lang in LANGS:
+            guide = guide_for(facts.hazard, "general", lang)
+            web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
+            infos.append(drafting.draft_info(facts, lang, guide.lines(), web, msg_type))
+        cap: dict[str, Any] = {
+            "identifier": ident,
+            "sender": self.sender,
+            "sent": now.astimezone(KST).replace(microsecond=0).isoformat(),
+            "status": "Actual",
+            "msgType": msg_type,
+            "scope": "Public",
+            "info": infos,
+        }
+        if msg_type != "Alert" and issued is not None:
+            cap["references"] = f"{issued['sender']},{issued['identifier']},{_cap_time(issued['sent'])}"
+        return cap
+
+    def _supersede_drafts(self, incident_id: int, actor: str) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                update(t.alerts)
+                .where(t.alerts.c.incident_id == incident_id, t.alerts.c.state == "draft")
+                .values(state="superseded", updated_at=self.clock.now())
+            )
+
+    # -- operator actions --------------------------------------------------------------------------
+    def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> dict[str, Any]:
+        """Change a draft's texts: ``{"ko": {"headline": ..., "instruction": ...}, "en": {...}}``."""
+        allowed = {"headline", "description", "instruction"}
+        with self._lock, self.store.write() as conn:
+            row = self._row(conn, identifier)
+            if row["state"] != "draft":
+                raise Conflict(
+                    f"alert {identifier} is {row['state']}: only a draft can be edited", where="state"
+                )
+            cap = dict(row["cap"])
+            infos = [dict(i) for i in cap["info"]]
+            for lang, fields in changes.items():
+                code = LANGS.get(lang)
+                target = next((i for i in infos if i.get("language") == code), None)
+                if target is None:
+                    raise BadRequest(
+                        f"the alert has no {lang!r} text; languages: {', '.join(LANGS)}", where=lang
+                    )
+                for k, v in fields.items():
+                    if k not in allowed:
+                        raise BadRequest(
+                            f"{lang}.{k}: only {', '.join(sorted(allowed))} can be edited",
+                            where=f"{lang}.{k}",
+                        )
+                    if not isinstance(v, str) or not v.strip():
+                        raise BadRequest(f"{lang}.{k}: must be a non-empty text", where=f"{lang}.{k}")
+                    target[k] = v.strip()
+            cap["info"] = infos
+            from_json(cap)
+            now = self.clock.now()
+            conn.execute(update(t.alerts).where(t.alerts.c.id == row["id"]).values(cap=cap, updated_at=now))
+            self._log(conn, row["id"], now, actor, "edited", {"fields": sorted(changes)})
+        return self.get(identifier)
+
+    def reject(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
+        if not reason.strip():
+            raise BadRequest("say why the draft is rejected", where="reason")
+        with self._lock, self.store.write() as conn:
+            row = self._row(conn, identifier)
+            if row["state"] != "draft":
+                raise Conflict(
+                    f"alert {identifier} is {row['state']}: only a draft can be rejected", where="state"
+                )
+            now = self.clock.now()
+            conn.execute(
+                update(t.alerts)
+                .where(t.alerts.c.id == row["id"])
+                .values(state="rejected", decided_by=actor, decided_at=now, updated_at=now)
+            )
+            self._log(conn, row["id"], now, actor, "rejected", {"reason": reason})
+        return self.get(identifier)
+
+    def issue(self, identifier: str, actor: str, *, auto: bool = False) -> dict[str, Any]:
+        """Approve and issue a draft: stamp it, validate it, queue its deliveries, announce it."""
+        with self._lock:
+            now = self.clock.now()
+            with self.store.engine.connect() as conn:
+                row = self._row(conn, identifier)
+            if row["state"] != "draft":
+                raise Conflict(
+                    f"alert {identifier} is {row['state']}: only a draft can be issued", where="state"
+                )
+            cap = dict(row["cap"])
+            cap["sent"] = now.astimezone(KST).replace(microsecond=0).isoformat()
+            alert = from_json(cap)
+            xml = to_xml(alert)
+            if self.xsd is not None:
+                problems = validate(xml, self.xsd)
+                if problems:
+                    raise BadRequest(
+                        "the alert does not validate against CAP 1.2: " + "; ".join(problems[:5]),
+                        where="cap",
+                        details=problems,
+                    )
+            codes = list(row["districts"] or [])
+            recipients = self.recipients_of(alert, codes)
+            recipients += [Recipient.broadcast(ch) for ch in self.broadcast_channels]
+            queued = 0
+            with self.store.write() as conn:
+                result = conn.execute(
+                    update(t.alerts)
+                    .where(t.alerts.c.id == row["id"], t.alerts.c.state == "draft")
+                    .values(
+                        state="issued",
+                        cap=to_json(alert),
+                        xml=xml.decode("utf-8"),
+                        sent=now,
+                        auto=auto,
+                        decided_by=actor,
+                        decided_at=now,
+                        updated_at=now,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise Conflict(f"alert {identifier} was decided meanwhile", where="state")
+                self._log(
+                    conn,
+                    row["id"],
+                    now,
+                    actor,
+                    "auto-issued" if auto else "issued",
+                    {"recipients": len(recipients)},
+                )
+                if self.delivery is not None:
+                    for audience, group in _by_audience(recipients).items():
+                        queued += self.delivery.enqueue(conn, self._message(alert, xml, audience), group)
+                self.bus.publish(
+                    conn,
+                    ALERT_ISSUED,
+                    {
+                        "identifier": identifier,
+                        "incidentId": row["incident_id"],
+                        "msgType": alert.msg_type.value,
+                        "auto": auto,
+                        "recipients": len(recipients),
+                        "queued": queued,
+                    },
+                )
+            self.bus.notify()
+            if self.delivery is not None:
+                self.delivery.notify()
+        log.info("alert issued", identifier=identifier, auto=auto, recipients=len(recipients), queued=queued)
+        self._notify({"topic": ALERT_ISSUED, "identifier": identifier, "auto": auto, "actor": actor})
+        return self.get(identifier)
+
+    def _message(self, alert: Alert, xml: bytes, audience: str) -> Message:
+        texts = {}
+        for info in alert.infos:
+            lang = (info.language or "ko").split("-")[0]
+            hazard = next((p.value for p in info.parameters if p.value_name == "SAFECITY_HAZARD"), None)
+            guide = guide_for(
+                hazard or _hazard_of(alert), audience if audience in AUDIENCES else "general", lang
+            )
+            texts[lang] = MessageText(
+                headline=info.headline or info.event,
+                description=info.description or "",
+                instruction=info.instruction or "",
+                area_desc=", ".join(a.area_desc for a in info.areas),
+                guide=tuple(guide.lines()),
+                short_text=korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars),
+            )
+        first = alert.infos[0] if alert.infos else None
+        category = (
+            korea.category_for(first.severity, first.urgency).name_ko if first is not None else "안전안내문자"
+        )
+        return Message(
+            identifier=alert.identifier,
+            msg_type=alert.msg_type.value,
+            sent=alert.sent,
+            category_ko=category,
+            texts=texts,
+            cap_xml=xml,
+            cap_json=to_json(alert),
+            link=f"{self.public_url}/alerts/{alert.identifier}.xml" if self.public_url else None,
+        )
+
+    # -- imports -----------------------------------------------------------------------------------
+    def import_cap(self, data: bytes, actor: str) -> list[dict[str, Any]]:
+        """Store CAP alerts of another agency (parsed safely, validated, nothing lost) for the board."""
+        alert = from_xml(data)
+        if self.xsd is not None:
+            problems = validate(data, self.xsd)
+            if problems:
+                raise BadRequest(
+                    "not a valid CAP 1.2 alert: " + "; ".join(problems[:5]), where="body", details=problems
+                )
+        now = self.clock.now()
+        with self.store.write() as conn:
+            exists = conn.execute(
+                select(t.alerts.c.id).where(t.alerts.c.identifier == alert.identifier)
+            ).scalar_one_or_none()
+            if exists is not None:
+                raise Conflict(f"alert {alert.identifier} is already here", where="identifier")
+            codes = sorted(
+                {
+                    g.value
+                    for i in alert.infos
+                    for a in i.areas
+                    for g in a.geocodes
+                    if g.value_name in ("KR.SIG", "SIG_CD")
+                }
+            )
+            alert_id = conn.execute(
+                insert(t.alerts)
+                .values(
+                    identifier=alert.identifier,
+                    sender=alert.sender,
+                    state="issued",
+                    msg_type=alert.msg_type.value,
+                    origin="import",
+                    cap=to_json(alert),
+                    xml=data.decode("utf-8", errors="replace"),
+                    districts=codes,
+                    sent=alert.sent,
+                    expires=min((i.expires for i in alert.infos if i.expires), default=None),
+                    created_at=now,
+                    updated_at=now,
+                    created_by=actor,
+                    decided_by=actor,
+                    decided_at=now,
+                )
+                .returning(t.alerts.c.id)
+            ).scalar_one()
+            self._log(conn, alert_id, now, actor, "imported", {"sender": alert.sender})
+            self.bus.publish(conn, ALERT_IMPORTED, {"identifier": alert.identifier, "sender": alert.sender})
+        self.bus.notify()
+        self._notify({"topic": ALERT_IMPORTED, "identifier": alert.identifier})
+        return [self.get(alert.identifier)]
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _row(self, conn: Connection, identifier: str) -> Any:
+        row = conn.execute(select(t.alerts).where(t.alerts.c.identifier == identifier)).mappings().first()
+        if row is None:
+            raise NotFound(f"no alert {identifier!r}", where="identifier")
+        return row
+
+    def _last_issued(self, conn: Connection, incident_id: int) -> Any:
+        return (
+            conn.execute(
+                select(t.alerts)
+                .where(t.alerts.c.incident_id == incident_id, t.alerts.c.state == "issued")
+                .order_by(t.alerts.c.sent.desc(), t.alerts.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+
+    def get(self, identifier: str) -> dict[str, Any]:
+        with self.store.engine.connect() as conn:
+            row = self._row(conn, identifier)
+            log_rows = (
+                conn.execute(
+                    select(t.alert_log).where(t.alert_log.c.alert_id == row["id"]).order_by(t.alert_log.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        return {
+            **_summary(row),
+            "cap": row["cap"],
+            "log": [
+                {"at": r["at"].isoformat(), "actor": r["actor"], "action": r["action"], "detail": r["detail"]}
+                for r in log_rows
+            ],
+        }
+
+    def xml(self, identifier: str) -> bytes:
+        with self.store.engine.connect() as conn:
+            row = self._row(conn, identifier)
+        if row["xml"] is None:
+            # a draft: rendered on request so operators can inspect exactly what would be sent
+            return to_xml(from_json(row["cap"]))
+        return str(row["xml"]).encode("utf-8")
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        origin: str | None = None,
+        district: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        q = select(t.alerts).order_by(t.alerts.c.id.desc()).limit(limit)
+        if state:
+            q = q.where(t.alerts.c.state == state)
+        if origin:
+            q = q.where(t.alerts.c.origin == origin)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        out = [_summary(r) for r in rows]
+        if district:
+            out = [a for a in out if district in a["districts"]]
+        return out
+
+    def _log(
+        self, conn: Connection, alert_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]
+    ) -> None:
+        conn.execute(
+            insert(t.alert_log).values(alert_id=alert_id, at=at, actor=actor, action=action, detail=detail)
+        )
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    cap = row["cap"] or {}
+    infos = cap.get("info") or []
+    first = infos[0] if infos else {}
+    return {
+        "identifier": row["identifier"],
+        "sender": row["sender"],
+        "state": row["state"],
+        "msgType": row["msg_type"],
+        "origin": row["origin"],
+        "incidentId": row["incident_id"],
+        "hazard": row["hazard"],
+        "level": row["level"],
+        "auto": bool(row["auto"]),
+        "districts": list(row["districts"] or []),
+        "sent": row["sent"].isoformat() if row["sent"] else None,
+        "headlines": {(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
+        "severity": first.get("severity"),
+        "urgency": first.get("urgency"),
+        "references": cap.get("references"),
+        "createdAt": row["created_at"].isoformat(),
+        "decidedBy": row["decided_by"],
+    }
+
+
+def _by_audience(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:
+    out: dict[str, list[Recipient]] = defaultdict(list)
+    for r in recipients:
+        out[r.audience].append(r)
+    return out
+
+
+def _hazard_of(alert: Alert) -> str:
+    for info in alert.infos:
+        for p in info.parameters:
+            if p.value_name == "SAFECITY_HAZARD":
+                return p.value
+    return "other"
+
+
+def _cap_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(KST).replace(microsecond=0).isoformat()

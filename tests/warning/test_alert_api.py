@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The alert workflow through the API: drafts from incidents, edit, approve, reject, automatic levels,
+imports of other agencies' CAP, the public feed and CAP documents, and who may see what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+
+from safecity.app import Platform, build_platform, create_app
+from safecity.auth.model import Role
+from safecity.core.clock import ManualClock
+from safecity.geo.importer import import_layer
+from safecity.settings import Settings
+from safecity.situation.incident_inputs import ManualIncidentIn
+from safecity.warning.cap.xml import from_xml, validate
+from tests.conftest import SHARED
+from tests.geo.data import MOIS_DISTRICTS
+
+XSD = SHARED / "data" / "cap" / "schema" / "CAP-v1.2.xsd"
+ALERTS = sorted((SHARED / "data" / "cap" / "alerts").iterdir())
+NOW = datetime(2026, 7, 15, 5, 0, tzinfo=UTC)
+
+
+class Ctx:
+    def __init__(self, platform: Platform, client: TestClient, headers: dict[str, str]) -> None:
+        self.platform = platform
+        self.client = client
+        self.headers = headers
+
+    def incident(self, level: int, districts: list[str], hazard: str = "heavy_rain") -> int:
+        body = ManualIncidentIn.model_validate(
+            {
+                "hazard": hazard,
+                "level": level,
+                "title_ko": "저지대 침수 신고",
+                "title_en": "Flooding reported in low-lying streets",
+                "districts": districts,
+            }
+        )
+        incident = self.platform.incidents.open_manual(body, "duty-officer")
+        self.deliver()
+        return int(incident["id"])
+
+    def deliver(self) -> None:
+        while self.platform.bus.pending():
+            self.platform.bus.drain()
+
+    def drafts(self) -> list[dict[str, Any]]:
+        r = self.client.get("/alerts", params={"state": "draft"}, headers=self.headers)
+        assert r.status_code == 200, r.text
+        return list(r.json()["alerts"])
+
+
+def _ctx(settings: Settings) -> Iterator[Ctx]:
+    platform = build_platform(settings, ManualClock(NOW))
+    import_layer(platform, MOIS_DISTRICTS, "districts")
+    app = create_app(settings, platform, start_services=False)
+    platform.auth.create_user("duty-officer", "duty-officer-password", {Role.operator})
+    platform.warnings.start()
+    with TestClient(app) as client:
+        r = client.post("/auth/token", data={"username": "duty-officer", "password": "duty-officer-password"})
+        yield Ctx(platform, client, {"Authorization": f"Bearer {r.json()['access_token']}"})
+    platform.bus.stop()
+    platform.store.close()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Ctx]:
+    yield from _ctx(settings.model_copy(update={"cap_xsd": XSD}))
+
+
+@pytest.fixture
+def auto_ctx(settings: Settings) -> Iterator[Ctx]:
+    yield from _ctx(settings.model_copy(update={"cap_xsd": XSD, "warning_auto_levels": [4]}))
+
+
+def test_an_incident_drafts_a_bilingual_alert_that_the_operator_edits_and_approves(ctx: Ctx) -> None:
+    ctx.incident(3, ["11590"])
+    (draft,) = ctx.drafts()
+    assert draft["msgType"] == "Alert" and draft["level"] == 3 and draft["districts"] == ["11590"]
+    assert "동작구" in draft["headlines"]["ko"] and "Dongjak" in draft["headlines"]["en"]
+    # a draft is not public
+    assert ctx.client.get(f"/alerts/{draft['identifier']}.xml").status_code == 404
+    xml = ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content
+    assert validate(xml, XSD) == []
+    r = ctx.client.patch(
+        f"/alerts/{draft['identifier']}",
+        json={"ko": {"instruction": "반지하 주민은 즉시 지상으로 대피하십시오."}},
+        headers=ctx.headers,
+    )
+    assert r.status_code == 200, r.text
+    bad = ctx.client.patch(
+        f"/alerts/{draft['identifier']}", json={"ko": {"colour": "red"}}, headers=ctx.headers
+    )
+    assert bad.status_code == 400 and "colour" in bad.text
+    r = ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    issued = r.json()
+    assert issued["state"] == "issued" and issued["decidedBy"] == "duty-officer"
+    assert [e["action"] for e in issued["log"]] == ["drafted", "edited", "issued"]
+    cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml").content)  # public once issued
+    ko = next(i for i in cap.infos if i.language == "ko-KR")
+    assert ko.instruction == "반지하 주민은 즉시 지상으로 대피하십시오."
+    assert (ko.severity.value, ko.urgency.value) == ("Severe", "Immediate")
+    assert ko.areas[0].polygons and ko.areas[0].geocodes[0].value == "11590"
+    # issuing twice is refused
+    assert ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers).status_code == 409
+    # the JSON rendition carries the same alert
+    assert ctx.client.get(f"/alerts/{draft['identifier']}.json").json()["identifier"] == draft["identifier"]
+
+
+def test_reject_needs_a_reason_and_a_new_level_replaces_the_pending_draft(ctx: Ctx) -> None:
+    incident = ctx.incident(2, ["11620"])
+    (first,) = ctx.drafts()
+    r = ctx.client.post(f"/alerts/{first['identifier']}/reject", json={"reason": ""}, headers=ctx.headers)
+    assert r.status_code == 400
+    # the incident escalates before anyone approved: the old draft is superseded by one for the new level
+    ctx.platform.incidents.transition(incident, "acknowledged", "duty-officer")
+    ctx.platform.warnings.draft_for(incident)  # nothing new: same level and areas
+    assert [d["identifier"] for d in ctx.drafts()] == [first["identifier"]]
+    r = ctx.client.post(
+        f"/alerts/{first['identifier']}/reject", json={"reason": "known drain works"}, headers=ctx.headers
+    )
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    assert ctx.drafts() == []
+
+
+def test_levels_configured_as_automatic_are_issued_at_once(auto_ctx: Ctx) -> None:
+    auto_ctx.incident(4, ["11680"])
+    assert auto_ctx.drafts() == []
+    (alert,) = auto_ctx.client.get("/alerts", params={"state": "issued"}, headers=auto_ctx.headers).json()[
+        "alerts"
+    ]
+    assert alert["auto"] is True and alert["decidedBy"] == "system"
+    full = auto_ctx.client.get(f"/alerts/{alert['identifier']}", headers=auto_ctx.headers).json()
+    assert [e["action"] for e in full["log"]] == ["drafted", "auto-issued"]
+    feed = feedparser.parse(auto_ctx.client.get("/alerts/feed.atom").content)
+    assert feed.bozo == 0
+    (entry,) = feed.entries
+    assert any(link["type"] == "application/cap+xml" for link in entry.links)
+    # the per-area feed has it for 강남구 and not for 종로구
+    assert len(feedparser.parse(auto_ctx.client.get("/alerts/feed.atom?district=11680").content).entries) == 1
+    assert feedparser.parse(auto_ctx.client.get("/alerts/feed.atom?district=11110").content).entries == []
+
+
+@pytest.mark.parametrize("path", ALERTS, ids=lambda p: p.name)
+def test_real_alerts_of_other_agencies_import_without_loss_and_show_on_the_board(
+    ctx: Ctx, path: Path
+) -> None:
+    data = path.read_bytes()
+    r = ctx.client.post(
+        "/alerts/import", content=data, headers={**ctx.headers, "Content-Type": "application/cap+xml"}
+    )
+    assert r.status_code == 201, r.text
+    (imported,) = r.json()["imported"]
+    assert imported["origin"] == "import"
+    original = from_xml(data)
+    again = from_xml(ctx.client.get(f"/alerts/{imported['identifier']}.xml").content)
+    assert again == original  # every field kept
+    board = ctx.client.get("/situation", headers=ctx.headers).json()
+    assert [a["identifier"] for a in board["externalAlerts"]] == [original.identifier]
+    # the same alert twice is a conflict, not a second copy
+    assert ctx.client.post("/alerts/import", content=data, headers=ctx.headers).status_code == 409
+
+
+def test_unsafe_and_foreign_documents_are_refused(ctx: Ctx) -> None:
+    edge = SHARED / "data" / "cap" / "invalid_or_edge"
+    for name in (
+        "google__xee_xml_external_entity_attack.cap",
+        "google__weather_cap11.cap",
+        "capparselib__invalid.cap",
+    ):
+        r = ctx.client.post("/alerts/import", content=(edge / name).read_bytes(), headers=ctx.headers)
+        assert r.status_code == 400, (name, r.text)
+        assert r.json()["message"]
+    assert ctx.client.get("/alerts", params={"origin": "import"}, headers=ctx.headers).json()["alerts"] == []
+
+
+def test_roles(ctx: Ctx) -> None:
+    assert ctx.client.get("/alerts").status_code == 401
+    assert ctx.client.post("/alerts/import", content=ALERTS[0].read_bytes()).status_code == 401
+    assert ctx.client.get("/alerts/feed.atom").status_code == 200
