@@ -126,6 +126,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         xsd=settings.cap_xsd,
         broadcast_channels=[c for c in ("sse", "mastodon") if c in channels],
     )
+    # the situation room hears of every draft and issue on its own stream (an automatic issue included)
+    warnings.listeners.append(lambda event: situation.broadcast.publish("alert", event))
     situation.board_extras.append(
         lambda: {
             "alertDrafts": warnings.list(state="draft", limit=50),

@@ -187,3 +187,26 @@ def test_roles(ctx: Ctx) -> None:
     assert ctx.client.get("/alerts").status_code == 401
     assert ctx.client.post("/alerts/import", content=ALERTS[0].read_bytes()).status_code == 401
     assert ctx.client.get("/alerts/feed.atom").status_code == 200
+
+
+def test_a_point_hazard_warns_a_circle_around_it(ctx: Ctx) -> None:
+    body = ManualIncidentIn.model_validate(
+        {
+            "hazard": "gas",
+            "level": 3,
+            "title_ko": "도시가스 누출 신고",
+            "title_en": "Gas leak reported",
+            "lon": 126.9780,
+            "lat": 37.5665,
+        }
+    )
+    ctx.platform.incidents.open_manual(body, "duty-officer")
+    ctx.deliver()
+    (draft,) = ctx.drafts()
+    xml = ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content
+    assert validate(xml, XSD) == []
+    area = from_xml(xml).infos[0].areas[0]
+    # CAP circle "lat,lon radius_km": 0.5 km around the leak, and the district's code (중구, 11140)
+    assert area.circles == ("37.56650,126.97800 0.5",)
+    assert [g.value for g in area.geocodes] == ["11140"]
+    assert "반경 0.5km" in area.area_desc

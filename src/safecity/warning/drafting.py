@@ -57,6 +57,10 @@ RESPONSE = {
     "strong_wind": "Shelter",
 }
 
+#: Radius (km) of the circle a point hazard's alert covers. Judgement: a fire's smoke and a gas leak's
+#: evacuation zone are hundreds of metres; a failing structure's cordon less.
+CIRCLE_KM = {"fire": 1.0, "gas": 0.5, "facility": 0.3}
+
 ACTION_KO = {
     "Evacuate": "대피하십시오",
     "Shelter": "실내로 대피하십시오",
@@ -96,6 +100,8 @@ class IncidentFacts:
     places: Sequence[Place]
     detail_ko: str  # the latest condition, e.g. "3시간 누적 96.5 mm"
     detail_en: str
+    #: where a point hazard is (a fire, a leak, a structure): the alert covers a circle around it
+    centre: tuple[float, float] | None = None  # lon, lat
 
 
 def response_for(hazard: str, level: Crisis) -> str:
@@ -186,24 +192,41 @@ def draft_info(
             {"valueName": "SAFECITY_HAZARD", "value": facts.hazard},
             {"valueName": "SAFECITY_CRISIS_LEVEL", "value": facts.level.name},
         ],
-        "area": [area_block(facts.places, ko)],
+        "area": [area_block(facts.places, ko, facts.centre, CIRCLE_KM.get(facts.hazard))],
     }
     if web:
         info["web"] = web
     return info
 
 
-def area_block(places: Sequence[Place], ko: bool) -> dict[str, Any]:
+def area_block(
+    places: Sequence[Place],
+    ko: bool,
+    centre: tuple[float, float] | None = None,
+    radius_km: float | None = None,
+) -> dict[str, Any]:
+    names = ", ".join(p.name_ko if ko else p.name_en for p in places)
+    # Administrative codes of the districts (MOIS 5-digit sigungu codes), so receivers can target by code
+    # without the geometry.
+    codes = [{"valueName": "KR.SIG", "value": p.code} for p in places]
+    if centre is not None and radius_km is not None:
+        # a point hazard warns the people around it, not a whole district
+        lon, lat = centre
+        around = f"반경 {radius_km:g}km" if ko else f"within {radius_km:g} km"
+        block: dict[str, Any] = {
+            "areaDesc": f"{names} {around}".strip(),
+            "circle": [f"{lat:.5f},{lon:.5f} {radius_km:g}"],
+        }
+        if codes:
+            block["geocode"] = codes
+        return block
     polygons: list[str] = []
     for p in places:
         polygons.extend(cap_polygons(p.geometry))
     return {
-        "areaDesc": ", ".join(p.name_ko if ko else p.name_en for p in places)
-        or ("서울특별시" if ko else "Seoul"),
+        "areaDesc": names or ("서울특별시" if ko else "Seoul"),
         "polygon": polygons,
-        # Administrative codes of the districts (MOIS 5-digit sigungu codes), so receivers can target by
-        # code without the geometry.
-        "geocode": [{"valueName": "KR.SIG", "value": p.code} for p in places],
+        "geocode": codes,
     }
 
 

@@ -242,6 +242,7 @@ class Warnings:
             places=places,
             detail_ko=detail_ko,
             detail_en=detail_en,
+            centre=_centre(incident),
         )
 
     def _cap(
@@ -592,6 +593,13 @@ def _by_audience(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:
     for r in recipients:
         out[r.audience].append(r)
     return out
+
+
+def _centre(incident: dict[str, Any]) -> tuple[float, float] | None:
+    loc = incident.get("location")
+    if isinstance(loc, dict) and loc.get("lon") is not None and loc.get("lat") is not None:
+        return (float(loc["lon"]), float(loc["lat"]))
+    return None
 
 
 def _hazard_of(alert: Alert) -> str:
