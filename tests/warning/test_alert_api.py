@@ -210,3 +210,30 @@ def test_a_point_hazard_warns_a_circle_around_it(ctx: Ctx) -> None:
     assert area.circles == ("37.56650,126.97800 0.5",)
     assert [g.value for g in area.geocodes] == ["11140"]
     assert "반경 0.5km" in area.area_desc
+
+
+def test_an_evacuation_alert_names_the_nearest_open_shelters(ctx: Ctx) -> None:
+    from tests.geo.data import SHELTERS
+
+    # the shared data's civil-defence shelters are underground: not a place to flee a flood to
+    import_layer(ctx.platform, SHELTERS, "shelters")
+    r = ctx.client.post(
+        "/shelters",
+        json={
+            "kind": "temporary_housing",
+            "name_ko": "덕수초등학교",
+            "name_en": "Deoksu Elementary School",
+            "capacity": 400,
+            "geometry": {"type": "Point", "coordinates": [126.9745, 37.5662]},
+        },
+        headers=ctx.headers,
+    )
+    assert r.status_code == 201, r.text
+    ctx.incident(3, ["11140"])  # 중구
+    (draft,) = ctx.drafts()
+    cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content)
+    ko = next(i for i in cap.infos if i.language == "ko-KR")
+    en = next(i for i in cap.infos if i.language == "en-US")
+    assert ko.response_types[0].value == "Evacuate"
+    assert "가까운 대피소: 덕수초등학교" in (ko.instruction or "")
+    assert "Nearest open shelters: Deoksu Elementary School" in (en.instruction or "")

@@ -23,6 +23,8 @@ from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict, NotFound
 from safecity.core.logging import get_logger
+from safecity.evacuation.shelters import suitable_shelters
+from safecity.evacuation.zones import Hazard
 from safecity.geo import areas as geo_areas
 from safecity.situation import events as situation_events
 from safecity.situation.incidents import Incidents
@@ -44,6 +46,18 @@ ALERT_ISSUED = "warning.AlertIssued"
 ALERT_DRAFTED = "warning.AlertDrafted"
 ALERT_IMPORTED = "warning.AlertImported"
 LANGS = {"ko": "ko-KR", "en": "en-US"}
+#: The evacuation capability's hazard for a situation hazard (which shelters are safe from it).
+EVACUATION_HAZARD = {
+    "heavy_rain": Hazard.flood,
+    "river_flood": Hazard.flood,
+    "landslide": Hazard.landslide,
+    "fire": Hazard.fire,
+    "gas": Hazard.chemical,
+    "facility": Hazard.collapse,
+    "strong_wind": Hazard.typhoon,
+    "heat_wave": Hazard.heat,
+    "cold_wave": Hazard.cold,
+}
 #: Audiences an action guide is written for (see warning/guides/).
 AUDIENCES = ("general", "elderly", "children_parents", "disability", "foreigner")
 
@@ -245,6 +259,22 @@ class Warnings:
             centre=_centre(incident),
         )
 
+    def _shelters(self, facts: drafting.IncidentFacts, now: datetime) -> list[Any]:
+        """The nearest suitable open shelters of the affected places (evacuation information)."""
+        hazard = EVACUATION_HAZARD.get(facts.hazard)
+        if drafting.response_for(facts.hazard, facts.level) != "Evacuate":
+            return []
+        found: dict[int, Any] = {}
+        with self.store.engine.connect() as conn:
+            for place in facts.places[:5]:
+                if place.geometry is None:
+                    continue
+                c = place.geometry.representative_point()
+                near = (float(c.coords[0][0]), float(c.coords[0][1]))
+                for shelter in suitable_shelters(conn, hazard, now, near=near, within_m=3000)[:2]:
+                    found.setdefault(shelter.id, shelter)
+        return list(found.values())[:5]
+
     def _cap(
         self,
         facts: drafting.IncidentFacts,
@@ -254,10 +284,16 @@ class Warnings:
         issued: Any,
     ) -> dict[str, Any]:
         infos = []
+        shelters = self._shelters(facts, now) if msg_type != "Cancel" else []
         for lang in LANGS:
             guide = guide_for(facts.hazard, "general", lang)
             web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
-            infos.append(drafting.draft_info(facts, lang, guide.lines(), web, msg_type))
+            lines = list(guide.lines())
+            if shelters:
+                ko = lang == "ko"
+                names = ", ".join((s.name_ko if ko else (s.name_en or s.name_ko)) for s in shelters)
+                lines.append(f"가까운 대피소: {names}" if ko else f"Nearest open shelters: {names}")
+            infos.append(drafting.draft_info(facts, lang, lines, web, msg_type))
         cap: dict[str, Any] = {
             "identifier": ident,
             "sender": self.sender,
