@@ -52,6 +52,7 @@ from safecity.warning.recipients import RecipientFinder
 from safecity.warning.router import router as warning_router
 from safecity.warning.service import Warnings
 from safecity.warning.subscription_router import router as subscription_router
+from safecity.warning.wording import load_wordings
 from safecity.web.router import router as web_router
 
 log = get_logger(__name__)
@@ -77,6 +78,8 @@ class Platform:
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     clock = clock or SystemClock()
+    # configuration the platform cannot run without is checked before anything is opened
+    load_wordings(settings.warning_languages, settings.warning_wording_dir)
     store = open_store(settings)
     store.migrate()
     bus = open_bus(settings, store)
@@ -125,6 +128,9 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         cb_max_chars=settings.cb_max_chars,
         xsd=settings.cap_xsd,
         broadcast_channels=[c for c in ("sse", "mastodon") if c in channels],
+        languages=settings.warning_languages,
+        wording_dir=settings.warning_wording_dir,
+        guides_dir=settings.guides_dir,
     )
     # the situation room hears of every draft and issue on its own stream (an automatic issue included)
     warnings.listeners.append(lambda event: situation.broadcast.publish("alert", event))

@@ -169,6 +169,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description='Hazards whose alerts are issued at once (e.g. ["fire", "gas"]).',
     )
+    warning_languages: list[str] = Field(
+        default_factory=lambda: ["ko", "en"],
+        description="Languages of the alerts' CAP info blocks; ko is required. Other than ko and en, each needs "
+        "<lang>.toml in warning_wording_dir (copy the package's wording/en.toml).",
+    )
+    warning_wording_dir: Path | None = Field(
+        None, description="A folder of alert wording files (<lang>.toml) overriding or adding languages."
+    )
+    guides_dir: Path | None = Field(
+        None,
+        description="A folder of the city's action guides (TOML like the package's warning/guides/), "
+        "overriding or adding sections.",
+    )
     cap_xsd: Path | None = Field(
         None,
         description="Path of the official OASIS CAP 1.2 XSD: when set, every alert is validated against it "

@@ -237,3 +237,60 @@ def test_an_evacuation_alert_names_the_nearest_open_shelters(ctx: Ctx) -> None:
     assert ko.response_types[0].value == "Evacuate"
     assert "가까운 대피소: 덕수초등학교" in (ko.instruction or "")
     assert "Nearest open shelters: Deoksu Elementary School" in (en.instruction or "")
+
+
+ZH = """
+language = "zh-CN"
+city = "首尔特别市"
+sender_name = "首尔市灾难安全对策本部"
+place_names = "en"
+headline = "[{places}] {stage}：{action}"
+description = "{places}：{stage}（{level}）。"
+cancel_headline = "[{places}] {stage} 解除"
+cancel_description = "{places}的{hazard}情况已经结束。"
+cancel_instruction = "在确认安全之前，请勿靠近受灾地区。"
+around = "半径 {km} 公里"
+shelters = "附近的避难所：{names}"
+[actions]
+Evacuate = "请立即避难"
+Shelter = "请在室内避难"
+Avoid = "请勿靠近"
+Execute = "请遵守安全守则"
+Prepare = "请做好准备"
+Monitor = "请关注最新消息"
+[levels]
+attention = "关注"
+caution = "注意"
+alert = "警戒"
+serious = "严重"
+none = "正常"
+[hazards]
+heavy_rain = "暴雨"
+other = "其他"
+"""
+
+
+def test_a_city_adds_a_language_with_a_wording_file(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "zh.toml").write_text(ZH, encoding="utf-8")
+    s = settings.model_copy(
+        update={"cap_xsd": XSD, "warning_languages": ["ko", "en", "zh"], "warning_wording_dir": tmp_path}
+    )
+    for c in _ctx(s):
+        c.incident(3, ["11590"])
+        (draft,) = c.drafts()
+        xml = c.client.get(f"/alerts/{draft['identifier']}.xml", headers=c.headers).content
+        assert validate(xml, XSD) == []
+        zh = next(i for i in from_xml(xml).infos if i.language == "zh-CN")
+        assert zh.headline == "[Dongjak-gu] 暴雨 警戒：请立即避难"
+        assert zh.event == "暴雨"
+        r = c.client.patch(
+            f"/alerts/{draft['identifier']}", json={"zh": {"headline": "东雀区 暴雨警报"}}, headers=c.headers
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_a_language_without_wording_is_a_configuration_error(settings: Settings) -> None:
+    from safecity.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no alert wording for language 'vi'"):
+        build_platform(settings.model_copy(update={"warning_languages": ["ko", "en", "vi"]}))

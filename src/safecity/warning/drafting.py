@@ -16,7 +16,8 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from safecity.situation.model import HAZARDS, Crisis
+from safecity.situation.model import Crisis
+from safecity.warning.wording import Wording
 
 #: CAP category per platform hazard (CAP 1.2 §3.2.2 category values).
 CATEGORY = {
@@ -60,23 +61,6 @@ RESPONSE = {
 #: Radius (km) of the circle a point hazard's alert covers. Judgement: a fire's smoke and a gas leak's
 #: evacuation zone are hundreds of metres; a failing structure's cordon less.
 CIRCLE_KM = {"fire": 1.0, "gas": 0.5, "facility": 0.3}
-
-ACTION_KO = {
-    "Evacuate": "대피하십시오",
-    "Shelter": "실내로 대피하십시오",
-    "Avoid": "접근하지 마십시오",
-    "Execute": "행동요령을 따르십시오",
-    "Prepare": "대비하십시오",
-    "Monitor": "상황을 지켜보십시오",
-}
-ACTION_EN = {
-    "Evacuate": "evacuate now",
-    "Shelter": "take shelter indoors",
-    "Avoid": "keep away",
-    "Execute": "follow the safety actions",
-    "Prepare": "get ready",
-    "Monitor": "stay informed",
-}
 
 
 @dataclass(frozen=True)
@@ -135,55 +119,45 @@ def cap_polygons(geom: BaseGeometry | None, tolerance: float = 0.0005, max_point
 
 def draft_info(
     facts: IncidentFacts,
-    lang: str,
+    words: Wording,
     guide_lines: Sequence[str],
     web: str | None,
     msg_type: str,
+    shelters: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One CAP ``info`` block (as the JSON rendition) in ``lang`` ("ko" or "en")."""
-    hazard = HAZARDS.get(facts.hazard, HAZARDS["other"])
+    """One CAP ``info`` block (as the JSON rendition) in the wording's language."""
     urgency, severity, certainty = LEVEL_CAP.get(facts.level, ("Unknown", "Unknown", "Unknown"))
     response = response_for(facts.hazard, facts.level)
-    ko = lang == "ko"
-    names = ", ".join(p.name_ko if ko else p.name_en for p in facts.places) or (
-        "서울특별시" if ko else "Seoul"
-    )
-    stage = (facts.stage_ko if ko else facts.stage_en) or (hazard.name_ko if ko else hazard.name_en)
+    ko_names = words.place_names == "ko"
+    places = ", ".join(p.name_ko if ko_names else p.name_en for p in facts.places) or words.city
+    hazard = words.hazard(facts.hazard)
+    level = words.levels.get(facts.level.name, facts.level.name)
+    # the rule's stage names exist in Korean and English; other languages say hazard and level
+    stage = {"ko": facts.stage_ko, "en": facts.stage_en}.get(words.lang) or f"{hazard} {level}"
+    detail = {"ko": facts.detail_ko, "en": facts.detail_en}.get(words.lang, "")
+    fields = {"places": places, "stage": stage, "hazard": hazard, "level": level, "detail": detail}
     if msg_type == "Cancel":
-        headline = f"[{names}] {stage} 해제" if ko else f"[{names}] {stage}: all clear"
-        description = (
-            f"{names}의 {hazard.name_ko} 상황이 끝났습니다."
-            if ko
-            else f"The {hazard.name_en.lower()} situation in {names} has ended."
-        )
-        instruction = (
-            "안전이 확인될 때까지 피해 지역 접근을 삼가십시오."
-            if ko
-            else "Keep away from damaged areas until they are declared safe."
-        )
+        headline = words.cancel_headline.format(**fields)
+        description = words.cancel_description.format(**fields)
+        instruction = words.cancel_instruction
         response = "AllClear"
         urgency, severity, certainty = "Past", "Minor", "Observed"
     else:
-        action = ACTION_KO[response] if ko else ACTION_EN[response]
-        headline = f"[{names}] {stage}: {action}"
-        level_name = facts.level.name_ko if ko else facts.level.name_en
-        description = (
-            f"{names}에 {stage}({level_name}) 상황입니다. {facts.detail_ko}".strip()
-            if ko
-            else f"{stage} ({level_name}) in {names}. {facts.detail_en}".strip()
-        )
-        instruction = "\n".join(guide_lines)
+        headline = words.headline.format(**fields, action=words.actions[response])
+        description = words.description.format(**fields).strip()
+        lines = list(guide_lines)
+        if shelters:
+            lines.append(words.shelters.format(names=", ".join(shelters)))
+        instruction = "\n".join(lines)
     info: dict[str, Any] = {
-        "language": "ko-KR" if ko else "en-US",
+        "language": words.language,
         "category": [CATEGORY.get(facts.hazard, "Other")],
-        "event": hazard.name_ko if ko else hazard.name_en,
+        "event": hazard[:1].upper() + hazard[1:],
         "responseType": [response],
         "urgency": urgency,
         "severity": severity,
         "certainty": certainty,
-        "senderName": "서울특별시 재난안전대책본부"
-        if ko
-        else "Seoul Metropolitan Government Disaster Safety HQ",
+        "senderName": words.sender_name,
         "headline": headline,
         "description": description,
         "instruction": instruction,
@@ -192,7 +166,7 @@ def draft_info(
             {"valueName": "SAFECITY_HAZARD", "value": facts.hazard},
             {"valueName": "SAFECITY_CRISIS_LEVEL", "value": facts.level.name},
         ],
-        "area": [area_block(facts.places, ko, facts.centre, CIRCLE_KM.get(facts.hazard))],
+        "area": [area_block(facts.places, words, facts.centre, CIRCLE_KM.get(facts.hazard))],
     }
     if web:
         info["web"] = web
@@ -201,18 +175,19 @@ def draft_info(
 
 def area_block(
     places: Sequence[Place],
-    ko: bool,
+    words: Wording,
     centre: tuple[float, float] | None = None,
     radius_km: float | None = None,
 ) -> dict[str, Any]:
-    names = ", ".join(p.name_ko if ko else p.name_en for p in places)
+    ko_names = words.place_names == "ko"
+    names = ", ".join(p.name_ko if ko_names else p.name_en for p in places)
     # Administrative codes of the districts (MOIS 5-digit sigungu codes), so receivers can target by code
     # without the geometry.
     codes = [{"valueName": "KR.SIG", "value": p.code} for p in places]
     if centre is not None and radius_km is not None:
         # a point hazard warns the people around it, not a whole district
         lon, lat = centre
-        around = f"반경 {radius_km:g}km" if ko else f"within {radius_km:g} km"
+        around = words.around.format(km=f"{radius_km:g}")
         block: dict[str, Any] = {
             "areaDesc": f"{names} {around}".strip(),
             "circle": [f"{lat:.5f},{lon:.5f} {radius_km:g}"],
@@ -223,11 +198,7 @@ def area_block(
     polygons: list[str] = []
     for p in places:
         polygons.extend(cap_polygons(p.geometry))
-    return {
-        "areaDesc": names or ("서울특별시" if ko else "Seoul"),
-        "polygon": polygons,
-        "geocode": codes,
-    }
+    return {"areaDesc": names or words.city, "polygon": polygons, "geocode": codes}
 
 
 def union(places: Sequence[Place]) -> BaseGeometry | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
@@ -48,21 +48,15 @@ class TextEdits(BaseModel):
     instruction: str | None = Field(None, min_length=1, max_length=10_000)
 
 
-class AlertEdits(BaseModel):
-    """Changes to a draft's texts, per language."""
-
-    model_config = ConfigDict(extra="forbid")
-    ko: TextEdits | None = None
-    en: TextEdits | None = None
+class AlertEdits(RootModel[dict[str, TextEdits]]):
+    """Changes to a draft's texts, per language: ``{"ko": {"instruction": ...}, "en": {...}}``."""
 
     def changes(self) -> dict[str, dict[str, str]]:
         out = {}
-        for lang in ("ko", "en"):
-            edits = getattr(self, lang)
-            if edits is not None:
-                fields = {k: v for k, v in edits.model_dump().items() if v is not None}
-                if fields:
-                    out[lang] = fields
+        for lang, edits in self.root.items():
+            fields = {k: v for k, v in edits.model_dump().items() if v is not None}
+            if fields:
+                out[lang] = fields
         return out
 
 

@@ -14,6 +14,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -38,6 +39,7 @@ from safecity.warning.cap.xml import from_xml, to_xml, validate
 from safecity.warning.delivery import Delivery
 from safecity.warning.guides import guide_for
 from safecity.warning.message import Message, MessageText, Recipient
+from safecity.warning.wording import load_wordings
 
 log = get_logger(__name__)
 
@@ -45,7 +47,6 @@ KST = timezone(timedelta(hours=9))
 ALERT_ISSUED = "warning.AlertIssued"
 ALERT_DRAFTED = "warning.AlertDrafted"
 ALERT_IMPORTED = "warning.AlertImported"
-LANGS = {"ko": "ko-KR", "en": "en-US"}
 #: The evacuation capability's hazard for a situation hazard (which shelters are safe from it).
 EVACUATION_HAZARD = {
     "heavy_rain": Hazard.flood,
@@ -81,6 +82,9 @@ class Warnings:
         cb_max_chars: int = 90,
         xsd: Any = None,
         broadcast_channels: Sequence[str] = ("sse",),
+        languages: Sequence[str] = ("ko", "en"),
+        wording_dir: Path | None = None,
+        guides_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -95,6 +99,8 @@ class Warnings:
         self.cb_max_chars = cb_max_chars
         self.xsd = xsd
         self.broadcast_channels = tuple(broadcast_channels)
+        self.wordings = load_wordings(list(languages), wording_dir)
+        self.guides_dir = guides_dir
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._lock = threading.RLock()
 
@@ -285,15 +291,11 @@ class Warnings:
     ) -> dict[str, Any]:
         infos = []
         shelters = self._shelters(facts, now) if msg_type != "Cancel" else []
-        for lang in LANGS:
-            guide = guide_for(facts.hazard, "general", lang)
-            web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
-            lines = list(guide.lines())
-            if shelters:
-                ko = lang == "ko"
-                names = ", ".join((s.name_ko if ko else (s.name_en or s.name_ko)) for s in shelters)
-                lines.append(f"가까운 대피소: {names}" if ko else f"Nearest open shelters: {names}")
-            infos.append(drafting.draft_info(facts, lang, lines, web, msg_type))
+        web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
+        for lang, words in self.wordings.items():
+            guide = guide_for(facts.hazard, "general", lang, self.guides_dir)
+            names = [s.name_ko if words.place_names == "ko" else (s.name_en or s.name_ko) for s in shelters]
+            infos.append(drafting.draft_info(facts, words, guide.lines(), web, msg_type, names))
         cap: dict[str, Any] = {
             "identifier": ident,
             "sender": self.sender,
@@ -328,11 +330,12 @@ class Warnings:
             cap = dict(row["cap"])
             infos = [dict(i) for i in cap["info"]]
             for lang, fields in changes.items():
-                code = LANGS.get(lang)
+                words = self.wordings.get(lang)
+                code = words.language if words else None
                 target = next((i for i in infos if i.get("language") == code), None)
                 if target is None:
                     raise BadRequest(
-                        f"the alert has no {lang!r} text; languages: {', '.join(LANGS)}", where=lang
+                        f"the alert has no {lang!r} text; languages: {', '.join(self.wordings)}", where=lang
                     )
                 for k, v in fields.items():
                     if k not in allowed:
