@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -151,6 +152,9 @@ def run_demo(settings: Settings, speed: float) -> None:
     from safecity.auth.model import Role
     from safecity.sensing.sta.model import ENTITIES
 
+    if not settings.warning_auto_levels and "SAFECITY_WARNING_AUTO_LEVELS" not in os.environ:
+        # nobody sits at the demo's situation desk: its alerts from 주의 up are issued at once
+        settings = settings.model_copy(update={"warning_auto_levels": [2, 3, 4]})
     # The platform runs on the scenario's clock, so quality control judges the replayed readings as
     # live ones (not as "late" history) and everything happens at the chosen speed.
     clock = ManualClock(START)
@@ -191,6 +195,7 @@ def run_demo(settings: Settings, speed: float) -> None:
     )
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
     platform.incidents.listeners.append(_print_situation)
+    platform.warnings.listeners.append(_print_alert(platform))
     river_key = next(k for s, _, k in keys if s.prop == "water_level")
     mqtt = _mqtt_client(settings, river_key) if settings.mqtt_enabled else None
     sim = START
@@ -263,6 +268,19 @@ def _print_situation(event: dict[str, Any]) -> None:
             f"  >> 사건 #{event['incidentId']} 종료 / incident #{event['incidentId']} {event.get('status')}",
             flush=True,
         )
+
+
+def _print_alert(platform: Any) -> Any:
+    def show(event: dict[str, Any]) -> None:
+        if str(event.get("topic", "")).endswith("AlertIssued"):
+            alert = platform.warnings.get(event["identifier"])
+            print(
+                f"  >> CAP {alert['msgType']} 발령 / issued: {alert['headlines'].get('ko')} "
+                f"(/alerts/{alert['identifier']}.xml, feed /alerts/feed.atom)",
+                flush=True,
+            )
+
+    return show
 
 
 def _mqtt_client(settings: Settings, device_key: str) -> Any:
