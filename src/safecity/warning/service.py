@@ -249,9 +249,11 @@ class Warnings:
             key=lambda c: -int(c["level"]),
         )
         top = conditions[0] if conditions else {}
-        fired = [e for e in incident.get("timeline", []) if e.get("kind") in ("fired", "opened")]
-        detail_ko = fired[-1]["detailKo"] if fired else ""
-        detail_en = fired[-1]["detailEn"] if fired else ""
+        # the latest firing at the incident's own level says why it is at that level
+        fired = [e for e in incident.get("timeline", []) if e.get("kind") == "fired"]
+        top_fired = [e for e in fired if e.get("level") == int(incident["level"])] or fired
+        detail_ko = top_fired[-1]["detailKo"] if top_fired else ""
+        detail_en = top_fired[-1]["detailEn"] if top_fired else ""
         return drafting.IncidentFacts(
             incident_id=int(incident["id"]),
             hazard=incident["hazard"],

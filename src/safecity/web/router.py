@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+import xstatic.pkg.leaflet as xstatic_leaflet  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
@@ -35,9 +36,38 @@ def index(request: Request) -> Response:
     return Response(page, media_type="text/html; charset=utf-8")
 
 
-_MEDIA = {".css": "text/css", ".svg": "image/svg+xml"}
+_MEDIA = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript", ".png": "image/png"}
 #: The files this router serves, listed once: a request can never name anything else on disk.
-_ASSETS = {p.name: _MEDIA[p.suffix] for p in (Path(str(_STATIC / n)) for n in ("site.css", "favicon.svg"))}
+_ASSETS = {
+    p.name: _MEDIA[p.suffix]
+    for p in (Path(str(_STATIC / n)) for n in ("site.css", "favicon.svg", "ops.css", "ops.js"))
+}
+#: Leaflet, from the xstatic-leaflet wheel (a Python package that ships the library's files, so the map
+#: needs neither npm nor a CDN): only these files are served.
+_LEAFLET = Path(xstatic_leaflet.BASE_DIR)
+_VENDOR = {
+    "leaflet/leaflet.css": _LEAFLET / "leaflet.css",
+    "leaflet/leaflet-src.esm.js": _LEAFLET / "leaflet-src.esm.js",
+    **{f"leaflet/images/{p.name}": p for p in sorted((_LEAFLET / "images").glob("*.png"))},
+}
+
+
+@router.get(
+    "/ops", dependencies=[allow(Role.public)], summary="Operations dashboard", include_in_schema=False
+)
+def ops() -> Response:
+    # public page, private data: it asks the operator to log in and reads the API with the token
+    return Response((_STATIC / "ops.html").read_text(encoding="utf-8"), media_type="text/html; charset=utf-8")
+
+
+@router.get("/static/vendor/{path:path}", dependencies=[allow(Role.public)], include_in_schema=False)
+def vendor(path: str) -> Response:
+    found = _VENDOR.get(path)
+    if found is None:
+        raise NotFound(f"/static/vendor/{path} does not exist")
+    return Response(
+        found.read_bytes(), media_type=_MEDIA[found.suffix], headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 @router.get("/static/{name}", dependencies=[allow(Role.public)], include_in_schema=False)
