@@ -35,3 +35,11 @@ def test_dashboard_page_and_assets_are_served_locally(api: Api) -> None:
         assert api.client.get(path).status_code == 404
     # both languages are in the page's code
     assert "재난안전 상황판" in js.text and "Disaster safety situation room" in js.text
+
+
+def test_citizen_page_needs_no_login(api: Api) -> None:
+    page = api.client.get("/citizen")
+    assert page.status_code == 200 and '<script type="module" src="/static/citizen.js"></script>' in page.text
+    js = api.client.get("/static/citizen.js").text
+    assert "/alerts/current" in js and "/shelters" in js and "/subscriptions" in js
+    assert "우리 동네 재난 경보" in js and "Warnings for my area" in js

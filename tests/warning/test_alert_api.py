@@ -294,3 +294,26 @@ def test_a_language_without_wording_is_a_configuration_error(settings: Settings)
 
     with pytest.raises(ConfigError, match="no alert wording for language 'vi'"):
         build_platform(settings.model_copy(update={"warning_languages": ["ko", "en", "vi"]}))
+
+
+def test_current_warnings_for_a_place_in_a_language_with_the_guide_for_a_profile(auto_ctx: Ctx) -> None:
+    incident = auto_ctx.incident(4, ["11680"])
+    c = auto_ctx.client
+    (w,) = c.get("/alerts/current", params={"district": "11680"}).json()["warnings"]  # public, no login
+    assert w["category"] == "긴급재난문자"  # 위급 is for war, air raids and strong earthquakes only
+    assert w["headline"].startswith("[강남구]") and w["guide"]["lines"]
+    # a point inside 강남구 (COEX) has it; a point in 종로구 has nothing
+    inside = c.get("/alerts/current", params={"lon": 127.0588, "lat": 37.5116, "lang": "en"}).json()[
+        "warnings"
+    ]
+    assert [x["identifier"] for x in inside] == [w["identifier"]]
+    assert inside[0]["language"] == "en-US" and inside[0]["category"] == "Urgent disaster alert"
+    elderly = c.get("/alerts/current", params={"district": "11680", "audience": "elderly"}).json()["warnings"]
+    assert elderly[0]["guide"]["audience"] == "elderly"
+    assert c.get("/alerts/current", params={"lon": 126.9780, "lat": 37.5729}).json()["warnings"] == []
+    # once the incident is closed, the Cancel ends the warning
+    auto_ctx.platform.incidents.transition(incident, "closed", "duty-officer")
+    auto_ctx.deliver()
+    assert c.get("/alerts/current", params={"district": "11680"}).json()["warnings"] == []
+    assert c.get("/alerts/current", params={"lon": 127.0}).status_code == 400
+    assert c.get("/alerts/current").status_code == 400

@@ -119,6 +119,30 @@ def feed(request: Request, district: Annotated[str | None, Query(max_length=10)]
 
 
 @router.get(
+    "/alerts/current",
+    dependencies=[allow(Role.public)],
+    summary="Warnings in force for a place (lon,lat or a district code), in a language, with the action "
+    "guide for a profile (the citizen page)",
+)
+def current(
+    request: Request,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    district: Annotated[str | None, Query(pattern=r"^[0-9]{5}$")] = None,
+    lang: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "ko",
+    audience: Annotated[
+        str, Query(pattern="^(general|elderly|children_parents|disability|foreigner)$")
+    ] = "general",
+) -> Response:
+    if (lon is None) != (lat is None):
+        raise BadRequest("give both lon and lat (or a district code)", where="lon" if lon is None else "lat")
+    if lon is None and district is None:
+        raise BadRequest("say where: lon and lat, or district (e.g. 11590)", where="lon")
+    found = _warnings(request).current(lon=lon, lat=lat, district=district, lang=lang, audience=audience)
+    return _json({"warnings": found})
+
+
+@router.get(
     "/alerts/stream",
     dependencies=[allow(Role.public)],
     summary="Issued alerts as Server-Sent Events (for the citizen page and other web clients)",

@@ -10,6 +10,7 @@ lock serialises drafting and issuing.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import shapely
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -464,7 +466,9 @@ class Warnings:
             )
         first = alert.infos[0] if alert.infos else None
         category = (
-            korea.category_for(first.severity, first.urgency).name_ko if first is not None else "안전안내문자"
+            _category(first.severity, first.urgency, _hazard_of(alert)).name_ko
+            if first is not None
+            else "안전안내문자"
         )
         return Message(
             identifier=alert.identifier,
@@ -596,6 +600,84 @@ class Warnings:
             out = [a for a in out if district in a["districts"]]
         return out
 
+    def current(
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        district: str | None = None,
+        lang: str = "ko",
+        audience: str = "general",
+    ) -> builtins.list[dict[str, Any]]:
+        """The warnings in force for a place (a point, or a district code): for each incident, its latest
+        issued alert unless that was a Cancel or has expired; in ``lang`` (falling back to Korean), with
+        the action guide for ``audience``. Public: this is what the citizen page shows."""
+        from safecity.warning.recipients import alert_area
+
+        now = self.clock.now()
+        codes: set[str] = set()
+        point = None
+        with self.store.engine.connect() as conn:
+            if lon is not None and lat is not None:
+                point = shapely.Point(lon, lat)
+                found = geo_areas.area_at(conn, lon, lat, "district")
+                if found is not None:
+                    codes.add(found.code)
+            if district:
+                codes.add(district)
+            rows = (
+                conn.execute(
+                    select(t.alerts)
+                    .where(t.alerts.c.state == "issued", t.alerts.c.origin == "platform")
+                    .order_by(t.alerts.c.sent.desc(), t.alerts.c.id.desc())
+                    .limit(500)
+                )
+                .mappings()
+                .all()
+            )
+        latest: dict[Any, Any] = {}
+        for r in rows:
+            latest.setdefault(r["incident_id"] or r["identifier"], r)
+        out = []
+        for r in latest.values():
+            if r["msg_type"] == "Cancel" or (r["expires"] is not None and r["expires"] <= now):
+                continue
+            alert = from_json(r["cap"])
+            inside = bool(codes & set(r["districts"] or []))
+            if not inside and point is not None:
+                area = alert_area(alert)
+                inside = area is not None and area.covers(point)
+            if not inside:
+                continue
+            info = next((i for i in alert.infos if (i.language or "").startswith(lang)), None) or next(
+                (i for i in alert.infos if (i.language or "ko").startswith("ko")), alert.infos[0]
+            )
+            used = (info.language or "ko").split("-")[0]
+            profile = audience if audience in AUDIENCES else "general"
+            guide = guide_for(r["hazard"] or _hazard_of(alert), profile, used, self.guides_dir)
+            category = _category(info.severity, info.urgency, r["hazard"] or _hazard_of(alert))
+            out.append(
+                {
+                    "identifier": r["identifier"],
+                    "msgType": r["msg_type"],
+                    "sent": r["sent"].isoformat() if r["sent"] else None,
+                    "hazard": r["hazard"],
+                    "level": r["level"],
+                    "language": info.language,
+                    "category": category.name_ko if used == "ko" else category.name_en,
+                    "severity": info.severity.value,
+                    "urgency": info.urgency.value,
+                    "headline": info.headline,
+                    "description": info.description,
+                    "instruction": info.instruction,
+                    "areaDesc": ", ".join(a.area_desc for a in info.areas),
+                    "districts": list(r["districts"] or []),
+                    "guide": {"title": guide.title, "lines": list(guide.lines()), "audience": guide.audience},
+                    "cap": f"/alerts/{r['identifier']}.xml",
+                }
+            )
+        return out
+
     def _log(
         self, conn: Connection, alert_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]
     ) -> None:
@@ -634,6 +716,15 @@ def _by_audience(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:
     for r in recipients:
         out[r.audience].append(r)
     return out
+
+
+def _category(severity: Any, urgency: Any, hazard: str) -> korea.KoreanCategory:
+    """The emergency text category; 위급재난문자 is reserved for war, air raids and strong earthquakes
+    (행정안전부 재난문자방송 기준), so the platform's own hazards go out at most as 긴급재난문자."""
+    category = korea.category_for(severity, urgency)
+    if category is korea.KoreanCategory.EMERGENCY and hazard not in ("earthquake", "air_raid"):
+        return korea.KoreanCategory.URGENT
+    return category
 
 
 def _centre(incident: dict[str, Any]) -> tuple[float, float] | None:

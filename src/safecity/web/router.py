@@ -40,7 +40,10 @@ _MEDIA = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript",
 #: The files this router serves, listed once: a request can never name anything else on disk.
 _ASSETS = {
     p.name: _MEDIA[p.suffix]
-    for p in (Path(str(_STATIC / n)) for n in ("site.css", "favicon.svg", "ops.css", "ops.js"))
+    for p in (
+        Path(str(_STATIC / n))
+        for n in ("site.css", "favicon.svg", "ops.css", "ops.js", "citizen.css", "citizen.js")
+    )
 }
 #: Leaflet, from the xstatic-leaflet wheel (a Python package that ships the library's files, so the map
 #: needs neither npm nor a CDN): only these files are served.
@@ -58,6 +61,14 @@ _VENDOR = {
 def ops() -> Response:
     # public page, private data: it asks the operator to log in and reads the API with the token
     return Response((_STATIC / "ops.html").read_text(encoding="utf-8"), media_type="text/html; charset=utf-8")
+
+
+@router.get("/citizen", dependencies=[allow(Role.public)], summary="Citizen page", include_in_schema=False)
+def citizen() -> Response:
+    # no login: warnings, guides and shelters are public; the page reads /alerts/current and /shelters
+    return Response(
+        (_STATIC / "citizen.html").read_text(encoding="utf-8"), media_type="text/html; charset=utf-8"
+    )
 
 
 @router.get("/static/vendor/{path:path}", dependencies=[allow(Role.public)], include_in_schema=False)
