@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Load a generated :class:`~safecity.demo.city.DemoCity` into a platform, through the public importers.
+
+The city is written as the files a user would import (GeoJSON districts with the MOIS/juso columns
+``SIG_CD``/``SIG_KOR_NM``/``SIG_ENG_NM``, a GeoJSON facility layer, an OSM XML road file, a GeoTIFF terrain
+model) into ``workdir``, and each file goes through the same function as ``safecity import ...``.
+Loading twice changes nothing: districts are upserted by code, the facility layer replaces its previous
+import, and the road network and the DEM are rewritten in place.
+
+District population is carried in the district features' properties; ``geo_areas.population`` is only
+set by :func:`safecity.geo.importer.import_population`, which needs dongs, so it is left unset here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from xml.sax.saxutils import quoteattr
+
+import rasterio  # type: ignore[import-untyped]
+import shapely
+from rasterio.transform import Affine  # type: ignore[import-untyped]
+
+from safecity.demo.city import SOURCE, DemoCity
+from safecity.geo.importer import ImportReport, import_layer
+from safecity.geo.roads.graph import graph_path
+from safecity.geo.roads.osm import read_osm
+from safecity.geo.terrain import DemInfo, import_dem
+from safecity.settings import Settings
+from safecity.store import Store
+
+
+class _Platform(Protocol):
+    settings: Settings
+    store: Store
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    districts: ImportReport
+    facilities: ImportReport
+    roads: dict[str, int]  # RoadGraph.counts()
+    roads_path: Path
+    dem: DemInfo
+
+
+def write_districts(city: DemoCity, path: Path) -> Path:
+    """The districts as a GeoJSON FeatureCollection (WGS84) with the juso.go.kr column names."""
+    features = [
+        {"type": "Feature", "properties": d.properties(), "geometry": shapely.geometry.mapping(d.polygon)}
+        for d in city.districts
+    ]
+    _write_json(path, {"type": "FeatureCollection", "features": features})
+    return path
+
+
+def write_facilities(city: DemoCity, path: Path) -> Path:
+    """The named facilities (bridges, tunnels, lowlands, old buildings...) as GeoJSON points."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "code": f.code,
+                "kind": f.kind,
+                "name_ko": f.name_ko,
+                "name_en": f.name_en,
+                "source": SOURCE,
+            },
+            "geometry": {"type": "Point", "coordinates": list(f.position)},
+        }
+        for f in city.facts.facilities
+    ]
+    _write_json(path, {"type": "FeatureCollection", "features": features})
+    return path
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def write_osm(city: DemoCity, path: Path) -> Path:
+    """The road network as OSM XML: one way per noded segment, nodes shared where segments meet
+    (coordinates equal to 1e-7 degrees, OSM's own precision). Bridges carry ``bridge=yes`` + ``layer=1``."""
+    node_ids: dict[tuple[int, int], int] = {}
+    node_lines: list[str] = []
+    way_lines: list[str] = []
+    for way_id, road in enumerate(city.roads, start=1):
+        refs: list[int] = []
+        for lon, lat in road.geometry.coords:
+            key = (round(lon * 1e7), round(lat * 1e7))
+            nid = node_ids.get(key)
+            if nid is None:
+                nid = node_ids[key] = len(node_ids) + 1
+                node_lines.append(
+                    f'  <node id="{nid}" version="1" lat="{key[1] / 1e7:.7f}" lon="{key[0] / 1e7:.7f}"/>'
+                )
+            if not refs or refs[-1] != nid:
+                refs.append(nid)
+        if len(refs) < 2:
+            continue
+        tags = {"highway": road.highway, "name": road.name, "source": SOURCE}
+        if road.bridge:
+            tags |= {"bridge": "yes", "layer": "1"}
+        way_lines.append(f'  <way id="{way_id}" version="1">')
+        way_lines += [f'    <nd ref="{r}"/>' for r in refs]
+        way_lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
+        way_lines.append("  </way>")
+    text = "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<osm version="0.6" generator="safecity demo city">',
+            *node_lines,
+            *way_lines,
+            "</osm>",
+            "",
+        ]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_dem(city: DemoCity, path: Path) -> Path:
+    """The terrain model as a single-band float32 GeoTIFF in EPSG:4326."""
+    t = city.terrain
+    height, width = t.elevation.shape
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=t.crs,
+        transform=Affine(*t.transform),
+        compress="deflate",
+    ) as ds:
+        ds.write(t.elevation, 1)
+        ds.update_tags(source=SOURCE)
+    return path
+
+
+def load_city(platform: _Platform, city: DemoCity, workdir: Path) -> LoadReport:
+    """Import the demo city into ``platform``: districts (``geo_areas``, MOIS codes), facilities
+    (``geo_features`` layer ``facilities``), the road network (``data_dir/roads/roads.npz``) and the
+    terrain model (``data_dir/dem/``). Files are written under ``workdir``. Idempotent.
+
+    Raises :class:`~safecity.core.errors.BadRequest` from the importers if a generated file is rejected.
+    """
+    workdir = Path(workdir)
+    districts = import_layer(platform, write_districts(city, workdir / "demo_districts.geojson"), "districts")
+    facilities = import_layer(
+        platform, write_facilities(city, workdir / "demo_facilities.geojson"), "facilities"
+    )
+    roads = read_osm(write_osm(city, workdir / "demo_roads.osm"), strict=True).graph
+    roads_path = graph_path(platform.settings.data_dir)
+    roads.save(roads_path)
+    dem = import_dem(write_dem(city, workdir / "demo_dem.tif"), platform.settings.data_dir)
+    return LoadReport(districts, facilities, roads.counts(), roads_path, dem)
+
+
+__all__ = ["LoadReport", "load_city", "write_dem", "write_districts", "write_facilities", "write_osm"]
