@@ -159,6 +159,12 @@ def run_demo(settings: Settings, speed: float) -> None:
     # live ones (not as "late" history) and everything happens at the chosen speed.
     clock = ManualClock(START)
     platform = build_platform(settings, clock)
+    from safecity.demo.city import build_city
+    from safecity.demo.load import load_city
+
+    # the demo city: Seoul's districts, roads and terrain generated offline from cited facts (approximate)
+    print("building the demo city (approximate Seoul geography) ...", flush=True)
+    load_city(platform, build_city(), settings.data_dir / "demo_city")
     app = create_app(settings, platform)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -189,8 +195,8 @@ def run_demo(settings: Settings, speed: float) -> None:
     with contextlib.suppress(Conflict):  # the demo user exists from an earlier run
         platform.auth.create_user("demo-operator", "demo-operator-password", {Role.operator})
     print(
-        f"safecity demo running: {base}/  (SensorThings: {base}/sta/v1.1, situation board: {base}/situation, "
-        f"metrics: {base}/metrics)",
+        f"safecity demo running: operations dashboard {base}/ops, citizen page {base}/citizen "
+        f"(SensorThings: {base}/sta/v1.1, alert feed: {base}/alerts/feed.atom, metrics: {base}/metrics)",
         flush=True,
     )
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
