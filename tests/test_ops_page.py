@@ -43,3 +43,10 @@ def test_citizen_page_needs_no_login(api: Api) -> None:
     js = api.client.get("/static/citizen.js").text
     assert "/alerts/current" in js and "/shelters" in js and "/subscriptions" in js
     assert "우리 동네 재난 경보" in js and "Warnings for my area" in js
+
+
+def test_the_demo_city_is_labelled_approximate(api: Api) -> None:
+    assert "Approximate demo geography" not in api.client.get("/ops").text
+    api.client.app.state.settings = api.client.app.state.settings.model_copy(update={"demo_geography": True})  # type: ignore[attr-defined]
+    page = api.client.get("/ops").text
+    assert "데모용 근사 지리" in page and "Approximate demo geography" in page

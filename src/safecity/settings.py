@@ -187,6 +187,11 @@ class Settings(BaseSettings):
         description="Path of the official OASIS CAP 1.2 XSD: when set, every alert is validated against it "
         "before it is issued, and every imported one.",
     )
+    demo_geography: bool = Field(
+        False,
+        description="The districts, roads and terrain are the demo city's generated approximations: pages "
+        "say so on the map (set by `safecity demo`).",
+    )
     log_level: str = Field("INFO", description="Log level of the structured log.")
     log_json: bool = Field(False, description="JSON log lines (for log shippers) instead of console lines.")
 

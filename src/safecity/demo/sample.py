@@ -152,6 +152,7 @@ def run_demo(settings: Settings, speed: float) -> None:
     from safecity.auth.model import Role
     from safecity.sensing.sta.model import ENTITIES
 
+    settings = settings.model_copy(update={"demo_geography": True})
     if not settings.warning_auto_levels and "SAFECITY_WARNING_AUTO_LEVELS" not in os.environ:
         # nobody sits at the demo's situation desk: its alerts from 주의 up are issued at once
         settings = settings.model_copy(update={"warning_auto_levels": [2, 3, 4]})

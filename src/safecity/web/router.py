@@ -55,12 +55,20 @@ _VENDOR = {
 }
 
 
+_DEMO_NOTE = (
+    '<p class="note demo">데모용 근사 지리: 구 경계·도로·지형은 공개 자료로 생성한 근사치입니다. '
+    "Approximate demo geography: districts, roads and terrain are generated from public facts.</p>"
+)
+
+
 @router.get(
     "/ops", dependencies=[allow(Role.public)], summary="Operations dashboard", include_in_schema=False
 )
-def ops() -> Response:
+def ops(request: Request) -> Response:
     # public page, private data: it asks the operator to log in and reads the API with the token
-    return Response((_STATIC / "ops.html").read_text(encoding="utf-8"), media_type="text/html; charset=utf-8")
+    note = _DEMO_NOTE if request.app.state.settings.demo_geography else ""
+    page = (_STATIC / "ops.html").read_text(encoding="utf-8").replace("{{geography_note}}", note)
+    return Response(page, media_type="text/html; charset=utf-8")
 
 
 @router.get("/citizen", dependencies=[allow(Role.public)], summary="Citizen page", include_in_schema=False)
