@@ -26,8 +26,8 @@ const T = {
     capacity: "capacity", guide: "What to do",
   },
 };
-let lang = localStorage.getItem("safecity.lang") || (navigator.language || "ko").slice(0, 2) === "ko" ? "ko" : "en";
-lang = localStorage.getItem("safecity.lang") || lang;
+// the language chosen before on this device, else the browser's (Korean unless it says otherwise)
+let lang = localStorage.getItem("safecity.lang") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en");
 let place = null; // {lon, lat} or {district, lon, lat}
 let districts = [];
 const $ = (id) => document.getElementById(id);
