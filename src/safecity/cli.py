@@ -469,6 +469,10 @@ def rules_test(
 def demo(
     port: Annotated[int | None, typer.Option(help="HTTP port [SAFECITY_PORT]")] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second")] = 60.0,
+    scenario: Annotated[
+        str,
+        typer.Option(help="heavy_rain, heat_wave, building_collapse or fire (src/safecity/demo/scenarios/)"),
+    ] = "heavy_rain",
 ) -> None:
     """Start the platform on embedded defaults with a small sample sensor network posting data."""
     from safecity.demo.sample import run_demo
@@ -476,7 +480,11 @@ def demo(
     settings = _settings(port=port)
     if "SAFECITY_DATA_DIR" not in os.environ:
         settings = settings.model_copy(update={"data_dir": Path("./var/demo")})
-    run_demo(settings, speed)
+    from safecity.demo import scenario as scenarios
+
+    if scenario not in scenarios.names():
+        _fail(f"no scenario {scenario!r}; choose one of {', '.join(scenarios.names())}", code=2)
+    run_demo(settings, speed, scenario)
 
 
 def main() -> None:

@@ -1,27 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A small sample network for ``make demo`` (the full demo city comes later).
+"""``safecity demo``: the demo city and a scenario replayed through the real ingest paths.
 
-Five stations at real Seoul places post through the same paths production devices use: rain gauges
-send Data Array batches over HTTP with their device key, the Han River gauge publishes over MQTT.
-The rain follows the shape of the 8 August 2022 storm (141.5 mm/h peak at Dongjak, KMA AWS) on a
-simulated clock, so an hour of storm passes in a minute at the default speed.
+The platform starts on embedded defaults and a simulated clock; the demo city (approximate Seoul
+geography, generated) is loaded; then the scenario's stations (``demo/scenarios/<name>.toml``) post their
+readings as devices do: Data Array batches over HTTP with their device keys, and MQTT publishes for the
+stations marked so. An hour of scenario passes in a minute at the default speed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from safecity.core.clock import ManualClock
+from safecity.demo import scenario
+from safecity.demo.scenario import KST, Station, Stream
 from safecity.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,123 +29,51 @@ if TYPE_CHECKING:
 
     from safecity.sensing.sta.write import Writer
 
-KST = timezone(timedelta(hours=9))
-START = datetime(2022, 8, 8, 17, 0, tzinfo=KST)
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
 
-@dataclass(frozen=True)
-class Station:
-    name: str
-    name_ko: str
-    lon: float
-    lat: float
-    prop: str  # catalogue key
-    unit: tuple[str, str]
-    peak: float  # peak value of the storm shape
-    base: float
-    properties: tuple[tuple[str, str], ...] = ()  # Thing properties rules select on
-
-
-STATIONS = (
-    Station(
-        "Dongjak AWS rainfall",
-        "동작 AWS 강우",
-        126.9396,
-        37.5124,
-        "rainfall_10min",
-        ("millimetre", "mm"),
-        23.6,
-        0.0,
-    ),
-    Station(
-        "Gangnam AWS rainfall",
-        "강남 AWS 강우",
-        127.0473,
-        37.5172,
-        "rainfall_10min",
-        ("millimetre", "mm"),
-        18.0,
-        0.0,
-    ),
-    Station(
-        "Jongno AWS rainfall",
-        "종로 AWS 강우",
-        126.9780,
-        37.5729,
-        "rainfall_10min",
-        ("millimetre", "mm"),
-        9.0,
-        0.0,
-    ),
-    Station(
-        "Hangang Bridge water level",
-        "한강대교 수위",
-        126.9583,
-        37.5172,
-        "water_level",
-        ("metre", "m"),
-        9.0,  # past the 8.5 m flood advisory stage of the Hangang Bridge gauge (han_river pack)
-        3.1,
-        (("gauge", "hangang_bridge"),),
-    ),
-    Station(
-        "Seongsan Bridge tilt", "성산대교 기울기", 126.8948, 37.5505, "tilt", ("degree", "deg"), 0.04, 0.01
-    ),
-)
-
-
-def storm(station: Station, t: datetime) -> float:
-    """The storm shape: a peak about three hours after the start, slower to recede on the river."""
-    hours = (t - START).total_seconds() / 3600
-    if station.prop == "water_level":
-        return round(station.base + (station.peak - station.base) * math.exp(-(((hours - 5) / 3.0) ** 2)), 2)
-    if station.prop == "tilt":
-        return round(station.base + 0.002 * math.sin(hours * 2), 4)
-    return round(max(0.0, station.peak * math.exp(-(((hours - 3) / 1.2) ** 2))), 1)
-
-
-def _thing(s: Station) -> dict[str, Any]:
+def _thing(st: Station, interval_s: float) -> dict[str, Any]:
     return {
-        "name": s.name,
-        "description": f"{s.name} ({s.name_ko}), demo station",
-        "properties": {"name_ko": s.name_ko, "demo": True, **dict(s.properties)},
+        "name": st.name,
+        "description": f"{st.name} ({st.name_ko}), demo station",
+        "properties": {"name_ko": st.name_ko, "demo": True, **st.properties},
         "Locations": [
             {
-                "name": s.name,
-                "description": s.name_ko,
+                "name": st.name,
+                "description": st.name_ko,
                 "encodingType": "application/geo+json",
-                "location": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "location": {"type": "Point", "coordinates": [st.lon, st.lat]},
             }
         ],
         "Datastreams": [
             {
-                "name": s.name,
-                "description": s.name_ko,
+                "name": f"{st.name}: {stream.prop}",
+                "description": st.name_ko,
                 "observationType": OM,
                 "unitOfMeasurement": {
-                    "name": s.unit[0],
-                    "symbol": s.unit[1],
-                    "definition": f"ucum:{s.unit[1]}",
+                    "name": stream.unit_name,
+                    "symbol": stream.unit_symbol,
+                    "definition": f"ucum:{stream.unit_symbol}",
                 },
-                "properties": {"expectedIntervalSeconds": 600},
+                "properties": {"expectedIntervalSeconds": interval_s, **stream.properties},
                 "Sensor": {
-                    "name": f"{s.name} sensor",
+                    "name": f"{st.name} sensor",
                     "description": "",
                     "encodingType": "text/plain",
                     "metadata": "demo",
                 },
                 "ObservedProperty": {
-                    "name": s.prop,
-                    "definition": f"urn:safecity:def:observed-property:{s.prop}",
-                    "description": s.prop,
+                    "name": stream.prop,
+                    "definition": f"urn:safecity:def:observed-property:{stream.prop}",
+                    "description": stream.prop,
                 },
             }
+            for stream in st.streams
         ],
     }
 
 
-def run_demo(settings: Settings, speed: float) -> None:
+def run_demo(settings: Settings, speed: float, scenario_name: str = "heavy_rain") -> None:
     import uvicorn
 
     from safecity.app import build_platform, create_app
@@ -158,7 +86,8 @@ def run_demo(settings: Settings, speed: float) -> None:
         settings = settings.model_copy(update={"warning_auto_levels": [2, 3, 4]})
     # The platform runs on the scenario's clock, so quality control judges the replayed readings as
     # live ones (not as "late" history) and everything happens at the chosen speed.
-    clock = ManualClock(START)
+    sc = scenario.load(scenario_name)
+    clock = ManualClock(sc.start)
     platform = build_platform(settings, clock)
     from safecity.demo.city import build_city
     from safecity.demo.load import load_city
@@ -177,11 +106,12 @@ def run_demo(settings: Settings, speed: float) -> None:
             )
         time.sleep(0.05)
     base = f"http://{settings.host}:{settings.port}"
-    keys: list[tuple[Station, int, str]] = []
-    for s in STATIONS:
+    # one Thing per station, one datastream per measured property, a device key per Thing
+    keys: list[tuple[Station, list[tuple[Stream, int]], str]] = []
+    for st in sc.stations:
 
-        def create_thing(conn: Connection, w: Writer, s: Station = s) -> int:
-            return w.create(conn, ENTITIES["Thing"], _thing(s))
+        def create_thing(conn: Connection, w: Writer, st: Station = st) -> int:
+            return w.create(conn, ENTITIES["Thing"], _thing(st, sc.step_s))
 
         tid = platform.sensing.write(create_thing)
         with platform.store.engine.connect() as conn:
@@ -189,8 +119,11 @@ def run_demo(settings: Settings, speed: float) -> None:
 
             from safecity.sensing import tables as t
 
-            ds = conn.execute(select(t.datastreams.c.id).where(t.datastreams.c.thing_id == tid)).scalar_one()
-        keys.append((s, ds, platform.auth.create_api_key(tid, "demo")))
+            ids = conn.execute(
+                select(t.datastreams.c.id).where(t.datastreams.c.thing_id == tid).order_by(t.datastreams.c.id)
+            ).scalars()
+            streams = list(zip(st.streams, ids, strict=True))
+        keys.append((st, streams, platform.auth.create_api_key(tid, "demo")))
     from safecity.core.errors import Conflict
 
     with contextlib.suppress(Conflict):  # the demo user exists from an earlier run
@@ -203,19 +136,25 @@ def run_demo(settings: Settings, speed: float) -> None:
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
     platform.incidents.listeners.append(_print_situation)
     platform.warnings.listeners.append(_print_alert(platform))
-    river_key = next(k for s, _, k in keys if s.prop == "water_level")
-    mqtt = _mqtt_client(settings, river_key) if settings.mqtt_enabled else None
-    sim = START
-    step = timedelta(minutes=10)
+    print(f"scenario: {sc.name_ko} / {sc.name_en}", flush=True)
+    mqtt_key = next((k for st, _, k in keys if st.transport == "mqtt"), None)
+    mqtt = _mqtt_client(settings, mqtt_key) if settings.mqtt_enabled and mqtt_key else None
+    step = timedelta(seconds=sc.step_s)
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
-            while True:
-                for s, ds, key in keys:
-                    value = storm(s, sim)
-                    obs = {"phenomenonTime": sim.isoformat(), "result": value}
-                    if mqtt is not None and s.prop == "water_level":
-                        mqtt.publish(f"v1.1/Datastreams({ds})/Observations", json.dumps(obs), qos=1)
-                    else:
+            for i in range(sc.steps + 1):
+                sim = sc.start + step * i
+                clock.set(sim)
+                elapsed = (sim - sc.start).total_seconds()
+                shown = []
+                for st, streams, key in keys:
+                    rows = [(stream, ds, stream.value(elapsed, sim)) for stream, ds in streams]
+                    for stream, ds, value in rows:
+                        shown.append(f"{st.name_ko} {stream.prop} {value}{stream.unit_symbol}")
+                        if mqtt is not None and st.transport == "mqtt":
+                            obs = {"phenomenonTime": sim.isoformat(), "result": value}
+                            mqtt.publish(f"v1.1/Datastreams({ds})/Observations", json.dumps(obs), qos=1)
+                    if mqtt is None or st.transport != "mqtt":
                         client.post(
                             "/sta/v1.1/CreateObservations",
                             headers={"X-API-Key": key},
@@ -223,18 +162,16 @@ def run_demo(settings: Settings, speed: float) -> None:
                                 {
                                     "Datastream": {"@iot.id": ds},
                                     "components": ["phenomenonTime", "result"],
-                                    "dataArray": [[obs["phenomenonTime"], value]],
+                                    "dataArray": [[sim.isoformat(), value]],
                                 }
+                                for _, ds, value in rows
                             ],
                         )
-                print(
-                    f"{sim:%Y-%m-%d %H:%M} KST  "
-                    + "  ".join(f"{s.name_ko} {storm(s, sim)}{s.unit[1]}" for s, _, _ in keys),
-                    flush=True,
-                )
-                sim += step
+                print(f"{sim.astimezone(KST):%Y-%m-%d %H:%M} KST  " + "  ".join(shown), flush=True)
                 time.sleep(step.total_seconds() / speed)
-                clock.set(sim)
+            print("the scenario has ended; the platform keeps running (Ctrl-C stops)", flush=True)
+            while True:
+                time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
