@@ -487,6 +487,37 @@ def demo(
     run_demo(settings, speed, scenario)
 
 
+@app.command()
+def replay(
+    url: Annotated[str, typer.Option(help="Base URL of the running platform")] = "http://127.0.0.1:8000",
+    scenario: Annotated[
+        str, typer.Option(help="heavy_rain, heat_wave, building_collapse or fire")
+    ] = "heavy_rain",
+    user: Annotated[str, typer.Option(help="An operator's user name")] = "demo-operator",
+    password: Annotated[
+        str | None, typer.Option(help="The operator's password [SAFECITY_REPLAY_PASSWORD]")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (0: as fast as possible)")
+    ] = 60.0,
+    now: Annotated[
+        bool, typer.Option(help="Shift the scenario to start now (live data, not history)")
+    ] = False,
+) -> None:
+    """Play a demo scenario against a running platform through its public API."""
+    from safecity.demo import scenario as scenarios
+    from safecity.demo.replay import replay_scenario
+
+    if scenario not in scenarios.names():
+        _fail(f"no scenario {scenario!r}; choose one of {', '.join(scenarios.names())}", code=2)
+    secret = password or os.environ.get("SAFECITY_REPLAY_PASSWORD")
+    if not secret:
+        _fail("give the operator's password with --password or SAFECITY_REPLAY_PASSWORD", code=2)
+    assert secret is not None
+    n = replay_scenario(scenarios.load(scenario), url, user, secret, speed=speed, now=now, echo=typer.echo)
+    typer.echo(f"posted {n:,} readings")
+
+
 def main() -> None:
     try:
         app()
