@@ -231,14 +231,10 @@ def create_app(
         platform.metrics.stale.set(sum(1 for s in streams if s.state == "stale"))
         platform.metrics.suspect.set(sum(1 for s in streams if s.state == "suspect"))
         platform.metrics.outbox.set(platform.bus.pending())
-        situation = platform.situation
-        with situation.lock:
-            engine = situation.engine
-            platform.metrics.conditions_active.set(sum(1 for b in engine.bindings if b.cur >= 0))
-            platform.metrics.rule_errors.set(
-                len(situation.rule_errors) + sum(1 for st in engine.status.values() if st.error)
-            )
-            platform.metrics.rule_observations.set(engine.processed)
+        active, failed, processed = platform.situation.stats()
+        platform.metrics.conditions_active.set(active)
+        platform.metrics.rule_errors.set(failed)
+        platform.metrics.rule_observations.set(processed)
         platform.metrics.incidents_open.set(platform.incidents.open_count())
         for channel, statuses in platform.delivery.stats().counts.items():
             for status, n in statuses.items():

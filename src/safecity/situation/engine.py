@@ -883,14 +883,7 @@ class Engine:
         series = s.series
         tmin = math.inf
         for t, v, _ in items:
-            i = bisect_left(series.t, t)
-            if i < len(series.t) and series.t[i] == t:
-                if series.v[i] != v:
-                    series.v[i] = v
-                    tmin = min(tmin, t)
-            elif not series.t or t >= series.t[-1] - series.horizon:
-                series.t.insert(i, t)
-                series.v.insert(i, v)
+            if series.put(t, v):
                 tmin = min(tmin, t)
         if tmin == math.inf:
             return  # repeats of what is stored: nothing to re-run
@@ -1110,10 +1103,6 @@ class Engine:
                 }
             )
         return out
-
-    def horizon_s(self) -> float:
-        """How much history a restart must read back to refill every window (and daily streaks)."""
-        return max(self.warm_up_plan(), default=7200.0)
 
     def warm_up_plan(self) -> dict[float, list[int]]:
         """Seconds of history to read back -> the (real) datastreams that need that much. Most streams

@@ -14,17 +14,13 @@ from sqlalchemy.engine import Connection
 
 from safecity.core.errors import BadRequest, Conflict
 from safecity.situation import tables as t
-from safecity.situation.rules import LoadedRule, RuleError, RuleSet, validate_rule
+from safecity.situation.rules import LoadedRule, RuleSet, validate_rule
 
 
 @dataclass
 class Saved:
     rules: RuleSet
     ids: set[str]  # every id with a saved version, deleted ones included
-
-
-def latest(conn: Connection) -> RuleSet:
-    return saved(conn).rules
 
 
 def saved(conn: Connection) -> Saved:
@@ -125,6 +121,3 @@ def delete(conn: Connection, rule_id: str, actor: str, now: datetime, file_versi
         )
     )
     return version
-
-
-__all__ = ["RuleError", "Saved", "delete", "latest", "save", "saved", "versions"]

@@ -305,6 +305,14 @@ class Situation:
         self.broadcast.publish(str(event.get("topic", "incident")).rsplit(".", 1)[-1], event)
 
     # -- the board ---------------------------------------------------------------------------------
+    def stats(self) -> tuple[int, int, int]:
+        """(conditions at a level, rules that failed to load or were disabled, observations evaluated)."""
+        with self.lock:
+            engine = self.engine
+            active = sum(1 for b in engine.bindings if b.cur >= 0)
+            failed = len(self.rule_errors) + sum(1 for st in engine.status.values() if st.error)
+            return active, failed, engine.processed
+
     def board(self, health: dict[str, int] | None = None) -> dict[str, Any]:
         now = self.clock.now()
         with self.lock:
@@ -363,14 +371,6 @@ class Situation:
             with self.store.engine.connect() as conn:
                 names = {a.code: a for a in areas.areas_of(conn, "district")}
             return derived_series(self.engine, (now or self.clock.now()).timestamp(), names)
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Tests and the demo: wait until the bus delivered everything to the engine."""
-        deadline = time.monotonic() + timeout
-        ok = self.bus.drain(timeout)
-        while not ok and time.monotonic() < deadline:
-            ok = self.bus.drain(max(0.1, deadline - time.monotonic()))
-        return ok
 
 
 def _locator(conn: Connection) -> Any:

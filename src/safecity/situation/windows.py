@@ -66,24 +66,31 @@ class Series:
         if len(self.t) >= 4096:
             self._prune()
 
-    def insert(self, t: float, v: float) -> bool:
-        """A sample at or before the latest one; returns False when it changes nothing (a repeat)."""
+    def put(self, t: float, v: float) -> bool:
+        """Place a sample at or before the latest one without touching the aggregates; returns False
+        when it changes nothing (a repeat, or older than anything a window can still see)."""
         i = bisect_left(self.t, t)
         if i < len(self.t) and self.t[i] == t:
             if self.v[i] == v:
                 return False
             self.v[i] = v
-        else:
-            if self.t and t < self.t[-1] - self.horizon:
-                return False  # older than anything a window can still see
-            self.t.insert(i, t)
-            self.v.insert(i, v)
+            return True
+        if self.t and t < self.t[-1] - self.horizon:
+            return False
+        self.t.insert(i, t)
+        self.v.insert(i, v)
+        return True
+
+    def insert(self, t: float, v: float) -> bool:
+        """A sample at or before the latest one, with the aggregates rebuilt."""
+        if not self.put(t, v):
+            return False
         self.rebuild()
         return True
 
     def add(self, a: Aggregate) -> None:
         self.aggs.append(a)
-        if isinstance(a, WindowSum | WindowExtreme | Daily):
+        if not isinstance(a, _Reader):
             self.pushers.append(a)
 
     def rebuild(self, upto: float = math.inf) -> None:
@@ -105,6 +112,21 @@ class Series:
         del self.v[:cut]
         for a in self.aggs:
             a.shift(cut)
+
+
+class _Reader:
+    """An aggregate that keeps no running state: it reads the samples when asked."""
+
+    __slots__ = ()
+
+    def reset(self) -> None:
+        pass
+
+    def shift(self, n: int) -> None:
+        pass
+
+    def push(self, t: float, v: float) -> None:
+        pass
 
 
 class WindowSum:
@@ -211,7 +233,7 @@ class WindowExtreme:
         return None
 
 
-class Last:
+class Last(_Reader):
     """The latest sample, if it is not older than ``max_age``."""
 
     __slots__ = ("max_age", "s")
@@ -219,15 +241,6 @@ class Last:
     def __init__(self, series: Series, max_age: float) -> None:
         self.s = series
         self.max_age = max_age
-
-    def reset(self) -> None:
-        pass
-
-    def shift(self, n: int) -> None:
-        pass
-
-    def push(self, t: float, v: float) -> None:
-        pass
 
     def value(self, t: float) -> float | None:
         s = self.s
@@ -240,7 +253,7 @@ class Last:
         return s.v[-1]
 
 
-class Rate:
+class Rate(_Reader):
     """Change per ``per`` seconds between the oldest sample in the window and the latest one."""
 
     __slots__ = ("per", "s", "window")
@@ -249,15 +262,6 @@ class Rate:
         self.s = series
         self.window = window
         self.per = per
-
-    def reset(self) -> None:
-        pass
-
-    def shift(self, n: int) -> None:
-        pass
-
-    def push(self, t: float, v: float) -> None:
-        pass
 
     def value(self, t: float) -> float | None:
         ts, vs = self.s.t, self.s.v
@@ -325,7 +329,7 @@ class Daily:
         return ((t + KST_OFFSET) % 86400) / 3600 >= self.hours[1]
 
 
-class LazySum:
+class LazySum(_Reader):
     """A window sum computed only when asked (a derived series nobody's rule reads: the 24-hour rainfall
     on the board), so keeping it costs the ingest path nothing."""
 
@@ -334,15 +338,6 @@ class LazySum:
     def __init__(self, series: Series, window: float) -> None:
         self.s = series
         self.window = window
-
-    def reset(self) -> None:
-        pass
-
-    def shift(self, n: int) -> None:
-        pass
-
-    def push(self, t: float, v: float) -> None:
-        pass
 
     def value(self, t: float) -> float | None:
         ts = self.s.t
@@ -353,22 +348,13 @@ class LazySum:
         return math.fsum(self.s.v[start:end])
 
 
-class Age:
+class Age(_Reader):
     """Seconds since the stream last reported (any observation, good or flagged)."""
 
     __slots__ = ("s",)
 
     def __init__(self, series: Series) -> None:
         self.s = series
-
-    def reset(self) -> None:
-        pass
-
-    def shift(self, n: int) -> None:
-        pass
-
-    def push(self, t: float, v: float) -> None:
-        pass
 
     def value(self, t: float) -> float | None:
         seen = self.s.last_seen

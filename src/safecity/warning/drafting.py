@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from safecity.situation.model import Crisis
@@ -199,11 +198,6 @@ def area_block(
     for p in places:
         polygons.extend(cap_polygons(p.geometry))
     return {"areaDesc": names or words.city, "polygon": polygons, "geocode": codes}
-
-
-def union(places: Sequence[Place]) -> BaseGeometry | None:
-    geoms = [p.geometry for p in places if p.geometry is not None]
-    return shapely.union_all(geoms) if geoms else None
 
 
 def identifier(prefix: str, incident_id: int, when: datetime, n: int) -> str:
