@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from safecity.app import Platform
 from safecity.core.errors import ConfigError
 from safecity.demo.city import SOURCE, DemoCity, build_city, load_facts
-from safecity.demo.load import load_city, write_osm
+from safecity.demo.load import PLACE_LAYERS, load_city, write_osm
+from safecity.evacuation.tables import shelters as shelter_table
 from safecity.geo import areas
 from safecity.geo import tables as t
 from safecity.geo.roads.graph import Mode, load_graph
@@ -157,14 +158,43 @@ def test_load_city(platform: Platform, city: DemoCity, tmp_path: Path) -> None:
     assert report.roads["bridge_segments"] > 0
     again = load_city(platform, city, tmp_path / "demo")
     assert again.districts.created == 0 and again.districts.updated == 25
+    assert report.shelters.created == len(report.network.shelters)
+    report = again
     dongjak = city.facts.district("11590")
     with platform.store.engine.connect() as conn:
         found = areas.area_at(conn, *dongjak.office, "district")
         assert found is not None and (found.code, found.name_ko) == ("11590", "동작구")
         assert len(areas.areas_of(conn, "district")) == 25
-        assert conn.execute(select(func.count()).select_from(t.features)).scalar_one() == len(
-            city.facts.facilities
+        facilities = select(func.count()).select_from(t.features).where(t.features.c.layer == "facilities")
+        assert conn.execute(facilities).scalar_one() == len(city.facts.facilities)
+        # the population the board shows is the facts' 2021 Q2 resident registration
+        population = dict(
+            conn.execute(
+                select(t.areas.c.code, t.areas.c.population).where(t.areas.c.kind == "district")
+            ).all()
         )
+        assert population == {d.code: d.population for d in city.facts.districts}
+        # the places, as the layers the dashboard reads, with the contract properties
+        network = report.network
+        for layer in PLACE_LAYERS:
+            rows = conn.execute(select(t.features).where(t.features.c.layer == layer)).mappings().all()
+            assert len(rows) == len(getattr(network, layer)) > 0, layer
+            for row in rows:
+                props = row["properties"]
+                assert {"code", "kind", "name_ko", "name_en", "source"} <= set(props), (layer, props)
+                assert props["code"] == row["code"] and props["demo"] is True
+        hospital = conn.execute(
+            select(t.features.c.properties).where(t.features.c.code == "hospital-snuh")
+        ).scalar_one()
+        assert hospital["name_en"] == "Seoul National University Hospital" and hospital["generated"] is False
+        # shelters went through the evacuation capability's registry
+        shelters = conn.execute(select(shelter_table)).mappings().all()
+        assert len(shelters) == len(network.shelters)
+        assert {s["kind"] for s in shelters} == {"temporary_housing", "earthquake_outdoor"}
+        office = next(s for s in shelters if s["code"] == "shelter-office-11590")
+        assert office["name_ko"] == "동작구청 (임시주거시설)" and office["capacity"] == 500
+        assert office["area_id"] is None  # no dongs in the demo city: the registry leaves it unset
+    assert report.shelters.created == 0 and report.shelters.updated == len(network.shelters)  # the 2nd load
     graph = load_graph(report.roads_path)
     assert graph.counts()["segments"] == report.roads["segments"]
     with Terrain(platform.settings.data_dir) as terrain:

@@ -41,6 +41,7 @@ EXPECTED_KEYS = {
     "tilt",
     "crack_width",
     "acceleration",
+    "peak_ground_acceleration",
     "vibration_velocity",
     "strain",
     "smoke_obscuration",

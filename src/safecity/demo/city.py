@@ -3,10 +3,11 @@
 
 :func:`load_facts` reads and validates the small table of cited public facts shipped in the package (the
 25 자치구 with their MOIS codes, office positions and 2021 Q2 resident population, a simplified outline,
-the Han River and its tributaries, mountains, gauges, facilities). :func:`build_city` turns them into a
-:class:`DemoCity`: district polygons (Voronoi cells of the district offices clipped to the outline), a
-500 m population grid, a ring-and-grid road network and a terrain model. Everything is **approximate
-demo geography**: good enough to exercise the platform, not a map of Seoul.
+the Han River and its tributaries, mountains, gauges, facilities, and real hospitals at approximate
+positions). :func:`build_city` turns them into a :class:`DemoCity`: district polygons (Voronoi cells of
+the district offices clipped to the outline), a 500 m population grid, a ring-and-grid road network and a
+terrain model. Everything is **approximate demo geography**: good enough to exercise the platform, not a
+map of Seoul.
 
 All public geometries are WGS84 lon/lat. Geometry is computed in a local equirectangular frame in metres
 centred on the city (distortion below 0.1 % over Seoul's 40 km), then mapped back to degrees.
@@ -102,6 +103,7 @@ class CityFacts:
     mountains: tuple[MountainFact, ...]
     gauges: tuple[PlaceFact, ...]
     facilities: tuple[PlaceFact, ...]
+    hospitals: tuple[PlaceFact, ...] = ()  # real hospitals, approximate positions
 
     @property
     def han(self) -> RiverFact:
@@ -284,6 +286,7 @@ def load_facts(path: Path | None = None) -> CityFacts:
         mountains=tuple(mountains),
         gauges=tuple(places("gauges", inside=False)),
         facilities=tuple(places("facilities", inside=True)),
+        hospitals=tuple(places("hospitals", inside=True)) if "hospitals" in data else (),
     )
 
 

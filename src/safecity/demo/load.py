@@ -7,8 +7,13 @@ model) into ``workdir``, and each file goes through the same function as ``safec
 Loading twice changes nothing: districts are upserted by code, the facility layer replaces its previous
 import, and the road network and the DEM are rewritten in place.
 
-District population is carried in the district features' properties; ``geo_areas.population`` is only
-set by :func:`safecity.geo.importer.import_population`, which needs dongs, so it is left unset here.
+The demo network's places go the same way: schools, 119 safety centres and hospitals as the geo layers
+``schools``, ``fire_stations`` and ``hospitals`` (properties ``code, kind, name_ko, name_en, source``, plus
+``district``, ``generated`` and ``demo``), shelters through the evacuation capability's shelter registry
+(``import_layer(..., "shelters")`` → :func:`safecity.evacuation.shelters.upsert_shelters`).
+
+District population (2021 Q2 resident registration, from the facts) is written to
+``geo_areas.population`` of each district, so the board can show it, and kept in the features' properties.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import shapely
 from rasterio.transform import Affine  # type: ignore[import-untyped]
 
 from safecity.demo.city import SOURCE, DemoCity
+from safecity.demo.network import Network, Place, build_network
 from safecity.geo.importer import ImportReport, import_layer
 from safecity.geo.roads.graph import graph_path
 from safecity.geo.roads.osm import read_osm
@@ -44,6 +50,27 @@ class LoadReport:
     roads: dict[str, int]  # RoadGraph.counts()
     roads_path: Path
     dem: DemInfo
+    places: dict[str, ImportReport]  # layer (schools, fire_stations, hospitals) → report
+    shelters: ImportReport
+    network: Network
+
+
+#: The geo layers of the demo's places (a contract with the dashboard).
+PLACE_LAYERS = ("schools", "fire_stations", "hospitals")
+
+
+def write_places(places: tuple[Place, ...], path: Path) -> Path:
+    """Places as GeoJSON points with ``code, kind, name_ko, name_en, source`` (+ district, capacity...)."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": p.properties(),
+            "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+        }
+        for p in places
+    ]
+    _write_json(path, {"type": "FeatureCollection", "features": features})
+    return path
 
 
 def write_districts(city: DemoCity, path: Path) -> Path:
@@ -145,10 +172,15 @@ def write_dem(city: DemoCity, path: Path) -> Path:
     return path
 
 
-def load_city(platform: _Platform, city: DemoCity, workdir: Path) -> LoadReport:
-    """Import the demo city into ``platform``: districts (``geo_areas``, MOIS codes), facilities
-    (``geo_features`` layer ``facilities``), the road network (``data_dir/roads/roads.npz``) and the
-    terrain model (``data_dir/dem/``). Files are written under ``workdir``. Idempotent.
+def load_city(
+    platform: _Platform, city: DemoCity, workdir: Path, network: Network | None = None
+) -> LoadReport:
+    """Import the demo city into ``platform``: districts (``geo_areas``, MOIS codes, with population),
+    facilities (``geo_features`` layer ``facilities``), the network's places (layers ``schools``,
+    ``fire_stations``, ``hospitals``; shelters in the shelter registry), the road network
+    (``data_dir/roads/roads.npz``) and the terrain model (``data_dir/dem/``). ``network`` defaults to
+    :func:`~safecity.demo.network.build_network` of the city. Files are written under ``workdir``.
+    Idempotent.
 
     Raises :class:`~safecity.core.errors.BadRequest` from the importers if a generated file is rejected.
     """
@@ -161,7 +193,41 @@ def load_city(platform: _Platform, city: DemoCity, workdir: Path) -> LoadReport:
     roads_path = graph_path(platform.settings.data_dir)
     roads.save(roads_path)
     dem = import_dem(write_dem(city, workdir / "demo_dem.tif"), platform.settings.data_dir)
-    return LoadReport(districts, facilities, roads.counts(), roads_path, dem)
+    _set_population(platform.store, city)
+    network = network or build_network(city)
+    places = {
+        layer: import_layer(
+            platform, write_places(getattr(network, layer), workdir / f"demo_{layer}.geojson"), layer
+        )
+        for layer in PLACE_LAYERS
+    }
+    shelters = import_layer(
+        platform, write_places(network.shelters, workdir / "demo_shelters.geojson"), "shelters"
+    )
+    return LoadReport(districts, facilities, roads.counts(), roads_path, dem, places, shelters, network)
 
 
-__all__ = ["LoadReport", "load_city", "write_dem", "write_districts", "write_facilities", "write_osm"]
+def _set_population(store: Store, city: DemoCity) -> None:
+    from sqlalchemy import update
+
+    from safecity.geo import tables as t
+
+    with store.write() as conn:
+        for d in city.districts:
+            conn.execute(
+                update(t.areas)
+                .where(t.areas.c.kind == "district", t.areas.c.code == d.code)
+                .values(population=d.population)
+            )
+
+
+__all__ = [
+    "PLACE_LAYERS",
+    "LoadReport",
+    "load_city",
+    "write_dem",
+    "write_districts",
+    "write_facilities",
+    "write_osm",
+    "write_places",
+]

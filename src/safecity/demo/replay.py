@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from safecity.demo.network import Network
 from safecity.demo.sample import _thing
 from safecity.demo.scenario import KST, Scenario
 
@@ -26,8 +27,16 @@ def replay_scenario(
     speed: float = 60.0,
     now: bool = False,
     echo: Callable[[str], None] = print,
+    network: Network | None = None,
 ) -> int:
-    """Create the scenario's stations and post its readings; returns how many readings were posted."""
+    """Create the scenario's stations (the whole demo network, :meth:`Scenario.feed`) and post its
+    readings; returns how many readings were posted. ``network`` defaults to the demo city's."""
+    if network is None:
+        from safecity.demo.city import build_city
+        from safecity.demo.network import build_network
+
+        network = build_network(build_city())
+    feed = sc.feed(network)
     shift = (datetime.now(UTC) - sc.start) if now else timedelta(0)
     step = timedelta(seconds=sc.step_s)
     posted = 0
@@ -37,7 +46,7 @@ def replay_scenario(
             raise SystemExit(f"login as {user!r} failed ({r.status_code}): {r.text[:200]}")
         headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         stations = []
-        for st in sc.stations:
+        for st in feed:
             r = client.post("/sta/v1.1/Things", json=_thing(st, sc.step_s), headers=headers)
             if r.status_code != 201:
                 raise SystemExit(f"could not create {st.name!r} ({r.status_code}): {r.text[:300]}")

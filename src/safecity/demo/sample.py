@@ -27,6 +27,7 @@ from safecity.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from safecity.demo.load import LoadReport
     from safecity.sensing.sta.write import Writer
 
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
@@ -35,7 +36,7 @@ OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 def _thing(st: Station, interval_s: float) -> dict[str, Any]:
     return {
         "name": st.name,
-        "description": f"{st.name} ({st.name_ko}), demo station",
+        "description": f"{st.name} ({st.name_ko}): demo sensor, not a real device (데모 센서, 실제 장비 아님)",
         "properties": {"name_ko": st.name_ko, "demo": True, **st.properties},
         "Locations": [
             {
@@ -73,12 +74,175 @@ def _thing(st: Station, interval_s: float) -> dict[str, Any]:
     }
 
 
-def run_demo(settings: Settings, speed: float, scenario_name: str = "heavy_rain") -> None:
+class Player:
+    """Plays a scenario's stations into a running platform the way devices do: one Thing and one device
+    key per station, Data Array batches over HTTP (``CreateObservations``) with the station's key, and
+    MQTT publishes for the stations marked ``transport = "mqtt"`` (the river gauges), each on its own MQTT
+    connection authenticated with its key."""
+
+    def __init__(
+        self, platform: Any, settings: Settings, sc: scenario.Scenario, stations: tuple[Station, ...]
+    ):
+        self.platform = platform
+        self.settings = settings
+        self.sc = sc
+        self.stations = stations
+        self.keys: list[tuple[Station, list[tuple[Stream, int]], str]] = []
+        self.mqtt: dict[str, Any] = {}  # device key → paho client
+        self.pending: list[Any] = []  # MQTT publishes not yet acknowledged
+
+    def register(self) -> None:
+        """Create the stations' Things (with their datastreams) and a device key for each. A Thing of the
+        same name and datastream properties left by an earlier run in the same data directory is reused,
+        so restarting the demo does not put every sensor on the map twice."""
+        from sqlalchemy import select
+
+        from safecity.sensing import tables as t
+        from safecity.sensing.sta.model import ENTITIES
+
+        with self.platform.store.engine.connect() as conn:
+            existing: dict[str, list[int]] = {}
+            for tid, name in conn.execute(select(t.things.c.id, t.things.c.name).order_by(t.things.c.id)):
+                existing.setdefault(name, []).append(tid)
+        for st in self.stations:
+            tid = None
+            for candidate in existing.get(st.name, []):
+                with self.platform.store.engine.connect() as conn:
+                    found = conn.execute(
+                        select(t.datastreams.c.name)
+                        .where(t.datastreams.c.thing_id == candidate)
+                        .order_by(t.datastreams.c.id)
+                    ).scalars()
+                    if list(found) == [f"{st.name}: {s.prop}" for s in st.streams]:
+                        tid = candidate
+                        break
+            reused = tid is not None
+            if tid is None:
+
+                def create_thing(conn: Connection, w: Writer, st: Station = st) -> int:
+                    return w.create(conn, ENTITIES["Thing"], _thing(st, self.sc.step_s))
+
+                tid = self.platform.sensing.write(create_thing)
+            with self.platform.store.engine.connect() as conn:
+                ids = conn.execute(
+                    select(t.datastreams.c.id)
+                    .where(t.datastreams.c.thing_id == tid)
+                    .order_by(t.datastreams.c.id)
+                ).scalars()
+                streams = list(zip(st.streams, ids, strict=True))
+            if reused:
+                # this scenario's reporting interval, for the stale-sensor rule
+                for stream, ds in streams:
+
+                    def patch(conn: Connection, w: Writer, ds: int = ds, stream: Stream = stream) -> None:
+                        props = {"expectedIntervalSeconds": self.sc.step_s, **stream.properties}
+                        w.patch(conn, ENTITIES["Datastream"], ds, {"properties": props})
+
+                    self.platform.sensing.write(patch)
+            self.keys.append((st, streams, self.platform.auth.create_api_key(tid, "demo")))
+
+    def connect_mqtt(self) -> None:
+        if not self.settings.mqtt_enabled:
+            return
+        for i, (st, _, key) in enumerate(self.keys):
+            if st.transport == "mqtt":
+                self.mqtt[key] = _mqtt_client(self.settings, key, f"safecity-demo-{i}")
+
+    def step(self, i: int, client: httpx.Client) -> list[tuple[Station, Stream, float]]:
+        """Post step ``i`` of the scenario (the platform's clock must already be at that time); returns the
+        readings. Raises :class:`RuntimeError` naming the station when the platform refuses a batch."""
+        sim = self.sc.start + timedelta(seconds=self.sc.step_s * i)
+        elapsed = (sim - self.sc.start).total_seconds()
+        shown: list[tuple[Station, Stream, float]] = []
+        for st, streams, key in self.keys:
+            rows = [(stream, ds, stream.value(elapsed, sim)) for stream, ds in streams]
+            shown += [(st, stream, value) for stream, _, value in rows]
+            mqtt = self.mqtt.get(key)
+            if mqtt is not None:
+                for _, ds, value in rows:
+                    obs = {"phenomenonTime": sim.isoformat(), "result": value}
+                    self.pending.append(
+                        mqtt.publish(f"v1.1/Datastreams({ds})/Observations", json.dumps(obs), qos=1)
+                    )
+                continue
+            r = client.post(
+                "/sta/v1.1/CreateObservations",
+                headers={"X-API-Key": key},
+                json=[
+                    {
+                        "Datastream": {"@iot.id": ds},
+                        "components": ["phenomenonTime", "result"],
+                        "dataArray": [[sim.isoformat(), value]],
+                    }
+                    for _, ds, value in rows
+                ],
+            )
+            if r.status_code != 201:
+                raise RuntimeError(
+                    f"{st.name}: the platform refused step {i} ({r.status_code}): {r.text[:200]}"
+                )
+        return shown
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until the broker has acknowledged every MQTT publish so far."""
+        for info in self.pending:
+            info.wait_for_publish(timeout_s)
+        self.pending.clear()
+
+    def close(self) -> None:
+        for c in self.mqtt.values():
+            c.loop_stop()
+            c.disconnect()
+        self.mqtt.clear()
+
+
+#: What a step's console line shows: the largest reading of each of these properties, if it moves.
+HEADLINE = ("rainfall_10min", "water_level", "air_temperature", "peak_ground_acceleration")
+
+
+def step_line(sc: scenario.Scenario, readings: list[tuple[Station, Stream, float]]) -> str:
+    """The console line of one step: the peak of each headline property (where it is) and every
+    overridden stream (the scenario's own building or detector)."""
+    parts: list[str] = []
+    for prop in HEADLINE:
+        found = [(v, st) for st, s, v in readings if s.prop == prop]
+        if found:
+            v, st = max(found, key=lambda x: x[0])
+            parts.append(f"{prop} max {v}{_unit(readings, prop)} ({st.name_ko})")
+    for st, s, v in readings:
+        if s.source is None:
+            parts.append(f"{st.name_ko} {s.prop} {v}{s.unit_symbol}")
+    return f"{len(readings)} readings; " + "; ".join(parts)
+
+
+def _unit(readings: list[tuple[Station, Stream, float]], prop: str) -> str:
+    return next(s.unit_symbol for _, s, _ in readings if s.prop == prop)
+
+
+def loaded_line(report: LoadReport) -> str:
+    """What the demo loaded, for the console (Korean / English)."""
+    c = report.network.counts()
+    kinds = ", ".join(
+        f"{k} {v}" for k, v in c.items() if k not in ("schools", "shelters", "fire_stations", "hospitals")
+    )
+    return (
+        f"loaded: {report.districts.created + report.districts.updated} districts (자치구); "
+        f"{len(report.network.sensors)} sensors ({kinds}); {c['schools']} schools (학교, generated); "
+        f"{c['shelters']} shelters (대피소); {c['fire_stations']} 119 safety centres (119안전센터, generated); "
+        f"{c['hospitals']} hospitals (병원, real, approximate positions)"
+    )
+
+
+def run_demo(
+    settings: Settings,
+    speed: float,
+    scenario_name: str = "heavy_rain",
+    overrides: dict[str, Any] | None = None,
+) -> None:
     import uvicorn
 
     from safecity.app import build_platform, create_app
     from safecity.auth.model import Role
-    from safecity.sensing.sta.model import ENTITIES
 
     settings = settings.model_copy(update={"demo_geography": True})
     if not settings.warning_auto_levels and "SAFECITY_WARNING_AUTO_LEVELS" not in os.environ:
@@ -86,15 +250,19 @@ def run_demo(settings: Settings, speed: float, scenario_name: str = "heavy_rain"
         settings = settings.model_copy(update={"warning_auto_levels": [2, 3, 4]})
     # The platform runs on the scenario's clock, so quality control judges the replayed readings as
     # live ones (not as "late" history) and everything happens at the chosen speed.
-    sc = scenario.load(scenario_name)
+    sc = scenario.load(scenario_name, overrides)
     clock = ManualClock(sc.start)
+    started = time.monotonic()
     platform = build_platform(settings, clock)
     from safecity.demo.city import build_city
     from safecity.demo.load import load_city
+    from safecity.demo.network import build_network
 
     # the demo city: Seoul's districts, roads and terrain generated offline from cited facts (approximate)
     print("building the demo city (approximate Seoul geography) ...", flush=True)
-    load_city(platform, build_city(), settings.data_dir / "demo_city")
+    city = build_city()
+    network = build_network(city)
+    report = load_city(platform, city, settings.data_dir / "demo_city", network)
     app = create_app(settings, platform)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -106,68 +274,33 @@ def run_demo(settings: Settings, speed: float, scenario_name: str = "heavy_rain"
             )
         time.sleep(0.05)
     base = f"http://{settings.host}:{settings.port}"
-    # one Thing per station, one datastream per measured property, a device key per Thing
-    keys: list[tuple[Station, list[tuple[Stream, int]], str]] = []
-    for st in sc.stations:
-
-        def create_thing(conn: Connection, w: Writer, st: Station = st) -> int:
-            return w.create(conn, ENTITIES["Thing"], _thing(st, sc.step_s))
-
-        tid = platform.sensing.write(create_thing)
-        with platform.store.engine.connect() as conn:
-            from sqlalchemy import select
-
-            from safecity.sensing import tables as t
-
-            ids = conn.execute(
-                select(t.datastreams.c.id).where(t.datastreams.c.thing_id == tid).order_by(t.datastreams.c.id)
-            ).scalars()
-            streams = list(zip(st.streams, ids, strict=True))
-        keys.append((st, streams, platform.auth.create_api_key(tid, "demo")))
+    player = Player(platform, settings, sc, sc.feed(network))
+    player.register()
     from safecity.core.errors import Conflict
 
     with contextlib.suppress(Conflict):  # the demo user exists from an earlier run
         platform.auth.create_user("demo-operator", "demo-operator-password", {Role.operator})
+    print(loaded_line(report), flush=True)
+    print(f"ready in {time.monotonic() - started:.1f} s", flush=True)
     print(
-        f"safecity demo running: operations dashboard {base}/ops, citizen page {base}/citizen "
+        f"safecity demo running: operations dashboard {base}/ , citizen page {base}/citizen "
         f"(SensorThings: {base}/sta/v1.1, alert feed: {base}/alerts/feed.atom, metrics: {base}/metrics)",
         flush=True,
     )
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
     platform.incidents.listeners.append(_print_situation)
     platform.warnings.listeners.append(_print_alert(platform))
-    print(f"scenario: {sc.name_ko} / {sc.name_en}", flush=True)
-    mqtt_key = next((k for st, _, k in keys if st.transport == "mqtt"), None)
-    mqtt = _mqtt_client(settings, mqtt_key) if settings.mqtt_enabled and mqtt_key else None
+    params = ", ".join(f"{k}={v}" for k, v in sc.parameters.items())
+    print(f"scenario: {sc.name_ko} / {sc.name_en}" + (f" ({params})" if params else ""), flush=True)
+    player.connect_mqtt()
     step = timedelta(seconds=sc.step_s)
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
             for i in range(sc.steps + 1):
                 sim = sc.start + step * i
                 clock.set(sim)
-                elapsed = (sim - sc.start).total_seconds()
-                shown = []
-                for st, streams, key in keys:
-                    rows = [(stream, ds, stream.value(elapsed, sim)) for stream, ds in streams]
-                    for stream, ds, value in rows:
-                        shown.append(f"{st.name_ko} {stream.prop} {value}{stream.unit_symbol}")
-                        if mqtt is not None and st.transport == "mqtt":
-                            obs = {"phenomenonTime": sim.isoformat(), "result": value}
-                            mqtt.publish(f"v1.1/Datastreams({ds})/Observations", json.dumps(obs), qos=1)
-                    if mqtt is None or st.transport != "mqtt":
-                        client.post(
-                            "/sta/v1.1/CreateObservations",
-                            headers={"X-API-Key": key},
-                            json=[
-                                {
-                                    "Datastream": {"@iot.id": ds},
-                                    "components": ["phenomenonTime", "result"],
-                                    "dataArray": [[sim.isoformat(), value]],
-                                }
-                                for _, ds, value in rows
-                            ],
-                        )
-                print(f"{sim.astimezone(KST):%Y-%m-%d %H:%M} KST  " + "  ".join(shown), flush=True)
+                readings = player.step(i, client)
+                print(f"{sim.astimezone(KST):%Y-%m-%d %H:%M:%S} KST  " + step_line(sc, readings), flush=True)
                 time.sleep(step.total_seconds() / speed)
             print("the scenario has ended; the platform keeps running (Ctrl-C stops)", flush=True)
             while True:
@@ -175,8 +308,7 @@ def run_demo(settings: Settings, speed: float, scenario_name: str = "heavy_rain"
     except KeyboardInterrupt:
         pass
     finally:
-        if mqtt is not None:
-            mqtt.loop_stop()
+        player.close()
         server.should_exit = True
         thread.join(timeout=10)
 
@@ -227,12 +359,12 @@ def _print_alert(platform: Any) -> Any:
     return show
 
 
-def _mqtt_client(settings: Settings, device_key: str) -> Any:
+def _mqtt_client(settings: Settings, device_key: str, client_id: str) -> Any:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="safecity-demo-river")
-    client.username_pw_set("demo-river-gauge", device_key)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.username_pw_set(client_id, device_key)
     host, port = settings.mqtt_host, settings.mqtt_port
     if settings.mqtt_url:
         from urllib.parse import urlparse

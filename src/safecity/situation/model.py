@@ -65,6 +65,7 @@ HAZARDS: dict[str, Hazard] = {
         Hazard("fire", "화재", "Fire"),
         Hazard("gas", "가스 누출", "Gas leak"),
         Hazard("air_quality", "대기질", "Air quality"),
+        Hazard("earthquake", "지진", "Earthquake"),
         Hazard("sensor", "센서 이상", "Sensor fault"),
         Hazard("other", "기타", "Other"),
     )
