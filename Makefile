@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint bench lock clean
+.PHONY: demo test serve lint bench lock clean assets browser
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,15 +15,32 @@ $(STAMP): pyproject.toml requirements.lock
 	else \
 	  $(BIN)/python -m pip install --quiet -r requirements.lock -e . ; \
 	fi
+	$(BIN)/safecity assets fetch
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Leaflet and uPlot from the npm registry (src/safecity/web/assets.toml), integrity-checked; a no-op when
+# the files are present and unchanged, so it also repairs a deleted static/vendor/ after the venv exists.
+assets: $(STAMP)
+	$(BIN)/safecity assets fetch
+
+demo: assets
 	$(BIN)/safecity demo
 
-serve: $(STAMP)
+serve: assets
 	$(BIN)/safecity serve
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded browser). Installed here when missing and
+# we may (root with apt-get); otherwise the hint, and tests/e2e skips (fails under SAFECITY_REQUIRE_SERVICES=1).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y --no-install-recommends chromium fonts-nanum || { apt-get update && apt-get install -y --no-install-recommends chromium fonts-nanum; }; \
+	  else \
+	    echo "chromium is missing: sudo apt-get install chromium fonts-nanum (the browser tests skip without it)" >&2; \
+	  fi; \
+	fi
+
+test: assets browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

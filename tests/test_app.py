@@ -97,10 +97,14 @@ def test_settings_from_toml_and_environment(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_start_page_is_bilingual_and_serves_only_its_assets(api: Api) -> None:
-    page = api.client.get("/")
+    # the dashboard took over /; the status page with the platform's counts and links moved to /about
+    page = api.client.get("/about")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "재난안전 통합플랫폼" in page.text and "disaster and safety platform" in page.text
     assert "<script" not in page.text
+    assert (
+        'href="/"' in page.text and 'href="/citizen"' in page.text and 'href="/alerts/feed.atom"' in page.text
+    )
     assert api.client.get("/static/site.css").status_code == 200
     assert api.client.get("/static/favicon.svg").headers["content-type"] == "image/svg+xml"
     assert api.client.get("/static/..%2F..%2Fsettings.py").status_code == 404

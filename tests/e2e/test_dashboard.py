@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The operations dashboard and the citizen page in a real browser (Python Playwright driving Debian's
-Chromium, headless; never a downloaded browser): the storm turns districts yellow, orange and red on the
-board, the duty officer approves the drafted alert in the dashboard, and the citizen page shows it for a
-district inside the alert area and not for one outside. Screenshots of the key states are saved under
-``test-artifacts/e2e/``."""
+Chromium, headless; never a downloaded browser). The dashboard at ``/`` shows the gauges on the map; the
+heavy-rain storm of 8 August 2022 is posted at full speed; Dongjak turns yellow (주의) then orange (경계)
+on the board and the map; an incident appears; a gauge's chart shows the KMA thresholds; the duty
+officer opens the composer, sees the cell-broadcast preview and approves the drafted alert; its area
+appears on the map; the citizen page shows it for a place inside the area and not for one outside; the
+officer cancels it and the citizen page lifts it. Screenshots of the key states are saved under ``test-artifacts/e2e/``."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from tests.geo.data import MOIS_DISTRICTS
 from tests.situation.test_heavy_rain import DONGJAK, GAUGES, START
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+#: inside the storm's alert area (the Dongjak gauge) and well outside it (Jongno-gu, north of the river)
+INSIDE = (126.9396, 37.5124)
+OUTSIDE = (126.9790, 37.5800)
 
 
 @pytest.fixture
@@ -31,7 +36,9 @@ def browser() -> Iterator[Any]:
     if chromium is None:
         if REQUIRE:
             pytest.fail("chromium is not installed and SAFECITY_REQUIRE_SERVICES=1 (.ci/run installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium fonts-nanum)")
+        pytest.skip(
+            "chromium is not installed (make test installs it as root; else apt-get install chromium fonts-nanum)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -63,15 +70,20 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
                 c.get(f"/sta/v1.1/Things({tid})/Datastreams", headers=headers).json()["value"][0]["@iot.id"]
             )
 
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{base}/ops")
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base}/")
+        page.evaluate("localStorage.setItem('safecity.lang', 'ko')")
         page.fill("input[name=username]", "duty-officer")
         page.fill("input[name=password]", "duty-officer-password")
         page.click("button[type=submit]")
-        page.wait_for_selector("#grid .cell")  # the board with every district
-        page.wait_for_selector(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas")  # the map
+        page.wait_for_selector("#grid td.cell")  # the board with every district
+        page.wait_for_selector("path.district")  # the map, drawn from the city's own district layer
+        sensors = page.locator("path.sensor")
+        sensors.nth(len(GAUGES) - 1).wait_for(timeout=15_000)
+        assert sensors.count() == len(GAUGES)  # every gauge on the map
         page.screenshot(path=str(ARTIFACTS / "1-quiet.png"))
 
         def post(i: int) -> None:
@@ -86,35 +98,88 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
             ]
             assert c.post("/sta/v1.1/CreateObservations", json=body, headers=headers).status_code == 201
 
-        dongjak = page.locator("#grid .cell", has_text="동작구")
+        dongjak = page.locator("#grid td.dname", has_text="동작구")
         for i in range(12):  # to 19:00: Dongjak's advisory (주의, yellow)
             post(i)
         dongjak.and_(page.locator(".level-2")).wait_for(timeout=15_000)
+        page.locator("path.district.level-2").first.wait_for(timeout=15_000)  # the map follows the board
         page.screenshot(path=str(ARTIFACTS / "2-yellow.png"))
         for i in range(12, 16):  # to 19:40: Dongjak's warning (경계, orange)
             post(i)
         dongjak.and_(page.locator(".level-3")).wait_for(timeout=15_000)
+        page.locator("path.district.level-3").first.wait_for(timeout=15_000)
         page.locator("#incidents .item").first.wait_for()
+        page.locator(".incident-pin.level-3").first.wait_for(timeout=15_000)
         page.screenshot(path=str(ARTIFACTS / "3-orange-incident.png"))
 
-        # approve the drafted alert in the dashboard
-        approve = page.locator("#drafts button.primary").first
-        approve.wait_for(timeout=15_000)
-        approve.click()
+        # the incident: its timeline and lifecycle actions
+        # (the storm's incident; the gauges' 2022 readings also look silent to the real clock: another one)
+        page.locator("#incidents .item", has_text="호우").first.click()
+        dialog = page.locator("#incident-dialog")
+        dialog.locator(".timeline li").first.wait_for()
+        assert "호우경보 기준" in dialog.locator(".timeline").inner_text()
+        assert dialog.locator("button.step-acknowledged").is_enabled()
+        dialog.locator("button.step-acknowledged").click()
+        dialog.locator(".timeline li", has_text="duty-officer").first.wait_for(timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "4-incident.png"))
+        dialog.locator(".dialog-head button").click()
+
+        # a gauge's chart with the KMA thresholds it is judged by
+        page.locator("path.sensor.level-3").first.click()
+        chart = page.locator("#chart-panel")
+        chart.locator("canvas").first.wait_for(timeout=15_000)
+        legend = chart.locator(".u-legend").inner_text()
+        for line in ("3시간 누적 ≥ 60", "3시간 누적 ≥ 90", "12시간 누적 ≥ 110", "12시간 누적 ≥ 180"):
+            assert line in legend, legend
+        assert "3시간 누적 (mm)" in legend  # the derived series the lines are compared with
+        page.screenshot(path=str(ARTIFACTS / "5-sensor-chart.png"))
+        chart.locator("#chart-close").click()
+
+        # the composer: the CAP, both languages, the cell-broadcast text against its limit; approve
+        page.locator("#drafts button.compose").first.click()
+        composer = page.locator("#composer")
+        composer.locator(".phone[data-lang=ko]").wait_for(timeout=15_000)
+        assert "동작구" in composer.locator(".phone[data-lang=ko]").inner_text()
+        assert composer.locator(".phone[data-lang=en]").inner_text().strip()
+        counter = composer.locator(".lang-col[data-lang=ko] .counter").inner_text()
+        assert counter.endswith("/ 90 자") and int(counter.split("/")[0]) <= 90
+        assert "<alert" in (composer.locator("details.xml pre").text_content() or "")
+        page.screenshot(path=str(ARTIFACTS / "6-composer.png"))
+        composer.locator("button.approve").click()
         page.locator("#drafts .empty").wait_for(timeout=15_000)
-        page.screenshot(path=str(ARTIFACTS / "4-approved.png"))
         issued = c.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"]
         assert issued and issued[0]["decidedBy"] == "duty-officer"
         assert "11590" in issued[0]["districts"]
+        # the alert's area on the map, and in the list of alerts in force
+        page.locator("path.alert-area").first.wait_for(timeout=15_000)
+        page.locator("#issued .item").first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "7-approved-area.png"))
 
-        citizen = browser.new_page(viewport={"width": 420, "height": 900}, locale="ko-KR")
+        citizen = browser.new_page(viewport={"width": 390, "height": 844}, locale="ko-KR")
         citizen.on("pageerror", lambda e: errors.append(str(e)))
         citizen.goto(f"{base}/citizen?district=11590")  # 동작구: inside the alert's area
         citizen.locator("article.warning").first.wait_for(timeout=15_000)
         assert "동작구" in citizen.locator("article.warning h2").first.inner_text()
-        citizen.screenshot(path=str(ARTIFACTS / "5-citizen-inside.png"), full_page=True)
+        citizen.screenshot(path=str(ARTIFACTS / "8-citizen-inside.png"), full_page=True)
+        citizen.goto(f"{base}/citizen?lon={INSIDE[0]}&lat={INSIDE[1]}")  # a point inside the area
+        citizen.locator("article.warning").first.wait_for(timeout=15_000)
+        citizen.goto(f"{base}/citizen?lon={OUTSIDE[0]}&lat={OUTSIDE[1]}")  # a point outside it
+        citizen.locator(".calm").wait_for(timeout=15_000)
+        assert citizen.locator("article.warning").count() == 0
         citizen.goto(f"{base}/citizen?district=11110")  # 종로구: outside
         citizen.locator(".calm").wait_for(timeout=15_000)
         assert citizen.locator("article.warning").count() == 0
-        citizen.screenshot(path=str(ARTIFACTS / "6-citizen-outside.png"))
+        citizen.screenshot(path=str(ARTIFACTS / "9-citizen-outside.png"))
+
+        # the operator withdraws the alert: a CAP Cancel; the citizen inside the area sees it lifted
+        page.locator("#issued button.cancel").first.click()
+        composer.locator("textarea.reason").fill("시험 종료 / end of the exercise")
+        composer.locator("button.confirm-cancel").click()
+        page.locator("#issued .empty").wait_for(timeout=15_000)
+        page.locator("path.alert-area").first.wait_for(state="detached", timeout=15_000)
+        cancels = c.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"]
+        assert cancels[0]["msgType"] == "Cancel" and issued[0]["identifier"] in cancels[0]["references"]
+        citizen.goto(f"{base}/citizen?district=11590")
+        citizen.locator(".calm").wait_for(timeout=15_000)
+        assert citizen.locator("article.warning").count() == 0
         assert errors == []

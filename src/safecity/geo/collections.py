@@ -8,6 +8,7 @@ are WGS84 (CRS84 axis order: lon, lat).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,10 +57,23 @@ def _areas(
     return build
 
 
-def _facilities() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
-    f = t.features.c
-    cols = {"kind": f.kind, "name_ko": f.name_ko, "name_en": f.name_en, "code": f.code, "dong_id": f.area_id}
-    return select(t.features).where(f.layer == "facilities"), f.id, f.geom, cols
+def _points(
+    layer: str,
+) -> Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]:
+    """An imported point layer of ``geo_features`` (``safecity import layer FILE --as LAYER``)."""
+
+    def build() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+        f = t.features.c
+        cols = {
+            "kind": f.kind,
+            "name_ko": f.name_ko,
+            "name_en": f.name_en,
+            "code": f.code,
+            "dong_id": f.area_id,
+        }
+        return select(t.features).where(f.layer == layer), f.id, f.geom, cols
+
+    return build
 
 
 COLLECTIONS: dict[str, Collection] = {
@@ -83,7 +97,28 @@ COLLECTIONS: dict[str, Collection] = {
             "facilities",
             "Facilities",
             "Imported facility layer (safecity import layer FILE --as facilities).",
-            _facilities,
+            _points("facilities"),
+        ),
+        Collection(
+            "fire_stations",
+            "119 safety centres (119안전센터)",
+            "Fire and rescue stations (safecity import layer FILE --as fire_stations).",
+            _points("fire_stations"),
+            ("fire", "rescue", "119"),
+        ),
+        Collection(
+            "hospitals",
+            "Hospitals (병원)",
+            "Hospitals with emergency rooms (safecity import layer FILE --as hospitals).",
+            _points("hospitals"),
+            ("medical",),
+        ),
+        Collection(
+            "schools",
+            "Schools (학교)",
+            "Schools (safecity import layer FILE --as schools).",
+            _points("schools"),
+            ("education",),
         ),
         Collection(
             "hazard-zones",
@@ -128,9 +163,19 @@ def coerce_for(columns: Mapping[str, Any]) -> Callable[[str, Any], Any]:
         if isinstance(col_type, Integer):
             if isinstance(value, bool):
                 raise ValueError(value)
-            return int(value)
+            try:
+                number = int(value)
+            except OverflowError:  # int(1e999): a float literal that is infinite
+                raise ValueError(value) from None
+            # both stores hold 64-bit integers; a larger bound overflowed the driver (a 500, found by fuzzing)
+            if not -(2**63) <= number < 2**63:
+                raise ValueError(value)
+            return number
         if isinstance(col_type, Float):
-            return float(value)
+            real = float(value)
+            if not math.isfinite(real):
+                raise ValueError(value)
+            return real
         if isinstance(value, bool | int | float):
             return str(value)
         return value

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from safecity.auth.deps import allow
@@ -104,6 +104,17 @@ async def stream(request: Request) -> StreamingResponse:
 )
 def derived(request: Request) -> Response:
     return _json(_situation(request).derived())
+
+
+@router.get(
+    "/situation/thresholds",
+    dependencies=[allow(Role.operator)],
+    summary="The thresholds the rules apply to a datastream, per level (for the sensor chart)",
+)
+def thresholds(
+    request: Request, datastream: Annotated[int, Query(ge=1, le=2**63 - 1, description="Datastream id")]
+) -> Response:
+    return _json(_situation(request).thresholds(datastream))
 
 
 @router.get("/situation/rules", dependencies=[allow(Role.operator)], summary="Loaded rules and load errors")

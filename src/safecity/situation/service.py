@@ -86,6 +86,8 @@ class Situation:
         #: for approval, alerts of other agencies) without the situation capability knowing them
         self.board_extras: list[Callable[[], dict[str, Any]]] = []
         self.file_versions: dict[str, int] = {}
+        #: told how long each batch of observations took to evaluate, in seconds (the metrics)
+        self.on_batch_seconds: Callable[[float], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -254,8 +256,11 @@ class Situation:
                 e.datastream_id is not None and e.datastream_id not in streams for e in events
             ):
                 self.replan()
+        start = time.perf_counter()
         with self.lock:
             changes = self.engine.process(events)
+        if self.on_batch_seconds is not None:
+            self.on_batch_seconds(time.perf_counter() - start)
         if changes:
             self._record(changes)
 
@@ -371,6 +376,88 @@ class Situation:
             with self.store.engine.connect() as conn:
                 names = {a.code: a for a in areas.areas_of(conn, "district")}
             return derived_series(self.engine, (now or self.clock.now()).timestamp(), names)
+
+    def thresholds(self, datastream_id: int) -> dict[str, Any]:
+        """The thresholds the loaded rules apply to one datastream, per rule level, for charting: each
+        comparison on this stream's values with its signal (e.g. a 3-h sum), direction and value. A
+        share (``of = "allowable"``) is resolved against the stream's properties, as the engine does.
+        Comparisons of silence rules (``fn = "age"``) are listed with ``chartable`` false: their
+        threshold is a time, not a value. Raises NotFound for an unknown datastream."""
+        from safecity.situation.rules import _comparisons
+
+        with self.lock:
+            stream = self.engine.streams.get(datastream_id)
+            if stream is None or datastream_id < 0:
+                raise NotFound(f"no datastream {datastream_id} known to the rules", where="datastream")
+            info = stream.info
+            out: list[dict[str, Any]] = []
+            seen: set[tuple[str, int, int, str, str, float]] = set()
+            for b in self.engine.bindings:
+                if datastream_id not in b.stream_ids:
+                    continue
+                rule = b.rule
+                for i, lv in enumerate(rule.level):
+                    conds = lv.any if lv.any is not None else lv.all
+                    for _, c in _comparisons(conds or (), "level"):
+                        sig = rule.signals[c.signal]
+                        # a thing rule reads several streams: only its comparisons on this one belong here;
+                        # a stream rule on a virtual stream (apparent temperature) is not about these values
+                        if rule.scope == "thing" and sig.property != info.property:
+                            continue
+                        if rule.scope != "thing" and b.where is not stream:
+                            continue
+                        factor = 1.0
+                        if c.of is not None:
+                            scale = _share_of(stream, c.of)
+                            if scale is None:
+                                continue
+                            factor = scale
+                        above = c.above is not None
+                        x = (c.above if above else c.below) or 0.0
+                        clear = c.clear_below if above else c.clear_above
+                        key = (rule.id, rule.version, i, c.signal, "above" if above else "below", x)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        out.append(
+                            {
+                                "rule": rule.id,
+                                "ruleVersion": rule.version,
+                                "ruleNameKo": rule.name_ko,
+                                "ruleNameEn": rule.name_en,
+                                "hazard": rule.hazard,
+                                "crisis": lv.crisis,
+                                "crisisLevel": int(lv.level),
+                                "nameKo": lv.name_ko,
+                                "nameEn": lv.name_en,
+                                "signal": c.signal,
+                                "fn": sig.fn,
+                                "window": sig.window,
+                                "signalKo": sig.describe_ko(),
+                                "signalEn": sig.describe_en(),
+                                "direction": "above" if above else "below",
+                                "value": x * factor,
+                                "clear": clear * factor if clear is not None else None,
+                                "of": c.of,
+                                "share": x if c.of is not None else None,
+                                "days": c.days,
+                                "chartable": sig.fn != "age",
+                            }
+                        )
+        out.sort(key=lambda r: (r["crisisLevel"], r["rule"], r["value"]))
+        return {
+            "datastream": datastream_id,
+            "name": info.name,
+            "property": info.property,
+            "unit": info.unit,
+            "thresholds": out,
+        }
+
+
+def _share_of(stream: Any, key: str) -> float | None:
+    from safecity.situation.engine import _share
+
+    return _share(stream)(key)
 
 
 def _locator(conn: Connection) -> Any:

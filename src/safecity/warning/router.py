@@ -46,6 +46,8 @@ class TextEdits(BaseModel):
     headline: str | None = Field(None, min_length=1, max_length=500)
     description: str | None = Field(None, min_length=1, max_length=10_000)
     instruction: str | None = Field(None, min_length=1, max_length=10_000)
+    #: the cell-broadcast text, when the operator writes it instead of the rendered one (cb_max_chars)
+    short: str | None = Field(None, min_length=1, max_length=1000)
 
 
 class AlertEdits(RootModel[dict[str, TextEdits]]):
@@ -85,7 +87,11 @@ def list_alerts(
     summary="Atom feed of issued alerts (all, or ?district=<code> for one area); entries link to CAP XML",
     response_class=Response,
 )
-def feed(request: Request, district: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+def feed(
+    request: Request,
+    # a district code is digits; anything else would end up inside the feed's XML (fuzzing found \x00)
+    district: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
+) -> Response:
     warnings = _warnings(request)
     base = _base(request)
     alerts = warnings.list(state="issued", origin="platform", district=district, limit=200)
@@ -250,3 +256,18 @@ async def approve(request: Request, identifier: Identifier, body: AlertEdits | N
 def reject(request: Request, identifier: Identifier, body: Rejection) -> Response:
     principal: Principal = request.state.principal
     return _json(_warnings(request).reject(identifier, principal.name, body.reason))
+
+
+class Cancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/alerts/{identifier}/cancel",
+    dependencies=[allow(Role.operator)],
+    summary="Cancel an issued alert: issue a CAP Cancel referencing it, with the reason as its note",
+)
+def cancel(request: Request, identifier: Identifier, body: Cancellation) -> Response:
+    principal: Principal = request.state.principal
+    return _json(_warnings(request).cancel(identifier, principal.name, body.reason))

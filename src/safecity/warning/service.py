@@ -324,7 +324,7 @@ class Warnings:
     # -- operator actions --------------------------------------------------------------------------
     def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> dict[str, Any]:
         """Change a draft's texts: ``{"ko": {"headline": ..., "instruction": ...}, "en": {...}}``."""
-        allowed = {"headline", "description", "instruction"}
+        allowed = {"headline", "description", "instruction", "short"}
         with self._lock, self.store.write() as conn:
             row = self._row(conn, identifier)
             if row["state"] != "draft":
@@ -349,6 +349,9 @@ class Warnings:
                         )
                     if not isinstance(v, str) or not v.strip():
                         raise BadRequest(f"{lang}.{k}: must be a non-empty text", where=f"{lang}.{k}")
+                    if k == "short":
+                        _set_short(target, " ".join(v.split()), self.cb_max_chars, f"{lang}.{k}")
+                        continue
                     target[k] = v.strip()
             cap["info"] = infos
             from_json(cap)
@@ -462,7 +465,8 @@ class Warnings:
                 instruction=info.instruction or "",
                 area_desc=", ".join(a.area_desc for a in info.areas),
                 guide=tuple(guide.lines()),
-                short_text=korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars),
+                short_text=_edited_short(info)
+                or korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars),
             )
         first = alert.infos[0] if alert.infos else None
         category = (
@@ -566,6 +570,8 @@ class Warnings:
         return {
             **_summary(row),
             "cap": row["cap"],
+            "shortTexts": self.short_texts(row["cap"]),
+            "cbMaxChars": self.cb_max_chars,
             "log": [
                 {"at": r["at"].isoformat(), "actor": r["actor"], "action": r["action"], "detail": r["detail"]}
                 for r in log_rows
@@ -678,6 +684,84 @@ class Warnings:
             )
         return out
 
+    def short_texts(self, cap: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per language, the cell-broadcast text the alert would go out with (the operator's edit, else
+        the one rendered from headline, area and instruction), its length, the limit and its problems."""
+        alert = from_json(cap)
+        out = {}
+        for info in alert.infos:
+            lang = (info.language or "ko").split("-")[0]
+            edited = _edited_short(info)
+            text = edited or korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars)
+            out[lang] = {
+                "text": text,
+                "chars": len(text),
+                "max": self.cb_max_chars,
+                "edited": edited is not None,
+                "problems": korea.check_short_text(text, self.cb_max_chars),
+            }
+        return out
+
+    def cancel(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
+        """Withdraw an issued alert: draft a CAP Cancel referencing it (the incident's places, the
+        operator's reason as <note>) and issue it at once. Only the latest issued alert of an incident
+        can be cancelled, and not a Cancel; raises Conflict naming what stands in the way."""
+        if not reason.strip():
+            raise BadRequest("say why the alert is cancelled", where="reason")
+        with self._lock:
+            with self.store.engine.connect() as conn:
+                row = self._row(conn, identifier)
+                if row["state"] != "issued" or row["origin"] != "platform" or row["msg_type"] == "Cancel":
+                    raise Conflict(
+                        f"alert {identifier} is {row['state']} {row['msg_type']} ({row['origin']}): only an "
+                        "issued alert of this platform can be cancelled",
+                        where="state",
+                    )
+                if row["incident_id"] is None:
+                    raise Conflict(f"alert {identifier} belongs to no incident", where="identifier")
+                latest = self._last_issued(conn, int(row["incident_id"]))
+            if latest is not None and latest["identifier"] != identifier:
+                raise Conflict(
+                    f"alert {latest['identifier']} has replaced {identifier}: cancel that one",
+                    where="identifier",
+                )
+            incident_id = int(row["incident_id"])
+            facts = self._facts(self.incidents.get(incident_id))
+            now = self.clock.now()
+            with self.store.write() as conn:
+                n = int(conn.execute(select(func.count()).select_from(t.alerts)).scalar_one()) + 1
+                ident = drafting.identifier(self.sender.split("@")[0], incident_id, now.astimezone(KST), n)
+                cap = self._cap(facts, ident, now, "Cancel", row)
+                cap["note"] = reason.strip()
+                from_json(cap)
+                conn.execute(
+                    update(t.alerts)
+                    .where(t.alerts.c.incident_id == incident_id, t.alerts.c.state == "draft")
+                    .values(state="superseded", updated_at=now)
+                )
+                alert_id = conn.execute(
+                    insert(t.alerts)
+                    .values(
+                        identifier=ident,
+                        sender=self.sender,
+                        state="draft",
+                        msg_type="Cancel",
+                        origin="platform",
+                        incident_id=incident_id,
+                        hazard=facts.hazard,
+                        level=row["level"],
+                        auto=False,
+                        cap=cap,
+                        districts=list(row["districts"] or []),
+                        created_at=now,
+                        updated_at=now,
+                        created_by=actor,
+                    )
+                    .returning(t.alerts.c.id)
+                ).scalar_one()
+                self._log(conn, alert_id, now, actor, "drafted", {"msgType": "Cancel", "cancels": identifier})
+        return self.issue(ident, actor)
+
     def _log(
         self, conn: Connection, alert_id: int, at: datetime, actor: str, action: str, detail: dict[str, Any]
     ) -> None:
@@ -709,6 +793,22 @@ def _summary(row: Any) -> dict[str, Any]:
         "createdAt": row["created_at"].isoformat(),
         "decidedBy": row["decided_by"],
     }
+
+
+#: CAP <parameter> holding an operator's own cell-broadcast text for that <info>.
+CB_TEXT = "SAFECITY_CB_TEXT"
+
+
+def _edited_short(info: Any) -> str | None:
+    return next((p.value for p in info.parameters if p.value_name == CB_TEXT and p.value), None)
+
+
+def _set_short(info: dict[str, Any], text: str, max_chars: int, where: str) -> None:
+    problems = korea.check_short_text(text, max_chars)
+    if problems:
+        raise BadRequest(f"{where}: " + "; ".join(problems), where=where, details=problems)
+    params = [p for p in info.get("parameter") or [] if p.get("valueName") != CB_TEXT]
+    info["parameter"] = [*params, {"valueName": CB_TEXT, "value": text}]
 
 
 def _by_audience(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:

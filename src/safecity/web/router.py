@@ -1,26 +1,108 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``/``: the start page a person sees when they open the platform's address (Korean and English)."""
+"""The pages: the operations dashboard at ``/`` (``/ops`` redirects there), the citizen page at
+``/citizen``, the platform status page at ``/about``, and their assets. Korean and English.
+
+Every script is a file under ``/static`` (no inline script, no inline handler: the pages run under a
+``script-src 'self'`` Content-Security-Policy). Leaflet and uPlot come from ``static/vendor/``, filled from
+the npm registry by ``safecity assets fetch`` (see :mod:`safecity.web.assets`); when they are missing the
+pages say so, in both languages, instead of showing a blank map.
+"""
 
 from __future__ import annotations
 
+import html
 from importlib.resources import files
 from pathlib import Path
 
-import xstatic.pkg.leaflet as xstatic_leaflet  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.core.errors import NotFound
 from safecity.sensing import tables as t
+from safecity.web import assets
 
 router = APIRouter(tags=["web"])
 _STATIC = files("safecity.web") / "static"
 
+_MEDIA = {
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".js": "text/javascript",
+    ".png": "image/png",
+    "": "text/plain; charset=utf-8",  # LICENSE files
+}
+#: The files this router serves, listed once: a request can never name anything else on disk.
+_OWN = (
+    "site.css",
+    "favicon.svg",
+    "common.js",
+    "ops.css",
+    "ops.js",
+    "ops-map.js",
+    "ops-chart.js",
+    "ops-dialogs.js",
+    "citizen.css",
+    "citizen.js",
+)
+_ASSETS = {name: _MEDIA[Path(name).suffix] for name in _OWN}
 
-@router.get("/", dependencies=[allow(Role.public)], summary="Start page", include_in_schema=False)
-def index(request: Request) -> Response:
+_DEMO_NOTE = (
+    '<p class="note demo" id="demo-note">데모용 근사 지리: 구 경계·도로·지형은 공개 자료로 생성한 근사치입니다. '
+    "Approximate demo geography: districts, roads and terrain are generated from public facts.</p>"
+)
+_ASSETS_NOTE = (
+    '<div class="assets-missing" role="alert"><strong>지도·차트 라이브러리가 없습니다.</strong> '
+    "<code>make</code> 또는 <code>safecity assets fetch</code>를 실행한 뒤 새로 고치세요. "
+    "<strong>The map and chart libraries are missing.</strong> Run <code>make</code> or "
+    "<code>safecity assets fetch</code>, then reload. ({missing})</div>"
+)
+
+
+def _page(request: Request, name: str) -> Response:
+    settings = request.app.state.settings
+    missing = assets.missing()
+    page = (
+        (_STATIC / name)
+        .read_text(encoding="utf-8")
+        .replace("{{geography_note}}", _DEMO_NOTE if settings.demo_geography else "")
+        .replace("{{assets_note}}", _ASSETS_NOTE.format(missing=", ".join(missing)) if missing else "")
+    )
+    if settings.map_tile_url:
+        # a deployment's own tile server under the city's layers (the scripts read this tag)
+        page = page.replace(
+            "</head>",
+            f'<meta name="safecity-tiles" content="{html.escape(settings.map_tile_url)}" '
+            f'data-attribution="{html.escape(settings.map_tile_attribution)}"></head>',
+            1,
+        )
+    return Response(page, media_type="text/html; charset=utf-8")
+
+
+@router.get("/", dependencies=[allow(Role.public)], summary="Operations dashboard", include_in_schema=False)
+def dashboard(request: Request) -> Response:
+    # public page, private data: it asks the operator to log in and reads the API with the token
+    return _page(request, "ops.html")
+
+
+@router.get("/ops", dependencies=[allow(Role.public)], include_in_schema=False)
+def ops() -> Response:
+    # the dashboard's address before it moved to / (bookmarks, the demo's older printout)
+    return RedirectResponse("/", status_code=308)
+
+
+@router.get("/citizen", dependencies=[allow(Role.public)], summary="Citizen page", include_in_schema=False)
+def citizen(request: Request) -> Response:
+    # no login: warnings, guides and shelters are public; the page reads /alerts/current and /shelters
+    return _page(request, "citizen.html")
+
+
+@router.get(
+    "/about", dependencies=[allow(Role.public)], summary="Platform status page", include_in_schema=False
+)
+def about(request: Request) -> Response:
     sensing = request.app.state.sensing
     with sensing.store.engine.connect() as conn:
         things = conn.execute(select(func.count()).select_from(t.things)).scalar_one()
@@ -36,56 +118,20 @@ def index(request: Request) -> Response:
     return Response(page, media_type="text/html; charset=utf-8")
 
 
-_MEDIA = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript", ".png": "image/png"}
-#: The files this router serves, listed once: a request can never name anything else on disk.
-_ASSETS = {
-    p.name: _MEDIA[p.suffix]
-    for p in (
-        Path(str(_STATIC / n))
-        for n in ("site.css", "favicon.svg", "ops.css", "ops.js", "citizen.css", "citizen.js")
-    )
-}
-#: Leaflet, from the xstatic-leaflet wheel (a Python package that ships the library's files, so the map
-#: needs neither npm nor a CDN): only these files are served.
-_LEAFLET = Path(xstatic_leaflet.BASE_DIR)
-_VENDOR = {
-    "leaflet/leaflet.css": _LEAFLET / "leaflet.css",
-    "leaflet/leaflet-src.esm.js": _LEAFLET / "leaflet-src.esm.js",
-    **{f"leaflet/images/{p.name}": p for p in sorted((_LEAFLET / "images").glob("*.png"))},
-}
-
-
-_DEMO_NOTE = (
-    '<p class="note demo">데모용 근사 지리: 구 경계·도로·지형은 공개 자료로 생성한 근사치입니다. '
-    "Approximate demo geography: districts, roads and terrain are generated from public facts.</p>"
-)
-
-
-@router.get(
-    "/ops", dependencies=[allow(Role.public)], summary="Operations dashboard", include_in_schema=False
-)
-def ops(request: Request) -> Response:
-    # public page, private data: it asks the operator to log in and reads the API with the token
-    note = _DEMO_NOTE if request.app.state.settings.demo_geography else ""
-    page = (_STATIC / "ops.html").read_text(encoding="utf-8").replace("{{geography_note}}", note)
-    return Response(page, media_type="text/html; charset=utf-8")
-
-
-@router.get("/citizen", dependencies=[allow(Role.public)], summary="Citizen page", include_in_schema=False)
-def citizen() -> Response:
-    # no login: warnings, guides and shelters are public; the page reads /alerts/current and /shelters
-    return Response(
-        (_STATIC / "citizen.html").read_text(encoding="utf-8"), media_type="text/html; charset=utf-8"
-    )
-
-
 @router.get("/static/vendor/{path:path}", dependencies=[allow(Role.public)], include_in_schema=False)
 def vendor(path: str) -> Response:
-    found = _VENDOR.get(path)
-    if found is None:
-        raise NotFound(f"/static/vendor/{path} does not exist")
+    found = assets.served().get(path)
+    if found is None or not found.is_file():
+        hint = " (run `safecity assets fetch`)" if found is not None else ""
+        raise NotFound(
+            f"/static/vendor/{path} does not exist{hint}",
+            message_ko=f"/static/vendor/{path} 파일이 없습니다"
+            + (" (safecity assets fetch 실행)" if hint else ""),
+        )
     return Response(
-        found.read_bytes(), media_type=_MEDIA[found.suffix], headers={"Cache-Control": "max-age=86400"}
+        found.read_bytes(),
+        media_type=_MEDIA.get(found.suffix, "application/octet-stream"),
+        headers={"Cache-Control": "max-age=86400"},
     )
 
 
@@ -94,6 +140,4 @@ def asset(name: str) -> Response:
     media = _ASSETS.get(name)
     if media is None:
         raise NotFound(f"/static/{name} does not exist")
-    return Response(
-        (_STATIC / name).read_bytes(), media_type=media, headers={"Cache-Control": "max-age=3600"}
-    )
+    return Response((_STATIC / name).read_bytes(), media_type=media, headers={"Cache-Control": "max-age=300"})

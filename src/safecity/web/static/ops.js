@@ -1,70 +1,111 @@
 // SPDX-License-Identifier: Apache-2.0
-// The situation room: a map of the districts coloured by crisis level with the sensors, pending alert
-// drafts to approve, open incidents with their timelines and lifecycle actions, the district grid and the
-// sensor health counts. Live: the board is fetched again whenever /situation/stream reports a change.
-import * as L from "/static/vendor/leaflet/leaflet-src.esm.js";
+// The situation room (operations dashboard at /): a map of the city with switchable layers, the situation
+// board (district x hazard crisis levels, sensor health, counts), alert drafts to compose and approve,
+// open incidents and the alerts in force. Live: the board is fetched again whenever /situation/stream
+// reports a change. The map lives in ops-map.js, the sensor chart in ops-chart.js, the incident and
+// composer dialogs in ops-dialogs.js.
+import { $, el, when, COLOURS, sse } from "/static/common.js";
+import { MapView } from "/static/ops-map.js";
+import { openChart } from "/static/ops-chart.js";
+import { openIncident, openComposer, cancelAlert } from "/static/ops-dialogs.js";
 
 const T = {
   ko: {
     title: "재난안전 상황판", normal: "평시", offline: "연결 안 됨", live: "실시간", logout: "로그아웃",
     login: "운영자 로그인", user: "아이디", password: "비밀번호", signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다",
-    drafts: "승인 대기 경보", incidents: "진행 중인 사건", board: "구별 위기 수준", sensors: "센서 상태",
-    none: "없음", approve: "승인·발령", reject: "반려", reason: "반려 사유", ack: "확인", respond: "대응",
-    recover: "복구", close: "종료", total: "전체", ok: "정상", stale: "수신 끊김", suspect: "이상값",
-    note: "지도는 구 경계와 센서 위치만으로 그립니다(배경 지도 없음).", other: "English",
+    citizenHint: "시민은 로그인 없이 시민용 페이지에서 경보를 볼 수 있습니다.",
+    citizenLink: "시민용 페이지", apiLink: "API 문서", feedLink: "경보 피드", aboutLink: "플랫폼 상태",
+    board: "상황 현황", drafts: "승인 대기 경보", incidents: "진행 중인 사건", issued: "발령 중인 경보",
+    none: "없음", open: "열기", compose: "검토·승인", cancel: "발령 취소", close: "닫기",
+    sensorsTotal: "센서", ok: "정상", stale: "수신 끊김", suspect: "이상값", openIncidents: "사건", pending: "승인 대기", inForce: "발령 중",
+    district: "구", clock: "상황 시각",
+    note: "지도는 도시의 자체 벡터 레이어로 그립니다(외부 배경 지도 없음).", other: "English",
     levels: ["평시", "관심", "주의", "경계", "심각"],
+    layers: {
+      districts: "구별 위기 수준", sensors: "센서", facilities: "시설물", shelters: "대피소", fire_stations: "119안전센터",
+      hospitals: "병원", schools: "학교", incidents: "사건", alerts: "발령 경보 지역",
+    },
+    latest: "최근값", state: "상태", noData: "자료 없음", capacity: "수용", occupancy: "현재", openShelter: "개방", closedShelter: "폐쇄",
+    chart: "센서 시계열", readings: "관측값", thresholdLines: "판단 기준선", noThreshold: "이 센서에 적용되는 판단 기준이 없습니다.",
+    notDrawn: "차트에 그리지 않는 기준", sumNote: "누적 곡선은 표시된 관측값에서 계산한 창 합계입니다(규칙 엔진과 같은 (t−창, t] 구간).",
+    since: "부터", cancelReason: "취소 사유 (시민에게 전달됩니다)", cancelled: "취소 경보를 발령했습니다",
   },
   en: {
     title: "Disaster safety situation room", normal: "Normal", offline: "offline", live: "live", logout: "Log out",
     login: "Operator login", user: "User", password: "Password", signin: "Log in", badlogin: "Wrong user or password",
-    drafts: "Alerts awaiting approval", incidents: "Open incidents", board: "Crisis level by district", sensors: "Sensors",
-    none: "none", approve: "Approve & issue", reject: "Reject", reason: "Reason for rejecting", ack: "Acknowledge", respond: "Respond",
-    recover: "Recovering", close: "Close", total: "total", ok: "ok", stale: "stale", suspect: "suspect",
-    note: "The map draws district outlines and sensor positions only (no base map).", other: "한국어",
+    citizenHint: "Citizens read the warnings on the citizen page, no login needed.",
+    citizenLink: "Citizen page", apiLink: "API docs", feedLink: "Alert feed", aboutLink: "Platform status",
+    board: "Situation", drafts: "Alerts awaiting approval", incidents: "Open incidents", issued: "Alerts in force",
+    none: "none", open: "Open", compose: "Review & approve", cancel: "Cancel alert", close: "Close",
+    sensorsTotal: "sensors", ok: "ok", stale: "stale", suspect: "suspect", openIncidents: "incidents", pending: "pending", inForce: "in force",
+    district: "District", clock: "Situation time",
+    note: "The map is drawn from the city's own vector layers (no external base map).", other: "한국어",
     levels: ["Normal", "Attention", "Caution", "Alert", "Serious"],
+    layers: {
+      districts: "Districts by crisis level", sensors: "Sensors", facilities: "Facilities", shelters: "Shelters",
+      fire_stations: "119 safety centres", hospitals: "Hospitals", schools: "Schools", incidents: "Incidents", alerts: "Issued alert areas",
+    },
+    latest: "latest", state: "state", noData: "no data", capacity: "capacity", occupancy: "now", openShelter: "open", closedShelter: "closed",
+    chart: "Sensor time series", readings: "readings", thresholdLines: "Thresholds", noThreshold: "No rule threshold applies to this sensor.",
+    notDrawn: "Thresholds not drawn", sumNote: "Sum curves are window sums computed from the readings shown (the rule engine's (t−window, t] windows).",
+    since: "since", cancelReason: "Reason for cancelling (sent to citizens)", cancelled: "A Cancel was issued",
   },
 };
-const COLOURS = ["#c9d2dc", "#2f6fdb", "#f2c200", "#f07c00", "#d7261e"];
-let lang = localStorage.getItem("safecity.lang") || "ko";
-let token = sessionStorage.getItem("safecity.token");
-let board = null;
-let map = null;
-let districtLayer = null;
-let sensorLayer = null;
-
-const $ = (id) => document.getElementById(id);
-const t = (key) => T[lang][key] ?? key;
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
-  return node;
+// hazards shown as columns of the board, short names for narrow cells
+const SHORT = {
+  heavy_rain: ["호우", "Rain"], river_flood: ["홍수", "Flood"], landslide: ["산사태", "Slide"], heat_wave: ["폭염", "Heat"],
+  cold_wave: ["한파", "Cold"], strong_wind: ["강풍", "Wind"], facility: ["시설", "Struct"], fire: ["화재", "Fire"],
+  earthquake: ["지진", "Quake"], gas: ["가스", "Gas"], air_quality: ["대기", "Air"], sensor: ["센서", "Sensor"],
+  other: ["기타", "Other"],
 };
 
-function translate() {
-  document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-  $("lang").textContent = t("other");
-}
+const ctx = {
+  lang: localStorage.getItem("safecity.lang") || "ko",
+  token: sessionStorage.getItem("safecity.token"),
+  board: null,
+  issued: [],
+  t(key) { return T[this.lang][key] ?? key; },
+  layerName(key) { return T[this.lang].layers[key] ?? key; },
+  levelName(level) { return T[this.lang].levels[level] ?? String(level); },
+  async api(path, options = {}) {
+    const headers = { ...(options.headers || {}), Authorization: `Bearer ${this.token}` };
+    const response = await fetch(path, { ...options, headers });
+    if (response.status === 401) {
+      logout();
+      throw new Error("unauthorized");
+    }
+    if (!response.ok) {
+      let message = `${response.status}`;
+      try {
+        const body = await response.json();
+        message = (this.lang === "ko" && body.message_ko) || body.message || message;
+      } catch { /* not JSON */ }
+      throw new Error(message);
+    }
+    const type = response.headers.get("content-type") || "";
+    return type.includes("json") ? response.json() : response.text();
+  },
+  post(path, body, method = "POST") {
+    return this.api(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  },
+  refresh: () => refresh(),
+  openChart: (id) => openChart(ctx, id),
+  streamName: (id) => map?.streamName(id) ?? `#${id}`,
+  openIncident: (id) => openIncident(ctx, id),
+  openComposer: (id) => openComposer(ctx, id),
+};
+let map = null;
+const MAP_REFRESH_MS = 15_000;
 
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), Authorization: `Bearer ${token}` };
-  const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) {
-    logout();
-    throw new Error("unauthorized");
-  }
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+function translate() {
+  document.documentElement.lang = ctx.lang;
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
+  $("lang").textContent = ctx.t("other");
 }
 
 function logout() {
   sessionStorage.removeItem("safecity.token");
-  token = null;
+  ctx.token = null;
   $("room").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
@@ -75,163 +116,158 @@ async function login(event) {
   const form = new FormData(event.target);
   const response = await fetch("/auth/token", { method: "POST", body: new URLSearchParams(form) });
   if (!response.ok) {
-    $("login-error").textContent = t("badlogin");
+    $("login-error").textContent = ctx.t("badlogin");
     return;
   }
-  token = (await response.json()).access_token;
-  sessionStorage.setItem("safecity.token", token);
+  ctx.token = (await response.json()).access_token;
+  sessionStorage.setItem("safecity.token", ctx.token);
   start();
 }
 
-function levelName(level) {
-  return T[lang].levels[level] ?? String(level);
+const levelChip = (level) => el("span", { class: `level level-${level}` }, ctx.levelName(level));
+
+function renderCounts() {
+  const b = ctx.board;
+  const s = b.sensors || {};
+  const tile = (n, key, cls = "") => el("div", { class: `count ${cls}` }, el("strong", {}, String(n ?? 0)), el("span", {}, ctx.t(key)));
+  $("counts").replaceChildren(
+    tile(s.total, "sensorsTotal"), tile(s.ok, "ok", "ok"), tile(s.stale, "stale", s.stale ? "warn" : ""),
+    tile(s.suspect, "suspect", s.suspect ? "warn" : ""), tile(b.incidents.length, "openIncidents"),
+    tile((b.alertDrafts || []).length, "pending", (b.alertDrafts || []).length ? "warn" : ""), tile(ctx.issued.length, "inForce"));
+  // the sensors that need a look (silent or sending implausible values), each opening its chart
+  const problems = ctx.health?.problems || [];
+  $("health").replaceChildren(...problems.slice(0, 6).map((p) => el("li", {},
+    el("span", { class: `tag ${p.state}` }, ctx.t(p.state)), " ",
+    el("button", { type: "button", class: "link", onclick: () => ctx.openChart(p.datastream) }, p.name),
+    p.lastReceivedAt ? el("span", { class: "muted small" }, ` · ${when(p.lastReceivedAt, ctx.lang, true)}`) : null)),
+    ...(problems.length > 6 ? [el("li", { class: "muted small" }, `+${problems.length - 6}`)] : []));
 }
 
-function districtLevel(code) {
-  const d = board?.districts.find((x) => x.code === code);
-  return d ? d.level : 0;
-}
-
-async function drawMap() {
-  if (!map) {
-    map = L.map("map", { preferCanvas: true, zoomSnap: 0.25 }).setView([37.55, 126.98], 11);
-    sensorLayer = L.layerGroup().addTo(map);
-  }
-  const districts = await (await fetch("/ogcapi/collections/districts/items?limit=1000")).json();
-  if (districtLayer) districtLayer.remove();
-  districtLayer = L.geoJSON(districts, {
-    style: (f) => ({
-      color: "#4a5b6d", weight: 1, fillOpacity: 0.55, fillColor: COLOURS[districtLevel(f.properties.code)],
-    }),
-    onEachFeature: (f, layer) => layer.bindTooltip(lang === "ko" ? f.properties.name_ko : f.properties.name_en || f.properties.name_ko),
-  }).addTo(map);
-  if (districts.features.length) map.fitBounds(districtLayer.getBounds(), { padding: [8, 8] });
-  const sensors = await (await fetch("/ogcapi/collections/sensors/items?limit=5000")).json();
-  sensorLayer.clearLayers();
-  for (const f of sensors.features) {
-    const [lon, lat] = f.geometry.coordinates;
-    L.circleMarker([lat, lon], { radius: 4, color: "#14202e", weight: 1, fillColor: "#fff", fillOpacity: 1 })
-      .bindTooltip(f.properties.name || `#${f.id}`)
-      .addTo(sensorLayer);
-  }
-}
-
-function recolour() {
-  if (!districtLayer) return;
-  districtLayer.setStyle((f) => ({ color: "#4a5b6d", weight: 1, fillOpacity: 0.55, fillColor: COLOURS[districtLevel(f.properties.code)] }));
+function renderGrid() {
+  const b = ctx.board;
+  const known = new Set(b.hazards.map((h) => h.key));
+  const active = new Set(b.districts.flatMap((d) => Object.keys(d.levels)));
+  const hazards = Object.keys(SHORT).filter((h) => known.has(h) && (active.has(h) || ["heavy_rain", "river_flood", "heat_wave", "facility", "fire"].includes(h)));
+  for (const h of active) if (!hazards.includes(h)) hazards.push(h);
+  const name = (h) => {
+    const full = b.hazards.find((x) => x.key === h);
+    const long = full ? (ctx.lang === "ko" ? full.nameKo : full.nameEn) : h;
+    return [SHORT[h]?.[ctx.lang === "ko" ? 0 : 1] ?? long, long];
+  };
+  const head = el("tr", {}, el("th", { class: "dname" }, ctx.t("district")), ...hazards.map((h) => {
+    const [short, full] = name(h);
+    return el("th", { title: full }, short);
+  }));
+  const rows = b.districts.map((d) => {
+    const dname = (ctx.lang === "ko" ? d.nameKo : d.nameEn) || d.code;
+    return el("tr", { "data-code": d.code },
+      el("td", { class: `dname cell level-${d.level}`, title: ctx.levelName(d.level) }, dname),
+      ...hazards.map((h) => {
+        const lv = d.levels[h] ?? 0;
+        return el("td", { class: `cell level-${lv}`, title: `${dname} · ${name(h)[1]}: ${ctx.levelName(lv)}` }, lv ? ctx.levelName(lv) : "");
+      }));
+  });
+  $("grid").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
 }
 
 function renderDrafts() {
   const box = $("drafts");
-  box.replaceChildren();
-  const drafts = board.alertDrafts || [];
-  if (!drafts.length) box.append(el("p", { class: "empty" }, t("none")));
-  for (const a of drafts) {
-    const item = el("div", { class: "item" },
-      el("div", { class: "head" }, el("span", { class: `level level-${a.level ?? 0}` }, levelName(a.level ?? 0)), el("span", { class: "title" }, a.headlines[lang] || a.headlines.ko)),
-      el("div", { class: "meta" }, `${a.msgType} · ${a.severity} · ${a.urgency} · ${a.districts.join(", ")}`));
-    const short = el("div", { class: "short" });
-    item.append(short);
-    api(`/alerts/${encodeURIComponent(a.identifier)}`).then((full) => {
-      const info = full.cap.info.find((i) => i.language.startsWith(lang)) || full.cap.info[0];
-      short.textContent = `${info.headline}\n${info.description}`;
-    }).catch(() => {});
-    item.append(
-      el("button", { class: "primary", onclick: () => act(`/alerts/${encodeURIComponent(a.identifier)}/approve`, {}) }, t("approve")),
-      el("button", { onclick: () => { const reason = prompt(t("reason")); if (reason) act(`/alerts/${encodeURIComponent(a.identifier)}/reject`, { reason }); } }, t("reject")));
-    box.append(item);
+  const drafts = ctx.board.alertDrafts || [];
+  if (!drafts.length) {
+    box.replaceChildren(el("p", { class: "empty" }, ctx.t("none")));
+    return;
   }
+  box.replaceChildren(...drafts.map((a) => el("div", { class: "item draft", "data-id": a.identifier },
+    el("div", { class: "head" }, levelChip(a.level ?? 0), el("span", { class: "title" }, a.headlines[ctx.lang] || a.headlines.ko)),
+    el("div", { class: "meta" }, `${a.msgType} · ${a.severity} · ${a.urgency} · ${a.districts.length}${ctx.lang === "ko" ? "개 구" : " districts"}`),
+    el("button", { type: "button", class: "primary compose", onclick: () => ctx.openComposer(a.identifier) }, ctx.t("compose")))));
 }
 
 function renderIncidents() {
   const box = $("incidents");
-  box.replaceChildren();
-  if (!board.incidents.length) box.append(el("p", { class: "empty" }, t("none")));
-  for (const inc of board.incidents) {
-    const title = lang === "ko" ? inc.titleKo : inc.titleEn;
-    const areas = inc.areas.map((a) => (lang === "ko" ? a.nameKo : a.nameEn) || a.code).join(", ");
-    const status = lang === "ko" ? inc.statusKo : inc.statusEn;
-    const timeline = el("ul", { class: "timeline" }, ...inc.timeline.slice(-8).map((e) => el("li", {}, `${new Date(e.at).toLocaleTimeString(lang === "ko" ? "ko-KR" : "en-GB", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" })} ${lang === "ko" ? e.detailKo : e.detailEn}`)));
-    const steps = [["acknowledged", "ack"], ["responding", "respond"], ["recovering", "recover"], ["closed", "close"]];
-    box.append(el("div", { class: "item" },
-      el("div", { class: "head" }, el("span", { class: `level level-${inc.level}` }, levelName(inc.level)), el("span", { class: "title" }, `#${inc.id} ${title}`)),
-      el("div", { class: "meta" }, `${status} · ${areas}`),
-      timeline,
-      ...steps.map(([status, key]) => el("button", { onclick: () => act(`/incidents/${inc.id}/status`, { status }) }, t(key)))));
+  const list = ctx.board.incidents;
+  if (!list.length) {
+    box.replaceChildren(el("p", { class: "empty" }, ctx.t("none")));
+    return;
   }
+  box.replaceChildren(...list.map((inc) => {
+    const areas = inc.areas.map((a) => (ctx.lang === "ko" ? a.nameKo : a.nameEn) || a.code).join(", ");
+    const last = inc.timeline.at(-1);
+    return el("div", { class: "item incident", "data-id": inc.id, role: "button", tabindex: "0", onclick: () => ctx.openIncident(inc.id), onkeydown: (e) => { if (e.key === "Enter") ctx.openIncident(inc.id); } },
+      el("div", { class: "head" }, levelChip(inc.level), el("span", { class: "title" }, `#${inc.id} ${ctx.lang === "ko" ? inc.titleKo : inc.titleEn}`)),
+      el("div", { class: "meta" }, `${ctx.lang === "ko" ? inc.statusKo : inc.statusEn} · ${areas}`),
+      last ? el("div", { class: "meta last" }, `${when(last.at, ctx.lang)} ${ctx.lang === "ko" ? last.detailKo : last.detailEn}`) : null);
+  }));
 }
 
-function renderGrid() {
-  const box = $("grid");
-  box.replaceChildren();
-  for (const d of board.districts) {
-    const name = (lang === "ko" ? d.nameKo : d.nameEn) || d.code;
-    box.append(el("div", { class: `cell level-${d.level}`, title: Object.entries(d.levels).map(([h, l]) => `${h}: ${levelName(l)}`).join("\n") }, name));
-  }
+// the alerts in force: per incident the latest issued one, unless that was a Cancel
+async function loadIssued() {
+  const { alerts } = await ctx.api("/alerts?state=issued&origin=platform&limit=200");
+  const latest = new Map();
+  for (const a of alerts) if (!latest.has(a.incidentId ?? a.identifier)) latest.set(a.incidentId ?? a.identifier, a);
+  ctx.issued = [...latest.values()].filter((a) => a.msgType !== "Cancel");
 }
 
-function renderSensors() {
-  const s = board.sensors || {};
-  $("sensors").replaceChildren(
-    el("span", {}, `${t("total")} ${s.total ?? 0}`),
-    el("span", {}, `${t("ok")} ${s.ok ?? 0}`),
-    el("span", {}, `${t("stale")} ${s.stale ?? 0}`),
-    el("span", {}, `${t("suspect")} ${s.suspect ?? 0}`));
+function renderIssued() {
+  const box = $("issued");
+  if (!ctx.issued.length) {
+    box.replaceChildren(el("p", { class: "empty" }, ctx.t("none")));
+    return;
+  }
+  box.replaceChildren(...ctx.issued.map((a) => el("div", { class: "item issued", "data-id": a.identifier },
+    el("div", { class: "head" }, levelChip(a.level ?? 0), el("span", { class: "title" }, a.headlines[ctx.lang] || a.headlines.ko)),
+    el("div", { class: "meta" }, `${a.msgType} · ${when(a.sent, ctx.lang, true)} · ${a.decidedBy ?? ""}`),
+    el("button", { type: "button", class: "cancel", onclick: () => cancelAlert(ctx, a.identifier) }, ctx.t("cancel")))));
+}
+
+function renderHeader() {
+  const overall = ctx.board.level.level;
+  $("overall").className = `level level-${overall}`;
+  $("overall").textContent = ctx.levelName(overall);
+  $("clock").textContent = `${ctx.t("clock")} ${when(ctx.board.generatedAt, ctx.lang, true)}`;
+}
+
+function renderLegend() {
+  $("legend").replaceChildren(...[1, 2, 3, 4].map((l) => el("span", { class: "key" }, el("i", { style: `background:${COLOURS[l]}` }), ctx.levelName(l))));
 }
 
 function render() {
-  const overall = board.level.level;
-  $("overall").className = `level level-${overall}`;
-  $("overall").textContent = levelName(overall);
+  renderHeader();
+  renderCounts();
+  renderGrid();
   renderDrafts();
   renderIncidents();
-  renderGrid();
-  renderSensors();
-  recolour();
+  renderIssued();
+  renderLegend();
+  map?.update();
 }
 
 async function refresh() {
-  board = await api("/situation");
+  const [board, health] = await Promise.all([ctx.api("/situation"), ctx.api("/sensing/health"), loadIssued()]);
+  ctx.board = board;
+  ctx.health = health;
   render();
 }
 
-async function act(path, body) {
-  try {
-    await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  } catch (error) {
-    alert(error.message);
-  }
-  refresh();
-}
-
 let pending = null;
+let slowTimer = null;
 function soon() {
   clearTimeout(pending);
   pending = setTimeout(() => refresh().catch(() => {}), 300);
+  // sensor values and alert areas change less often than the board: a slower refresh for the map layers
+  if (!slowTimer) slowTimer = setTimeout(() => { slowTimer = null; refreshMap(); }, 1000);
 }
 
-// EventSource cannot send an Authorization header: read the stream with fetch instead.
-async function listen() {
-  for (;;) {
-    try {
-      const response = await fetch("/situation/stream", { headers: { Authorization: `Bearer ${token}` } });
-      if (!response.ok) throw new Error(String(response.status));
-      $("live").textContent = t("live");
-      $("live").classList.add("on");
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (decoder.decode(value, { stream: true }).includes("data:")) soon();
-      }
-    } catch (error) {
-      if (!token) return;
-    }
-    $("live").textContent = t("offline");
-    $("live").classList.remove("on");
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+function refreshMap() {
+  map?.refreshData().catch((error) => console.error("map refresh", error));
+}
+
+function listen() {
+  const state = (on) => {
+    $("live").textContent = ctx.t(on ? "live" : "offline");
+    $("live").classList.toggle("on", on);
+  };
+  sse("/situation/stream", { Authorization: `Bearer ${ctx.token}` }, () => soon(), state, () => Boolean(ctx.token));
 }
 
 async function start() {
@@ -240,25 +276,29 @@ async function start() {
   $("logout").hidden = false;
   try {
     await refresh();
-    await drawMap();
-    recolour();
+    map = map ?? new MapView(ctx, $("map"));
+    await map.init();
     listen();
+    // readings arrive without changing the situation (no event on the stream): the sensor values and
+    // health on the map are read again on a steady beat as well
+    setInterval(() => { if (ctx.token && !document.hidden) refreshMap(); }, MAP_REFRESH_MS);
   } catch (error) {
-    if (token) console.error(error);
+    if (ctx.token) console.error(error);
   }
 }
 
 $("lang").addEventListener("click", () => {
-  lang = lang === "ko" ? "en" : "ko";
-  localStorage.setItem("safecity.lang", lang);
+  ctx.lang = ctx.lang === "ko" ? "en" : "ko";
+  localStorage.setItem("safecity.lang", ctx.lang);
   translate();
-  if (board) {
+  if (ctx.board) {
     render();
-    drawMap();
+    map?.relabel();
   }
 });
 $("logout").addEventListener("click", logout);
 $("login-form").addEventListener("submit", login);
+$("chart-close").addEventListener("click", () => { $("chart-panel").hidden = true; });
 translate();
-if (token) start();
+if (ctx.token) start();
 else logout();

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small helpers both pages share: building elements without HTML strings (no injection from data), the
+// chosen language, dates in Seoul time, crisis colours, loading the vendored libraries (a missing one
+// gives a bilingual message, not a blank page), and reading CAP area strings.
+
+export const COLOURS = ["#c9d2dc", "#2f6fdb", "#f2c200", "#f07c00", "#d7261e"];
+// CAP severity -> the crisis colour it is drawn with
+export const SEVERITY_COLOUR = { Extreme: COLOURS[4], Severe: COLOURS[3], Moderate: COLOURS[2], Minor: COLOURS[1], Unknown: "#7a8794" };
+
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) {
+      // listeners only: a handler attribute would be inline script, which the CSP forbids
+      if (typeof v === "function") node.addEventListener(k.slice(2), v);
+    } else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+export function savedLang() {
+  return localStorage.getItem("safecity.lang") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en");
+}
+
+export function when(iso, lang, withDate = false) {
+  if (!iso) return "—";
+  const opts = { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", hour12: false };
+  if (withDate) Object.assign(opts, { month: "2-digit", day: "2-digit" });
+  return new Date(iso).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB", opts);
+}
+
+export const MISSING = {
+  ko: "지도·차트 라이브러리를 불러오지 못했습니다. 서버에서 make 또는 safecity assets fetch를 실행하세요.",
+  en: "The map and chart libraries could not be loaded. Run make or safecity assets fetch on the server.",
+};
+
+// the vendored ES modules, imported when first needed so a missing file breaks only the map or chart
+const vendor = {};
+export async function leaflet() {
+  vendor.leaflet ??= import("/static/vendor/leaflet/leaflet-src.esm.js");
+  return vendor.leaflet;
+}
+export async function uplot() {
+  vendor.uplot ??= import("/static/vendor/uplot/uPlot.esm.js").then((m) => m.default);
+  return vendor.uplot;
+}
+
+// A deployment's tile server (setting map_tile_url), put under the city's own layers; none by default.
+export function addTiles(L, map) {
+  const tag = document.querySelector('meta[name="safecity-tiles"]');
+  if (!tag) return null;
+  const attribution = tag.dataset.attribution || "";
+  if (attribution) L.control.attribution({ prefix: false }).addTo(map);
+  return L.tileLayer(tag.content, { attribution, maxZoom: 19 }).addTo(map);
+}
+
+export function missingMessage(box, lang) {
+  box.replaceChildren(el("div", { class: "assets-missing", role: "alert" }, el("strong", {}, MISSING.ko), " ", MISSING.en));
+  box.dataset.missing = lang;
+}
+
+// CAP 1.2 area strings: a polygon is "lat,lon lat,lon ...", a circle "lat,lon radius_km"
+export function capPolygon(text) {
+  return String(text).trim().split(/\s+/).map((pair) => pair.split(",").map(Number));
+}
+export function capCircle(text) {
+  const [centre, radius] = String(text).trim().split(/\s+/);
+  const [lat, lon] = centre.split(",").map(Number);
+  return { lat, lon, radiusM: Number(radius) * 1000 };
+}
+const asList = (v) => (v == null ? [] : Array.isArray(v) ? v : [v]);
+export function capAreas(info) {
+  const out = [];
+  for (const area of asList(info.area)) {
+    for (const p of asList(area.polygon)) out.push({ kind: "polygon", points: capPolygon(p), desc: area.areaDesc });
+    for (const c of asList(area.circle)) out.push({ kind: "circle", ...capCircle(c), desc: area.areaDesc });
+  }
+  return out;
+}
+export function infoFor(cap, lang) {
+  const infos = asList(cap.info);
+  return infos.find((i) => (i.language || "ko").startsWith(lang)) || infos.find((i) => (i.language || "ko").startsWith("ko")) || infos[0];
+}
+
+// Server-Sent Events through fetch (EventSource cannot send an Authorization header); calls onEvent with
+// (eventName, data) and onState(true/false) as the connection comes and goes; reconnects after 2 s.
+export async function sse(path, headers, onEvent, onState, keepGoing = () => true) {
+  while (keepGoing()) {
+    try {
+      const response = await fetch(path, { headers });
+      if (!response.ok) throw new Error(String(response.status));
+      onState(true);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let event = "message";
+          const data = [];
+          for (const line of frame.split("\n")) {
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+          }
+          if (data.length) {
+            let parsed = data.join("\n");
+            try { parsed = JSON.parse(parsed); } catch { /* a plain text event */ }
+            onEvent(event, parsed);
+          }
+        }
+      }
+    } catch {
+      // the server went away or refused us: try again shortly
+    }
+    onState(false);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
