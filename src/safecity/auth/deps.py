@@ -2,7 +2,7 @@
 """Route guards. Every route declares who may call it with ``dependencies=[allow(...)]``.
 
 ``allow`` returns a FastAPI dependency that carries its roles (``.roles``), so a test can walk the
-application's routes and prove that none was left without a declaration.
+application's routes (:func:`app_routes`) and prove that none was left without a declaration.
 """
 
 from __future__ import annotations
@@ -84,3 +84,17 @@ def route_roles(route: Any) -> frozenset[Role] | None:
         if isinstance(dep.dependency, Allow):
             return dep.dependency.roles
     return None
+
+
+def app_routes(app: Any) -> list[Any]:
+    """Every route the application answers, with its effective path, methods and dependencies.
+
+    FastAPI 0.165 (the locked version) keeps an included router as one entry of ``app.routes``:
+    walking ``app.routes`` alone sees the application's own routes and misses every router's. Older
+    versions copied the routes into ``app.routes``, which is then the whole list.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before lazy includes
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))

@@ -64,6 +64,10 @@ class AuthService:
             )
 
     def authenticate_user(self, username: str, password: str) -> Principal:
+        if "\x00" in username:
+            # no user has one (create_user allows letters, digits, '.-_'), and PostgreSQL would refuse
+            # the query itself: a 500 for what is just a wrong name
+            raise Unauthorized("wrong username or password")
         with self.store.engine.connect() as conn:
             row = conn.execute(
                 select(users.c.password_hash, users.c.roles, users.c.active).where(
@@ -131,6 +135,8 @@ class AuthService:
         cached = self._key_cache.get(key)
         if cached is not None:
             return cached
+        if "\x00" in key:  # never in a key we issued; PostgreSQL would refuse the lookup (a 500)
+            raise Unauthorized("unknown or revoked API key")
         digest = hashlib.sha256(key.encode()).hexdigest()
         with self.store.engine.connect() as conn:
             row = conn.execute(

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Path, Request, Response
 
+from safecity.audit.record import record
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.core.errors import MAX_ID, Forbidden, Unauthorized
@@ -76,7 +77,9 @@ def _authorise(request: Request, sub: Subscription, token: str | None, action: s
     principal: Principal = resolve_principal(request)
     if Role.admin in principal.roles:
         if sub.personal:
-            # Audit: an admin looked at or changed someone's location or contact details.
+            # Audit: an admin looked at or changed someone's location or contact details. A change is
+            # already a write the audit middleware records (it adds these details); recording it here
+            # would wait on the write lock this handler's transaction holds.
             log.info(
                 "subscription accessed",
                 audit=True,
@@ -85,6 +88,18 @@ def _authorise(request: Request, sub: Subscription, token: str | None, action: s
                 subscription_id=sub.id,
                 kind=sub.kind.value,
             )
+            personal = {"personal": f"subscription:{sub.id}", "kind": sub.kind.value}
+            if action == "read":
+                record(
+                    request,
+                    "personal.read",
+                    f"subscription:{sub.id}",
+                    "allowed",
+                    actor=principal,
+                    details=personal,
+                )
+            else:
+                request.state.audit_details = personal
         return principal.name
     if sub.kind is SubscriptionKind.system and principal.has_any(OPERATORS):
         return principal.name

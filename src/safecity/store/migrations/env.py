@@ -4,6 +4,7 @@
 from alembic import context
 
 # Each capability's tables register on the shared metadata when imported.
+import safecity.audit.tables
 import safecity.auth.tables
 import safecity.bus.tables
 import safecity.evacuation.tables
