@@ -3,9 +3,23 @@
 
 from __future__ import annotations
 
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: How the observations being ingested arrived. The HTTP edge sets "http" per request; the MQTT
+#: pipeline runs on its own threads (named mqtt-…), which a fresh thread's context cannot carry.
+TRANSPORT: ContextVar[str | None] = ContextVar("ingest_transport", default=None)
+
+
+def current_transport() -> str:
+    """http, mqtt or other (imports run by the CLI, the demo loader in-process)."""
+    set_ = TRANSPORT.get()
+    if set_:
+        return set_
+    return "mqtt" if threading.current_thread().name.startswith("mqtt") else "other"
 
 
 @dataclass
@@ -47,6 +61,31 @@ class Metrics:
             ["channel", "status"],
             registry=r,
         )
+        self.accepted = Counter(
+            "safecity_observations_accepted",
+            "Observations stored, by the transport they arrived on (http, mqtt, other)",
+            ["transport"],
+            registry=r,
+        )
+        self.rule_batch_seconds = Histogram(
+            "safecity_rule_batch_seconds",
+            "Time the rule engine takes to evaluate one batch of accepted observations",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self.limited = Counter(
+            "safecity_http_limited",
+            "Requests refused by a limit (rate: anonymous rate limit, sse: too many open streams)",
+            ["limit"],
+            registry=r,
+        )
         self.rule_errors = Gauge(
             "safecity_rules_failed", "Rules that could not be loaded or were disabled by an error", registry=r
         )
+
+    def count_batch(self, created: int, duplicates: int, rejected: int) -> None:
+        """What one ingest call did (the ingest's ``on_batch`` hook)."""
+        self.observations.inc(created)
+        self.accepted.labels(current_transport()).inc(created)
+        self.duplicates.inc(duplicates)
+        self.rejected.inc(rejected)

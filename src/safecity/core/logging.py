@@ -4,9 +4,30 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import uuid
+from contextvars import ContextVar
 
 import structlog
+
+#: The id of the HTTP request being served (empty outside one); every log line of it carries the id.
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+#: A caller's X-Request-ID is kept when it is short and plain (it ends up in log lines: no spaces,
+#: quotes or control characters that could forge one); otherwise a new id is made.
+_SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def accept_request_id(offered: str | None) -> str:
+    """The caller's id when sane, else a new random one (32 hex digits)."""
+    if offered and _SANE_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, or None outside a request."""
+    return REQUEST_ID.get() or None
 
 
 class _Stderr:
