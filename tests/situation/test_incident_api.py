@@ -123,6 +123,9 @@ def test_bad_requests_name_the_field_and_write_nothing(iapi: Api) -> None:
         ("POST", "/incidents", {**REPORT, "districts": ["Seocho"]}, 400, "body/districts/0"),
         ("POST", "/incidents", {k: v for k, v in REPORT.items() if k != "title_ko"}, 400, "title_ko"),
         ("POST", "/incidents", {**REPORT, "at": "2022-08-08T21:00:00"}, 400, "body/at"),
+        # found by fuzzing: a control character would reach the alert's CAP XML and fail there
+        ("POST", "/incidents", {**REPORT, "title_ko": "토사\x01유출"}, 400, "body/title_ko"),
+        ("POST", "/incidents", {**REPORT, "description": "a\x00b"}, 400, "body/description"),
         ("POST", f"/incidents/{incident_id}/status", {"status": "done"}, 400, "body/status"),
         ("POST", f"/incidents/{incident_id}/status", {"status": "dismissed"}, 400, "reason"),
         ("POST", f"/incidents/{incident_id}/attachments", {"kind": "thing", "ref": 9999}, 404, "ref"),

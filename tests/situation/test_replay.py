@@ -130,6 +130,17 @@ def test_replay_bad_time_names_the_line(tmp_path: Path, runner: CliRunner) -> No
     assert change_lines(result.stdout) == []  # nothing is replayed
 
 
+def test_replay_short_row_names_the_line(tmp_path: Path, runner: CliRunner) -> None:
+    # found by fuzzing: a row with fewer fields than the header was an IndexError
+    rows = [[iso(m), f"{v:g}", "rainfall_10min", "Dongjak AWS"] for m, v in rain()]
+    rows[2] = rows[2][:2]
+    f = write_csv(tmp_path / "short.csv", rows)
+    result = runner.invoke(app, ["rules", "test", str(PACKS_DIR), "--replay", str(f)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, BadRequest)
+    assert "line 4: 2 fields where the header has 4" in result.exception.message
+
+
 def test_replay_errors_reach_the_user_as_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

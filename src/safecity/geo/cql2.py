@@ -23,6 +23,9 @@ _TOKEN = re.compile(
     r"|(?P<op><>|<=|>=|=|<|>)|(?P<paren>[()])|(?P<qid>\"[^\"]+\")|(?P<word>[A-Za-z_][\w.:-]*))"
 )
 
+#: How deep NOT and parentheses may nest; a real filter needs a handful.
+MAX_DEPTH = 50
+
 #: Turns a literal into the column's Python type, or raises ValueError.
 Coerce = Callable[[str, Any], Any]
 
@@ -45,6 +48,7 @@ class _Parser:
             self.tokens.append((kind, m.group(kind), m.start(kind)))
             pos = m.end()
         self.i = 0
+        self.depth = 0
 
     def fail(self, pos: int, why: str) -> None:
         raise BadRequest(
@@ -91,6 +95,17 @@ class _Parser:
         return parts[0] if len(parts) == 1 else and_(*parts)
 
     def not_expr(self) -> ColumnElement[bool]:
+        tok = self.peek()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            # each NOT and "(" recurses; thousands of them raised RecursionError (a 500, found by fuzzing)
+            self.fail(tok[2] if tok else len(self.text), f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            return self._not_expr()
+        finally:
+            self.depth -= 1
+
+    def _not_expr(self) -> ColumnElement[bool]:
         if self.word("NOT"):
             return not_(self.not_expr())
         tok = self.peek()
@@ -143,15 +158,16 @@ class _Parser:
     def literal(self, name: str) -> Any:
         kind, value, pos = self.take()
         raw: Any
-        if kind == "str":
-            raw = value[1:-1].replace("''", "'")
-        elif kind == "num":
-            raw = float(value) if any(c in value for c in ".eE") else int(value)
-        elif kind == "word" and value.upper() in ("TRUE", "FALSE"):
-            raw = value.upper() == "TRUE"
-        else:
-            self.fail(pos, f"expected a literal, found '{value}'")
         try:
+            if kind == "str":
+                raw = value[1:-1].replace("''", "'")
+            elif kind == "num":
+                # int() refuses more than 4,300 digits with ValueError, answered below like any bad value
+                raw = float(value) if any(c in value for c in ".eE") else int(value)
+            elif kind == "word" and value.upper() in ("TRUE", "FALSE"):
+                raw = value.upper() == "TRUE"
+            else:
+                self.fail(pos, f"expected a literal, found '{value}'")
             return self.coerce(name, raw)
         except ValueError:
             raise BadRequest(

@@ -153,12 +153,25 @@ def _read(path: Path, layer: str | None, report: ImportReport) -> _Layer:
     crs = meta.get("crs")
     report.source_crs = crs
     geoms: list[BaseGeometry | None] = (
-        [None if g is None else shapely.from_wkb(g) for g in wkb] if wkb is not None else []
+        [_geometry(g, i, report) for i, g in enumerate(wkb)] if wkb is not None else []
     )
     if not geoms:
         raise BadRequest(f"{where}: the layer has no geometry column", where=where)
     geoms = _to_wgs84(geoms, crs, where, report)
     return _Layer(where, fields, dict(zip(fields, values, strict=True)), geoms, crs)
+
+
+def _geometry(wkb: bytes | None, i: int, report: ImportReport) -> BaseGeometry | None:
+    """One feature's 2D geometry; None (skipped as "no geometry") when GEOS cannot build it, e.g. a
+    GeoJSON LineString of one point, which GDAL passes through and GEOS refuses (found by fuzzing)."""
+    if wkb is None:
+        return None
+    try:
+        # 2D: the store's geometry columns have no Z, and PostGIS refuses a Z value (found by fuzzing)
+        return shapely.force_2d(shapely.from_wkb(wkb))
+    except shapely.errors.GEOSException as e:
+        report.notes.append(f"feature {i}: the geometry cannot be read ({e}); skipped")
+        return None
 
 
 def _to_wgs84(
@@ -724,8 +737,15 @@ def import_population(store: Store | _HasStore, path: Path) -> PopulationReport:
     """
     st = _store(store)
     path = Path(path)
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise BadRequest(
+            f"{path}: not the tab-separated UTF-8 table of Seoul Open Data ({e}); save it as UTF-8 text",
+            where=str(path),
+            message_ko=f"{path}: 서울 열린데이터광장의 탭 구분 UTF-8 표가 아닙니다. UTF-8 텍스트로 저장하세요",
+        ) from None
     if len(rows) < 4 or len(rows[0]) < 5 or rows[0][1] != "자치구" or rows[0][2] != "동":
         raise BadRequest(
             f"{path}: not the 주민등록인구 by dong table (expected header 기간, 자치구, 동, 세대, 인구...)",

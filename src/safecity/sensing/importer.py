@@ -56,38 +56,99 @@ def _columns(header: list[str], source: str) -> dict[str, int]:
 
 
 def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]], int | None]:
-    """Header, (line number, values) rows, and the row count when cheaply known."""
+    """Header, (line number, values) rows, and the row count when cheaply known.
+
+    Raises BadRequest naming the file for a file that cannot be read at all, and naming the line (CSV)
+    or row (Parquet) for a part that cannot be read. A CSV that is not UTF-8 is still read: its
+    undecodable bytes come through as lone surrogates (``surrogateescape``) so that the caller can
+    report each such row by its line (:func:`undecodable`) instead of failing the whole file.
+    """
     suffix = path.suffix.lower()
     if suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as e:
+            raise BadRequest(
+                f"{path}: not a readable Parquet file ({e})",
+                where=str(path),
+                message_ko=f"{path}: Parquet 파일을 읽을 수 없습니다",
+            ) from None
 
         def gen_parquet() -> Iterator[tuple[int, list[Any]]]:
             n = 0
-            for batch in pf.iter_batches(batch_size=10_000):
-                cols = [c.to_pylist() for c in batch.columns]
-                for values in zip(*cols, strict=True):
-                    n += 1
-                    yield n, list(values)
+            try:
+                for batch in pf.iter_batches(batch_size=10_000):
+                    cols = [c.to_pylist() for c in batch.columns]
+                    for values in zip(*cols, strict=True):
+                        n += 1
+                        yield n, list(values)
+            except (pa.ArrowException, OSError) as e:
+                raise BadRequest(f"{path}: row {n + 1}: cannot be read ({e})", where=f"row {n + 1}") from None
 
         return pf.schema_arrow.names, gen_parquet(), pf.metadata.num_rows
     if suffix not in (".csv", ".txt"):
         raise BadRequest(f"{path}: unknown file type '{suffix}'; use .csv or .parquet", where=str(path))
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
-    try:
-        header = next(reader)
-    except StopIteration:
-        handle.close()
-        raise BadRequest(f"{path}: the file is empty", where=str(path)) from None
+
+    def open_csv() -> Any:
+        return path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
+
+    with open_csv() as handle:
+        header = _next_row(csv.reader(handle), path)
+    if header is None:
+        raise BadRequest(f"{path}: the file is empty", where=str(path))
 
     def gen_csv() -> Iterator[tuple[int, list[Any]]]:
-        with handle:
-            for values in reader:
+        # The file is opened here, not above, so a caller that refuses the header and never iterates
+        # leaves no open handle behind.
+        with open_csv() as handle:
+            reader = csv.reader(handle)
+            _next_row(reader, path)
+            while (values := _next_row(reader, path)) is not None:
                 yield reader.line_num, values
 
     return header, gen_csv(), None
+
+
+def _next_row(reader: Any, path: Path) -> list[str] | None:
+    try:
+        row: list[str] = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as e:  # e.g. a field over the csv module's 128 KiB limit, or a stray quote
+        line = reader.line_num
+        raise BadRequest(
+            f"{path}:{line}: not valid CSV ({e})",
+            where=f"line {line}",
+            message_ko=f"{path}:{line}: CSV 형식이 올바르지 않습니다",
+        ) from None
+    return row
+
+
+def undecodable(values: list[Any]) -> str | None:
+    """The reason a CSV row cannot be used because it was not UTF-8 (see :func:`_rows`), or None."""
+    for v in values:
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                byte = ord(v[e.start]) - 0xDC00
+                return f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8 CSV"
+    return None
+
+
+def _datastream_id(raw: Any) -> int | None:
+    """An id cell as an int; None when it is not a whole number (then it may be a name)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        try:
+            return int(raw)
+        except ValueError:  # '²' is a digit to str.isdigit() but not to int()
+            return None
+    return None
 
 
 def _value(raw: Any) -> Any:
@@ -134,13 +195,15 @@ def import_observations(
         if len(values) < len(header):
             report.bad.append((line, f"expected {len(header)} columns, got {len(values)}"))
             continue
+        problem = undecodable(values)
+        if problem is not None:
+            report.bad.append((line, problem))
+            continue
         ds_raw = values[cols["datastream"]]
-        ds: Any
-        if isinstance(ds_raw, int) or (isinstance(ds_raw, str) and ds_raw.strip().isdigit()):
-            ds = int(ds_raw)
-        elif isinstance(ds_raw, str) and ds_raw.strip() in names:
-            ds = names[ds_raw.strip()]
-        else:
+        ds = _datastream_id(ds_raw)
+        if ds is None and isinstance(ds_raw, str):
+            ds = names.get(ds_raw.strip())
+        if ds is None:
             report.bad.append((line, f"datastream: no Datastream with id or name '{ds_raw}'"))
             continue
         when = values[cols["time"]]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safecity.core.errors import BadRequest
+from safecity.core.text import NOT_XML_CHAR as _NOT_XML_CHAR
 from safecity.situation.lifecycle import Status
 from safecity.situation.model import HAZARDS, Crisis
 
@@ -47,6 +48,18 @@ class ManualIncidentIn(BaseModel):
     at: datetime | None = Field(default=None, description="when it happened (default: now); with a zone")
 
     _check_hazard = field_validator("hazard")(_hazard)
+
+    @field_validator("title_ko", "title_en", "description", "source_note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # The title and description become an alert's CAP text, and XML cannot carry control characters:
+        # refused here, they would otherwise fail later inside the drafting of the alert.
+        if value is not None and (bad := _NOT_XML_CHAR.search(value)):
+            raise ValueError(
+                f"character U+{ord(bad.group()):04X} at position {bad.start() + 1} is a control character; "
+                "only tab and line breaks are allowed"
+            )
+        return value
 
     @field_validator("level", mode="before")
     @classmethod

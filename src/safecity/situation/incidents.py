@@ -101,7 +101,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def _num(value: float) -> str:
-    return f"{round(value, 2):g}"
+    # never an exponent in a timeline an operator reads ("1.35657e+08")
+    return f"{round(value, 2):,.2f}".rstrip("0").rstrip(".") if abs(value) >= 1e5 else f"{round(value, 2):g}"
+
+
+def _elapsed(seconds: float, korean: bool) -> str:
+    """A silence of ``seconds`` as days/hours/minutes: 3일 4시간 / 3 d 4 h."""
+    s = int(seconds)
+    parts = [(s // 86400, "일", "d"), (s % 86400 // 3600, "시간", "h"), (s % 3600 // 60, "분", "min")]
+    shown = [f"{n}{ko}" if korean else f"{n} {en}" for n, ko, en in parts if n][:2]
+    return " ".join(shown) or (f"{s}초" if korean else f"{s} s")
 
 
 def _duration_ko(d: timedelta) -> str:
@@ -590,8 +599,11 @@ class Incidents:
         if c.value is not None:
             unit = c.detail.get("unit")
             amount = f"{_num(c.value)} {unit}" if unit else _num(c.value)
-            value_ko = f", {c.detail.get('signal_ko') or c.signal} {amount}"
-            value_en = f", {c.detail.get('signal_en') or c.signal} {amount}"
+            amount_ko = amount_en = amount
+            if unit == "s" and c.value >= 60:  # a sensor's silence reads as a duration
+                amount_ko, amount_en = _elapsed(c.value, True), _elapsed(c.value, False)
+            value_ko = f", {c.detail.get('signal_ko') or c.signal} {amount_ko}"
+            value_en = f", {c.detail.get('signal_en') or c.signal} {amount_en}"
         return f"{cond.stage_ko} ({place_ko}{value_ko})", f"{cond.stage_en} ({place_en}{value_en})"
 
     def _record(

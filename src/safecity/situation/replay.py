@@ -114,9 +114,13 @@ def _read(
             "qc_flags",
         )
     ]
+    width = len(header)
     for line, values in rows:
         if len(errors) >= MAX_ERRORS:
             break
+        if len(values) < width:
+            errors.append(f"line {line}: {len(values)} fields where the header has {width}")
+            continue
         try:
             when = values[ti].isoformat() if isinstance(values[ti], datetime) else values[ti]  # Parquet
             t = parse_instant(when, f"line {line}: phenomenonTime").timestamp()

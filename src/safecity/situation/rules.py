@@ -22,6 +22,8 @@ from safecity.situation.model import HAZARDS, Crisis
 PACKS_DIR = Path(__file__).with_name("packs")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+#: The longest window, hold or age a rule may use, in seconds (see _bounded).
+MAX_DURATION_S = 366 * 86400.0
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _PATH_FIRST = re.compile(r"^((?:level|signals|select|area)(?:\[\d+\]|\.[a-z_]+)*): (.+)$", re.S)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
@@ -34,7 +36,9 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError("a duration cannot be negative")
-        return float(text)
+        return _bounded(float(text), text)
+    if not isinstance(text, str):  # a TOML list or table: pydantic reports only ValueError as a field error
+        raise ValueError("a duration is a string like '3h' or '10m'")
     s = text.strip().lower()
     pos, total = 0, 0.0
     for m in _DURATION.finditer(s):
@@ -44,7 +48,15 @@ def parse_duration(text: str | int | float) -> float:
         pos = m.end()
     if pos != len(s) or not s:
         raise ValueError(f"{text!r} is not a duration; write e.g. '90s', '10m', '3h', '2d' or '1h30m'")
-    return total
+    return _bounded(total, text)
+
+
+def _bounded(seconds: float, text: object) -> float:
+    # The engine adds durations to datetimes: "9999…9h" (inf) or "10000000d" passed validation and then
+    # raised OverflowError at evaluation (found by fuzzing). No hazard rule looks back a year.
+    if not seconds <= MAX_DURATION_S:
+        raise ValueError(f"{text!r} is longer than the longest duration a rule may use (366d)")
+    return seconds
 
 
 Duration = Annotated[float, Field(ge=0)]

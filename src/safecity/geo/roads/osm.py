@@ -18,6 +18,7 @@ segment, so routes follow the mapped geometry. Rules (OSM wiki "Key:highway", "K
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,8 @@ def parse_maxspeed(value: str | None) -> float | None:
     speed = float(m.group(1))
     if m.group(2) == "mph":
         speed *= 1.609344
-    return speed if speed > 0 else None
+    # "999…9" (hundreds of digits) is inf, which would make every edge of the way free to travel
+    return speed if 0 < speed < math.inf else None
 
 
 def way_rules(tags: dict[str, str]) -> WayRules | None:
@@ -199,8 +201,9 @@ def read_osm(path: Path, *, strict: bool = False) -> OsmImport:
     classes: dict[str, int] = {}
     incomplete: list[int] = []
 
-    processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
     try:
+        # opening is inside the try: an unknown file suffix is refused by libosmium with RuntimeError
+        processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         for obj in processor:
             if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
                 continue
@@ -239,7 +242,9 @@ def read_osm(path: Path, *, strict: bool = False) -> OsmImport:
                 seg_flags.append(rules.flags)
                 seg_drive.append(rules.drive_kmh)
                 seg_walk.append(rules.walk_kmh)
-    except RuntimeError as e:  # libosmium's parse errors
+    # libosmium's parse errors; a coordinate it cannot read (lon='500') is InvalidLocationError, which
+    # is not a RuntimeError (found by fuzzing)
+    except (RuntimeError, osmium.InvalidLocationError) as e:
         raise BadRequest(f"{path}: not a readable OSM XML or PBF file ({e})", where=str(path)) from e
     if not seg_u:
         raise BadRequest(f"{path}: no highway=* ways found; is this the right extract?", where=str(path))

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import shapely
@@ -12,8 +13,10 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DataError
 from sqlalchemy.sql.elements import ColumnElement
 
+from safecity.core.errors import BadRequest
 from safecity.core.timeutil import iso, iso_interval
 from safecity.sensing.sta.model import ENTITIES, Entity, Kind
 from safecity.sensing.sta.odata import filter_clause, order_clauses
@@ -21,6 +24,50 @@ from safecity.sensing.sta.options import Options
 from safecity.sensing.sta.paths import self_link
 from safecity.sensing.sta.relations import related
 from safecity.store import Store
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _expression_option(opts: Options, where: str = "") -> str | None:
+    """The first query option (``$filter``, ``$orderby``, or one inside ``$expand``) with an expression."""
+    if opts.filter:
+        return f"{where}$filter"
+    if opts.orderby:
+        return f"{where}$orderby"
+    for name, sub in opts.expand.items():
+        found = _expression_option(sub, f"{where}$expand({name})/")
+        if found:
+            return found
+    return None
+
+
+def _evaluated(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn a database's refusal to evaluate a client's expression into a 400 naming the option.
+
+    Whether ``result mul 1e308`` overflows, or ``substring(name, -1)`` is refused, depends on the stored
+    values and the database (PostgreSQL raises, SQLite yields inf or NULL), so it cannot be checked
+    when the expression is translated; the query itself is the check.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except DataError as e:
+            opts = next((a for a in (*args, *kwargs.values()) if isinstance(a, Options)), None)
+            where = _expression_option(opts) if opts is not None else None
+            if where is None:
+                raise  # not the client's expression: a real server error
+            reason = str(e.orig).splitlines()[0] if e.orig is not None else type(e).__name__
+            raise BadRequest(
+                f"{where}: the database cannot evaluate the expression on the stored values ({reason}); "
+                "check the numbers and arguments it uses",
+                where=where,
+                message_ko=f"{where}: 저장된 값에 대해 식을 계산할 수 없습니다({reason}). 식의 숫자와 인자를 확인하세요",
+            ) from None
+
+    return run
 
 
 class Reader:
@@ -80,6 +127,7 @@ class Reader:
             stmt = stmt.where(filter_clause(opts.filter, entity, table, self.store))
         return stmt
 
+    @_evaluated
     def collection(
         self,
         conn: Connection,
@@ -242,12 +290,14 @@ class Reader:
     def entity_json(self, conn: Connection, entity: Entity, row: Row[Any], opts: Options) -> dict[str, Any]:
         return self.render_many(conn, entity, [row], opts)[0]
 
+    @_evaluated
     def one(self, conn: Connection, entity: Entity, entity_id: int, opts: Options) -> dict[str, Any] | None:
         row = conn.execute(select(entity.table).where(entity.table.c.id == entity_id)).first()
         if row is None:
             return None
         return self.entity_json(conn, entity, row, opts)
 
+    @_evaluated
     def refs(
         self, conn: Connection, entity: Entity, where: ColumnElement[bool] | None, opts: Options
     ) -> dict[str, Any]:

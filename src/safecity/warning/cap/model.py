@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, NamedTuple, Self
+from typing import Annotated, Any, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -31,9 +31,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from safecity.core.text import NOT_XML_CHAR
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 #: XML-Signature namespace: the only foreign elements CAP 1.2 admits (at the end of <alert>, section 3.3.2).
@@ -317,6 +320,9 @@ _CAP_NAMES = {
 }
 
 
+_NOT_XML_CHAR = NOT_XML_CHAR
+
+
 def cap_name(field: str) -> str:
     """The CAP element name of a model field (``msg_type`` -> ``msgType``, ``codes`` -> ``code``)."""
     return _CAP_NAMES.get(field) or to_camel(field)
@@ -334,6 +340,19 @@ class _Cap(BaseModel):
         serialize_by_alias=True,
         use_enum_values=False,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _xml_characters(cls, value: Any) -> Any:
+        # Every CAP string ends up in XML, which cannot carry these: lxml would refuse to serialise the
+        # alert at issue time (a 500 after the operator's edit was accepted), so refuse the value here.
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str) and (bad := _NOT_XML_CHAR.search(text)):
+                raise ValueError(
+                    f"character U+{ord(bad.group()):04X} at position {bad.start() + 1} cannot be "
+                    "written in CAP XML (control characters other than tab and line breaks)"
+                )
+        return value
 
 
 class ValuePair(_Cap):
