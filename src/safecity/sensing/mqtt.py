@@ -31,7 +31,9 @@ Modules: :mod:`~safecity.sensing.mqtt_port` (the transport port, topic names),
 
 Not implemented: subscriptions to a property (``v1.1/Things(1)/name``) or with ``$select``, and deletes
 (the standard defines no notification for them). Delivery is what MQTT gives: a QoS 0 publish can be
-lost, and the server does not persist messages it has received but not yet stored.
+lost. The embedded broker acknowledges a QoS 1 publish (PUBACK) only after its observation is committed,
+so a crash loses nothing a device was told was received; the device sends the rest again when it
+reconnects (tests/reliability). With an external broker, that broker acknowledges on its own terms.
 """
 
 from __future__ import annotations

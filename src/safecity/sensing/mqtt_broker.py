@@ -11,14 +11,18 @@
 
 amqtt keeps no per-message copy for us, so the capture runs in the broker's event loop and only queues
 the bytes; parsing and storing happen on the ingest worker thread (:class:`safecity.sensing.mqtt.Pipeline`).
-Known amqtt limits: it speaks MQTT 3.1.1 only, and QoS 0 messages still queued inside amqtt when their
-client disconnects are dropped, so a device should stay connected (or use QoS 1) while it sends.
+A QoS 1 create publish is acknowledged only once the ingest worker committed it
+(:class:`_AckAfterStoreHandler`). Known amqtt limits: it speaks MQTT 3.1.1 only, and QoS 0 messages
+still queued inside amqtt when their client disconnects are dropped, so a device should stay connected
+(or use QoS 1) while it sends. QoS 2 keeps amqtt's own flow (PUBREC before the commit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -28,8 +32,12 @@ from typing import Any
 from amqtt.broker import Broker
 from amqtt.contexts import Action, BaseContext
 from amqtt.errors import BrokerError
+from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
-from amqtt.session import ApplicationMessage, Session
+from amqtt.session import ApplicationMessage, IncomingApplicationMessage, Session
 
 from safecity.auth.model import Principal, Role
 from safecity.auth.service import AuthService
@@ -80,6 +88,57 @@ class SafecityTopicPlugin(BaseTopicPlugin):
             self.gateway.capture(client_id, message)
 
 
+def _captured(topic: str | None) -> bool:
+    """A publish the server takes for ingest (and never forwards)."""
+    return topic is not None and topic.startswith(_PREFIX) and "+" not in topic and "#" not in topic
+
+
+class _StoredMessage(IncomingApplicationMessage):
+    """A QoS 1 create publish and the future the ingest worker settles once it is committed."""
+
+    __slots__ = ("stored",)
+
+    def __init__(self, packet: PublishPacket, stored: asyncio.Future[bool]) -> None:
+        super().__init__(
+            packet.variable_header.packet_id if packet.variable_header else None,
+            packet.topic_name or "",
+            packet.qos,
+            packet.data or b"",
+            packet.retain_flag,
+        )
+        self.stored = stored
+
+
+class _AckAfterStoreHandler(BrokerProtocolHandler):
+    """amqtt's broker handler, but a QoS 1 create publish is acknowledged only after it is stored.
+
+    amqtt sends PUBACK as soon as the message is queued in memory; a crash before the ingest commit then
+    lost an observation the device had been told was received (tests/reliability found it). Here PUBACK
+    waits for the ingest worker (each publish is its own task in amqtt's reader, so waiting does not
+    stop the connection). Not settled or not storable: no PUBACK, and the device sends the message again
+    when it reconnects (ingest is idempotent on datastream and phenomenon time).
+    """
+
+    async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        if (
+            publish_packet.qos != QOS_1
+            or not _captured(publish_packet.topic_name)
+            or publish_packet.data is None
+            or self.session is None
+        ):
+            await super().handle_publish(publish_packet)
+            return
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        message = _StoredMessage(publish_packet, stored)
+        message.publish_packet = publish_packet
+        await self.session.delivered_message_queue.put(message)
+        if not await stored:
+            return
+        puback = PubackPacket.build(message.packet_id)
+        await self._send_packet(puback)
+        message.puback_packet = puback
+
+
 def _match(levels: list[str], topic: str) -> bool:
     """MQTT topic filter matching (``+`` one level, ``#`` the rest) against a topic name."""
     parts = topic.split("/")
@@ -106,6 +165,20 @@ class _CapturingBroker(Broker):
         super().__init__(config)
         self._gateway = gateway
 
+    async def _handle_client_session(
+        self,
+        reader: Any,
+        writer: Any,
+        client_session: Session,
+        handler: BrokerProtocolHandler,
+        server: Any,
+        listener_name: str,
+    ) -> None:
+        # The handler exists (amqtt builds it while reading CONNECT) but reads no packet yet: give it
+        # the acknowledge-after-store behaviour before it starts (same object, one method differs).
+        handler.__class__ = _AckAfterStoreHandler
+        await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+
     async def _handle_message_delivery(
         self, client_session: Session, handler: Any, wait_deliver: asyncio.Future[Any]
     ) -> bool:
@@ -121,8 +194,7 @@ class _CapturingBroker(Broker):
     async def _deliver(
         self, client_session: Session, handler: Any, message: ApplicationMessage | None
     ) -> bool:
-        topic = message.topic if message is not None else None
-        if topic and topic.startswith(_PREFIX) and "+" not in topic and "#" not in topic:
+        if message is not None and _captured(message.topic):
             self._gateway.capture(client_session.client_id, message)
             return True
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -144,6 +216,9 @@ class EmbeddedBroker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._broker: Broker | None = None
+        self._acks: list[tuple[asyncio.Future[bool], bool]] = []
+        self._acks_lock = threading.Lock()
+        self._acks_scheduled = False
 
     @classmethod
     async def start(
@@ -214,7 +289,29 @@ class EmbeddedBroker:
     def capture(self, client_id: str, message: ApplicationMessage) -> None:
         session = self._broker.sessions.get(client_id, (None, None))[0] if self._broker else None
         principal = session.attributes.get(_PRINCIPAL) if session is not None else None
-        self.submit(Incoming(message.topic, bytes(message.data), client_id, principal))
+        settled = (
+            functools.partial(self._settled, message.stored) if isinstance(message, _StoredMessage) else None
+        )
+        self.submit(Incoming(message.topic, bytes(message.data), client_id, principal, settled=settled))
+
+    def _settled(self, future: asyncio.Future[bool], stored: bool) -> None:
+        """Any thread: hand the outcome to the loop; one wake-up carries a whole batch's outcomes."""
+        with self._acks_lock:
+            self._acks.append((future, stored))
+            if self._acks_scheduled:
+                return
+            self._acks_scheduled = True
+        # RuntimeError: the loop is closed; the connections are gone and nothing waits any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._release_acks)
+
+    def _release_acks(self) -> None:
+        with self._acks_lock:
+            acks, self._acks = self._acks, []
+            self._acks_scheduled = False
+        for future, stored in acks:
+            if not future.done():  # the connection may have closed meanwhile
+                future.set_result(stored)
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:

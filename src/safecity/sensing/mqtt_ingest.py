@@ -132,6 +132,12 @@ def to_observation(msg: Incoming) -> ObservationIn:
     return ObservationIn.from_json(body, kind, stream, foi)
 
 
+def _settle(messages: Sequence[Incoming], stored: bool) -> None:
+    for msg in messages:
+        if msg.settled is not None:
+            msg.settled(stored)
+
+
 def is_notification(payload: bytes) -> bool:
     """A message a SensorThings server published (it has a selfLink); a device never sends one.
 
@@ -171,6 +177,7 @@ class Pipeline:
         if len(self._queue) >= MAX_PENDING:
             busy = ServerBusy("server busy: too many observations waiting; retry later")
             self._answer([self._reject(msg, busy, MAX_LOGGED_ERRORS + 1)])
+            _settle([msg], False)
             if not self._overload_logged:
                 log.warning("MQTT ingest overloaded; refusing messages", pending=len(self._queue))
                 self._overload_logged = True
@@ -207,6 +214,10 @@ class Pipeline:
                 log.exception("MQTT ingest batch failed", messages=len(batch))
                 failed = ServerBusy("server error while storing; retry later")
                 self._answer([self._reject(msg, failed, MAX_LOGGED_ERRORS + 1) for msg in batch])
+                _settle(batch, False)
+            else:
+                # Only now, after the commit, may the broker acknowledge (QoS 1 PUBACK).
+                _settle(batch, True)
 
     def process(self, batch: Sequence[Incoming]) -> None:
         """Parse, authorise and ingest one batch; answer every rejected message on its error topic."""

@@ -63,3 +63,7 @@ class Incoming:
     client_id: str | None  # None with an external broker, which does not say who published
     principal: Principal | None  # None: anonymous (embedded) or not known (external, trusted)
     trusted: bool = False  # external broker: it authenticated the publisher already
+    #: Called once the message is settled: True when it was stored or answered as rejected, False when
+    #: the server could not take it now. The embedded broker sends a QoS 1 PUBACK only on True, so an
+    #: acknowledged observation is already committed when a crash comes (None: nothing waits for it).
+    settled: Callable[[bool], None] | None = None

@@ -150,7 +150,9 @@ class Delivery:
         # to be claimed again after it. It must outlast a whole batch of slow sends (each up to the send
         # timeout, and SMTP may spend it on connect, STARTTLS and DATA), with margin.
         rounds = math.ceil(batch / max(1, concurrency))
-        self.lease = timedelta(seconds=max(120.0, 6 * settings.warning_send_timeout_s * rounds))
+        self.lease = timedelta(
+            seconds=settings.warning_lease_s or max(120.0, 6 * settings.warning_send_timeout_s * rounds)
+        )
         self._rng = rng or random.Random()
         self._wake = threading.Event()
         self._idle = threading.Event()
