@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,12 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from safecity.audit.alerts import alert_listener
+from safecity.audit.middleware import AuditMiddleware
+from safecity.audit.router import router as audit_router
+from safecity.audit.service import AuditLog
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.auth.router import router as auth_router
@@ -26,10 +27,12 @@ from safecity.bus import Bus, open_bus
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.events import OBSERVATIONS_ACCEPTED
-from safecity.core.logging import get_logger
+from safecity.core.logging import current_request_id, get_logger
 from safecity.evacuation.route_api import router as evacuation_route_router
 from safecity.evacuation.router import router as evacuation_router
 from safecity.geo.ogcapi import router as ogcapi_router
+from safecity.hygiene.install import install_hygiene, log_mode
+from safecity.hygiene.production import check_production
 from safecity.metrics import Metrics
 from safecity.sensing.catalogue import load_catalogue
 from safecity.sensing.events import decode_observations
@@ -74,6 +77,7 @@ class Platform:
     warnings: Warnings
     delivery: Delivery
     alert_stream: Broadcaster
+    audit: AuditLog
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
@@ -91,12 +95,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     ingest = Ingest(store, bus, qc, catalogue, clock)
 
-    def count(created: int, duplicates: int, rejected: int) -> None:
-        metrics.observations.inc(created)
-        metrics.duplicates.inc(duplicates)
-        metrics.rejected.inc(rejected)
-
-    ingest.on_batch = count
+    ingest.on_batch = metrics.count_batch
     sensing = Sensing(store, bus, clock, catalogue, ingest)
     auth = AuthService(
         store, settings.jwt_secret.get_secret_value(), timedelta(minutes=settings.jwt_ttl_minutes)
@@ -111,6 +110,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         rules_dir=settings.rules_dir,
         tick_s=settings.situation_tick_s,
     )
+    situation.on_batch_seconds = metrics.rule_batch_seconds.observe
     alert_stream = Broadcaster()  # the public stream of issued alerts (the SSE channel publishes to it)
     channels = build_channels(settings, alert_stream)
     delivery = Delivery(store, clock, channels, settings)
@@ -134,6 +134,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     # the situation room hears of every draft and issue on its own stream (an automatic issue included)
     warnings.listeners.append(lambda event: situation.broadcast.publish("alert", event))
+    audit = AuditLog(store)
+    warnings.listeners.append(alert_listener(audit, warnings))
     situation.board_extras.append(
         lambda: {
             "alertDrafts": warnings.list(state="draft", limit=50),
@@ -153,6 +155,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         warnings,
         delivery,
         alert_stream,
+        audit,
     )
 
 
@@ -160,6 +163,8 @@ def create_app(
     settings: Settings, platform: Platform | None = None, *, start_services: bool = True
 ) -> FastAPI:
     """The ASGI application. ``start_services`` runs the bus dispatcher and MQTT with the app's lifespan."""
+    check_production(settings)
+    log_mode(settings)
     platform = platform or build_platform(settings)
 
     @asynccontextmanager
@@ -185,6 +190,7 @@ def create_app(
             platform.bus.stop()
             platform.situation.stop()
             platform.delivery.close()
+            platform.audit.close()  # writes the device entries still queued
 
     app = FastAPI(
         title="safecity",
@@ -197,7 +203,13 @@ def create_app(
     app.state.sensing = platform.sensing
     app.state.auth = platform.auth
     app.state.metrics = platform.metrics
+    app.state.audit = platform.audit
     _install_handlers(app, platform.metrics)
+    # the edge (request id, headers, limits) inside the audit middleware below, so the audit sees
+    # every refusal's final status and its X-Request-ID
+    install_hygiene(app, settings, platform.metrics)
+    # added last, so it wraps every other middleware and sees each write's final status
+    app.add_middleware(AuditMiddleware, audit=platform.audit, auth=platform.auth)
     app.include_router(auth_router)
     app.include_router(sta_router)
     app.include_router(sensing_router)
@@ -210,6 +222,7 @@ def create_app(
     app.include_router(situation_router)
     app.include_router(warning_router)
     app.include_router(subscription_router)
+    app.include_router(audit_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:
@@ -249,7 +262,7 @@ def _install_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def domain_error(request: Request, exc: SafecityError) -> Response:
         headers = {"WWW-Authenticate": 'Bearer, Basic realm="safecity"'} if exc.status == 401 else None
         return Response(
-            orjson.dumps(exc.to_dict()),
+            orjson.dumps({**exc.to_dict(), "request_id": current_request_id()}),
             status_code=exc.status,
             media_type="application/json",
             headers=headers,
@@ -267,19 +280,6 @@ def _install_handlers(app: FastAPI, metrics: Metrics) -> None:
             "details": [
                 {"where": "/".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in errors
             ],
+            "request_id": current_request_id(),
         }
         return Response(orjson.dumps(body), status_code=400, media_type="application/json")
-
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        start = time.perf_counter()
-        try:
-            response: Response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        metrics.request_seconds.observe(time.perf_counter() - start)
-        metrics.requests.labels(request.method, str(response.status_code)).inc()
-        response.headers["X-Request-Id"] = request_id
-        return response

@@ -16,9 +16,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from safecity.audit.cli import audit_app
 from safecity.core.errors import SafecityError
 from safecity.core.logging import configure_logging
 from safecity.settings import Settings, load_settings
+from safecity.store.cli import register as _register_backup
+from safecity.web.assets import cli as assets_cli
 
 app = typer.Typer(help="safecity: integrated disaster and safety management platform.", no_args_is_help=True)
 admin_app = typer.Typer(help="People who run the platform.", no_args_is_help=True)
@@ -31,6 +34,8 @@ rules_app = typer.Typer(
     help="Situation rules: check files, replay past events through them.", no_args_is_help=True
 )
 app.add_typer(rules_app, name="rules")
+app.add_typer(assets_cli, name="assets")
+app.add_typer(audit_app, name="audit")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -68,7 +73,15 @@ def serve(
         f"safecity serving on http://{settings.host}:{settings.port}/ (SensorThings at /sta/v1.1)", err=True
     )
     _tune_gc()
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=settings.http_keepalive_s,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+    )
 
 
 @contextmanager
@@ -471,10 +484,20 @@ def demo(
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second")] = 60.0,
     scenario: Annotated[
         str,
-        typer.Option(help="heavy_rain, heat_wave, building_collapse or fire (src/safecity/demo/scenarios/)"),
+        typer.Option(
+            help="heavy_rain, heat_wave, building_collapse, fire or earthquake (src/safecity/demo/scenarios/)"
+        ),
     ] = "heavy_rain",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Change a scenario parameter, NAME=VALUE (repeatable), e.g. --set magnitude=5.8 "
+            "--set epicentre=127.05,37.45",
+        ),
+    ] = None,
 ) -> None:
-    """Start the platform on embedded defaults with a small sample sensor network posting data."""
+    """Start the platform on embedded defaults with the demo city's sensor network playing a scenario."""
     from safecity.demo.sample import run_demo
 
     settings = _settings(port=port)
@@ -484,14 +507,28 @@ def demo(
 
     if scenario not in scenarios.names():
         _fail(f"no scenario {scenario!r}; choose one of {', '.join(scenarios.names())}", code=2)
-    run_demo(settings, speed, scenario)
+    overrides = _scenario_overrides(scenario, set_)
+    run_demo(settings, speed, scenario, overrides)
+
+
+def _scenario_overrides(name: str, items: list[str] | None) -> dict[str, Any]:
+    """Parse and check ``--set`` against the scenario's parameters; exit 2 naming the parameter."""
+    from safecity.core.errors import ConfigError
+    from safecity.demo import scenario as scenarios
+
+    try:
+        overrides = scenarios.parse_set(items or [])
+        scenarios.load(name, overrides)
+    except ConfigError as e:
+        _fail(e.message, code=2)
+    return overrides
 
 
 @app.command()
 def replay(
     url: Annotated[str, typer.Option(help="Base URL of the running platform")] = "http://127.0.0.1:8000",
     scenario: Annotated[
-        str, typer.Option(help="heavy_rain, heat_wave, building_collapse or fire")
+        str, typer.Option(help="heavy_rain, heat_wave, building_collapse, fire or earthquake")
     ] = "heavy_rain",
     user: Annotated[str, typer.Option(help="An operator's user name")] = "demo-operator",
     password: Annotated[
@@ -503,6 +540,10 @@ def replay(
     now: Annotated[
         bool, typer.Option(help="Shift the scenario to start now (live data, not history)")
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Change a scenario parameter, NAME=VALUE (repeatable)"),
+    ] = None,
 ) -> None:
     """Play a demo scenario against a running platform through its public API."""
     from safecity.demo import scenario as scenarios
@@ -510,12 +551,18 @@ def replay(
 
     if scenario not in scenarios.names():
         _fail(f"no scenario {scenario!r}; choose one of {', '.join(scenarios.names())}", code=2)
+    overrides = _scenario_overrides(scenario, set_)
     secret = password or os.environ.get("SAFECITY_REPLAY_PASSWORD")
     if not secret:
         _fail("give the operator's password with --password or SAFECITY_REPLAY_PASSWORD", code=2)
     assert secret is not None
-    n = replay_scenario(scenarios.load(scenario), url, user, secret, speed=speed, now=now, echo=typer.echo)
+    n = replay_scenario(
+        scenarios.load(scenario, overrides), url, user, secret, speed=speed, now=now, echo=typer.echo
+    )
     typer.echo(f"posted {n:,} readings")
+
+
+_register_backup(app, _settings, _fail)
 
 
 def main() -> None:

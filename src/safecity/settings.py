@@ -76,8 +76,74 @@ class Settings(BaseSettings):
         None, description="Password for `safecity admin create` when stdin is not used."
     )
     max_body_bytes: int = Field(
-        64 * 1024 * 1024,
-        description="Largest accepted request body (a 10,000-row CreateObservations is ~1 MB).",
+        16 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted body of an ingest or import request (SensorThings writes, "
+        "CreateObservations, /…/import): a 10,000-row CreateObservations is ~1 MB, so 16 MiB leaves room "
+        "for a gateway's backlog while keeping one request from filling memory.",
+    )
+    max_body_bytes_other: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Largest accepted body of every other request (logins, subscriptions, alert edits): "
+        "none needs more than a few kB.",
+    )
+    rate_limit_per_s: float = Field(
+        10.0,
+        gt=0,
+        description="Requests per second an anonymous client (one address) may make on average; "
+        "operators and devices with valid credentials are not limited.",
+    )
+    rate_limit_burst: int = Field(
+        100,
+        gt=0,
+        description="Requests an anonymous client may make at once (a page load fetches ~15 files).",
+    )
+    sse_max_per_client: int = Field(
+        4, gt=0, description="Open Server-Sent Event streams one client address may hold."
+    )
+    request_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A request with no response by then gets 503 (SSE streams are exempt once started).",
+    )
+    import_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="The same for ingest and import requests, which may carry 16 MiB of rows.",
+    )
+    http_keepalive_s: int = Field(
+        5, gt=0, description="uvicorn closes an idle keep-alive connection after this many seconds."
+    )
+    http_max_header_bytes: int = Field(
+        16 * 1024,
+        gt=0,
+        description="Largest request head (request line and headers) uvicorn accepts before answering 400.",
+    )
+    https: bool = Field(
+        False,
+        description="The platform is reached over HTTPS (directly or behind a TLS proxy): responses then "
+        "carry Strict-Transport-Security. Off in development, where it would pin http://localhost to HTTPS.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Web origins allowed to call the API from a browser, e.g. ["https://map.seoul.go.kr"]. '
+        "Empty: no cross-origin access (closed by default).",
+    )
+    csp_img_sources: list[str] = Field(
+        default_factory=list,
+        description="Extra image sources for the pages' Content-Security-Policy, e.g. a tile server "
+        '["https://tile.openstreetmap.org"]. Empty: only the platform itself, data: and blob:.',
+    )
+    map_tile_url: str | None = Field(
+        None,
+        description="A raster tile server for the pages' maps, e.g. 'https://tiles.example.go.kr/{z}/{x}/{y}.png' "
+        "(its origin is added to the Content-Security-Policy). None: the city's own vector layers are the "
+        "only base map and the pages load nothing from another host.",
+    )
+    map_tile_attribution: str = Field(
+        "",
+        description="Attribution shown on the maps for map_tile_url's tiles (their licence may require it).",
     )
     page_size: int = Field(100, description="Default $top of SensorThings collections.")
     max_page_size: int = Field(10_000, description="Largest $top a client may ask for.")
@@ -134,6 +200,13 @@ class Settings(BaseSettings):
     )
     warning_send_timeout_s: float = Field(
         10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
+    )
+    warning_lease_s: float | None = Field(
+        None,
+        gt=0,
+        description="How long a delivery being sent stays claimed by its worker; a worker that died mid-send "
+        "leaves it to be sent again after this. None: computed to outlast a whole batch of sends at the send "
+        "timeout (at least 120 s). Shorter only where one worker runs and sends are quick.",
     )
     warning_retry_base_s: float = Field(
         5.0,
@@ -219,13 +292,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
-        if self.mode is Mode.production:
-            if self.jwt_secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
-                raise ValueError(
-                    "production mode needs a real secret: set SAFECITY_JWT_SECRET to a long random value"
-                )
-            if len(self.jwt_secret.get_secret_value()) < 32:
-                raise ValueError("SAFECITY_JWT_SECRET must be at least 32 characters in production mode")
+        from safecity.hygiene.production import production_problems
+
+        problems = production_problems(self)
+        if problems:
+            # one message with every missing secret: fixing them one restart at a time is slow at 3 a.m.
+            raise ValueError("production mode refuses to start: " + "; ".join(problems))
         return self
 
     @property
