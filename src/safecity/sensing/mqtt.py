@@ -102,6 +102,10 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     deferred = _Deferred()
     engine = platform.store.engine
     pipeline = Pipeline(platform.sensing.ingest, engine.connect, deferred)
+    from safecity.audit.mqtt import batch_recorder
+
+    # every write is audited, MQTT publishes too (one entry per publisher and batch)
+    pipeline.on_batch = batch_recorder(platform.audit)
     transport: Transport
     if settings.mqtt_url:
         from safecity.sensing.mqtt_client import ExternalBroker

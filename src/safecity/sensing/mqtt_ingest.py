@@ -162,6 +162,8 @@ class Pipeline:
         self.stored = 0
         self.rejected = 0
         self._overload_logged = False
+        #: Told of every batch once it is settled (stored or refused): the audit log's hook.
+        self.on_batch: Callable[[Sequence[Incoming], bool], None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -215,9 +217,16 @@ class Pipeline:
                 failed = ServerBusy("server error while storing; retry later")
                 self._answer([self._reject(msg, failed, MAX_LOGGED_ERRORS + 1) for msg in batch])
                 _settle(batch, False)
+                stored = False
             else:
                 # Only now, after the commit, may the broker acknowledge (QoS 1 PUBACK).
                 _settle(batch, True)
+                stored = True
+            if self.on_batch is not None:
+                try:
+                    self.on_batch(batch, stored)
+                except Exception:  # the audit hook must never stop ingest; it says so loudly
+                    log.exception("could not queue the audit entry of an MQTT batch", messages=len(batch))
 
     def process(self, batch: Sequence[Incoming]) -> None:
         """Parse, authorise and ingest one batch; answer every rejected message on its error topic."""
