@@ -521,6 +521,46 @@ def test_restart_keeps_open_incidents_and_correlates_into_them(
     assert {lv["district"] for lv in second.levels()} == {GWANAK}
 
 
+def test_an_earlier_change_arriving_later_moves_the_opening_back(
+    incidents: Incidents, platform: Platform, clock: ManualClock
+) -> None:
+    """Gwanak's advisory at 21:00 arrives before Dongjak's at 20:10 (its gauge reconnected first after a
+    restart): the incident opened at 20:10 by Dongjak's, as if the data had come in order."""
+    late = T0 + 50 * M
+    first = incidents.apply([change(subject="ds:2", districts=(GWANAK,), at=late, level=Crisis.caution)])
+    incident_id = first[0]["incidentId"]
+    assert first[0]["titleEn"] == "Heavy rain advisory — 11620"
+    out = incidents.apply([change(subject="ds:1", districts=(DONGJAK,), at=T0, level=Crisis.caution)])
+    updated = [e for e in out if e["topic"] == ev.INCIDENT_UPDATED]
+    assert updated and updated[-1]["openedAt"] == T0.isoformat()
+    assert updated[-1]["titleKo"] == "호우주의보 — 11590"
+
+    # after a restart too: the register reads the moved opening back
+    for reg in (incidents, Incidents(platform.store, platform.bus, clock)):
+        inc = reg.get(incident_id)
+        assert inc["openedAt"] == T0.isoformat() and inc["lastActivityAt"] == late.isoformat()
+        assert (inc["titleKo"], inc["titleEn"]) == ("호우주의보 — 11590", "Heavy rain advisory — 11590")
+        opened = [t for t in inc["timeline"] if t["kind"] == "opened"]
+        assert len(opened) == 1 and opened[0]["at"] == T0.isoformat()
+        assert opened[0]["detailEn"] == "Incident detected: Heavy rain advisory — 11590 (rule kma.heavy_rain)"
+
+    # Both arriving in one batch, late one first: the announcement itself says the earlier opening.
+    other = incidents.apply(
+        [
+            change(rule="kma.strong_wind", hazard="strong_wind", subject="ds:8", districts=(NOWON,), at=late),
+            change(rule="kma.strong_wind", hazard="strong_wind", subject="ds:9", districts=(YONGSAN,), at=T0),
+        ]
+    )
+    opened_event = next(e for e in other if e["topic"] == ev.INCIDENT_OPENED)
+    assert sum(e["topic"] == ev.INCIDENT_OPENED for e in other) == 1
+    assert opened_event["at"] == T0.isoformat() and opened_event["titleEn"].endswith("— 11170")
+    assert incidents.get(opened_event["incidentId"])["openedAt"] == T0.isoformat()
+
+    # A later change never moves it.
+    incidents.apply([change(subject="ds:3", districts=(GWANAK,), at=T0 + 5 * M, level=Crisis.caution)])
+    assert incidents.get(incident_id)["openedAt"] == T0.isoformat()
+
+
 def test_bad_changes_are_skipped_not_fatal(incidents: Incidents, platform: Platform) -> None:
     out = incidents.apply([change(hazard="volcano"), change()])
     assert out[0]["topic"] == ev.INCIDENT_OPENED

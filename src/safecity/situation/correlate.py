@@ -118,6 +118,8 @@ class OpenIncident:
     base_level: Crisis  # a manual incident's declared level; 0 for rule incidents
     last_activity: datetime
     cleared_at: datetime | None
+    opened_at: datetime | None = None
+    source: str = "rule"  # "rule" or "manual"
     conditions: dict[str, ConditionState] = field(default_factory=dict)
     areas: set[str] = field(default_factory=set)
     things: set[int] = field(default_factory=set)

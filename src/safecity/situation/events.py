@@ -9,7 +9,8 @@ event time); the listeners of :class:`~safecity.situation.incidents.Incidents` g
 
 * ``IncidentOpened``: ``incidentId, hazard, level, status, titleKo, titleEn, source, rule, areas, at, actor``
 * ``IncidentUpdated``: ``incidentId, hazard, added: {areas, datastreams, things, observations, links,
-  notes}, areas, at, actor``
+  notes}, areas, at, actor``; when a change dated before the opening arrived late, also ``openedAt,
+  titleKo, titleEn`` (the incident's opening moved back to it)
 * ``CrisisLevelChanged``: ``scope`` = ``"incident"`` (``incidentId, hazard, level, previous, areas, at``)
   or ``"district"`` (``district, hazard, level, previous, incidents, at``): the crisis level of one
   district for one hazard over the open incidents' active conditions.

@@ -90,6 +90,7 @@ class _Work:
     actors: dict[int, str] = field(default_factory=dict)  # who added them (default: system)
     hazards: dict[int, str] = field(default_factory=dict)  # of incidents not in the open index
     missing_areas: set[str] = field(default_factory=set)  # codes geo.areas does not know (this work)
+    backdated: dict[int, dict[str, Any]] = field(default_factory=dict)  # incident → its new opening
 
     def saw(self, at: datetime) -> None:
         self.at = at if self.at is None or at > self.at else self.at
@@ -161,6 +162,8 @@ class Incidents:
                     base_level=Crisis(r["base_level"]),
                     last_activity=r["last_activity_at"],
                     cleared_at=r["cleared_at"],
+                    opened_at=r["opened_at"],
+                    source=r["source"],
                 )
                 if r["lon"] is not None and r["lat"] is not None:
                     inc.points.add((float(r["lon"]), float(r["lat"])))
@@ -339,6 +342,8 @@ class Incidents:
             conn.execute(insert(t_links), work.links)
         if work.timeline:
             conn.execute(insert(t_timeline), work.timeline)
+        if work.backdated:
+            self._flush_backdated(conn, work)  # after the timeline, whose "opened" entry it may move
         for incident_id in sorted(work.touched):
             inc = self._open.get(incident_id)
             if inc is None:
@@ -354,23 +359,21 @@ class Incidents:
                     updated_at=now,
                 )
             )
-        for incident_id, added in sorted(work.added.items()):
+        for incident_id in sorted(work.added.keys() | work.backdated.keys()):
             inc = self._open.get(incident_id)
             if incident_id in work.opened:
                 continue  # IncidentOpened already says what it holds
-            work.events.append(
-                (
-                    ev.INCIDENT_UPDATED,
-                    {
-                        "incidentId": incident_id,
-                        "hazard": inc.hazard if inc else work.hazards.get(incident_id),
-                        "added": added,
-                        "areas": sorted(inc.areas) if inc else [],
-                        "at": iso(work.at or now),
-                        "actor": work.actors.get(incident_id, SYSTEM),
-                    },
-                )
-            )
+            payload: Event = {
+                "incidentId": incident_id,
+                "hazard": inc.hazard if inc else work.hazards.get(incident_id),
+                "added": work.added.get(incident_id, {}),
+                "areas": sorted(inc.areas) if inc else [],
+                "at": iso(work.at or now),
+                "actor": work.actors.get(incident_id, SYSTEM),
+            }
+            if (b := work.backdated.get(incident_id)) is not None:
+                payload.update(openedAt=iso(b["opened_at"]), titleKo=b["title_ko"], titleEn=b["title_en"])
+            work.events.append((ev.INCIDENT_UPDATED, payload))
 
     def _district_events(self, work: _Work, before: dict[tuple[str, str], tuple[Crisis, set[int]]]) -> None:
         after = self._district_levels()
@@ -504,15 +507,26 @@ class Incidents:
             ) or self._open_for(conn, work, c, districts)
         self._record(conn, work, inc, c, districts)
 
-    def _open_for(
+    def _title(
         self, conn: Connection, work: _Work, c: ConditionChange, districts: tuple[str, ...]
-    ) -> OpenIncident:
+    ) -> tuple[str, str]:
+        """An incident's title from the change that opens it: 호우주의보 기준 — 동작구."""
         hazard = HAZARDS[c.hazard]
         place_ko, place_en = self._names(conn, districts, work)
         stage_ko = c.stage_ko or f"{hazard.name_ko} {c.level.name_ko}"
         stage_en = c.stage_en or f"{hazard.name_en} {c.level.name_en.lower()}"
         title_ko = f"{stage_ko} — {place_ko}" if place_ko else stage_ko
         title_en = f"{stage_en} — {place_en}" if place_en else stage_en
+        return title_ko, title_en
+
+    @staticmethod
+    def _opened_text(title_ko: str, title_en: str, rule_id: str) -> tuple[str, str]:
+        return f"사건 감지: {title_ko} (규칙 {rule_id})", f"Incident detected: {title_en} (rule {rule_id})"
+
+    def _open_for(
+        self, conn: Connection, work: _Work, c: ConditionChange, districts: tuple[str, ...]
+    ) -> OpenIncident:
+        title_ko, title_en = self._title(conn, work, c, districts)
         incident_id = int(
             conn.execute(
                 insert(t_incidents)
@@ -546,6 +560,7 @@ class Incidents:
             base_level=Crisis.none,
             last_activity=c.at,
             cleared_at=None,
+            opened_at=c.at,
         )
         self._open[incident_id] = inc
         work.opened.add(incident_id)
@@ -555,8 +570,7 @@ class Incidents:
             c.at,
             "opened",
             SYSTEM,
-            f"사건 감지: {title_ko} (규칙 {c.rule_id})",
-            f"Incident detected: {title_en} (rule {c.rule_id})",
+            *self._opened_text(title_ko, title_en, c.rule_id),
             level=c.level,
             rule_id=c.rule_id,
         )
@@ -655,6 +669,14 @@ class Incidents:
             if self._link(work, inc, "observation", str(obs), "observations"):
                 inc.observation_links += 1
         inc.last_activity = max(inc.last_activity, c.at)
+        if (
+            c.fired
+            and c.level > Crisis.none
+            and inc.source == "rule"
+            and inc.opened_at is not None
+            and c.at < inc.opened_at
+        ):
+            self._backdate(conn, work, inc, c, districts)
 
         kind = "fired" if c.level > c.previous else ("cleared" if c.level == Crisis.none else "lowered")
         ko, en = self._condition_text(conn, work, c, cond)
@@ -707,6 +729,56 @@ class Incidents:
                 note_en=f"Situation escalated again: {en}",
             )
         work.touched.add(inc.id)
+
+    def _backdate(
+        self, conn: Connection, work: _Work, inc: OpenIncident, c: ConditionChange, districts: tuple[str, ...]
+    ) -> None:
+        """Move a rule incident's opening back to a change dated before it that arrived after it.
+
+        Streams do not arrive in the order of their data: a gateway's backlog after an outage, a device
+        that reconnects later than its neighbours after a restart. The incident began when its earliest
+        condition fired, so it opens then, is named after that change (title, rule, place) and its
+        "opened" timeline entry moves with it: the picture depends on the data's time, not on the order
+        it arrived in.
+        """
+        title_ko, title_en = self._title(conn, work, c, districts)
+        inc.opened_at = c.at
+        work.backdated[inc.id] = {
+            "opened_at": c.at,
+            "title_ko": title_ko,
+            "title_en": title_en,
+            "rule_id": c.rule_id,
+            "lon": c.lon,
+            "lat": c.lat,
+            "level": int(c.level),
+            "detected": inc.status == Status.detected.value,
+        }
+        for topic, payload in work.events:
+            if topic == ev.INCIDENT_OPENED and payload["incidentId"] == inc.id:
+                # opened in this very transaction: its announcement says the earlier opening
+                payload.update(
+                    titleKo=title_ko, titleEn=title_en, rule=c.rule_id, level=int(c.level), at=iso(c.at)
+                )
+
+    def _flush_backdated(self, conn: Connection, work: _Work) -> None:
+        for incident_id, b in sorted(work.backdated.items()):
+            values: dict[str, Any] = {
+                "opened_at": b["opened_at"],
+                "title_ko": b["title_ko"],
+                "title_en": b["title_en"],
+                "rule_id": b["rule_id"],
+                "lon": b["lon"],
+                "lat": b["lat"],
+            }
+            if b["detected"]:
+                values["status_changed_at"] = b["opened_at"]  # detected since it opened
+            conn.execute(update(t_incidents).where(t_incidents.c.id == incident_id).values(**values))
+            ko, en = self._opened_text(b["title_ko"], b["title_en"], b["rule_id"])
+            conn.execute(
+                update(t_timeline)
+                .where(t_timeline.c.incident_id == incident_id, t_timeline.c.kind == "opened")
+                .values(at=b["opened_at"], level=b["level"], rule_id=b["rule_id"], detail_ko=ko, detail_en=en)
+            )
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -922,6 +994,8 @@ class Incidents:
                 base_level=level,
                 last_activity=at,
                 cleared_at=None,
+                opened_at=at,
+                source="manual",
             )
             if data.lon is not None and data.lat is not None:
                 inc.points.add((data.lon, data.lat))
