@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -113,7 +114,18 @@ def area_at(conn: Connection, lon: float, lat: float, kind: AreaKind = "dong") -
     A point on a shared border belongs to the area with the lowest id (stable, not geographic). When
     areas of several code systems are loaded, MOIS areas are preferred.
     """
-    entry = _index(conn).by_kind.get(kind)
+    return _lookup(_index(conn), lon, lat, kind)
+
+
+def area_finder(conn: Connection) -> Callable[[float, float, AreaKind], AreaRef | None]:
+    """``area_at`` for many points: the areas are read (or their version checked) once, not per point,
+    which is what placing a thousand sensors needs. The finder sees the areas as they were when made."""
+    index = _index(conn)
+    return lambda lon, lat, kind: _lookup(index, lon, lat, kind)
+
+
+def _lookup(index: _Index, lon: float, lat: float, kind: AreaKind) -> AreaRef | None:
+    entry = index.by_kind.get(kind)
     if entry is None:
         return None
     refs, _geoms, tree = entry

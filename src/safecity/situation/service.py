@@ -461,9 +461,11 @@ def _share_of(stream: Any, key: str) -> float | None:
 
 
 def _locator(conn: Connection) -> Any:
+    find = areas.area_finder(conn)
+
     def locate(lon: float, lat: float) -> tuple[str | None, str | None]:
-        d = areas.area_at(conn, lon, lat, "district")
-        g = areas.area_at(conn, lon, lat, "dong")
+        d = find(lon, lat, "district")
+        g = find(lon, lat, "dong")
         return (d.code if d else None, g.code if g else None)
 
     return locate
