@@ -200,9 +200,11 @@ def stream(dep: Deployment, base: datetime, kill: bool) -> dict[str, Any]:
 
 
 def board(server: Server) -> dict[str, Any]:
-    """The board without what legitimately differs between two servers: when it was generated, row ids
-    and the wall-clock times of records. Everything the data decides stays, including each incident's
-    timeline (a change counted twice after the restart would show there)."""
+    """The board without what legitimately differs between two servers: when it was generated, row ids,
+    the wall-clock times of records, and each active condition's live value (its window ends at the
+    server's clock when the board is read, so it moves on every minute the boards are read apart).
+    Everything the data decides stays, including each incident's timeline with the value of every
+    change at its own time (a sample counted twice or missed after the restart would show there)."""
     r = httpx.get(server.url + "/situation", headers=server.token(), timeout=30)
     r.raise_for_status()
     b = r.json()
@@ -210,7 +212,7 @@ def board(server: Server) -> dict[str, Any]:
         "level": b["level"]["level"],
         "districts": {d["code"]: d["levels"] for d in b["districts"]},
         "conditions": sorted(
-            (c["rule"], c["subject"], c["level"], c["since"], c["value"], c["district"])
+            (c["rule"], c["subject"], c["level"], c["since"], c["district"])
             for c in b["conditions"]
         ),
         "incidents": sorted(
@@ -231,6 +233,7 @@ def board(server: Server) -> dict[str, Any]:
                             e["rule"] or "",
                             e["level"] or 0,
                             (e["data"] or {}).get("subject", ""),
+                            (e["data"] or {}).get("value"),
                         )
                         for e in i["timeline"]
                     )
