@@ -183,6 +183,13 @@ def test_load_city(platform: Platform, city: DemoCity, tmp_path: Path) -> None:
                 props = row["properties"]
                 assert {"code", "kind", "name_ko", "name_en", "source"} <= set(props), (layer, props)
                 assert props["code"] == row["code"] and props["demo"] is True
+        # the rivers the map draws: each river's own water, which together are the city's water
+        rivers = conn.execute(select(t.features).where(t.features.c.layer == "rivers")).mappings().all()
+        assert [r["properties"]["name_en"] for r in rivers] == [r.name_en for r in city.facts.rivers]
+        assert rivers[0]["properties"]["name_ko"] == "한강" and rivers[0]["properties"]["width_m"] == 900
+        waters = shapely.union_all([r["geom"] for r in rivers])
+        assert waters.symmetric_difference(city.water).area < AREA_TOLERANCE
+        assert waters.contains(Point(126.9583, 37.5175))  # 한강대교, mid-river
         hospital = conn.execute(
             select(t.features.c.properties).where(t.features.c.code == "hospital-snuh")
         ).scalar_one()

@@ -358,6 +358,8 @@ class DemoCity:
     population: tuple[PopulationCell, ...]
     roads: tuple[RoadLine, ...]
     terrain: TerrainModel
+    #: each river's own water (same order as ``facts.rivers``), for the map: ``water`` is their union
+    river_water: tuple[BaseGeometry, ...] = ()
 
     def district(self, code: str) -> DemoDistrict:
         for d in self.districts:
@@ -420,12 +422,12 @@ def build_city(seed: int = 2022, facts: CityFacts | None = None) -> DemoCity:
     outline_m: Polygon = frame.to_m(facts.outline)
     han = facts.han
     han_m: LineString = frame.to_m(han.line)
-    han_water_m = han_m.buffer(han.width_m / 2, cap_style="flat").intersection(outline_m)
-    tributaries_m = [
+    rivers_m = [
         frame.to_m(r.line).buffer(r.width_m / 2, cap_style="flat").intersection(outline_m)
-        for r in facts.rivers[1:]
+        for r in facts.rivers
     ]
-    water_m = shapely.union_all([han_water_m, *tributaries_m])
+    han_water_m, tributaries_m = rivers_m[0], rivers_m[1:]
+    water_m = shapely.union_all(rivers_m)
 
     polygons_m = _district_polygons(facts, frame, outline_m)
     districts = tuple(
@@ -453,6 +455,7 @@ def build_city(seed: int = 2022, facts: CityFacts | None = None) -> DemoCity:
         population=population,
         roads=roads,
         terrain=terrain,
+        river_water=tuple(frame.to_deg(w) for w in rivers_m),
     )
 
 

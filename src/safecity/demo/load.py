@@ -53,6 +53,7 @@ class LoadReport:
     places: dict[str, ImportReport]  # layer (schools, fire_stations, hospitals) → report
     shelters: ImportReport
     network: Network
+    rivers: ImportReport
 
 
 #: The geo layers of the demo's places (a contract with the dashboard).
@@ -78,6 +79,29 @@ def write_districts(city: DemoCity, path: Path) -> Path:
     features = [
         {"type": "Feature", "properties": d.properties(), "geometry": shapely.geometry.mapping(d.polygon)}
         for d in city.districts
+    ]
+    _write_json(path, {"type": "FeatureCollection", "features": features})
+    return path
+
+
+def write_rivers(city: DemoCity, path: Path) -> Path:
+    """The rivers' water (the Han and its tributaries inside the city) as GeoJSON polygons with
+    ``code, kind, name_ko, name_en, width_m``: the map's landmarks, drawn under the sensors."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "code": f"river-{i}",
+                "kind": "river",
+                "name_ko": r.name_ko,
+                "name_en": r.name_en,
+                "width_m": r.width_m,
+                "source": "demo (approximate course)",
+            },
+            "geometry": shapely.geometry.mapping(water),
+        }
+        for i, (r, water) in enumerate(zip(city.facts.rivers, city.river_water, strict=True))
+        if not water.is_empty
     ]
     _write_json(path, {"type": "FeatureCollection", "features": features})
     return path
@@ -189,6 +213,7 @@ def load_city(
     facilities = import_layer(
         platform, write_facilities(city, workdir / "demo_facilities.geojson"), "facilities"
     )
+    rivers = import_layer(platform, write_rivers(city, workdir / "demo_rivers.geojson"), "rivers")
     roads = read_osm(write_osm(city, workdir / "demo_roads.osm"), strict=True).graph
     roads_path = graph_path(platform.settings.data_dir)
     roads.save(roads_path)
@@ -204,7 +229,9 @@ def load_city(
     shelters = import_layer(
         platform, write_places(network.shelters, workdir / "demo_shelters.geojson"), "shelters"
     )
-    return LoadReport(districts, facilities, roads.counts(), roads_path, dem, places, shelters, network)
+    return LoadReport(
+        districts, facilities, roads.counts(), roads_path, dem, places, shelters, network, rivers
+    )
 
 
 def _set_population(store: Store, city: DemoCity) -> None:
@@ -230,4 +257,5 @@ __all__ = [
     "write_facilities",
     "write_osm",
     "write_places",
+    "write_rivers",
 ]

@@ -57,10 +57,10 @@ def _areas(
     return build
 
 
-def _points(
+def _layer(
     layer: str,
 ) -> Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]:
-    """An imported point layer of ``geo_features`` (``safecity import layer FILE --as LAYER``)."""
+    """An imported layer of ``geo_features`` (``safecity import layer FILE --as LAYER``)."""
 
     def build() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
         f = t.features.c
@@ -97,28 +97,35 @@ COLLECTIONS: dict[str, Collection] = {
             "facilities",
             "Facilities",
             "Imported facility layer (safecity import layer FILE --as facilities).",
-            _points("facilities"),
+            _layer("facilities"),
         ),
         Collection(
             "fire_stations",
             "119 safety centres (119안전센터)",
             "Fire and rescue stations (safecity import layer FILE --as fire_stations).",
-            _points("fire_stations"),
+            _layer("fire_stations"),
             ("fire", "rescue", "119"),
         ),
         Collection(
             "hospitals",
             "Hospitals (병원)",
             "Hospitals with emergency rooms (safecity import layer FILE --as hospitals).",
-            _points("hospitals"),
+            _layer("hospitals"),
             ("medical",),
         ),
         Collection(
             "schools",
             "Schools (학교)",
             "Schools (safecity import layer FILE --as schools).",
-            _points("schools"),
+            _layer("schools"),
             ("education",),
+        ),
+        Collection(
+            "rivers",
+            "Rivers (하천)",
+            "Rivers' water areas, the map's landmarks (safecity import layer FILE --as rivers).",
+            _layer("rivers"),
+            ("hydrography", "river"),
         ),
         Collection(
             "hazard-zones",

@@ -3,7 +3,7 @@
 // on the map, or the district I choose), in my language, with the action guide for my profile; the
 // nearest open shelters; subscribing to my place without an account; and the live feed of alerts
 // (/alerts/stream). Everything it reads is public.
-import { $, el, when, savedLang, leaflet, addTiles, COLOURS, SEVERITY_COLOUR, capAreas, infoFor, sse } from "/static/common.js";
+import { $, el, when, savedLang, leaflet, addTiles, waterLayer, COLOURS, SEVERITY_COLOUR, capAreas, infoFor, sse } from "/static/common.js";
 
 const T = {
   ko: {
@@ -214,6 +214,7 @@ async function initMap(fc) {
   const outline = L.geoJSON(fc, { style: { color: "#5b6b7c", weight: 1, fillColor: "#e8eef3", fillOpacity: 0.6 }, interactive: false }).addTo(map);
   if (fc.features.length) map.fitBounds(outline.getBounds(), { padding: [4, 4] });
   else map.setView([37.55, 126.98], 10);
+  (await waterLayer(L, map, (p) => (lang === "ko" ? p.name_ko : p.name_en || p.name_ko)))?.addTo(map);
   areaLayer = L.layerGroup().addTo(map);
   shelterLayer = L.layerGroup().addTo(map);
   map.on("click", (e) => {

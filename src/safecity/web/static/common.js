@@ -62,6 +62,22 @@ export function addTiles(L, map) {
   return L.tileLayer(tag.content, { attribution, maxZoom: 19 }).addTo(map);
 }
 
+// The city's rivers, when it has a "rivers" collection (the demo city does): landmarks drawn above the
+// district fills and alert areas (which would grey them) and below every marker, named in the reader's
+// language (nameOf reads it when the tooltip opens).
+export async function waterLayer(L, map, nameOf) {
+  const { collections } = await (await fetch("/ogcapi/collections")).json();
+  if (!collections.some((c) => c.id === "rivers" && c.extent)) return null;
+  const r = await fetch("/ogcapi/collections/rivers/items?limit=500");
+  if (!r.ok) return null;
+  if (!map.getPane("waterPane")) map.createPane("waterPane").style.zIndex = 425;
+  return L.geoJSON(await r.json(), {
+    pane: "waterPane",
+    style: { color: "#3f7fb3", weight: 0.6, fillColor: "#93c5ea", fillOpacity: 0.95 },
+    onEachFeature: (f, layer) => layer.bindTooltip(() => nameOf(f.properties), { sticky: true, className: "dtip" }),
+  });
+}
+
 export function missingMessage(box, lang) {
   box.replaceChildren(el("div", { class: "assets-missing", role: "alert" }, el("strong", {}, MISSING.ko), " ", MISSING.en));
   box.dataset.missing = lang;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The dashboard's map: the city's own vector layers as the base (no tiles, no other host), each layer
-// switchable in the layer control: districts coloured by crisis level, sensors (latest value, state,
+// switchable in the layer control: districts coloured by crisis level, the rivers, sensors (latest value, state,
 // stale; click for the chart), facilities, shelters, 119 safety centres, hospitals, schools (each only
 // when the platform has the collection), open incidents, and the areas of the alerts in force.
-import { el, when, leaflet, missingMessage, addTiles, COLOURS, SEVERITY_COLOUR, capAreas, infoFor } from "/static/common.js";
+import { el, when, leaflet, missingMessage, addTiles, waterLayer, COLOURS, SEVERITY_COLOUR, capAreas, infoFor } from "/static/common.js";
 
 // geo layers the demo city (or a city's import) may hold: collection id -> marker look
 const POINT_LAYERS = {
@@ -72,6 +72,11 @@ export class MapView {
       if (ON_BY_DEFAULT.has(key)) this.layers[key].addTo(this.map);
     }
     await this.drawDistricts();
+    const water = await waterLayer(L, this.map, (p) => this.districtName(p));
+    if (water) {
+      const { districts, ...others } = this.layers;  // listed right after the districts in the control
+      this.layers = { districts, rivers: water.addTo(this.map), ...others };
+    }
     await Promise.all([this.drawPoints(), this.drawShelters(), this.refreshData()]);
     this.relabel();
     this.map.on("click", () => this.map.closePopup());

@@ -22,7 +22,7 @@ const T = {
     note: "지도는 도시의 자체 벡터 레이어로 그립니다(외부 배경 지도 없음).", other: "English",
     levels: ["평시", "관심", "주의", "경계", "심각"],
     layers: {
-      districts: "구별 위기 수준", sensors: "센서", facilities: "시설물", shelters: "대피소", fire_stations: "119안전센터",
+      districts: "구별 위기 수준", rivers: "하천", sensors: "센서", facilities: "시설물", shelters: "대피소", fire_stations: "119안전센터",
       hospitals: "병원", schools: "학교", incidents: "사건", alerts: "발령 경보 지역",
     },
     latest: "최근값", state: "상태", noData: "자료 없음", capacity: "수용", occupancy: "현재", openShelter: "개방", closedShelter: "폐쇄",
@@ -42,7 +42,7 @@ const T = {
     note: "The map is drawn from the city's own vector layers (no external base map).", other: "한국어",
     levels: ["Normal", "Attention", "Caution", "Alert", "Serious"],
     layers: {
-      districts: "Districts by crisis level", sensors: "Sensors", facilities: "Facilities", shelters: "Shelters",
+      districts: "Districts by crisis level", rivers: "Rivers", sensors: "Sensors", facilities: "Facilities", shelters: "Shelters",
       fire_stations: "119 safety centres", hospitals: "Hospitals", schools: "Schools", incidents: "Incidents", alerts: "Issued alert areas",
     },
     latest: "latest", state: "state", noData: "no data", capacity: "capacity", occupancy: "now", openShelter: "open", closedShelter: "closed",
