@@ -46,6 +46,12 @@ def test_counts_per_kind(city: DemoCity, network: Network) -> None:
         facilities["tunnel"],
         facilities["old_building"],
     )
+    # a generated underpass per district, at the lowest point of its street grid, with a depth gauge
+    underpasses = [s for s in network.sensors if s.kind == "underpass"]
+    assert sorted(s.district for s in underpasses) == sorted(d.code for d in city.districts)
+    for s in underpasses:
+        assert [st.prop for st in s.streams] == ["road_water_depth", "crack_width"]
+        assert s.properties["generated"] is True and "생성 위치" in s.name_ko
     assert c["hospitals"] == len(city.facts.hospitals) == 10
     schools = Counter(s.district for s in network.schools)
     fire = Counter(s.district for s in network.fire_stations)

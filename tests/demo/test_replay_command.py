@@ -23,9 +23,9 @@ def test_replay_a_scenario_against_a_running_platform(live_server: LiveServer) -
         env={"SAFECITY_REPLAY_PASSWORD": "night-shift-password"},
     )
     assert result.exit_code == 0, result.output
-    # the fire scenario: the whole demo network (176 datastreams), an hour of 1-minute readings
+    # the fire scenario: the whole demo network (226 datastreams), an hour of 1-minute readings
     streams = sum(len(s.streams) for s in build_network(build_city()).sensors)
-    assert streams == 176
+    assert streams == 226
     assert f"posted {61 * streams:,} readings" in result.output
     assert platform.bus.drain(30)
     with platform.store.engine.connect() as conn:
@@ -35,7 +35,7 @@ def test_replay_a_scenario_against_a_running_platform(live_server: LiveServer) -
 
         assert conn.execute(select(func.count()).select_from(t.observations)).scalar_one() == 61 * streams
         things = conn.execute(select(t.things.c.properties)).scalars().all()
-        assert len(things) == 86 and all(p["demo"] is True and p["district"] for p in things)
+        assert len(things) == 111 and all(p["demo"] is True and p["district"] for p in things)
     board = platform.situation.board()
     assert any(c["hazard"] == "fire" for c in board["conditions"])
     # the fire is an incident; the replayed readings are old history on this platform's clock, so the

@@ -82,6 +82,7 @@ def test_scenarios_drive_the_rules_they_are_about() -> None:
     rain, _ = _run("heavy_rain")
     assert rain["kma.heavy_rain"] == 4  # 극한호우 (serious)
     assert rain["hrfco.hangang_bridge"] >= 2  # past the 8.5 m flood advisory stage
+    assert rain["facility.underpass_flooding"] == 3  # underpasses in the band fill past 30 cm
     heat, _ = _run("heat_wave")
     assert heat["kma.heat_wave"] == 3  # 폭염경보: apparent temperature >= 35 on two days
     collapse, _ = _run("building_collapse")
@@ -95,6 +96,33 @@ def test_scenarios_drive_the_rules_they_are_about() -> None:
     assert set(quake) == {"kma.earthquake_intensity"}
     assert set(collapse) == {"facility.structural_management"}
     assert set(heat) == {"kma.heat_wave"}
+
+
+def test_heavy_rain_floods_the_underpasses_in_the_band_only() -> None:
+    sc = scenario.load("heavy_rain")
+    feed = {st.properties["code"]: st for st in sc.feed(_network())}
+
+    def peak(code: str) -> float:
+        depth = next(s for s in feed[code].streams if s.prop == "road_water_depth")
+        return max(
+            depth.value(sc.step_s * i, sc.start + timedelta(seconds=sc.step_s * i))
+            for i in range(sc.steps + 1)
+        )
+
+    # Dongjak's underpass, in the band's core: past the 15 cm closure depth and the 30 cm that floats cars,
+    # not beyond what the 8 August rain can give; the north stays dry
+    assert 0.30 < peak("underpass-11590") < 0.60
+    assert peak("underpass-11320") == peak("underpass-11350") == 0.0  # 도봉구, 노원구
+    # a quiet day: dry
+    quiet = scenario.load("fire")
+    gauge = next(
+        s
+        for st in quiet.feed(_network())
+        if st.properties["code"] == "underpass-11590"
+        for s in st.streams
+        if s.prop == "road_water_depth"
+    )
+    assert gauge.value(600, quiet.start + timedelta(minutes=10)) == 0.0
 
 
 def test_heavy_rain_peaks_at_141_5_mm_an_hour_in_dongjak() -> None:

@@ -37,6 +37,7 @@ EXPECTED_KEYS = {
     "water_level",
     "water_level_elevation",
     "river_discharge",
+    "road_water_depth",
     "soil_moisture",
     "tilt",
     "crack_width",

@@ -100,6 +100,7 @@ def test_the_shipped_set_contains_these_packs(rules: dict[str, RuleDef]) -> None
         "hrfco.hangang_bridge",
         "seoul.jamsu_bridge",
         "facility.structural_management",
+        "facility.underpass_flooding",
         "fire.smoke",
         "fire.heat_rise",
         "fire.co",
@@ -273,6 +274,18 @@ def test_combustible_gas_alarm_points(rules: dict[str, RuleDef]) -> None:
     assert _thresholds(r, "alert", "lel") == [("above", 50.0, None)]
 
 
+def test_underpass_flooding_depths(rules: dict[str, RuleDef]) -> None:
+    r = rules["facility.underpass_flooding"]
+    assert r.select.properties == ("road_water_depth",) and r.hazard == "heavy_rain"
+    got = [(lv.crisis, [(c.above, c.clear_below) for c in _flat(lv.all)]) for lv in r.level]
+    assert got == [
+        ("attention", [(0.05, 0.03)]),
+        ("caution", [(0.15, 0.10)]),  # closure depth
+        ("alert", [(0.30, 0.25)]),  # NWS: 12 inches float many cars
+        ("serious", [(0.60, 0.50)]),  # NWS: 2 feet carry away most vehicles
+    ]
+
+
 def test_landslide_soil_water_shares(rules: dict[str, RuleDef]) -> None:
     r = rules["kfs.landslide_soil_water"]
     assert r.select.properties == ("soil_moisture",)
@@ -346,6 +359,18 @@ def test_replay_hangang_bridge_stages_need_the_gauge_property() -> None:
     assert got == [
         ("hrfco.hangang_bridge", "ds:1", "caution", 1.0),
         ("hrfco.hangang_bridge", "ds:1", "alert", 3.0),
+    ]
+
+
+def test_replay_underpass_fills_and_drains_with_hysteresis() -> None:
+    infos = [StreamInfo(1, "underpass", "road_water_depth", 1, "underpass", expected_interval_s=60)]
+    depths = [0.0, 0.06, 0.16, 0.31, 0.27, 0.12, 0.09, 0.02, 0.0]
+    got = _replay(infos, [(1, m, v) for m, v in enumerate(depths)])
+    assert got == [
+        ("facility.underpass_flooding", "ds:1", "attention", 1.0),
+        ("facility.underpass_flooding", "ds:1", "caution", 2.0),
+        ("facility.underpass_flooding", "ds:1", "alert", 3.0),
+        # 0.27 and 0.12 hold their levels (clear_below 0.25 and 0.10); the rest waits for clear_after
     ]
 
 

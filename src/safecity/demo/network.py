@@ -4,7 +4,8 @@
 :func:`build_network` places, for every district: a rain gauge, an environmental station (temperature,
 humidity, PM10, PM2.5) and a seismic accelerometer near (never on) the district office; a water-level
 gauge at each Han River bridge gauge of the facts; structural (and, for old buildings, fire) sensors at
-the bridges, tunnels and old buildings of the facts. Places: schools (count per district proportional to
+the bridges, tunnels and old buildings of the facts; a generated underpass per district with a road
+water-depth gauge and structural sensors. Places: schools (count per district proportional to
 its population, placed where people live), shelters at a subset of schools and at the district offices,
 119 safety centres (about one per :data:`RESIDENTS_PER_SAFETY_CENTRE`), and the real hospitals of the
 facts at their approximate positions.
@@ -46,6 +47,10 @@ YARD_EVERY_NTH_SCHOOL = 2
 #: Distance kept from the rivers' water, metres: a sensor or school is never placed in the Han.
 WATER_MARGIN_M = 60.0
 
+#: Distance kept from a district's border by generated underpasses, degrees (~30 m): a street-grid
+#: vertex can lie on the border, which would leave the sensor's district ambiguous.
+BORDER_MARGIN_DEG = 3e-4
+
 LAND_LABEL_KO = "데모용 생성 위치(실제 아님)"
 LAND_LABEL_EN = "generated demo position (not real)"
 
@@ -77,6 +82,7 @@ VIBRATION = StreamSpec("vibration_velocity", "centimetre per second", "cm/s", 3,
 SMOKE = StreamSpec("smoke_obscuration", "percent per metre", "%/m", 2)
 HEAT = StreamSpec("fire_detector_temperature", "degree Celsius", "Cel", 1)
 CO = StreamSpec("co_concentration", "part per million", "ppm", 1)
+ROAD_WATER = StreamSpec("road_water_depth", "metre", "m", 2)
 
 #: Sensor kinds and their streams.
 KIND_STREAMS: dict[str, tuple[StreamSpec, ...]] = {
@@ -87,6 +93,7 @@ KIND_STREAMS: dict[str, tuple[StreamSpec, ...]] = {
     "bridge": (TILT, VIBRATION),
     "tunnel": (CRACK, VIBRATION),
     "old_building": (TILT, CRACK, VIBRATION, SMOKE, HEAT, CO),
+    "underpass": (ROAD_WATER, CRACK),
 }
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "rain": ("강우계", "rain gauge"),
@@ -96,6 +103,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "bridge": ("교량 계측기", "bridge monitor"),
     "tunnel": ("터널 계측기", "tunnel monitor"),
     "old_building": ("노후 건물 계측·화재 감지기", "old-building monitor and fire detector"),
+    "underpass": ("지하차도 침수·구조 계측기", "underpass flood and structure monitor"),
 }
 FACILITY_SENSOR_KINDS = ("bridge", "tunnel", "old_building")
 
@@ -251,6 +259,58 @@ class _Land:
         return round(q.x, 6), round(q.y, 6), d.code
 
 
+def _elevation(city: DemoCity, lon: float, lat: float) -> float:
+    a, _b, c, _d, e, f = city.terrain.transform
+    rows, cols = city.terrain.elevation.shape
+    col = min(cols - 1, max(0, int((lon - c) / a)))
+    row = min(rows - 1, max(0, int((lat - f) / e)))
+    return float(city.terrain.elevation[row, col])
+
+
+def _underpasses(city: DemoCity, land: _Land) -> list[Sensor]:
+    """One generated underpass (지하차도) per district, at the lowest point of its street grid off the
+    riverside expressways: water gathers where the road is lowest, which is where underpasses flood.
+
+    The facts table holds no underpass position anyone could vouch for, so these are generated like the
+    schools: named by district and number, marked generated, never a real underpass.
+    """
+    best: dict[str, tuple[float, float, float]] = {}  # district -> (elevation, lon, lat)
+    for road in city.roads:
+        if road.bridge or road.highway != "secondary":
+            continue
+        for x, y in road.geometry.coords:
+            lon, lat = round(x, 6), round(y, 6)
+            p = Point(lon, lat)
+            for d in city.districts:
+                if land.districts[d.code].contains(p):
+                    # inside, off the border (a grid vertex may lie on it) and on dry land
+                    if land.ok(d.code, lon, lat) and d.polygon.exterior.distance(p) > BORDER_MARGIN_DEG:
+                        z = _elevation(city, lon, lat)
+                        if d.code not in best or (z, lon, lat) < best[d.code]:
+                            best[d.code] = (z, lon, lat)
+                    break
+    ko, en = KIND_LABELS["underpass"]
+    out = []
+    for d in city.districts:
+        if d.code not in best:
+            continue
+        _z, lon, lat = best[d.code]
+        out.append(
+            Sensor(
+                f"underpass-{d.code}",
+                "underpass",
+                f"{d.name_en} {en} (demo, generated position)",
+                f"{d.name_ko} {ko} (데모, 생성 위치)",
+                lon,
+                lat,
+                d.code,
+                KIND_STREAMS["underpass"],
+                properties={"facility": "underpass", "generated": True},
+            )
+        )
+    return out
+
+
 def build_network(city: DemoCity) -> Network:
     """The demo sensor network and places of ``city``; the same city gives the same network."""
     land = _Land(city)
@@ -308,6 +368,7 @@ def build_network(city: DemoCity) -> Network:
                 properties={"facility": f.kind, "facility_code": f.code},
             )
         )
+    sensors += _underpasses(city, land)
     schools = _schools(city, land)
     return Network(
         sensors=tuple(sensors),

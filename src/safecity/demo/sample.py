@@ -196,8 +196,16 @@ class Player:
         self.mqtt.clear()
 
 
-#: What a step's console line shows: the largest reading of each of these properties, if it moves.
-HEADLINE = ("rainfall_10min", "water_level", "air_temperature", "peak_ground_acceleration")
+#: What a step's console line shows: the largest reading of each of these properties (water on an
+#: underpass road only once there is some: a dry road says nothing).
+HEADLINE = (
+    "rainfall_10min",
+    "water_level",
+    "road_water_depth",
+    "air_temperature",
+    "peak_ground_acceleration",
+)
+_WHEN_WET = {"road_water_depth"}
 
 
 def step_line(sc: scenario.Scenario, readings: list[tuple[Station, Stream, float]]) -> str:
@@ -208,6 +216,8 @@ def step_line(sc: scenario.Scenario, readings: list[tuple[Station, Stream, float
         found = [(v, st) for st, s, v in readings if s.prop == prop]
         if found:
             v, st = max(found, key=lambda x: x[0])
+            if prop in _WHEN_WET and v <= 0:
+                continue
             parts.append(f"{prop} max {v}{_unit(readings, prop)} ({st.name_ko})")
     for st, s, v in readings:
         if s.source is None:
