@@ -74,6 +74,20 @@ Event = dict[str, Any]
 Events = list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """Where a rule incident's opening moves when an earlier change arrives late (see ``_backdate``)."""
+
+    at: datetime
+    title_ko: str
+    title_en: str
+    rule_id: str
+    lon: float | None
+    lat: float | None
+    level: int
+    detected: bool  # still in "detected": its status has dated from the opening
+
+
 @dataclass
 class _Work:
     """What one write transaction changes, collected while the in-memory index is updated."""
@@ -90,7 +104,7 @@ class _Work:
     actors: dict[int, str] = field(default_factory=dict)  # who added them (default: system)
     hazards: dict[int, str] = field(default_factory=dict)  # of incidents not in the open index
     missing_areas: set[str] = field(default_factory=set)  # codes geo.areas does not know (this work)
-    backdated: dict[int, dict[str, Any]] = field(default_factory=dict)  # incident → its new opening
+    backdated: dict[int, _Opening] = field(default_factory=dict)  # incident → its new opening
 
     def saw(self, at: datetime) -> None:
         self.at = at if self.at is None or at > self.at else self.at
@@ -372,7 +386,7 @@ class Incidents:
                 "actor": work.actors.get(incident_id, SYSTEM),
             }
             if (b := work.backdated.get(incident_id)) is not None:
-                payload.update(openedAt=iso(b["opened_at"]), titleKo=b["title_ko"], titleEn=b["title_en"])
+                payload.update(openedAt=iso(b.at), titleKo=b.title_ko, titleEn=b.title_en)
             work.events.append((ev.INCIDENT_UPDATED, payload))
 
     def _district_events(self, work: _Work, before: dict[tuple[str, str], tuple[Crisis, set[int]]]) -> None:
@@ -743,16 +757,16 @@ class Incidents:
         """
         title_ko, title_en = self._title(conn, work, c, districts)
         inc.opened_at = c.at
-        work.backdated[inc.id] = {
-            "opened_at": c.at,
-            "title_ko": title_ko,
-            "title_en": title_en,
-            "rule_id": c.rule_id,
-            "lon": c.lon,
-            "lat": c.lat,
-            "level": int(c.level),
-            "detected": inc.status == Status.detected.value,
-        }
+        work.backdated[inc.id] = _Opening(
+            c.at,
+            title_ko,
+            title_en,
+            c.rule_id,
+            c.lon,
+            c.lat,
+            int(c.level),
+            inc.status == Status.detected.value,
+        )
         for topic, payload in work.events:
             if topic == ev.INCIDENT_OPENED and payload["incidentId"] == inc.id:
                 # opened in this very transaction: its announcement says the earlier opening
@@ -763,21 +777,21 @@ class Incidents:
     def _flush_backdated(self, conn: Connection, work: _Work) -> None:
         for incident_id, b in sorted(work.backdated.items()):
             values: dict[str, Any] = {
-                "opened_at": b["opened_at"],
-                "title_ko": b["title_ko"],
-                "title_en": b["title_en"],
-                "rule_id": b["rule_id"],
-                "lon": b["lon"],
-                "lat": b["lat"],
+                "opened_at": b.at,
+                "title_ko": b.title_ko,
+                "title_en": b.title_en,
+                "rule_id": b.rule_id,
+                "lon": b.lon,
+                "lat": b.lat,
             }
-            if b["detected"]:
-                values["status_changed_at"] = b["opened_at"]  # detected since it opened
+            if b.detected:
+                values["status_changed_at"] = b.at
             conn.execute(update(t_incidents).where(t_incidents.c.id == incident_id).values(**values))
-            ko, en = self._opened_text(b["title_ko"], b["title_en"], b["rule_id"])
+            ko, en = self._opened_text(b.title_ko, b.title_en, b.rule_id)
             conn.execute(
                 update(t_timeline)
                 .where(t_timeline.c.incident_id == incident_id, t_timeline.c.kind == "opened")
-                .values(at=b["opened_at"], level=b["level"], rule_id=b["rule_id"], detail_ko=ko, detail_en=en)
+                .values(at=b.at, level=b.level, rule_id=b.rule_id, detail_ko=ko, detail_en=en)
             )
 
     # ------------------------------------------------------------------------------------ lifecycle
