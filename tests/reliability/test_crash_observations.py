@@ -212,8 +212,7 @@ def board(server: Server) -> dict[str, Any]:
         "level": b["level"]["level"],
         "districts": {d["code"]: d["levels"] for d in b["districts"]},
         "conditions": sorted(
-            (c["rule"], c["subject"], c["level"], c["since"], c["district"])
-            for c in b["conditions"]
+            (c["rule"], c["subject"], c["level"], c["since"], c["district"]) for c in b["conditions"]
         ),
         "incidents": sorted(
             (

@@ -346,6 +346,14 @@ class TerrainModel:
     transform: tuple[float, float, float, float, float, float]
     crs: str = "EPSG:4326"
 
+    def elevation_at(self, lon: float, lat: float) -> float:
+        """Elevation (m) of the pixel holding the point; a point off the grid takes the nearest edge pixel."""
+        a, _b, c, _d, e, f = self.transform
+        rows, cols = self.elevation.shape
+        col = min(cols - 1, max(0, int((lon - c) / a)))
+        row = min(rows - 1, max(0, int((lat - f) / e)))
+        return float(self.elevation[row, col])
+
 
 @dataclass(frozen=True)
 class DemoCity:
@@ -373,6 +381,8 @@ class DemoCity:
         h.update(str(self.seed).encode())
         h.update(shapely.to_wkb(self.outline))
         h.update(shapely.to_wkb(self.water))
+        for w in self.river_water:
+            h.update(shapely.to_wkb(w))
         for d in self.districts:
             h.update(f"{d.code}|{d.name_ko}|{d.name_en}|{d.population}".encode())
             h.update(shapely.to_wkb(d.polygon))

@@ -259,14 +259,6 @@ class _Land:
         return round(q.x, 6), round(q.y, 6), d.code
 
 
-def _elevation(city: DemoCity, lon: float, lat: float) -> float:
-    a, _b, c, _d, e, f = city.terrain.transform
-    rows, cols = city.terrain.elevation.shape
-    col = min(cols - 1, max(0, int((lon - c) / a)))
-    row = min(rows - 1, max(0, int((lat - f) / e)))
-    return float(city.terrain.elevation[row, col])
-
-
 def _underpasses(city: DemoCity, land: _Land) -> list[Sensor]:
     """One generated underpass (지하차도) per district, at the lowest point of its street grid off the
     riverside expressways: water gathers where the road is lowest, which is where underpasses flood.
@@ -281,14 +273,13 @@ def _underpasses(city: DemoCity, land: _Land) -> list[Sensor]:
         for x, y in road.geometry.coords:
             lon, lat = round(x, 6), round(y, 6)
             p = Point(lon, lat)
-            for d in city.districts:
-                if land.districts[d.code].contains(p):
-                    # inside, off the border (a grid vertex may lie on it) and on dry land
-                    if land.ok(d.code, lon, lat) and d.polygon.exterior.distance(p) > BORDER_MARGIN_DEG:
-                        z = _elevation(city, lon, lat)
-                        if d.code not in best or (z, lon, lat) < best[d.code]:
-                            best[d.code] = (z, lon, lat)
-                    break
+            d = next((d for d in city.districts if land.districts[d.code].contains(p)), None)
+            # on dry land and off the border (a grid vertex may lie on it)
+            if d is None or land.water.contains(p) or d.polygon.exterior.distance(p) <= BORDER_MARGIN_DEG:
+                continue
+            z = city.terrain.elevation_at(lon, lat)
+            if d.code not in best or (z, lon, lat) < best[d.code]:
+                best[d.code] = (z, lon, lat)
     ko, en = KIND_LABELS["underpass"]
     out = []
     for d in city.districts:

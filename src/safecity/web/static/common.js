@@ -62,16 +62,15 @@ export function addTiles(L, map) {
   return L.tileLayer(tag.content, { attribution, maxZoom: 19 }).addTo(map);
 }
 
-// The city's rivers, when it has a "rivers" collection (the demo city does): landmarks drawn above the
+// The city's rivers, when its "rivers" collection holds any (the demo city's does): landmarks drawn above the
 // district fills and alert areas (which would grey them) and below every marker, named in the reader's
 // language (nameOf reads it when the tooltip opens).
 export async function waterLayer(L, map, nameOf) {
-  const { collections } = await (await fetch("/ogcapi/collections")).json();
-  if (!collections.some((c) => c.id === "rivers" && c.extent)) return null;
   const r = await fetch("/ogcapi/collections/rivers/items?limit=500");
-  if (!r.ok) return null;
+  const rivers = r.ok ? await r.json() : null;
+  if (!rivers?.features?.length) return null;
   if (!map.getPane("waterPane")) map.createPane("waterPane").style.zIndex = 425;
-  return L.geoJSON(await r.json(), {
+  return L.geoJSON(rivers, {
     pane: "waterPane",
     style: { color: "#3f7fb3", weight: 0.6, fillColor: "#93c5ea", fillOpacity: 0.95 },
     onEachFeature: (f, layer) => layer.bindTooltip(() => nameOf(f.properties), { sticky: true, className: "dtip" }),
