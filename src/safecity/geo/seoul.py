@@ -19,6 +19,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -77,32 +78,35 @@ class Boundary:
     polygon: BaseGeometry
 
 
-def _read(name: str) -> list[dict[str, Any]]:
+def _read(name: str) -> tuple[list[dict[str, Any]], list[BaseGeometry]]:
+    """The features' properties and geometries, in file order."""
     text = resources.files("safecity.geo").joinpath("data", name).read_text(encoding="utf-8")
-    features: list[dict[str, Any]] = json.loads(text)["features"]
-    return features
+    props = [f["properties"] for f in json.loads(text)["features"]]
+    # GEOS reads the whole collection at once (a GeometryCollection in feature order), ~5x faster than
+    # shapely.geometry.shape() per feature
+    geoms = list(shapely.get_parts(shapely.from_geojson(text)))
+    if len(geoms) != len(props):
+        raise ValueError(f"{name}: {len(props)} features but {len(geoms)} geometries")
+    return props, geoms
 
 
-def _geoms(features: list[dict[str, Any]]) -> list[BaseGeometry]:
-    # one vectorised parse instead of shape() per feature
-    return list(shapely.from_geojson([json.dumps(f["geometry"]) for f in features]))
-
-
+@cache
 def districts() -> tuple[Boundary, ...]:
-    """The 25 districts, ordered by code."""
-    features = _read(DISTRICTS_FILE)
+    """The 25 districts, ordered by code (read once; the values are immutable)."""
+    props, geoms = _read(DISTRICTS_FILE)
     return tuple(
         Boundary(p["SIG_CD"], p["SIG_KOR_NM"], p["SIG_ENG_NM"], p["SIG_CD"], g)
-        for p, g in zip((f["properties"] for f in features), _geoms(features), strict=True)
+        for p, g in zip(props, geoms, strict=True)
     )
 
 
+@cache
 def dongs() -> tuple[Boundary, ...]:
     """The 425 administrative dongs, ordered by code; ``name_ko`` is the short name ("사직동")."""
-    features = _read(DONGS_FILE)
+    props, geoms = _read(DONGS_FILE)
     return tuple(
         Boundary(p["adm_cd2"], p["adm_nm"].split()[-1], p["name_en"], p["sgg"], g)
-        for p, g in zip((f["properties"] for f in features), _geoms(features), strict=True)
+        for p, g in zip(props, geoms, strict=True)
     )
 
 
