@@ -195,7 +195,8 @@ def locate(
     kind: AreaKind = "dong",
 ) -> np.ndarray[Any, np.dtype[np.int64]]:
     """The id of the area of ``kind`` containing each point (-1 outside every area), for many points at
-    once: one vectorised STRtree query, ~1 µs a point (a million subscribers' homes in about a second).
+    once: one vectorised STRtree query, about 20 times faster than :func:`area_finder` point by point
+    (200,000 points among Seoul's 425 dongs: 3.1 s against ~62 s, both on a loaded 2-core machine).
 
     A point on a shared border gets the same area as :func:`area_at` (MOIS first, then the lowest id).
     """
