@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The demo sensor network and places: deterministic, where they should be, honest about being demo data."""
+"""The demo sensor network and places on the real districts and dongs: deterministic, where they should be,
+honest about being demo data."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def test_every_sensor_and_place_is_on_land_in_its_district(city: DemoCity, netwo
         polygon = city.district(item.district).polygon
         assert polygon.contains(Point(item.lon, item.lat)), item.code
         assert on_land(city, item.lon, item.lat), item.code
+        # and names the real dong it stands in, a dong of its district
+        assert item.dong[:5] == item.district, item.code
+        assert city.dong(item.dong).polygon.intersects(Point(item.lon, item.lat)), item.code
     for s in network.sensors:
         if s.kind in ("rain", "environment", "seismic"):
             office = city.district(s.district).office
@@ -90,6 +94,7 @@ def test_things_say_they_are_demo_data(network: Network) -> None:
     for s in network.sensors:
         props = s.thing_properties()
         assert props["demo"] is True and props["source"] == SOURCE and props["district"] == s.district
+        assert props["dong"] == s.dong and len(s.dong) == 10
     building = network.sensor("facility-building-sewoon")
     assert {st.prop for st in building.streams} >= {
         "tilt",

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
+import shapely
 
 from safecity.app import Platform
-from safecity.geo.areas import area_at, area_by_code, areas_of
+from safecity.geo.areas import (
+    area_at,
+    area_by_code,
+    area_finder,
+    areas_at,
+    areas_of,
+    dongs_of,
+    geometry_of,
+    locate,
+    parent_of,
+)
 from safecity.geo.importer import import_layer, import_population
 from tests.geo.data import CITY_HALL, DONGS_2021, KOSTAT_DISTRICTS, MOIS_DISTRICTS, POPULATION
 
@@ -87,3 +99,49 @@ def test_cache_sees_changes_made_by_another_process(seoul: Platform) -> None:
         conn.execute(update(t.areas).where(t.areas.c.code == "1114055000").values(population=3_666))
     with seoul.store.engine.connect() as conn:
         assert area_at(conn, *CITY_HALL).population == 3_666  # type: ignore[union-attr]
+
+
+def test_dong_codes_parents_and_children(seoul: Platform) -> None:
+    with seoul.store.engine.connect() as conn:
+        dong = area_by_code(conn, "1159068000")  # a 10-digit MOIS dong code, no kind needed
+        assert dong is not None and (dong.kind, dong.name_ko) == ("dong", "신대방2동")
+        assert area_by_code(conn, "1159068000", kind="district") is None
+        district = parent_of(conn, dong)
+        assert district is not None and (district.code, district.name_ko) == ("11590", "동작구")
+        assert parent_of(conn, dong.id) == district and parent_of(conn, district) is None
+        kids = dongs_of(conn, "11590")
+        assert len(kids) == 15 and [k.code for k in kids] == sorted(k.code for k in kids)
+        assert dong in kids and all(k.parent_id == district.id for k in kids)
+        assert dongs_of(conn, district) == kids and dongs_of(conn, "99999") == []
+        # every dong hangs under the district of its code prefix
+        assert all(parent_of(conn, d).code == d.code[:5] for d in areas_of(conn, "dong"))  # type: ignore[union-attr]
+
+
+def test_areas_at_gives_the_dong_and_its_district(seoul: Platform) -> None:
+    with seoul.store.engine.connect() as conn:
+        here = areas_at(conn, *CITY_HALL)
+        assert here.dong is not None and here.district is not None
+        assert here.codes == ("1114055000", "11140") and here.dong.parent_id == here.district.id
+        # 보라매공원 in 신대방2동, 동작구 (the storm's side of 신대방동)
+        assert areas_at(conn, 126.9195, 37.4930).codes[0][:5] == "11590"
+        assert areas_at(conn, 129.0756, 35.1796).codes == ()  # Busan
+
+
+def test_locate_many_points_agrees_with_area_at(seoul: Platform) -> None:
+    rng = np.random.default_rng(12)
+    lon = rng.uniform(126.75, 127.20, 4000)
+    lat = rng.uniform(37.41, 37.72, 4000)
+    # points on shared borders too: the vertices of a few dongs
+    with seoul.store.engine.connect() as conn:
+        for ref in areas_of(conn, "dong")[:5]:
+            xy = shapely.get_coordinates(geometry_of(conn, ref.id))
+            lon, lat = np.concatenate([lon, xy[:, 0]]), np.concatenate([lat, xy[:, 1]])
+        find = area_finder(conn)  # area_at without a version query per point
+        for kind in ("dong", "district"):
+            found = locate(conn, lon, lat, kind)  # type: ignore[arg-type]
+            expected = [getattr(find(x, y, kind), "id", -1) for x, y in zip(lon, lat, strict=True)]  # type: ignore[arg-type]
+            assert found.tolist() == expected, kind
+            assert (found >= 0).sum() > 1000  # Seoul fills about half of the box
+        assert locate(conn, [], []).tolist() == []
+        with pytest.raises(ValueError):
+            locate(conn, [1.0, 2.0], [1.0])

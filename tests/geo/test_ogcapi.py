@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from safecity.app import Platform
 from safecity.evacuation import tables as ev
+from safecity.geo import seoul
 from safecity.geo.importer import import_layer, import_population
 from tests.conftest import SHARED, Api, LiveServer, weather_station
 from tests.geo.data import CITY_HALL, DONGS_2021, MOIS_DISTRICTS, POPULATION, SHELTERS
@@ -214,3 +215,23 @@ def test_openapi_is_self_contained(client: TestClient) -> None:
 
 def test_schemas_are_read_in_place() -> None:
     assert Path(SCHEMAS / "landingPage.yaml").is_file()
+
+
+def test_the_shipped_boundaries_carry_their_attribution(api: Api) -> None:
+    # boundaries a city imported from its own files owe nobody on our behalf
+    _load(api.platform)
+    own = api.client.get("/ogcapi/collections/dongs").json()
+    assert "attribution" not in own and not any(link["rel"] == "license" for link in own["links"])
+    with (
+        seoul.boundary_file(seoul.DISTRICTS_FILE) as districts,
+        seoul.boundary_file(seoul.DONGS_FILE) as dongs,
+    ):
+        import_layer(api.platform, districts, "districts")
+        import_layer(api.platform, dongs, "dongs")
+    for cid in ("districts", "dongs"):
+        body = api.client.get(f"/ogcapi/collections/{cid}").json()
+        assert "vuski/admdongkor" in body["attribution"] and "Apache-2.0" in body["attribution"], cid
+        licences = {link["href"] for link in body["links"] if link["rel"] == "license"}
+        assert licences == {"https://github.com/vuski/admdongkor", "https://github.com/southkorea/seoul-maps"}
+    listed = {c["id"]: c for c in api.client.get("/ogcapi/collections").json()["collections"]}
+    assert "attribution" in listed["dongs"] and "attribution" not in listed["shelters"]

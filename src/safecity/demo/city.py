@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The demo city: an approximate Seoul generated offline and deterministically from ``city_facts.toml``.
+"""The demo city: Seoul's real districts and dongs, with generated population, rivers, roads and terrain.
 
-:func:`load_facts` reads and validates the small table of cited public facts shipped in the package (the
-25 자치구 with their MOIS codes, office positions and 2021 Q2 resident population, a simplified outline,
-the Han River and its tributaries, mountains, gauges, facilities, and real hospitals at approximate
-positions). :func:`build_city` turns them into a :class:`DemoCity`: district polygons (Voronoi cells of
-the district offices clipped to the outline), a 500 m population grid, a ring-and-grid road network and a
-terrain model. Everything is **approximate demo geography**: good enough to exercise the platform, not a
-map of Seoul.
+:func:`build_city` builds a :class:`DemoCity` from the facts table (:mod:`safecity.demo.facts`) and the
+real boundaries shipped in :mod:`safecity.geo.seoul`, offline and deterministically:
+
+* **real**: the 25 districts (자치구) and 425 administrative dongs (행정동, April 2021, MOIS codes) and the
+  city's outline, their union;
+* **the Han**: its course in the city runs along the real border between the districts north and south
+  of it and, where the Han is the city's border (강서구, 강동구), along that border (Seoul's borders run
+  mid-river), simplified at :data:`HAN_SIMPLIFY_M`; its water is a band of the facts' nominal width.
+  The tributaries follow the facts' approximate courses;
+* **generated**: the dongs' population (each district's 2021 Q2 total from the facts spread over its
+  dongs by land area, less on mountain slopes: :data:`DONG_POPULATION_SOURCE`), a 500 m population grid, a ring-and-grid road
+  network and a terrain model.
 
 All public geometries are WGS84 lon/lat. Geometry is computed in a local equirectangular frame in metres
 centred on the city (distortion below 0.1 % over Seoul's 40 km), then mapped back to degrees.
@@ -18,12 +23,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,16 +32,28 @@ import shapely
 from scipy.ndimage import gaussian_filter  # type: ignore[import-untyped]
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import substring
 
 from safecity.core.errors import ConfigError
+from safecity.demo.facts import (
+    BORDER_TOLERANCE_M,
+    M_PER_DEG,
+    SOURCE,
+    CityFacts,
+    DistrictFact,
+    MountainFact,
+    PlaceFact,
+    RiverFact,
+    load_facts,
+)
+from safecity.geo import seoul
 
-#: The ``source`` property of everything generated here.
-SOURCE = "safecity demo city (approximate, generated)"
-#: Metres per degree of latitude (WGS84 mean), as in :mod:`safecity.geo.terrain`.
-M_PER_DEG = 111_195.0
-#: Summits and gauges may sit on the border, and the outline is simplified by ~700 m: they must lie
-#: within this distance of it rather than inside.
-BORDER_TOLERANCE_M = 3000.0
+#: How the dongs' population is made (their ``population_source``): not the real count by dong, whose
+#: source carries no licence to ship it.
+DONG_POPULATION_SOURCE = (
+    "generated: the district's 2021 Q2 resident total spread over its dongs by land area, "
+    "less on mountain slopes"
+)
 #: Side of a population grid cell, metres.
 POPULATION_CELL_M = 500.0
 #: Spacing of the generated street grid, metres.
@@ -49,245 +62,9 @@ ROAD_SPACING_M = 1000.0
 RIVERSIDE_OFFSET_M = 80.0
 #: Terrain model pixel size, degrees (~90 m east-west, ~110 m north-south in Seoul).
 TERRAIN_PIXEL_DEG = 0.001
-
-_CODE = re.compile(r"\d{5}")
-
-
-# --- facts -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistrictFact:
-    code: str  # MOIS 5-digit 시군구 code
-    name_ko: str
-    name_en: str
-    office: tuple[float, float]  # lon, lat of the district office (구청)
-    population: int  # 주민등록인구 2021 Q2
-
-
-@dataclass(frozen=True)
-class RiverFact:
-    name_ko: str
-    name_en: str
-    width_m: float
-    line: LineString  # lon/lat, downstream order (the Han west → east)
-
-
-@dataclass(frozen=True)
-class MountainFact:
-    name_ko: str
-    name_en: str
-    summit: tuple[float, float]
-    height_m: float
-    radius_m: float  # footprint radius used for the terrain hill
-
-
-@dataclass(frozen=True)
-class PlaceFact:
-    """A gauge or a facility: a named point."""
-
-    code: str
-    kind: str
-    name_ko: str
-    name_en: str
-    position: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class CityFacts:
-    name: str
-    source: str
-    districts: tuple[DistrictFact, ...]
-    outline: Polygon
-    rivers: tuple[RiverFact, ...]
-    mountains: tuple[MountainFact, ...]
-    gauges: tuple[PlaceFact, ...]
-    facilities: tuple[PlaceFact, ...]
-    hospitals: tuple[PlaceFact, ...] = ()  # real hospitals, approximate positions
-
-    @property
-    def han(self) -> RiverFact:
-        """The main river (the first of the table)."""
-        return self.rivers[0]
-
-    def district(self, code: str) -> DistrictFact:
-        for d in self.districts:
-            if d.code == code:
-                return d
-        raise KeyError(code)
-
-
-def _facts_text(path: Path | None) -> tuple[str, str]:
-    if path is not None:
-        return str(path), Path(path).read_text(encoding="utf-8")
-    ref = resources.files("safecity.demo").joinpath("city_facts.toml")
-    return "safecity/demo/city_facts.toml", ref.read_text(encoding="utf-8")
-
-
-class _Reader:
-    """Typed access to the TOML table; every error names the file and the entry."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def fail(self, entry: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {entry}: {message}", where=f"{self.where}:{entry}")
-
-    def table(self, data: Any, entry: str) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(entry, "expected a table")
-        return data
-
-    def items(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        value = data.get(key)
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, f"expected a non-empty array of tables [[{key}]]")
-        return [self.table(v, f"{key}[{i}]") for i, v in enumerate(value)]
-
-    def text(self, data: dict[str, Any], key: str, entry: str) -> str:
-        value = data.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(entry, f"'{key}' must be a non-empty string")
-        return value.strip()
-
-    def number(self, data: dict[str, Any], key: str, entry: str) -> float:
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(entry, f"'{key}' must be a number")
-        if value <= 0:
-            raise self.fail(entry, f"'{key}' must be positive, not {value}")
-        return float(value)
-
-    def point(self, data: dict[str, Any], key: str, entry: str) -> tuple[float, float]:
-        value = data.get(key)
-        if (
-            not isinstance(value, list)
-            or len(value) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        ):
-            raise self.fail(entry, f"'{key}' must be [lon, lat]")
-        lon, lat = float(value[0]), float(value[1])
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise self.fail(entry, f"'{key}' [{lon}, {lat}] is not WGS84 lon/lat degrees")
-        return lon, lat
-
-    def points(self, data: dict[str, Any], key: str, entry: str, minimum: int) -> list[tuple[float, float]]:
-        value = data.get(key)
-        if not isinstance(value, list) or len(value) < minimum:
-            raise self.fail(entry, f"'{key}' must be a list of at least {minimum} [lon, lat] pairs")
-        return [self.point({"p": v}, "p", f"{entry}.{key}[{i}]") for i, v in enumerate(value)]
-
-
-def _near(outline: Polygon, lonlat: tuple[float, float], metres: float) -> bool:
-    # Degrees to metres at the latitude scale: a degree of longitude is shorter, so this errs strict.
-    return bool(outline.distance(Point(lonlat)) * M_PER_DEG <= metres)
-
-
-def load_facts(path: Path | None = None) -> CityFacts:
-    """Read and validate the demo city's facts (default: the ``city_facts.toml`` in this package).
-
-    Raises :class:`ConfigError` naming the file and the entry (``districts[3] (11200 성동구)``) when a value
-    is missing or mistyped, a code or name is repeated, the outline is not a valid polygon, a district
-    office or facility lies outside the outline, or a summit or gauge is more than
-    :data:`BORDER_TOLERANCE_M` from it.
-    """
-    where, text = _facts_text(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: not valid TOML ({e})", where=where) from None
-    r = _Reader(where)
-    meta = r.table(data.get("meta", {}), "meta")
-    outline_table = r.table(data.get("outline"), "outline")
-    ring = r.points(outline_table, "coordinates", "outline", 3)
-    outline = Polygon(ring)
-    if not outline.is_valid:
-        raise r.fail("outline", f"not a valid polygon: {shapely.is_valid_reason(outline)}")
-    outline = shapely.normalize(outline)
-
-    districts: list[DistrictFact] = []
-    codes: set[str] = set()
-    names: set[str] = set()
-    for i, d in enumerate(r.items(data, "districts")):
-        entry = f"districts[{i}]"
-        code = r.text(d, "code", entry)
-        name_ko = r.text(d, "name_ko", entry)
-        entry = f"districts[{i}] ({code} {name_ko})"
-        if not _CODE.fullmatch(code):
-            raise r.fail(entry, f"code '{code}' is not a 5-digit MOIS code")
-        if code in codes:
-            raise r.fail(entry, f"code {code} appears twice")
-        if name_ko in names:
-            raise r.fail(entry, f"name {name_ko} appears twice")
-        population = d.get("population")
-        if isinstance(population, bool) or not isinstance(population, int) or population <= 0:
-            raise r.fail(entry, "'population' must be a positive integer")
-        office = r.point(d, "office", entry)
-        if not outline.contains(Point(office)):
-            raise r.fail(entry, f"office {list(office)} is outside the city outline")
-        codes.add(code)
-        names.add(name_ko)
-        districts.append(DistrictFact(code, name_ko, r.text(d, "name_en", entry), office, population))
-
-    rivers: list[RiverFact] = []
-    for i, d in enumerate(r.items(data, "rivers")):
-        entry = f"rivers[{i}] ({d.get('name_ko')})"
-        line = LineString(r.points(d, "coordinates", entry, 2))
-        if not line.intersects(outline):
-            raise r.fail(entry, "the river does not cross the city outline")
-        rivers.append(
-            RiverFact(
-                r.text(d, "name_ko", entry), r.text(d, "name_en", entry), r.number(d, "width_m", entry), line
-            )
-        )
-
-    mountains: list[MountainFact] = []
-    for i, d in enumerate(r.items(data, "mountains")):
-        entry = f"mountains[{i}] ({d.get('name_ko')})"
-        summit = r.point(d, "summit", entry)
-        if not _near(outline, summit, BORDER_TOLERANCE_M):
-            raise r.fail(
-                entry, f"summit {list(summit)} is more than {BORDER_TOLERANCE_M:.0f} m outside the city"
-            )
-        mountains.append(
-            MountainFact(
-                r.text(d, "name_ko", entry),
-                r.text(d, "name_en", entry),
-                summit,
-                r.number(d, "height_m", entry),
-                r.number(d, "radius_m", entry),
-            )
-        )
-
-    def places(key: str, inside: bool) -> list[PlaceFact]:
-        out: list[PlaceFact] = []
-        seen: set[str] = set()
-        for i, d in enumerate(r.items(data, key)):
-            code = r.text(d, "code", f"{key}[{i}]")
-            entry = f"{key}[{i}] ({code})"
-            if code in seen:
-                raise r.fail(entry, f"code {code} appears twice")
-            seen.add(code)
-            pos = r.point(d, "position", entry)
-            if inside and not outline.contains(Point(pos)):
-                raise r.fail(entry, f"position {list(pos)} is outside the city outline")
-            if not inside and not _near(outline, pos, BORDER_TOLERANCE_M):
-                raise r.fail(entry, f"position {list(pos)} is more than {BORDER_TOLERANCE_M:.0f} m outside")
-            kind = str(d.get("kind", key.rstrip("s")))
-            out.append(PlaceFact(code, kind, r.text(d, "name_ko", entry), r.text(d, "name_en", entry), pos))
-        return out
-
-    return CityFacts(
-        name=str(meta.get("name", "demo city")),
-        source=str(meta.get("source", SOURCE)),
-        districts=tuple(districts),
-        outline=outline,
-        rivers=tuple(rivers),
-        mountains=tuple(mountains),
-        gauges=tuple(places("gauges", inside=False)),
-        facilities=tuple(places("facilities", inside=True)),
-        hospitals=tuple(places("hospitals", inside=True)) if "hospitals" in data else (),
-    )
+#: Douglas-Peucker tolerance of the Han's course taken from the district borders, metres: the borders
+#: follow every bend of the survey; the river's centre line needs the shape, not the 10 m detail.
+HAN_SIMPLIFY_M = 100.0
 
 
 # --- the generated city ----------------------------------------------------------------------------
@@ -295,6 +72,8 @@ def load_facts(path: Path | None = None) -> CityFacts:
 
 @dataclass(frozen=True)
 class DemoDistrict:
+    """A real district (자치구): MOIS code, names, 2021 Q2 resident total (facts), office, real polygon."""
+
     code: str
     name_ko: str
     name_en: str
@@ -302,25 +81,29 @@ class DemoDistrict:
     office: Point
     polygon: Polygon
 
-    def properties(self) -> dict[str, Any]:
-        """GeoJSON properties with the column names of the MOIS (juso.go.kr) district files."""
-        return {
-            "SIG_CD": self.code,
-            "SIG_KOR_NM": self.name_ko,
-            "SIG_ENG_NM": self.name_en,
-            "population": self.population,
-            "source": SOURCE,
-        }
+
+@dataclass(frozen=True)
+class DemoDong:
+    """A real administrative dong (행정동, 10-digit MOIS code) with a generated population
+    (:data:`DONG_POPULATION_SOURCE`)."""
+
+    code: str
+    name_ko: str
+    name_en: str
+    district_code: str
+    population: int
+    polygon: Polygon
 
 
 @dataclass(frozen=True)
 class PopulationCell:
-    """The residents of one district inside one grid cell (a cell shared by two districts appears twice)."""
+    """The residents of one dong inside one grid cell (a cell shared by two dongs appears twice)."""
 
     district_code: str
+    dong_code: str
     row: int  # from the south edge of the grid
     col: int  # from the west edge of the grid
-    lon: float  # a point of the cell's part in the district
+    lon: float  # a point of the cell's part in the dong
     lat: float
     population: int
 
@@ -359,8 +142,10 @@ class TerrainModel:
 class DemoCity:
     seed: int
     facts: CityFacts
-    outline: Polygon
-    districts: tuple[DemoDistrict, ...]
+    outline: Polygon  # the union of the real districts
+    districts: tuple[DemoDistrict, ...]  # in the facts' order
+    dongs: tuple[DemoDong, ...]  # by code
+    han: LineString  # the Han's centre line (west → east), beyond the city too
     water: BaseGeometry  # the Han and the tributaries, clipped to the outline
     population_cell_m: float
     population: tuple[PopulationCell, ...]
@@ -375,6 +160,15 @@ class DemoCity:
                 return d
         raise KeyError(code)
 
+    def dong(self, code: str) -> DemoDong:
+        for d in self.dongs:
+            if d.code == code:
+                return d
+        raise KeyError(code)
+
+    def dongs_of(self, district_code: str) -> tuple[DemoDong, ...]:
+        return tuple(d for d in self.dongs if d.district_code == district_code)
+
     def digest(self) -> str:
         """SHA-256 over every generated value: equal digests mean identical cities."""
         h = hashlib.sha256()
@@ -383,11 +177,17 @@ class DemoCity:
         h.update(shapely.to_wkb(self.water))
         for w in self.river_water:
             h.update(shapely.to_wkb(w))
+        h.update(shapely.to_wkb(self.han))
         for d in self.districts:
             h.update(f"{d.code}|{d.name_ko}|{d.name_en}|{d.population}".encode())
             h.update(shapely.to_wkb(d.polygon))
+        for g in self.dongs:
+            h.update(f"{g.code}|{g.name_ko}|{g.name_en}|{g.district_code}|{g.population}".encode())
+            h.update(shapely.to_wkb(g.polygon))
         for c in self.population:
-            h.update(f"{c.district_code}|{c.row}|{c.col}|{c.lon!r}|{c.lat!r}|{c.population}".encode())
+            h.update(
+                f"{c.district_code}|{c.dong_code}|{c.row}|{c.col}|{c.lon!r}|{c.lat!r}|{c.population}".encode()
+            )
         for road in self.roads:
             h.update(f"{road.name}|{road.highway}|{road.bridge}".encode())
             h.update(shapely.to_wkb(road.geometry))
@@ -420,46 +220,44 @@ class _Frame:
 
 
 def build_city(seed: int = 2022, facts: CityFacts | None = None) -> DemoCity:
-    """Generate the demo city. The same seed (and facts) gives an identical city (see :meth:`DemoCity.digest`).
+    """Build the demo city. The same seed (and facts) gives an identical city (see :meth:`DemoCity.digest`).
 
-    The seed only varies the population's spread over the grid and the terrain's micro-relief; district
-    polygons, water and roads follow from the facts alone.
+    The seed only varies the population's spread over the grid and the terrain's micro-relief; the
+    boundaries are the shipped real ones, and the water and roads follow from them and the facts.
+    Raises :class:`ConfigError` when the facts' Han does not separate the districts into two banks
+    that share one border.
     """
     facts = facts or load_facts()
     rng = np.random.default_rng(seed)
     c = facts.outline.centroid
     frame = _Frame(round(c.x, 4), round(c.y, 4))
     outline_m: Polygon = frame.to_m(facts.outline)
+    real = {b.code: b.polygon for b in seoul.districts()}
+    districts = tuple(
+        DemoDistrict(d.code, d.name_ko, d.name_en, d.population, Point(d.office), _polygon(real[d.code]))
+        for d in facts.districts
+    )
     han = facts.han
-    han_m: LineString = frame.to_m(han.line)
+    course: LineString = frame.to_deg(frame.to_m(han_course(facts, districts)).simplify(HAN_SIMPLIFY_M))
+    han_m: LineString = frame.to_m(course)
     rivers_m = [
-        frame.to_m(r.line).buffer(r.width_m / 2, cap_style="flat").intersection(outline_m)
-        for r in facts.rivers
+        frame.to_m(r.line if i else course).buffer(r.width_m / 2, cap_style="flat").intersection(outline_m)
+        for i, r in enumerate(facts.rivers)
     ]
     han_water_m, tributaries_m = rivers_m[0], rivers_m[1:]
     water_m = shapely.union_all(rivers_m)
 
-    polygons_m = _district_polygons(facts, frame, outline_m)
-    districts = tuple(
-        DemoDistrict(
-            d.code,
-            d.name_ko,
-            d.name_en,
-            d.population,
-            Point(d.office),
-            _clean_polygon(frame.to_deg(p)),
-        )
-        for d, p in zip(facts.districts, polygons_m, strict=True)
-    )
     mountains_m = [(frame.to_m(Point(m.summit)), m) for m in facts.mountains]
-    population = _population(facts, frame, outline_m, polygons_m, water_m, mountains_m, rng)
-    roads = _roads(facts, frame, outline_m, han_m, han.width_m, water_m)
+    dongs, population = _population(facts, frame, outline_m, water_m, mountains_m, rng)
+    roads = _roads(facts, frame, outline_m, course, han.width_m, water_m)
     terrain = _terrain(facts, frame, han_m, han_water_m, tributaries_m, mountains_m, rng)
     return DemoCity(
         seed=seed,
         facts=facts,
         outline=facts.outline,
         districts=districts,
+        dongs=dongs,
+        han=course,
         water=frame.to_deg(water_m),
         population_cell_m=POPULATION_CELL_M,
         population=population,
@@ -469,38 +267,66 @@ def build_city(seed: int = 2022, facts: CityFacts | None = None) -> DemoCity:
     )
 
 
-def _clean_polygon(geom: BaseGeometry) -> Polygon:
-    geom = shapely.make_valid(geom) if not geom.is_valid else geom
-    if geom.geom_type != "Polygon":
-        parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
-        geom = parts[0]
-    out = shapely.normalize(geom)
-    assert isinstance(out, Polygon)
-    return out
+def _polygon(geom: BaseGeometry) -> Polygon:
+    if not isinstance(geom, Polygon):  # the shipped boundaries are single polygons (their test says so)
+        raise ConfigError(f"a shipped boundary is a {geom.geom_type}, the demo city needs polygons")
+    return geom
 
 
-def _district_polygons(facts: CityFacts, frame: _Frame, outline_m: Polygon) -> list[Polygon]:
-    """Voronoi cells of the offices, clipped to the outline; a clipped piece cut off from its office
-    (the outline is concave) goes to the neighbour it shares the longest border with."""
-    offices = [frame.to_m(Point(d.office)) for d in facts.districts]
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.MultiPoint(offices), extend_to=outline_m))
-    own: list[BaseGeometry] = []
-    orphans: list[BaseGeometry] = []
-    for office in offices:
-        cell = next(c for c in cells if c.contains(office))
-        clipped = cell.intersection(outline_m)
-        for part in shapely.get_parts(clipped):
-            if part.geom_type != "Polygon" or part.area <= 0:
-                continue
-            if part.contains(office):
-                own.append(part)
-            else:
-                orphans.append(part)
-    for orphan in sorted(orphans, key=lambda p: (-p.area, p.centroid.x, p.centroid.y)):
-        shared = [shapely.length(shapely.intersection(orphan.boundary, p.boundary)) for p in own]
-        k = int(np.argmax(shared))
-        own[k] = shapely.union(own[k], orphan)
-    return [_clean_polygon(p) for p in own]
+def _left_of(line: LineString, p: Point) -> bool:
+    """True when ``p`` lies left of ``line`` (north of a west → east river) at its nearest point."""
+    s = line.project(p)
+    a = line.interpolate(max(s - 1e-4, 0.0))
+    b = line.interpolate(min(s + 1e-4, line.length))
+    return bool((b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x) > 0)
+
+
+def han_course(facts: CityFacts, districts: Sequence[DemoDistrict]) -> LineString:
+    """The Han's centre line, west → east, in degrees: the facts' course up to the city, the city border
+    from there to where the districts north and south of the river meet (강서구 faces 고양시 across the
+    river), their shared border, the city border again (강동구 faces 구리시), then the facts' course.
+
+    Seoul's borders run mid-river, so this puts the river where it is. A district is north when its
+    office lies left of the facts' course (which runs west → east).
+    """
+    line = facts.han.line
+    north = [d.polygon for d in districts if _left_of(line, d.office)]
+    south = [d.polygon for d in districts if not _left_of(line, d.office)]
+    if not north or not south:
+        raise ConfigError("city_facts.toml: rivers[0] (the Han) must have districts on both banks")
+    shared = shapely.line_merge(
+        shapely.intersection(shapely.union_all(north).boundary, shapely.union_all(south).boundary)
+    )
+    if not isinstance(shared, LineString):
+        raise ConfigError(
+            "city_facts.toml: rivers[0]: the districts north and south of the Han do not meet along one "
+            f"border ({shared.geom_type}); check which side each district office lies on"
+        )
+    if shared.coords[0][0] > shared.coords[-1][0]:
+        shared = shared.reverse()
+    ring = LineString(facts.outline.exterior.coords)
+    first, last = Point(line.coords[0]), Point(line.coords[-1])
+    west = _arc(ring, ring.project(first), ring.project(Point(shared.coords[0])))
+    east = _arc(ring, ring.project(Point(shared.coords[-1])), ring.project(last))
+    coords = [line.coords[0], *west, *list(shared.coords)[1:], *east[1:], line.coords[-1]]
+    # drop repeats where the pieces join
+    out = [p for i, p in enumerate(coords) if i == 0 or p != coords[i - 1]]
+    return LineString(out)
+
+
+def _arc(ring: LineString, a: float, b: float) -> list[tuple[float, float]]:
+    """The coordinates of the closed ``ring`` from distance ``a`` to ``b`` along it, the shorter way."""
+    length = ring.length
+    if (b - a) % length > length / 2:
+        return _arc(ring, b, a)[::-1]
+    # from a to b, or across the ring's start
+    parts = [substring(ring, a, b)] if a <= b else [substring(ring, a, length), substring(ring, 0.0, b)]
+    coords: list[tuple[float, float]] = []
+    for part in parts:
+        for x, y in shapely.get_coordinates(part):
+            if not coords or coords[-1] != (x, y):
+                coords.append((float(x), float(y)))
+    return coords
 
 
 def _allocate(total: int, weights: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -518,13 +344,20 @@ def _population(
     facts: CityFacts,
     frame: _Frame,
     outline_m: Polygon,
-    polygons_m: Sequence[Polygon],
     water_m: BaseGeometry,
     mountains_m: Sequence[tuple[Point, MountainFact]],
     rng: np.random.Generator,
-) -> tuple[PopulationCell, ...]:
-    """Spread each district's residents over its 500 m cells: by land area (no one lives on the water),
-    thinned on mountain slopes, with a seeded log-normal jitter for texture."""
+) -> tuple[tuple[DemoDong, ...], tuple[PopulationCell, ...]]:
+    """The real dongs with a generated population, and the 500 m population grid.
+
+    Each piece of a dong in a grid cell is weighted by its land area (no one lives on the water), thinned
+    on mountain slopes (진관동 holds 북한산's flank, not a city of 200,000). Each district's 2021 Q2 total
+    goes to its dongs in proportion to their summed weights, then each dong's residents to its pieces by
+    weight with a seeded log-normal jitter for texture. A dong's cells sum to its population, a
+    district's dongs to its total.
+    """
+    real = seoul.dongs()
+    lands = shapely.difference(np.array([frame.to_m(d.polygon) for d in real], dtype=object), water_m)
     minx, miny, maxx, maxy = outline_m.bounds
     size = POPULATION_CELL_M
     cols = math.ceil((maxx - minx) / size)
@@ -532,49 +365,73 @@ def _population(
     grid_c, grid_r = np.meshgrid(np.arange(cols), np.arange(rows))
     cc, rr = grid_c.ravel(), grid_r.ravel()
     boxes = shapely.box(minx + cc * size, miny + rr * size, minx + (cc + 1) * size, miny + (rr + 1) * size)
+    tree = shapely.STRtree(boxes)
     jitter = rng.lognormal(0.0, 0.35, size=len(boxes))
+    # every (dong, cell) piece in one vectorised query and intersection
+    dong_i, box_i = tree.query(lands, predicate="intersects")
+    order = np.lexsort((box_i, dong_i))
+    dong_i, box_i = dong_i[order], box_i[order]
+    pieces = shapely.intersection(boxes[box_i], lands[dong_i])
+    area = shapely.area(pieces)
+    keep = area > 1.0
+    dong_i, box_i, pieces, area = dong_i[keep], box_i[keep], pieces[keep], area[keep]
+    points = shapely.point_on_surface(pieces)
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    thin = np.ones_like(area)
+    for summit, m in mountains_m:
+        r2 = (x - summit.x) ** 2 + (y - summit.y) ** 2
+        thin *= 1.0 - 0.95 * np.exp(-r2 / (2 * (m.radius_m * 0.6) ** 2))
+    habitable = area * thin
+    lonlat = np.round(shapely.get_coordinates(frame.to_deg(shapely.points(x, y))), 6)
+    starts = np.searchsorted(dong_i, np.arange(len(real) + 1))
+    per_dong = np.add.reduceat(habitable, starts[:-1]) if len(habitable) else np.zeros(len(real))
+    per_dong[starts[:-1] == starts[1:]] = 0.0  # reduceat repeats the next value for an empty range
+    people = np.zeros(len(real), dtype=np.int64)
+    for fact in facts.districts:
+        mine = np.array([d.district_code == fact.code for d in real])
+        if per_dong[mine].sum() <= 0:
+            raise ConfigError(f"district {fact.code} {fact.name_ko} has no dong with land")
+        people[mine] = _allocate(fact.population, per_dong[mine])
+    dongs = tuple(
+        DemoDong(d.code, d.name_ko, d.name_en, d.district_code, int(n), _polygon(d.polygon))
+        for d, n in zip(real, people, strict=True)
+    )
+    weight = habitable * jitter[box_i]
     cells: list[PopulationCell] = []
-    for d, poly in zip(facts.districts, polygons_m, strict=True):
-        land = poly.difference(water_m)
-        idx = shapely.STRtree(boxes).query(land, predicate="intersects")
-        idx = np.sort(idx)
-        pieces = shapely.intersection(boxes[idx], land)
-        area = shapely.area(pieces)
-        keep = area > 1.0
-        idx, pieces, area = idx[keep], pieces[keep], area[keep]
-        points = shapely.point_on_surface(pieces)
-        x, y = shapely.get_x(points), shapely.get_y(points)
-        thin = np.ones_like(area)
-        for summit, m in mountains_m:
-            r2 = (x - summit.x) ** 2 + (y - summit.y) ** 2
-            thin *= 1.0 - 0.95 * np.exp(-r2 / (2 * (m.radius_m * 0.6) ** 2))
-        people = _allocate(d.population, area * thin * jitter[idx])
-        lonlat = shapely.get_coordinates(frame.to_deg(shapely.MultiPoint(np.column_stack([x, y]))))
-        for k, i in enumerate(idx):
+    for k, d in enumerate(dongs):
+        a, b = int(starts[k]), int(starts[k + 1])
+        if d.population == 0 or a == b:
+            continue
+        share = _allocate(d.population, weight[a:b])
+        for j in range(a, b):
+            i = box_i[j]
             cells.append(
                 PopulationCell(
+                    d.district_code,
                     d.code,
                     int(rr[i]),
                     int(cc[i]),
-                    round(float(lonlat[k, 0]), 6),
-                    round(float(lonlat[k, 1]), 6),
-                    int(people[k]),
+                    float(lonlat[j, 0]),
+                    float(lonlat[j, 1]),
+                    int(share[j - a]),
                 )
             )
-    return tuple(cells)
+    return dongs, tuple(cells)
 
 
 def _roads(
     facts: CityFacts,
     frame: _Frame,
     outline_m: Polygon,
-    han_m: LineString,
+    han: LineString,
     han_width_m: float,
     water_m: BaseGeometry,
 ) -> tuple[RoadLine, ...]:
     """A street grid every :data:`ROAD_SPACING_M` on land, the two riverside expressways and Han bridges
     (the gauge and facility bridges plus generated ones so that crossings are at most ~2.5 km apart),
-    noded so that roads meet at their crossings. Tributaries are crossed on (flagged) bridges."""
+    noded so that roads meet at their crossings. Tributaries are crossed on (flagged) bridges. ``han``
+    is the Han's centre line in degrees."""
+    han_m: LineString = frame.to_m(han)
     han_water = han_m.buffer(han_width_m / 2, cap_style="flat")
     land = outline_m.difference(han_water)
     minx, miny, maxx, maxy = outline_m.bounds
@@ -600,7 +457,7 @@ def _roads(
     for name, pt in named:
         if pt.distance(han_m) < han_width_m and all(n != name for n in stations.values()):
             stations[round(han_m.project(pt), 1)] = name
-    start, end = (han_m.project(frame.to_m(p)) for p in _outline_crossings(facts.outline, facts.han.line))
+    start, end = (han_m.project(frame.to_m(p)) for p in _outline_crossings(facts.outline, han))
     marks = sorted([start, *stations, end])
     generated = 0
     for a, b in itertools.pairwise(marks):
@@ -692,10 +549,14 @@ def _terrain(
 
 
 __all__ = [
+    "BORDER_TOLERANCE_M",
+    "DONG_POPULATION_SOURCE",
+    "M_PER_DEG",
     "SOURCE",
     "CityFacts",
     "DemoCity",
     "DemoDistrict",
+    "DemoDong",
     "DistrictFact",
     "MountainFact",
     "PlaceFact",
@@ -704,5 +565,6 @@ __all__ = [
     "RoadLine",
     "TerrainModel",
     "build_city",
+    "han_course",
     "load_facts",
 ]

@@ -1,19 +1,22 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Load a generated :class:`~safecity.demo.city.DemoCity` into a platform, through the public importers.
+"""Load a :class:`~safecity.demo.city.DemoCity` into a platform, through the public importers.
 
-The city is written as the files a user would import (GeoJSON districts with the MOIS/juso columns
-``SIG_CD``/``SIG_KOR_NM``/``SIG_ENG_NM``, a GeoJSON facility layer, an OSM XML road file, a GeoTIFF terrain
-model) into ``workdir``, and each file goes through the same function as ``safecity import ...``.
-Loading twice changes nothing: districts are upserted by code, the facility layer replaces its previous
-import, and the road network and the DEM are rewritten in place.
+The real districts and dongs are the boundary files shipped in the package (:mod:`safecity.geo.seoul`),
+imported as a user would (``safecity import layer FILE --as districts|dongs``), so the OGC API
+collections carry their attribution. The generated rest is written as the files a user would import (a
+GeoJSON facility layer, an OSM XML road file, a GeoTIFF terrain model) into ``workdir``, and each file
+goes through the same function as ``safecity import ...``. Loading twice changes nothing: areas are
+upserted by code, the facility layer replaces its previous import, and the road network and the DEM
+are rewritten in place.
 
 The demo network's places go the same way: schools, 119 safety centres and hospitals as the geo layers
 ``schools``, ``fire_stations`` and ``hospitals`` (properties ``code, kind, name_ko, name_en, source``, plus
 ``district``, ``generated`` and ``demo``), shelters through the evacuation capability's shelter registry
 (``import_layer(..., "shelters")`` → :func:`safecity.evacuation.shelters.upsert_shelters`).
 
-District population (2021 Q2 resident registration, from the facts) is written to
-``geo_areas.population`` of each district, so the board can show it, and kept in the features' properties.
+Population goes to ``geo_areas.population``: each district's 2021 Q2 resident registration (facts) and
+each dong's generated share of it, whose ``properties.population_source`` says so
+(:data:`~safecity.demo.city.DONG_POPULATION_SOURCE`).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ import rasterio  # type: ignore[import-untyped]
 import shapely
 from rasterio.transform import Affine  # type: ignore[import-untyped]
 
-from safecity.demo.city import SOURCE, DemoCity
+from safecity.demo.city import DONG_POPULATION_SOURCE, SOURCE, DemoCity
 from safecity.demo.network import Network, Place, build_network
+from safecity.geo import seoul
 from safecity.geo.importer import ImportReport, import_layer
 from safecity.geo.roads.graph import graph_path
 from safecity.geo.roads.osm import read_osm
@@ -46,6 +50,7 @@ class _Platform(Protocol):
 @dataclass(frozen=True)
 class LoadReport:
     districts: ImportReport
+    dongs: ImportReport
     facilities: ImportReport
     roads: dict[str, int]  # RoadGraph.counts()
     roads_path: Path
@@ -74,16 +79,6 @@ def write_places(places: tuple[Place, ...], path: Path) -> Path:
     return path
 
 
-def write_districts(city: DemoCity, path: Path) -> Path:
-    """The districts as a GeoJSON FeatureCollection (WGS84) with the juso.go.kr column names."""
-    features = [
-        {"type": "Feature", "properties": d.properties(), "geometry": shapely.geometry.mapping(d.polygon)}
-        for d in city.districts
-    ]
-    _write_json(path, {"type": "FeatureCollection", "features": features})
-    return path
-
-
 def write_rivers(city: DemoCity, path: Path) -> Path:
     """The rivers' water (the Han and its tributaries inside the city) as GeoJSON polygons with
     ``code, kind, name_ko, name_en, width_m``: the map's landmarks, drawn under the sensors."""
@@ -96,7 +91,11 @@ def write_rivers(city: DemoCity, path: Path) -> Path:
                 "name_ko": r.name_ko,
                 "name_en": r.name_en,
                 "width_m": r.width_m,
-                "source": "demo (approximate course)",
+                "generated": True,
+                # the Han's course follows the real district borders (mid-river); tributaries approximate
+                "source": "demo: generated water band, course along the real district borders"
+                if i == 0
+                else "demo: generated water band, approximate course",
             },
             "geometry": shapely.geometry.mapping(water),
         }
@@ -199,8 +198,8 @@ def write_dem(city: DemoCity, path: Path) -> Path:
 def load_city(
     platform: _Platform, city: DemoCity, workdir: Path, network: Network | None = None
 ) -> LoadReport:
-    """Import the demo city into ``platform``: districts (``geo_areas``, MOIS codes, with population),
-    facilities (``geo_features`` layer ``facilities``), the network's places (layers ``schools``,
+    """Import the demo city into ``platform``: the shipped real districts and dongs (``geo_areas``, MOIS
+    codes) with the city's population, facilities (``geo_features`` layer ``facilities``), the network's places (layers ``schools``,
     ``fire_stations``, ``hospitals``; shelters in the shelter registry), the road network
     (``data_dir/roads/roads.npz``) and the terrain model (``data_dir/dem/``). ``network`` defaults to
     :func:`~safecity.demo.network.build_network` of the city. Files are written under ``workdir``.
@@ -209,7 +208,10 @@ def load_city(
     Raises :class:`~safecity.core.errors.BadRequest` from the importers if a generated file is rejected.
     """
     workdir = Path(workdir)
-    districts = import_layer(platform, write_districts(city, workdir / "demo_districts.geojson"), "districts")
+    with seoul.boundary_file(seoul.DISTRICTS_FILE) as path:
+        districts = import_layer(platform, path, "districts")
+    with seoul.boundary_file(seoul.DONGS_FILE) as path:
+        dongs = import_layer(platform, path, "dongs")
     facilities = import_layer(
         platform, write_facilities(city, workdir / "demo_facilities.geojson"), "facilities"
     )
@@ -230,22 +232,36 @@ def load_city(
         platform, write_places(network.shelters, workdir / "demo_shelters.geojson"), "shelters"
     )
     return LoadReport(
-        districts, facilities, roads.counts(), roads_path, dem, places, shelters, network, rivers
+        districts, dongs, facilities, roads.counts(), roads_path, dem, places, shelters, network, rivers
     )
 
 
 def _set_population(store: Store, city: DemoCity) -> None:
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
+    from safecity.geo import areas
     from safecity.geo import tables as t
 
+    a = t.areas.c
+    dongs = {d.code: d.population for d in city.dongs}
     with store.write() as conn:
         for d in city.districts:
             conn.execute(
                 update(t.areas)
-                .where(t.areas.c.kind == "district", t.areas.c.code == d.code)
+                .where(a.kind == "district", a.code_system == "mois", a.code == d.code)
                 .values(population=d.population)
             )
+        rows = conn.execute(
+            select(a.id, a.code, a.properties).where(a.kind == "dong", a.code_system == "mois")
+        ).all()
+        for row in rows:
+            if row.code not in dongs:
+                continue
+            props = {**(row.properties or {}), "population_source": DONG_POPULATION_SOURCE}
+            conn.execute(
+                update(t.areas).where(a.id == row.id).values(population=dongs[row.code], properties=props)
+            )
+    areas.invalidate(store.engine)
 
 
 __all__ = [
@@ -253,7 +269,6 @@ __all__ = [
     "LoadReport",
     "load_city",
     "write_dem",
-    "write_districts",
     "write_facilities",
     "write_osm",
     "write_places",

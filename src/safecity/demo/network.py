@@ -13,7 +13,8 @@ facts at their approximate positions.
 Everything here is **demo data**: every sensor's Thing carries ``demo: true`` and every generated place
 ``generated: true`` and ``source`` = :data:`~safecity.demo.city.SOURCE`. No position is a real school,
 shelter or safety centre. All positions are WGS84 lon/lat on land (outside the rivers' water) inside
-their district's generated polygon.
+their district's real polygon, and each sensor and place names the real dong it stands in (``dong``,
+10-digit MOIS code).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -122,12 +124,14 @@ class Sensor:
     streams: tuple[StreamSpec, ...]
     transport: str = "http"  # http | mqtt
     properties: dict[str, Any] = field(default_factory=dict)  # e.g. gauge, facility
+    dong: str = ""  # MOIS code of the dong it lies in
 
     def thing_properties(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "kind": self.kind,
             "district": self.district,
+            "dong": self.dong,
             "demo": True,
             "source": SOURCE,
             **self.properties,
@@ -148,6 +152,7 @@ class Place:
     generated: bool = True
     capacity: int | None = None  # shelters only
     source: str = SOURCE
+    dong: str = ""  # MOIS code of the dong it lies in
 
     def properties(self) -> dict[str, Any]:
         props: dict[str, Any] = {
@@ -157,6 +162,7 @@ class Place:
             "name_en": self.name_en,
             "source": self.source,
             "district": self.district,
+            "dong": self.dong,
             "generated": self.generated,
             "demo": True,
         }
@@ -194,8 +200,10 @@ class Network:
         h = hashlib.sha256()
         for s in self.sensors:
             h.update(repr((s.code, s.kind, s.lon, s.lat, s.district, s.transport, s.properties)).encode())
+        for s in self.sensors:
+            h.update(s.dong.encode())
         for p in (*self.schools, *self.shelters, *self.fire_stations, *self.hospitals):
-            h.update(repr((p.code, p.kind, p.lon, p.lat, p.district, p.capacity)).encode())
+            h.update(repr((p.code, p.kind, p.lon, p.lat, p.district, p.dong, p.capacity)).encode())
         return h.hexdigest()
 
 
@@ -275,7 +283,7 @@ def _underpasses(city: DemoCity, land: _Land) -> list[Sensor]:
             p = Point(lon, lat)
             d = next((d for d in city.districts if land.districts[d.code].contains(p)), None)
             # on dry land and off the border (a grid vertex may lie on it)
-            if d is None or land.water.contains(p) or d.polygon.exterior.distance(p) <= BORDER_MARGIN_DEG:
+            if d is None or land.water.contains(p) or d.polygon.boundary.distance(p) <= BORDER_MARGIN_DEG:
                 continue
             z = city.terrain.elevation_at(lon, lat)
             if d.code not in best or (z, lon, lat) < best[d.code]:
@@ -361,7 +369,7 @@ def build_network(city: DemoCity) -> Network:
         )
     sensors += _underpasses(city, land)
     schools = _schools(city, land)
-    return Network(
+    network = Network(
         sensors=tuple(sensors),
         schools=schools,
         shelters=_shelters(city, land, schools),
@@ -380,6 +388,32 @@ def build_network(city: DemoCity) -> Network:
             )
             for h in city.facts.hospitals
         ),
+    )
+    return _with_dongs(city, network)
+
+
+def _with_dongs(city: DemoCity, network: Network) -> Network:
+    """Each sensor and place with the code of the dong it stands in (one vectorised query; a point on a
+    border takes the dong of the lowest code, as :func:`safecity.geo.areas.locate` does)."""
+    tree = shapely.STRtree([d.polygon for d in city.dongs])
+
+    def codes(items: Sequence[Sensor | Place]) -> list[str]:
+        pts = shapely.points([i.lon for i in items], [i.lat for i in items])
+        point_i, dong_i = tree.query(pts, predicate="intersects")
+        found: dict[int, str] = {}
+        for p, d in sorted(zip(point_i.tolist(), dong_i.tolist(), strict=True)):
+            found.setdefault(p, city.dongs[d].code)
+        return [found.get(k, "") for k in range(len(items))]
+
+    def tag(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(replace(i, dong=c) for i, c in zip(items, codes(items), strict=True)) if items else ()
+
+    return Network(
+        tag(network.sensors),
+        tag(network.schools),
+        tag(network.shelters),
+        tag(network.fire_stations),
+        tag(network.hospitals),
     )
 
 

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """``safecity demo``: the demo city and a scenario replayed through the real ingest paths.
 
-The platform starts on embedded defaults and a simulated clock; the demo city (approximate Seoul
-geography, generated) is loaded; then the scenario's stations (``demo/scenarios/<name>.toml``) post their
+The platform starts on embedded defaults and a simulated clock; the demo city (Seoul's real districts and
+dongs; generated population by dong, roads, terrain and places) is loaded; then the scenario's stations (``demo/scenarios/<name>.toml``) post their
 readings as devices do: Data Array batches over HTTP with their device keys, and MQTT publishes for the
 stations marked so. An hour of scenario passes in a minute at the default speed.
 """
@@ -236,7 +236,9 @@ def loaded_line(report: LoadReport) -> str:
         f"{k} {v}" for k, v in c.items() if k not in ("schools", "shelters", "fire_stations", "hospitals")
     )
     return (
-        f"loaded: {report.districts.created + report.districts.updated} districts (자치구); "
+        f"loaded: {report.districts.created + report.districts.updated} districts (자치구) and "
+        f"{report.dongs.created + report.dongs.updated} dongs (행정동), real boundaries, dong population "
+        "generated; "
         f"{len(report.network.sensors)} sensors ({kinds}); {c['schools']} schools (학교, generated); "
         f"{c['shelters']} shelters (대피소); {c['fire_stations']} 119 safety centres (119안전센터, generated); "
         f"{c['hospitals']} hospitals (병원, real, approximate positions)"
@@ -268,8 +270,11 @@ def run_demo(
     from safecity.demo.load import load_city
     from safecity.demo.network import build_network
 
-    # the demo city: Seoul's districts, roads and terrain generated offline from cited facts (approximate)
-    print("building the demo city (approximate Seoul geography) ...", flush=True)
+    # the demo city: Seoul's real districts and dongs; roads, terrain and places generated offline from
+    # cited facts
+    print(
+        "building the demo city (real districts and dongs; generated roads, terrain, places) ...", flush=True
+    )
     city = build_city()
     network = build_network(city)
     report = load_city(platform, city, settings.data_dir / "demo_city", network)

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from safecity.evacuation.layers import hazard_zones_layer, shelters_layer
 from safecity.geo import tables as t
+from safecity.geo.seoul import Attribution, attribution_for
 from safecity.sensing.layers import sensors_layer
 from safecity.store import Store
 
@@ -36,6 +37,9 @@ class Collection:
     #: Builds ``SELECT id, geom, <queryable columns...>`` with the collection's fixed conditions.
     base: Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]
     keywords: Sequence[str] = field(default_factory=tuple)
+    #: ``geo_areas.kind`` of an administrative-area collection, whose rows may come from the shipped
+    #: Seoul boundaries (then the collection carries their attribution)
+    area_kind: str | None = None
 
 
 def _areas(
@@ -85,6 +89,7 @@ COLLECTIONS: dict[str, Collection] = {
             "Administrative districts with their official code, code system (mois or kostat) and population.",
             _areas("district"),
             ("administrative", "district"),
+            "district",
         ),
         Collection(
             "dongs",
@@ -92,6 +97,7 @@ COLLECTIONS: dict[str, Collection] = {
             "Administrative dongs with their official code, district and resident population.",
             _areas("dong"),
             ("administrative", "dong"),
+            "dong",
         ),
         Collection(
             "facilities",
@@ -235,6 +241,16 @@ def one(conn: Connection, collection: Collection, feature_id: int) -> dict[str, 
 def columns(collection: Collection) -> dict[str, Any]:
     """The queryable columns of a collection, by property name."""
     return collection.base()[3]
+
+
+def attribution(conn: Connection, collection: Collection) -> Attribution | None:
+    """The attribution the collection's rows owe (the shipped Seoul boundaries'), or None."""
+    if collection.area_kind is None:
+        return None
+    sources = conn.execute(
+        select(t.areas.c.source).where(t.areas.c.kind == collection.area_kind).distinct()
+    ).scalars()
+    return attribution_for(sources)
 
 
 def extent(store: Store, conn: Connection, collection: Collection) -> list[float] | None:

@@ -491,8 +491,6 @@ def _import_features(
         geom = _repair(raw, i, report, dims=None)
         if geom is None:
             continue
-        point = geom.representative_point()
-        dong = area_index.area_at(conn, point.x, point.y, "dong")
         rows.append(
             {
                 "layer": layer_name,
@@ -502,12 +500,17 @@ def _import_features(
                 "code": _text(data.columns[code_col][i]) if code_col else None,
                 "properties": _properties(data, i),
                 "geom": geom,
-                "area_id": dong.id if dong else None,
+                "area_id": None,
                 "source": source,
                 "imported_at": now,
             }
         )
     if rows:
+        # each feature's dong, all at once (one version check and one vectorised query, not one per row)
+        points = shapely.point_on_surface([r["geom"] for r in rows])
+        dongs = area_index.locate(conn, shapely.get_x(points), shapely.get_y(points), "dong")
+        for row, dong_id in zip(rows, dongs.tolist(), strict=True):
+            row["area_id"] = dong_id if dong_id >= 0 else None
         conn.execute(t.features.insert(), rows)
     replaced = min(removed or 0, len(rows))
     report.updated = replaced

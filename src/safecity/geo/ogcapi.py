@@ -22,8 +22,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.core.errors import BadRequest, NotFound
-from safecity.geo.collections import COLLECTIONS, Collection, coerce_for, columns, extent, one, query
+from safecity.geo.collections import (
+    COLLECTIONS,
+    Collection,
+    attribution,
+    coerce_for,
+    columns,
+    extent,
+    one,
+    query,
+)
 from safecity.geo.cql2 import parse_cql2_text
+from safecity.geo.seoul import Attribution
 from safecity.store import Store
 
 router = APIRouter(prefix="/ogcapi", tags=["ogcapi"])
@@ -69,7 +79,9 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-def _collection(c: Collection, base: str, bbox: list[float] | None) -> dict[str, Any]:
+def _collection(
+    c: Collection, base: str, bbox: list[float] | None, credit: Attribution | None = None
+) -> dict[str, Any]:
     url = f"{base}/collections/{c.id}"
     body: dict[str, Any] = {
         "id": c.id,
@@ -92,6 +104,10 @@ def _collection(c: Collection, base: str, bbox: list[float] | None) -> dict[str,
     }
     if bbox is not None:
         body["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
+    if credit is not None:
+        # OGC API – Common: "attribution" of a collection; the terms as links with the IANA rel "license"
+        body["attribution"] = credit.text
+        body["links"] += [_link(url, "license", "text/html", title) for title, url in credit.licences]
     return body
 
 
@@ -170,10 +186,11 @@ def collections(request: Request) -> Response:
     store = _store(request)
     with store.engine.connect() as conn:
         bboxes = {c.id: extent(store, conn, c) for c in COLLECTIONS.values()}
+        credits = {c.id: attribution(conn, c) for c in COLLECTIONS.values()}
     return _json(
         {
             "links": [_link(f"{base}/collections", "self", JSON, "Feature collections")],
-            "collections": [_collection(c, base, bboxes[c.id]) for c in COLLECTIONS.values()],
+            "collections": [_collection(c, base, bboxes[c.id], credits[c.id]) for c in COLLECTIONS.values()],
         }
     )
 
@@ -184,7 +201,8 @@ def collection(request: Request, collectionId: str) -> Response:  # the standard
     store = _store(request)
     with store.engine.connect() as conn:
         bbox = extent(store, conn, c)
-    return _json(_collection(c, _base(request), bbox))
+        credit = attribution(conn, c)
+    return _json(_collection(c, _base(request), bbox, credit))
 
 
 @router.get(
