@@ -26,7 +26,11 @@ def _rows(case: str) -> tuple[verify.Row, ...]:
 def test_case_reproduces_its_reference(case: str) -> None:
     rows = _rows(case)
     assert rows, f"{case} produced no rows"
-    failed = [f"{r.measure}: ours {r.ours!r} vs {r.reference!r} ({r.tolerance_text()})" for r in rows if not r.passed]
+    failed = [
+        f"{r.measure}: ours {r.ours!r} vs {r.reference!r} ({r.tolerance_text()})"
+        for r in rows
+        if not r.passed
+    ]
     assert not failed, "\n".join(failed)
 
 

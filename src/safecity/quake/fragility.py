@@ -73,15 +73,20 @@ class Fragility(Protocol):
     def exceedance(self, iml: FloatArray, which: IntArray) -> FloatArray: ...
 
 
-def state_probabilities(exceed: FloatArray) -> FloatArray:
+def state_probabilities(exceed: FloatArray, *, monotone: bool = False) -> FloatArray:
     """From P(DS ≥ ds) (n × k, damage states in increasing order) to P(DS = ds) (n × (k+1)), column 0
     being no damage. Exceedances are made non-increasing first (a later state cannot be likelier than an
     earlier one; with equal β they already are) so every probability is ≥ 0 and each row sums to 1: an
     earlier state is raised to the later one's probability (a collapsed building has certainly become
     uninhabitable), which is what OpenQuake does (its QA case 17: a 0/1 "collapsed" curve gives
-    collapsed = 1, uninhabitable = 0). NaN (no ground motion) counts as no damage."""
-    ex = np.clip(np.nan_to_num(exceed, nan=0.0), 0.0, 1.0)
-    ex = np.maximum.accumulate(ex[:, ::-1], axis=1)[:, ::-1]
+    collapsed = 1, uninhabitable = 0). NaN (no ground motion) counts as no damage. ``monotone``: the
+    caller knows the exceedances already decrease (e.g. :attr:`LognormalFragility.monotone`), which saves
+    the pass that enforces it."""
+    ex = exceed
+    if np.isnan(ex).any():
+        ex = np.nan_to_num(ex, nan=0.0)
+    if not monotone:
+        ex = np.maximum.accumulate(np.clip(ex, 0.0, 1.0)[:, ::-1], axis=1)[:, ::-1]
     n, k = ex.shape
     out = np.empty((n, k + 1))
     out[:, 0] = 1.0 - ex[:, 0]
@@ -157,16 +162,25 @@ class LognormalFragility(_Indexed):
             imt,
         )
 
+    def __post_init__(self) -> None:
+        # precomputed once: the per-building work is then one gather, one subtraction, one product, ndtr
+        object.__setattr__(self, "_log_median", np.log(self.median))
+        object.__setattr__(self, "_inv_beta", 1.0 / self.beta)
+        object.__setattr__(self, "_plain", bool(np.all(self.min_iml <= 0) and np.all(np.isinf(self.max_iml))))
+        # with one β per function and increasing medians, P(DS ≥ ds) already decreases with ds
+        same_beta = bool(np.all(self.beta == self.beta[:, :1]))
+        object.__setattr__(self, "monotone", same_beta and bool(np.all(np.diff(self.median, axis=1) >= 0)))
+
     def exceedance(self, iml: FloatArray, which: IntArray) -> FloatArray:
-        """P(DS ≥ ds) for each building (rows) and damage state (columns)."""
+        """P(DS ≥ ds) for each building (rows) and damage state (columns); NaN rows where ``iml`` is NaN."""
         x = np.asarray(iml, dtype=np.float64)
-        xc = np.clip(x, self.min_iml[which], self.max_iml[which])
-        with np.errstate(divide="ignore"):
-            z = (np.log(xc)[:, None] - np.log(self.median[which])) / self.beta[which]
+        xc = x if self._plain else np.clip(x, self.min_iml[which], self.max_iml[which])  # type: ignore[attr-defined]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(xc)[:, None] - self._log_median[which]) * self._inv_beta[which]  # type: ignore[attr-defined]
         p: FloatArray = ndtr(z)
         # NaN compares False: a site without ground motion keeps NaN, turned into "no damage" downstream
-        p[x < self.no_damage_limit[which]] = 0.0
-        p[np.isnan(x)] = np.nan
+        if np.any(self.no_damage_limit > 0):
+            p[x < self.no_damage_limit[which]] = 0.0
         return p
 
 
