@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from safecity.quake.gmm import BSSA14, Mechanism
-from safecity.quake.shakemap import Rupture, Stations, fit_source, shake
+from safecity.quake.shakemap import Rupture, Stations, fit_source, grid_cells, shake
 
 #: 25 stations on a 5 × 5 grid over Seoul (lon 126.85-127.15, lat 37.45-37.65).
 LON, LAT = (a.ravel() for a in np.meshgrid(np.linspace(126.85, 127.15, 5), np.linspace(37.45, 37.65, 5)))
@@ -59,3 +59,18 @@ def test_source_fitted_from_readings_alone() -> None:
     assert np.hypot((fitted.lon - 126.95) * 88.2, (fitted.lat - 37.52) * 111.2) < 6.0
     with pytest.raises(ValueError, match="at least 3"):
         fit_source(Stations(LON[:2], LAT[:2], VS[:2], {"PGA": obs[:2]}))
+
+
+def test_grid_cells_take_the_same_field() -> None:
+    lon, lat, (rows, cols) = grid_cells((126.76, 37.41, 127.19, 37.71), 500.0)
+    assert len(lon) == rows * cols and rows > 60 and cols > 70
+    s = shake(Rupture(6.0, 127.0, 37.5), lon, lat, np.full(len(lon), 360.0))
+    field = s.motion.pga_g.reshape(rows, cols)
+    # strongest near the epicentre, and PGV and SA at every cell too
+    r, c = np.unravel_index(np.argmax(field), field.shape)
+    assert (
+        abs(lon.reshape(rows, cols)[r, c] - 127.0) < 0.01 and abs(lat.reshape(rows, cols)[r, c] - 37.5) < 0.01
+    )
+    assert s.motion.pgv_cms.shape == s.motion.sa_g[1.0].shape == (rows * cols,)
+    with pytest.raises(ValueError):
+        grid_cells((127.0, 37.0, 126.0, 38.0))

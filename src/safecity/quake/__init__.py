@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from safecity.quake.inventory import Inventory, TimeOfDay
     from safecity.quake.register import RegisterImportError, read_register
     from safecity.quake.service import Assessment, assess_cap, assess_readings, assess_scenario
-    from safecity.quake.shakemap import Rupture, Shaking, Stations, fit_source, shake
+    from safecity.quake.shakemap import Rupture, Shaking, Stations, fit_source, grid_cells, shake
     from safecity.quake.summary import DamageSummary, summarise
 
 #: Public name → the module that defines it. Imported on first use (PEP 562) so that ``safecity --help``
@@ -49,6 +49,7 @@ _EXPORTS = {
     "assess_readings": "safecity.quake.service",
     "assess_scenario": "safecity.quake.service",
     "fit_source": "safecity.quake.shakemap",
+    "grid_cells": "safecity.quake.shakemap",
     "generate_seoul": "safecity.quake.generate",
     "kma_class_name": "safecity.quake.intensity",
     "kma_classes": "safecity.quake.intensity",
@@ -81,6 +82,7 @@ __all__ = [
     "assess_scenario",
     "fit_source",
     "generate_seoul",
+    "grid_cells",
     "kma_class_name",
     "kma_classes",
     "quake_from_alert",

@@ -106,6 +106,24 @@ class Shaking:
     conditioned_on: int = 0
 
 
+def grid_cells(
+    bounds: tuple[float, float, float, float], cell_m: float = 250.0
+) -> tuple[FloatArray, FloatArray, tuple[int, int]]:
+    """Centres (lon, lat arrays, row-major from the south-west) of a regular grid of ``cell_m`` cells
+    over ``(min_lon, min_lat, max_lon, max_lat)``, and its (rows, cols): the grid of a shaking map, to
+    pass to :func:`shake` like buildings (reshape the results to (rows, cols))."""
+    min_lon, min_lat, max_lon, max_lat = bounds
+    if not (min_lon < max_lon and min_lat < max_lat) or cell_m <= 0:
+        raise ValueError(f"bounds {bounds} or cell size {cell_m} m make no grid")
+    lat0 = (min_lat + max_lat) / 2
+    dlon = cell_m / 1000 / (KM_PER_DEG * math.cos(math.radians(lat0)))
+    dlat = cell_m / 1000 / KM_PER_DEG
+    xs = np.arange(min_lon + dlon / 2, max_lon, dlon)
+    ys = np.arange(min_lat + dlat / 2, max_lat, dlat)
+    gx, gy = np.meshgrid(xs, ys)
+    return gx.ravel(), gy.ravel(), (len(ys), len(xs))
+
+
 def correlation_length_km(imt: str) -> float:
     """Jayaram & Baker (2009) range b (km) of within-event residual correlation, case 1."""
     if imt in ("PGA", "PGV"):
