@@ -54,7 +54,8 @@ def test_conditioning_honours_stations_and_fades_away_from_them() -> None:
 def test_source_fitted_from_readings_alone() -> None:
     truth = Rupture(5.5, 126.95, 37.52)
     obs = shake(truth, LON, LAT, VS).motion.pga_g * np.exp(np.random.default_rng(5).normal(0.0, 0.15, 25))
-    fitted = fit_source(Stations(LON, LAT, VS, {"PGA": obs}))
+    # as the demo's accelerometers report it: peak_ground_acceleration in gal
+    fitted = fit_source(Stations.from_pga_gal(LON, LAT, obs * 980.665, 360.0))
     assert abs(fitted.magnitude - 5.5) <= 0.3
     assert np.hypot((fitted.lon - 126.95) * 88.2, (fitted.lat - 37.52) * 111.2) < 6.0
     with pytest.raises(ValueError, match="at least 3"):

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safecity.quake.gmm import BSSA14, Mechanism, Motion, sa_name
+from safecity.quake.intensity import GAL_PER_G
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -92,6 +93,17 @@ class Stations:
 
     def __len__(self) -> int:
         return len(self.lon)
+
+    @classmethod
+    def from_pga_gal(
+        cls, lon: FloatArray, lat: FloatArray, pga_gal: FloatArray, vs30: FloatArray | float = 360.0
+    ) -> Stations:
+        """Accelerometer peaks as the platform's sensors report them (``peak_ground_acceleration`` in gal,
+        cm/s²), converted to g; ``vs30`` per station or one value for all (m/s)."""
+        lon_a = np.asarray(lon, dtype=np.float64)
+        vs = np.broadcast_to(np.asarray(vs30, dtype=np.float64), lon_a.shape).copy()
+        pga = np.asarray(pga_gal, dtype=np.float64) / GAL_PER_G
+        return cls(lon_a, np.asarray(lat, dtype=np.float64), vs, {"PGA": pga})
 
 
 @dataclass(frozen=True)
