@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from shapely.geometry import box
 
 from safecity.quake.damage import SHELTER_SHARE, assess
-from safecity.quake.inventory import TimeOfDay
+from safecity.quake.inventory import TimeOfDay, with_areas
 from safecity.quake.register import read_register
 from safecity.quake.summary import summarise
 
@@ -68,3 +69,18 @@ def test_summary_adds_up_and_ranks_inspections() -> None:
     priority = dmg.collapse * inv.occupants[:, TimeOfDay.DAY]
     assert [i.id for i in s.inspect_first] == [str(inv.ids[k]) for k in np.argsort(-priority)[:2]]
     assert s.to_dict()["total"]["buildings"] == 3
+
+
+def test_summary_per_dong() -> None:
+    inv = with_areas(
+        read_register(CSV),
+        [
+            ("1111051500", box(126.975, 37.565, 126.985, 37.575)),
+            ("1111053000", box(126.985, 37.565, 126.995, 37.575)),
+        ],
+    )
+    assert inv.dong.tolist() == ["1111051500", "1111053000", ""]  # the third lies outside both
+    dmg = assess(inv, np.array([0.5, 0.5, 0.5]))
+    s = summarise(inv, dmg, by="dong")
+    assert [a.code for a in s.areas] == ["", "1111051500", "1111053000"]
+    assert s.areas[1].displaced == pytest.approx(dmg.displaced[0])

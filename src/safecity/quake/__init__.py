@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from safecity.quake.generate import DistrictArea, generate_seoul
     from safecity.quake.gmm import BSSA14, Mechanism, Motion
     from safecity.quake.intensity import kma_class_name, kma_classes
-    from safecity.quake.inventory import Inventory, TimeOfDay
+    from safecity.quake.inventory import Inventory, TimeOfDay, with_areas
     from safecity.quake.register import RegisterImportError, read_register
     from safecity.quake.service import Assessment, assess_cap, assess_readings, assess_scenario
     from safecity.quake.shakemap import Rupture, Shaking, Stations, fit_source, grid_cells, shake
@@ -58,6 +58,7 @@ _EXPORTS = {
     "read_register": "safecity.quake.register",
     "shake": "safecity.quake.shakemap",
     "summarise": "safecity.quake.summary",
+    "with_areas": "safecity.quake.inventory",
 }
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "read_register",
     "shake",
     "summarise",
+    "with_areas",
 ]
 
 

@@ -15,8 +15,8 @@ floor area) are turned into what the damage model needs, with the rules written 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from functools import cache, cached_property
 from importlib import resources
@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from safecity.quake.fragility import CodeLevel, LognormalFragility, hazus_key, hazus_pga
 
@@ -244,6 +246,28 @@ class Inventory:
         """(distinct district codes, each building's index into them)."""
         uniq, inverse = np.unique(self.district, return_inverse=True)
         return tuple(str(u) for u in uniq), inverse
+
+
+def with_areas(
+    inventory: Inventory, areas: Sequence[tuple[str, BaseGeometry]], *, level: str = "dong"
+) -> Inventory:
+    """The inventory with each building's ``dong`` (or ``district``) code set from the polygon that holds
+    it (WGS84 polygons, e.g. the administrative dongs imported by the geo capability). Buildings outside
+    every polygon keep their code. One spatial-index query for all buildings (shapely STRtree)."""
+    if level not in ("dong", "district"):
+        raise ValueError("level is 'dong' or 'district'")
+    codes = [c for c, _ in areas]
+    tree = shapely.STRtree([g for _, g in areas])
+    points = shapely.points(inventory.lon, inventory.lat)
+    building, area = tree.query(points, predicate="within")
+    current = inventory.dong if level == "dong" else inventory.district
+    width = max([len(c) for c in codes] + [current.dtype.itemsize // 4, 1])
+    out = current.astype(f"<U{width}")
+    # a point on a shared border falls in two polygons: the first one listed wins
+    first = np.unique(building, return_index=True)[1]
+    out[building[first]] = np.array(codes, dtype=f"<U{width}")[area[first]]
+    changes: dict[str, Any] = {level: out, "_cache": {}}
+    return replace(inventory, **changes)
 
 
 def build(
