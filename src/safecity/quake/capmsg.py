@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from safecity.core.errors import BadRequest
 from safecity.quake.gmm import Mechanism
@@ -156,8 +156,6 @@ def quake_from_alert(alert: Alert) -> QuakeMessage:
 
 def _kma_time(text: str) -> datetime | None:
     """KMA API times are ``YYYYMMDDHHMMSS`` in KST."""
-    from datetime import timedelta, timezone
-
     digits = re.sub(r"\D", "", text)
     if len(digits) < 12:
         return None

@@ -211,7 +211,8 @@ class Inventory:
     vs30: FloatArray
     generated: bool = False
     source: str = ""
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: per-inventory tables computed once (fragility rows, casualty rates); never copied by ``replace``
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -266,7 +267,7 @@ def with_areas(
     # a point on a shared border falls in two polygons: the first one listed wins
     first = np.unique(building, return_index=True)[1]
     out[building[first]] = np.array(codes, dtype=f"<U{width}")[area[first]]
-    changes: dict[str, Any] = {level: out, "_cache": {}}
+    changes: dict[str, Any] = {level: out}
     return replace(inventory, **changes)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,10 +147,10 @@ def read_register(
                     f"unknown main use {cell(row, '주용도코드')!r}/{cell(row, '주용도코드명')!r}",
                 )
             )
-        floors = _number(row, cell(row, "지상층수"), line, "지상층수", errors, integer=True, low=1, high=200)
-        area = _number(row, cell(row, "연면적"), line, "연면적", errors, low=1.0, high=5e6)
-        lon = _number(row, cell(row, "경도"), line, "경도", errors, low=124.0, high=132.0)
-        lat = _number(row, cell(row, "위도"), line, "위도", errors, low=33.0, high=39.0)
+        floors = _number(cell(row, "지상층수"), line, "지상층수", errors, integer=True, low=1, high=200)
+        area = _number(cell(row, "연면적"), line, "연면적", errors, low=1.0, high=5e6)
+        lon = _number(cell(row, "경도"), line, "경도", errors, low=124.0, high=132.0)
+        lat = _number(cell(row, "위도"), line, "위도", errors, low=33.0, high=39.0)
         approval = cell(row, "사용승인일")
         year = 0
         if approval:
@@ -207,7 +206,6 @@ def read_register(
 
 
 def _number(
-    row: Iterable[str],
     text: str,
     line: int,
     column: str,
