@@ -9,6 +9,7 @@ A case returns :class:`Row` s (case, measure, ours, reference, tolerance, pass).
 * ``bssa14-pygmm``: our vectorised BSSA14 against pygmm's scalar model over random scenarios, and the
   distance-grid path against the direct one;
 * ``binned-pygmm``: CY14, ASK14, CB14 on the interpolation grid against direct pygmm calls;
+* ``conditioning``: the ShakeMap-style conditioning against the closed form for one station;
 * ``oq-…``: OpenQuake's scenario-damage QA cases, read from ``<data>/quake/openquake_qa_scenario_damage``
   (``../shared/data`` in a checkout; AGPL test fixtures, never shipped, so they are found at run time or
   reported as not run).
@@ -37,6 +38,7 @@ from safecity.quake.fragility import (
     state_probabilities,
 )
 from safecity.quake.gmm import BSSA14, BinnedModel, Mechanism, import_pygmm, quiet_pygmm, sa_name
+from safecity.quake.shakemap import Rupture, Stations, shake
 
 #: Our vectorised BSSA14 evaluates pygmm's own equations with pygmm's coefficients: only floating-point
 #: rounding may differ (measured 9e-16).
@@ -53,6 +55,10 @@ OQ_FLOAT32_REL_TOL = 1e-6
 #: OpenQuake samples integer building counts when ``discrete_damage_distribution = true`` (cases 2, 3):
 #: ±1 % of the asset's number of buildings per state (PROVENANCE.md: at most 0.9 % seen).
 OQ_SAMPLING_SHARE = 0.01
+
+#: The conditioning case: the kriging adds a 1e-6 nugget to the station covariance and measures the
+#: station distance in a local frame (the closed form uses the same distance); 1e-5 relative covers both.
+CONDITIONING_REL_TOL = 1e-5
 
 OQ_DIR = Path("quake") / "openquake_qa_scenario_damage"
 
@@ -261,6 +267,37 @@ def case_binned_pygmm(_: Path | None) -> list[Row]:
     return rows
 
 
+def case_conditioning_one_station(_: Path | None) -> list[Row]:
+    """One station observing e^0.5 times the median PGA: the closed form of Worden et al. (2018) for n = 1,
+    ``ln y(h) = ln μ + δB + (r − δB)·exp(−3h/b)`` with ``δB = τ² r / (τ² + φ²)``, at 0 to 40 km."""
+    rupture = Rupture(6.0, 127.0, 37.3)
+    st_lon, st_lat = np.array([127.0]), np.array([37.5])
+    vs = np.array([360.0])
+    median_st = BSSA14().evaluate_direct(6.0, rupture.rjb_km(st_lon, st_lat), vs)
+    tau, phi = (float(x[0]) for x in median_st.ln_sd["PGA"])
+    r = 0.5
+    stations = Stations(st_lon, st_lat, vs, {"PGA": median_st.pga_g * math.exp(r)})
+    db = tau**2 * r / (tau**2 + phi**2)
+    rows = []
+    for h in (0.0, 2.0, 8.5, 20.0, 40.0):
+        lon = np.array([127.0 + h / (111.195 * math.cos(math.radians(37.3)))])  # due east of the station
+        lat = st_lat
+        got = shake(rupture, lon, lat, vs, stations=stations).motion.pga_g[0]
+        median = BSSA14().evaluate_direct(6.0, rupture.rjb_km(lon, lat), vs).pga_g[0]
+        expected = median * math.exp(db + (r - db) * math.exp(-3.0 * h / 8.5))
+        rows.append(
+            Row(
+                "conditioning",
+                f"PGA {h:g} km from the one station (g)",
+                float(got),
+                float(expected),
+                CONDITIONING_REL_TOL,
+                True,
+            )
+        )
+    return rows
+
+
 def _oq_dir(data: Path | None) -> Path:
     if data is None or not (data / OQ_DIR).is_dir():
         raise DataMissing(
@@ -418,6 +455,7 @@ CASES: dict[str, Callable[[Path | None], list[Row]]] = {
     "bssa14-published": case_bssa14_published,
     "bssa14-pygmm": case_bssa14_pygmm,
     "binned-pygmm": case_binned_pygmm,
+    "conditioning": case_conditioning_one_station,
     "oq-case_1": case_oq_1,
     "oq-case_2": case_oq_2,
     "oq-case_3": case_oq_3,
