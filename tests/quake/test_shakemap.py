@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from safecity.quake.gmm import BSSA14, Mechanism
-from safecity.quake.shakemap import Rupture, Stations, fit_source, grid_cells, shake
+from safecity.quake.shakemap import (
+    NotEnoughStations,
+    OutOfModelRange,
+    Rupture,
+    Stations,
+    fit_source,
+    grid_cells,
+    shake,
+)
 
 #: 25 stations on a 5 × 5 grid over Seoul (lon 126.85-127.15, lat 37.45-37.65).
 LON, LAT = (a.ravel() for a in np.meshgrid(np.linspace(126.85, 127.15, 5), np.linspace(37.45, 37.65, 5)))
@@ -58,7 +66,7 @@ def test_source_fitted_from_readings_alone() -> None:
     fitted = fit_source(Stations.from_pga_gal(LON, LAT, obs * 980.665, 360.0))
     assert abs(fitted.magnitude - 5.5) <= 0.3
     assert np.hypot((fitted.lon - 126.95) * 88.2, (fitted.lat - 37.52) * 111.2) < 6.0
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(NotEnoughStations, match="at least 3"):
         fit_source(Stations(LON[:2], LAT[:2], VS[:2], {"PGA": obs[:2]}))
 
 
@@ -75,3 +83,9 @@ def test_grid_cells_take_the_same_field() -> None:
     assert s.motion.pgv_cms.shape == s.motion.sa_g[1.0].shape == (rows * cols,)
     with pytest.raises(ValueError):
         grid_cells((127.0, 37.0, 126.0, 38.0))
+
+
+def test_a_magnitude_outside_the_model_is_a_clear_4xx() -> None:
+    with pytest.raises(OutOfModelRange) as err:
+        shake(Rupture(2.5, 127.0, 37.5), LON, LAT, VS)
+    assert err.value.status == 400 and "3.0-8.5" in err.value.message and err.value.message_ko

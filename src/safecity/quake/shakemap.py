@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from safecity.core.errors import BadRequest
 from safecity.quake.gmm import BSSA14, Mechanism, Motion, sa_name
 from safecity.quake.intensity import GAL_PER_G
 
@@ -39,6 +40,18 @@ FloatArray = npt.NDArray[np.float64]
 KM_PER_DEG = 111.195
 #: Chunk of sites per kriging step (sites × stations distances held at once).
 CHUNK = 200_000
+
+
+class OutOfModelRange(BadRequest):
+    """The earthquake is outside what the ground-motion model covers; the message says which bound."""
+
+    code = "quake_out_of_model_range"
+
+
+class NotEnoughStations(BadRequest):
+    """Too few station readings to place an earthquake from readings alone."""
+
+    code = "quake_not_enough_stations"
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,14 @@ def shake(
 ) -> Shaking:
     """The shaking at every site (``lon``, ``lat``, ``vs30`` arrays), conditioned on ``stations``."""
     gmm = model or BSSA14()
+    lo, hi = gmm.LIMITS["mag"]
+    if not lo <= rupture.magnitude <= hi:
+        raise OutOfModelRange(
+            f"magnitude {rupture.magnitude} is outside the ground-motion model's range M {lo}-{hi} "
+            f"({gmm.name}): below M {lo} no damage is expected; above M {hi} the model does not apply",
+            where="magnitude",
+            message_ko=f"규모 {rupture.magnitude}은(는) 지반운동 모델({gmm.name})의 적용 범위 M {lo}-{hi} 밖입니다",
+        )
     motion = gmm.evaluate(rupture.magnitude, rupture.rjb_km(lon, lat), vs30, rupture.mechanism, periods)
     tau, phi = motion.ln_sd["PGA"]
     sigma = np.hypot(tau, phi)
@@ -244,11 +265,14 @@ def fit_source(
     arrive before (or without) a quake message. Needs at least 3 stations with PGA."""
     gmm = model or BSSA14()
     obs = stations.observed.get("PGA")
-    if obs is None:
-        raise ValueError("the stations carry no PGA")
-    ok = np.isfinite(obs) & (obs > 0)
-    if ok.sum() < 3:
-        raise ValueError(f"{int(ok.sum())} station(s) with PGA: at least 3 are needed to place a source")
+    ok = np.isfinite(obs) & (obs > 0) if obs is not None else np.zeros(len(stations), dtype=bool)
+    if obs is None or ok.sum() < 3:
+        n = int(ok.sum())
+        raise NotEnoughStations(
+            f"{n} station(s) with a PGA reading: at least 3 are needed to place the earthquake",
+            where="stations",
+            message_ko=f"최대지반가속도를 보고한 관측소가 {n}곳입니다. 지진 위치를 정하려면 3곳 이상이 필요합니다",
+        )
     lon, lat, vs, ln_obs = stations.lon[ok], stations.lat[ok], stations.vs30[ok], np.log(obs[ok])
     lat0 = float(lat.mean())
     kx = KM_PER_DEG * math.cos(math.radians(lat0))
