@@ -244,11 +244,21 @@ def _krige(
     x, y = _xy_km(lon, lat, lat0)
     shift = np.empty(len(x))
     reduction = np.empty(len(x))
+    # distances from |p - s|² = |p|² + |s|² - 2 p·s (one small matrix product instead of (n × m)
+    # temporaries per coordinate), centred on the stations so the cancellation stays harmless in float64;
+    # the kernel and the two products in float32 (rounding 1e-7, far below what the field can tell):
+    # together ~3x faster than float64 hypot
+    cx, cy = float(sx.mean()), float(sy.mean())
+    st = np.stack([sx - cx, sy - cy], axis=1)
+    st2 = (st**2).sum(axis=1)
+    w32, kinv32 = weights_eps.astype(np.float32), k_inv.astype(np.float32)
     for a in range(0, len(x), CHUNK):
         sl = slice(a, a + CHUNK)
-        k = np.exp(-3.0 * np.hypot(x[sl, None] - sx[None, :], y[sl, None] - sy[None, :]) / b_km)
-        shift[sl] = k @ weights_eps
-        reduction[sl] = ((k @ k_inv) * k).sum(axis=1)
+        p = np.stack([x[sl] - cx, y[sl] - cy], axis=1)
+        d2 = (p**2).sum(axis=1)[:, None] + st2[None, :] - 2.0 * (p @ st.T)
+        k = np.exp((-3.0 / b_km * np.sqrt(np.maximum(d2, 0.0))).astype(np.float32))
+        shift[sl] = k @ w32
+        reduction[sl] = ((k @ kinv32) * k).sum(axis=1)
     return shift, reduction
 
 
