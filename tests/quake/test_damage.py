@@ -68,7 +68,11 @@ def test_summary_adds_up_and_ranks_inspections() -> None:
     assert s.areas[0].pga_max_g == 0.5 and s.areas[0].kma_intensity == "VII+"
     priority = dmg.collapse * inv.occupants[:, TimeOfDay.DAY]
     assert [i.id for i in s.inspect_first] == [str(inv.ids[k]) for k in np.argsort(-priority)[:2]]
-    assert s.to_dict()["total"]["buildings"] == 3
+    d = s.to_dict()
+    assert d["total"]["buildings"] == 3
+    # the pack's names and crisis level travel with the class (Korean and English)
+    assert d["areas"][0]["kma_intensity_ko"] == "진도 VII 이상" and d["areas"][0]["crisis_level"] == "serious"
+    assert d["areas"][0]["kma_intensity_en"] == "Intensity VII or more"
 
 
 def test_summary_per_dong() -> None:

@@ -78,6 +78,12 @@ def kma_class_name(pga_g: float) -> str:
     return name + "+" if i == len(kma_classes()) - 1 else name
 
 
+def kma_class_of(pga_g: float) -> IntensityClass | None:
+    """The KMA class of one PGA (g), or ``None`` below class IV."""
+    i = int(kma_class_index(np.array([pga_g]))[0])
+    return kma_classes()[i] if i >= 0 else None
+
+
 def mmi_aww14(magnitude: float, hypocentral_km: float) -> float:
     """Modified Mercalli intensity from moment magnitude and hypocentral distance (km): the intensity
     prediction equation of Atkinson, Worden & Wald (2014), "Intensity prediction equations for North

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from safecity.quake.damage import Damage
 from safecity.quake.fragility import HAZUS_STATES
-from safecity.quake.intensity import GAL_PER_G, kma_class_name
+from safecity.quake.intensity import GAL_PER_G, kma_class_name, kma_class_of
 from safecity.quake.inventory import Inventory
 
 FloatArray = npt.NDArray[np.float64]
@@ -52,6 +52,7 @@ class AreaDamage:
             "pga_mean_g": round(self.pga_mean_g, 4),
             "pga_max_gal": round(self.pga_max_g * GAL_PER_G, 1),
             "kma_intensity": self.kma_intensity,
+            **_class_fields(self.pga_max_g),
         }
 
 
@@ -168,6 +169,16 @@ def summarise(inventory: Inventory, damage: Damage, *, by: str = "district", top
         "inventory_source": inventory.source,
     }
     return DamageSummary(areas, inspect, whole, notes)
+
+
+def _class_fields(pga_g: float) -> dict[str, Any]:
+    """The KMA class's names and the crisis level the earthquake pack maps it to (None below IV)."""
+    c = kma_class_of(pga_g)
+    return {
+        "kma_intensity_ko": c.name_ko if c else "진도 IV 미만",
+        "kma_intensity_en": c.name_en if c else "Below intensity IV",
+        "crisis_level": c.crisis if c else None,
+    }
 
 
 def _codes(keys: npt.NDArray[np.str_]) -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
