@@ -32,10 +32,13 @@ from typing import TYPE_CHECKING, Any
 from safecity.core.errors import ConfigError
 from safecity.demo.city import M_PER_DEG
 from safecity.demo.scenario import Scenario, Station, Stream, shape_value
+from safecity.quake.intensity import mmi_aww14, pga_from_mmi, pga_gal
 from safecity.situation.rules import parse_duration
 
 if TYPE_CHECKING:
     from safecity.demo.network import Network, Sensor
+
+__all__ = ["check_fields", "distance_m", "mmi_aww14", "network_stations", "noise", "pga_from_mmi", "pga_gal"]
 
 #: Latitude of the local frame used for distances (Seoul).
 _LAT0 = 37.55
@@ -87,36 +90,8 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 # --- ground motion ----------------------------------------------------------------------------------
 
 
-def mmi_aww14(magnitude: float, hypocentral_km: float) -> float:
-    """Modified Mercalli intensity from moment magnitude and hypocentral distance (km): the intensity
-    prediction equation of Atkinson, Worden & Wald (2014), "Intensity prediction equations for North
-    America", Bull. Seismol. Soc. Am. 104(6), 3084-3093, eq. 1 with the coefficients for hypocentral
-    distance: MMI = c1 + c2·M + c3·log10 R + c4·R + c5·B + c6·M·log10 R, R = √(Rhyp² + 14²),
-    B = max(0, log10(R/50)). Coefficients c1..c6 = 0.309, 1.864, -1.672, -0.00219, 1.77, -0.383 (as in
-    USGS DYFI code, vinceq-usgs/dyfi-loc modules/ipes.py). UNCONFIRMED: the side on which B applies: the
-    paper as the author recalls it sets B = 0 for R ≤ 50 km (used here); the DYFI code applies log10(R/50)
-    below 50 km instead. Valid (paper) for M 3-7.5, R up to ~ 1,000 km; clipped at MMI 1.
-    """
-    r = math.sqrt(hypocentral_km**2 + 14.0**2)
-    log_r = math.log10(r)
-    b = max(0.0, math.log10(r / 50.0))
-    mmi = 0.309 + 1.864 * magnitude - 1.672 * log_r - 0.00219 * r + 1.77 * b - 0.383 * magnitude * log_r
-    return max(1.0, mmi)
-
-
-def pga_from_mmi(mmi: float) -> float:
-    """Peak ground acceleration, gal (cm/s²), for an MMI: the inverse of the ground-motion-to-intensity
-    conversion of Worden, Gerstenberger, Rhoades & Wald (2012), Bull. Seismol. Soc. Am. 102(1), 204-221,
-    table 1 (PGA, without the distance/magnitude terms): MMI = 1.78 + 1.55·log10 PGA for MMI ≤ 4.22,
-    MMI = -1.60 + 3.70·log10 PGA above.
-    """
-    log_pga = (mmi - 1.78) / 1.55 if mmi <= 4.22 else (mmi + 1.60) / 3.70
-    return float(10.0**log_pga)
-
-
-def pga_gal(magnitude: float, epicentral_km: float, depth_km: float) -> float:
-    """Median peak ground acceleration in gal at a site: AWW14 intensity, converted by Worden et al. 2012."""
-    return pga_from_mmi(mmi_aww14(magnitude, math.hypot(epicentral_km, depth_km)))
+# mmi_aww14, pga_from_mmi and pga_gal live in safecity.quake.intensity (one conversion for the demo's
+# accelerometers and the damage model); imported above and re-exported here for the demo's callers.
 
 
 # --- sources ----------------------------------------------------------------------------------------

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Earthquake damage: ground motion at every building (BSSA14 and the NGA-West2 set via pygmm, site
+amplification from Vs30, conditioned on station readings), a typed building inventory (the national
+building register's title sheets, or a generated Seoul), Hazus damage states, casualties, displacement and
+shelter demand per building and area, the buildings to inspect first; and the verification cases that
+check each step against an independent reference (``safecity quake verify``). See
+``docs/earthquake-model.md``.
+
+Importing this package is light: each public name is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from safecity.quake.capmsg import CapQuakeError, QuakeMessage, quake_from_alert, quake_from_cap
+    from safecity.quake.damage import Damage, assess
+    from safecity.quake.generate import DistrictArea, generate_seoul
+    from safecity.quake.gmm import BSSA14, Mechanism, Motion
+    from safecity.quake.intensity import kma_class_name, kma_classes
+    from safecity.quake.inventory import Inventory, TimeOfDay, with_areas
+    from safecity.quake.register import RegisterImportError, read_register
+    from safecity.quake.service import Assessment, assess_cap, assess_readings, assess_scenario
+    from safecity.quake.shakemap import Rupture, Shaking, Stations, fit_source, grid_cells, shake
+    from safecity.quake.summary import DamageSummary, summarise
+
+#: Public name → the module that defines it. Imported on first use (PEP 562) so that ``safecity --help``
+#: and the other commands do not pay for numpy, shapely and the CAP reader.
+_EXPORTS = {
+    "Assessment": "safecity.quake.service",
+    "BSSA14": "safecity.quake.gmm",
+    "CapQuakeError": "safecity.quake.capmsg",
+    "Damage": "safecity.quake.damage",
+    "DamageSummary": "safecity.quake.summary",
+    "DistrictArea": "safecity.quake.generate",
+    "Inventory": "safecity.quake.inventory",
+    "Mechanism": "safecity.quake.gmm",
+    "Motion": "safecity.quake.gmm",
+    "QuakeMessage": "safecity.quake.capmsg",
+    "RegisterImportError": "safecity.quake.register",
+    "Rupture": "safecity.quake.shakemap",
+    "Shaking": "safecity.quake.shakemap",
+    "Stations": "safecity.quake.shakemap",
+    "TimeOfDay": "safecity.quake.inventory",
+    "assess": "safecity.quake.damage",
+    "assess_cap": "safecity.quake.service",
+    "assess_readings": "safecity.quake.service",
+    "assess_scenario": "safecity.quake.service",
+    "fit_source": "safecity.quake.shakemap",
+    "grid_cells": "safecity.quake.shakemap",
+    "generate_seoul": "safecity.quake.generate",
+    "kma_class_name": "safecity.quake.intensity",
+    "kma_classes": "safecity.quake.intensity",
+    "quake_from_alert": "safecity.quake.capmsg",
+    "quake_from_cap": "safecity.quake.capmsg",
+    "read_register": "safecity.quake.register",
+    "shake": "safecity.quake.shakemap",
+    "summarise": "safecity.quake.summary",
+    "with_areas": "safecity.quake.inventory",
+}
+
+__all__ = [
+    "BSSA14",
+    "Assessment",
+    "CapQuakeError",
+    "Damage",
+    "DamageSummary",
+    "DistrictArea",
+    "Inventory",
+    "Mechanism",
+    "Motion",
+    "QuakeMessage",
+    "RegisterImportError",
+    "Rupture",
+    "Shaking",
+    "Stations",
+    "TimeOfDay",
+    "assess",
+    "assess_cap",
+    "assess_readings",
+    "assess_scenario",
+    "fit_source",
+    "generate_seoul",
+    "grid_cells",
+    "kma_class_name",
+    "kma_classes",
+    "quake_from_alert",
+    "quake_from_cap",
+    "read_register",
+    "shake",
+    "summarise",
+    "with_areas",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
