@@ -33,6 +33,7 @@ RUNNERS: dict[str, Runner] = {
     "macdonald_rain": cases.macdonald_rain,
     "ea_test4": ea.ea_test4,
     "ea_test8a": ea.ea_test8a,
+    "ea_test8b": ea.ea_test8b,
     **swmm_cases.RUNNERS,
 }
 
