@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from safecity.audit.cli import audit_app
 from safecity.core.errors import SafecityError
 from safecity.core.logging import configure_logging
+from safecity.flood.cli import flood_app
 from safecity.settings import Settings, load_settings
 from safecity.store.cli import register as _register_backup
 from safecity.web.assets import cli as assets_cli
@@ -36,6 +37,7 @@ rules_app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(assets_cli, name="assets")
 app.add_typer(audit_app, name="audit")
+app.add_typer(flood_app, name="flood")
 
 
 def _settings(**overrides: object) -> Settings:
