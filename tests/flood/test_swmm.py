@@ -71,3 +71,21 @@ def test_surcharging_culvert_spills_onto_the_street_and_drains_back() -> None:
 def test_unknown_manhole_is_refused_by_name() -> None:
     with pytest.raises(SwmmError, match="manhole 'J99' is not a node"):
         SewerNetwork(INP_8B, [Manhole("J99", (0, 0))])
+
+
+def test_sewer_sink_takes_the_design_rain_and_ponds_the_excess() -> None:
+    """On a flat closed street with C = 0.9 and Seoul's 100 mm/h sewer: 90 mm/h of rain never ponds; the
+    8 August 2022 hour at 신대방동 (141.5 mm/h) ponds exactly by its excess, 0.9 × 41.5 mm."""
+    from safecity.flood import Forcing, RainSeries
+
+    g = Grid(nx=10, ny=10, dx=2.0)
+    dom = Domain(grid=g, dem=np.zeros((10, 10)), manning=0.02, runoff_coefficient=0.9,
+                 drainage_mm_h=sewer_capacity_mm_h("citywide", 0.9))
+    below = FloodModel(dom, Forcing(rain=RainSeries.uniform([0, 3600], [100.0])))
+    below.advance(3600.0)
+    assert below.h.max() == pytest.approx(0.0, abs=1e-12)
+    storm = FloodModel(dom, Forcing(rain=RainSeries.uniform([0, 3600], [141.5])))
+    storm.advance(3600.0)
+    np.testing.assert_allclose(storm.h, 0.9 * 0.0415, rtol=1e-9)
+    assert storm.ledger.drainage == pytest.approx(0.090 * 400.0, rel=1e-9)  # 90 mm over 400 m²
+    assert abs(storm.ledger.relative_error()) < 1e-12
