@@ -3,8 +3,10 @@
 
 Part 1 — kernel throughput. One wet grid (``--side``² cells of 2 m, 5–50 cm of water over hummocky
 ground, Manning 0.03, rain) is stepped by the numba kernel on one thread, on every thread, and by the
-plain numpy implementation of the same scheme (:mod:`safecity.flood.reference`), in the same run. Prints
-cell updates per second (cells × steps / wall seconds) and the ratios. Goal (issue 18): numba ≥ 6× numpy.
+plain numpy implementation of the same scheme (:mod:`safecity.flood.reference`), in the same run, in
+interleaved rounds so that a change of the machine's load hits all three alike. Prints cell updates per
+second (cells × steps / wall seconds, median of the rounds) and the ratios. Goal (issue 18): numba ≥ 6×
+numpy.
 
 Part 2 — a catchment the size of Gangnam and Seocho districts: 5 × 5 km at 2 m (2500 × 2500 = 6.25 M
 cells). **The DEM is synthetic** (no Seoul DEM at 2 m is available offline): ground rising from the Han
@@ -19,7 +21,7 @@ cell updates/s on this 2-core machine.
 The machine is shared: the load average (``uptime``) is printed before and after, and every figure
 should be read with it.
 
-    .venv/bin/python bench/flood.py [--side 1000] [--steps 40] [--minutes 10] [--catchment-km 5]
+    .venv/bin/python bench/flood.py [--side 1000] [--steps 20] [--rounds 5] [--minutes 10] [--catchment-km 5]
                                     [--catchment-dx 2] [--wet-start 0.05] [--skip-catchment]
 """
 
@@ -51,16 +53,12 @@ def wet_grid(side: int, seed: int = 1) -> tuple[Domain, np.ndarray]:
     return Domain(grid=g, dem=z, manning=0.03, edges=Edges(north="free")), h0
 
 
-def throughput(dom: Domain, h0: np.ndarray, steps: int, engine: str, threads: int) -> tuple[float, FloodModel]:
-    """Cell updates per second over ``steps`` steps (after one warm-up step that compiles or loads)."""
-    rain = RainSeries.uniform([0.0, 1e7], [50.0])
-    m = FloodModel(dom, Forcing(rain=rain), SolverOptions(engine=engine, threads=threads), h0=h0)  # type: ignore[arg-type]
-    m.step(1e12)
+def timed_steps(m: FloodModel, steps: int) -> float:
+    """Cell updates per second of ``steps`` steps of ``m``."""
     t0 = time.perf_counter()
     for _ in range(steps):
         m.step(1e12)
-    wall = time.perf_counter() - t0
-    return dom.grid.cells * steps / wall, m
+    return m.domain.grid.cells * steps / (time.perf_counter() - t0)
 
 
 def catchment(side: int = 2500, dx: float = 2.0, seed: int = 7) -> Domain:
@@ -89,7 +87,8 @@ def catchment(side: int = 2500, dx: float = 2.0, seed: int = 7) -> Domain:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--side", type=int, default=1000, help="side of the throughput grid, cells")
-    ap.add_argument("--steps", type=int, default=40, help="steps timed per engine")
+    ap.add_argument("--steps", type=int, default=20, help="numba steps timed per round (numpy: an eighth)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds interleaving the engines")
     ap.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of the catchment run")
     ap.add_argument(
         "--wet-start", type=float, default=0.05,
@@ -104,19 +103,33 @@ def main() -> None:
 
     dom, h0 = wet_grid(args.side)
     cells = dom.grid.cells
-    print(f"\n[1] kernel throughput, {args.side} × {args.side} = {cells / 1e6:.2f} M wet cells, {args.steps} steps each")
-    one, m1 = throughput(dom, h0, args.steps, "numba", 1)
-    print(f"  numba, 1 thread : {one / 1e6:8.1f} M cell-updates/s")
-    two, m2 = throughput(dom, h0, args.steps, "numba", MAX_THREADS)
-    print(f"  numba, {MAX_THREADS} threads: {two / 1e6:8.1f} M cell-updates/s")
-    ref_steps = max(3, args.steps // 8)
-    base, _ = throughput(dom, h0, ref_steps, "numpy", 1)
-    print(f"  numpy reference : {base / 1e6:8.1f} M cell-updates/s ({ref_steps} steps)")
+    rain = RainSeries.uniform([0.0, 1e7], [50.0])
+    engines = {
+        "numba, 1 thread ": SolverOptions(engine="numba", threads=1),
+        f"numba, {MAX_THREADS} threads": SolverOptions(engine="numba", threads=MAX_THREADS),
+        "numpy reference ": SolverOptions(engine="numpy"),
+    }
+    models = {k: FloodModel(dom, Forcing(rain=rain), o, h0=h0) for k, o in engines.items()}
+    for m in models.values():
+        m.step(1e12)  # warm-up: compiles or loads the kernel
+    ref_steps = max(2, args.steps // 8)
+    print(
+        f"\n[1] kernel throughput, {args.side} × {args.side} = {cells / 1e6:.2f} M wet cells; {args.rounds} rounds "
+        f"interleaving the engines ({args.steps} steps numba, {ref_steps} numpy per round), medians"
+    )
+    rates: dict[str, list[float]] = {k: [] for k in engines}
+    for _ in range(args.rounds):
+        for k, m in models.items():
+            rates[k].append(timed_steps(m, ref_steps if "numpy" in k else args.steps))
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    for k, v in med.items():
+        print(f"  {k}: {v / 1e6:8.1f} M cell-updates/s  (rounds: {', '.join(f'{x / 1e6:.1f}' for x in rates[k])})")
+    one, two, base = med["numba, 1 thread "], med[f"numba, {MAX_THREADS} threads"], med["numpy reference "]
     print(f"  ratio numba 1 thread / numpy : {one / base:5.1f}x   (goal >= 6x)")
     print(f"  ratio numba {MAX_THREADS} threads / numpy: {two / base:5.1f}x")
     print(f"  thread scaling {MAX_THREADS} / 1        : {two / one:5.2f}x")
-    same = np.allclose(m1.h, m2.h, atol=1e-12)
-    print(f"  1- and {MAX_THREADS}-thread runs identical: {same}")
+    m1, m2 = models["numba, 1 thread "], models[f"numba, {MAX_THREADS} threads"]
+    print(f"  1- and {MAX_THREADS}-thread runs identical after {m1.steps} steps: {np.array_equal(m1.h, m2.h)}")
     print(f"after part 1: {load()}")
 
     if args.skip_catchment:

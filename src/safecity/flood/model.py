@@ -162,6 +162,7 @@ class FloodModel:
         self._qx_tmp = np.zeros_like(self.qx)
         self._qy_tmp = np.zeros_like(self.qy)
         self._ratio = np.ones((g.ny, g.nx))
+        self._limited = np.zeros(g.ny, dtype=np.uint8)
         self._tally = np.zeros((g.ny, kernel.TALLY_COLUMNS))
         self._edges = self.domain.edges.codes()
         self._no_field = np.zeros((1, 1))
@@ -209,11 +210,11 @@ class FloodModel:
             self.h, f.z_kernel, self.qx, self.qy, self._qx_tmp, self._qy_tmp, f.n2, self._edges,
             dt, dx, o.g, o.theta, o.h_min,
         )
-        impl.limit_outflows(self.h, self._qx_tmp, self._qy_tmp, self._ratio, dt, dx)
+        impl.limit_outflows(self.h, self._qx_tmp, self._qy_tmp, self._ratio, self._limited, dt, dx)
         rate, rain_field, use_field = self._rain(self.t)
         # Limited fluxes go into the old buffers, which then become the current ones (no copy).
         impl.update_depths(
-            self.h, self._qx_tmp, self._qy_tmp, self.qx, self.qy, self._ratio, f.rain_factor,
+            self.h, self._qx_tmp, self._qy_tmp, self.qx, self.qy, self._ratio, self._limited, f.rain_factor,
             rain_field, rate, use_field, f.infiltration, f.drainage, self._tally, dt, dx,
         )
         totals = self._tally.sum(axis=0)

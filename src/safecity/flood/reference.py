@@ -73,7 +73,7 @@ def compute_fluxes(
             qy_new[ny, :] = _edge(qy[ny, :], h[-1, :], slope, 1.0, n2[-1, :], dt, g, h_min)
 
 
-def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, dt: float, dx: float) -> None:
+def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, limited: npt.NDArray[np.uint8], dt: float, dx: float) -> None:
     """Pass 2, as :func:`safecity.flood.kernel.limit_outflows`."""
     c = dt / dx
     out = c * (
@@ -82,10 +82,11 @@ def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, dt: float, dx: float) -
     )
     big = out > h
     ratio[:] = np.where(big, h / np.where(big, out, 1.0), 1.0)
+    limited[:] = big.any(axis=1)
 
 
 def update_depths(
-    h: F64, qx: F64, qy: F64, qx_out: F64, qy_out: F64, ratio: F64, rain_factor: F64,
+    h: F64, qx: F64, qy: F64, qx_out: F64, qy_out: F64, ratio: F64, limited: npt.NDArray[np.uint8], rain_factor: F64,
     rain_field: F64, rain_rate: float, use_field: bool, infiltration: F64, drainage: F64, tally: F64,
     dt: float, dx: float,
 ) -> None:
