@@ -137,3 +137,22 @@ def test_bad_input_is_refused_by_name() -> None:
         line_cells(g, "X", 0, 1)
     with pytest.raises(DomainError, match="outside the grid"):
         g.cell_of(10.0, 10.0)
+
+
+def test_land_cover_sets_the_ground_and_the_park_soaks_up_what_the_road_sheds() -> None:
+    from safecity.flood.landcover import ground_fields, land_cover_table
+
+    table = land_cover_table()
+    assert table["road"].manning == 0.02 and table["park"].infiltration_mm_h > 0
+    classes = np.array([["road"] * 10 + ["park"] * 10] * 5)
+    gf = ground_fields(classes)
+    assert gf.manning[0, 0] == table["road"].manning and gf.runoff_coefficient[0, 15] == table["park"].runoff_coefficient
+    g = Grid(nx=20, ny=5, dx=2.0)
+    dom = Domain(grid=g, dem=np.zeros((5, 20)), manning=gf.manning, runoff_coefficient=gf.runoff_coefficient,
+                 infiltration_mm_h=gf.infiltration_mm_h)
+    m = FloodModel(dom, Forcing(rain=RainSeries.uniform([0, 1800], [60.0])))
+    m.advance(1800.0)
+    assert m.ledger.infiltration > 0.0 and abs(m.ledger.relative_error()) < 1e-12
+    assert m.h[:, :10].mean() > m.h[:, 10:].mean()
+    with pytest.raises(KeyError, match="'lava'"):
+        ground_fields(np.array([["lava"]]))
