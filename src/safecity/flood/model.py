@@ -68,6 +68,10 @@ class SolverOptions:
             raise ValueError("h_min must be ≥ 0 and dt_max > 0")
 
 
+#: The local-inertial approximation's range of validity: Froude numbers below about 0.5 (de Almeida &
+#: Bates 2013, WRR 49:4833). :meth:`FloodModel.froude_max` reports where a run stands.
+VALID_FROUDE_MAX = 0.5
+
 #: Below this many cells a run uses one thread (measured: on a loaded 2-core machine a 20 000-cell run
 #: was 8× slower on two threads than on one; bench/flood.py measures the large-grid side).
 PARALLEL_MIN_CELLS = 200_000
@@ -176,6 +180,19 @@ class FloodModel:
             self._threads = 1 if g.cells < PARALLEL_MIN_CELLS else MAX_THREADS
         two_d = g.nx > 1 and g.ny > 1
         self.alpha = min(self.options.alpha, STABILITY_MARGIN * stable_alpha(self.options.theta, two_d))
+
+    def froude_max(self, h_floor: float = 0.01) -> float:
+        """The largest Froude number ``|q|/(h·√(g·h))`` over faces whose upstream-average depth exceeds
+        ``h_floor`` m (thin films at fronts are left out); compare with :data:`VALID_FROUDE_MAX`."""
+        g = self.options.g
+        hx = 0.5 * (self.h[:, :-1] + self.h[:, 1:])
+        hy = 0.5 * (self.h[:-1, :] + self.h[1:, :])
+        fr = 0.0
+        for q, hf in ((self.qx[:, 1:-1], hx), (self.qy[1:-1, :], hy)):
+            wet = hf > h_floor
+            if wet.any():
+                fr = max(fr, float(np.max(np.abs(q[wet]) / (hf[wet] * np.sqrt(g * hf[wet])))))
+        return fr
 
     def volume(self) -> float:
         """Water on the surface, m³."""

@@ -106,6 +106,7 @@ def dambreak_dry(data: Path) -> dict[str, Measured]:
         "inertial_front": Measured(front, exact.front(DAM_T)),
         "ritter_depth_l1": Measured(float(np.mean(np.abs(h - an.ritter_depth(x, DAM_T, DAM_HL, DAM_X0))))),
         "ritter_front": Measured(front, an.ritter_front(DAM_T, DAM_HL, DAM_X0)),
+        "froude_max": Measured(m.froude_max()),
         "volume_error": Measured(abs(m.ledger.relative_error())),
     }
 
@@ -125,6 +126,7 @@ def _stoker(h_r: float) -> dict[str, Measured]:
         "stoker_depth_l1": Measured(float(np.mean(np.abs(h - an.stoker_depth(x, DAM_T, DAM_HL, h_r, DAM_X0))))),
         "stoker_bore": Measured(_front(x, h, 0.5 * (st.h_m + h_r)), x_c),
         "stoker_plateau": Measured(float(np.mean(h[plateau])) if plateau.any() else math.nan, st.h_m),
+        "froude_max": Measured(m.froude_max()),
         "volume_error": Measured(abs(m.ledger.relative_error())),
     }
 

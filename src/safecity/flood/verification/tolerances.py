@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from safecity.flood.model import VALID_FROUDE_MAX as _VALID_FROUDE_MAX
 from safecity.flood.verification import analytic as an
 
 # --- conservation and well-balancing ------------------------------------------------------------------
@@ -28,6 +29,9 @@ VOLUME_REL = 1e-10
 #: bump has zero flow depth, so fluxes and depths must not move beyond round-off.
 LAKE_VELOCITY_M_S = 1e-12
 LAKE_SURFACE_M = 1e-12
+
+#: The model's range of validity (Froude < 0.5), re-exported so cases.csv can name it.
+VALID_FROUDE_MAX = _VALID_FROUDE_MAX
 
 # --- dam breaks (1D, h_l = 1 m, x0 = 50 m, 0.5 m cells, t = 6 s) ---------------------------------------
 
