@@ -105,6 +105,12 @@ class SewerNetwork:
             if sibling.is_file() and sibling.suffix.lower() not in (".out", ".rpt"):
                 shutil.copy2(sibling, self._dir / sibling.name)
         self.inp = self._dir / inp.name
+        # SWMM resolves relative file names (LID reports, rain files) against the working directory, and
+        # EPA's examples write Windows-style ".\\name": point those into the private folder, or a run
+        # would litter whatever directory the process happens to be in.
+        text = self.inp.read_text(errors="replace")
+        if ".\\" in text:
+            self.inp.write_text(text.replace(".\\", f"{self._dir}/"))
         self.report = self.inp.with_suffix(".rpt")
         self.output = self.inp.with_suffix(".out")
         self.sim = Simulation(str(self.inp), str(self.report), str(self.output))
