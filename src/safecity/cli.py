@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from safecity.audit.cli import audit_app
 from safecity.core.errors import SafecityError
 from safecity.core.logging import configure_logging
+from safecity.flood.cli import flood_app
 from safecity.quake.cli import quake_app
 from safecity.settings import Settings, load_settings
 from safecity.store.cli import register as _register_backup
@@ -38,6 +39,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(assets_cli, name="assets")
 app.add_typer(audit_app, name="audit")
 app.add_typer(quake_app, name="quake")
+app.add_typer(flood_app, name="flood")
 
 
 def _settings(**overrides: object) -> Settings:
