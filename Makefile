@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evacuate.py
 	$(BIN)/python bench/evacuate_assign.py
 	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/quality.py
 
 # Re-resolve the locked dependencies after changing pyproject.toml.
 lock: $(STAMP)

@@ -48,6 +48,7 @@ def pg_url() -> Iterator[str]:
             conn.execute(text("SELECT 1"))
     except Exception as e:  # noqa: BLE001 - any failure to connect means the server is absent
         service_missing(f"PostgreSQL at {PG_ADMIN_URL} ({type(e).__name__})")
+    _require_postgis(admin)
     name = f"safecity_t_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
@@ -58,6 +59,20 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def _require_postgis(admin: Any) -> None:
+    """The store needs PostGIS; a server without it skips (fails in CI) with the command that adds it."""
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")).first()
+    if found is None:
+        version = ""
+        with admin.connect() as conn:
+            version = str(conn.execute(text("SHOW server_version_num")).scalar())[:-4]
+        service_missing(
+            f"PostGIS on the PostgreSQL server at {PG_ADMIN_URL} (install it: "
+            f"sudo apt-get install postgresql-{version or '15'}-postgis-3)"
+        )
 
 
 def _truncate_pg(url: str) -> None:

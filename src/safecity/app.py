@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -160,9 +161,14 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
 
 
 def create_app(
-    settings: Settings, platform: Platform | None = None, *, start_services: bool = True
+    settings: Settings,
+    platform: Platform | None = None,
+    *,
+    start_services: bool = True,
+    edge_clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
-    """The ASGI application. ``start_services`` runs the bus dispatcher and MQTT with the app's lifespan."""
+    """The ASGI application. ``start_services`` runs the bus dispatcher and MQTT with the app's lifespan;
+    ``edge_clock`` (monotonic seconds) drives the HTTP edge's rate limit (tests inject one)."""
     check_production(settings)
     log_mode(settings)
     platform = platform or build_platform(settings)
@@ -207,7 +213,7 @@ def create_app(
     _install_handlers(app, platform.metrics)
     # the edge (request id, headers, limits) inside the audit middleware below, so the audit sees
     # every refusal's final status and its X-Request-ID
-    install_hygiene(app, settings, platform.metrics)
+    install_hygiene(app, settings, platform.metrics, clock=edge_clock)
     # added last, so it wraps every other middleware and sees each write's final status
     app.add_middleware(AuditMiddleware, audit=platform.audit, auth=platform.auth)
     app.include_router(auth_router)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -25,12 +27,15 @@ def tile_origin(url: str | None) -> list[str]:
     return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme in ("http", "https") and parts.netloc else []
 
 
-def install_hygiene(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+def install_hygiene(
+    app: FastAPI, settings: Settings, metrics: Metrics, clock: Callable[[], float] = time.monotonic
+) -> None:
     """Outermost first: request id (so every refusal carries one), security headers (on refusals
     too), CORS, the rate limit (cheapest refusal before any body is read), the body limit, the time
     budget, then the application.
 
-    Limits are read from ``settings`` per request, so a test or an operator's reload may change them."""
+    Limits are read from ``settings`` per request, so a test or an operator's reload may change them.
+    ``clock`` (monotonic seconds) drives the token buckets; tests pass their own instead of sleeping."""
     # Starlette wraps the last added middleware around the others: add innermost first.
     app.add_middleware(
         Timeout,
@@ -48,6 +53,7 @@ def install_hygiene(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         burst=settings.rate_limit_burst,
         sse_max=settings.sse_max_per_client,
         on_limited=lambda limit: metrics.limited.labels(limit).inc(),
+        clock=clock,
     )
     if settings.cors_origins:
         app.add_middleware(cors, origins=settings.cors_origins)

@@ -161,7 +161,10 @@ class TokenBuckets:
     simply starts again with a full bucket).
     """
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
+    def __init__(
+        self, rate: float, burst: int, max_clients: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock  # seconds, monotonic; tests inject their own instead of sleeping
         self.rate = rate
         self.burst = burst
         self.max_clients = max_clients
@@ -169,7 +172,7 @@ class TokenBuckets:
 
     def take(self, client: str, now: float | None = None) -> float:
         """Take one token; returns 0 when granted, else the seconds until one is available."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         b = self._buckets.get(client)
         if b is None:
             b = self._buckets[client] = _Bucket(float(self.burst), now)
@@ -186,7 +189,7 @@ class TokenBuckets:
 
     def charge(self, client: str, now: float | None = None) -> None:
         """Take a token after the fact (may go negative): a request whose credentials failed."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         b = self._buckets.setdefault(client, _Bucket(float(self.burst), now))
         b.tokens = min(float(self.burst), b.tokens + (now - b.at) * self.rate) - 1.0
         b.at = now
@@ -208,9 +211,10 @@ class RateLimit:
         burst: int,
         sse_max: int,
         on_limited: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.buckets = TokenBuckets(rate, burst)
+        self.buckets = TokenBuckets(rate, burst, clock=clock)
         self.sse_max = sse_max
         self.sse_open: dict[str, int] = {}
         self.on_limited = on_limited
