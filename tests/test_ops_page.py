@@ -15,7 +15,15 @@ from safecity.web import assets
 from tests.conftest import Api
 
 PAGES = ("/", "/citizen", "/about")
-SCRIPTS = ("common.js", "ops.js", "ops-map.js", "ops-chart.js", "ops-dialogs.js", "citizen.js")
+SCRIPTS = (
+    "common.js",
+    "ops.js",
+    "ops-map.js",
+    "ops-chart.js",
+    "ops-dialogs.js",
+    "citizen.js",
+    "citizen-subscribe.js",
+)
 #: an inline handler attribute (onclick=..., onload=...) or a javascript: URL
 INLINE_HANDLER = re.compile(r"""\son[a-z]+\s*=|javascript:""", re.IGNORECASE)
 
@@ -87,8 +95,15 @@ def test_no_inline_script_anywhere(api: Api, path: str) -> None:
 def test_citizen_page_needs_no_login(api: Api) -> None:
     page = api.client.get("/citizen")
     assert page.status_code == 200 and '<script type="module" src="/static/citizen.js"></script>' in page.text
-    js = api.client.get("/static/citizen.js").text
-    for used in ("/alerts/current", "/shelters", "/subscriptions", "/alerts/stream", "geolocation"):
+    js = api.client.get("/static/citizen.js").text + api.client.get("/static/citizen-subscribe.js").text
+    for used in (
+        "/alerts/current",
+        "/shelters",
+        "/evacuation/route",
+        "/subscriptions",
+        "/alerts/stream",
+        "geolocation",
+    ):
         assert used in js
     assert "우리 동네 재난 경보" in js and "Warnings for my area" in js
 

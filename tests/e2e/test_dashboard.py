@@ -9,10 +9,7 @@ officer cancels it and the citizen page lifts it. Screenshots of the key states 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,33 +17,14 @@ import pytest
 
 from safecity.auth.model import Role
 from safecity.geo.importer import import_layer
-from tests.conftest import REQUIRE, LiveServer, weather_station
+from tests.conftest import LiveServer, weather_station
+from tests.e2e.conftest import ARTIFACTS
 from tests.geo.data import MOIS_DISTRICTS
 from tests.situation.test_heavy_rain import DONGJAK, GAUGES, START
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 #: inside the storm's alert area (the Dongjak gauge) and well outside it (Jongno-gu, north of the river)
 INSIDE = (126.9396, 37.5124)
 OUTSIDE = (126.9790, 37.5800)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if REQUIRE:
-            pytest.fail("chromium is not installed and SAFECITY_REQUIRE_SERVICES=1 (.ci/run installs it)")
-        pytest.skip(
-            "chromium is not installed (make test installs it as root; else apt-get install chromium fonts-nanum)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

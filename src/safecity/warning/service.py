@@ -61,6 +61,13 @@ EVACUATION_HAZARD = {
     "heat_wave": Hazard.heat,
     "cold_wave": Hazard.cold,
 }
+
+
+def _shelter_hazard(hazard: str | None) -> str | None:
+    found = EVACUATION_HAZARD.get(hazard or "")
+    return None if found is None else found.value
+
+
 #: Audiences an action guide is written for (see warning/guides/).
 AUDIENCES = ("general", "elderly", "children_parents", "disability", "foreigner")
 
@@ -668,6 +675,8 @@ class Warnings:
                     "msgType": r["msg_type"],
                     "sent": r["sent"].isoformat() if r["sent"] else None,
                     "hazard": r["hazard"],
+                    # which shelters are safe from it (the citizen page's route and shelter list)
+                    "shelterHazard": _shelter_hazard(r["hazard"]),
                     "level": r["level"],
                     "language": info.language,
                     "category": category.name_ko if used == "ko" else category.name_en,

@@ -46,6 +46,7 @@ _OWN = (
     "ops-dialogs.js",
     "citizen.css",
     "citizen.js",
+    "citizen-subscribe.js",
 )
 _ASSETS = {name: _MEDIA[Path(name).suffix] for name in _OWN}
 
