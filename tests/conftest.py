@@ -8,6 +8,7 @@ unless SAFECITY_REQUIRE_SERVICES=1 (CI), where an absent server fails the run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -75,11 +76,17 @@ def _require_postgis(admin: Any) -> None:
         )
 
 
+_MIGRATED_PG: set[str] = set()
+
+
 def _truncate_pg(url: str) -> None:
+    """Empty the session's migrated database (migrated once per session, not once per test)."""
     from safecity.store.postgres import PostgresStore
 
     store = PostgresStore(url)
-    store.migrate()
+    if url not in _MIGRATED_PG:
+        store.migrate()
+        _MIGRATED_PG.add(url)
     with store.engine.begin() as conn:
         tables = [
             r[0]
@@ -96,6 +103,26 @@ def _truncate_pg(url: str) -> None:
     store.close()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, made once per session (per xdist worker) and copied into each test's
+    data directory: migrating a new file takes about a second, copying it a millisecond."""
+    from safecity.store import open_store
+
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    store = open_store(Settings(data_dir=folder, mqtt_enabled=False))
+    store.migrate()
+    store.close()  # disposes the engine: the WAL is checkpointed into the file
+    return folder / "safecity.db"
+
+
+def _seed_sqlite(template: Path, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        if template.with_name(template.name + suffix).exists():
+            shutil.copy(template.with_name(template.name + suffix), data_dir / f"safecity.db{suffix}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for one test, on each store adapter (the contract: every test runs on both)."""
@@ -104,13 +131,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         url = request.getfixturevalue("pg_url")
         _truncate_pg(url)
         store_url = url
+    else:
+        _seed_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
     return Settings(
         data_dir=tmp_path, store_url=store_url, mqtt_enabled=False, port=free_port(), mqtt_port=free_port()
     )
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Settings:
+def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    _seed_sqlite(sqlite_template, tmp_path)
     return Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
 
 
