@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from safecity.core.events import ObservationAccepted
 from safecity.sensing.directory import StreamInfo
+from safecity.sensing.events import ObservationAccepted
 from safecity.situation.engine import Engine
 from safecity.situation.rules import LoadedRule, load_rules, load_text
 

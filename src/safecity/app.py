@@ -27,7 +27,6 @@ from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
-from safecity.core.events import OBSERVATIONS_ACCEPTED
 from safecity.core.logging import current_request_id, get_logger
 from safecity.evacuation.route_api import router as evacuation_route_router
 from safecity.evacuation.router import router as evacuation_router
@@ -36,7 +35,7 @@ from safecity.hygiene.install import install_hygiene, log_mode
 from safecity.hygiene.production import check_production
 from safecity.metrics import Metrics
 from safecity.sensing.catalogue import load_catalogue
-from safecity.sensing.events import decode_observations
+from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
 from safecity.sensing.health import stream_health
 from safecity.sensing.ingest import Ingest
 from safecity.sensing.quality import QCConfig, QualityControl
@@ -87,8 +86,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     load_wordings(settings.warning_languages, settings.warning_wording_dir)
     store = open_store(settings)
     store.migrate()
-    bus = open_bus(settings, store)
-    bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_observations)
+    bus = open_bus(settings, store, clock)
+    bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
     metrics = Metrics()
     catalogue = load_catalogue()
     qc = QualityControl(

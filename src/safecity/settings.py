@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from safecity.bus.settings import BusSettings
+
 #: Marks a development secret. Production mode refuses to start while any secret still has it.
 DEV_SECRET_PREFIX = "dev-insecure-"
 
@@ -31,7 +33,9 @@ class Mode(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SAFECITY_", extra="ignore", toml_file=None)
+    model_config = SettingsConfigDict(
+        env_prefix="SAFECITY_", env_nested_delimiter="__", extra="ignore", toml_file=None
+    )
 
     mode: Mode = Field(
         Mode.dev, description="dev allows the built-in development secrets; production refuses them."
@@ -47,6 +51,10 @@ class Settings(BaseSettings):
     )
     bus_url: str | None = Field(
         None, description="Event bus. Empty: in-process bus with a durable outbox in the store."
+    )
+    bus: BusSettings = Field(
+        default_factory=BusSettings,
+        description="Retries, dead letters and outbox retention (SAFECITY_BUS__MAX_ATTEMPTS...).",
     )
     mqtt_url: str | None = Field(
         None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from safecity.app import Platform, build_platform
 from safecity.bus.inprocess import InProcessBus
-from safecity.core.events import OBSERVATIONS_ACCEPTED, ObservationAccepted
+from safecity.sensing.events import OBSERVATIONS_ACCEPTED, ObservationAccepted, observations
 from safecity.sensing.ingest import ObservationIn
 from safecity.sensing.sta.model import ENTITIES
 from safecity.settings import Settings
@@ -27,7 +27,7 @@ def _obs(ds: int, minute: int, value: float) -> ObservationIn:
 def test_observation_accepted_reaches_subscribers_in_order(platform: Platform) -> None:
     ds = _stream(platform)
     seen: list[ObservationAccepted] = []
-    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, lambda events: seen.extend(events), "test")
+    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, lambda events: seen.extend(observations(events)), "test")
     platform.sensing.ingest.ingest([_obs(ds, m, float(m)) for m in range(5)])
     platform.sensing.ingest.ingest([_obs(ds, 2, 2.0)])  # a retry: stored once, announced once
     assert platform.bus.drain(10)
@@ -48,7 +48,7 @@ def test_events_committed_before_a_crash_are_delivered_after_restart(settings: S
     seen: list[Any] = []
 
     def handler(events: Sequence[Any]) -> None:
-        seen.extend(events)
+        seen.extend(observations(events))
 
     second.bus.subscribe(OBSERVATIONS_ACCEPTED, handler, "late-subscriber")
     second.bus.start()
@@ -68,7 +68,7 @@ def test_a_failing_subscriber_does_not_block_others(platform: Platform) -> None:
         raise RuntimeError("boom")
 
     platform.bus.subscribe(OBSERVATIONS_ACCEPTED, broken, "broken")
-    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, seen.extend, "good")
+    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, lambda es: seen.extend(observations(es)), "good")
     platform.sensing.ingest.ingest([_obs(ds, 0, 1.0)])
     assert isinstance(platform.bus, InProcessBus)
     platform.bus.deliver_pending()

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from safecity.core.events import ObservationAccepted
 from safecity.sensing.directory import StreamInfo
+from safecity.sensing.events import ObservationAccepted
 from safecity.situation.engine import Engine
 from safecity.situation.model import ConditionChange
 from safecity.situation.rules import PACKS_DIR, LoadedRule, load_paths, load_text

@@ -479,7 +479,9 @@ def test_manual_districts_are_checked_when_districts_are_loaded(
 
 def test_events_reach_the_bus_after_commit(incidents: Incidents, platform: Platform) -> None:
     received: list[Any] = []
-    platform.bus.subscribe(ev.INCIDENT_OPENED, received.extend, "test")
+    platform.bus.subscribe(
+        ev.INCIDENT_OPENED, lambda es: received.extend(e.data.to_json() for e in es), "test"
+    )
     heard: list[dict[str, Any]] = []
     incidents.listeners.append(heard.append)
     incidents.listeners.insert(0, lambda e: 1 / 0)  # a broken listener is logged, the others still hear

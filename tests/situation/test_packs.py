@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from safecity.core.events import ObservationAccepted
 from safecity.sensing.catalogue import load_catalogue
 from safecity.sensing.directory import StreamInfo
+from safecity.sensing.events import ObservationAccepted
 from safecity.situation.engine import Engine
 from safecity.situation.model import HAZARDS
 from safecity.situation.rules import (

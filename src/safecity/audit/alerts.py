@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from safecity.audit.model import ActorKind, AuditEvent
 from safecity.audit.service import AuditLog
-from safecity.warning.service import ALERT_ISSUED
+from safecity.warning.events import ALERT_ISSUED
 
 
 class _Alerts(Protocol):

@@ -1,63 +1,127 @@
 # SPDX-License-Identifier: Apache-2.0
 """In-process bus over the outbox table (the embedded default).
 
-A dispatcher thread reads pending outbox rows in id order, hands each topic's events to its
-subscribers, and marks the rows delivered only afterwards. A crash between commit and delivery leaves
-the rows pending and they are delivered on the next start (at-least-once: subscribers must tolerate a
-repeat, which they can detect by observation id).
+A dispatcher thread serves each subscriber from its own cursor: it reads the subscriber's events after
+its position in id (commit) order, hands them over in a batch, and moves the position only after the
+handler returned. A handler that raises is given the same events again after a backoff on the
+platform's clock: first one by one (to find the event that fails), then, after ``max_attempts``
+failures on one event, that event goes to the dead letters and the subscriber moves on. Positions, retry
+state and dead letters are written together once per round, so a crash re-delivers at most one round
+(at-least-once: a subscriber detects a repeat by the envelope's id).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from safecity.bus.port import Decoder, Handler
-from safecity.bus.tables import outbox
+from safecity.bus import outbox as ob
+from safecity.bus.port import DeadLetter, Decoder, Handler, SubscriberState
+from safecity.bus.settings import BusSettings
 from safecity.core.clock import Clock, SystemClock
-from safecity.core.events import ENTITY_CHANGED, EntityChanged
+from safecity.core.errors import NotFound
+from safecity.core.events import Envelope, Event, event_class
 from safecity.core.logging import get_logger
 from safecity.store import Store
 
 log = get_logger(__name__)
 
 
-def _default_decode(topic: str, payload: dict[str, Any]) -> list[Any]:
-    if topic == ENTITY_CHANGED:
-        return [EntityChanged(payload["entity"], payload["id"], payload["action"])]
-    return [payload]
+@dataclass(slots=True)
+class _Subscriber:
+    name: str
+    types: set[str]
+    handler: Handler
+    wants: Callable[[], bool] | None
+    cursor: ob.Cursor | None = None
+    #: after a batch failed: deliver one by one up to this id, to find the event that fails
+    isolate_upto: int = 0
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Round:
+    now: datetime
+    head: int
+    envelopes: dict[int, Envelope] = field(default_factory=dict)  # decoded once for all subscribers
+    dead: list[tuple[str, ob.Row, str, int]] = field(default_factory=list)
+    replays: list[tuple[int, str | None]] = field(default_factory=list)
+    handled: int = 0
 
 
 class InProcessBus:
     def __init__(
-        self, store: Store, clock: Clock | None = None, poll_s: float = 1.0, coalesce_s: float = 0.01
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        poll_s: float = 1.0,
+        coalesce_s: float = 0.01,
+        settings: BusSettings | None = None,
+        batch: int = 200,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.poll_s = poll_s
         self.coalesce_s = coalesce_s
-        self._handlers: dict[str, list[tuple[str, Handler, Callable[[], bool] | None]]] = defaultdict(list)
-        self._decoders: dict[str, Decoder] = {}
+        self.settings = settings or BusSettings()
+        self.batch = batch
+        self._subs: dict[str, _Subscriber] = {}
+        self._decoders: dict[tuple[str, int], Decoder] = {}
+        self._lock = threading.RLock()  # one round at a time (the thread, drain, tests)
+        self._delivered_upto = -1
+        self._pruned_at: datetime | None = None
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    # -- the port ----------------------------------------------------------------------------------
     def subscribe(
-        self, topic: str, handler: Handler, name: str, wants: Callable[[], bool] | None = None
+        self,
+        types: str | Iterable[str],
+        handler: Handler,
+        name: str,
+        wants: Callable[[], bool] | None = None,
     ) -> None:
-        self._handlers[topic].append((name, handler, wants))
+        wanted = {types} if isinstance(types, str) else set(types)
+        for t in wanted:
+            event_class(t)  # a typo in a type name fails here, not silently never delivering
+        with self._lock:
+            known = self._subs.get(name)
+            if known is not None:
+                # the same subscriber again (a service restarted in the same process): it keeps its
+                # cursor, takes the new handler
+                known.types |= wanted
+                known.handler, known.wants = handler, wants
+                return
+            self._subs[name] = _Subscriber(name, wanted, handler, wants)
 
-    def register_decoder(self, topic: str, decoder: Decoder) -> None:
-        self._decoders[topic] = decoder
+    def register_decoder(self, type_: str, decoder: Decoder, version: int = 1) -> None:
+        self._decoders[(type_, version)] = decoder
 
-    def publish(self, conn: Connection, topic: str, payload: dict[str, Any]) -> None:
-        conn.execute(insert(outbox).values(topic=topic, payload=payload, created_at=self.clock.now()))
+    def publish(self, conn: Connection, event: Event | str, payload: dict[str, Any] | None = None) -> None:
+        if isinstance(event, str):
+            cls = event_class(event)
+            model = cls.model_validate(payload or {})  # pydantic's ValidationError is a ValueError
+            data = payload or {}
+        else:
+            model, data = event, event.to_json()
+        ob.append(
+            conn,
+            {
+                "topic": model.type,
+                "version": type(model).version,
+                "source": model.publisher(),
+                "key": model.ordering_key(),
+                "payload": data,
+                "created_at": self.clock.now(),
+            },
+        )
 
     def notify(self) -> None:
         self._idle.clear()
@@ -80,65 +144,264 @@ class InProcessBus:
 
     def pending(self) -> int:
         with self.store.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).where(outbox.c.delivered_at.is_(None))).scalar_one())
+            return ob.pending(conn)
 
     def drain(self, timeout: float = 10.0) -> bool:
         if self._thread is None:
-            self.deliver_pending()
+            for _ in range(10_000):  # bounded: a subscriber failing on every try is still in backoff
+                if self.deliver_pending() == 0:
+                    break
             return self.pending() == 0
         self.notify()
         self._idle.wait(timeout)
         return self.pending() == 0
 
-    def deliver_pending(self, limit: int = 200) -> int:
-        """Deliver up to ``limit`` pending outbox rows; returns how many were delivered.
-
-        Rows of topics nobody subscribes to are marked delivered without being read or decoded, so an
-        idle capability costs the ingest path nothing.
-        """
-        with self.store.engine.connect() as conn:
-            pending = conn.execute(
-                select(outbox.c.id, outbox.c.topic)
-                .where(outbox.c.delivered_at.is_(None))
-                .order_by(outbox.c.id)
-                .limit(limit)
-            ).all()
-            done: list[int] = []
-            for row_id, topic in pending:
-                handlers = [h for h in self._handlers.get(topic, ()) if h[2] is None or h[2]()]
-                if handlers:
-                    payload = conn.execute(select(outbox.c.payload).where(outbox.c.id == row_id)).scalar_one()
-                    decoder = self._decoders.get(topic)
-                    events = decoder(conn, payload) if decoder else _default_decode(topic, payload)
-                    for name, handler, _ in handlers:
-                        try:
-                            handler(events)
-                        except (
-                            Exception
-                        ):  # a subscriber's outermost boundary: one bad subscriber must not stop the others
-                            log.exception(
-                                "bus subscriber failed", subscriber=name, topic=topic, outbox_id=row_id
-                            )
-                done.append(row_id)
-        if done:
-            with self.store.write() as wconn:
-                wconn.execute(
-                    update(outbox).where(outbox.c.id.in_(done)).values(delivered_at=self.clock.now())
+    def subscribers(self) -> list[SubscriberState]:
+        with self._lock, self.store.engine.connect() as conn:
+            self._load_cursors(conn)
+            out = []
+            for s in self._subs.values():
+                c = s.cursor
+                assert c is not None
+                out.append(
+                    SubscriberState(
+                        s.name,
+                        tuple(sorted(s.types)),
+                        c.position,
+                        ob.lag(conn, c.position, s.types),
+                        c.attempts,
+                        c.retry_at,
+                        c.last_error,
+                    )
                 )
-        return len(done)
+            return out
+
+    def dead_letters(self, subscriber: str | None = None, include_replayed: bool = False) -> list[DeadLetter]:
+        with self.store.engine.connect() as conn:
+            return [self._letter(conn, d) for d in ob.dead_letters_of(conn, subscriber, include_replayed)]
+
+    def replay(self, dead_letter_id: int, actor: str) -> DeadLetter:
+        with self.store.write() as conn:
+            if not ob.request_replay(conn, dead_letter_id, actor, self.clock.now()):
+                found = ob.dead_letter(conn, dead_letter_id)
+                if found is None:
+                    raise NotFound(
+                        f"no dead letter {dead_letter_id}; `safecity bus dead` lists them", where="id"
+                    )
+            d = ob.dead_letter(conn, dead_letter_id)
+            assert d is not None
+            letter = self._letter(conn, d)
+        self.notify()
+        return letter
+
+    def prune(self) -> int:
+        now = self.clock.now()
+        cutoff = now - timedelta(hours=self.settings.retention_hours)
+        with self.store.write() as conn:
+            n = ob.prune(conn, cutoff)
+        self._pruned_at = now
+        if n:
+            log.info("outbox pruned", events=n, delivered_before=cutoff.isoformat())
+        return n
+
+    # -- delivery ----------------------------------------------------------------------------------
+    def deliver_pending(self, limit: int | None = None) -> int:
+        """One round: every subscriber gets what is due; returns how many events were handed over or
+        passed over (0: nothing to do now)."""
+        with self._lock:
+            with self.store.engine.connect() as conn:
+                rnd = _Round(self.clock.now(), ob.head(conn))
+                self._load_cursors(conn)
+                self._replay_requested(conn, rnd)
+                for sub in list(self._subs.values()):
+                    self._serve(conn, sub, rnd, limit or self.batch)
+            self._save(rnd)
+            return rnd.handled
+
+    def _load_cursors(self, conn: Connection) -> None:
+        for s in self._subs.values():
+            if s.cursor is None:
+                s.cursor = ob.load_cursor(conn, s.name)
+                if s.cursor is None:
+                    s.cursor = ob.Cursor(s.name, ob.start_position(conn))
+                    s.dirty = True
+
+    def _replay_requested(self, conn: Connection, rnd: _Round) -> None:
+        for d in ob.requested_replays(conn):
+            sub = self._subs.get(d.subscriber)
+            if sub is None:
+                continue  # its subscriber runs in another process, or not yet: it stays requested
+            try:
+                sub.handler([self._envelope(conn, d.row, rnd)])
+            except Exception as e:  # a subscriber's boundary: logged, kept as a dead letter
+                log.exception("dead letter replay failed", subscriber=sub.name, event_id=d.row.id)
+                rnd.replays.append((d.id, _describe(e)))
+            else:
+                log.info("dead letter replayed", subscriber=sub.name, event_id=d.row.id)
+                rnd.replays.append((d.id, None))
+            rnd.handled += 1
+
+    def _serve(self, conn: Connection, sub: _Subscriber, rnd: _Round, limit: int) -> None:
+        c = sub.cursor
+        assert c is not None
+        if c.retry_at is not None and rnd.now < c.retry_at:
+            return  # backing off
+        if sub.wants is not None and c.attempts == 0 and not sub.wants():
+            if rnd.head > c.position:  # not wanted now: passed over without being read
+                rnd.handled += ob.lag(conn, c.position, sub.types)
+                c.position = rnd.head
+                sub.dirty = True
+            return
+        for _ in range(limit):  # a failing batch is retried one event at a time, within the round
+            single = c.attempts > 0 or c.position < sub.isolate_upto
+            rows = ob.read_after(conn, c.position, sub.types, 1 if single else limit)
+            if not rows:
+                if rnd.head > c.position:  # nothing of its types: later reads start later
+                    c.position = rnd.head
+                    sub.dirty = True
+                return
+            try:
+                sub.handler([self._envelope(conn, r, rnd) for r in rows])
+            except Exception as e:  # noqa: BLE001 - a subscriber's boundary: logged below with its error
+                error = _describe(e)
+                sub.dirty = True
+                if len(rows) > 1:
+                    log.warning(
+                        "bus subscriber failed; retrying one by one", subscriber=sub.name, error=error
+                    )
+                    sub.isolate_upto = rows[-1].id
+                    continue
+                c.attempts += 1
+                c.last_error = error
+                if c.attempts >= self.settings.max_attempts:
+                    log.error(
+                        "bus subscriber gave up; event kept as a dead letter",
+                        subscriber=sub.name,
+                        event_id=rows[0].id,
+                        attempts=c.attempts,
+                        error=error,
+                    )
+                    rnd.dead.append((sub.name, rows[0], error, c.attempts))
+                    c.position = rows[0].id
+                    c.attempts, c.retry_at = 0, None
+                    continue
+                wait = min(self.settings.retry_base_s * 2 ** (c.attempts - 1), self.settings.retry_max_s)
+                c.retry_at = rnd.now + timedelta(seconds=wait)
+                log.warning(
+                    "bus subscriber failed; will retry",
+                    subscriber=sub.name,
+                    event_id=rows[0].id,
+                    attempts=c.attempts,
+                    retry_in_s=wait,
+                    error=error,
+                )
+                return
+            c.position = rows[-1].id
+            c.attempts, c.retry_at, c.last_error = 0, None, None
+            sub.dirty = True
+            rnd.handled += len(rows)
+            if not single:
+                return  # one batch per subscriber and round: the others get their turn
+
+    def _envelope(self, conn: Connection, row: ob.Row, rnd: _Round) -> Envelope:
+        env = rnd.envelopes.get(row.id)
+        if env is None:
+            env = rnd.envelopes[row.id] = self._decode(conn, row)
+        return env
+
+    def _decode(self, conn: Connection, row: ob.Row) -> Envelope:
+        cls = event_class(row.type)
+        if row.version == cls.version:
+            data = cls.model_validate(row.payload)
+        else:
+            decoder = self._decoders.get((row.type, row.version))
+            if decoder is None:
+                raise ValueError(
+                    f"{row.type} version {row.version}: no decoder (this release reads {cls.version})"
+                )
+            data = decoder(conn, row.payload)
+        return Envelope(
+            id=row.id,
+            type=row.type,
+            version=cls.version,
+            time=row.time,
+            source=row.source,
+            key=row.key,
+            data=data,
+        )
+
+    def _letter(self, conn: Connection, d: ob.DeadRow) -> DeadLetter:
+        try:
+            event = self._decode(conn, d.row)
+        except (KeyError, ValueError):  # an undecodable event is shown as stored
+            r = d.row
+            event = Envelope.model_construct(
+                id=r.id,
+                type=r.type,
+                version=r.version,
+                time=r.time,
+                source=r.source,
+                key=r.key,
+                data=_Raw.model_validate(r.payload),
+            )
+        return DeadLetter(
+            d.id,
+            d.subscriber,
+            event,
+            d.error,
+            d.attempts,
+            d.failed_at,
+            d.replay_requested_at,
+            d.replay_requested_by,
+            d.replayed_at,
+        )
+
+    def _save(self, rnd: _Round) -> None:
+        subs = list(self._subs.values())
+        positions = [s.cursor.position for s in subs if s.cursor is not None]
+        upto = min(positions) if positions else rnd.head
+        changed = [s.cursor for s in subs if s.dirty and s.cursor is not None]
+        prune = self._pruned_at is None or rnd.now - self._pruned_at >= timedelta(
+            seconds=self.settings.prune_every_s
+        )
+        if not (changed or rnd.dead or rnd.replays or upto > self._delivered_upto):
+            if prune:
+                self.prune()
+            return
+        with self.store.write() as conn:
+            for name, row, error, attempts in rnd.dead:
+                ob.add_dead_letter(conn, name, row, error, attempts, rnd.now)
+            for dead_id, failure in rnd.replays:
+                ob.finish_replay(conn, dead_id, rnd.now, failure)
+            ob.save_cursors(conn, changed, rnd.now)
+            if upto > self._delivered_upto:
+                ob.mark_delivered(conn, upto, rnd.now)
+        for s in subs:
+            s.dirty = False
+        self._delivered_upto = max(self._delivered_upto, upto)
+        if prune:
+            self.prune()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 n = self.deliver_pending()
-            except Exception:  # keep the dispatcher alive; the rows stay pending and are retried
+            except Exception:  # keep the dispatcher alive; positions were not moved, events are retried
                 log.exception("bus dispatcher failed; retrying")
                 n = 0
             if n == 0:
                 self._idle.set()
                 self._wake.wait(self.poll_s)
             else:
-                # Let a busy ingest commit a few more batches before the next round, so marking rows
-                # delivered costs one write transaction per round rather than one per batch.
+                # Let a busy ingest commit a few more batches before the next round, so saving the
+                # positions costs one write transaction per round rather than one per batch.
                 self._stop.wait(self.coalesce_s)
+
+
+class _Raw(Event):
+    """A dead letter's payload that no longer reads into its class (shown as stored)."""
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:2000]

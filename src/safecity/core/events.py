@@ -1,35 +1,99 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Typed events that cross capability boundaries."""
+"""The event contract: one envelope for every event, typed payloads declared by each capability.
+
+An event crosses capability boundaries (and, with a broker adapter, process boundaries) as an
+:class:`Envelope`: ``id`` (its position in the outbox, increasing in commit order), ``type``
+(``"<capability>.<Name>"``), ``version`` (of the payload's shape), ``time`` (when it was published, on
+the platform's clock), ``source`` (the capability that published it), ``key`` (events with the same key
+are delivered in the order they were committed; e.g. one incident) and ``data`` (the payload).
+
+Payloads are self-contained: a subscriber never has to read the publisher's tables to understand an
+event. Each capability declares its payloads in its own ``events.py`` as subclasses of :class:`Event`;
+a subclass registers itself under its ``type`` so the bus can read an outbox row back into the class.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-OBSERVATIONS_ACCEPTED = "sensing.ObservationAccepted"
-ENTITY_CHANGED = "sensing.EntityChanged"
+from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
-
-@dataclass(frozen=True, slots=True)
-class ObservationAccepted:
-    """An observation was stored (after quality control). ``result`` is the number, or the JSON value."""
-
-    observation_id: int
-    datastream_id: int | None
-    multi_datastream_id: int | None
-    feature_of_interest_id: int
-    phenomenon_time: datetime
-    phenomenon_time_end: datetime | None
-    result_time: datetime | None
-    result: Any
-    qc_flags: int
+_TYPES: dict[str, type[Event]] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class EntityChanged:
-    """A SensorThings entity other than an Observation was created, updated or deleted."""
+class Event(BaseModel):
+    """A payload. Subclasses set ``type`` (and ``version`` when the shape changes incompatibly) and
+    say which ``key`` orders them; field names are snake_case, the JSON names camelCase aliases."""
 
-    entity: str  # entity type name, e.g. "Thing"
-    entity_id: int
-    action: str  # "created" | "updated" | "deleted"
+    # Extra fields are kept, not refused: a publisher may add a field before its subscribers know it
+    # (adding is compatible; removing or changing a field's meaning needs a new ``version``).
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="allow")
+
+    type: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("type")
+        if name:
+            known = _TYPES.get(name)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(
+                    f"event type {name!r} is declared twice ({known.__module__}, {cls.__module__})"
+                )
+            _TYPES[name] = cls
+
+    def ordering_key(self) -> str:
+        """The envelope's ``key``; the default puts every event of the type in one order. (A method,
+        not a field: payloads may have fields of any name, ``key`` and ``source`` included.)"""
+        return self.type
+
+    @classmethod
+    def publisher(cls) -> str:
+        """The capability that publishes it (the envelope's ``source``): the type's prefix."""
+        return cls.type.split(".", 1)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as stored in the outbox and sent to brokers (camelCase, JSON types)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def event_class(type_: str) -> type[Event]:
+    """The class registered for ``type_``; KeyError names the type when no capability declared it."""
+    try:
+        return _TYPES[type_]
+    except KeyError:
+        raise KeyError(
+            f"no event class declares type {type_!r} (import the capability's events module)"
+        ) from None
+
+
+def event_types() -> dict[str, type[Event]]:
+    """Every declared event type (the event catalogue), by type name."""
+    return dict(_TYPES)
+
+
+class Envelope(BaseModel):
+    """One event as delivered: the outbox row's identity around the typed payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    type: str
+    version: int
+    time: datetime
+    source: str
+    key: str
+    data: SerializeAsAny[Event]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "time": self.time.isoformat(),
+            "source": self.source,
+            "key": self.key,
+            "data": self.data.to_json(),
+        }

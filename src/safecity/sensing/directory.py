@@ -14,9 +14,9 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from safecity.core.events import ObservationAccepted
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
+from safecity.sensing.events import ObservationAccepted
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,152 @@
 # SPDX-License-Identifier: Apache-2.0
 """The sensing capability's events on the bus.
 
-An ingest batch writes one outbox row that names the observations it created by id ranges, in the same
-transaction as the observations; the bus turns it back into ``ObservationAccepted`` events by reading
-those rows when (and only when) a subscriber wants them. Copying every value into the outbox would
-cost the ingest path a second serialisation of every observation.
+* ``sensing.ObservationAccepted`` (:class:`ObservationsAccepted`, version 2): one per ingest batch,
+  written in the same transaction as the observations it announces, carrying their values, so a
+  subscriber (the rules, MQTT, another process behind a broker) never reads sensing's tables back.
+  Version 1 named the observations by id ranges instead; :func:`decode_v1` reads such rows, left in an
+  outbox by an older release, back into version 2.
+* ``sensing.EntityChanged`` (:class:`EntityChanged`): a SensorThings entity other than an Observation
+  was created, updated or deleted.
+
+Subscribers of observations mostly want one value per observation: :func:`observations` flattens the
+batches of a delivery into :class:`ObservationAccepted` values (a plain dataclass: the rules evaluate
+millions of them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Self
 
+from pydantic import Field, model_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from safecity.core.events import ObservationAccepted
+from safecity.core.events import Envelope, Event
+from safecity.core.timeutil import from_micros, to_micros
 from safecity.sensing import tables as t
+
+OBSERVATIONS_ACCEPTED = "sensing.ObservationAccepted"
+ENTITY_CHANGED = "sensing.EntityChanged"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationAccepted:
+    """An observation was stored (after quality control). ``result`` is the number, or the JSON value."""
+
+    observation_id: int
+    datastream_id: int | None
+    multi_datastream_id: int | None
+    feature_of_interest_id: int
+    phenomenon_time: datetime
+    phenomenon_time_end: datetime | None
+    result_time: datetime | None
+    result: Any
+    qc_flags: int
+
+
+class ObservationsAccepted(Event):
+    """The observations one ingest batch stored, column by column (index i of every list is one
+    observation; columns keep the payload small and fast to read). Times are integer microseconds since
+    1970-01-01 UTC, the embedded store's own representation."""
+
+    type = OBSERVATIONS_ACCEPTED
+    version = 2
+
+    ids: list[int]
+    datastream_ids: list[int | None] = Field(alias="datastreamIds")
+    multi_datastream_ids: list[int | None] = Field(alias="multiDatastreamIds")
+    feature_ids: list[int] = Field(alias="featureIds")
+    phenomenon_times_us: list[int] = Field(alias="phenomenonTimesUs")
+    phenomenon_time_ends_us: list[int | None] = Field(alias="phenomenonTimeEndsUs")
+    result_times_us: list[int | None] = Field(alias="resultTimesUs")
+    results: list[Any]
+    qc_flags: list[int] = Field(alias="qcFlags")
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> Self:
+        n = len(self.ids)
+        for name in type(self).model_fields:
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name}: {len(getattr(self, name))} values for {n} observations")
+        return self
+
+    def ordering_key(self) -> str:
+        # One order for all observations: the rules' windows rely on a stream's values in commit order,
+        # and a batch may hold many streams.
+        return "observations"
+
+    @classmethod
+    def of(cls, items: Sequence[ObservationAccepted]) -> ObservationsAccepted:
+        return cls.model_construct(
+            ids=[o.observation_id for o in items],
+            datastream_ids=[o.datastream_id for o in items],
+            multi_datastream_ids=[o.multi_datastream_id for o in items],
+            feature_ids=[o.feature_of_interest_id for o in items],
+            phenomenon_times_us=[to_micros(o.phenomenon_time) for o in items],
+            phenomenon_time_ends_us=[_us(o.phenomenon_time_end) for o in items],
+            result_times_us=[_us(o.result_time) for o in items],
+            results=[o.result for o in items],
+            qc_flags=[o.qc_flags for o in items],
+        )
+
+    def items(self) -> list[ObservationAccepted]:
+        return [
+            ObservationAccepted(i, ds, mds, foi, from_micros(t0), _dt(t1), _dt(rt), r, q)
+            for i, ds, mds, foi, t0, t1, rt, r, q in zip(
+                self.ids,
+                self.datastream_ids,
+                self.multi_datastream_ids,
+                self.feature_ids,
+                self.phenomenon_times_us,
+                self.phenomenon_time_ends_us,
+                self.result_times_us,
+                self.results,
+                self.qc_flags,
+                strict=True,
+            )
+        ]
+
+
+class EntityChanged(Event):
+    """A SensorThings entity other than an Observation was created, updated or deleted."""
+
+    type = ENTITY_CHANGED
+
+    entity: str  # entity type name, e.g. "Thing"
+    entity_id: int = Field(alias="id")
+    action: Literal["created", "updated", "deleted"]
+
+    def ordering_key(self) -> str:
+        return f"{self.entity}:{self.entity_id}"
+
+
+def observations(envelopes: Sequence[Envelope]) -> list[ObservationAccepted]:
+    """The observations of a delivery, in order (other events are ignored)."""
+    out: list[ObservationAccepted] = []
+    for e in envelopes:
+        if isinstance(e.data, ObservationsAccepted):
+            out.extend(e.data.items())
+    return out
+
+
+def entity_changes(envelopes: Sequence[Envelope]) -> list[EntityChanged]:
+    return [e.data for e in envelopes if isinstance(e.data, EntityChanged)]
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
 
 
 def id_ranges(ids: Sequence[int]) -> list[list[int]]:
-    """Sorted runs of consecutive ids as [first, last] pairs (a batch is usually one run)."""
+    """Sorted runs of consecutive ids as [first, last] pairs (version 1 payloads)."""
     runs: list[list[int]] = []
     for i in sorted(ids):
         if runs and i == runs[-1][1] + 1:
@@ -30,11 +156,13 @@ def id_ranges(ids: Sequence[int]) -> list[list[int]]:
     return runs
 
 
-def decode_observations(conn: Connection, payload: dict[str, Any]) -> list[ObservationAccepted]:
+def decode_v1(conn: Connection, payload: dict[str, Any]) -> ObservationsAccepted:
+    """A version 1 payload (``{"ranges": [[first, last], ...], "count": n}``) read back from the
+    observations table into version 2."""
     o = t.observations
     ranges = payload.get("ranges") or []
     if not ranges:
-        return []
+        return ObservationsAccepted.of([])
     rows = conn.execute(
         select(
             o.c.id,
@@ -51,17 +179,19 @@ def decode_observations(conn: Connection, payload: dict[str, Any]) -> list[Obser
         .where(or_(*(and_(o.c.id >= a, o.c.id <= b) for a, b in ranges)))
         .order_by(o.c.id)
     ).all()
-    return [
-        ObservationAccepted(
-            r.id,
-            r.datastream_id,
-            r.multi_datastream_id,
-            r.feature_of_interest_id,
-            r.phenomenon_time,
-            r.phenomenon_time_end,
-            r.result_time,
-            r.result_number if r.result_number is not None else r.result_json,
-            r.qc_flags,
-        )
-        for r in rows
-    ]
+    return ObservationsAccepted.of(
+        [
+            ObservationAccepted(
+                r.id,
+                r.datastream_id,
+                r.multi_datastream_id,
+                r.feature_of_interest_id,
+                r.phenomenon_time,
+                r.phenomenon_time_end,
+                r.result_time,
+                r.result_number if r.result_number is not None else r.result_json,
+                r.qc_flags,
+            )
+            for r in rows
+        ]
+    )

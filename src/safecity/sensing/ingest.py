@@ -27,11 +27,10 @@ from sqlalchemy.engine import Connection
 from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Forbidden, NotFound, is_id
-from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
-from safecity.sensing.events import id_ranges
+from safecity.sensing.events import EntityChanged, ObservationsAccepted
 from safecity.sensing.quality import QualityControl, StreamRules, flags_to_quality
 from safecity.store import Store
 
@@ -234,7 +233,7 @@ class Ingest:
                 .returning(t.features_of_interest.c.id)
             ).scalar_one()
             self.bus.publish(
-                conn, ENTITY_CHANGED, {"entity": "FeatureOfInterest", "id": int(found), "action": "created"}
+                conn, EntityChanged(entity="FeatureOfInterest", id=int(found), action="created")
             )
         return int(found)
 
@@ -483,9 +482,7 @@ class Ingest:
                     conn, "sta_datastreams" if kind == DATASTREAM else "sta_multi_datastreams", touched
                 )
         if created:
-            self.bus.publish(
-                conn, OBSERVATIONS_ACCEPTED, {"ranges": id_ranges(created), "count": len(created)}
-            )
+            self.bus.publish(conn, _accepted(rows, answers))
         # Generated features are cached only now: if this transaction rolls back they never existed.
         self._fois.update(missing)
         return len(created)
@@ -578,6 +575,27 @@ class Ingest:
             foi,
             now_us,
         ]
+
+
+def _accepted(rows: Sequence[list[Any]], answers: Sequence[tuple[int, bool]]) -> ObservationsAccepted:
+    """The event announcing the new rows of a batch, with their values (so no subscriber reads them back)."""
+    new = [row for row, (_, is_new) in zip(rows, answers, strict=True) if is_new]
+    # the PostgreSQL adapter turned the times into datetimes in place; SQLite's are still microseconds
+    return ObservationsAccepted.model_construct(
+        ids=[oid for oid, is_new in answers if is_new],
+        datastream_ids=[r[_DS] for r in new],
+        multi_datastream_ids=[r[_MDS] for r in new],
+        feature_ids=[r[_FOI] for r in new],
+        phenomenon_times_us=[_micros(r[_T]) for r in new],
+        phenomenon_time_ends_us=[_micros(r[_TE]) for r in new],
+        result_times_us=[_micros(r[_RT]) for r in new],
+        results=[r[_NUM] if r[_NUM] is not None else orjson.loads(r[_JSON]) for r in new],
+        qc_flags=[r[_FLAGS] for r in new],
+    )
+
+
+def _micros(value: Any) -> Any:
+    return to_micros(value) if isinstance(value, datetime) else value
 
 
 def _result(result: Any, w: str) -> tuple[float | None, str | None]:

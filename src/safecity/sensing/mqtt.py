@@ -42,8 +42,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED
 from safecity.core.logging import get_logger
+from safecity.sensing.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED, entity_changes, observations
 from safecity.sensing.mqtt_ingest import Pipeline, to_observation
 from safecity.sensing.mqtt_notify import Notifier
 from safecity.sensing.mqtt_port import NOBODY, Incoming, Transport, base_url, error_topic
@@ -120,10 +120,12 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     notifier = Notifier(platform, transport, base_url(settings))
     platform.bus.subscribe(
         OBSERVATIONS_ACCEPTED,
-        notifier.on_observations,
+        lambda es: notifier.on_observations(observations(es)),
         "mqtt-notify-observations",
         wants=lambda: transport.listening() is not NOBODY,
     )
-    platform.bus.subscribe(ENTITY_CHANGED, notifier.on_entities, "mqtt-notify-entities")
+    platform.bus.subscribe(
+        ENTITY_CHANGED, lambda es: notifier.on_entities(entity_changes(es)), "mqtt-notify-entities"
+    )
     log.info("MQTT extension started", endpoints=transport.endpoints)
     return MqttService(transport, pipeline, notifier)

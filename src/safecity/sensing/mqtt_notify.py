@@ -16,8 +16,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
-from safecity.core.events import EntityChanged, ObservationAccepted
 from safecity.core.logging import get_logger
+from safecity.sensing.events import EntityChanged, ObservationAccepted
 from safecity.sensing.mqtt_port import NOBODY, ROOT, Transport
 from safecity.sensing.sta.model import ENTITIES, Entity, Nav
 from safecity.sensing.sta.query import Reader

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from safecity.bus import Bus
 from safecity.core.clock import Clock
-from safecity.core.events import ENTITY_CHANGED
 from safecity.sensing.catalogue import Catalogue
+from safecity.sensing.events import EntityChanged
 from safecity.sensing.ingest import Ingest
 from safecity.sensing.sta.write import Writer
 from safecity.sensing.tables import datastreams, observations, things
@@ -34,7 +34,9 @@ class Sensing:
         with self.store.write() as conn:
             result = fn(conn, writer)
             for entity, entity_id, action in writer.changes:
-                self.bus.publish(conn, ENTITY_CHANGED, {"entity": entity, "id": entity_id, "action": action})
+                self.bus.publish(
+                    conn, EntityChanged.model_validate({"entity": entity, "id": entity_id, "action": action})
+                )
         # Ingest caches what it knows of each stream (its Thing, Location, property range); any change
         # to the model may alter that, and such changes are rare next to observations.
         if any(entity != "Observation" for entity, _, _ in writer.changes):

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from safecity.core.events import ObservationAccepted
 from safecity.core.logging import get_logger
 from safecity.sensing.directory import StreamInfo
+from safecity.sensing.events import ObservationAccepted
 from safecity.situation.apparent import apparent_temperature
 from safecity.situation.model import HAZARDS, ConditionChange, Crisis
 from safecity.situation.rules import (

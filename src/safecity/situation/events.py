@@ -20,6 +20,13 @@ event time); the listeners of :class:`~safecity.situation.incidents.Incidents` g
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from safecity.core.events import Event
+
 INCIDENT_OPENED = "situation.IncidentOpened"
 INCIDENT_UPDATED = "situation.IncidentUpdated"
 CRISIS_LEVEL_CHANGED = "situation.CrisisLevelChanged"
@@ -27,3 +34,72 @@ INCIDENT_STATUS_CHANGED = "situation.IncidentStatusChanged"
 INCIDENT_CLOSED = "situation.IncidentClosed"
 
 TOPICS = (INCIDENT_OPENED, INCIDENT_UPDATED, CRISIS_LEVEL_CHANGED, INCIDENT_STATUS_CHANGED, INCIDENT_CLOSED)
+
+
+class _IncidentEvent(Event):
+    hazard: str | None
+    at: datetime
+
+    def ordering_key(self) -> str:
+        # one incident's events in the order they happened (per incident, not per hazard)
+        incident = getattr(self, "incident_id", None)
+        return f"incident:{incident}" if incident is not None else f"district:{getattr(self, 'district', '')}"
+
+
+class IncidentOpened(_IncidentEvent):
+    type = INCIDENT_OPENED
+
+    incident_id: int = Field(alias="incidentId")
+    level: int
+    status: str
+    title_ko: str = Field(alias="titleKo")
+    title_en: str = Field(alias="titleEn")
+    source: str  # "rule" or "manual"
+    rule: str | None
+    areas: list[str]
+    actor: str
+
+
+class IncidentUpdated(_IncidentEvent):
+    type = INCIDENT_UPDATED
+
+    incident_id: int = Field(alias="incidentId")
+    added: dict[str, Any]
+    areas: list[str]
+    actor: str
+    # only when a change dated before the opening arrived late
+    opened_at: datetime | None = Field(None, alias="openedAt")
+    title_ko: str | None = Field(None, alias="titleKo")
+    title_en: str | None = Field(None, alias="titleEn")
+
+
+class CrisisLevelChanged(_IncidentEvent):
+    type = CRISIS_LEVEL_CHANGED
+
+    scope: Literal["incident", "district"]
+    level: int
+    previous: int
+    incident_id: int | None = Field(None, alias="incidentId")  # scope "incident"
+    areas: list[str] = Field(default_factory=list)  # scope "incident"
+    district: str | None = None  # scope "district"
+    incidents: list[int] = Field(default_factory=list)  # scope "district"
+
+
+class IncidentStatusChanged(_IncidentEvent):
+    type = INCIDENT_STATUS_CHANGED
+
+    incident_id: int = Field(alias="incidentId")
+    status: str
+    previous: str
+    actor: str
+    reason: str | None = None
+    note: str | None = None
+
+
+class IncidentClosed(_IncidentEvent):
+    type = INCIDENT_CLOSED
+
+    incident_id: int = Field(alias="incidentId")
+    status: str
+    reason: str | None = None
+    actor: str

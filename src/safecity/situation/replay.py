@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 
 from safecity.core.errors import BadRequest
-from safecity.core.events import ObservationAccepted
 from safecity.core.timeutil import parse_instant
 from safecity.sensing.directory import StreamInfo
+from safecity.sensing.events import ObservationAccepted
 from safecity.sensing.importer import parse_value, read_rows
 from safecity.situation.engine import Engine
 from safecity.situation.model import ConditionChange

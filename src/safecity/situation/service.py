@@ -20,11 +20,18 @@ from sqlalchemy.engine import Connection
 from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import NotFound
-from safecity.core.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED, EntityChanged, ObservationAccepted
 from safecity.core.logging import get_logger
 from safecity.geo import areas
 from safecity.sensing.catalogue import Catalogue
 from safecity.sensing.directory import recent_observations, stream_directory
+from safecity.sensing.events import (
+    ENTITY_CHANGED,
+    OBSERVATIONS_ACCEPTED,
+    EntityChanged,
+    ObservationAccepted,
+    entity_changes,
+    observations,
+)
 from safecity.situation import rulestore
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
@@ -102,8 +109,10 @@ class Situation:
         self._started = True
         self.reload()
         self.warm_up()
-        self.bus.subscribe(OBSERVATIONS_ACCEPTED, self.on_observations, "situation.rules", self._wants)
-        self.bus.subscribe(ENTITY_CHANGED, self.on_entities, "situation.directory")
+        self.bus.subscribe(
+            OBSERVATIONS_ACCEPTED, lambda es: self.on_observations(observations(es)), "situation.rules", self._wants
+        )
+        self.bus.subscribe(ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), "situation.directory")
         if ticker:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="situation-clock", daemon=True)

@@ -39,6 +39,7 @@ from safecity.warning.cap.json import from_json, to_json
 from safecity.warning.cap.model import Alert
 from safecity.warning.cap.xml import from_xml, to_xml, validate
 from safecity.warning.delivery import Delivery
+from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
 from safecity.warning.guides import guide_for
 from safecity.warning.message import Message, MessageText, Recipient
 from safecity.warning.wording import load_wordings
@@ -46,9 +47,6 @@ from safecity.warning.wording import load_wordings
 log = get_logger(__name__)
 
 KST = timezone(timedelta(hours=9))
-ALERT_ISSUED = "warning.AlertIssued"
-ALERT_DRAFTED = "warning.AlertDrafted"
-ALERT_IMPORTED = "warning.AlertImported"
 #: The evacuation capability's hazard for a situation hazard (which shelters are safe from it).
 EVACUATION_HAZARD = {
     "heavy_rain": Hazard.flood,
@@ -121,7 +119,9 @@ class Warnings:
             situation_events.CRISIS_LEVEL_CHANGED,
             situation_events.INCIDENT_CLOSED,
         ):
-            self.bus.subscribe(topic, self.on_incident_events, f"warning.{topic}")
+            self.bus.subscribe(
+                topic, lambda es: self.on_incident_events([e.data.to_json() for e in es]), f"warning.{topic}"
+            )
 
     def on_incident_events(self, events: Sequence[dict[str, Any]]) -> None:
         seen: set[int] = set()
