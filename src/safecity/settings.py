@@ -13,15 +13,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
-
-from safecity.bus.settings import BusSettings
 
 #: Marks a development secret. Production mode refuses to start while any secret still has it.
 DEV_SECRET_PREFIX = "dev-insecure-"
@@ -30,6 +28,31 @@ DEV_SECRET_PREFIX = "dev-insecure-"
 class Mode(StrEnum):
     dev = "dev"
     production = "production"
+
+
+class BusSettings(BaseModel):
+    """The bus's retries, dead letters and outbox retention (``SAFECITY_BUS__<FIELD>``, or ``[bus]`` in the TOML)."""
+
+    max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries of one event to one subscriber before it goes to the dead letters. With "
+        "the default backoff, 8 attempts span about 2 minutes: long enough to ride out a restarting "
+        "dependency, short enough that one bad event does not hold a subscriber back for long.",
+    )
+    retry_base_s: float = Field(
+        default=1.0, gt=0, description="Wait before the first retry; it doubles with every further failure."
+    )
+    retry_max_s: float = Field(default=300.0, gt=0, description="The longest wait between two retries.")
+    retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Events delivered to every subscriber are pruned from the outbox this long after "
+        "they were published (a week: time to investigate an incident's events before they go).",
+    )
+    prune_every_s: float = Field(
+        default=600.0, gt=0, description="How often the dispatcher prunes the outbox."
+    )
 
 
 class Settings(BaseSettings):

@@ -13,12 +13,11 @@ from sqlalchemy import func, select
 
 from safecity.bus.inprocess import InProcessBus
 from safecity.bus.port import Bus
-from safecity.bus.settings import BusSettings
 from safecity.bus.tables import outbox
 from safecity.core.clock import ManualClock
 from safecity.core.errors import NotFound
 from safecity.core.events import Envelope, Event
-from safecity.settings import Settings
+from safecity.settings import BusSettings, Settings
 from safecity.store import Store, open_store
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)

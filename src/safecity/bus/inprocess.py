@@ -22,11 +22,11 @@ from sqlalchemy.engine import Connection
 
 from safecity.bus import outbox as ob
 from safecity.bus.port import DeadLetter, Decoder, Handler, SubscriberState
-from safecity.bus.settings import BusSettings
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import NotFound
 from safecity.core.events import Envelope, Event, event_class
 from safecity.core.logging import get_logger
+from safecity.settings import BusSettings
 from safecity.store import Store
 
 log = get_logger(__name__)
