@@ -202,6 +202,7 @@ def create_app(
         version="0.1.0",
         description="Integrated disaster and safety management platform: SensorThings API, health, metrics.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by safecity.web with Swagger UI from static/vendor (works offline)
     )
     app.state.settings = settings
     app.state.platform = platform

@@ -73,6 +73,14 @@ REFINED = {
         )
         for m in ("GET", "PATCH", "DELETE")
     },
+    **{
+        ("POST", "/auth/refresh", caller): (
+            401,
+            "declared public so any signed-in user can refresh; only a user's bearer token is refreshed "
+            "(none from the anonymous caller, a device key is not one)",
+        )
+        for caller in ("anonymous", "device")
+    },
     ("POST", "/sta/v1.1/{path:path}", "device"): (
         403,
         "declared device for POST .../Observations; a device may not create other entities (Things here)",

@@ -54,6 +54,8 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{base}/")
         page.evaluate("localStorage.setItem('safecity.lang', 'ko')")
+        page.locator("#login-form").wait_for()
+        assert page.locator("#room").is_hidden()  # no board under the login form
         page.fill("input[name=username]", "duty-officer")
         page.fill("input[name=password]", "duty-officer-password")
         page.click("button[type=submit]")
@@ -63,6 +65,13 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         sensors.nth(len(GAUGES) - 1).wait_for(timeout=15_000)
         assert sensors.count() == len(GAUGES)  # every gauge on the map
         page.screenshot(path=str(ARTIFACTS / "1-quiet.png"))
+        # a language switch keeps the connection's state (it used to say "offline" while live)
+        page.locator("#live.on").wait_for(timeout=15_000)
+        page.click("#lang")
+        assert page.locator("#live").inner_text() == "live"
+        page.click("#lang")
+        assert page.locator("#live").inner_text() == "실시간"
+        assert "null" not in page.locator("body").inner_text()
 
         def post(i: int) -> None:
             when = START + timedelta(minutes=10 * (i + 1))
@@ -106,6 +115,8 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         page.locator("path.sensor.level-3").first.click()
         chart = page.locator("#chart-panel")
         chart.locator("canvas").first.wait_for(timeout=15_000)
+        # the property by its catalogue name in the reader's language, not its key "rainfall_10min"
+        assert "10분 강우량 (mm)" in chart.locator("#chart-title").inner_text()
         legend = chart.locator(".u-legend").inner_text()
         for line in ("3시간 누적 ≥ 60", "3시간 누적 ≥ 90", "12시간 누적 ≥ 110", "12시간 누적 ≥ 180"):
             assert line in legend, legend

@@ -92,6 +92,17 @@ class AuthService:
         }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM), int(self._ttl.total_seconds())
 
+    def current_user(self, username: str) -> Principal:
+        """The user as the store has it now (roles may have changed since a token was issued); raises
+        Unauthorized when the user is gone or deactivated, so a refresh cannot outlive an account."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(users.c.roles, users.c.active).where(users.c.username == username)
+            ).first()
+        if row is None or not row.active:
+            raise Unauthorized(f"user {username} no longer exists or is deactivated: log in again")
+        return Principal(username, frozenset(Role(r) for r in row.roles.split(",") if r), "user")
+
     def verify_token(self, token: str) -> Principal:
         try:
             claims = jwt.decode(

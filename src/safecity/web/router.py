@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The pages: the operations dashboard at ``/`` (``/ops`` redirects there), the citizen page at
-``/citizen``, the platform status page at ``/about``, and their assets. Korean and English.
+``/citizen``, the platform status page at ``/about``, the API documentation at ``/docs`` (Swagger UI served
+from this server, so it works without the Internet), and their assets. Korean and English.
 
 Every script is a file under ``/static`` (no inline script, no inline handler: the pages run under a
 ``script-src 'self'`` Content-Security-Policy). Leaflet and uPlot come from ``static/vendor/``, filled from
@@ -15,7 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
 from safecity.auth.deps import allow
@@ -62,9 +64,13 @@ _ASSETS_NOTE = (
 )
 
 
+#: The vendored packages the dashboard and citizen page load (swagger-ui-dist is /docs' alone).
+_PAGE_LIBRARIES = ("leaflet", "uplot")
+
+
 def _page(request: Request, name: str) -> Response:
     settings = request.app.state.settings
-    missing = assets.missing()
+    missing = [m for m in assets.missing() if m in _PAGE_LIBRARIES]
     page = (
         (_STATIC / name)
         .read_text(encoding="utf-8")
@@ -117,6 +123,29 @@ def about(request: Request) -> Response:
         .replace("{{latest}}", stamp)
     )
     return Response(page, media_type="text/html; charset=utf-8")
+
+
+@router.get("/docs", dependencies=[allow(Role.public)], include_in_schema=False)
+def docs(request: Request) -> HTMLResponse:
+    # FastAPI's page, with Swagger UI from static/vendor (assets.toml) instead of a CDN: a control room
+    # cut off from the Internet still has its API documentation
+    page = get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title="safecity API 문서 · API documentation",
+        swagger_js_url="/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui-dist/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+    )
+    if "swagger-ui-dist" in assets.missing():
+        note = _ASSETS_NOTE.format(missing="swagger-ui-dist")
+        return HTMLResponse(bytes(page.body).decode("utf-8").replace("<body>", f"<body>{note}", 1))
+    return page
+
+
+@router.get("/docs/oauth2-redirect", dependencies=[allow(Role.public)], include_in_schema=False)
+def docs_oauth2_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
 
 
 @router.get("/static/vendor/{path:path}", dependencies=[allow(Role.public)], include_in_schema=False)

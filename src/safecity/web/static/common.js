@@ -105,12 +105,13 @@ export function infoFor(cap, lang) {
   return infos.find((i) => (i.language || "ko").startsWith(lang)) || infos.find((i) => (i.language || "ko").startsWith("ko")) || infos[0];
 }
 
-// Server-Sent Events through fetch (EventSource cannot send an Authorization header); calls onEvent with
+// Server-Sent Events through fetch (EventSource cannot send an Authorization header; ``headers`` may be a
+// function, read at each connection, so a refreshed token is used on reconnect); calls onEvent with
 // (eventName, data) and onState(true/false) as the connection comes and goes; reconnects after 2 s.
 export async function sse(path, headers, onEvent, onState, keepGoing = () => true) {
   while (keepGoing()) {
     try {
-      const response = await fetch(path, { headers });
+      const response = await fetch(path, { headers: typeof headers === "function" ? headers() : headers });
       if (!response.ok) throw new Error(String(response.status));
       onState(true);
       const reader = response.body.getReader();
@@ -143,4 +144,30 @@ export async function sse(path, headers, onEvent, onState, keepGoing = () => tru
     onState(false);
     await new Promise((r) => setTimeout(r, 2000));
   }
+}
+
+// The sensing catalogue (public): the observed properties the rules understand, with Korean and English
+// names and the unit as people write it. Loaded once; the dashboard names a datastream's property and
+// unit from it (온도 °C, not "air_temperature Cel").
+let catalogue = null;
+export async function loadCatalogue() {
+  catalogue ??= fetch("/sensing/catalogue").then((r) => (r.ok ? r.json() : [])).catch(() => []);
+  const specs = await catalogue;
+  const byKey = new Map();
+  const units = new Map(Object.entries({ Cel: "°C", "cm/s2": "cm/s²", "m/s2": "m/s²", "ug/m3": "µg/m³", deg: "°", "m3/s": "m³/s" }));
+  for (const s of specs) {
+    byKey.set(s.key, s);
+    if (s.definition) byKey.set(s.definition, s);
+    if (s.unit?.ucum && s.unit.symbol && s.unit.symbol !== s.unit.ucum) units.set(s.unit.ucum, s.unit.symbol);
+  }
+  return {
+    // an ObservedProperty ({name, definition}) in the reader's language; its own name when unknown
+    property(op, lang) {
+      const s = byKey.get(op?.definition) || byKey.get(op?.name);
+      return (s && (lang === "ko" ? s.name_ko : s.name_en)) || op?.name || "";
+    },
+    unit(symbol) {
+      return symbol ? units.get(symbol) ?? symbol : "";
+    },
+  };
 }

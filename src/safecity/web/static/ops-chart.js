@@ -56,13 +56,13 @@ export async function openChart(ctx, id) {
     return;
   }
   const [ds, obs, limits] = await Promise.all([
-    ctx.api(`/sta/v1.1/Datastreams(${id})?$select=id,name,unitOfMeasurement&$expand=Thing($select=name,properties),ObservedProperty($select=name)`),
+    ctx.api(`/sta/v1.1/Datastreams(${id})?$select=id,name,unitOfMeasurement&$expand=Thing($select=name,properties),ObservedProperty($select=name,definition)`),
     ctx.api(`/sta/v1.1/Datastreams(${id})/Observations?$orderby=phenomenonTime%20desc&$top=1000&$select=phenomenonTime,result`),
     ctx.api(`/situation/thresholds?datastream=${id}`).catch(() => ({ thresholds: [] })),
   ]);
-  const unit = ds.unitOfMeasurement?.symbol || "";
+  const unit = ctx.unit(ds.unitOfMeasurement?.symbol);
   const thing = (ctx.lang === "ko" && ds.Thing?.properties?.name_ko) || ds.Thing?.name || "";
-  $("chart-title").textContent = `${thing} · ${ds.ObservedProperty?.name || ds.name}${unit ? ` (${unit})` : ""}`;
+  $("chart-title").textContent = `${thing} · ${ctx.propName(ds.ObservedProperty) || ds.name}${unit ? ` (${unit})` : ""}`;
   const rows = obs.value.filter((o) => typeof o.result === "number").reverse();
   const last = rows.at(-1);
   $("chart-state").textContent = last ? `${t("latest")} ${last.result} ${unit} · ${when(last.phenomenonTime, ctx.lang, true)}` : t("noData");

@@ -81,7 +81,7 @@ export async function openIncident(ctx, id) {
   for (const c of inc.conditions || []) names.set(c.subject, c);
   const sensors = (inc.datastreams || []).map((ds) => {
     const cond = names.get(`ds:${ds}`);
-    const label = cond ? `${ctx.streamName(ds)} · ${ctx.levelName(cond.level)} ${ctx.lang === "ko" ? cond.stageKo : cond.stageEn}` : ctx.streamName(ds);
+    const label = cond ? `${ctx.streamName(ds)} · ${ctx.levelName(cond.level)} ${(ctx.lang === "ko" ? cond.stageKo : cond.stageEn) ?? ""}` : ctx.streamName(ds);
     return el("li", {}, el("button", { type: "button", class: "link sensor-link", "data-datastream": ds, onclick: () => { dialog.close(); ctx.openChart(ds); } }, label));
   });
   const drafts = (ctx.board?.alertDrafts || []).filter((a) => a.incidentId === inc.id);
@@ -90,14 +90,14 @@ export async function openIncident(ctx, id) {
     el("dl", { class: "facts" },
       el("dt", {}, w("status")), el("dd", {}, ctx.lang === "ko" ? inc.statusKo : inc.statusEn),
       el("dt", {}, w("areas")), el("dd", {}, areas),
-      el("dt", {}, w("opened")), el("dd", {}, `${when(inc.openedAt, ctx.lang, true)} · ${inc.openedBy}`),
+      el("dt", {}, w("opened")), el("dd", {}, [when(inc.openedAt, ctx.lang, true), inc.openedBy].filter(Boolean).join(" · ")),
       inc.rule ? el("dt", {}, w("rule")) : null, inc.rule ? el("dd", {}, inc.rule) : null,
       inc.dismissedReason ? el("dt", {}, w("dismissReason")) : null, inc.dismissedReason ? el("dd", {}, inc.dismissedReason) : null),
     terminal ? null : el("section", { class: "actions" }, el("h3", {}, w("actions")), el("div", { class: "row" }, ...actions), msg),
     drafts.length ? el("section", {}, el("h3", {}, w("alerts")), ...drafts.map((a) => el("button", { type: "button", class: "primary", onclick: () => { dialog.close(); ctx.openComposer(a.identifier); } }, `${ctx.t("compose")}: ${a.headlines[ctx.lang] || a.headlines.ko}`))) : null,
     sensors.length ? el("section", {}, el("h3", {}, w("sensors")), el("ul", { class: "sensors" }, ...sensors)) : null,
     el("section", {}, el("h3", {}, w("timeline")), el("ol", { class: "timeline" },
-      ...[...inc.timeline].reverse().map((e) => el("li", { class: `kind-${e.kind}` }, el("time", {}, when(e.at, ctx.lang, true)), " ", ctx.lang === "ko" ? e.detailKo : e.detailEn, e.actor && e.actor !== "system" ? ` — ${e.actor}` : "")))),
+      ...[...inc.timeline].reverse().map((e) => el("li", { class: `kind-${e.kind}` }, el("time", {}, when(e.at, ctx.lang, true)), " ", (ctx.lang === "ko" ? e.detailKo : e.detailEn) ?? e.kind, e.actor && e.actor !== "system" ? ` — ${e.actor}` : "")))),
   );
   show(dialog);
 }

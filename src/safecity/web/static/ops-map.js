@@ -99,7 +99,7 @@ export class MapView {
   streamName(id) {
     for (const thing of this.things) {
       const d = (thing.Datastreams || []).find((x) => x["@iot.id"] === id);
-      if (d) return `${(this.ctx.lang === "ko" && thing.properties?.name_ko) || thing.name}: ${d.ObservedProperty?.name || d.name}`;
+      if (d) return `${(this.ctx.lang === "ko" && thing.properties?.name_ko) || thing.name}: ${this.ctx.propName(d.ObservedProperty) || d.name}`;
     }
     return null;
   }
@@ -150,7 +150,7 @@ export class MapView {
   async refreshData() {
     if (!this.map) return;
     const things = await staAll(this.ctx, "/sta/v1.1/Things?$top=1000&$select=id,name,properties"
-      + "&$expand=Locations($select=location),Datastreams($select=id,name,unitOfMeasurement;$expand=ObservedProperty($select=name),"
+      + "&$expand=Locations($select=location),Datastreams($select=id,name,unitOfMeasurement;$expand=ObservedProperty($select=name,definition),"
       + "Observations($top=1;$orderby=phenomenonTime%20desc;$select=result,phenomenonTime))");
     this.things = things;
     const health = await this.ctx.api("/sensing/health");
@@ -186,9 +186,9 @@ export class MapView {
       const name = (this.ctx.lang === "ko" && thing.properties?.name_ko) || thing.name;
       const lines = streams.map((d) => {
         const o = d.Observations?.[0];
-        const unit = d.unitOfMeasurement?.symbol || "";
+        const unit = this.ctx.unit(d.unitOfMeasurement?.symbol);
         const value = o ? `${o.result}${unit ? ` ${unit}` : ""} (${when(o.phenomenonTime, this.ctx.lang)})` : t("noData");
-        return `${d.ObservedProperty?.name || d.name}: ${value}`;
+        return `${this.ctx.propName(d.ObservedProperty) || d.name}: ${value}`;
       });
       const marker = L.circleMarker([lat, lon], {
         pane: "sensorsPane", radius: level ? 7 : 5, weight: state === "ok" ? 1.5 : 2.5,
@@ -203,7 +203,7 @@ export class MapView {
         if (streams.length === 1) this.ctx.openChart(streams[0]["@iot.id"]);
         else {
           const box = el("div", { class: "pick" }, el("strong", {}, name),
-            ...streams.map((d) => el("button", { type: "button", class: "link", onclick: () => { this.map.closePopup(); this.ctx.openChart(d["@iot.id"]); } }, d.ObservedProperty?.name || d.name)));
+            ...streams.map((d) => el("button", { type: "button", class: "link", onclick: () => { this.map.closePopup(); this.ctx.openChart(d["@iot.id"]); } }, this.ctx.propName(d.ObservedProperty) || d.name)));
           L.popup().setLatLng([lat, lon]).setContent(box).openOn(this.map);
         }
       });

@@ -4,7 +4,7 @@
 // open incidents and the alerts in force. Live: the board is fetched again whenever /situation/stream
 // reports a change. The map lives in ops-map.js, the sensor chart in ops-chart.js, the incident and
 // composer dialogs in ops-dialogs.js.
-import { $, el, when, COLOURS, sse } from "/static/common.js";
+import { $, el, when, COLOURS, sse, loadCatalogue } from "/static/common.js";
 import { MapView } from "/static/ops-map.js";
 import { openChart } from "/static/ops-chart.js";
 import { openIncident, openComposer, cancelAlert } from "/static/ops-dialogs.js";
@@ -67,6 +67,9 @@ const ctx = {
   t(key) { return T[this.lang][key] ?? key; },
   layerName(key) { return T[this.lang].layers[key] ?? key; },
   levelName(level) { return T[this.lang].levels[level] ?? String(level); },
+  names: null, // the sensing catalogue's names and units (loadCatalogue)
+  propName(op) { return this.names?.property(op, this.lang) || op?.name || ""; },
+  unit(symbol) { return this.names ? this.names.unit(symbol) : symbol || ""; },
   async api(path, options = {}) {
     const headers = { ...(options.headers || {}), Authorization: `Bearer ${this.token}` };
     const response = await fetch(path, { ...options, headers });
@@ -97,14 +100,58 @@ const ctx = {
 let map = null;
 const MAP_REFRESH_MS = 15_000;
 
+let online = false;
+
 function translate() {
   document.documentElement.lang = ctx.lang;
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
   $("lang").textContent = ctx.t("other");
+  liveState(online); // #live is data-t too: show the connection's state, not the "offline" it starts with
 }
+
+function liveState(on) {
+  online = on;
+  $("live").textContent = ctx.t(on ? "live" : "offline");
+  $("live").classList.toggle("on", on);
+}
+
+// An operator stays signed in through an event: the token is exchanged for a fresh one (POST
+// /auth/refresh) when two thirds of its life have passed, and at once when the tab comes back from
+// sleep; only a refused refresh (account deactivated, token already expired) shows the login again.
+let refreshTimer = null;
+function keepToken(token, expiresIn) {
+  ctx.token = token;
+  sessionStorage.setItem("safecity.token", token);
+  const due = Date.now() + (expiresIn * 1000 * 2) / 3;
+  sessionStorage.setItem("safecity.tokenDue", String(due));
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshToken, Math.max(0, due - Date.now()));
+}
+
+async function refreshToken() {
+  if (!ctx.token) return;
+  try {
+    const response = await fetch("/auth/refresh", { method: "POST", headers: { Authorization: `Bearer ${ctx.token}` } });
+    if (response.status === 401) { logout(); return; }
+    if (!response.ok) throw new Error(String(response.status));
+    const body = await response.json();
+    keepToken(body.access_token, body.expires_in);
+  } catch {
+    // the server is unreachable for a moment: try again shortly, the token is still valid
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshToken, 10_000);
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  const due = Number(sessionStorage.getItem("safecity.tokenDue") || 0);
+  if (!document.hidden && ctx.token && Date.now() >= due) refreshToken();
+});
 
 function logout() {
   sessionStorage.removeItem("safecity.token");
+  sessionStorage.removeItem("safecity.tokenDue");
+  clearTimeout(refreshTimer);
   ctx.token = null;
   $("room").hidden = true;
   $("logout").hidden = true;
@@ -119,8 +166,8 @@ async function login(event) {
     $("login-error").textContent = ctx.t("badlogin");
     return;
   }
-  ctx.token = (await response.json()).access_token;
-  sessionStorage.setItem("safecity.token", ctx.token);
+  const body = await response.json();
+  keepToken(body.access_token, body.expires_in);
   start();
 }
 
@@ -196,7 +243,7 @@ function renderIncidents() {
     return el("div", { class: "item incident", "data-id": inc.id, role: "button", tabindex: "0", onclick: () => ctx.openIncident(inc.id), onkeydown: (e) => { if (e.key === "Enter") ctx.openIncident(inc.id); } },
       el("div", { class: "head" }, levelChip(inc.level), el("span", { class: "title" }, `#${inc.id} ${ctx.lang === "ko" ? inc.titleKo : inc.titleEn}`)),
       el("div", { class: "meta" }, `${ctx.lang === "ko" ? inc.statusKo : inc.statusEn} · ${areas}`),
-      last ? el("div", { class: "meta last" }, `${when(last.at, ctx.lang)} ${ctx.lang === "ko" ? last.detailKo : last.detailEn}`) : null);
+      last ? el("div", { class: "meta last" }, `${when(last.at, ctx.lang)} ${(ctx.lang === "ko" ? last.detailKo : last.detailEn) ?? ""}`) : null);
   }));
 }
 
@@ -263,11 +310,8 @@ function refreshMap() {
 }
 
 function listen() {
-  const state = (on) => {
-    $("live").textContent = ctx.t(on ? "live" : "offline");
-    $("live").classList.toggle("on", on);
-  };
-  sse("/situation/stream", { Authorization: `Bearer ${ctx.token}` }, () => soon(), state, () => Boolean(ctx.token));
+  // the stream reconnects with the token current at that moment (a refreshed one after a refresh)
+  sse("/situation/stream", () => ({ Authorization: `Bearer ${ctx.token}` }), () => soon(), liveState, () => Boolean(ctx.token));
 }
 
 async function start() {
@@ -275,6 +319,7 @@ async function start() {
   $("room").hidden = false;
   $("logout").hidden = false;
   try {
+    ctx.names ??= await loadCatalogue();
     await refresh();
     map = map ?? new MapView(ctx, $("map"));
     await map.init();
@@ -300,5 +345,7 @@ $("logout").addEventListener("click", logout);
 $("login-form").addEventListener("submit", login);
 $("chart-close").addEventListener("click", () => { $("chart-panel").hidden = true; });
 translate();
-if (ctx.token) start();
-else logout();
+if (ctx.token) {
+  refreshToken(); // a reload: learn the token's remaining life (and renew it) before it can lapse
+  start();
+} else logout();
