@@ -18,13 +18,17 @@ from sqlalchemy import text
 
 from safecity.audit.alerts import alert_listener
 from safecity.audit.middleware import AuditMiddleware
+from safecity.audit.record import record
 from safecity.audit.router import router as audit_router
 from safecity.audit.service import AuditLog
+from safecity.audit.subscribers import replay_recorder
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.auth.router import router as auth_router
 from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
+from safecity.bus.events import REPLAY_REQUESTED
+from safecity.bus.router import bus_router
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.logging import current_request_id, get_logger
@@ -136,6 +140,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     warnings.listeners.append(lambda event: situation.broadcast.publish("alert", event))
     audit = AuditLog(store)
     warnings.listeners.append(alert_listener(audit, warnings))
+    bus.subscribe(REPLAY_REQUESTED, replay_recorder(audit), "audit.bus")
     situation.board_extras.append(
         lambda: {
             "alertDrafts": warnings.list(state="draft", limit=50),
@@ -229,6 +234,7 @@ def create_app(
     app.include_router(warning_router)
     app.include_router(subscription_router)
     app.include_router(audit_router)
+    app.include_router(bus_router(platform.bus, [allow(Role.admin)], record))
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:

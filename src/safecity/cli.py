@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from safecity.audit.cli import audit_app
+from safecity.bus.cli import bus_app
 from safecity.core.errors import SafecityError
 from safecity.core.logging import configure_logging
 from safecity.flood.cli import flood_app
@@ -38,6 +39,7 @@ rules_app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(assets_cli, name="assets")
 app.add_typer(audit_app, name="audit")
+app.add_typer(bus_app, name="bus")
 app.add_typer(quake_app, name="quake")
 app.add_typer(flood_app, name="flood")
 

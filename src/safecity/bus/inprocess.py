@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from safecity.bus import outbox as ob
+from safecity.bus.events import ReplayRequested
 from safecity.bus.port import DeadLetter, Decoder, Handler, SubscriberState
 from safecity.core.clock import Clock, SystemClock
-from safecity.core.errors import NotFound
+from safecity.core.errors import Conflict, NotFound
 from safecity.core.events import Envelope, Event, event_class
 from safecity.core.logging import get_logger
 from safecity.settings import BusSettings
@@ -186,11 +187,29 @@ class InProcessBus:
                 found = ob.dead_letter(conn, dead_letter_id)
                 if found is None:
                     raise NotFound(
-                        f"no dead letter {dead_letter_id}; `safecity bus dead` lists them", where="id"
+                        f"no dead letter {dead_letter_id}; GET /bus/dead-letters lists them",
+                        where="id",
+                        message_ko=f"실패 이벤트 {dead_letter_id}이(가) 없습니다. GET /bus/dead-letters 에서 목록을 보세요",
                     )
+                assert found.replayed_at is not None
+                raise Conflict(
+                    f"dead letter {dead_letter_id} was already replayed at {found.replayed_at.isoformat()}",
+                    where="id",
+                    message_ko=f"실패 이벤트 {dead_letter_id}은(는) {found.replayed_at.isoformat()}에 이미 재전달되었습니다",
+                )
             d = ob.dead_letter(conn, dead_letter_id)
             assert d is not None
             letter = self._letter(conn, d)
+            self.publish(
+                conn,
+                ReplayRequested(
+                    deadLetterId=d.id,
+                    subscriber=d.subscriber,
+                    eventId=d.row.id,
+                    eventType=d.row.type,
+                    actor=actor,
+                ),
+            )
         self.notify()
         return letter
 

@@ -227,3 +227,8 @@ def finish_replay(conn: Connection, dead_id: int, now: datetime, error: str | No
             .where(and_(d.c.id == dead_id))
             .values(error=error, attempts=d.c.attempts + 1, failed_at=now, replay_requested_at=None)
         )
+
+
+def all_cursors(conn: Connection) -> list[Cursor]:
+    rows = conn.execute(select(cursors).order_by(cursors.c.subscriber)).all()
+    return [Cursor(r.subscriber, int(r.position), int(r.attempts), r.retry_at, r.last_error) for r in rows]
