@@ -47,6 +47,7 @@ PARAMS = {
     "closure_id": "999999",
     "incident_id": "999999",
     "subscription_id": "999999",
+    "dead_letter_id": "999999",
     "rule_id": "no-such-rule",
     "identifier": "no-such-alert",
     "collectionId": "no-such-collection",
