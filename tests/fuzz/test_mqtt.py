@@ -129,6 +129,9 @@ class Recorder:
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         self.sent.extend(messages)
 
+    def answer(self, answers: Sequence[tuple[str, bytes, object | None]]) -> None:
+        self.sent.extend((topic, data) for topic, data, _ in answers)
+
     async def stop(self) -> None:
         return None
 

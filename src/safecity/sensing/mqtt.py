@@ -21,8 +21,8 @@ Topics (all under ``v1.1/``, as SensorThings 1.1 §14 prescribes):
   ``v1.1/<EntitySet>`` and to the to-many navigation of each parent (``v1.1/Things(<id>)/Datastreams``);
   an updated entity to ``v1.1/<EntitySet>(<id>)``. The JSON is what ``GET`` answers for the entity.
 * errors (safecity's own; the standard has no way to answer a publish): a rejected publish is answered
-  with ``{"code", "message", "topic"}`` on ``v1.1/errors/<client id>`` by the embedded broker (only that
-  client, operators and admins receive it), or on ``v1.1/errors`` with an external broker, which does not
+  with ``{"code", "message", "topic"}`` on ``v1.1/errors/<client id>`` by the embedded broker (only the
+  session that published, operators and admins receive it), or on ``v1.1/errors`` with an external broker, which does not
   tell us who published.
 
 Modules: :mod:`~safecity.sensing.mqtt_port` (the transport port, topic names),
@@ -87,6 +87,11 @@ class _Deferred:
         if self.target is None:
             raise RuntimeError("MQTT transport not started")
         self.target.publish_many(messages)
+
+    def answer(self, answers: Sequence[tuple[str, bytes, object | None]]) -> None:
+        if self.target is None:
+            raise RuntimeError("MQTT transport not started")
+        self.target.answer(answers)
 
     async def stop(self) -> None:
         if self.target is not None:

@@ -6,15 +6,16 @@
 * Publish on ``v1.1/...``: captured for ingest and never forwarded, so subscribers of
   ``v1.1/Datastreams(7)/Observations`` see only the stored Observation the server publishes, not the
   device's request on the same topic. Publishes elsewhere are forwarded for authenticated clients only.
-* Receive: anyone may subscribe to anything (public data), except that ``v1.1/errors/<client id>`` reaches
-  only that client, operators and admins.
+* Receive: anyone may subscribe to anything (public data), except that an answer on
+  ``v1.1/errors/<client id>`` reaches only the session that sent the rejected publish, operators and admins.
+* Identity: a connection is who its credentials say, checked before it touches any session; the client
+  id only names the session. A second connection with the same client id closes the older one (MQTT
+  3.1.1 §3.1.4) and resumes its persistent session only when it is the same identity (issue 13).
 
-amqtt keeps no per-message copy for us, so the capture runs in the broker's event loop and only queues
-the bytes; parsing and storing happen on the ingest worker thread (:class:`safecity.sensing.mqtt.Pipeline`).
-A QoS 1 create publish is acknowledged only once the ingest worker committed it
-(:class:`_AckAfterStoreHandler`). Known amqtt limits: it speaks MQTT 3.1.1 only, and QoS 0 messages
-still queued inside amqtt when their client disconnects are dropped, so a device should stay connected
-(or use QoS 1) while it sends. QoS 2 keeps amqtt's own flow (PUBREC before the commit).
+The capture runs in the broker's event loop and only queues the bytes; parsing and storing happen on
+the ingest worker thread (:class:`safecity.sensing.mqtt.Pipeline`). A QoS 1 or 2 create publish is
+acknowledged only once the ingest worker committed it (:class:`_CapturingHandler`). Known amqtt limit:
+it speaks MQTT 3.1.1 only.
 """
 
 from __future__ import annotations
@@ -25,25 +26,26 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from amqtt.broker import Broker
 from amqtt.contexts import Action, BaseContext
-from amqtt.errors import BrokerError
-from amqtt.mqtt.constants import QOS_1
+from amqtt.errors import AMQTTError, BrokerError, MQTTError, NoDataError
+from amqtt.mqtt.constants import QOS_0, QOS_2
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.publish import PublishPacket
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
-from amqtt.session import ApplicationMessage, IncomingApplicationMessage, Session
+from amqtt.plugins.base import BaseTopicPlugin
+from amqtt.session import ApplicationMessage, Session
+from amqtt.utils import gen_client_id
 
 from safecity.auth.model import Principal, Role
 from safecity.auth.service import AuthService
 from safecity.core.errors import ConfigError, Unauthorized
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt_port import ERRORS, NOBODY, ROOT, Incoming, error_topic
+from safecity.sensing.mqtt_port import ERRORS, NOBODY, ROOT, Incoming
 from safecity.settings import Settings
 
 log = get_logger(__name__)
@@ -52,6 +54,10 @@ _PREFIX = ROOT + "/"
 _STAFF = frozenset({Role.operator})  # has_any() also admits admins
 #: Where a session keeps its principal (amqtt's per-session store for plugins, namespaced keys).
 _PRINCIPAL = "safecity.principal"
+#: The identity a session belongs to (see _identity); only it may resume the session.
+_OWNER = "safecity.owner"
+#: Longest wait for an older connection of a client id to end when a new one takes the id over.
+_TAKE_OVER_TIMEOUT_S = 5.0
 #: Longest wait for the broker's loop to accept a batch of notifications (it only queues them).
 _ENQUEUE_TIMEOUT_S = 10.0
 
@@ -61,14 +67,6 @@ class _PluginConfig:
     """amqtt builds plugin configs with dacite; ``gateway`` hands the plugins our broker object."""
 
     gateway: Any = None
-
-
-class SafecityAuthPlugin(BaseAuthPlugin):
-    Config = _PluginConfig
-
-    async def authenticate(self, *, session: Session) -> bool | None:
-        gateway: EmbeddedBroker = self.config.gateway
-        return await gateway.authenticate(session)
 
 
 class SafecityTopicPlugin(BaseTopicPlugin):
@@ -83,60 +81,53 @@ class SafecityTopicPlugin(BaseTopicPlugin):
     ) -> bool | None:
         return self.gateway.allowed(session, topic, action)
 
-    async def on_broker_message_received(self, *, client_id: str, message: ApplicationMessage | None) -> None:
-        if message is not None and message.topic and message.topic.startswith(_PREFIX):
-            self.gateway.capture(client_id, message)
-
 
 def _captured(topic: str | None) -> bool:
     """A publish the server takes for ingest (and never forwards)."""
     return topic is not None and topic.startswith(_PREFIX) and "+" not in topic and "#" not in topic
 
 
-class _StoredMessage(IncomingApplicationMessage):
-    """A QoS 1 create publish and the future the ingest worker settles once it is committed."""
-
-    __slots__ = ("stored",)
-
-    def __init__(self, packet: PublishPacket, stored: asyncio.Future[bool]) -> None:
-        super().__init__(
-            packet.variable_header.packet_id if packet.variable_header else None,
-            packet.topic_name or "",
-            packet.qos,
-            packet.data or b"",
-            packet.retain_flag,
-        )
-        self.stored = stored
+def _identity(principal: Principal | None) -> tuple[str, str] | None:
+    """Who a session belongs to: a persistent session is resumed only by the same identity."""
+    return None if principal is None else (principal.kind, principal.name)
 
 
-class _AckAfterStoreHandler(BrokerProtocolHandler):
-    """amqtt's broker handler, but a QoS 1 create publish is acknowledged only after it is stored.
+class _CapturingHandler(BrokerProtocolHandler):
+    """amqtt's broker handler for one connection, which knows who authenticated on it.
 
-    amqtt sends PUBACK as soon as the message is queued in memory; a crash before the ingest commit then
-    lost an observation the device had been told was received (tests/reliability found it). Here PUBACK
-    waits for the ingest worker (each publish is its own task in amqtt's reader, so waiting does not
-    stop the connection). Not settled or not storable: no PUBACK, and the device sends the message again
-    when it reconnects (ingest is idempotent on datastream and phenomenon time).
+    A create publish is handed to ingest right here, with this connection's principal: the identity
+    comes from the credentials of the connection that carried the message, never from its client id
+    (an anonymous client that connected with a device's client id was stored as that device, issue 13).
+    A QoS 1 create publish is acknowledged only after it is stored: amqtt sends PUBACK as soon as the
+    message is queued in memory, and a crash before the ingest commit then lost an observation the
+    device had been told was received (tests/reliability). Not settled or not storable: no PUBACK, and
+    the device sends the message again when it reconnects (ingest is idempotent on datastream and
+    phenomenon time). Each publish is its own task in amqtt's reader, so waiting does not stop the
+    connection. QoS 2 likewise: amqtt's flow (PUBREC, PUBREL, PUBCOMP) starts once the message is
+    stored, and the copy amqtt then queues for the session is not captured again (``_deliver``).
     """
 
+    gateway: EmbeddedBroker
+    principal: Principal | None
+
     async def handle_publish(self, publish_packet: PublishPacket) -> None:
-        if (
-            publish_packet.qos != QOS_1
-            or not _captured(publish_packet.topic_name)
-            or publish_packet.data is None
-            or self.session is None
-        ):
+        session = self.session
+        topic = publish_packet.topic_name
+        if not _captured(topic) or publish_packet.data is None or session is None or topic is None:
             await super().handle_publish(publish_packet)
             return
+        if publish_packet.qos == QOS_0:
+            self.gateway.capture(session, self.principal, topic, publish_packet.data, None)
+            return
         stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        message = _StoredMessage(publish_packet, stored)
-        message.publish_packet = publish_packet
-        await self.session.delivered_message_queue.put(message)
+        self.gateway.capture(session, self.principal, topic, publish_packet.data, stored)
         if not await stored:
             return
-        puback = PubackPacket.build(message.packet_id)
-        await self._send_packet(puback)
-        message.puback_packet = puback
+        if publish_packet.qos == QOS_2:
+            await super().handle_publish(publish_packet)
+            return
+        packet_id = publish_packet.variable_header.packet_id if publish_packet.variable_header else None
+        await self._send_packet(PubackPacket.build(packet_id))
 
 
 def _match(levels: list[str], topic: str) -> bool:
@@ -151,19 +142,86 @@ def _match(levels: list[str], topic: str) -> bool:
 
 
 class _CapturingBroker(Broker):
-    """amqtt's broker with a fast lane for SensorThings create publishes.
+    """amqtt's broker, with identity per connection and a fast lane for SensorThings create publishes.
 
-    amqtt hands each received publish to the session loop one at a time, each turn an ``asyncio.wait``
-    over four futures plus plugin events run as tasks: about 80 µs per message, which capped a device
-    fleet at ~10,000 observations/s. Publishes under ``v1.1/`` are never forwarded anyway (they are
-    captured for ingest), so here they skip the plugin round-trips, and every message already queued
-    for the session is taken in the same turn. Other topics go through amqtt's own path unchanged.
-    This overrides a private method (amqtt 0.12, pinned in requirements.lock); the MQTT tests cover it.
+    Connect: the credentials are checked before the connection touches any existing session of its
+    client id, so a refused connection changes nothing. An accepted one follows MQTT 3.1.1 §3.1.4: an
+    older connection with the same client id is closed (and its disconnect handled) first. A persistent
+    session is resumed only by the identity that owned it; another identity starts a clean one, so it
+    inherits neither the subscriptions nor the messages queued for the other.
+
+    Create publishes never pass through amqtt's per-message session loop (about 80 µs a message, which
+    capped a fleet at ~10,000 observations/s): the connection's handler captures them. This overrides
+    private methods (amqtt 0.12, pinned in requirements.lock); the MQTT tests cover it.
     """
 
     def __init__(self, config: dict[str, Any], gateway: EmbeddedBroker) -> None:
         super().__init__(config)
         self._gateway = gateway
+        #: The live connection of each client id and an event set once its loop has ended.
+        self._live: dict[str, tuple[BrokerProtocolHandler, asyncio.Event]] = {}
+
+    async def _initialize_client_session(
+        self, reader: Any, writer: Any, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        try:
+            handler, incoming = await BrokerProtocolHandler.init_from_connect(
+                reader, writer, self.plugins_manager
+            )
+        except (AMQTTError, NoDataError) as exc:
+            raise AMQTTError(f"{remote_address}:{remote_port}: {exc}") from exc
+        except MQTTError:
+            await writer.close()
+            raise
+        try:
+            principal = await self._gateway.authenticate(incoming)
+        except Unauthorized as e:
+            # Refused before any take-over or session lookup: nothing of a connected client changes.
+            incoming.client_id = incoming.client_id or gen_client_id()
+            handler.attach(incoming, reader, writer)
+            await handler.mqtt_connack_authorize(False)
+            await writer.close()
+            raise MQTTError(f"connection refused: {e.message}") from None
+        client_id = incoming.client_id or gen_client_id()
+        incoming.client_id = client_id
+        await self._take_over(client_id)
+        old = self._sessions.get(client_id)
+        owner = _identity(principal)
+        if incoming.clean_session or old is None or old[0].attributes.get(_OWNER) != owner:
+            await self._delete_session(client_id)
+            session, session.parent = incoming, 0
+        else:  # the same identity resumes its persistent session (amqtt's own rule otherwise)
+            session = old[0]
+            for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive"):
+                setattr(session, name, getattr(incoming, name))
+            session.username, session.password = incoming.username, incoming.password
+            session.parent = 1
+        session.attributes[_OWNER] = owner
+        if principal is None:
+            session.attributes.pop(_PRINCIPAL, None)
+        else:
+            session.attributes[_PRINCIPAL] = principal
+        handler.__class__ = _CapturingHandler
+        assert isinstance(handler, _CapturingHandler)
+        handler.gateway, handler.principal = self._gateway, principal
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay, int):
+            session.keep_alive += delay
+        return handler, session
+
+    async def _take_over(self, client_id: str) -> None:
+        """Close the live connection of ``client_id`` (if any) and wait until amqtt has let it go."""
+        live = self._live.get(client_id)
+        if live is None:
+            return
+        handler, ended = live
+        log.info("MQTT client id taken over; closing the older connection", client=client_id)
+        await handler.handle_connection_closed()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), _TAKE_OVER_TIMEOUT_S)
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        return True  # done in _initialize_client_session, before the session was looked up
 
     async def _handle_client_session(
         self,
@@ -174,10 +232,17 @@ class _CapturingBroker(Broker):
         server: Any,
         listener_name: str,
     ) -> None:
-        # The handler exists (amqtt builds it while reading CONNECT) but reads no packet yet: give it
-        # the acknowledge-after-store behaviour before it starts (same object, one method differs).
-        handler.__class__ = _AckAfterStoreHandler
-        await super()._handle_client_session(reader, writer, client_session, handler, server, listener_name)
+        client_id = client_session.client_id or ""
+        entry = (handler, asyncio.Event())
+        self._live[client_id] = entry
+        try:
+            await super()._handle_client_session(
+                reader, writer, client_session, handler, server, listener_name
+            )
+        finally:
+            if self._live.get(client_id) is entry:
+                del self._live[client_id]
+            entry[1].set()
 
     async def _handle_message_delivery(
         self, client_session: Session, handler: Any, wait_deliver: asyncio.Future[Any]
@@ -195,8 +260,7 @@ class _CapturingBroker(Broker):
         self, client_session: Session, handler: Any, message: ApplicationMessage | None
     ) -> bool:
         if message is not None and _captured(message.topic):
-            self._gateway.capture(client_session.client_id, message)
-            return True
+            return True  # captured by its connection's handler already (a QoS 2 copy), never forwarded
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(message)
         delivered: bool = await super()._handle_message_delivery(client_session, handler, done)
@@ -230,10 +294,8 @@ class EmbeddedBroker:
         amqtt_log = logging.getLogger("amqtt")
         if amqtt_log.level == logging.NOTSET or amqtt_log.level < logging.WARNING:
             amqtt_log.setLevel(logging.WARNING)
-        plugins = {
-            f"{__name__}.SafecityAuthPlugin": {"gateway": self},
-            f"{__name__}.SafecityTopicPlugin": {"gateway": self},
-        }
+        # Authentication is _CapturingBroker's own (it must run before the session lookup).
+        plugins = {f"{__name__}.SafecityTopicPlugin": {"gateway": self}}
         config = {"listeners": {"default": {"type": "tcp", "bind": self._bind}}, "plugins": plugins}
         broker = _CapturingBroker(config, self)
         try:
@@ -247,28 +309,27 @@ class EmbeddedBroker:
         self._broker = broker
         return self
 
-    # plugin callbacks (event loop) ----------------------------------------------------------------
-    async def authenticate(self, session: Session) -> bool:
-        client_id = session.client_id or ""
-        password = session.password
-        # A persistent session is reused by the next connection of its client id: forget the old principal.
-        session.attributes.pop(_PRINCIPAL, None)
+    # connections (event loop) -------------------------------------------------------------------
+    async def authenticate(self, incoming: Session) -> Principal | None:
+        """The principal of a connecting client (None: anonymous); raises Unauthorized to refuse it.
+
+        Reads only the credentials of this CONNECT; the client id plays no part in who it is.
+        """
+        password = incoming.password
         if not password:
-            return True  # an anonymous reader; publishing is refused per message, with the reason
+            return None  # an anonymous reader; publishing is refused per message, with the reason
         try:
             if password.startswith("sck_"):
-                principal = await asyncio.to_thread(self.auth.authenticate_key, password)
-            else:
-                principal = await asyncio.to_thread(
-                    self.auth.authenticate_user, session.username or "", password
-                )
+                return await asyncio.to_thread(self.auth.authenticate_key, password)
+            return await asyncio.to_thread(self.auth.authenticate_user, incoming.username or "", password)
         except Unauthorized as e:
             log.warning(
-                "MQTT connection refused", client=client_id, username=session.username, reason=e.message
+                "MQTT connection refused",
+                client=incoming.client_id,
+                username=incoming.username,
+                reason=e.message,
             )
-            return False
-        session.attributes[_PRINCIPAL] = principal
-        return True
+            raise
 
     def allowed(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
         if not topic:
@@ -278,21 +339,25 @@ class EmbeddedBroker:
                 return False  # captured for ingest (see capture), never forwarded
             return session is not None and _PRINCIPAL in session.attributes
         if action == Action.RECEIVE and topic.startswith(ERRORS):
-            if session is None:
-                return False
-            if topic == error_topic(session.client_id):
-                return True
-            principal: Principal | None = session.attributes.get(_PRINCIPAL)
+            # Staff see every answer; a publisher gets its own straight from answer(), by session
+            # (a client id says nothing about who is behind it).
+            principal: Principal | None = session.attributes.get(_PRINCIPAL) if session else None
             return principal is not None and principal.has_any(_STAFF)
         return True
 
-    def capture(self, client_id: str, message: ApplicationMessage) -> None:
-        session = self._broker.sessions.get(client_id, (None, None))[0] if self._broker else None
-        principal = session.attributes.get(_PRINCIPAL) if session is not None else None
-        settled = (
-            functools.partial(self._settled, message.stored) if isinstance(message, _StoredMessage) else None
+    def capture(
+        self,
+        session: Session,
+        principal: Principal | None,
+        topic: str,
+        data: bytes | bytearray,
+        stored: asyncio.Future[bool] | None,
+    ) -> None:
+        """Hand one create publish to ingest, with the principal of the connection that carried it."""
+        settled = functools.partial(self._settled, stored) if stored is not None else None
+        self.submit(
+            Incoming(topic, bytes(data), session.client_id, principal, settled=settled, reply_to=session)
         )
-        self.submit(Incoming(message.topic, bytes(message.data), client_id, principal, settled=settled))
 
     def _settled(self, future: asyncio.Future[bool], stored: bool) -> None:
         """Any thread: hand the outcome to the loop; one wake-up carries a whole batch's outcomes."""
@@ -332,9 +397,16 @@ class EmbeddedBroker:
         return lambda topic: topic in exact or any(_match(w, topic) for w in wild)
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self._run(self._broadcast([(topic, data, None) for topic, data in messages]))
+
+    def answer(self, answers: Sequence[tuple[str, bytes, object | None]]) -> None:
+        self._run(self._broadcast(list(answers)))
+
+    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a broadcast in the broker's loop: queued from the loop itself, awaited from any other thread."""
         if self._closed or self._broker is None:
+            coro.close()
             raise RuntimeError("the embedded MQTT broker is stopped")
-        coro = self._broadcast(list(messages))
         if threading.get_ident() == self._loop_thread:
             task = self._loop.create_task(coro)
             self._tasks.add(task)
@@ -349,12 +421,38 @@ class EmbeddedBroker:
                 f"the MQTT broker did not take the messages within {_ENQUEUE_TIMEOUT_S} s"
             ) from None
 
-    async def _broadcast(self, messages: list[tuple[str, bytes]]) -> None:
+    async def _broadcast(self, messages: list[tuple[str, bytes, object | None]]) -> None:
         broker = self._broker
         if broker is None or self._closed:
             return
-        for topic, data in messages:
+        for topic, data, reply_to in messages:
             await broker.internal_message_broadcast(topic, data)
+            if isinstance(reply_to, Session):
+                self._reply(broker, reply_to, topic, data)
+
+    def _reply(self, broker: Broker, session: Session, topic: str, data: bytes) -> None:
+        """Deliver an error answer to the very session that published, if it still holds its client id,
+        is connected and subscribed to it (staff got it from the broadcast already)."""
+        principal: Principal | None = session.attributes.get(_PRINCIPAL)
+        if principal is not None and principal.has_any(_STAFF):
+            return
+        current = broker.sessions.get(session.client_id or "")
+        if current is None or current[0] is not session or session.transitions.state != "connected":
+            return
+        qos = next(
+            (
+                q
+                for topic_filter, subs in broker.subscriptions.items()
+                if _match(topic_filter.split("/"), topic)
+                for s, q in subs
+                if s is session
+            ),
+            None,
+        )
+        if qos is not None:
+            task = self._loop.create_task(current[1].mqtt_publish(topic, data, qos, retain=False))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         if self._closed:

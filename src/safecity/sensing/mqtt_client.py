@@ -138,6 +138,10 @@ class ExternalBroker:
         for topic, data in messages:
             publish(topic, data, qos=0)
 
+    def answer(self, answers: Sequence[tuple[str, bytes, object | None]]) -> None:
+        # The external broker does not say who published: answers go to the shared error topic.
+        self.publish_many([(topic, data) for topic, data, _ in answers])
+
     async def stop(self) -> None:
         if self._closed:
             return

@@ -50,6 +50,8 @@ _OBSERVATION_KEYS = frozenset(
     + ["@iot.id"]
 )
 _PUBLISHERS = frozenset({Role.device, Role.operator})
+#: An error answer: (topic, payload, the rejected publish's ``Incoming.reply_to``).
+Answer = tuple[str, bytes, object | None]
 
 
 class ServerBusy(SafecityError):
@@ -233,7 +235,7 @@ class Pipeline:
         self.received += len(batch)
         items: list[ObservationIn] = []
         origin: list[Incoming] = []
-        answers: list[tuple[str, bytes]] = []
+        answers: list[Answer] = []
         conn: Connection | None = None
         try:
             arrays: list[Incoming] = []
@@ -268,10 +270,10 @@ class Pipeline:
             log.warning("MQTT publishes rejected", rejected=len(answers), logged=MAX_LOGGED_ERRORS)
         self._answer(answers)
 
-    def _data_arrays(self, messages: Sequence[Incoming], nth: int) -> list[tuple[str, bytes]]:
+    def _data_arrays(self, messages: Sequence[Incoming], nth: int) -> list[Answer]:
         """Gateways' batches (the HTTP CreateObservations body), stored in one ingest call per
         publisher identity; each message's rejected rows are answered in one error message."""
-        answers: list[tuple[str, bytes]] = []
+        answers: list[Answer] = []
         by_device: dict[int | None, list[tuple[Incoming, list[DataArrayGroup]]]] = {}
         for msg in messages:
             p = msg.principal
@@ -327,7 +329,7 @@ class Pipeline:
                         "topic": msg.topic,
                         "rows": failed[:100],
                     }
-                    answers.append((error_topic(msg.client_id), orjson.dumps(body_out)))
+                    answers.append((error_topic(msg.client_id), orjson.dumps(body_out), msg.reply_to))
         return answers
 
     def _authorise(self, conn: Connection, msg: Incoming, item: ObservationIn) -> None:
@@ -352,18 +354,18 @@ class Pipeline:
                 f"user '{p.name}' may read but not publish Observations; ask for the operator role"
             )
 
-    def _reject(self, msg: Incoming, error: SafecityError, nth: int) -> tuple[str, bytes]:
+    def _reject(self, msg: Incoming, error: SafecityError, nth: int) -> Answer:
         """Log (the first few of a batch) and build the answer for one rejected message."""
         self.rejected += 1
         if nth < MAX_LOGGED_ERRORS:
             log.warning("MQTT publish rejected", topic=msg.topic, client=msg.client_id, reason=error.message)
         body = {"code": error.code, "message": error.message, "topic": msg.topic}
-        return error_topic(msg.client_id), orjson.dumps(body)
+        return error_topic(msg.client_id), orjson.dumps(body), msg.reply_to
 
-    def _answer(self, answers: list[tuple[str, bytes]]) -> None:
+    def _answer(self, answers: list[Answer]) -> None:
         if not answers:
             return
         try:
-            self.transport.publish_many(answers)
+            self.transport.answer(answers)
         except RuntimeError as e:  # the broker is shutting down; the log lines are the record
             log.debug("MQTT error answers not sent", count=len(answers), reason=str(e))

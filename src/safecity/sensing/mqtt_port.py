@@ -51,6 +51,11 @@ class Transport(Protocol):
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """Publish (topic, payload) pairs; callable from any thread."""
 
+    def answer(self, answers: Sequence[tuple[str, bytes, object | None]]) -> None:
+        """Publish error answers (topic, payload, the ``Incoming.reply_to`` of the rejected publish);
+        callable from any thread. The reply target keeps an answer from reaching whoever else later
+        connects with the publisher's client id."""
+
     async def stop(self) -> None: ...
 
 
@@ -67,3 +72,5 @@ class Incoming:
     #: the server could not take it now. The embedded broker sends a QoS 1 PUBACK only on True, so an
     #: acknowledged observation is already committed when a crash comes (None: nothing waits for it).
     settled: Callable[[bool], None] | None = None
+    #: The transport's handle on the connection (session) that published, for its error answers.
+    reply_to: object | None = None
