@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Forbidden, NotFound, is_id
+from safecity.core.text import NUL_REFUSED, nul_path
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
@@ -536,8 +537,10 @@ class Ingest:
         if item.parameters is not None:
             if not isinstance(item.parameters, dict):
                 raise BadRequest(f"{w}parameters: expected a JSON object")
-            params = orjson.dumps(item.parameters).decode()
-        quality = orjson.dumps(item.result_quality).decode() if item.result_quality is not None else None
+            params = _json_text(item.parameters, f"{w}parameters")
+        quality = (
+            _json_text(item.result_quality, f"{w}resultQuality") if item.result_quality is not None else None
+        )
         foi = item.foi_id
         if foi is not None:
             if not is_id(foi):
@@ -612,7 +615,22 @@ def _result(result: Any, w: str) -> tuple[float | None, str | None]:
         for k, v in enumerate(result):
             if isinstance(v, float) and not math.isfinite(v):
                 raise BadRequest(f"{w}result[{k}]: not a finite number")
-    return None, orjson.dumps(result).decode()
+    return None, _json_text(result, f"{w}result")
+
+
+def _json_text(value: Any, where: str) -> str:
+    """``value`` as JSON text for the store; a NUL character anywhere in it refuses this row only.
+
+    PostgreSQL cannot keep U+0000 in text or JSON (it failed the whole batch, for every device, with a
+    500; issue 13), and SQLite must answer the same.
+    """
+    text = orjson.dumps(value).decode()
+    if "\\u0000" in text:  # orjson's escape for NUL; only then is the value walked
+        found = nul_path(value)
+        if found is not None:
+            spot = f"{where}{found}"
+            raise BadRequest(f"{spot}: {NUL_REFUSED}", where=spot)
+    return text
 
 
 def _merge_quality(existing: str | None, flags: list[str]) -> Any:

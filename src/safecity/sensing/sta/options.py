@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from safecity.core.errors import BadRequest
 from safecity.sensing.sta.model import ENTITIES, Entity
 
+#: The largest $top/$skip: PostgreSQL's and SQLite's LIMIT/OFFSET are signed 64-bit.
+MAX_INT = 2**63 - 1
+#: Deepest $expand (levels of navigation); real clients use two or three.
+MAX_EXPAND_DEPTH = 8
 KNOWN = {"$filter", "$expand", "$select", "$orderby", "$top", "$skip", "$count", "$resultFormat"}
 
 
@@ -53,13 +57,36 @@ def split_top(text: str, sep: str, where: str) -> list[str]:
 
 
 def _int(value: str, name: str, minimum: int) -> int:
+    if len(value) > 20:  # int() of a huge digit string is itself slow, and no count is that long
+        raise BadRequest(f"{name}: '{value[:20]}…' is not an integer up to {MAX_INT}", where=name)
     try:
         n = int(value)
     except ValueError:
         raise BadRequest(f"{name}: '{value}' is not an integer", where=name) from None
     if n < minimum:
         raise BadRequest(f"{name}: must be at least {minimum}, got {n}", where=name)
+    if n > MAX_INT:  # the databases' BIGINT: a larger OFFSET is a database error, not an empty page
+        raise BadRequest(f"{name}: must be at most {MAX_INT}, got {n}", where=name)
     return n
+
+
+def _expand_depth(opts: Options) -> int:
+    return 1 + max((_expand_depth(sub) for sub in opts.expand.values()), default=0) if opts.expand else 0
+
+
+def _nesting(text: str) -> int:
+    """The deepest parenthesis nesting of an option's text, outside string literals."""
+    depth = deepest = 0
+    quote = False
+    for ch in text:
+        if ch == "'":
+            quote = not quote
+        elif not quote and ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif not quote and ch == ")":
+            depth -= 1
+    return deepest
 
 
 def parse_options(
@@ -101,8 +128,19 @@ def parse_options(
                     raise BadRequest(f"{name}: {entity.set_name} have no property '{f}'", where=name)
             opts.select = fields
         elif key == "$expand":
+            # Each level of nesting is a parse (and a query) of its own: a deep one is refused before
+            # any work, where it once ran out of recursion after seconds of parsing (issue 13).
+            if not where and _nesting(value) > MAX_EXPAND_DEPTH:
+                raise BadRequest(
+                    f"{name}: nested more than {MAX_EXPAND_DEPTH} levels deep; expand less at once",
+                    where=name,
+                )
             for item in split_top(value, ",", name):
                 _add_expand(opts, item, entity, name, max_top)
+    if not where and _expand_depth(opts) > MAX_EXPAND_DEPTH:
+        raise BadRequest(
+            f"$expand: more than {MAX_EXPAND_DEPTH} levels deep; expand less at once", where="$expand"
+        )
     return opts
 
 

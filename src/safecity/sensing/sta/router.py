@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from safecity.core.logging import get_logger
+from safecity.core.text import NUL_REFUSED, nul_path
 from safecity.sensing.data_array import parse_data_array
 from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM
 from safecity.sensing.service import Sensing
@@ -55,7 +57,10 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-async def read_json(request: Request) -> Any:
+async def read_json(request: Request, *, per_row: bool = False) -> Any:
+    """The request's JSON body, within ``max_body_bytes``. A NUL character anywhere in it is refused
+    (PostgreSQL cannot store one; a 500 there, issue 13) unless ``per_row``: then ingest refuses the
+    rows holding one, and only those."""
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -68,9 +73,14 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise BadRequest("body: empty; send a JSON document", where="body")
     try:
-        return orjson.loads(bytes(body))
+        doc = orjson.loads(bytes(body))
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"body: malformed JSON: {e}", where=f"body:{e.pos}") from None
+    if not per_row and b"\\u0000" in body:  # JSON can carry NUL only as this escape
+        found = nul_path(doc)
+        if found is not None:
+            raise BadRequest(f"body{found}: {NUL_REFUSED}", where=f"body{found}")
+    return doc
 
 
 @router.get("", dependencies=[allow(Role.public)], summary="SensorThings service root")
@@ -134,7 +144,7 @@ def read(path: str, request: Request) -> Response:
 )
 async def create_observations(request: Request) -> Response:
     principal = resolve_principal(request)
-    body = await read_json(request)
+    body = await read_json(request, per_row=True)
     groups = parse_data_array(body)
     sensing = _sensing(request)
     device = principal.thing_id if principal.kind == "device" else None
@@ -159,12 +169,22 @@ async def create_observations(request: Request) -> Response:
     if errors:
         errors.sort(key=lambda e: e["row"])
         log.warning(
-            "CreateObservations rows rejected", rejected=len(errors), first=errors[:5], who=principal.name
+            "CreateObservations rows rejected",
+            rejected=len(errors),
+            first=[{"row": e["row"], "message": _cut(e["message"])} for e in errors[:5]],
+            who=principal.name,
         )
         # The standard answers "error" per failed row; the reasons ride in a header so standard clients
-        # are unaffected and ours can show them.
-        headers[ROW_ERRORS_HEADER] = orjson.dumps({"count": len(errors), "errors": errors[:20]}).decode()
+        # are unaffected and ours can show them. A header is Latin-1: the JSON is ASCII-escaped (a
+        # message quoting Korean text was a 500 after the good rows were stored, issue 13), and each
+        # message is cut, so a row quoting a huge value cannot make the header too large.
+        shown = [{"row": e["row"], "message": _cut(e["message"])} for e in errors[:20]]
+        headers[ROW_ERRORS_HEADER] = json.dumps({"count": len(errors), "errors": shown}, ensure_ascii=True)
     return _json(answer, 201, headers)
+
+
+def _cut(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 async def _run(fn: Callable[[], T]) -> T:
