@@ -261,7 +261,8 @@ def test_load_city(platform: Platform, city: DemoCity, tmp_path: Path) -> None:
         office = next(s for s in shelters if s["code"] == "shelter-office-11590")
         assert office["name_ko"] == "동작구청 (임시주거시설)" and office["capacity"] == 500
         # the registry files each shelter under its dong
-        dong = areas.area_at(conn, *office["geom"].coords[0], "dong")
+        lon, lat = office["geom"].coords[0]
+        dong = areas.area_at(conn, lon, lat, "dong")
         assert dong is not None and office["area_id"] == dong.id and dong.code[:5] == "11590"
     assert report.shelters.created == 0 and report.shelters.updated == len(network.shelters)  # the 2nd load
     graph = load_graph(report.roads_path)

@@ -5,6 +5,7 @@ honest about being demo data."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from shapely.geometry import Point
@@ -67,7 +68,8 @@ def test_counts_per_kind(city: DemoCity, network: Network) -> None:
 
 def test_every_sensor_and_place_is_on_land_in_its_district(city: DemoCity, network: Network) -> None:
     places = [*network.schools, *network.fire_stations, *network.shelters]
-    for item in [*network.sensors, *places]:
+    everything: list[Any] = [*network.sensors, *places]  # sensors and places share code/lon/lat/dong
+    for item in everything:
         polygon = city.district(item.district).polygon
         assert polygon.contains(Point(item.lon, item.lat)), item.code
         assert on_land(city, item.lon, item.lat), item.code

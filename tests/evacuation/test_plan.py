@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
+from scipy.optimize import linprog  # type: ignore[import-untyped]
 
 from safecity.core.errors import BadRequest
 from safecity.evacuation.plan import Plan, Site, Zone, assign, greedy, straight_line_times

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import pytest
 import shapely
 from fastapi.testclient import TestClient
@@ -64,7 +64,9 @@ def _shelter(platform: Platform, name: str, at: Point, **kw: Any) -> int:
         **kw,
     }
     with platform.store.engine.begin() as conn:
-        return int(conn.execute(shelters.insert().values(**row)).inserted_primary_key[0])
+        key = conn.execute(shelters.insert().values(**row)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from pyproj import Geod
-from shapely.geometry import Point, box, shape
+from shapely.geometry import Point, Polygon, box, shape
 from sqlalchemy import insert
 
 from safecity.evacuation.shelters import upsert_shelters
@@ -164,6 +164,7 @@ def test_collapse_cordon(api: Api, height: float) -> None:
     radius = max(10.0, 1.5 * height)
     assert f["properties"]["radius_m"] == pytest.approx(radius) and f["properties"]["hazard"] == "collapse"
     polygon = shape(f["geometry"])
+    assert isinstance(polygon, Polygon)
     assert polygon.contains(Point(lon, lat))
     # the stored WGS84 ring lies at the radius on the ground (geodesic check, independent of EPSG:5186)
     geod = Geod(ellps="WGS84")

@@ -51,7 +51,7 @@ def test_numba_kernel_equals_numpy_reference() -> None:
     dom = _catchment(b)
     runs = []
     for engine in ("numba", "numpy"):
-        m = FloodModel(dom, _forcing(dom), SolverOptions(engine=engine))  # type: ignore[arg-type]
+        m = FloodModel(dom, _forcing(dom), SolverOptions(engine=engine))
         m.advance(600.0)
         runs.append(m)
     a, r = runs

@@ -67,7 +67,7 @@ def seed_observations(client: TestClient, headers: dict[str, str]) -> None:
     for i in range(12):
         result: Any = [0, 1.5, -2, 10, 0.25, 7, 3, "wet", 100, 2.5, -0.5, 42][i]
         rows.append([f"2026-11-{1 + i:02d}T0{i % 10}:15:00Z", result])
-    body = [
+    batch = [
         {
             "Datastream": {"@iot.id": s["@iot.id"]},
             "components": ["phenomenonTime", "result"],
@@ -75,7 +75,7 @@ def seed_observations(client: TestClient, headers: dict[str, str]) -> None:
         }
         for s in streams
     ]
-    r = client.post("/sta/v1.1/CreateObservations", json=body, headers=headers)
+    r = client.post("/sta/v1.1/CreateObservations", json=batch, headers=headers)
     assert r.status_code in (200, 201), r.text
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, example, given, settings
@@ -118,9 +118,8 @@ def test_a_publish_parses_or_raises_a_platform_error(topic: str, payload: bytes)
 class Recorder:
     """The broker side of the port: what the pipeline publishes (its answers) is kept for the test."""
 
-    endpoints: ClassVar[list[str]] = []
-
     def __init__(self) -> None:
+        self.endpoints: list[str] = []
         self.sent: list[tuple[str, bytes]] = []
 
     def listening(self) -> Callable[[str], bool]:

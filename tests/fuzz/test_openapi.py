@@ -115,7 +115,7 @@ def _fuzz(target: Target, headers: dict[str, str]) -> tuple[int, Counter[int], l
                 phases=[Phase.explicit, Phase.generate, Phase.shrink],
                 suppress_health_check=list(HealthCheck),
             )
-            def run(case: schemathesis.Case) -> None:
+            def run(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
                 response = case.call(headers=headers)
                 statuses[response.status_code] += 1
                 case.validate_response(response, checks=[not_a_server_error], headers=headers)

@@ -55,7 +55,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @st.composite
 def mutated_rules(draw: st.DrawFn) -> dict[str, Any]:
     """A shipped rule with a few values replaced or removed, or a key added."""
-    body = copy.deepcopy(draw(st.sampled_from(SHIPPED)))
+    body: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(SHIPPED)))
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(body)[1:]))
         parent: Any = body

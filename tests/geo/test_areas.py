@@ -122,8 +122,8 @@ def test_locate_many_points_agrees_with_area_at(seoul: Platform) -> None:
             lon, lat = np.concatenate([lon, xy[:, 0]]), np.concatenate([lat, xy[:, 1]])
         find = area_finder(conn)  # area_at without a version query per point
         for kind in ("dong", "district"):
-            found = locate(conn, lon, lat, kind)  # type: ignore[arg-type]
-            expected = [getattr(find(x, y, kind), "id", -1) for x, y in zip(lon, lat, strict=True)]  # type: ignore[arg-type]
+            found = locate(conn, lon, lat, kind)
+            expected = [getattr(find(x, y, kind), "id", -1) for x, y in zip(lon, lat, strict=True)]
             assert found.tolist() == expected, kind
             assert (found >= 0).sum() > 1000  # Seoul fills about half of the box
         assert locate(conn, [], []).tolist() == []

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio.raw
+import pyogrio.raw  # type: ignore[import-untyped]
 import pytest
 import shapely
 from pyproj import Transformer

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import func, select
 
@@ -68,7 +69,7 @@ class Peer:
         self.port = port
         protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol
         )
         if password is not None:
             self.client.username_pw_set(username or "device", password)
@@ -85,7 +86,7 @@ class Peer:
 
     def _on_message(self, c: Any, u: Any, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.messages.append((msg.topic, msg.payload))
+            self.messages.append((msg.topic, bytes(msg.payload)))
 
     async def open(self) -> Peer:
         self.client.connect("127.0.0.1", self.port, keepalive=30)
@@ -424,7 +425,7 @@ def test_external_broker_create_and_receive(tmp_path: Path) -> None:
             original = transport.client.on_message
 
             def record(client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-                seen.append(msg.payload)
+                seen.append(bytes(msg.payload))
                 original(client, userdata, msg)
 
             transport.client.on_message = record

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from safecity.sensing.events import ObservationAccepted
 from safecity.situation.engine import Engine
 from safecity.situation.model import Crisis
 from safecity.situation.windows import WindowExtreme
@@ -459,7 +460,7 @@ def test_apparent_temperature_heat_wave_two_day_streak() -> None:
     def kst(day: int, hour: int, minute: int = 0) -> datetime:
         return datetime(2025, 8, day, hour, minute, tzinfo=UTC) - timedelta(hours=9)
 
-    def pair(when: datetime, ta: float, rh: float = 55.0) -> list[object]:
+    def pair(when: datetime, ta: float, rh: float = 55.0) -> list[ObservationAccepted]:
         return [obs(21, when, rh), obs(20, when, ta)]  # humidity first: paired when the temperature comes
 
     # Stull wet bulb Tw(34 °C, 55 %) ≈ 26.68 °C; KMA: −0.2442 + 0.55399·26.68 + 0.45535·34 − 0.0022·26.68²

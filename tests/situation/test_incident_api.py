@@ -34,7 +34,7 @@ REPORT = {
 def iapi(settings: Settings, platform: Platform) -> Iterator[Api]:
     """The application with the incident register, as app.py will wire it (until it does)."""
     if getattr(platform, "incidents", None) is None:
-        platform.incidents = Incidents(platform.store, platform.bus, platform.clock)  # type: ignore[attr-defined]
+        platform.incidents = Incidents(platform.store, platform.bus, platform.clock)
     app = create_app(settings, platform, start_services=False)
     if not any(getattr(r, "original_router", r) is incident_router.router for r in app.routes):
         app.include_router(incident_router.router)
@@ -46,7 +46,7 @@ def iapi(settings: Settings, platform: Platform) -> Iterator[Api]:
 
 
 def _incidents(api: Api) -> Incidents:
-    return api.platform.incidents  # type: ignore[attr-defined, no-any-return]
+    return api.platform.incidents
 
 
 def test_every_route_is_for_operators() -> None:

@@ -181,7 +181,7 @@ def test_daily_max_per_local_day() -> None:
 
 
 def test_daily_min_within_local_hours() -> None:
-    sig = SignalDef(fn="daily_min", hours="00-09")  # type: ignore[arg-type]
+    sig = SignalDef(fn="daily_min", hours="00-09")
     assert sig.hours == (0, 9)
     s = Series(7200.0)
     d = Daily(s, False, sig.hours)

@@ -217,8 +217,8 @@ def test_storm_alerts_reach_the_right_people_once_with_updates_and_a_cancel(city
     to_kim = [m for m in inbox.mails if m["To"] == "kim@dongjak.test"]
     ids = [m["Message-ID"] for m in to_kim]
     assert len(ids) == len(set(ids)) == len(issued), (len(ids), len(issued))
-    body = to_kim[0].get_payload()[0].get_payload(decode=True).decode() if to_kim[0].is_multipart() else ""
-    assert "호우" in body
+    text = to_kim[0].get_payload()[0].get_payload(decode=True).decode() if to_kim[0].is_multipart() else ""
+    assert "호우" in text
     # the Gwanak office's webhook heard of the situation once Gwanak was in it, once per alert, signed
     keys = [k for k, _ in hooks.received]
     assert len(keys) == len(set(keys)) >= 2

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Point, shape
+from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from safecity.app import Platform
@@ -102,7 +102,8 @@ def test_same_answer_as_a_brute_force_loop(districts: dict[str, BaseGeometry], c
     lon, lat = rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)
     ids = np.arange(1, n + 1)
     # Points exactly on the border and on grid-cell edges are the traps: add some.
-    ring = np.asarray(districts[code].exterior.coords if districts[code].geom_type == "Polygon" else [])
+    area = districts[code]
+    ring = np.asarray(area.exterior.coords if isinstance(area, Polygon) else [])
     if len(ring):
         lon = np.concatenate([lon, ring[:200, 0]])
         lat = np.concatenate([lat, ring[:200, 1]])

@@ -234,7 +234,7 @@ class Ingest:
                 .returning(t.features_of_interest.c.id)
             ).scalar_one()
             self.bus.publish(
-                conn, EntityChanged(entity="FeatureOfInterest", id=int(found), action="created")
+                conn, EntityChanged(entity="FeatureOfInterest", entity_id=int(found), action="created")
             )
         return int(found)
 

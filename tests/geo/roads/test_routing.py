@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import random
 from functools import cache
+from typing import TypeVar
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 import shapely
@@ -17,6 +18,8 @@ from safecity.geo.roads.graph import FLOOD_PRONE, Mode
 from safecity.geo.roads.osm import read_osm
 from safecity.geo.roads.routing import Avoid, NoRoute, OutsideNetwork, Router
 from tests.geo.roads.osm_data import HELSINKI_PBF, gongdeok
+
+G = TypeVar("G", bound=shapely.Geometry)
 
 #: Relative tolerance for "the same travel time": both searches add the same float64 weights along the
 #: same path in the same order, so they agree to the last bit; ties between equal-cost paths may differ
@@ -92,13 +95,14 @@ def test_drive_respects_one_way() -> None:
             assert g.seg_flags[s] & (1 if forward else 2)
 
 
-def _metres(r: Router, geom: shapely.Geometry, *, inverse: bool = False) -> shapely.Geometry:
+def _metres(r: Router, geom: G, *, inverse: bool = False) -> G:
     """Move a WGS84 geometry to the router's local metric projection (or back)."""
     proj = r._proj  # the same projection the router snaps in
     direction = "INVERSE" if inverse else "FORWARD"
-    return shapely.transform(
+    out: G = shapely.transform(
         geom, lambda xy: np.column_stack(proj.transform(xy[:, 0], xy[:, 1], direction=direction))
     )
+    return out
 
 
 def _long_route(r: Router, mode: Mode) -> tuple[tuple[float, float], tuple[float, float]]:

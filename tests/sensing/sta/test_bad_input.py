@@ -98,7 +98,7 @@ def test_bad_observations(api: Api) -> None:
     tid = api.create("/Things", weather_station())
     ds = api.get(f"/Things({tid})/Datastreams").json()["value"][0]["@iot.id"]
     before = _counts(api)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"phenomenonTime": "2026-01-01T00:00:00Z"}, "result: required"),
         ({"phenomenonTime": "yesterday", "result": 1}, "phenomenonTime"),
         ({"phenomenonTime": "2026-01-01T00:00:00", "result": 1}, "no time zone"),

@@ -42,8 +42,8 @@ OVERLAPPING = "POLYGON((126.98 37.565, 127.0 37.565, 127.0 37.58, 126.98 37.58, 
 FROM_CITY_HALL = f"geo.distance(location, geography'{CITY_HALL}')"
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _load(store: Any) -> None:
