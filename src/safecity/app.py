@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +29,16 @@ from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
 from safecity.bus.events import REPLAY_REQUESTED
 from safecity.bus.router import bus_router
+from safecity.capability import (
+    Capability,
+    Context,
+    Services,
+    Worker,
+    import_tables,
+    load_settings_of,
+    migration_folders,
+    registered,
+)
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.logging import current_request_id, get_logger
@@ -82,14 +92,22 @@ class Platform:
     delivery: Delivery
     alert_stream: Broadcaster
     audit: AuditLog
+    #: capabilities declared through safecity.capability (iterated by the app and the CLI)
+    capabilities: list[Capability] = field(default_factory=list)
+    #: every service by its type: routers take them as typed dependencies (safecity.capability.provider)
+    services: Services = field(default_factory=Services)
+    workers: list[Worker] = field(default_factory=list)
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     clock = clock or SystemClock()
     # configuration the platform cannot run without is checked before anything is opened
     load_wordings(settings.warning_languages, settings.warning_wording_dir)
+    capabilities = registered(settings)
+    capability_settings = {c.name: s for c in capabilities if (s := load_settings_of(c)) is not None}
+    import_tables(capabilities)
     store = open_store(settings)
-    store.migrate()
+    store.migrate(migration_folders(capabilities))
     bus = open_bus(settings, store, clock)
     bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
     metrics = Metrics()
@@ -147,7 +165,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
             "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
         }
     )
-    return Platform(
+    platform = Platform(
         settings,
         store,
         bus,
@@ -161,7 +179,47 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         delivery,
         alert_stream,
         audit,
+        capabilities,
     )
+    _set_up_capabilities(platform, capability_settings)
+    return platform
+
+
+def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]) -> None:
+    """Register the hand-wired services by type, then build each declared capability: its service,
+    its bus subscribers and its workers (started with the app)."""
+    services = platform.services
+    for service in (
+        platform.settings,
+        platform.metrics,
+        platform.sensing,
+        platform.auth,
+        platform.incidents,
+        platform.situation,
+        platform.warnings,
+        platform.delivery,
+        platform.audit,
+    ):
+        services.add(service)
+    services.add(platform.store, Store)
+    services.add(platform.bus, Bus)
+    services.add(platform.clock, Clock)
+    ctx = Context(
+        platform.settings,
+        platform.store,
+        platform.bus,
+        platform.clock,
+        platform.metrics,
+        services,
+        capability_settings,
+    )
+    services.add(ctx)
+    for cap in platform.capabilities:
+        if cap.build is not None:
+            services.add(cap.build(ctx))
+        for sub in cap.subscriptions:
+            platform.bus.subscribe(sub.type, sub.handler(ctx), sub.name)
+        platform.workers.extend(make(ctx) for make in cap.workers)
 
 
 def create_app(
@@ -187,6 +245,8 @@ def create_app(
             platform.warnings.start()
             platform.bus.start()
             platform.delivery.start()
+            for worker in platform.workers:
+                worker.start()
             if settings.mqtt_enabled:
                 from safecity.sensing.mqtt import start_mqtt
 
@@ -197,6 +257,8 @@ def create_app(
         finally:
             if mqtt is not None:
                 await mqtt.stop()
+            for worker in reversed(platform.workers):
+                worker.stop()
             platform.bus.stop()
             platform.situation.stop()
             platform.delivery.close()
@@ -211,6 +273,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.platform = platform
+    app.state.services = platform.services  # safecity.capability.provider reads it
     app.state.sensing = platform.sensing
     app.state.auth = platform.auth
     app.state.metrics = platform.metrics
@@ -235,17 +298,22 @@ def create_app(
     app.include_router(subscription_router)
     app.include_router(audit_router)
     app.include_router(bus_router(platform.bus, [allow(Role.admin)], record))
+    for cap in platform.capabilities:  # declared capabilities, after the built-in routes
+        for capability_router in cap.routers:
+            app.include_router(capability_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")
     def health() -> Response:
         with platform.store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return Response(
-            orjson.dumps(
-                {"status": "ok", "store": platform.store.dialect, "outboxPending": platform.bus.pending()}
-            ),
-            media_type="application/json",
-        )
+        body: dict[str, Any] = {
+            "status": "ok",
+            "store": platform.store.dialect,
+            "outboxPending": platform.bus.pending(),
+        }
+        if platform.workers:  # the declared capabilities' background workers
+            body["workers"] = {w.name: "ok" if w.healthy() else "failing" for w in platform.workers}
+        return Response(orjson.dumps(body), media_type="application/json")
 
     @app.get("/metrics", dependencies=[allow(Role.public)], tags=["ops"], summary="Prometheus metrics")
     def metrics() -> Response:

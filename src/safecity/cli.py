@@ -114,10 +114,13 @@ def _tune_gc() -> None:
 @app.command()
 def migrate() -> None:
     """Bring the store's schema up to date."""
+    from safecity.capability import import_tables, migration_folders, registered
     from safecity.store import open_store
 
     settings = _settings()
-    open_store(settings).migrate()
+    capabilities = registered(settings)
+    import_tables(capabilities)
+    open_store(settings).migrate(migration_folders(capabilities))
     typer.echo("store is up to date", err=True)
 
 
@@ -571,7 +574,22 @@ def replay(
 _register_backup(app, _settings, _fail)
 
 
+def _mount_capabilities() -> None:
+    """Each declared capability's commands, as ``safecity <name> ...`` (safecity.capability)."""
+    from safecity.capability import CapabilityError, registered
+
+    try:
+        capabilities = registered(load_settings())
+    except (CapabilityError, ValidationError) as e:
+        typer.echo(f"error: {e} (the setting SAFECITY_CAPABILITIES names the capability modules)", err=True)
+        sys.exit(2)
+    for cap in capabilities:
+        if cap.cli is not None:
+            app.add_typer(cap.cli, name=cap.name, help=cap.summary)
+
+
 def main() -> None:
+    _mount_capabilities()
     try:
         app()
     except SafecityError as e:

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the operational store. Empty: SQLite file safecity.db under data_dir. "
         "postgresql://user@host/db selects the PostgreSQL + PostGIS adapter.",
     )
+    capabilities: list[str] = Field(
+        default_factory=list,
+        description="A city's own capabilities: Python modules with a setup() returning a "
+        "safecity.capability.Capability, e.g. [\"mycity.parking\"] (docs/architecture.md).",
+    )
     bus_url: str | None = Field(
         None, description="Event bus. Empty: in-process bus with a durable outbox in the store."
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -58,8 +59,9 @@ class Store(Protocol):
     engine: Engine
     dialect: str
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def migrate(self, extra: Sequence[Path] = ()) -> None:
+        """Bring the schema to the newest Alembic revision, and every capability branch found in the
+        ``extra`` version folders to its head."""
 
     def write(self) -> AbstractContextManager[Connection]:
         """A connection in a write transaction (serialised where the database needs it)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -88,10 +89,10 @@ class PostgresStore:
         )
         self._months: set[tuple[int, int]] = set()
 
-    def migrate(self) -> None:
+    def migrate(self, extra: Sequence[Path] = ()) -> None:
         from safecity.store.migrate import upgrade
 
-        upgrade(self.engine)
+        upgrade(self.engine, extra=extra)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -65,11 +66,11 @@ class SQLiteStore:
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
 
-    def migrate(self) -> None:
+    def migrate(self, extra: Sequence[Path] = ()) -> None:
         from safecity.store.migrate import upgrade
 
         with self._lock:
-            upgrade(self.engine)
+            upgrade(self.engine, extra=extra)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

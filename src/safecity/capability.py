@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The capability contract: what one capability declares, and how the platform finds and runs it.
+
+A capability is a package (``safecity.warning``, ``mycity.parking``) with the same file names
+(``__init__.py`` exporting its public API, ``service.py``, ``router.py``, ``tables.py``, ``events.py``,
+``cli.py``, ``settings.py`` where it has them) and one ``setup() -> Capability``. The declaration says
+everything the platform needs to serve it; ``safecity.app`` and ``safecity.cli`` iterate over the
+registered capabilities, so adding one touches nothing outside its package:
+
+* ``routers``: mounted by the app, in declaration order, after the built-in ones;
+* ``cli``: a Typer group mounted as ``safecity <name> ...``;
+* ``settings``: a pydantic model, read from ``SAFECITY_<NAME>__<FIELD>`` (nested fields with ``__``)
+  and from a ``[<name>]`` table in the ``SAFECITY_CONFIG`` file (the environment wins);
+* ``migrations``: the folder of its own Alembic branch (its first revision has ``down_revision =
+  None`` and ``branch_labels = ("<name>",)``); ``safecity migrate`` and start-up upgrade every head;
+* ``tables``: the modules that register its tables on the shared metadata (imported before migrating);
+* ``build``: makes its service from a :class:`Context` (settings, store, bus, clock, other services);
+  the service is registered by its type so routers get it as a typed dependency (:func:`provider`);
+* ``subscriptions``: bus subscribers with durable names (each has its own cursor: at least once);
+* ``workers``: background tasks started and stopped with the app (start/stop, health);
+* ``layers``: feature collections it contributes to the OGC API (``/collections/<id>``).
+
+Built-in capabilities are listed in :data:`BUILT_IN`; a city adds its own with the setting
+``SAFECITY_CAPABILITIES='["mycity.parking"]'`` (a module path with a ``setup()``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from safecity.bus.port import Bus, Handler
+    from safecity.core.clock import Clock
+    from safecity.metrics import Metrics
+    from safecity.settings import Settings
+    from safecity.store import Store
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+#: Capabilities shipped with the platform that declare themselves through :func:`setup` (the older
+#: ones are still wired by hand in ``safecity.app``; they move here one by one, see docs/architecture.md).
+BUILT_IN: tuple[str, ...] = ()
+
+
+class CapabilityError(Exception):
+    """A capability cannot be loaded or configured; the message says which and what to do."""
+
+
+class Worker(Protocol):
+    """A background task owned by a capability, started and stopped with the app."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable bus subscriber to one event type: ``name`` keeps its cursor across restarts (never
+    reuse one; a capability that follows two types declares two subscriptions)."""
+
+    type: str
+    name: str
+    #: builds the handler once the services exist (so it can use the capability's own service)
+    handler: Callable[[Context], Handler]
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str  # lower case, a valid identifier: the CLI group, the settings prefix, the Alembic branch
+    summary: str
+    settings: type[BaseModel] | None = None
+    routers: Sequence[APIRouter] = ()
+    cli: typer.Typer | None = None
+    tables: Sequence[str] = ()
+    migrations: Path | None = None
+    build: Callable[[Context], object] | None = None
+    subscriptions: Sequence[Subscription] = ()
+    workers: Sequence[Callable[[Context], Worker]] = ()
+    layers: Sequence[Any] = ()  # safecity.geo.collections.Collection (typed there; geo sits above us)
+
+
+class Services:
+    """The running platform's services, found by their type (a typed registry, not ``app.state``)."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type[Any], object] = {}
+
+    def add(self, service: object, as_type: type[Any] | None = None) -> None:
+        kind = as_type or type(service)
+        if kind in self._by_type and self._by_type[kind] is not service:
+            raise CapabilityError(f"two services registered as {kind.__qualname__}; register one only")
+        self._by_type[kind] = service
+
+    def get(self, kind: type[T]) -> T:
+        try:
+            return cast(T, self._by_type[kind])
+        except KeyError:
+            raise CapabilityError(
+                f"no service of type {kind.__qualname__} is registered: is its capability enabled?"
+            ) from None
+
+    def __contains__(self, kind: type[Any]) -> bool:
+        return kind in self._by_type
+
+
+@dataclass
+class Context:
+    """What a capability's ``build``, subscribers and workers get: the platform's shared parts."""
+
+    settings: Settings
+    store: Store
+    bus: Bus
+    clock: Clock
+    metrics: Metrics
+    services: Services
+    #: each capability's own settings, by capability name
+    capability_settings: dict[str, BaseModel] = field(default_factory=dict)
+
+    def settings_of(self, name: str, model: type[M]) -> M:
+        value = self.capability_settings.get(name)
+        if not isinstance(value, model):
+            raise CapabilityError(f"capability {name!r} declares no settings of type {model.__qualname__}")
+        return value
+
+
+def provider(kind: type[T]) -> Callable[[Request], T]:
+    """A FastAPI dependency giving the registered service of ``kind``:
+    ``svc: Annotated[Parking, Depends(provider(Parking))]``."""
+
+    # Request is imported at run time: FastAPI reads this annotation to inject the request
+    def get(request: Request) -> T:
+        services: Services = request.app.state.services
+        return services.get(kind)
+
+    get.__name__ = f"provide_{kind.__name__}"
+    return get
+
+
+def load(module: str) -> Capability:
+    """Import ``module`` and call its ``setup()``."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise CapabilityError(
+            f"capability module {module!r} cannot be imported ({e}); check SAFECITY_CAPABILITIES"
+        ) from e
+    setup = getattr(mod, "setup", None)
+    if not callable(setup):
+        raise CapabilityError(f"capability module {module!r} has no setup() function returning a Capability")
+    cap = setup()
+    if not isinstance(cap, Capability):
+        raise CapabilityError(f"{module}.setup() returned {type(cap).__name__}, not a Capability")
+    if not cap.name.isidentifier() or cap.name != cap.name.lower():
+        raise CapabilityError(f"capability name {cap.name!r} must be a lower-case identifier")
+    return cap
+
+
+def registered(settings: Settings) -> list[Capability]:
+    """The built-in capabilities, then the city's own (``settings.capabilities``), each once."""
+    caps: list[Capability] = []
+    seen: set[str] = set()
+    for module in (*BUILT_IN, *settings.capabilities):
+        cap = load(module)
+        if cap.name in seen:
+            raise CapabilityError(f"two capabilities are named {cap.name!r}; names must be unique")
+        seen.add(cap.name)
+        caps.append(cap)
+    return caps
+
+
+def load_settings_of(cap: Capability) -> BaseModel | None:
+    """The capability's settings: defaults, then the ``[<name>]`` table of the ``SAFECITY_CONFIG`` file,
+    then ``SAFECITY_<NAME>__<FIELD>`` variables (the environment wins, as for the platform's own)."""
+    if cap.settings is None:
+        return None
+    model = cap.settings
+    prefix = f"SAFECITY_{cap.name.upper()}__"
+    from_env = type(
+        f"{model.__name__}FromEnv",
+        (model, BaseSettings),
+        {"model_config": SettingsConfigDict(env_prefix=prefix, env_nested_delimiter="__", extra="ignore")},
+    )
+    values: dict[str, Any] = {}
+    config = os.environ.get("SAFECITY_CONFIG")
+    if config and Path(config).is_file():
+        with open(config, "rb") as f:
+            table = tomllib.load(f).get(cap.name, {})
+        if isinstance(table, dict):
+            values.update(table)
+    try:
+        env = from_env()
+        values.update(env.model_dump(include=env.model_fields_set))
+        return model.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise CapabilityError(
+            f"settings of capability {cap.name!r}: {where}: {first.get('msg')} "
+            f"(set {prefix}{where.upper().replace('.', '__')} or [{cap.name}] {where} in SAFECITY_CONFIG)"
+        ) from e
+
+
+def migration_folders(caps: Sequence[Capability]) -> list[Path]:
+    return [c.migrations for c in caps if c.migrations is not None]
+
+
+def import_tables(caps: Sequence[Capability]) -> None:
+    """Register every capability's tables on the shared metadata (before migrating or querying)."""
+    for cap in caps:
+        for module in cap.tables:
+            importlib.import_module(module)
