@@ -203,10 +203,10 @@ class InProcessBus:
             self.publish(
                 conn,
                 ReplayRequested(
-                    deadLetterId=d.id,
+                    dead_letter_id=d.id,
                     subscriber=d.subscriber,
-                    eventId=d.row.id,
-                    eventType=d.row.type,
+                    event_id=d.row.id,
+                    event_type=d.row.type,
                     actor=actor,
                 ),
             )
