@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -88,7 +88,7 @@ class Peer:
         with self.lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
 
-    async def open(self) -> Peer:
+    async def open(self) -> Self:
         self.client.connect("127.0.0.1", self.port, keepalive=30)
         self.client.loop_start()
         await until(f"CONNACK for {self.client_id}", lambda: self.connack is not None)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
 from safecity.sensing import tables as t
@@ -28,7 +29,7 @@ class Client(Peer):
         super().__init__(port, client_id, password=password)
         if not clean:
             self.client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2,
+                CallbackAPIVersion.VERSION2,
                 client_id=client_id,
                 protocol=mqtt.MQTTv311,
                 clean_session=False,
