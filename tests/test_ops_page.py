@@ -22,6 +22,7 @@ SCRIPTS = (
     "ops-map.js",
     "ops-chart.js",
     "ops-dialogs.js",
+    "ops-alert-view.js",
     "citizen.js",
     "citizen-subscribe.js",
 )

@@ -108,6 +108,7 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         assert dialog.locator("button.step-acknowledged").is_enabled()
         dialog.locator("button.step-acknowledged").click()
         dialog.locator(".timeline li", has_text="duty-officer").first.wait_for(timeout=15_000)
+        assert "null" not in dialog.inner_text()
         page.screenshot(path=str(ARTIFACTS / "4-incident.png"))
         dialog.locator(".dialog-head button").click()
 
@@ -133,6 +134,7 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         counter = composer.locator(".lang-col[data-lang=ko] .counter").inner_text()
         assert counter.endswith("/ 90 자") and int(counter.split("/")[0]) <= 90
         assert "<alert" in (composer.locator("details.xml pre").text_content() or "")
+        composer.locator("path.composer-area").first.wait_for(timeout=15_000)  # the target area on a map
         page.screenshot(path=str(ARTIFACTS / "6-composer.png"))
         composer.locator("button.approve").click()
         page.locator("#drafts .empty").wait_for(timeout=15_000)
@@ -143,6 +145,17 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         page.locator("path.alert-area").first.wait_for(timeout=15_000)
         page.locator("#issued .item").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "7-approved-area.png"))
+        # the issued alert opens read-only: texts, CAP, its area on a map, deliveries per channel
+        page.locator("#issued button.view").first.click()
+        composer.locator(".deliveries tr[data-channel=sse]").wait_for(timeout=15_000)
+        assert "읽기 전용" in page.locator("#composer-title").inner_text()
+        assert composer.locator("button.approve").count() == 0
+        assert composer.locator("textarea[name=instruction]").first.is_disabled()
+        composer.locator("path.composer-area").first.wait_for(timeout=15_000)
+        assert "<alert" in (composer.locator("details.xml pre").text_content() or "")
+        assert "null" not in composer.inner_text()  # absent parts are left out, not written as "null"
+        page.screenshot(path=str(ARTIFACTS / "7b-issued-read-only.png"))
+        composer.locator(".dialog-head button").click()
 
         citizen = browser.new_page(viewport={"width": 390, "height": 844}, locale="ko-KR")
         citizen.on("pageerror", lambda e: errors.append(str(e)))

@@ -271,3 +271,21 @@ class Cancellation(BaseModel):
 def cancel(request: Request, identifier: Identifier, body: Cancellation) -> Response:
     principal: Principal = request.state.principal
     return _json(_warnings(request).cancel(identifier, principal.name, body.reason))
+
+
+@router.get(
+    "/alerts/{identifier}/deliveries",
+    dependencies=[allow(Role.operator)],
+    summary="How an alert's deliveries stand, per channel and status (counts only, no addresses)",
+)
+def deliveries(request: Request, identifier: Identifier) -> Response:
+    _warnings(request).get(identifier)  # 404 naming the alert when there is none
+    stats = request.app.state.platform.delivery.stats(identifier)
+    return _json(
+        {
+            "identifier": identifier,
+            "channels": stats.counts,
+            "total": dict(stats.by_status()),
+            "oldestDue": stats.oldest_due.isoformat() if stats.oldest_due else None,
+        }
+    )

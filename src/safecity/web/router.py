@@ -46,6 +46,7 @@ _OWN = (
     "ops-map.js",
     "ops-chart.js",
     "ops-dialogs.js",
+    "ops-alert-view.js",
     "citizen.css",
     "citizen.js",
     "citizen-subscribe.js",

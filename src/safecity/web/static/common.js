@@ -26,6 +26,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// replaceChildren without the absent parts: the DOM's own would write a null child as the text "null"
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
+  return node;
+}
+
 export function savedLang() {
   return localStorage.getItem("safecity.lang") || ((navigator.language || "ko").startsWith("ko") ? "ko" : "en");
 }

@@ -4,7 +4,8 @@
 // drafted CAP (XML), a preview of each language's <info>, the cell-broadcast text with its length against
 // the limit, editing headline / description / instruction / short text, approve, reject; and cancelling an
 // alert in force (a CAP Cancel referencing it).
-import { $, el, when } from "/static/common.js";
+import { $, el, fill, when } from "/static/common.js";
+import { areaSection, drawAreaMap, deliveriesSection, renderChecks } from "/static/ops-alert-view.js";
 
 const W = {
   ko: {
@@ -17,7 +18,7 @@ const W = {
     issued: "발령했습니다", rejected: "반려했습니다", event: "재난 종류", severity: "심각도", urgency: "긴급도",
     certainty: "확실도", area: "대상 지역", web: "자세히", references: "참조", shortNote: "제목·행동요령을 저장하면 자동 문구가 다시 만들어집니다. 직접 쓰면 그 문구가 그대로 발송됩니다.",
     cancelTitle: "발령 경보 취소", cancelReason: "취소 사유 (시민에게 전달됩니다)", cancelButton: "취소 경보 발령", cancelled: "취소 경보를 발령했습니다",
-    language: { ko: "한국어", en: "English" }, tooLong: "길이 초과",
+    language: { ko: "한국어", en: "English" }, tooLong: "길이 초과", readOnly: "발령된 경보 (읽기 전용)",
   },
   en: {
     status: "Status", areas: "Areas", opened: "Detected", rule: "Rule", timeline: "Timeline", sensors: "Sensors involved", actions: "Actions",
@@ -29,7 +30,7 @@ const W = {
     issued: "Issued", rejected: "Rejected", event: "Event", severity: "Severity", urgency: "Urgency",
     certainty: "Certainty", area: "Area", web: "More", references: "References", shortNote: "Saving a new headline or instruction renders the text again. Text written here is sent as written.",
     cancelTitle: "Cancel an alert in force", cancelReason: "Reason for cancelling (sent to citizens)", cancelButton: "Issue the Cancel", cancelled: "A Cancel was issued",
-    language: { ko: "한국어", en: "English" }, tooLong: "too long",
+    language: { ko: "한국어", en: "English" }, tooLong: "too long", readOnly: "Issued alert (read-only)",
   },
 };
 const STEPS = ["acknowledged", "responding", "recovering", "closed"];
@@ -86,7 +87,7 @@ export async function openIncident(ctx, id) {
   });
   const drafts = (ctx.board?.alertDrafts || []).filter((a) => a.incidentId === inc.id);
   const areas = inc.areas.map((a) => `${(ctx.lang === "ko" ? a.nameKo : a.nameEn) || a.code} (${ctx.levelName(a.level)})`).join(", ");
-  $("incident-body").replaceChildren(
+  fill($("incident-body"),
     el("dl", { class: "facts" },
       el("dt", {}, w("status")), el("dd", {}, ctx.lang === "ko" ? inc.statusKo : inc.statusEn),
       el("dt", {}, w("areas")), el("dd", {}, areas),
@@ -153,7 +154,7 @@ export async function openComposer(ctx, identifier) {
       const edited = { ...info, headline: f.headline.value, description: f.description.value, instruction: f.instruction.value };
       preview.replaceChildren(infoPreview(edited, w));
     };
-    for (const node of Object.values(f)) node.addEventListener("input", recount);
+    for (const node of Object.values(f)) node.addEventListener("input", () => { recount(); recheck(); });
     recount();
     return el("section", { class: "lang-col", "data-lang": lang },
       el("h3", {}, W[ctx.lang].language[lang] || info.language),
@@ -167,6 +168,19 @@ export async function openComposer(ctx, identifier) {
       el("h3", {}, w("preview")), preview);
   });
 
+  // the API's text check (problems, ko/en disagreements), again as the operator edits (nothing saved)
+  const checks = el("div", { class: "checks", "aria-live": "polite" });
+  renderChecks(checks, ctx.lang, alert);
+  let checkTimer = null;
+  function recheck() {
+    if (!editable) return;
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(async () => {
+      try {
+        renderChecks(checks, ctx.lang, await ctx.post(`/alerts/${enc}/check`, changes()));
+      } catch { /* a server without the check, or an edit it refuses: the save will say why */ }
+    }, 400);
+  }
   const changes = () => {
     const out = {};
     for (const [lang, f] of Object.entries(fields)) {
@@ -202,14 +216,20 @@ export async function openComposer(ctx, identifier) {
       if (await act(() => ctx.post(`/alerts/${enc}/reject`, { reason: reason.value.trim() }), w("rejected"))) dialog.close();
     } }, w("reject"))) : null;
   const first = infos[0];
-  $("composer-title").textContent = `${ctx.t("compose")} · ${alert.msgType} · ${first.severity} · ${first.urgency}`;
-  $("composer-body").replaceChildren(
+  const area = areaSection(ctx.lang);
+  // an issued alert opens read-only: its texts, CAP, area and how its deliveries stand per channel
+  const delivered = editable ? null : await deliveriesSection(ctx, identifier).catch(() => null);
+  $("composer-title").textContent = `${editable ? ctx.t("compose") : w("readOnly")} · ${alert.msgType} · ${first.severity} · ${first.urgency}`;
+  fill($("composer-body"),
     el("p", { class: "meta" }, `${identifier} · ${alert.state} · ${alert.districts.join(", ")}${cap.references ? ` · ${w("references")}: ${cap.references}` : ""}`),
-    actions, msg,
-    el("p", { class: "muted small" }, w("shortNote")),
+    actions, msg, checks,
+    el("div", { class: "view-top" }, area.section, delivered),
+    editable ? el("p", { class: "muted small" }, w("shortNote")) : null,
     el("div", { class: "langs" }, ...columns),
     el("details", { class: "xml" }, el("summary", {}, w("xml")), el("pre", {}, xml)));
+  dialog.dataset.state = alert.state;
   show(dialog);
+  await drawAreaMap(area.box, cap, ctx.lang);
 }
 
 export function cancelAlert(ctx, identifier) {
@@ -219,7 +239,7 @@ export function cancelAlert(ctx, identifier) {
   const reason = el("textarea", { rows: "2", class: "reason", "aria-label": w("cancelReason"), placeholder: w("cancelReason"), maxlength: "2000" });
   const msg = el("p", { class: "msg", role: "status" });
   $("composer-title").textContent = w("cancelTitle");
-  $("composer-body").replaceChildren(
+  fill($("composer-body"),
     el("p", {}, el("strong", {}, a ? a.headlines[ctx.lang] || a.headlines.ko : identifier)),
     el("p", { class: "meta" }, identifier),
     el("label", {}, w("cancelReason"), reason),

@@ -264,7 +264,9 @@ function renderIssued() {
   box.replaceChildren(...ctx.issued.map((a) => el("div", { class: "item issued", "data-id": a.identifier },
     el("div", { class: "head" }, levelChip(a.level ?? 0), el("span", { class: "title" }, a.headlines[ctx.lang] || a.headlines.ko)),
     el("div", { class: "meta" }, `${a.msgType} · ${when(a.sent, ctx.lang, true)} · ${a.decidedBy ?? ""}`),
-    el("button", { type: "button", class: "cancel", onclick: () => cancelAlert(ctx, a.identifier) }, ctx.t("cancel")))));
+    el("div", { class: "row" },
+      el("button", { type: "button", class: "view", onclick: () => ctx.openComposer(a.identifier) }, ctx.t("open")),
+      el("button", { type: "button", class: "cancel", onclick: () => cancelAlert(ctx, a.identifier) }, ctx.t("cancel"))))));
 }
 
 function renderHeader() {
