@@ -46,7 +46,6 @@ from safecity.evacuation.route_api import router as evacuation_route_router
 from safecity.evacuation.router import router as evacuation_router
 from safecity.geo.ogcapi import router as ogcapi_router
 from safecity.hygiene.install import install_hygiene, log_mode
-from safecity.hygiene.production import check_production
 from safecity.metrics import Metrics
 from safecity.sensing.catalogue import load_catalogue
 from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
@@ -56,7 +55,7 @@ from safecity.sensing.quality import QCConfig, QualityControl
 from safecity.sensing.router import router as sensing_router
 from safecity.sensing.service import Sensing
 from safecity.sensing.sta.router import router as sta_router
-from safecity.settings import Settings
+from safecity.settings import Settings, check_production
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.incident_router import router as incident_router
 from safecity.situation.incidents import Incidents

@@ -579,8 +579,12 @@ def _mount_capabilities() -> None:
     from safecity.capability import CapabilityError, registered
 
     try:
-        capabilities = registered(load_settings())
-    except (CapabilityError, ValidationError) as e:
+        settings = load_settings()
+    except ValidationError:
+        return  # the command itself reports bad settings, one line naming the variable
+    try:
+        capabilities = registered(settings)
+    except CapabilityError as e:
         typer.echo(f"error: {e} (the setting SAFECITY_CAPABILITIES names the capability modules)", err=True)
         sys.exit(2)
     for cap in capabilities:

@@ -13,8 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from safecity.app import create_app
 from safecity.core.errors import ConfigError
-from safecity.hygiene.production import production_problems
-from safecity.settings import Mode, Settings
+from safecity.settings import Mode, Settings, production_problems
 
 GOOD = "q8V2m0J7tZ1xW4bN6cR9yK3pL5sD8fG2hQ7wE1rT4yU"
 
