@@ -53,7 +53,7 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Capabilities shipped with the platform that declare themselves through :func:`setup` (the older
 #: ones are still wired by hand in ``safecity.app``; they move here one by one, see docs/architecture.md).
-BUILT_IN: tuple[str, ...] = ()
+BUILT_IN: tuple[str, ...] = ("safecity.quake", "safecity.flood")
 
 
 class CapabilityError(Exception):
@@ -217,6 +217,25 @@ def load_settings_of(cap: Capability) -> BaseModel | None:
             f"settings of capability {cap.name!r}: {where}: {first.get('msg')} "
             f"(set {prefix}{where.upper().replace('.', '__')} or [{cap.name}] {where} in SAFECITY_CONFIG)"
         ) from e
+
+
+def cli_settings(**overrides: object) -> Settings:
+    """The settings for a command (a capability's CLI included): a bad value is one line on stderr naming
+    the setting, exit code 2, never a traceback; logging configured as the settings say."""
+    import typer
+
+    from safecity.core.logging import configure_logging
+    from safecity.settings import load_settings
+
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        typer.echo(f"error: setting {where}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
 
 
 def migration_folders(caps: Sequence[Capability]) -> list[Path]:

@@ -18,10 +18,9 @@ from pydantic import ValidationError
 
 from safecity.audit.cli import audit_app
 from safecity.bus.cli import bus_app
+from safecity.capability import BUILT_IN, cli_settings
+from safecity.capability import load as load_capability
 from safecity.core.errors import SafecityError
-from safecity.core.logging import configure_logging
-from safecity.flood.cli import flood_app
-from safecity.quake.cli import quake_app
 from safecity.settings import Settings, load_settings
 from safecity.store.cli import register as _register_backup
 from safecity.web.assets import cli as assets_cli
@@ -40,19 +39,16 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(assets_cli, name="assets")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bus_app, name="bus")
-app.add_typer(quake_app, name="quake")
-app.add_typer(flood_app, name="flood")
+# The capabilities that declare themselves (safecity.capability.BUILT_IN) bring their own command groups;
+# a city's own ones (SAFECITY_CAPABILITIES) are mounted by main(), once the settings are read.
+for _builtin in BUILT_IN:
+    _cap = load_capability(_builtin)
+    if _cap.cli is not None:
+        app.add_typer(_cap.cli, name=_cap.name, help=_cap.summary)
 
 
 def _settings(**overrides: object) -> Settings:
-    try:
-        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "settings"
-        _fail(f"setting {field}: {first['msg']}", code=2)
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
+    return cli_settings(**overrides)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -588,7 +584,7 @@ def _mount_capabilities() -> None:
         typer.echo(f"error: {e} (the setting SAFECITY_CAPABILITIES names the capability modules)", err=True)
         sys.exit(2)
     for cap in capabilities:
-        if cap.cli is not None:
+        if cap.cli is not None and cap.name not in {c.name for c in map(load_capability, BUILT_IN)}:
             app.add_typer(cap.cli, name=cap.name, help=cap.summary)
 
 

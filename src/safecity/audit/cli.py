@@ -27,7 +27,7 @@ def verify(
     from sqlalchemy import inspect
 
     from safecity.audit.service import AuditLog
-    from safecity.cli import _settings
+    from safecity.capability import cli_settings as _settings
     from safecity.store import open_store
 
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head):

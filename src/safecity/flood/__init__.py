@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from safecity.capability import Capability
     from safecity.flood.forcing import Forcing, ForcingError, Hydrograph, Inflow, RainSeries, line_cells
     from safecity.flood.grid import Domain, DomainError, Edges, Grid
     from safecity.flood.model import FloodModel, MassLedger, SolverOptions, StepInfo
@@ -49,6 +50,14 @@ __all__ = [
     "StepInfo",
     "line_cells",
 ]
+
+
+def setup() -> Capability:
+    """The flood capability (safecity.capability): its ``safecity flood ...`` commands."""
+    from safecity.capability import Capability
+    from safecity.flood.cli import flood_app
+
+    return Capability(name="flood", summary="2D flood model and sewer network.", cli=flood_app)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from safecity.capability import Capability
     from safecity.quake.capmsg import CapQuakeError, QuakeMessage, quake_from_alert, quake_from_cap
     from safecity.quake.damage import Damage, assess
     from safecity.quake.generate import DistrictArea, generate_seoul
@@ -93,6 +94,14 @@ __all__ = [
     "summarise",
     "with_areas",
 ]
+
+
+def setup() -> Capability:
+    """The earthquake capability (safecity.capability): its ``safecity quake ...`` commands."""
+    from safecity.capability import Capability
+    from safecity.quake.cli import quake_app
+
+    return Capability(name="quake", summary="Earthquake damage model.", cli=quake_app)
 
 
 def __getattr__(name: str) -> Any:
