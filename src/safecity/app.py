@@ -241,7 +241,7 @@ def create_app(
             if settings.situation_enabled:
                 # before the bus starts: the engine subscribes and warms up first
                 platform.situation.start()
-            platform.warnings.start()
+            platform.warnings.start(ticker=True)  # renews alerts in force near their <expires>
             platform.bus.start()
             platform.delivery.start()
             for worker in platform.workers:
@@ -260,6 +260,7 @@ def create_app(
                 worker.stop()
             platform.bus.stop()
             platform.situation.stop()
+            platform.warnings.stop()
             platform.delivery.close()
             platform.audit.close()  # writes the device entries still queued
 

@@ -317,3 +317,26 @@ def test_current_warnings_for_a_place_in_a_language_with_the_guide_for_a_profile
     assert c.get("/alerts/current", params={"district": "11680"}).json()["warnings"] == []
     assert c.get("/alerts/current", params={"lon": 127.0}).status_code == 400
     assert c.get("/alerts/current").status_code == 400
+
+
+def test_every_alert_expires_and_one_whose_condition_lasts_is_renewed_before_it_does(ctx: Ctx) -> None:
+    from datetime import timedelta
+
+    clock = ctx.platform.warnings.clock
+    assert isinstance(clock, ManualClock)
+    ctx.incident(3, ["11590"])
+    (draft,) = ctx.drafts()
+    ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers)
+    cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml").content)
+    # heavy rain: valid 3 h (warning/policy.toml) from the moment it went out
+    assert {i.expires - cap.sent for i in cap.infos} == {timedelta(hours=3)}
+    assert ctx.platform.warnings.renew() == []  # far from its expiry: nothing to do
+    clock.set(NOW + timedelta(hours=2))
+    (renewed,) = ctx.platform.warnings.renew()
+    assert renewed["msgType"] == "Update" and renewed["auto"] and renewed["references"]
+    assert draft["identifier"] in renewed["references"]
+    again = from_xml(ctx.client.get(f"/alerts/{renewed['identifier']}.xml").content)
+    assert again.infos[0].expires == NOW + timedelta(hours=5)
+    # past its expiry an alert is no longer in force on the citizen page, even without a Cancel
+    clock.set(NOW + timedelta(hours=6))
+    assert ctx.client.get("/alerts/current", params={"district": "11590"}).json()["warnings"] == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -122,6 +121,30 @@ def deliver(platform: Platform, now: datetime) -> None:
         pass
 
 
+def assert_right_level(platform: Platform, now: datetime) -> None:
+    """No area has an alert in force stronger than its own level (the invariant of issue 12)."""
+    in_force = platform.warnings.list(state="issued", origin="platform", limit=1000)
+    latest: dict[str, dict[str, Any]] = {}
+    for a in sorted(in_force, key=lambda a: (a["sent"], a["identifier"])):
+        full = platform.warnings.get(a["identifier"])
+        thread = next(
+            p["value"] for p in full["cap"]["info"][0]["parameter"] if p["valueName"] == "SAFECITY_THREAD"
+        )
+        latest[thread] = a
+    for a in latest.values():
+        if a["msgType"] == "Cancel":
+            continue
+        incident = platform.incidents.get(a["incidentId"])
+        own = {x["code"]: x["level"] for x in incident["areas"]}
+        for code in a["districts"]:
+            assert own.get(code, 0) >= a["level"], (now, code, own, a)
+
+
+def new_issued(client: TestClient, headers: dict[str, str], seen: list[Any]) -> list[dict[str, Any]]:
+    alerts = client.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"]
+    return sorted(alerts, key=lambda a: (a["sent"], a["identifier"]))[len(seen) :]
+
+
 def subscribe(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> int:
     r = client.post("/subscriptions", json=body, headers=headers)
     assert r.status_code == 201, r.text
@@ -175,7 +198,8 @@ def test_storm_alerts_reach_the_right_people_once_with_updates_and_a_cancel(city
         )
     deliver(platform, START)
 
-    issued: list[dict[str, Any]] = []
+    approved: list[str] = []
+    trace: list[tuple[str, str, int, list[str]]] = []
     for i, value in enumerate(DONGJAK):
         when = START + timedelta(minutes=10 * (i + 1))
         clock.set(when)
@@ -191,32 +215,49 @@ def test_storm_alerts_reach_the_right_people_once_with_updates_and_a_cancel(city
         deliver(platform, when)
         platform.situation.tick(when)
         deliver(platform, when)
-        # the duty officer approves every draft the situation produces
+        # the duty officer approves every draft the situation produces (what only lowers or ends an
+        # alert in force the platform issues itself)
         drafts = client.get("/alerts", params={"state": "draft"}, headers=headers).json()["alerts"]
-        for d in drafts:
+        for d in sorted(drafts, key=lambda d: d["identifier"]):
             r = client.post(f"/alerts/{d['identifier']}/approve", headers=headers)
             assert r.status_code == 200, r.text
-            issued.append(r.json())
+            approved.append(d["identifier"])
         deliver(platform, when)
+        assert_right_level(platform, when)
+        trace += [
+            (when.strftime("%H:%M"), a["msgType"], a["level"], a["districts"])
+            for a in new_issued(client, headers, trace)
+        ]
 
+    issued = sorted(
+        client.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"],
+        key=lambda a: (a["sent"], a["identifier"]),
+    )
     kinds = [a["msgType"] for a in issued]
-    assert kinds[0] == "Alert" and kinds[-1] == "Cancel", kinds
-    assert "Update" in kinds
-    assert all(a["incidentId"] == issued[0]["incidentId"] for a in issued)  # one situation, one thread
-    # every issued alert is valid CAP 1.2 and references the one before it
-    for prev, a in itertools.pairwise(issued):
+    assert kinds[0] == "Alert" and "Update" in kinds, trace
+    assert all(a["incidentId"] == issued[0]["incidentId"] for a in issued)  # one situation
+    # every thread (one per level band) ends with a Cancel, and each message references the one before
+    threads: dict[str, list[Any]] = {}
+    for a in issued:
         xml = client.get(f"/alerts/{a['identifier']}.xml").content
         assert validate(xml, XSD) == []
         cap = from_xml(xml)
-        assert prev["identifier"] in (cap.references or "")
-    first = from_xml(client.get(f"/alerts/{issued[0]['identifier']}.xml").content)
+        assert all(i.expires is not None and i.expires > cap.sent for i in cap.infos)  # every alert expires
+        thread = next(p.value for p in cap.infos[0].parameters if p.value_name == "SAFECITY_THREAD")
+        if cap.msg_type.value != "Alert":
+            assert threads[thread][-1].identifier in (cap.references or ""), (thread, trace)
+        threads.setdefault(thread, []).append(cap)
+    assert len(threads) >= 2, trace  # the storm's districts sat at different levels: one alert per band
+    assert all(msgs[-1].msg_type.value == "Cancel" for msgs in threads.values()), trace
+    first = threads[issued[0]["identifier"]][0]
     assert {i.language for i in first.infos} == {"ko-KR", "en-US"}
     assert any(g.value == "11590" for i in first.infos for a in i.areas for g in a.geocodes)
 
-    # Kim (동작구) got every alert by e-mail exactly once, in Korean, with the guide for elderly people
+    # Kim (동작구) got every alert for 동작구 by e-mail exactly once, in Korean, with the elderly guide
     to_kim = [m for m in inbox.mails if m["To"] == "kim@dongjak.test"]
     ids = [m["Message-ID"] for m in to_kim]
-    assert len(ids) == len(set(ids)) == len(issued), (len(ids), len(issued))
+    for_dongjak = [a for a in issued if "11590" in a["districts"]]
+    assert len(ids) == len(set(ids)) == len(for_dongjak), (len(ids), len(for_dongjak))
     text = to_kim[0].get_payload()[0].get_payload(decode=True).decode() if to_kim[0].is_multipart() else ""
     assert "호우" in text
     # the Gwanak office's webhook heard of the situation once Gwanak was in it, once per alert, signed

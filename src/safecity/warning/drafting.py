@@ -123,8 +123,10 @@ def draft_info(
     web: str | None,
     msg_type: str,
     shelters: Sequence[str] = (),
+    lowered: bool = False,
 ) -> dict[str, Any]:
-    """One CAP ``info`` block (as the JSON rendition) in the wording's language."""
+    """One CAP ``info`` block (as the JSON rendition) in the wording's language. ``lowered``: a Cancel whose areas are still at a lower level (another alert in force speaks to
+    them): it says "lowered", not "all clear"."""
     urgency, severity, certainty = LEVEL_CAP.get(facts.level, ("Unknown", "Unknown", "Unknown"))
     response = response_for(facts.hazard, facts.level)
     ko_names = words.place_names == "ko"
@@ -136,9 +138,9 @@ def draft_info(
     detail = {"ko": facts.detail_ko, "en": facts.detail_en}.get(words.lang, "")
     fields = {"places": places, "stage": stage, "hazard": hazard, "level": level, "detail": detail}
     if msg_type == "Cancel":
-        headline = words.cancel_headline.format(**fields)
-        description = words.cancel_description.format(**fields)
-        instruction = words.cancel_instruction
+        headline = (words.lowered_headline if lowered else words.cancel_headline).format(**fields)
+        description = words.lowered_instruction if lowered else words.cancel_description.format(**fields)
+        instruction = words.lowered_instruction if lowered else words.cancel_instruction
         response = "AllClear"
         urgency, severity, certainty = "Past", "Minor", "Observed"
     else:

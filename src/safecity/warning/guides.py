@@ -72,6 +72,14 @@ class Guide:
         """Every action line in order (before, during, after, notes), e.g. for a short text message."""
         return self.before + self.during + self.after + self.notes
 
+    def active_lines(self) -> tuple[str, ...]:
+        """The lines of a warning in force: the audience's own lines on top (a guide for a profile, e.g.
+        elderly people), then the during-the-event steps, then (general guide) its notes. No before or
+        after steps: preparing and recovering are not what to do while the hazard is on."""
+        if self.audience != "general":
+            return self.notes + self.during
+        return self.during + self.notes
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "hazard": self.hazard,

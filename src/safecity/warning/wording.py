@@ -26,6 +26,8 @@ TEXT_KEYS = (
     "around",
     "shelters",
 )
+#: Keys a wording file may leave out, with the key used instead.
+OPTIONAL_KEYS = {"lowered_headline": "cancel_headline", "lowered_instruction": "cancel_instruction"}
 TABLES = {
     "actions": ("Evacuate", "Shelter", "Avoid", "Execute", "Prepare", "Monitor"),
     "levels": ("attention", "caution", "alert", "serious", "none"),
@@ -62,6 +64,9 @@ def _load(path: Path, lang: str) -> Wording:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where}: {key}: give the text (see wording/en.toml)", where=f"{where}:{key}")
         texts[key] = value
+    for key, instead in OPTIONAL_KEYS.items():
+        value = doc.get(key)
+        texts[key] = value if isinstance(value, str) and value.strip() else texts[instead]
     if texts["place_names"] not in ("ko", "en"):
         raise ConfigError(f"{where}: place_names: 'ko' or 'en' (which area names to use)", where=where)
     tables: dict[str, dict[str, str]] = {}

@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reading alerts: one alert with its log and short texts, the lists the board shows, the warnings in
+force for a place (the citizen page), and the CAP renditions. A base of :class:`~safecity.warning.service.
+Warnings`, which holds the state these methods read."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import shapely
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from safecity.core.clock import Clock
+from safecity.core.errors import NotFound
+from safecity.geo import areas as geo_areas
+from safecity.store import Store
+from safecity.warning import bands, korea
+from safecity.warning import tables as t
+from safecity.warning.cap.json import from_json
+from safecity.warning.cap.model import Alert
+from safecity.warning.cap.xml import to_xml
+from safecity.warning.guides import guide_for
+
+KST = timezone(timedelta(hours=9))
+#: Audiences an action guide is written for (see warning/guides/).
+AUDIENCES = ("general", "elderly", "children_parents", "disability", "foreigner")
+
+
+class AlertReader:
+    store: Store
+    clock: Clock
+    guides_dir: Path | None
+    cb_max_chars: int
+
+    def _row(self, conn: Connection, identifier: str) -> Any:
+        row = conn.execute(select(t.alerts).where(t.alerts.c.identifier == identifier)).mappings().first()
+        if row is None:
+            raise NotFound(f"no alert {identifier!r}", where="identifier")
+        return row
+
+    def get(self, identifier: str) -> dict[str, Any]:
+        with self.store.engine.connect() as conn:
+            row = self._row(conn, identifier)
+            log_rows = (
+                conn.execute(
+                    select(t.alert_log).where(t.alert_log.c.alert_id == row["id"]).order_by(t.alert_log.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        return {
+            **summary(row),
+            "cap": row["cap"],
+            "shortTexts": self.short_texts(row["cap"]),
+            "cbMaxChars": self.cb_max_chars,
+            "log": [
+                {"at": r["at"].isoformat(), "actor": r["actor"], "action": r["action"], "detail": r["detail"]}
+                for r in log_rows
+            ],
+        }
+
+    def xml(self, identifier: str) -> bytes:
+        with self.store.engine.connect() as conn:
+            row = self._row(conn, identifier)
+        if row["xml"] is None:
+            # a draft: rendered on request so operators can inspect exactly what would be sent
+            return to_xml(from_json(row["cap"]))
+        return str(row["xml"]).encode("utf-8")
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        origin: str | None = None,
+        district: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        q = select(t.alerts).order_by(t.alerts.c.id.desc()).limit(limit)
+        if state:
+            q = q.where(t.alerts.c.state == state)
+        if origin:
+            q = q.where(t.alerts.c.origin == origin)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        out = [summary(r) for r in rows]
+        if district:
+            out = [a for a in out if district in a["districts"]]
+        return out
+
+    def current(
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        district: str | None = None,
+        lang: str = "ko",
+        audience: str = "general",
+    ) -> builtins.list[dict[str, Any]]:
+        """The warnings in force for a place (a point, or a district code): for each incident, its latest
+        issued alert unless that was a Cancel or has expired; in ``lang`` (falling back to Korean), with
+        the action guide for ``audience``. Public: this is what the citizen page shows."""
+        from safecity.warning.recipients import alert_area
+
+        now = self.clock.now()
+        codes: set[str] = set()
+        point = None
+        with self.store.engine.connect() as conn:
+            if lon is not None and lat is not None:
+                point = shapely.Point(lon, lat)
+                found = geo_areas.area_at(conn, lon, lat, "district")
+                if found is not None:
+                    codes.add(found.code)
+            if district:
+                codes.add(district)
+            rows = (
+                conn.execute(
+                    select(t.alerts)
+                    .where(t.alerts.c.state == "issued", t.alerts.c.origin == "platform")
+                    .order_by(t.alerts.c.sent.desc(), t.alerts.c.id.desc())
+                    .limit(500)
+                )
+                .mappings()
+                .all()
+            )
+        latest: dict[Any, Any] = {}
+        for r in rows:
+            latest.setdefault(thread_of(r), r)  # one thread per level band of an incident
+        out = []
+        for r in latest.values():
+            if r["msg_type"] == "Cancel" or (r["expires"] is not None and r["expires"] <= now):
+                continue
+            alert = from_json(r["cap"])
+            inside = bool(codes & set(r["districts"] or []))
+            if not inside and point is not None:
+                area = alert_area(alert)
+                inside = area is not None and area.covers(point)
+            if not inside:
+                continue
+            info = next((i for i in alert.infos if (i.language or "").startswith(lang)), None) or next(
+                (i for i in alert.infos if (i.language or "ko").startswith("ko")), alert.infos[0]
+            )
+            used = (info.language or "ko").split("-")[0]
+            profile = audience if audience in AUDIENCES else "general"
+            guide = guide_for(r["hazard"] or hazard_of(alert), profile, used, self.guides_dir)
+            category = category_of(info.severity, info.urgency, r["hazard"] or hazard_of(alert))
+            out.append(
+                {
+                    "identifier": r["identifier"],
+                    "msgType": r["msg_type"],
+                    "sent": r["sent"].isoformat() if r["sent"] else None,
+                    "hazard": r["hazard"],
+                    "level": r["level"],
+                    "language": info.language,
+                    "category": category.name_ko if used == "ko" else category.name_en,
+                    "severity": info.severity.value,
+                    "urgency": info.urgency.value,
+                    "headline": info.headline,
+                    "description": info.description,
+                    "instruction": info.instruction,
+                    "areaDesc": ", ".join(a.area_desc for a in info.areas),
+                    "districts": list(r["districts"] or []),
+                    "guide": {
+                        "title": guide.title,
+                        "lines": list(guide.active_lines()),
+                        "audience": guide.audience,
+                    },
+                    "cap": f"/alerts/{r['identifier']}.xml",
+                }
+            )
+        return out
+
+    def short_texts(self, cap: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per language, the cell-broadcast text the alert would go out with (the operator's edit, else
+        the one rendered from headline, area and instruction), its length, the limit and its problems."""
+        alert = from_json(cap)
+        out = {}
+        for info in alert.infos:
+            lang = (info.language or "ko").split("-")[0]
+            edited = edited_short(info)
+            text = edited or korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars)
+            out[lang] = {
+                "text": text,
+                "chars": len(text),
+                "max": self.cb_max_chars,
+                "edited": edited is not None,
+                "problems": korea.check_short_text(text, self.cb_max_chars),
+            }
+        return out
+
+
+def summary(row: Any) -> dict[str, Any]:
+    cap = row["cap"] or {}
+    infos = cap.get("info") or []
+    first = infos[0] if infos else {}
+    return {
+        "identifier": row["identifier"],
+        "sender": row["sender"],
+        "state": row["state"],
+        "msgType": row["msg_type"],
+        "origin": row["origin"],
+        "incidentId": row["incident_id"],
+        "hazard": row["hazard"],
+        "level": row["level"],
+        "auto": bool(row["auto"]),
+        "districts": list(row["districts"] or []),
+        "sent": row["sent"].isoformat() if row["sent"] else None,
+        "headlines": {(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
+        "severity": first.get("severity"),
+        "urgency": first.get("urgency"),
+        "references": cap.get("references"),
+        "createdAt": row["created_at"].isoformat(),
+        "decidedBy": row["decided_by"],
+    }
+
+
+#: CAP <parameter> holding an operator's own cell-broadcast text for that <info>.
+CB_TEXT = "SAFECITY_CB_TEXT"
+
+
+def edited_short(info: Any) -> str | None:
+    return next((p.value for p in info.parameters if p.value_name == CB_TEXT and p.value), None)
+
+
+def category_of(severity: Any, urgency: Any, hazard: str) -> korea.KoreanCategory:
+    """The emergency text category; 위급재난문자 is reserved for war, air raids and strong earthquakes
+    (행정안전부 재난문자방송 기준), so the platform's own hazards go out at most as 긴급재난문자."""
+    category = korea.category_for(severity, urgency)
+    if category is korea.KoreanCategory.EMERGENCY and hazard not in ("earthquake", "air_raid"):
+        return korea.KoreanCategory.URGENT
+    return category
+
+
+def thread_of(row: Any) -> str:
+    """The thread an alert row belongs to (:data:`bands.THREAD_PARAM`); an alert from before threads
+    existed belongs to its incident's one thread."""
+    for info in (row["cap"] or {}).get("info") or []:
+        for p in info.get("parameter") or []:
+            if p.get("valueName") == bands.THREAD_PARAM:
+                return str(p.get("value"))
+    return f"incident-{row['incident_id']}" if row["incident_id"] is not None else str(row["identifier"])
+
+
+def hazard_of(alert: Alert) -> str:
+    for info in alert.infos:
+        for p in info.parameters:
+            if p.value_name == "SAFECITY_HAZARD":
+                return p.value
+    return "other"
+
+
+def cap_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(KST).replace(microsecond=0).isoformat()
