@@ -265,7 +265,28 @@ class Settings(BaseSettings):
     cb_max_chars: int = Field(
         90,
         gt=0,
-        description="Longest cell-broadcast/SMS text in characters (90 today; 157 for the pilot).",
+        description="Longest 위급/긴급 cell-broadcast/SMS text in characters (90; never more: older phones).",
+    )
+    cb_safety_max_chars: int = Field(
+        90,
+        gt=0,
+        le=157,
+        description="Longest 안전안내문자 (non-urgent) text: 157 where the city takes part in the long-text "
+        "service (행정안전부 2026-02-26); 위급/긴급 texts stay at 90 whatever is set.",
+    )
+    warning_short_sender: dict[str, str] = Field(
+        default_factory=lambda: {"ko": "[서울특별시]", "en": "[Seoul]"},
+        description="The sender a short text begins with, per language (short: it spends characters).",
+    )
+    warning_auto_evacuate: bool = Field(
+        False,
+        description="Issue evacuation orders without an operator. Off: an evacuation order is the district "
+        "head's decision and is drafted for an operator to approve.",
+    )
+    warning_auto_lower: bool = Field(
+        True,
+        description="Lower or end alerts in force as soon as their areas' levels fall, without waiting for an "
+        "operator (an evacuation order must not stay in force after the danger has passed).",
     )
     warning_sender: str = Field(
         "safecity@seoul.go.kr",

@@ -78,7 +78,11 @@ def ctx(settings: Settings) -> Iterator[Ctx]:
 
 @pytest.fixture
 def auto_ctx(settings: Settings) -> Iterator[Ctx]:
-    yield from _ctx(settings.model_copy(update={"cap_xsd": XSD, "warning_auto_levels": [4]}))
+    yield from _ctx(
+        settings.model_copy(
+            update={"cap_xsd": XSD, "warning_auto_levels": [4], "warning_auto_evacuate": True}
+        )
+    )
 
 
 def test_an_incident_drafts_a_bilingual_alert_that_the_operator_edits_and_approves(ctx: Ctx) -> None:
@@ -206,9 +210,10 @@ def test_a_point_hazard_warns_a_circle_around_it(ctx: Ctx) -> None:
     xml = ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content
     assert validate(xml, XSD) == []
     area = from_xml(xml).infos[0].areas[0]
-    # CAP circle "lat,lon radius_km": 0.5 km around the leak, and the district's code (중구, 11140)
+    # CAP circle "lat,lon radius_km": 0.5 km around the leak, and no district code (a receiver targeting
+    # by code would warn the whole of 중구)
     assert area.circles == ("37.56650,126.97800 0.5",)
-    assert [g.value for g in area.geocodes] == ["11140"]
+    assert area.geocodes == () and "중구" in area.area_desc
     assert "반경 0.5km" in area.area_desc
 
 
@@ -329,7 +334,7 @@ def test_every_alert_expires_and_one_whose_condition_lasts_is_renewed_before_it_
     ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers)
     cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml").content)
     # heavy rain: valid 3 h (warning/policy.toml) from the moment it went out
-    assert {i.expires - cap.sent for i in cap.infos} == {timedelta(hours=3)}
+    assert {i.expires - cap.sent for i in cap.infos if i.expires} == {timedelta(hours=3)}
     assert ctx.platform.warnings.renew() == []  # far from its expiry: nothing to do
     clock.set(NOW + timedelta(hours=2))
     (renewed,) = ctx.platform.warnings.renew()
@@ -340,3 +345,43 @@ def test_every_alert_expires_and_one_whose_condition_lasts_is_renewed_before_it_
     # past its expiry an alert is no longer in force on the citizen page, even without a Cancel
     clock.set(NOW + timedelta(hours=6))
     assert ctx.client.get("/alerts/current", params={"district": "11590"}).json()["warnings"] == []
+
+
+def test_an_evacuation_order_waits_for_an_operator_unless_the_city_enables_it(settings: Settings) -> None:
+    for c in _ctx(settings.model_copy(update={"cap_xsd": XSD, "warning_auto_levels": [3]})):
+        c.incident(3, ["11590"])  # heavy rain 경계: evacuate -> drafted, not issued
+        (draft,) = c.drafts()
+        assert draft["msgType"] == "Alert" and draft["level"] == 3
+        c.incident(3, ["11680"], hazard="heat_wave")  # 경계 heat: safety actions -> issued at once
+        issued = c.client.get("/alerts", params={"state": "issued"}, headers=c.headers).json()["alerts"]
+        assert [(a["hazard"], a["auto"]) for a in issued] == [("heat_wave", True)]
+        full = c.client.get(f"/alerts/{issued[0]['identifier']}", headers=c.headers).json()
+        assert full["shortTexts"]["ko"]["category"] == "안전안내문자"  # heat is safety guidance
+        assert full["problems"] == [] and full["disagreements"] == []
+
+
+def test_the_composer_checks_edits_for_problems_and_disagreements_without_saving(ctx: Ctx) -> None:
+    ctx.incident(3, ["11590"])
+    (draft,) = ctx.drafts()
+    ident = draft["identifier"]
+    full = ctx.client.get(f"/alerts/{ident}", headers=ctx.headers).json()
+    assert full["problems"] == [] and full["disagreements"] == []
+    ko = full["shortTexts"]["ko"]
+    assert ko["category"] == "긴급재난문자" and ko["max"] == 90 and ko["chars"] <= 90
+    assert ko["text"].startswith("[서울특별시] 호우") and "대피하십시오 [Heavy Rain] Evacuate" in ko["text"]
+    edits = {
+        "ko": {"short": "[서울특별시] 동작구 주민은 오후 3시까지 안전한 곳으로 이동하세요."},
+        "en": {"short": "[Seoul] Heavy rain: evacuate now. Dongjak-gu, by 4 pm."},
+    }
+    r = ctx.client.post(f"/alerts/{ident}/check", json=edits, headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    checked = r.json()
+    assert any("ko: the hazard is missing" in p for p in checked["problems"])
+    assert any("ko: the action is missing" in p for p in checked["problems"])
+    assert any("different numbers" in d and "3" in d and "4" in d for d in checked["disagreements"])
+    # nothing was saved
+    assert (
+        ctx.client.get(f"/alerts/{ident}", headers=ctx.headers).json()["shortTexts"]["ko"]["edited"] is False
+    )
+    r = ctx.client.post(f"/alerts/{ident}/check", json={"ko": {"colour": "red"}}, headers=ctx.headers)
+    assert r.status_code == 422 or r.status_code == 400

@@ -57,9 +57,10 @@ RESPONSE = {
     "strong_wind": "Shelter",
 }
 
-#: Radius (km) of the circle a point hazard's alert covers. Judgement: a fire's smoke and a gas leak's
-#: evacuation zone are hundreds of metres; a failing structure's cordon less.
-CIRCLE_KM = {"fire": 1.0, "gas": 0.5, "facility": 0.3}
+#: <geocode> valueName of a 10-digit MOIS 행정동 code (a platform convention, like KR.SIG).
+DONG_GEOCODE = "KR.ADM_DONG"
+#: More areas than this are summarised ("서울 12개 구") instead of named: a short text has 90 characters.
+MAX_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,34 @@ class IncidentFacts:
     detail_en: str
     #: where a point hazard is (a fire, a leak, a structure): the alert covers a circle around it
     centre: tuple[float, float] | None = None  # lon, lat
+    radius_km: float | None = None  # the circle; None: not a point alert
+    site_ko: str = ""  # the facility or address at the centre
+    site_en: str = ""
+    districts_total: int = 0  # the city's districts (all of them: "서울 전역")
+
+    @property
+    def point(self) -> bool:
+        return self.centre is not None and self.radius_km is not None
+
+
+def place_text(facts: IncidentFacts, words: Wording) -> str:
+    """How the text names where: the facility or address of a point alert (else its districts) with the
+    circle's radius; up to :data:`MAX_NAMED` areas by name; more as "서울 12개 구"; every district as
+    "서울 전역"."""
+    ko_names = words.place_names == "ko"
+    names = [p.name_ko if ko_names else p.name_en for p in facts.places]
+    if facts.point:
+        site = facts.site_ko if ko_names else (facts.site_en or facts.site_ko)
+        around = words.around.format(km=f"{facts.radius_km:g}")
+        named = [n for p, n in zip(facts.places, names, strict=True) if p.code != "site"][:MAX_NAMED]
+        return f"{site or ', '.join(named)} {around}".strip()
+    districts = [p for p in facts.places if len(p.code) != 10]
+    if facts.districts_total and len(districts) >= facts.districts_total:
+        return words.whole_city
+    if len(names) > MAX_NAMED:
+        key = words.many_dongs if len(districts) < len(names) else words.many_districts
+        return key.format(n=len(names))
+    return ", ".join(names) or words.city
 
 
 def response_for(hazard: str, level: Crisis) -> str:
@@ -129,8 +158,7 @@ def draft_info(
     them): it says "lowered", not "all clear"."""
     urgency, severity, certainty = LEVEL_CAP.get(facts.level, ("Unknown", "Unknown", "Unknown"))
     response = response_for(facts.hazard, facts.level)
-    ko_names = words.place_names == "ko"
-    places = ", ".join(p.name_ko if ko_names else p.name_en for p in facts.places) or words.city
+    places = place_text(facts, words)
     hazard = words.hazard(facts.hazard)
     level = words.levels.get(facts.level.name, facts.level.name)
     # the rule's stage names exist in Korean and English; other languages say hazard and level
@@ -166,38 +194,30 @@ def draft_info(
             {"valueName": "SAFECITY_INCIDENT", "value": str(facts.incident_id)},
             {"valueName": "SAFECITY_HAZARD", "value": facts.hazard},
             {"valueName": "SAFECITY_CRISIS_LEVEL", "value": facts.level.name},
+            # the stage in this language: the short text leads with it (warning.texts)
+            {"valueName": "SAFECITY_STAGE", "value": stage},
         ],
-        "area": [area_block(facts.places, words, facts.centre, CIRCLE_KM.get(facts.hazard))],
+        "area": [area_block(facts, words, places)],
     }
     if web:
         info["web"] = web
     return info
 
 
-def area_block(
-    places: Sequence[Place],
-    words: Wording,
-    centre: tuple[float, float] | None = None,
-    radius_km: float | None = None,
-) -> dict[str, Any]:
+def area_block(facts: IncidentFacts, words: Wording, place_text: str) -> dict[str, Any]:
+    """The CAP <area>: a point alert is its circle only (no district codes: a receiver targeting by
+    code would warn the whole district); an area alert is its areas' polygons and MOIS codes (5-digit
+    시군구 as KR.SIG, 10-digit 행정동 as KR.ADM_DONG), so receivers can target by code too."""
+    if facts.point and facts.centre is not None:
+        lon, lat = facts.centre
+        return {"areaDesc": place_text, "circle": [f"{lat:.5f},{lon:.5f} {facts.radius_km:g}"]}
     ko_names = words.place_names == "ko"
-    names = ", ".join(p.name_ko if ko_names else p.name_en for p in places)
-    # Administrative codes of the districts (MOIS 5-digit sigungu codes), so receivers can target by code
-    # without the geometry.
-    codes = [{"valueName": "KR.SIG", "value": p.code} for p in places]
-    if centre is not None and radius_km is not None:
-        # a point hazard warns the people around it, not a whole district
-        lon, lat = centre
-        around = words.around.format(km=f"{radius_km:g}")
-        block: dict[str, Any] = {
-            "areaDesc": f"{names} {around}".strip(),
-            "circle": [f"{lat:.5f},{lon:.5f} {radius_km:g}"],
-        }
-        if codes:
-            block["geocode"] = codes
-        return block
+    names = ", ".join(p.name_ko if ko_names else p.name_en for p in facts.places)
+    codes = [
+        {"valueName": DONG_GEOCODE if len(p.code) == 10 else "KR.SIG", "value": p.code} for p in facts.places
+    ]
     polygons: list[str] = []
-    for p in places:
+    for p in facts.places:
         polygons.extend(cap_polygons(p.geometry))
     return {"areaDesc": names or words.city, "polygon": polygons, "geocode": codes}
 

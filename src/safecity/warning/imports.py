@@ -17,6 +17,7 @@ from safecity.store import Store
 from safecity.warning import tables as t
 from safecity.warning.cap.json import to_json
 from safecity.warning.cap.xml import from_xml, validate
+from safecity.warning.drafting import DONG_GEOCODE
 
 ALERT_IMPORTED = "warning.AlertImported"
 
@@ -52,7 +53,7 @@ class AlertImporter:
                     for i in alert.infos
                     for a in i.areas
                     for g in a.geocodes
-                    if g.value_name in ("KR.SIG", "SIG_CD")
+                    if g.value_name in ("KR.SIG", "SIG_CD", DONG_GEOCODE)
                 }
             )
             alert_id = conn.execute(

@@ -30,8 +30,9 @@ from safecity.warning import tables as t
 from safecity.warning.cap.json import from_json
 from safecity.warning.guides import guide_for
 from safecity.warning.incident_view import IncidentView, view_of
+from safecity.warning.korea import KoreanCategory
 from safecity.warning.policy import Policy
-from safecity.warning.reading import KST, cap_time, thread_of
+from safecity.warning.reading import CATEGORY_PARAM, KST, cap_time, thread_of
 from safecity.warning.wording import Wording
 
 log = get_logger(__name__)
@@ -69,6 +70,9 @@ class AlertPlanner:
     get: Callable[[str], dict[str, Any]]
     _log: Callable[[Connection, int, datetime, str, str, dict[str, Any]], None]
     _notify: Callable[[dict[str, Any]], None]
+    auto_evacuate: bool
+    text_check: Callable[[dict[str, Any]], dict[str, Any]]
+    _total: int | None = None  # the city's districts, counted once
 
     def renew(self, now: datetime | None = None) -> builtins.list[dict[str, Any]]:
         """Re-plan the incidents that have an alert in force within half its validity of ``<expires>``:
@@ -126,7 +130,7 @@ class AlertPlanner:
                     .mappings()
                     .all()
                 )
-            levels = {} if view.closed else view.levels()
+            levels = {} if view.closed else self._levels(view)
             steps = bands.plan(levels, threads, renew=expiring)
             wanted = {s.key: s for s in steps}
             kept = {_draft_key(p): p for p in pending if _draft_key(p) in wanted}
@@ -148,6 +152,27 @@ class AlertPlanner:
                 else:
                     out.append(self.get(ident))
             return out
+
+    def _radius(self, view: IncidentView) -> float | None:
+        """The circle of a point incident's alert: the cordon situation drew, else the hazard's default
+        (policy.toml); None for an incident that is not a point hazard (it warns its areas)."""
+        if view.site is None:
+            return None
+        return view.site.radius_km or self.policy.of(view.hazard).radius_km
+
+    def _levels(self, view: IncidentView) -> dict[str, Crisis]:
+        """Each area's level; a point incident's circle is one area at the incident's level (its alert
+        names the districts the circle lies in but targets the circle only)."""
+        if self._radius(view) is not None:
+            codes = [a.code for a in view.areas] or ["site"]
+            return dict.fromkeys(codes, view.level)
+        return view.levels()
+
+    def _districts_total(self) -> int:
+        if self._total is None:
+            with self.store.engine.connect() as conn:
+                self._total = len({a.code for a in geo_areas.areas_of(conn, "district")})
+        return self._total
 
     def _threads(
         self, conn: Connection, incident_id: int, now: datetime
@@ -186,12 +211,19 @@ class AlertPlanner:
         return threads, expiring
 
     def _automatic(self, view: IncidentView, step: bands.Step, ident: str) -> bool:
-        """Whether the step is issued without an operator: what only lowers or ends alerts in force
-        follows the levels at once (``auto_lower``; a stale alert must not wait), except when an
-        operator closed the incident (the operator then approves the Cancel); what an automatic alert
-        started is kept up to date automatically; otherwise the configured levels and hazards."""
+        """Whether the step is issued without an operator. What only lowers or ends alerts in force
+        follows the levels at once (``auto_lower``; a stale alert must not wait), except when an operator
+        closed the incident (the operator then approves the Cancel). Otherwise: never a text with a
+        problem (missing hazard or action, over its limit: the operator must see it); never an evacuation
+        order unless the city enabled it (the district head's decision); what an automatic alert started
+        is kept up to date automatically; else the configured levels and hazards."""
         if step.lowering and self.auto_lower and not view.closed:
             return True
+        if self.text_check(self.get(ident)["cap"])["problems"]:
+            return False
+        response = drafting.response_for(view.hazard, step.level)
+        if step.msg_type != "Cancel" and response == "Evacuate" and not self.auto_evacuate:
+            return False
         if step.thread is not None and step.thread.auto and step.msg_type != "Alert":
             return True
         return int(step.level) in self.auto_levels or view.hazard in self.auto_hazards
@@ -270,6 +302,10 @@ class AlertPlanner:
             detail_ko=detail_ko,
             detail_en=detail_en,
             centre=(site.lon, site.lat) if site is not None else None,
+            radius_km=self._radius(view),
+            site_ko=site.name_ko if site is not None else "",
+            site_en=site.name_en if site is not None else "",
+            districts_total=self._districts_total(),
         )
 
     def _shelters(self, facts: drafting.IncidentFacts, now: datetime) -> list[Any]:
@@ -302,12 +338,20 @@ class AlertPlanner:
         shelters = self._shelters(facts, now) if msg_type != "Cancel" else []
         web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
         expires = cap_time(now + self.policy.of(facts.hazard).expires_after)
+        category = (
+            KoreanCategory.SAFETY  # an all-clear or a lowering rings no alarm
+            if msg_type == "Cancel"
+            else self.policy.category(
+                facts.hazard, facts.level, drafting.response_for(facts.hazard, facts.level)
+            )
+        )
         for lang, words in self.wordings.items():
             guide = guide_for(facts.hazard, "general", lang, self.guides_dir)
             names = [s.name_ko if words.place_names == "ko" else (s.name_en or s.name_ko) for s in shelters]
             info = drafting.draft_info(facts, words, guide.active_lines(), web, msg_type, names, lowered)
             info["expires"] = expires
             info["parameter"].append({"valueName": bands.THREAD_PARAM, "value": thread})
+            info["parameter"].append({"valueName": CATEGORY_PARAM, "value": category.value})
             infos.append(info)
         cap: dict[str, Any] = {
             "identifier": ident,

@@ -17,15 +17,20 @@ from sqlalchemy.engine import Connection
 from safecity.core.clock import Clock
 from safecity.core.errors import NotFound
 from safecity.geo import areas as geo_areas
+from safecity.situation.model import Crisis
 from safecity.store import Store
-from safecity.warning import bands, korea
+from safecity.warning import bands, korea, texts
 from safecity.warning import tables as t
 from safecity.warning.cap.json import from_json
-from safecity.warning.cap.model import Alert
+from safecity.warning.cap.model import Alert, Info
 from safecity.warning.cap.xml import to_xml
 from safecity.warning.guides import guide_for
+from safecity.warning.policy import Policy
+from safecity.warning.wording import Wording
 
 KST = timezone(timedelta(hours=9))
+#: CAP <parameter> holding the 재난문자 category an alert was drafted for (policy.toml).
+CATEGORY_PARAM = "SAFECITY_KR_CATEGORY"
 #: Audiences an action guide is written for (see warning/guides/).
 AUDIENCES = ("general", "elderly", "children_parents", "disability", "foreigner")
 
@@ -34,7 +39,10 @@ class AlertReader:
     store: Store
     clock: Clock
     guides_dir: Path | None
-    cb_max_chars: int
+    wordings: dict[str, Wording]
+    policy: Policy
+    limits: texts.Limits
+    short_sender: dict[str, str]
 
     def _row(self, conn: Connection, identifier: str) -> Any:
         row = conn.execute(select(t.alerts).where(t.alerts.c.identifier == identifier)).mappings().first()
@@ -56,7 +64,9 @@ class AlertReader:
             **summary(row),
             "cap": row["cap"],
             "shortTexts": self.short_texts(row["cap"]),
-            "cbMaxChars": self.cb_max_chars,
+            "cbMaxChars": self.limits.urgent,
+            # problems block automatic issue; disagreements between languages are warnings
+            **self.text_check(row["cap"]),
             "log": [
                 {"at": r["at"].isoformat(), "actor": r["actor"], "action": r["action"], "detail": r["detail"]}
                 for r in log_rows
@@ -88,7 +98,9 @@ class AlertReader:
             rows = conn.execute(q).mappings().all()
         out = [summary(r) for r in rows]
         if district:
-            out = [a for a in out if district in a["districts"]]
+            # a dong's feed has its district's alerts too (MOIS codes nest: the dong's first 5 digits)
+            wanted = {district, district[:5]} if len(district) == 10 else {district}
+            out = [a for a in out if wanted & set(a["districts"])]
         return out
 
     def current(
@@ -111,11 +123,14 @@ class AlertReader:
         with self.store.engine.connect() as conn:
             if lon is not None and lat is not None:
                 point = shapely.Point(lon, lat)
-                found = geo_areas.area_at(conn, lon, lat, "district")
-                if found is not None:
-                    codes.add(found.code)
+                for kind in ("district", "dong"):
+                    found = geo_areas.area_at(conn, lon, lat, kind)
+                    if found is not None:
+                        codes.add(found.code)
             if district:
                 codes.add(district)
+                if len(district) == 10:
+                    codes.add(district[:5])  # a dong is in its district's alerts (MOIS codes nest)
             rows = (
                 conn.execute(
                     select(t.alerts)
@@ -134,7 +149,7 @@ class AlertReader:
             if r["msg_type"] == "Cancel" or (r["expires"] is not None and r["expires"] <= now):
                 continue
             alert = from_json(r["cap"])
-            inside = bool(codes & set(r["districts"] or []))
+            inside = not is_point(alert) and bool(codes & set(r["districts"] or []))
             if not inside and point is not None:
                 area = alert_area(alert)
                 inside = area is not None and area.covers(point)
@@ -146,7 +161,7 @@ class AlertReader:
             used = (info.language or "ko").split("-")[0]
             profile = audience if audience in AUDIENCES else "general"
             guide = guide_for(r["hazard"] or hazard_of(alert), profile, used, self.guides_dir)
-            category = category_of(info.severity, info.urgency, r["hazard"] or hazard_of(alert))
+            category = category_of(info, self.policy)
             out.append(
                 {
                     "identifier": r["identifier"],
@@ -174,22 +189,43 @@ class AlertReader:
         return out
 
     def short_texts(self, cap: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Per language, the cell-broadcast text the alert would go out with (the operator's edit, else
-        the one rendered from headline, area and instruction), its length, the limit and its problems."""
+        """Per language, the short text (재난문자/cell broadcast/SMS) the alert would go out with (the
+        operator's edit, else :func:`safecity.warning.texts.compose`), its length, its category's limit
+        and its problems (:func:`safecity.warning.texts.problems`)."""
         alert = from_json(cap)
         out = {}
         for info in alert.infos:
             lang = (info.language or "ko").split("-")[0]
+            words = self.wordings.get(lang) or self.wordings["ko"]
+            category = category_of(info, self.policy)
+            limit = self.limits.of(category)
             edited = edited_short(info)
-            text = edited or korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars)
+            text = edited or texts.compose(
+                info, words, category, limit, self.policy, self.short_sender.get(lang, "")
+            )
             out[lang] = {
                 "text": text,
                 "chars": len(text),
-                "max": self.cb_max_chars,
+                "max": limit,
+                "category": category.value,
                 "edited": edited is not None,
-                "problems": korea.check_short_text(text, self.cb_max_chars),
+                "problems": texts.problems(text, texts.essentials(info, words), limit),
             }
         return out
+
+    def text_check(self, cap: dict[str, Any]) -> dict[str, Any]:
+        """What the operator must see before issuing: every short text's problems (they block automatic
+        issue) and where the languages disagree (warnings)."""
+        alert = from_json(cap)
+        shorts = self.short_texts(cap)
+        ess = {}
+        for info in alert.infos:
+            lang = (info.language or "ko").split("-")[0]
+            ess[lang] = texts.essentials(info, self.wordings.get(lang) or self.wordings["ko"])
+        return {
+            "problems": [f"{lang}: {p}" for lang, s in shorts.items() for p in s["problems"]],
+            "disagreements": texts.disagreements({k: v["text"] for k, v in shorts.items()}, ess),
+        }
 
 
 def summary(row: Any) -> dict[str, Any]:
@@ -225,11 +261,21 @@ def edited_short(info: Any) -> str | None:
     return next((p.value for p in info.parameters if p.value_name == CB_TEXT and p.value), None)
 
 
-def category_of(severity: Any, urgency: Any, hazard: str) -> korea.KoreanCategory:
-    """The emergency text category; 위급재난문자 is reserved for war, air raids and strong earthquakes
-    (행정안전부 재난문자방송 기준), so the platform's own hazards go out at most as 긴급재난문자."""
-    category = korea.category_for(severity, urgency)
-    if category is korea.KoreanCategory.EMERGENCY and hazard not in ("earthquake", "air_raid"):
+def category_of(info: Info, policy: Policy) -> korea.KoreanCategory:
+    """The 재난문자 category of a platform alert's <info>: the one drafted with it (policy.toml), else
+    (an alert drafted before categories were stored) the policy's for its hazard, level and response.
+    Never 위급재난문자: the platform's own sensors do not send it (policy.toml [R5])."""
+    given = next((p.value for p in info.parameters if p.value_name == CATEGORY_PARAM), None)
+    if given in {c.value for c in korea.KoreanCategory}:
+        category = korea.KoreanCategory(given)
+    else:
+        hazard = next((p.value for p in info.parameters if p.value_name == "SAFECITY_HAZARD"), "other")
+        level = next((p.value for p in info.parameters if p.value_name == "SAFECITY_CRISIS_LEVEL"), "none")
+        response = info.response_types[0].value if info.response_types else "Monitor"
+        category = policy.category(
+            hazard, Crisis[level] if level in Crisis.__members__ else Crisis.none, response
+        )
+    if category is korea.KoreanCategory.EMERGENCY and not policy.emergency_allowed:
         return korea.KoreanCategory.URGENT
     return category
 
@@ -256,3 +302,8 @@ def cap_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(KST).replace(microsecond=0).isoformat()
+
+
+def is_point(alert: Alert) -> bool:
+    """A point alert (a fire, a leak, a cordon): its area is a circle, and only the circle is warned."""
+    return any(a.circles for i in alert.infos for a in i.areas)

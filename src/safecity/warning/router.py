@@ -134,7 +134,7 @@ def current(
     request: Request,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    district: Annotated[str | None, Query(pattern=r"^[0-9]{5}$")] = None,
+    district: Annotated[str | None, Query(pattern=r"^([0-9]{5}|[0-9]{10})$")] = None,  # district or dong
     lang: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "ko",
     audience: Annotated[
         str, Query(pattern="^(general|elderly|children_parents|disability|foreigner)$")
@@ -250,6 +250,15 @@ async def approve(request: Request, identifier: Identifier, body: AlertEdits | N
     if body is not None and body.changes():
         await asyncio.to_thread(warnings.edit, identifier, body.changes(), principal.name)
     return _json(await asyncio.to_thread(warnings.issue, identifier, principal.name))
+
+
+@router.post(
+    "/alerts/{identifier}/check",
+    dependencies=[allow(Role.operator)],
+    summary="Check a draft's texts with edits (nothing saved): short texts, problems, ko/en disagreements",
+)
+def check(request: Request, identifier: Identifier, body: AlertEdits | None = None) -> Response:
+    return _json(_warnings(request).preview(identifier, body.changes() if body else {}))
 
 
 @router.post("/alerts/{identifier}/reject", dependencies=[allow(Role.operator)], summary="Reject a draft")

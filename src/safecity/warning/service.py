@@ -27,7 +27,7 @@ from safecity.core.logging import get_logger
 from safecity.situation import events as situation_events
 from safecity.situation.incidents import Incidents
 from safecity.store import Store
-from safecity.warning import bands, korea
+from safecity.warning import bands, korea, texts
 from safecity.warning import tables as t
 from safecity.warning.cap.json import from_json, to_json
 from safecity.warning.cap.model import Alert
@@ -45,8 +45,8 @@ from safecity.warning.reading import (
     AlertReader,
     cap_time,
     category_of,
-    edited_short,
     hazard_of,
+    is_point,
     thread_of,
 )
 from safecity.warning.wording import load_wordings
@@ -54,6 +54,9 @@ from safecity.warning.wording import load_wordings
 log = get_logger(__name__)
 
 ALERT_ISSUED = "warning.AlertIssued"
+#: The short texts' sender per language (configurable: SAFECITY_WARNING_SHORT_SENDER).
+SHORT_SENDER = {"ko": "[서울특별시]", "en": "[Seoul]"}
+
 RecipientsOf = Callable[[Alert, Sequence[str]], list[Recipient]]
 
 
@@ -72,6 +75,9 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         auto_levels: Sequence[int] = (),
         auto_hazards: Sequence[str] = (),
         cb_max_chars: int = 90,
+        cb_safety_max_chars: int = 90,
+        short_sender: dict[str, str] | None = None,
+        auto_evacuate: bool = False,
         xsd: Any = None,
         broadcast_channels: Sequence[str] = ("sse",),
         languages: Sequence[str] = ("ko", "en"),
@@ -90,7 +96,11 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         self.public_url = public_url.rstrip("/") if public_url else None
         self.auto_levels = set(auto_levels)
         self.auto_hazards = set(auto_hazards)
-        self.cb_max_chars = cb_max_chars
+        self.limits = texts.Limits(urgent=cb_max_chars, safety=cb_safety_max_chars)
+        self.short_sender = dict(short_sender if short_sender is not None else SHORT_SENDER)
+        #: evacuation orders are the district head's decision: drafted for an operator unless a city
+        #: enables issuing them automatically
+        self.auto_evacuate = auto_evacuate
         self.xsd = xsd
         self.broadcast_channels = tuple(broadcast_channels)
         self.wordings = load_wordings(list(languages), wording_dir)
@@ -157,41 +167,55 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
     # -- operator actions --------------------------------------------------------------------------
     def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> dict[str, Any]:
         """Change a draft's texts: ``{"ko": {"headline": ..., "instruction": ...}, "en": {...}}``."""
-        allowed = {"headline", "description", "instruction", "short"}
         with self._lock, self.store.write() as conn:
             row = self._row(conn, identifier)
             if row["state"] != "draft":
                 raise Conflict(
                     f"alert {identifier} is {row['state']}: only a draft can be edited", where="state"
                 )
-            cap = dict(row["cap"])
-            infos = [dict(i) for i in cap["info"]]
-            for lang, fields in changes.items():
-                words = self.wordings.get(lang)
-                code = words.language if words else None
-                target = next((i for i in infos if i.get("language") == code), None)
-                if target is None:
-                    raise BadRequest(
-                        f"the alert has no {lang!r} text; languages: {', '.join(self.wordings)}", where=lang
-                    )
-                for k, v in fields.items():
-                    if k not in allowed:
-                        raise BadRequest(
-                            f"{lang}.{k}: only {', '.join(sorted(allowed))} can be edited",
-                            where=f"{lang}.{k}",
-                        )
-                    if not isinstance(v, str) or not v.strip():
-                        raise BadRequest(f"{lang}.{k}: must be a non-empty text", where=f"{lang}.{k}")
-                    if k == "short":
-                        _set_short(target, " ".join(v.split()), self.cb_max_chars, f"{lang}.{k}")
-                        continue
-                    target[k] = v.strip()
-            cap["info"] = infos
-            from_json(cap)
+            cap = self._edited(row["cap"], changes)
             now = self.clock.now()
             conn.execute(update(t.alerts).where(t.alerts.c.id == row["id"]).values(cap=cap, updated_at=now))
             self._log(conn, row["id"], now, actor, "edited", {"fields": sorted(changes)})
         return self.get(identifier)
+
+    def preview(self, identifier: str, changes: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """What the composer shows while an operator edits, nothing saved: the short texts the alert would
+        go out with after ``changes``, their problems and where the languages disagree."""
+        with self.store.engine.connect() as conn:
+            row = self._row(conn, identifier)
+        cap = self._edited(row["cap"], changes)
+        return {"identifier": identifier, "shortTexts": self.short_texts(cap), **self.text_check(cap)}
+
+    def _edited(self, original: dict[str, Any], changes: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """A copy of the CAP alert with ``changes`` applied; BadRequest names a field that cannot be."""
+        allowed = {"headline", "description", "instruction", "short"}
+        cap = dict(original)
+        infos = [dict(i) for i in cap["info"]]
+        for lang, fields in changes.items():
+            words = self.wordings.get(lang)
+            code = words.language if words else None
+            target = next((i for i in infos if i.get("language") == code), None)
+            if target is None:
+                raise BadRequest(
+                    f"the alert has no {lang!r} text; languages: {', '.join(self.wordings)}", where=lang
+                )
+            for k, v in fields.items():
+                if k not in allowed:
+                    raise BadRequest(
+                        f"{lang}.{k}: only {', '.join(sorted(allowed))} can be edited", where=f"{lang}.{k}"
+                    )
+                if not isinstance(v, str) or not v.strip():
+                    raise BadRequest(f"{lang}.{k}: must be a non-empty text", where=f"{lang}.{k}")
+                if k == "short":
+                    info = from_json({**cap, "info": [target]}).infos[0]
+                    limit = self.limits.of(category_of(info, self.policy))
+                    _set_short(target, " ".join(v.split()), limit, f"{lang}.{k}")
+                    continue
+                target[k] = v.strip()
+        cap["info"] = infos
+        from_json(cap)
+        return cap
 
     def reject(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
         if not reason.strip():
@@ -236,7 +260,8 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                         where="cap",
                         details=problems,
                     )
-            codes = list(row["districts"] or [])
+            # a point alert reaches its circle only, never its districts by code
+            codes = [] if is_point(alert) else list(row["districts"] or [])
             recipients = self.recipients_of(alert, codes)
             recipients += [Recipient.broadcast(ch) for ch in self.broadcast_channels]
             queued = 0
@@ -289,34 +314,30 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         return self.get(identifier)
 
     def _message(self, alert: Alert, xml: bytes, audience: str) -> Message:
-        texts = {}
+        shorts = self.short_texts(to_json(alert))
+        by_lang = {}
         for info in alert.infos:
             lang = (info.language or "ko").split("-")[0]
             hazard = next((p.value for p in info.parameters if p.value_name == "SAFECITY_HAZARD"), None)
             guide = guide_for(
                 hazard or hazard_of(alert), audience if audience in AUDIENCES else "general", lang
             )
-            texts[lang] = MessageText(
+            by_lang[lang] = MessageText(
                 headline=info.headline or info.event,
                 description=info.description or "",
                 instruction=info.instruction or "",
                 area_desc=", ".join(a.area_desc for a in info.areas),
                 guide=guide.after if alert.msg_type.value == "Cancel" else guide.active_lines(),
-                short_text=edited_short(info)
-                or korea.short_text(alert, lang=lang, max_chars=self.cb_max_chars),
+                short_text=shorts.get(lang, {}).get("text", ""),
             )
         first = alert.infos[0] if alert.infos else None
-        category = (
-            category_of(first.severity, first.urgency, hazard_of(alert)).name_ko
-            if first is not None
-            else "안전안내문자"
-        )
+        category = category_of(first, self.policy).name_ko if first is not None else "안전안내문자"
         return Message(
             identifier=alert.identifier,
             msg_type=alert.msg_type.value,
             sent=alert.sent,
             category_ko=category,
-            texts=texts,
+            texts=by_lang,
             cap_xml=xml,
             cap_json=to_json(alert),
             link=f"{self.public_url}/alerts/{alert.identifier}.xml" if self.public_url else None,

@@ -28,6 +28,8 @@ TEXT_KEYS = (
 )
 #: Keys a wording file may leave out, with the key used instead.
 OPTIONAL_KEYS = {"lowered_headline": "cancel_headline", "lowered_instruction": "cancel_instruction"}
+#: Keys a wording file may leave out, with a default.
+DEFAULTS = {"many_districts": "{city} ({n})", "many_dongs": "{city} ({n})", "whole_city": "{city}"}
 TABLES = {
     "actions": ("Evacuate", "Shelter", "Avoid", "Execute", "Prepare", "Monitor"),
     "levels": ("attention", "caution", "alert", "serious", "none"),
@@ -67,6 +69,10 @@ def _load(path: Path, lang: str) -> Wording:
     for key, instead in OPTIONAL_KEYS.items():
         value = doc.get(key)
         texts[key] = value if isinstance(value, str) and value.strip() else texts[instead]
+    for key, default in DEFAULTS.items():
+        value = doc.get(key)
+        texts[key] = value if isinstance(value, str) and value.strip() else default
+        texts[key] = texts[key].replace("{city}", texts["city"])
     if texts["place_names"] not in ("ko", "en"):
         raise ConfigError(f"{where}: place_names: 'ko' or 'en' (which area names to use)", where=where)
     tables: dict[str, dict[str, str]] = {}
