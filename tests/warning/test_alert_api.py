@@ -385,3 +385,23 @@ def test_the_composer_checks_edits_for_problems_and_disagreements_without_saving
     )
     r = ctx.client.post(f"/alerts/{ident}/check", json={"ko": {"colour": "red"}}, headers=ctx.headers)
     assert r.status_code == 422 or r.status_code == 400
+
+
+def test_a_text_with_a_problem_is_not_issued_automatically_but_shown_to_the_operator(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from safecity.warning.wording import BUILTIN
+
+    # a city's wording whose hazard name alone overflows a text message
+    ko = (BUILTIN / "ko.toml").read_text(encoding="utf-8")
+    (tmp_path / "ko.toml").write_text(
+        ko.replace('heat_wave = "폭염"', f'heat_wave = "{"폭염" * 50}"'), "utf-8"
+    )
+    s = settings.model_copy(
+        update={"cap_xsd": XSD, "warning_auto_levels": [2], "warning_wording_dir": tmp_path}
+    )
+    for c in _ctx(s):
+        c.incident(2, ["11680"], hazard="heat_wave")
+        (draft,) = c.drafts()  # level 2 is automatic, but not with a broken text
+        full = c.client.get(f"/alerts/{draft['identifier']}", headers=c.headers).json()
+        assert any(p.startswith("ko: too long") for p in full["problems"]), full["problems"]

@@ -21,6 +21,7 @@ BUILT_IN = (
     "fire",
     "building_collapse",
     "gas",
+    "fine_dust",
     "other",
 )
 
@@ -54,7 +55,7 @@ def test_each_file_cites_its_source_page() -> None:
         ("cold_wave", "cold_wave"),
         ("fire", "fire"),
         ("gas", "gas"),
-        ("air_quality", "other"),
+        ("air_quality", "fine_dust"),
         ("sensor", "other"),
     ],
 )
@@ -134,3 +135,19 @@ def test_errors_name_file_section_and_field(tmp_path: Path, text: str, message: 
 def test_missing_city_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_guides(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("hazard", BUILT_IN)
+def test_a_warning_in_force_gives_the_during_steps_with_the_profiles_lines_on_top(hazard: str) -> None:
+    for lang in ("ko", "en"):
+        general = guide_for(hazard, "general", lang)
+        active = general.active_lines()
+        assert active[: len(general.during)] == general.during  # during-the-event steps first
+        # no preparing or recovering steps while the hazard is on
+        assert not set(active) & (set(general.before) | set(general.after)) - set(general.during)
+        for audience in AUDIENCES[1:]:
+            g = guide_for(hazard, audience, lang)
+            if g.audience == "general":
+                continue
+            lines = g.active_lines()
+            assert lines[: len(g.notes)] == g.notes and lines[len(g.notes) :] == g.during
