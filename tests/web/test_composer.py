@@ -42,7 +42,14 @@ def test_the_composer_previews_and_edits_the_short_text(ctx: Ctx) -> None:
     )
     assert r.status_code == 200, r.text
     edited = r.json()["shortTexts"]["ko"]
-    assert edited == {"text": mine, "chars": len(mine), "max": 90, "edited": True, "problems": []}
+    assert edited == {
+        "text": mine,
+        "chars": len(mine),
+        "max": 90,
+        "category": "긴급재난문자",  # the limit is the category's (an evacuation order: 긴급, 90)
+        "edited": True,
+        "problems": [],
+    }
     assert r.json()["shortTexts"]["en"]["edited"] is False
 
     # the draft is still valid CAP 1.2, the edit travels as a <parameter>, and the SMS carries it
