@@ -18,8 +18,7 @@ from safecity.warning import tables as t
 from safecity.warning.cap.json import to_json
 from safecity.warning.cap.xml import from_xml, validate
 from safecity.warning.drafting import DONG_GEOCODE
-
-ALERT_IMPORTED = "warning.AlertImported"
+from safecity.warning.events import ALERT_IMPORTED
 
 
 class AlertImporter:

@@ -20,7 +20,6 @@ from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.logging import get_logger
 from safecity.evacuation.shelters import suitable_shelters
-from safecity.evacuation.zones import Hazard
 from safecity.geo import areas as geo_areas
 from safecity.situation.incidents import Incidents
 from safecity.situation.model import Crisis
@@ -28,28 +27,15 @@ from safecity.store import Store
 from safecity.warning import bands, drafting
 from safecity.warning import tables as t
 from safecity.warning.cap.json import from_json
+from safecity.warning.events import ALERT_DRAFTED
 from safecity.warning.guides import guide_for
 from safecity.warning.incident_view import IncidentView, view_of
 from safecity.warning.korea import KoreanCategory
 from safecity.warning.policy import Policy
-from safecity.warning.reading import CATEGORY_PARAM, KST, cap_time, thread_of
+from safecity.warning.reading import CATEGORY_PARAM, EVACUATION_HAZARD, KST, cap_time, thread_of
 from safecity.warning.wording import Wording
 
 log = get_logger(__name__)
-
-ALERT_DRAFTED = "warning.AlertDrafted"
-#: The evacuation capability's hazard for a situation hazard (which shelters are safe from it).
-EVACUATION_HAZARD = {
-    "heavy_rain": Hazard.flood,
-    "river_flood": Hazard.flood,
-    "landslide": Hazard.landslide,
-    "fire": Hazard.fire,
-    "gas": Hazard.chemical,
-    "facility": Hazard.collapse,
-    "strong_wind": Hazard.typhoon,
-    "heat_wave": Hazard.heat,
-    "cold_wave": Hazard.cold,
-}
 
 
 class AlertPlanner:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from safecity.core.clock import Clock
 from safecity.core.errors import NotFound
+from safecity.evacuation.zones import Hazard
 from safecity.geo import areas as geo_areas
 from safecity.situation.model import Crisis
 from safecity.store import Store
@@ -29,6 +30,28 @@ from safecity.warning.policy import Policy
 from safecity.warning.wording import Wording
 
 KST = timezone(timedelta(hours=9))
+
+
+def shelter_hazard(hazard: str | None) -> str | None:
+    """The evacuation capability's hazard a situation hazard's shelters must be safe from (its value)."""
+    found = EVACUATION_HAZARD.get(hazard or "")
+    return None if found is None else found.value
+
+
+#: The evacuation capability's hazard for a situation hazard (which shelters are safe from it).
+EVACUATION_HAZARD = {
+    "heavy_rain": Hazard.flood,
+    "river_flood": Hazard.flood,
+    "landslide": Hazard.landslide,
+    "fire": Hazard.fire,
+    "gas": Hazard.chemical,
+    "facility": Hazard.collapse,
+    "strong_wind": Hazard.typhoon,
+    "heat_wave": Hazard.heat,
+    "cold_wave": Hazard.cold,
+}
+
+
 #: CAP <parameter> holding the 재난문자 category an alert was drafted for (policy.toml).
 CATEGORY_PARAM = "SAFECITY_KR_CATEGORY"
 #: Audiences an action guide is written for (see warning/guides/).
@@ -168,6 +191,8 @@ class AlertReader:
                     "msgType": r["msg_type"],
                     "sent": r["sent"].isoformat() if r["sent"] else None,
                     "hazard": r["hazard"],
+                    # which shelters are safe from it (the citizen page's route and shelter list)
+                    "shelterHazard": shelter_hazard(r["hazard"]),
                     "level": r["level"],
                     "language": info.language,
                     "category": category.name_ko if used == "ko" else category.name_en,

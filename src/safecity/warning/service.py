@@ -33,6 +33,7 @@ from safecity.warning.cap.json import from_json, to_json
 from safecity.warning.cap.model import Alert
 from safecity.warning.cap.xml import to_xml, validate
 from safecity.warning.delivery import Delivery
+from safecity.warning.events import ALERT_ISSUED
 from safecity.warning.guides import guide_for
 from safecity.warning.imports import AlertImporter
 from safecity.warning.incident_view import view_of
@@ -53,7 +54,6 @@ from safecity.warning.wording import load_wordings
 
 log = get_logger(__name__)
 
-ALERT_ISSUED = "warning.AlertIssued"
 #: The short texts' sender per language (configurable: SAFECITY_WARNING_SHORT_SENDER).
 SHORT_SENDER = {"ko": "[서울특별시]", "en": "[Seoul]"}
 
@@ -128,7 +128,9 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             situation_events.CRISIS_LEVEL_CHANGED,
             situation_events.INCIDENT_CLOSED,
         ):
-            self.bus.subscribe(topic, self.on_incident_events, f"warning.{topic}")
+            self.bus.subscribe(
+                topic, lambda es: self.on_incident_events([e.data.to_json() for e in es]), f"warning.{topic}"
+            )
 
     def stop(self) -> None:
         self._stop.set()
