@@ -269,6 +269,7 @@ def summary(row: Any) -> dict[str, Any]:
         "auto": bool(row["auto"]),
         "districts": list(row["districts"] or []),
         "sent": row["sent"].isoformat() if row["sent"] else None,
+        "expires": row["expires"].isoformat() if row["expires"] else None,
         "headlines": {(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
         "severity": first.get("severity"),
         "urgency": first.get("urgency"),
