@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     capabilities: list[str] = Field(
         default_factory=list,
         description="A city's own capabilities: Python modules with a setup() returning a "
-        "safecity.capability.Capability, e.g. [\"mycity.parking\"] (docs/architecture.md).",
+        'safecity.capability.Capability, e.g. ["mycity.parking"] (docs/architecture.md).',
     )
     bus_url: str | None = Field(
         None, description="Event bus. Empty: in-process bus with a durable outbox in the store."
@@ -212,6 +212,23 @@ class Settings(BaseSettings):
         None, description="SMTP server for e-mail alerts. Empty: no e-mail channel."
     )
     smtp_port: int = Field(587, description="SMTP port (587: submission with STARTTLS).")
+    webpush_enabled: bool = Field(
+        True,
+        description="Web Push for the citizen page: browsers subscribe with this server's VAPID key and the "
+        "browser's push service wakes them when an alert is issued, even with the page closed.",
+    )
+    webpush_vapid_key: Path | None = Field(
+        None,
+        description="PEM file of the VAPID private key (P-256) that signs Web Push requests. Empty: "
+        "webpush-vapid.pem under data_dir, created on first use; keep it, as browsers subscribed to its "
+        "public key stop receiving alerts when it changes.",
+    )
+    webpush_subject: str = Field(
+        "mailto:safecity@localhost",
+        pattern=r"^(mailto:|https://)",
+        description="The VAPID contact push services may write to about this sender (mailto: or https: "
+        "URL); set the city's operations address in production.",
+    )
     smtp_from: str | None = Field(
         None,
         description="From address of e-mail alerts, e.g. alerts@safecity.seoul.kr (needed with smtp_host).",

@@ -425,8 +425,11 @@ def test_sse_publishes_the_alert_to_connected_clients() -> None:
 
 
 def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
-    bare = build_channels(Settings(data_dir=tmp_path))
+    bare = build_channels(Settings(data_dir=tmp_path, webpush_enabled=False))
     assert set(bare) == {"webhook", "sse"}
+    # Web Push needs no setting: its VAPID key is made under the data directory
+    assert set(build_channels(Settings(data_dir=tmp_path))) == {"webhook", "sse", "webpush"}
+    assert (tmp_path / "webpush-vapid.pem").is_file()
     full = build_channels(
         Settings(
             data_dir=tmp_path,
@@ -439,10 +442,12 @@ def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
             cb_max_chars=157,
         )
     )
-    assert set(full) == {"webhook", "sse", "email", "sms", "mastodon"}
+    assert set(full) == {"webhook", "sse", "email", "sms", "mastodon", "webpush"}
     assert isinstance(full["sms"], SmsChannel)
     assert full["sms"].max_chars == 157
-    half = build_channels(Settings(data_dir=tmp_path, smtp_host="127.0.0.1", sms_gateway_url="http://x"))
+    half = build_channels(
+        Settings(data_dir=tmp_path, smtp_host="127.0.0.1", sms_gateway_url="http://x", webpush_enabled=False)
+    )
     assert set(half) == {"webhook", "sse"}  # no sender address, no API key: not available
     for channels in (bare, full, half):
         for c in channels.values():

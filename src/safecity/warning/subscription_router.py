@@ -27,7 +27,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from safecity.audit.record import record
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
-from safecity.core.errors import MAX_ID, Forbidden, Unauthorized
+from safecity.core.errors import MAX_ID, Forbidden, NotFound, Unauthorized
 from safecity.core.logging import get_logger
 from safecity.store import Store
 from safecity.warning import subscriptions as subs
@@ -113,6 +113,21 @@ def _authorise(request: Request, sub: Subscription, token: str | None, action: s
         "(only an admin or the subscriber with its token)",
         details={"allowed_roles": ["admin"]},
     )
+
+
+@router.get(
+    "/subscriptions/push-key",
+    dependencies=[allow(Role.public)],
+    summary="The VAPID public key a browser subscribes to Web Push with (404 when Web Push is off)",
+)
+def push_key(request: Request) -> Response:
+    channel = request.app.state.platform.delivery.channels.get("webpush")
+    if channel is None:
+        raise NotFound(
+            "Web Push is not enabled on this platform (webpush_enabled)",
+            message_ko="이 플랫폼은 웹 푸시를 쓰지 않습니다 (webpush_enabled)",
+        )
+    return _json({"publicKey": channel.public_key})
 
 
 @router.get(

@@ -82,12 +82,13 @@ class Channel(StrEnum):
     sms = "sms"
     sse = "sse"
     mastodon = "mastodon"
+    webpush = "webpush"  # the browser's push service (the citizen page's subscription, page closed or not)
 
 
 #: Kinds whose rows hold personal data (a location or contact of a person).
 PERSONAL = frozenset({SubscriptionKind.person, SubscriptionKind.anonymous})
 #: Channels an anonymous subscriber may use: no address of a person is collected.
-ANONYMOUS_CHANNELS = frozenset({Channel.sse, Channel.webhook})
+ANONYMOUS_CHANNELS = frozenset({Channel.sse, Channel.webhook, Channel.webpush})
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
@@ -254,7 +255,7 @@ def _check_channels(kind: SubscriptionKind, channels: Sequence[ChannelIn]) -> li
         addr = c.address
         if kind is SubscriptionKind.anonymous and c.channel not in ANONYMOUS_CHANNELS:
             raise BadRequest(
-                f"channels[{i}].channel: an anonymous subscription uses sse or webhook; "
+                f"channels[{i}].channel: an anonymous subscription uses sse, webhook or webpush; "
                 "e-mail, SMS and Mastodon are registered by an operator",
                 where=f"channels[{i}].channel",
             )
@@ -268,6 +269,8 @@ def _check_channels(kind: SubscriptionKind, channels: Sequence[ChannelIn]) -> li
             raise BadRequest(f"{where}: needs a Mastodon account such as @user@example.social", where=where)
         if c.channel is Channel.webhook:
             _check_webhook(addr, where, public=kind is SubscriptionKind.anonymous)
+        if c.channel is Channel.webpush:
+            _check_webpush(addr, where)
         if c.channel is Channel.sse and addr:
             raise BadRequest(f"{where}: leave empty: SSE is read from the platform's stream", where=where)
         if c.secret is not None and c.channel is not Channel.webhook:
@@ -279,6 +282,17 @@ def _check_channels(kind: SubscriptionKind, channels: Sequence[ChannelIn]) -> li
             entry["secret"] = c.secret
         out.append(entry)
     return out
+
+
+def _check_webpush(address: str, where: str) -> None:
+    from safecity.warning.channels.webpush import parse_subscription
+
+    try:
+        sub = parse_subscription(address)
+    except ValueError as e:
+        raise BadRequest(f"{where}: {e}", where=where) from None
+    # the endpoint comes from whoever subscribes: the same guard as a public webhook (https, public host)
+    _check_webhook(sub.endpoint, where, public=True)
 
 
 def _check_webhook(url: str, where: str, *, public: bool) -> None:

@@ -126,6 +126,14 @@ def about(request: Request) -> Response:
     return Response(page, media_type="text/html; charset=utf-8")
 
 
+@router.get("/sw.js", dependencies=[allow(Role.public)], include_in_schema=False)
+def service_worker() -> Response:
+    # at the root so its scope covers /citizen; no-cache so a new version replaces the old one at once
+    return Response(
+        (_STATIC / "sw.js").read_bytes(), media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @router.get("/docs", dependencies=[allow(Role.public)], include_in_schema=False)
 def docs(request: Request) -> HTMLResponse:
     # FastAPI's page, with Swagger UI from static/vendor (assets.toml) instead of a CDN: a control room

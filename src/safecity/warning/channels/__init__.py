@@ -3,7 +3,8 @@
 
 A channel whose settings are empty is not built, so it is not available: e-mail needs ``smtp_host``
 and ``smtp_from``, SMS ``sms_gateway_url`` and ``sms_gateway_key``, Mastodon ``mastodon_url`` and
-``mastodon_token``. Webhooks and the public SSE stream need nothing. Each adapter module (and its
+``mastodon_token``. Webhooks and the public SSE stream need nothing; Web Push (``webpush_enabled``,
+on by default) makes its VAPID key under the data directory when none is configured. Each adapter module (and its
 client library) is imported only when its channel is built.
 """
 
@@ -67,6 +68,11 @@ def build_channels(settings: Settings, broadcaster: Broadcaster | None = None) -
             settings.cb_max_chars,
             timeout,
         )
+    if settings.webpush_enabled:
+        from safecity.warning.channels.webpush import KEY_FILE, WebPushChannel, load_or_create_key
+
+        key = load_or_create_key(settings.webpush_vapid_key or settings.data_dir / KEY_FILE)
+        channels["webpush"] = WebPushChannel(key, settings.webpush_subject, timeout)
     if settings.mastodon_url and settings.mastodon_token:
         from safecity.warning.channels.mastodon import MastodonChannel
 

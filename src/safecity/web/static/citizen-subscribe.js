@@ -44,7 +44,8 @@ export async function subscribe({ place, lang, audience, t }) {
   const status = $("subscribed");
   if (!place) { status.textContent = t("noplace"); return; }
   status.textContent = t("subscribing");
-  const area = place.district ? { kind: "district", code: place.district } : { kind: "point", lon: place.lon, lat: place.lat };
+  // an anonymous subscription holds one point: the place, or the middle of the chosen district
+  const area = { kind: "point", lon: place.lon, lat: place.lat };
   const push = await pushSubscription();
   const channels = push ? [{ channel: "webpush", address: JSON.stringify(push) }] : [{ channel: "sse" }];
   const body = { kind: "anonymous", language: lang, audience, channels, areas: [area] };
