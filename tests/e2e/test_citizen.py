@@ -127,9 +127,8 @@ def test_phone_citizen_inside_the_storm_sees_the_warning_and_the_way_to_a_flood_
     guide = guide_for("heavy_rain", "general", "ko")
     shown = [li.strip() for li in first.locator(".guide li").all_text_contents()]
     assert shown and all(shown)
-    if hasattr(guide, "active_lines"):  # TODO(web): unconditional once warn's phase-aware guides land
-        assert shown[0] in guide.during, shown[:2]
-        assert not set(shown) & set(guide.before), set(shown) & set(guide.before)
+    assert shown[0] in guide.during, shown[:2]
+    assert not set(shown) & set(guide.before), set(shown) & set(guide.before)
     # the route: on foot to the flood-safe shelter, drawn on the map
     route = page.locator("#route")
     route.locator(".shelter-name").wait_for(timeout=15_000)

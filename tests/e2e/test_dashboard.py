@@ -126,7 +126,9 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         chart.locator("#chart-close").click()
 
         # the composer: the CAP, both languages, the cell-broadcast text against its limit; approve
-        page.locator("#drafts button.compose").first.click()
+        # one draft per level band (issue 12): Dongjak's 경계 band is the one with 동작구
+        dongjak_draft = page.locator("#drafts .item", has_text="동작구")
+        dongjak_draft.locator("button.compose").first.click()
         composer = page.locator("#composer")
         composer.locator(".phone[data-lang=ko]").wait_for(timeout=15_000)
         assert "동작구" in composer.locator(".phone[data-lang=ko]").inner_text()
@@ -137,10 +139,10 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         composer.locator("path.composer-area").first.wait_for(timeout=15_000)  # the target area on a map
         page.screenshot(path=str(ARTIFACTS / "6-composer.png"))
         composer.locator("button.approve").click()
-        page.locator("#drafts .empty").wait_for(timeout=15_000)
+        dongjak_draft.first.wait_for(state="detached", timeout=15_000)
         issued = c.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"]
+        issued = [a for a in issued if "11590" in a["districts"]]
         assert issued and issued[0]["decidedBy"] == "duty-officer"
-        assert "11590" in issued[0]["districts"]
         # the alert's area on the map, and in the list of alerts in force
         page.locator("path.alert-area").first.wait_for(timeout=15_000)
         page.locator("#issued .item").first.wait_for()
@@ -180,7 +182,7 @@ def test_storm_on_the_dashboard_then_the_alert_on_the_citizen_page(
         page.locator("#issued .empty").wait_for(timeout=15_000)
         page.locator("path.alert-area").first.wait_for(state="detached", timeout=15_000)
         cancels = c.get("/alerts", params={"state": "issued"}, headers=headers).json()["alerts"]
-        assert cancels[0]["msgType"] == "Cancel" and issued[0]["identifier"] in cancels[0]["references"]
+        assert any(a["msgType"] == "Cancel" and issued[0]["identifier"] in a["references"] for a in cancels)
         citizen.goto(f"{base}/citizen?district=11590")
         citizen.locator(".calm").wait_for(timeout=15_000)
         assert citizen.locator("article.warning").count() == 0
