@@ -42,6 +42,7 @@ from safecity.capability import (
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.logging import current_request_id, get_logger
+from safecity.core.worker import Worker as BackgroundWorker
 from safecity.evacuation.route_api import router as evacuation_route_router
 from safecity.evacuation.router import router as evacuation_router
 from safecity.geo.ogcapi import router as ogcapi_router
@@ -95,7 +96,12 @@ class Platform:
     capabilities: list[Capability] = field(default_factory=list)
     #: every service by its type: routers take them as typed dependencies (safecity.capability.provider)
     services: Services = field(default_factory=Services)
+    #: the declared capabilities' background workers, started and stopped with the app
     workers: list[Worker] = field(default_factory=list)
+    #: the hand-wired services' background tasks (bus dispatcher, situation clock, warning delivery,
+    #: audit writer; MQTT ingest while it runs), each started and stopped by its service; /health and
+    #: /metrics show them
+    tasks: list[BackgroundWorker] = field(default_factory=list)
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
@@ -183,6 +189,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         alert_stream,
         audit,
         capabilities,
+        tasks=[bus.worker, situation.clock_worker, delivery.worker, audit.worker],
     )
     _set_up_capabilities(platform, capability_settings)
     return platform
@@ -254,12 +261,14 @@ def create_app(
                 from safecity.sensing.mqtt import start_mqtt
 
                 mqtt = await start_mqtt(settings, platform)
+                platform.tasks.append(mqtt.pipeline.worker)
                 app.state.mqtt_endpoints = mqtt.endpoints
         try:
             yield
         finally:
             if mqtt is not None:
                 await mqtt.stop()
+                platform.tasks.remove(mqtt.pipeline.worker)
             for worker in reversed(platform.workers):
                 worker.stop()
             platform.bus.stop()
@@ -315,6 +324,7 @@ def create_app(
             "store": platform.store.dialect,
             "outboxPending": platform.bus.pending(),
         }
+        body["tasks"] = {w.name: w.health().to_json() for w in platform.tasks}
         if platform.workers:  # the declared capabilities' background workers
             body["workers"] = {w.name: "ok" if w.healthy() else "failing" for w in platform.workers}
         return Response(orjson.dumps(body), media_type="application/json")
@@ -328,6 +338,17 @@ def create_app(
         platform.metrics.stale.set(sum(1 for s in streams if s.state == "stale"))
         platform.metrics.suspect.set(sum(1 for s in streams if s.state == "suspect"))
         platform.metrics.outbox.set(platform.bus.pending())
+        for sub in platform.bus.subscribers():
+            platform.metrics.bus_lag.labels(sub.name).set(sub.lag)
+            platform.metrics.bus_failing.labels(sub.name).set(sub.attempts)
+        platform.metrics.bus_dead.set(len(platform.bus.dead_letters()))
+        for w in platform.tasks:
+            h = w.health()
+            platform.metrics.worker_running.labels(w.name).set(1 if h.running else 0)
+            platform.metrics.worker_rounds.labels(w.name).set(h.rounds)
+            platform.metrics.worker_failures.labels(w.name).set(h.failures)
+        for cw in platform.workers:  # the capabilities' own: whatever their health says
+            platform.metrics.worker_running.labels(cw.name).set(1 if cw.healthy() else 0)
         active, failed, processed = platform.situation.stats()
         platform.metrics.conditions_active.set(active)
         platform.metrics.rule_errors.set(failed)

@@ -46,6 +46,28 @@ class Metrics:
             "safecity_sensors_suspect", "Datastreams whose latest observation carries a QC flag", registry=r
         )
         self.outbox = Gauge("safecity_outbox_pending", "Events committed but not yet delivered", registry=r)
+        self.bus_lag = Gauge(
+            "safecity_bus_subscriber_lag",
+            "Events a bus subscriber has not handled yet",
+            ["subscriber"],
+            registry=r,
+        )
+        self.bus_failing = Gauge(
+            "safecity_bus_subscriber_attempts",
+            "Failed deliveries of the event a bus subscriber is retrying (0: healthy)",
+            ["subscriber"],
+            registry=r,
+        )
+        self.bus_dead = Gauge("safecity_bus_dead_letters", "Dead letters not yet replayed", registry=r)
+        self.worker_running = Gauge(
+            "safecity_worker_running", "1 while a background worker's thread runs", ["worker"], registry=r
+        )
+        self.worker_rounds = Gauge(
+            "safecity_worker_rounds", "Rounds a background worker ran since start", ["worker"], registry=r
+        )
+        self.worker_failures = Gauge(
+            "safecity_worker_failures", "Rounds of a background worker that raised", ["worker"], registry=r
+        )
         self.rule_observations = Gauge(
             "safecity_rule_observations", "Observations evaluated by the rule engine since start", registry=r
         )

@@ -37,6 +37,7 @@ from safecity.audit.tables import audit_log as t
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import BadRequest
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.store import Store
 
 log = get_logger(__name__)
@@ -54,9 +55,7 @@ class AuditLog:
         self.flush_interval_s = flush_interval_s
         self._queue: list[AuditEvent] = []
         self._queue_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("audit-writer", self.flush, interval_s=flush_interval_s, wait_first=True)
 
     # -- writing -----------------------------------------------------------------------------------
     def record(self, event: AuditEvent) -> AuditEntry:
@@ -126,7 +125,7 @@ class AuditLog:
             event = replace(event, at=self.clock.now())
         with self._queue_lock:
             self._queue.append(event)
-        if self._thread is None:
+        if not self.worker.running:
             self.start()
 
     def flush(self) -> int:
@@ -142,30 +141,11 @@ class AuditLog:
         return len(batch)
 
     def start(self) -> None:
-        with self._queue_lock:
-            if self._thread is not None:
-                return
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.flush_interval_s)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # the writer's boundary: keep the queue's thread alive, retry next round
-                log.exception("audit flush failed; entries are retried on the next flush")
+        self.worker.start()
 
     def close(self) -> None:
         """Stop the background writer and write what it still holds."""
-        thread = self._thread
-        if thread is not None:
-            self._stopping.set()
-            self._wake.set()
-            thread.join(timeout=30)
-            self._thread = None
+        self.worker.stop(timeout=30)
         self.flush()
 
     # -- reading -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import Conflict, NotFound
 from safecity.core.events import Envelope, Event, event_class
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.settings import BusSettings
 from safecity.store import Store
 
@@ -76,10 +77,11 @@ class InProcessBus:
         self._lock = threading.RLock()  # one round at a time (the thread, drain, tests)
         self._delivered_upto = -1
         self._pruned_at: datetime | None = None
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Between busy rounds, let a busy ingest commit a few more batches, so saving the positions costs
+        # one write transaction per round rather than one per batch.
+        self.worker = Worker(
+            "bus-dispatcher", self.deliver_pending, interval_s=poll_s, busy_pause_s=coalesce_s
+        )
 
     # -- the port ----------------------------------------------------------------------------------
     def subscribe(
@@ -125,36 +127,26 @@ class InProcessBus:
         )
 
     def notify(self) -> None:
-        self._idle.clear()
-        self._wake.set()
+        self.worker.notify()
 
     def start(self) -> None:
-        if self._thread:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="bus-dispatcher", daemon=True)
-        self._thread.start()
-        self.notify()
+        self.worker.start()
+        self.worker.notify()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-        self._thread = None
+        self.worker.stop()
 
     def pending(self) -> int:
         with self.store.engine.connect() as conn:
             return ob.pending(conn)
 
     def drain(self, timeout: float = 10.0) -> bool:
-        if self._thread is None:
+        if not self.worker.running:
             for _ in range(10_000):  # bounded: a subscriber failing on every try is still in backoff
                 if self.deliver_pending() == 0:
                     break
             return self.pending() == 0
-        self.notify()
-        self._idle.wait(timeout)
+        self.worker.wait_idle(timeout)
         return self.pending() == 0
 
     def subscribers(self) -> list[SubscriberState]:
@@ -400,22 +392,6 @@ class InProcessBus:
         self._delivered_upto = max(self._delivered_upto, upto)
         if prune:
             self.prune()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                n = self.deliver_pending()
-            except Exception:  # keep the dispatcher alive; positions were not moved, events are retried
-                log.exception("bus dispatcher failed; retrying")
-                n = 0
-            if n == 0:
-                self._idle.set()
-                self._wake.wait(self.poll_s)
-            else:
-                # Let a busy ingest commit a few more batches before the next round, so saving the
-                # positions costs one write transaction per round rather than one per batch.
-                self._stop.wait(self.coalesce_s)
 
 
 class _Raw(Event):

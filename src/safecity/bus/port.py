@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.engine import Connection
 
 from safecity.core.events import Envelope, Event
+from safecity.core.worker import Worker
 
 if TYPE_CHECKING:
     from safecity.core.clock import Clock
@@ -81,6 +82,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class Bus(Protocol):
+    #: the dispatcher's lifecycle (its health is shown by /health and /metrics)
+    worker: Worker
+
     def subscribe(
         self,
         types: str | Iterable[str],

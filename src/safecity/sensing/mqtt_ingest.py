@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection
 from safecity.auth.model import Role
 from safecity.core.errors import BadRequest, Forbidden, SafecityError, Unauthorized
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.sensing.data_array import parse_data_array
 from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM, DataArrayGroup, Ingest, ObservationIn
 from safecity.sensing.mqtt_port import Incoming, Transport, error_topic
@@ -157,9 +157,8 @@ class Pipeline:
         self._connect = store_connect
         self.transport = transport
         self._queue: collections.deque[Incoming] = collections.deque()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
+        # a queue that must not be dropped: on stop, what is queued is still ingested
+        self.worker = Worker("mqtt-ingest", self._step, interval_s=0.5, drain_on_stop=True)
         self.received = 0
         self.stored = 0
         self.rejected = 0
@@ -168,13 +167,11 @@ class Pipeline:
         self.on_batch: Callable[[Sequence[Incoming], bool], None] | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        self.worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ingest what is queued, then end the worker."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
+        self.worker.stop(timeout)
 
     def submit(self, msg: Incoming) -> None:
         """Queue one message (any thread; never blocks)."""
@@ -187,48 +184,43 @@ class Pipeline:
                 self._overload_logged = True
             return
         self._queue.append(msg)
-        if not self._wake.is_set():
-            self._wake.set()
+        self.worker.notify()
 
     def pending(self) -> int:
         return len(self._queue)
 
-    def _run(self) -> None:
+    def _step(self) -> int:
         queue = self._queue
-        while True:
-            if not queue:
-                if self._stop.is_set():
-                    return
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            # The first message opened a batch: let it fill for a moment, then take what is there.
-            deadline = time.monotonic() + BATCH_WAIT_S
-            while len(queue) < MAX_BATCH and not self._stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                time.sleep(min(left, 0.002))
-            n = min(len(queue), MAX_BATCH)
-            batch = [queue.popleft() for _ in range(n)]
-            self._overload_logged = False
+        if not queue:
+            return 0
+        # The first message opened a batch: let it fill for a moment, then take what is there.
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while len(queue) < MAX_BATCH and not self.worker.stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.002))
+        n = min(len(queue), MAX_BATCH)
+        batch = [queue.popleft() for _ in range(n)]
+        self._overload_logged = False
+        try:
+            self.process(batch)
+        except Exception:  # the worker's outermost boundary: keep it alive, tell the senders
+            log.exception("MQTT ingest batch failed", messages=len(batch))
+            failed = ServerBusy("server error while storing; retry later")
+            self._answer([self._reject(msg, failed, MAX_LOGGED_ERRORS + 1) for msg in batch])
+            _settle(batch, False)
+            stored = False
+        else:
+            # Only now, after the commit, may the broker acknowledge (QoS 1 PUBACK).
+            _settle(batch, True)
+            stored = True
+        if self.on_batch is not None:
             try:
-                self.process(batch)
-            except Exception:  # the worker's outermost boundary: keep it alive, tell the senders
-                log.exception("MQTT ingest batch failed", messages=len(batch))
-                failed = ServerBusy("server error while storing; retry later")
-                self._answer([self._reject(msg, failed, MAX_LOGGED_ERRORS + 1) for msg in batch])
-                _settle(batch, False)
-                stored = False
-            else:
-                # Only now, after the commit, may the broker acknowledge (QoS 1 PUBACK).
-                _settle(batch, True)
-                stored = True
-            if self.on_batch is not None:
-                try:
-                    self.on_batch(batch, stored)
-                except Exception:  # the audit hook must never stop ingest; it says so loudly
-                    log.exception("could not queue the audit entry of an MQTT batch", messages=len(batch))
+                self.on_batch(batch, stored)
+            except Exception:  # the audit hook must never stop ingest; it says so loudly
+                log.exception("could not queue the audit entry of an MQTT batch", messages=len(batch))
+        return n
 
     def process(self, batch: Sequence[Incoming]) -> None:
         """Parse, authorise and ingest one batch; answer every rejected message on its error topic."""

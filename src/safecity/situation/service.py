@@ -21,6 +21,7 @@ from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import NotFound
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.geo import areas
 from safecity.sensing.catalogue import Catalogue
 from safecity.sensing.directory import recent_observations, stream_directory
@@ -95,8 +96,7 @@ class Situation:
         self.file_versions: dict[str, int] = {}
         #: told how long each batch of observations took to evaluate, in seconds (the metrics)
         self.on_batch_seconds: Callable[[float], None] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.clock_worker = Worker("situation-clock", self._tick_step, interval_s=tick_s, wait_first=True)
         self._started = False
         incidents.listeners.append(self._incident_event)
 
@@ -114,26 +114,18 @@ class Situation:
         )
         self.bus.subscribe(ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), "situation.directory")
         if ticker:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="situation-clock", daemon=True)
-            self._thread.start()
+            self.clock_worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread = None
+        self.clock_worker.stop()
 
     def _wants(self) -> bool:
         # a pending re-plan may bring the streams this data is for: it must be read, not skipped
         return bool(self.engine.streams) or self._replan
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick_s):
-            try:
-                self.tick()
-            except Exception:  # the timer must survive a bad tick; the next one retries
-                log.exception("situation tick failed")
+    def _tick_step(self) -> int:
+        self.tick()  # a bad tick is logged by the worker; the next one retries
+        return 0
 
     # -- rules -------------------------------------------------------------------------------------
     def load(self) -> RuleSet:

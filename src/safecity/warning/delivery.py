@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from safecity.core.clock import Clock
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.store import Store
 from safecity.warning.channels.base import Channel, PermanentFailure, SendResult, TemporaryFailure
 from safecity.warning.delivery_tables import PENDING, deliveries
@@ -154,10 +154,7 @@ class Delivery:
             seconds=settings.warning_lease_s or max(120.0, 6 * settings.warning_send_timeout_s * rounds)
         )
         self._rng = rng or random.Random()
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("warning-delivery", self.run_once, interval_s=self.poll_s)
 
     @property
     def available_channels(self) -> frozenset[str]:
@@ -240,25 +237,16 @@ class Delivery:
     # --- the worker ----------------------------------------------------------------------------
 
     def notify(self) -> None:
-        self._idle.clear()
-        self._wake.set()
+        self.worker.notify()
 
     def start(self) -> None:
-        if self._thread:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="warning-delivery", daemon=True)
-        self._thread.start()
-        self.notify()
+        self.worker.start()
+        self.worker.notify()
 
     def stop(self) -> None:
         """Stop the worker after the batch in hand. Rows it claimed but did not finish are claimed
         again when their lease runs out."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=30)
-        self._thread = None
+        self.worker.stop(timeout=30)
 
     def close(self) -> None:
         """Stop the worker and close the channels' connections."""
@@ -268,24 +256,11 @@ class Delivery:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until the worker finds nothing due (tests, shutdown); True when it did in time."""
-        if self._thread is None:
+        if not self.worker.running:
             while self.run_once():
                 pass
             return True
-        self.notify()
-        return self._idle.wait(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                n = self.run_once()
-            except Exception:  # the worker's outermost boundary: the rows stay queued and are retried
-                log.exception("warning delivery worker failed; retrying")
-                n = 0
-            if n == 0:
-                self._idle.set()
-                self._wake.wait(self.poll_s)
+        return self.worker.wait_idle(timeout)
 
     def run_once(self, now: datetime | None = None) -> int:
         """Claim the rows due at ``now`` (default: the clock), send them and record the outcomes;
