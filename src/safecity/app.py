@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,18 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from safecity.audit.alerts import alert_listener
+from safecity.audit import subscribers as audit_subscribers
 from safecity.audit.middleware import AuditMiddleware
 from safecity.audit.record import record
 from safecity.audit.router import router as audit_router
 from safecity.audit.service import AuditLog
-from safecity.audit.subscribers import replay_recorder
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.auth.router import router as auth_router
 from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
-from safecity.bus.events import REPLAY_REQUESTED
 from safecity.bus.router import bus_router
 from safecity.capability import (
     Capability,
@@ -41,6 +39,7 @@ from safecity.capability import (
 )
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
+from safecity.core.events import Envelope, audited_types
 from safecity.core.logging import current_request_id, get_logger
 from safecity.core.worker import Worker as BackgroundWorker
 from safecity.evacuation.route_api import router as evacuation_route_router
@@ -65,6 +64,7 @@ from safecity.situation.service import Situation
 from safecity.store import Store, open_store
 from safecity.warning.channels import build_channels
 from safecity.warning.delivery import Delivery
+from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
 from safecity.warning.recipients import RecipientFinder
 from safecity.warning.router import router as warning_router
 from safecity.warning.service import Warnings
@@ -163,11 +163,18 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         wording_dir=settings.warning_wording_dir,
         guides_dir=settings.guides_dir,
     )
-    # the situation room hears of every draft and issue on its own stream (an automatic issue included)
-    warnings.listeners.append(lambda event: situation.broadcast.publish("alert", event))
+
+    # the situation room hears of every draft, issue and import on its own stream (an automatic issue
+    # included), from the bus
+    def alerts_to_room(events: Sequence[Envelope]) -> None:
+        for e in events:
+            situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
+
+    bus.subscribe((ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), alerts_to_room, "situation.alerts")
     audit = AuditLog(store)
-    warnings.listeners.append(alert_listener(audit, warnings))
-    bus.subscribe(REPLAY_REQUESTED, replay_recorder(audit), "audit.bus")
+    # what the log keeps of other capabilities' acts (alerts issued, dead letters replayed) comes from
+    # the bus; every capability's events module is imported by now
+    bus.subscribe(audited_types(), audit_subscribers.event_recorder(audit), audit_subscribers.SUBSCRIBER)
     situation.board_extras.append(
         lambda: {
             "alertDrafts": warnings.list(state="draft", limit=50),

@@ -46,7 +46,9 @@ class Ctx:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     def entries(self, **filters: Any) -> list[dict[str, Any]]:
-        """Oldest first, straight from the log (not through /audit, which adds entries of its own)."""
+        """Oldest first, straight from the log (not through /audit, which adds entries of its own).
+        Alerts reach the log from the bus: what was committed is delivered first."""
+        self.platform.bus.drain()
         self.platform.audit.flush()
         return [e.public() for e in reversed(self.platform.audit.search(limit=1000, **filters))]
 

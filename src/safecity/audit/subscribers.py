@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Audit entries fed from the bus: what other capabilities announce that the log must keep.
+"""Audit entries fed from the bus: every event whose class says what the log keeps of it
+(:meth:`~safecity.core.events.Event.audit_facts`: alerts issued and cancelled, dead letters replayed).
 
-Entries are dated with the event's time (when it happened, not when it was delivered). The bus
-delivers at least once: after a crash between writing an entry and saving the subscriber's position an
-entry may be written twice; both carry the event's id in their details, so a reader can tell.
+The audit capability imports no other capability: it subscribes to the audited types found in the
+event catalogue. Entries are dated with the event's time (when it happened, not when it was delivered)
+and carry the event's id; the bus delivers at least once, so after a crash between writing an entry and
+saving the subscriber's position an entry may appear twice, with the same ``eventId``.
 """
 
 from __future__ import annotations
@@ -12,33 +14,30 @@ from collections.abc import Sequence
 
 from safecity.audit.model import ActorKind, AuditEvent
 from safecity.audit.service import AuditLog
-from safecity.bus.events import ReplayRequested
 from safecity.bus.port import Handler
 from safecity.core.events import Envelope
 
+SUBSCRIBER = "audit.events"
 
-def replay_recorder(audit: AuditLog) -> Handler:
-    """``bus.replay``: who asked for a dead letter to be delivered again."""
 
+def event_recorder(audit: AuditLog) -> Handler:
     def on_events(events: Sequence[Envelope]) -> None:
-        entries = [
-            AuditEvent(
-                action="bus.replay",
-                target=f"dead-letter:{e.data.dead_letter_id}",
-                actor=e.data.actor,
-                actor_kind=ActorKind.user,
-                outcome="ok",
-                details={
-                    "eventId": e.id,
-                    "subscriber": e.data.subscriber,
-                    "deadEventId": e.data.event_id,
-                    "deadEventType": e.data.event_type,
-                },
-                at=e.time,
+        entries: list[AuditEvent] = []
+        for e in events:
+            facts = e.data.audit_facts()
+            if facts is None:
+                continue
+            entries.append(
+                AuditEvent(
+                    action=facts.action,
+                    target=facts.target,
+                    actor=facts.actor,
+                    actor_kind=ActorKind.system if facts.automatic else ActorKind.user,
+                    outcome="ok",
+                    details={**facts.details, "eventId": e.id},
+                    at=e.time,
+                )
             )
-            for e in events
-            if isinstance(e.data, ReplayRequested)
-        ]
         if entries:
             audit.record_many(entries)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from safecity.core.events import Event
+from safecity.core.events import AuditFacts, Event
 
 REPLAY_REQUESTED = "bus.ReplayRequested"
 
@@ -26,3 +26,16 @@ class ReplayRequested(Event):
 
     def ordering_key(self) -> str:
         return f"dead-letter:{self.dead_letter_id}"
+
+    def audit_facts(self) -> AuditFacts:
+        return AuditFacts(
+            "bus.replay",
+            f"dead-letter:{self.dead_letter_id}",
+            self.actor,
+            automatic=False,
+            details={
+                "subscriber": self.subscriber,
+                "deadEventId": self.event_id,
+                "deadEventType": self.event_type,
+            },
+        )

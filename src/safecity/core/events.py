@@ -14,12 +14,24 @@ a subclass registers itself under its ``type`` so the bus can read an outbox row
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 _TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFacts:
+    """What the audit log keeps of an event (see :meth:`Event.audit_facts`)."""
+
+    action: str  # e.g. alert.issued
+    target: str  # e.g. alert:<identifier>
+    actor: str
+    automatic: bool  # done by the platform itself, not by a person
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Event(BaseModel):
@@ -49,6 +61,12 @@ class Event(BaseModel):
         not a field: payloads may have fields of any name, ``key`` and ``source`` included.)"""
         return self.type
 
+    def audit_facts(self) -> AuditFacts | None:
+        """What the audit log must keep of this event, if anything. A capability makes an act audited
+        by overriding this in its event class; the audit capability subscribes to every such type
+        (:func:`audited_types`) without importing the capability."""
+        return None
+
     @classmethod
     def publisher(cls) -> str:
         """The capability that publishes it (the envelope's ``source``): the type's prefix."""
@@ -72,6 +90,11 @@ def event_class(type_: str) -> type[Event]:
 def event_types() -> dict[str, type[Event]]:
     """Every declared event type (the event catalogue), by type name."""
     return dict(_TYPES)
+
+
+def audited_types() -> list[str]:
+    """The types whose class says what the audit log keeps of them."""
+    return sorted(t for t, cls in _TYPES.items() if cls.audit_facts is not Event.audit_facts)
 
 
 class Envelope(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from safecity.core.events import Event
+from safecity.core.events import AuditFacts, Event
 
 ALERT_ISSUED = "warning.AlertIssued"
 ALERT_DRAFTED = "warning.AlertDrafted"
@@ -44,6 +44,24 @@ class AlertIssued(_AlertEvent):
     recipients: int
     queued: int
     actor: str = "system"
+    references: str | None = None  # a Cancel or Update: the alerts it refers to
+    districts: list[str] = Field(default_factory=list)
+
+    def audit_facts(self) -> AuditFacts:
+        # A CAP alert is withdrawn by issuing a Cancel that references it: both are issues here.
+        return AuditFacts(
+            "alert.cancelled" if self.msg_type == "Cancel" else "alert.issued",
+            f"alert:{self.identifier}",
+            self.actor,
+            automatic=self.auto or self.actor == "system",
+            details={
+                "msgType": self.msg_type,
+                "auto": self.auto,
+                "incidentId": self.incident_id,
+                "references": self.references,
+                "districts": self.districts,
+            },
+        )
 
 
 class AlertImported(_AlertEvent):

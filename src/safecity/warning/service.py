@@ -306,6 +306,9 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                         "auto": auto,
                         "recipients": len(recipients),
                         "queued": queued,
+                        "actor": actor,
+                        "references": cap.get("references"),
+                        "districts": codes,
                     },
                 )
             self.bus.notify()
