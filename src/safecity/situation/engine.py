@@ -18,17 +18,18 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from safecity.core.logging import get_logger
 from safecity.sensing.directory import StreamInfo
 from safecity.sensing.events import ObservationAccepted
 from safecity.situation.apparent import apparent_temperature
-from safecity.situation.model import HAZARDS, ConditionChange, Crisis
+from safecity.situation.binding import CHECKPOINT_EVERY, AreaGroup, Binding, Explain, Predicate, Stream
+from safecity.situation.engine_report import active_conditions, change_of, group_change, with_value
+from safecity.situation.model import ConditionChange, Crisis
+from safecity.situation.predicates import compile_condition, flat, reader, share
 from safecity.situation.rules import (
-    Comparison,
-    Condition,
     Group,
     LoadedRule,
     RuleDef,
@@ -36,17 +37,10 @@ from safecity.situation.rules import (
     comparisons,
 )
 from safecity.situation.windows import (
-    Age,
     Aggregate,
     Daily,
-    Last,
     LazySum,
-    Rate,
     Series,
-    WindowExtreme,
-    WindowMean,
-    WindowSum,
-    local_day,
 )
 
 log = get_logger(__name__)
@@ -54,7 +48,7 @@ log = get_logger(__name__)
 #: QC flags that keep a value out of every signal (out_of_range | spike | flatline | future): a bad
 #: reading must not trigger a rule by itself. ``late`` is not among them: late data is still true data.
 BAD_FLAGS = 1 | 2 | 4 | 8
-CHECKPOINT_EVERY = 32
+
 OUT_OF_RANGE = 1
 #: Hazard detectors whose reading above their measuring range means "at least the top of the range"
 #: (a catalytic LEL bead past 100 %LEL), not noise: such a flagged reading enters at the range's top
@@ -66,401 +60,8 @@ LEVEL_PROPERTIES = ("water_level", "water_level_elevation")
 APPARENT = "apparent_temperature"
 #: Temperature and humidity further apart than this are not combined into an apparent temperature.
 APPARENT_PAIRING_S = 3600.0
-_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
 
 Locate = Callable[[float, float], tuple[str | None, str | None]]  # lon, lat -> (district, dong) codes
-Predicate = Callable[[float], bool]
-
-
-def _ts(dt: datetime) -> float:
-    return dt.timestamp()
-
-
-def _dt(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-@dataclass
-class Stream:
-    """A datastream (or a virtual one, e.g. a Thing's apparent temperature) as the engine sees it."""
-
-    info: StreamInfo
-    district: str | None
-    dong: str | None
-    series: Series
-    aggs: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
-    bindings: list[Binding] = field(default_factory=list)
-    #: bindings of silence rules (fn = age): evaluated by the clock, and on data only while raised
-    timers: list[Binding] = field(default_factory=list)
-    ids: tuple[int, ...] = ()  # real datastream ids behind it
-    #: the aggregates of the previous plan, reused when asked for again (daily values older than the
-    #: samples kept cannot be recomputed)
-    pool: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
-    #: every CHECKPOINT_EVERY samples, the time and the state of the stream's bindings after it: data
-    #: that arrives late re-runs the bindings from the last checkpoint before it, with the state they
-    #: really had then (levels, entry timers, hysteresis latches)
-    checkpoints: list[tuple[float, dict[int, tuple[Any, ...]]]] = field(default_factory=list)
-
-    def checkpoint(self, t: float) -> None:
-        self.checkpoints.append((t, {id(b): b.snapshot() for b in self.bindings}))
-        if len(self.checkpoints) > 64:
-            horizon = self.series.last - self.series.horizon
-            keep = [c for c in self.checkpoints if c[0] >= horizon]
-            self.checkpoints = keep[-64:] if len(keep) > 64 else keep
-
-    def agg(self, sig: SignalDef) -> Aggregate:
-        key = (sig.fn, sig.window, sig.per, sig.hours, sig.max_age if sig.fn == "last" else None)
-        a = self.aggs.get(key)
-        if a is None:
-            a = self.pool.pop(key, None) or _make_agg(self.series, sig)
-            self.aggs[key] = a
-            self.series.add(a)
-            if sig.window:
-                self.series.horizon = max(self.series.horizon, sig.window + 600)
-        return a
-
-
-def _make_agg(s: Series, sig: SignalDef) -> Aggregate:
-    w = sig.window or 0.0
-    match sig.fn:
-        case "sum":
-            return WindowSum(s, w)
-        case "mean":
-            return WindowMean(s, w)
-        case "max":
-            return WindowExtreme(w, True)
-        case "min":
-            return WindowExtreme(w, False)
-        case "rate":
-            return Rate(s, w, _PER[sig.per])
-        case "daily_max":
-            return Daily(s, True, sig.hours)
-        case "daily_min":
-            return Daily(s, False, sig.hours)
-        case "age":
-            return Age(s)
-        case _:
-            return Last(s, sig.max_age)
-
-
-@dataclass
-class _Explain:
-    agg: Aggregate
-    desc: str
-    sig: SignalDef
-    above: bool
-    threshold: float | None  # None where the comparison's threshold is not a plain number (days, of)
-
-    def met(self, v: float) -> bool:
-        if self.threshold is None:
-            return True
-        return v >= self.threshold if self.above else v <= self.threshold
-
-
-class Binding:
-    """One rule on one subject, with its level state machine (entry delay ``for``, exit delay
-    ``clear_after``, per-comparison hysteresis in the compiled predicates)."""
-
-    __slots__ = (
-        "clear_after",
-        "clear_since",
-        "cur",
-        "entered",
-        "explain",
-        "fns",
-        "for_",
-        "group",
-        "history",
-        "latches",
-        "rule",
-        "simple",
-        "since",
-        "stream_ids",
-        "subject",
-        "thing_ids",
-        "where",
-    )
-
-    def __init__(
-        self,
-        rule: RuleDef,
-        subject: str,
-        fns: list[Predicate],
-        explain: list[list[_Explain]],
-        where: Stream,
-        stream_ids: tuple[int, ...],
-        thing_ids: tuple[int, ...],
-        latched: bool = False,
-    ) -> None:
-        self.rule = rule
-        self.subject = subject
-        self.fns = fns
-        self.explain = explain
-        self.for_ = [lv.for_ for lv in rule.level]
-        self.clear_after = [lv.clear_after for lv in rule.level]
-        #: no entry delays and no hysteresis latches: an idle binding needs no per-level bookkeeping
-        self.simple = not latched and not any(self.for_)
-        self.cur = -1
-        self.since: list[float | None] = [None] * len(fns)
-        self.clear_since: float | None = None
-        self.entered: float | None = None
-        self.history: list[tuple[float, int]] = []
-        self.latches: list[list[bool]] = []
-        self.group: AreaGroup | None = None
-        self.where = where
-        self.stream_ids = stream_ids
-        self.thing_ids = thing_ids
-
-    @property
-    def pending(self) -> bool:
-        return self.cur >= 0 or any(s is not None for s in self.since)
-
-    def step(self, t: float) -> int | None:
-        """Evaluate at time ``t``; the new level index when it changes, else None."""
-        if self.cur < 0 and self.simple:
-            # the common case, nothing going on: the highest level that holds, if any, is entered
-            fns = self.fns
-            for i in range(len(fns) - 1, -1, -1):
-                if fns[i](t):
-                    return i
-            return None
-        holds = [f(t) for f in self.fns]
-        cur = self.cur
-        since = self.since
-        target = cur
-        for i in range(len(holds) - 1, -1, -1):
-            if holds[i]:
-                if i > cur:
-                    s = since[i]
-                    if s is None:
-                        since[i] = s = t
-                    if target == cur and t - s >= self.for_[i]:
-                        target = i
-            else:
-                since[i] = None
-        if target > cur:
-            return target
-        if cur >= 0:
-            if holds[cur]:
-                self.clear_since = None
-            else:
-                cs = self.clear_since
-                if cs is None:
-                    self.clear_since = cs = t
-                if t - cs >= self.clear_after[cur]:
-                    for j in range(cur - 1, -1, -1):
-                        if holds[j]:
-                            return j
-                    return -1
-        return None
-
-    def move(self, new: int, t: float) -> None:
-        self.cur = new
-        self.clear_since = None
-        self.entered = t if new >= 0 else None
-        self.history.append((t, new))
-        if len(self.history) > 64:
-            del self.history[:-32]
-
-    def snapshot(self) -> tuple[Any, ...]:
-        return (
-            self.cur,
-            list(self.since),
-            self.clear_since,
-            self.entered,
-            len(self.history),
-            [c[0] for c in self.latches],
-        )
-
-    def restore(self, snap: tuple[Any, ...]) -> None:
-        self.cur, since, self.clear_since, self.entered, n, latches = snap
-        self.since = list(since)
-        del self.history[n:]
-        for cell, v in zip(self.latches, latches, strict=True):
-            cell[0] = v
-
-    def level_of(self, index: int) -> Crisis:
-        return self.rule.level[index].level if index >= 0 else Crisis.none
-
-    def words(self, index: int, signal: str, unit: str | None) -> dict[str, Any]:
-        """Korean and English names of a described signal, and its unit (for timelines and alerts)."""
-        for e in self.explain[index] if index >= 0 else ():
-            if e.desc == signal:
-                u = unit
-                if e.sig.fn == "rate":
-                    u = f"{unit}/{e.sig.per}" if unit else None
-                elif e.sig.fn == "age":
-                    u = "s"
-                return {"signal_ko": e.sig.describe_ko(), "signal_en": e.sig.describe_en(), "unit": u}
-        return {}
-
-    def describe(self, index: int, t: float) -> tuple[float | None, str]:
-        """The deciding value: the first comparison of that level that is met (else the first that
-        reads a value)."""
-        fallback: tuple[float | None, str] | None = None
-        for e in self.explain[index]:
-            v = e.agg.value(t)
-            if v is None:
-                continue
-            if e.met(v):
-                return (round(v, 4), e.desc)
-            fallback = fallback or (round(v, 4), e.desc)
-        return fallback or (None, self.explain[index][0].desc if self.explain[index] else "")
-
-
-class AreaGroup:
-    """The streams of one area voting for an area-scope rule."""
-
-    def __init__(self, rule: RuleDef, kind: str, code: str) -> None:
-        self.rule = rule
-        self.code = code
-        self.subject = f"area:{kind}:{code}"
-        self.members: dict[str, Binding] = {}
-        self.level = Crisis.none
-        self.entered: float | None = None
-        assert rule.area is not None
-        self.area = rule.area
-
-    def needed(self) -> int:
-        if self.area.mode == "all":
-            return len(self.members)
-        return self.area.count if self.area.mode == "count" else 1
-
-    def compute(self) -> Crisis:
-        need = self.needed()
-        best = Crisis.none
-        for lv in self.rule.level:
-            n = sum(1 for b in self.members.values() if b.cur >= 0 and b.level_of(b.cur) >= lv.level)
-            if n >= need:
-                best = lv.level
-        return best
-
-
-def _compile(
-    cond: Condition,
-    value_of: Callable[[str], Aggregate | None],
-    scale: Callable[[str], float | None],
-    cells: list[list[bool]] | None = None,
-) -> tuple[Predicate, bool] | None:
-    """A predicate for a condition, and whether it keeps state (hysteresis); None when the subject
-    lacks what the condition needs (an ``any`` drops such members, an ``all`` cannot)."""
-    if isinstance(cond, Group):
-        parts = [_compile(c, value_of, scale, cells) for c in (cond.any or cond.all or ())]
-        if cond.all is not None and any(p is None for p in parts):
-            return None
-        ok = [p for p in parts if p is not None]
-        if not ok:
-            return None
-        fs = [f for f, _ in ok]
-        latched = any(lat for _, lat in ok)
-        if len(fs) == 1:
-            return fs[0], latched
-        if latched:
-            # evaluate every member (a list, not short-circuit): hysteresis latches must see each value
-            if cond.any is not None:
-                return (lambda t: any([f(t) for f in fs])), True
-            return (lambda t: all([f(t) for f in fs])), True
-        if len(fs) == 2:
-            f1, f2 = fs
-            if cond.any is not None:
-                return (lambda t: f1(t) or f2(t)), False
-            return (lambda t: f1(t) and f2(t)), False
-        if cond.any is not None:
-            return (lambda t: any(f(t) for f in fs)), False
-        return (lambda t: all(f(t) for f in fs)), False
-    comp: Comparison = cond
-    agg = value_of(comp.signal)
-    if agg is None:
-        return None
-    factor = 1.0
-    if comp.of is not None:
-        f = scale(comp.of)
-        if f is None:
-            return None
-        factor = f
-    above = comp.above is not None
-    x = (comp.above if above else comp.below) or 0.0
-    x *= factor
-    if comp.days is not None:
-        assert isinstance(agg, Daily)
-        return _days_predicate(agg, x, above, comp.days), False
-    clear = comp.clear_below if above else comp.clear_above
-    value = agg.value
-    # Sums of decimal readings carry float dust (0.1 + 0.2 != 0.3): a 3-hour sum that is 60 mm on paper
-    # may be 59.99999999999999. Thresholds are met within a billionth of their size.
-    x = x - _slack(x) if above else x + _slack(x)
-    if clear is None:
-        if above:
-            return (lambda t: (v := value(t)) is not None and v >= x), False
-        return (lambda t: (v := value(t)) is not None and v <= x), False
-    c = clear * factor
-    c = c - _slack(c) if above else c + _slack(c)
-    latch = [False]
-    if cells is not None:
-        cells.append(latch)  # the binding snapshots and restores it (late data re-runs)
-
-    def hysteresis(t: float) -> bool:
-        v = value(t)
-        if v is None:
-            latch[0] = False
-        elif above:
-            latch[0] = v >= x or (latch[0] and v >= c)
-        else:
-            latch[0] = v <= x or (latch[0] and v <= c)
-        return latch[0]
-
-    return hysteresis, True
-
-
-def _slack(x: float) -> float:
-    return 1e-9 * max(1.0, abs(x))
-
-
-def _days_predicate(agg: Daily, x: float, above: bool, n: int) -> Predicate:
-    """Met on n consecutive local days; today counts once its running value meets it, and fails only
-    when it is over (the day has ended, or the hours the aggregate reads are past)."""
-
-    lo, hi = x - _slack(x), x + _slack(x)
-
-    def met(v: float | None) -> bool:
-        return v is not None and (v >= lo if above else v <= hi)
-
-    def f(t: float) -> bool:
-        d = local_day(t)
-        days = agg.days
-        streak = 0
-        dd = d - 1
-        while streak < n and met(days.get(dd)):
-            streak += 1
-            dd -= 1
-        today = days.get(d)
-        if met(today):
-            return streak + 1 >= n
-        if today is not None and agg.day_closed(t):
-            return False
-        return streak >= n
-
-    return f
-
-
-def _reader(rule: RuleDef, s: Stream) -> Callable[[str], Aggregate | None]:
-    def value_of(name: str) -> Aggregate | None:
-        return s.agg(rule.signals[name])
-
-    return value_of
-
-
-def _share(stream: Stream) -> Callable[[str], float | None]:
-    def scale(key: str) -> float | None:
-        if key == "expected_interval":
-            return stream.info.expected_interval_s
-        for props in (stream.info.properties, stream.info.thing_properties):
-            v = props.get(key)
-            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                return float(v)
-        return None
-
-    return scale
 
 
 @dataclass
@@ -556,12 +157,12 @@ class Engine:
         for key, prev in old_bindings.items():
             if key not in new_keys and prev.cur >= 0 and prev.group is None:
                 changes.append(
-                    self._change(prev, -1, now_t if math.isfinite(now_t) else 0.0, (), note="rule changed")
+                    change_of(prev, -1, now_t if math.isfinite(now_t) else 0.0, (), note="rule changed")
                 )
         for code, g in old_groups.items():
             ng = self.groups.get(code)
             if g.level > Crisis.none and (ng is None or ng.rule.version != g.rule.version):
-                changes.append(self._group_change(g, Crisis.none, now_t if math.isfinite(now_t) else 0.0, ()))
+                changes.append(group_change(g, Crisis.none, now_t if math.isfinite(now_t) else 0.0, ()))
             elif ng is not None:
                 ng.level, ng.entered = g.level, g.entered
         # new bindings are evaluated on the data held only now: after the clears of the conditions they
@@ -666,7 +267,7 @@ class Engine:
                     return s.agg(sig) if s is not None else None
 
                 anchor = members[0]
-                b = self._bind(rule, f"thing:{thing_id}", anchor, value_of, _share(anchor), members)
+                b = self._bind(rule, f"thing:{thing_id}", anchor, value_of, share(anchor), members)
                 if b is None:
                     status.skipped.append(f"thing {thing_id}: lacks a value the rule needs")
                     continue
@@ -674,7 +275,7 @@ class Engine:
                     s.bindings.append(b)
             return
         for s in matched:
-            b = self._bind(rule, f"ds:{s.info.datastream_id}", s, _reader(rule, s), _share(s), [s])
+            b = self._bind(rule, f"ds:{s.info.datastream_id}", s, reader(rule, s), share(s), [s])
             if b is None:
                 status.skipped.append(
                     f"datastream {s.info.datastream_id}: lacks a value the rule needs (e.g. 'allowable')"
@@ -710,13 +311,13 @@ class Engine:
         members: list[Stream],
     ) -> Binding | None:
         fns: list[Predicate] = []
-        explain: list[list[_Explain]] = []
+        explain: list[list[Explain]] = []
         latched = False
         cells: list[list[bool]] = []
         for lv in rule.level:
             conds = lv.any if lv.any is not None else lv.all
             assert conds is not None
-            compiled = _compile(
+            compiled = compile_condition(
                 Group(any=conds) if lv.any is not None else Group(all=conds), value_of, scale, cells
             )
             if compiled is None:
@@ -724,13 +325,13 @@ class Engine:
             fns.append(compiled[0])
             latched = latched or compiled[1]
             ex = []
-            for c in _flat(conds):
+            for c in flat(conds):
                 a = value_of(c.signal)
                 if a is not None:
                     plain = c.of is None and c.days is None
                     x = c.above if c.above is not None else c.below
                     ex.append(
-                        _Explain(
+                        Explain(
                             a,
                             rule.signals[c.signal].describe(),
                             rule.signals[c.signal],
@@ -859,11 +460,11 @@ class Engine:
         old = b.cur
         b.move(new, t)
         if b.group is None:
-            out.append(self._change(b, new, t, obs, previous=old, late=late))
+            out.append(change_of(b, new, t, obs, previous=old, late=late))
             return
         level = b.group.compute()
         if level != b.group.level:
-            out.append(self._group_change(b.group, level, t, obs, late=late))
+            out.append(group_change(b.group, level, t, obs, late=late))
 
     def _fail(self, b: Binding, e: Exception) -> None:
         st = self.status.get(b.rule.id)
@@ -939,9 +540,9 @@ class Engine:
             for when, lv in new_hist[common:]:
                 if (when, lv) not in reported and b.group is None:
                     b.cur = prev
-                    c = self._change(b, lv, when, obs, previous=prev, late=True)
+                    c = change_of(b, lv, when, obs, previous=prev, late=True)
                     if lv >= 0 and (id(b), when) in described:
-                        c = _with_value(c, *described[(id(b), when)])
+                        c = with_value(c, *described[(id(b), when)])
                     out.append(c)
                     emitted = lv
                 prev = lv
@@ -950,9 +551,9 @@ class Engine:
                 g = b.group
                 level = g.compute()
                 if level != g.level:
-                    out.append(self._group_change(g, level, ts[-1], obs, late=True))
+                    out.append(group_change(g, level, ts[-1], obs, late=True))
             elif emitted != final:
-                out.append(self._change(b, final, ts[-1], obs, previous=emitted, late=True))
+                out.append(change_of(b, final, ts[-1], obs, previous=emitted, late=True))
 
     def tick(self, now: datetime) -> list[ConditionChange]:
         """Time passes without data: windows slide, clearing delays run out, sensors go stale."""
@@ -971,138 +572,9 @@ class Engine:
         return out
 
     # -- reporting ---------------------------------------------------------------------------------
-    def _change(
-        self,
-        b: Binding,
-        new: int,
-        t: float,
-        obs: tuple[int, ...],
-        *,
-        previous: int | None = None,
-        late: bool = False,
-        note: str | None = None,
-    ) -> ConditionChange:
-        prev = b.cur if previous is None else previous
-        shown = new if new >= 0 else prev
-        value, signal = b.describe(shown, t) if shown >= 0 else (None, "")
-        lv = b.rule.level[new] if new >= 0 else None
-        w = b.where
-        return ConditionChange(
-            rule_id=b.rule.id,
-            rule_version=b.rule.version,
-            hazard=b.rule.hazard,
-            subject=b.subject,
-            level=b.level_of(new),
-            previous=b.level_of(prev),
-            stage_ko=lv.name_ko if lv else "",
-            stage_en=lv.name_en if lv else "",
-            at=_dt(t),
-            value=value,
-            signal=signal,
-            datastream_ids=b.stream_ids,
-            thing_ids=b.thing_ids,
-            observation_ids=obs,
-            district_codes=(w.district,) if w.district else (),
-            dong_codes=(w.dong,) if w.dong else (),
-            lon=w.info.lon,
-            lat=w.info.lat,
-            late=late,
-            detail={**b.words(shown, signal, w.info.unit), **({"note": note} if note else {})},
-        )
-
-    def _group_change(
-        self, g: AreaGroup, level: Crisis, t: float, obs: tuple[int, ...], late: bool = False
-    ) -> ConditionChange:
-        prev = g.level
-        g.level = level
-        g.entered = t if level > Crisis.none else None
-        lv = next((x for x in g.rule.level if x.level == level), None)
-        at_level = [b for b in g.members.values() if b.cur >= 0 and b.level_of(b.cur) >= max(level, prev)]
-        voters = at_level or list(g.members.values())
-        first = voters[0]
-        value, signal = first.describe(max(first.cur, 0), t) if first.cur >= 0 else (None, "")
-        return ConditionChange(
-            rule_id=g.rule.id,
-            rule_version=g.rule.version,
-            hazard=g.rule.hazard,
-            subject=g.subject,
-            level=level,
-            previous=prev,
-            stage_ko=lv.name_ko if lv else "",
-            stage_en=lv.name_en if lv else "",
-            at=_dt(t),
-            value=value,
-            signal=signal,
-            datastream_ids=tuple(sorted({i for b in voters for i in b.stream_ids})),
-            thing_ids=tuple(sorted({i for b in voters for i in b.thing_ids})),
-            observation_ids=obs,
-            district_codes=(g.code,)
-            if g.area.kind == "district"
-            else tuple(sorted({b.where.district for b in voters if b.where.district})),
-            dong_codes=(g.code,) if g.area.kind == "dong" else (),
-            lon=first.where.info.lon,
-            lat=first.where.info.lat,
-            late=late,
-            detail={
-                "members": len(g.members),
-                "needed": g.needed(),
-                **first.words(max(first.cur, 0), signal, first.where.info.unit),
-            },
-        )
-
     def active(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Conditions currently at a level, for the situation board."""
-        out = []
-        for b in self.bindings:
-            if b.cur < 0 or b.group is not None:
-                continue
-            t = now.timestamp() if now else b.where.series.last
-            value, signal = b.describe(b.cur, max(t, b.where.series.last))
-            lv = b.rule.level[b.cur]
-            out.append(
-                {
-                    "rule": b.rule.id,
-                    "ruleVersion": b.rule.version,
-                    "hazard": b.rule.hazard,
-                    "hazardKo": HAZARDS[b.rule.hazard].name_ko,
-                    "hazardEn": HAZARDS[b.rule.hazard].name_en,
-                    "subject": b.subject,
-                    "level": int(lv.level),
-                    "stageKo": lv.name_ko,
-                    "stageEn": lv.name_en,
-                    "since": _dt(b.entered).isoformat() if b.entered is not None else None,
-                    "value": value,
-                    "signal": signal,
-                    "datastreams": list(b.stream_ids),
-                    "things": list(b.thing_ids),
-                    "district": b.where.district,
-                    "dong": b.where.dong,
-                    "lon": b.where.info.lon,
-                    "lat": b.where.info.lat,
-                }
-            )
-        for g in self.groups.values():
-            if g.level <= Crisis.none:
-                continue
-            lv = next(x for x in g.rule.level if x.level == g.level)
-            out.append(
-                {
-                    "rule": g.rule.id,
-                    "ruleVersion": g.rule.version,
-                    "hazard": g.rule.hazard,
-                    "hazardKo": HAZARDS[g.rule.hazard].name_ko,
-                    "hazardEn": HAZARDS[g.rule.hazard].name_en,
-                    "subject": g.subject,
-                    "level": int(g.level),
-                    "stageKo": lv.name_ko,
-                    "stageEn": lv.name_en,
-                    "since": _dt(g.entered).isoformat() if g.entered is not None else None,
-                    "members": len(g.members),
-                    "district": g.code if g.area.kind == "district" else None,
-                    "dong": g.code if g.area.kind == "dong" else None,
-                }
-            )
-        return out
+        return active_conditions(self.bindings, self.groups.values(), now)
 
     def warm_up_plan(self) -> dict[float, list[int]]:
         """Seconds of history to read back -> the (real) datastreams that need that much. Most streams
@@ -1126,17 +598,3 @@ class Engine:
             if real > 0:
                 plan.setdefault(h, []).append(real)
         return plan
-
-
-def _with_value(c: ConditionChange, value: float | None, signal: str) -> ConditionChange:
-    from dataclasses import replace
-
-    return replace(c, value=value, signal=signal)
-
-
-def _flat(conds: Iterable[Condition]) -> Iterable[Comparison]:
-    for c in conds:
-        if isinstance(c, Comparison):
-            yield c
-        else:
-            yield from _flat(c.any or c.all or ())

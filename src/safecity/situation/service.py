@@ -456,9 +456,9 @@ class Situation:
 
 
 def _share_of(stream: Any, key: str) -> float | None:
-    from safecity.situation.engine import _share
+    from safecity.situation.predicates import share
 
-    return _share(stream)(key)
+    return share(stream)(key)
 
 
 def _locator(conn: Connection) -> Any:
