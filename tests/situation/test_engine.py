@@ -689,3 +689,76 @@ def test_late_data_inside_a_for_period_keeps_the_level() -> None:
     assert summary(e.process([obs(1, 0, 6.0), obs(1, 12, 6.0)])) == [("ds:1", "none", "caution", 12.0)]
     # a late 6 at minute 8 (the condition held then too) changes nothing
     assert e.process([obs(1, 8, 6.0)]) == []
+
+
+# --- lift: the driving condition has fallen --------------------------------------------------------------
+
+LIFTED_RAIN = dict(
+    properties=["rainfall_10min"],
+    signals='s = { fn = "sum", window = "12h" }\nrecent = { fn = "sum", window = "30m" }',
+    levels=[
+        'crisis = "caution"\nall = [{ signal = "s", above = 10.0 }]\nclear_after = "30m"',
+        'crisis = "alert"\nall = [{ signal = "s", above = 20.0 }]\nclear_after = "30m"',
+    ],
+    extra='[rule.lift]\nall = [{ signal = "recent", below = 0.5 }]\nafter = "10m"\n',
+)
+
+
+def test_lift_leaves_every_level_once_the_driving_input_has_stopped() -> None:
+    r = simple_rule(**LIFTED_RAIN)  # type: ignore[arg-type]
+    assert r.rule.lift_within_s == 40 * 60  # the 30-min window empties, then 10 min
+    e = engine([r], [info(1, "rainfall_10min")])
+    rain = [(0, 8.0), (10, 8.0), (20, 8.0), (30, 0.0), (40, 0.0), (50, 0.0), (60, 0.0)]
+    out = e.process([obs(1, m, v) for m, v in rain])
+    # 8 → 16 (caution at 10) → 24 (alert at 20); dry from 30; the 30-min sum is ≤ 0.5 from 50 (the 8 of
+    # minute 20 leaves (20, 50]) and has held 10 min at 60: lifted, although the 12-h sum is still 24 mm
+    assert summary(out) == [
+        ("ds:1", "none", "caution", 10.0),
+        ("ds:1", "caution", "alert", 20.0),
+        ("ds:1", "alert", "none", 60.0),
+    ]
+    # still lifted: the 12-h sum above both thresholds enters no level
+    assert e.process([obs(1, 70, 0.2)]) == []
+    # rain again: the lift ends and the level comes back from the long sum at once
+    assert summary(e.process([obs(1, 80, 3.0)])) == [("ds:1", "none", "alert", 80.0)]
+
+
+def test_lift_runs_out_on_the_clock_and_a_short_lull_does_not_lift() -> None:
+    r = simple_rule(**LIFTED_RAIN)  # type: ignore[arg-type]
+    e = engine([r], [info(1, "rainfall_10min")])
+    e.process([obs(1, 0, 25.0)])
+    # a 10-min lull: the 30-min sum still holds the 25 mm, nothing lifts
+    assert e.process([obs(1, 10, 0.0), obs(1, 20, 0.0)]) == []
+    assert summary(e.process([obs(1, 30, 1.0)])) == []  # (0, 30] = 1.0 > 0.5: not stopped
+    # no more reports: the clock slides the 30-min window to empty at 60, and the lift has held 10 min at 70
+    assert e.tick(at(59)) == []
+    assert e.tick(at(60)) == []
+    assert e.tick(at(69)) == []
+    assert summary(e.tick(at(70))) == [("ds:1", "alert", "none", 70.0)]
+
+
+def test_lift_late_data_ends_as_in_order() -> None:
+    r = simple_rule(**LIFTED_RAIN)  # type: ignore[arg-type]
+    rain = [(m, 8.0 if m < 30 else 0.0) for m in range(0, 130, 10)]
+    in_order = engine([r], [info(1, "rainfall_10min")])
+    a = in_order.process([obs(1, m, v) for m, v in rain])
+    e = engine([r], [info(1, "rainfall_10min")])
+    e.process([obs(1, m, v) for m, v in rain if m != 40])
+    e.process([obs(1, 40, 0.0)])
+    assert [b.cur for b in e.bindings] == [b.cur for b in in_order.bindings] == [-1]
+    assert summary(a)[-1] == ("ds:1", "alert", "none", 60.0)
+
+
+def test_plan_again_keeps_a_lift_running() -> None:
+    r = simple_rule(**LIFTED_RAIN)  # type: ignore[arg-type]
+    e = engine([r], [info(1, "rainfall_10min")])
+    e.process([obs(1, 0, 25.0), obs(1, 10, 0.0), obs(1, 20, 0.0), obs(1, 30, 0.0)])  # ≤ 0.5 from 30
+    assert e.plan([r], [info(1, "rainfall_10min")]) == []
+    assert summary(e.process([obs(1, 40, 0.0)])) == [("ds:1", "alert", "none", 40.0)]
+
+
+def test_shipped_heavy_rain_lifts_within_40_minutes_and_others_state_their_bound() -> None:
+    assert shipped("kma.heavy_rain").rule.lift_within_s == 40 * 60
+    # no lift: the longest window the levels read plus the longest clear_after
+    assert shipped("hrfco.hangang_bridge").rule.lift_within_s == 30 * 60
+    assert shipped("kma.earthquake_intensity").rule.lift_within_s == 70 * 60

@@ -11,14 +11,17 @@ that keep every sum exact in binary floating point, so the thresholds are met ex
 arithmetic says).
 
 Hand-computed crossings (10-minute values; a window (t - W, t]; KMA 호우주의보 3 h >= 60 or 12 h >= 110,
-호우경보 3 h >= 90 or 12 h >= 180, 극한호우 1 h >= 50 and 3 h >= 90, or 1 h >= 72; clear_after 30 min):
+호우경보 3 h >= 90 or 12 h >= 180, 극한호우 1 h >= 50 and 3 h >= 90, or 1 h >= 72; clear_after 30 min;
+lifted once the 30-min sum has been <= 0.5 mm for 10 min):
   Dongjak x1:    19:00 advisory (3 h = 26 + 40 = 66.0); 19:40 warning (3 h = 96.5);
                  20:10 extreme (1 h = 48 - 7 + 21.5 = 62.5, 3 h = 133.5); 22:50 back to warning;
-                 09:00 next day cleared (12 h (21:00, 09:00] = 62 + 23 + 7.5 = 92.5 < 110).
+                 00:30 next day lifted (30 min (23:50, 00:20] = 0.5 since 00:20), although the 12-h sum
+                 (274 mm) would hold 호우경보 until 09:00 without the lift.
   Gwanak x0.75:  19:20 advisory (3 h = 80.5 x 0.75 = 60.375); 20:10 warning (3 h = 133.5 x 0.75 = 100.125);
-                 20:20 extreme (1 h = 79 x 0.75 = 59.25, 3 h = 115.875); 09:10 next day cleared.
+                 20:20 extreme (1 h = 79 x 0.75 = 59.25, 3 h = 115.875); 00:30 next day lifted
+                 (30 min = 0.375 since 00:20).
   Gangnam x0.5:  20:10 advisory (3 h = 66.75); 20:40 extreme (1 h = 57.25, 3 h = 98.5; the warning is
-                 skipped); 08:40 next day cleared.
+                 skipped); 00:30 next day lifted (30 min = 0.25 since 00:20).
 """
 
 from __future__ import annotations
@@ -140,8 +143,9 @@ def test_heavy_rain_evening_is_one_incident_that_escalates_and_closes(storm: Any
     assert at("20:20") == {"11590": 4, "11620": 4, "11680": 2}
     assert at("20:40") == {"11590": 4, "11620": 4, "11680": 4}
     assert at("22:50")["11590"] == 3  # the extreme hour has left the 1-hour window for 30 min
-    assert at("08:30", 9) == {"11590": 3, "11620": 2, "11680": 2}
-    assert at("09:10", 9) == {"11590": 0, "11620": 0, "11680": 0}
+    # the rain stops at 24:00: every level falls 30 min later (lift), not when the 12-h sum runs out
+    assert at("00:20", 9) == {"11590": 3, "11620": 3, "11680": 2}
+    assert at("00:30", 9) == {"11590": 0, "11620": 0, "11680": 0}
 
     # one situation, not an alert storm: a single heavy-rain incident over the three districts
     incidents = client.get("/incidents", params={"hazard": "heavy_rain"}, headers=headers).json()
@@ -160,11 +164,11 @@ def test_heavy_rain_evening_is_one_incident_that_escalates_and_closes(storm: Any
     assert first[1] == 2
     # the level went to serious and, once the rain had gone for the configured time, the incident closed
     assert max(e["level"] or 0 for e in incident["timeline"]) == 4
-    # after the last condition cleared (09:10) the incident closes once close_after (1 h) has passed
+    # after the last condition cleared (00:30) the incident closes once close_after (1 h) has passed
     assert incident["status"] == "closed", incident["status"]
     assert incident["closedBy"] == "system"
     closed_at = datetime.fromisoformat(incident["closedAt"])
-    assert kst("10:10", 9) <= closed_at <= kst("12:00", 9)
+    assert kst("01:30", 9) <= closed_at <= kst("01:40", 9)
     # what the timeline says is bilingual
     assert any("호우" in e["detailKo"] and "rain" in e["detailEn"].lower() for e in incident["timeline"])
 

@@ -301,6 +301,21 @@ def test_rule_level_errors() -> None:
     assert e.where == "level"
 
 
+@pytest.mark.parametrize(
+    ("lift", "where", "message"),
+    [
+        ({"all": [{"signal": "nope", "below": 1}]}, "lift.all[0].signal", "unknown signal 'nope'"),
+        ({"all": [{"signal": "d", "below": 1, "days": 2}]}, "lift.all[0]", "not days, ages or 'of'"),
+        ({"any": [{"signal": "x", "above": 5, "clear_below": 4}]}, "lift.any[0]", "a lift has no hysteresis"),
+        ({"all": [{"signal": "x", "below": 1}], "after": "soon"}, "lift.after", "is not a duration"),
+        ({"all": []}, "lift", "an any / all list cannot be empty"),
+    ],
+)
+def test_lift_errors(lift: dict[str, object], where: str, message: str) -> None:
+    errs = errors_of(body(lift=lift))
+    assert any(e.where == where and message in e.message for e in errs), where_msgs(errs)
+
+
 def test_a_rule_without_a_string_id_is_reported_without_one() -> None:
     b = body()
     del b["id"]

@@ -135,6 +135,9 @@ class Binding:
         "group",
         "history",
         "latches",
+        "lift",
+        "lift_after",
+        "lift_since",
         "rule",
         "simple",
         "since",
@@ -154,6 +157,7 @@ class Binding:
         stream_ids: tuple[int, ...],
         thing_ids: tuple[int, ...],
         latched: bool = False,
+        lift: Predicate | None = None,
     ) -> None:
         self.rule = rule
         self.subject = subject
@@ -173,6 +177,10 @@ class Binding:
         self.where = where
         self.stream_ids = stream_ids
         self.thing_ids = thing_ids
+        #: the rule's lift (its driving condition has fallen), held since when
+        self.lift = lift
+        self.lift_after = rule.lift.after if rule.lift is not None else 0.0
+        self.lift_since: float | None = None
 
     @property
     def pending(self) -> bool:
@@ -180,6 +188,13 @@ class Binding:
 
     def step(self, t: float) -> int | None:
         """Evaluate at time ``t``; the new level index when it changes, else None."""
+        if self.lift is not None and self._lifted(t):
+            # the driving condition has fallen: leave every level now, enter none, forget half-met ones
+            self.since = [None] * len(self.fns)
+            self.clear_since = None
+            for cell in self.latches:
+                cell[0] = False
+            return -1 if self.cur >= 0 else None
         if self.cur < 0 and self.simple:
             # the common case, nothing going on: the highest level that holds, if any, is entered
             fns = self.fns
@@ -217,6 +232,15 @@ class Binding:
                     return -1
         return None
 
+    def _lifted(self, t: float) -> bool:
+        assert self.lift is not None
+        if not self.lift(t):
+            self.lift_since = None
+            return False
+        if self.lift_since is None:
+            self.lift_since = t
+        return t - self.lift_since >= self.lift_after
+
     def move(self, new: int, t: float) -> None:
         self.cur = new
         self.clear_since = None
@@ -233,10 +257,11 @@ class Binding:
             self.entered,
             len(self.history),
             [c[0] for c in self.latches],
+            self.lift_since,
         )
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self.cur, since, self.clear_since, self.entered, n, latches = snap
+        self.cur, since, self.clear_since, self.entered, n, latches, self.lift_since = snap
         self.since = list(since)
         del self.history[n:]
         for cell, v in zip(self.latches, latches, strict=True):

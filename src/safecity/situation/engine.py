@@ -144,12 +144,13 @@ class Engine:
             new_keys[key] = b
             prev = old_bindings.get(key)
             if prev is not None:
-                b.cur, b.since, b.clear_since, b.entered, b.history = (
+                b.cur, b.since, b.clear_since, b.entered, b.history, b.lift_since = (
                     prev.cur,
                     prev.since,
                     prev.clear_since,
                     prev.entered,
                     prev.history,
+                    prev.lift_since,
                 )
         for s in self.streams.values():
             s.series.rebuild()
@@ -340,9 +341,18 @@ class Engine:
                         )
                     )
             explain.append(ex)
+        lift: Predicate | None = None
+        if rule.lift is not None:
+            conds = rule.lift.any if rule.lift.any is not None else rule.lift.all
+            assert conds is not None
+            whole = Group(any=conds) if rule.lift.any is not None else Group(all=conds)
+            compiled = compile_condition(whole, value_of, scale)  # no hysteresis in a lift (validated)
+            if compiled is None:
+                return None
+            lift = compiled[0]
         ids = tuple(sorted({i for m in members for i in m.ids}))
         things = tuple(sorted({m.info.thing_id for m in members}))
-        b = Binding(rule, subject, fns, explain, where, ids, things, latched)
+        b = Binding(rule, subject, fns, explain, where, ids, things, latched, lift)
         b.latches = cells
         self.bindings.append(b)
         self.status[rule.id].subjects += 1
@@ -496,7 +506,7 @@ class Engine:
         if point is None:
             start_t = -math.inf
             for b in bindings:
-                b.restore((-1, [None] * len(b.fns), None, None, 0, [False] * len(b.latches)))
+                b.restore((-1, [None] * len(b.fns), None, None, 0, [False] * len(b.latches), None))
         else:
             start_t = point[0]
             for b in bindings:

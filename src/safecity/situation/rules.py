@@ -25,7 +25,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 #: The longest window, hold or age a rule may use, in seconds (see _bounded).
 MAX_DURATION_S = 366 * 86400.0
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-_PATH_FIRST = re.compile(r"^((?:level|signals|select|area)(?:\[\d+\]|\.[a-z_]+)*): (.+)$", re.S)
+_PATH_FIRST = re.compile(r"^((?:level|signals|select|area|lift)(?:\[\d+\]|\.[a-z_]+)*): (.+)$", re.S)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
 
 
@@ -222,6 +222,31 @@ class LevelDef(_Strict):
         return CRISIS_KEYS[self.crisis]
 
 
+class LiftDef(_Strict):
+    """When the condition that drives a rule has fallen (the rain has stopped, the river is falling).
+
+    Once ``any`` / ``all`` has held for ``after``, every level of the rule is left at once (no
+    ``clear_after``) and none is entered while it keeps holding. It exists because some levels are read
+    from long accumulations: a 12-hour rain sum stays above 호우주의보's 110 mm for up to 12 dry hours,
+    and a warning must not stay in force that long after the rain. With a lift, the level falls at most
+    :attr:`RuleDef.lift_within_s` after the driving input stops (the lift's longest window plus ``after``).
+    """
+
+    any: tuple[Condition, ...] | None = None
+    all: tuple[Condition, ...] | None = None
+    after: float = 0.0
+
+    _after = field_validator("after", mode="before")(_dur)
+
+    @model_validator(mode="after")
+    def _check(self) -> LiftDef:
+        if (self.any is None) == (self.all is None):
+            raise ValueError("give exactly one of any / all")
+        if not (self.any or self.all):
+            raise ValueError("an any / all list cannot be empty")
+        return self
+
+
 class SelectDef(_Strict):
     properties: tuple[str, ...] = Field(min_length=1)
     things: tuple[str, ...] | None = None
@@ -249,6 +274,7 @@ class RuleDef(_Strict):
     signals: dict[str, SignalDef] = Field(min_length=1)
     level: tuple[LevelDef, ...] = Field(min_length=1)
     area: AreaDef | None = None
+    lift: LiftDef | None = None
 
     @field_validator("id")
     @classmethod
@@ -286,6 +312,21 @@ class RuleDef(_Strict):
                     raise ValueError(f"{path}.days: only for daily_max / daily_min signals")
                 if found.fn in DAILY and comp.days is None:
                     raise ValueError(f"{path}: a daily signal needs days = n (consecutive days)")
+        if self.lift is not None:
+            for path, comp in _comparisons(
+                self.lift.any or self.lift.all or (), f"lift.{'any' if self.lift.any else 'all'}"
+            ):
+                found = self.signals.get(comp.signal)
+                if found is None:
+                    raise ValueError(
+                        f"{path}.signal: unknown signal {comp.signal!r} (defined: {', '.join(self.signals)})"
+                    )
+                if found.fn in DAILY or found.fn == "age" or comp.days is not None or comp.of is not None:
+                    raise ValueError(
+                        f"{path}: a lift reads a windowed or latest value, not days, ages or 'of'"
+                    )
+                if comp.clear_below is not None or comp.clear_above is not None:
+                    raise ValueError(f"{path}: a lift has no hysteresis (its 'after' holds it)")
         levels = [lv.level for lv in self.level]
         if levels != sorted(set(levels)):
             raise ValueError("level: levels must rise strictly (attention < caution < alert < serious)")
@@ -299,6 +340,29 @@ class RuleDef(_Strict):
     def key(self) -> tuple[str, int]:
         return (self.id, self.version)
 
+    @property
+    def lift_within_s(self) -> float:
+        """At most how long (s) after its driving input falls back the rule leaves its levels.
+
+        With a ``lift``: the lift's longest window (a sum empties that long after the input stops) plus
+        its ``after``. Without: the longest window the levels read plus the longest ``clear_after`` (a
+        daily signal counts a day: its day must end). Readings that keep arriving are assumed; a silent
+        sensor is the stale-sensor rule's business.
+        """
+
+        def span(conds: Iterable[Condition]) -> float:
+            longest = 0.0
+            for c in _flat_comparisons(conds):
+                sig = self.signals[c.signal]
+                longest = max(longest, sig.window or (86400.0 if sig.fn in DAILY else 0.0))
+            return longest
+
+        if self.lift is not None:
+            return span(self.lift.any or self.lift.all or ()) + self.lift.after
+        return max(span(lv.any or lv.all or ()) for lv in self.level) + max(
+            lv.clear_after for lv in self.level
+        )
+
 
 def _comparisons(conds: Iterable[Condition], path: str) -> Iterable[tuple[str, Comparison]]:
     for j, c in enumerate(conds):
@@ -307,6 +371,11 @@ def _comparisons(conds: Iterable[Condition], path: str) -> Iterable[tuple[str, C
             yield p, c
         else:
             yield from _comparisons(c.any or c.all or (), f"{p}.{'any' if c.any else 'all'}")
+
+
+def _flat_comparisons(conds: Iterable[Condition]) -> Iterable[Comparison]:
+    for _, c in _comparisons(conds, ""):
+        yield c
 
 
 def comparisons(rule: RuleDef) -> Iterable[Comparison]:
@@ -513,4 +582,5 @@ def load_rules(paths: Iterable[Path] | None = None) -> RuleSet:
 
 Group.model_rebuild()
 LevelDef.model_rebuild()
+LiftDef.model_rebuild()
 RuleDef.model_rebuild()
