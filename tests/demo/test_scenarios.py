@@ -86,7 +86,7 @@ def test_scenarios_drive_the_rules_they_are_about() -> None:
     heat, _ = _run("heat_wave")
     assert heat["kma.heat_wave"] == 3  # 폭염경보: apparent temperature >= 35 on two days
     collapse, _ = _run("building_collapse")
-    assert collapse["facility.structural_management"] == 3  # second management level
+    assert collapse["facility.structural_management"] == 4  # collapse danger (심각) after the second level
     fire, _ = _run("fire")
     assert max(fire.get(r, 0) for r in ("fire.smoke_heat", "fire.smoke_co", "fire.heat_co")) == 3
     quake, _ = _run("earthquake")

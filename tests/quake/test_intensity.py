@@ -18,11 +18,11 @@ def test_classes_are_the_packs_thresholds() -> None:
     # the same numbers the rule engine loads from the shipped pack
     rule = load_rules().by_id()[intensity.RULE_ID].rule
     engine = [lv.all[0].above for lv in rule.level if lv.all]  # type: ignore[union-attr]
-    assert [c.min_gal for c in classes] == engine == [7.45, 25.0, 67.3, 144.5]
+    assert [c.min_gal for c in classes] == engine == [7.45, 25.1, 67.3, 144.5]
 
 
 def test_class_v_starts_above_25_gal() -> None:
-    # readings in 0.1 gal: 25.0 gal is still IV, 25.1 gal is V (the pack's "above 25.0")
+    # readings in 0.1 gal: 25.0 gal is still IV, 25.1 gal (2.56 %g) is V, as in the rule engine (≥)
     assert intensity.kma_class_name(25.0 / intensity.GAL_PER_G) == "IV"
     assert intensity.kma_class_name(25.1 / intensity.GAL_PER_G) == "V"
     assert intensity.kma_class_name(0.001) == "below IV"

@@ -2,7 +2,8 @@
 """The earthquake pack: KMA intensity classes from peak ground acceleration, mapped to crisis levels, per
 station and so per district; the class holds for the hour after the shaking, then clears.
 
-The thresholds are KMA's PGA lower bounds of classes IV-VII in g (as cited, UNCONFIRMED, in the pack),
+The thresholds are KMA's PGA lower bounds of classes IV-VII in g (V confirmed, the others UNCONFIRMED, as the
+pack says),
 converted at 1 g = 980.665 gal.
 """
 
@@ -21,7 +22,7 @@ G_GAL = 980.665
 #: KMA's lower PGA bound of each class (g) and the crisis level the pack maps it to.
 CLASSES = (
     (0.0076, Crisis.attention),
-    (0.0255, Crisis.caution),
+    (0.0256, Crisis.caution),  # 2.56 %g = 25.1 gal (KMA; issue 12's research notes)
     (0.0686, Crisis.alert),
     (0.1473, Crisis.serious),
 )

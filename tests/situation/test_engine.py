@@ -670,6 +670,27 @@ def test_cold_wave_morning_minimum_two_days() -> None:
     ]
 
 
+def test_cold_wave_by_a_day_over_day_fall_of_the_morning_minimum() -> None:
+    def kst(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2025, 11, day, hour, minute, tzinfo=UTC) - timedelta(hours=9)
+
+    e = engine([shipped("kma.cold_wave")], [info(1, "air_temperature")])
+    assert e.process([obs(1, kst(3, 6), 8.0)]) == []  # 3 Nov morning minimum 8 °C
+    assert e.process([obs(1, kst(4, 5), 4.0)]) == []  # fell 4 °C, and not yet ≤ 3 °C
+    # 4 Nov 07:00: −2.5 °C, 10.5 °C below yesterday's morning and ≤ 3 °C → 한파주의보 기준
+    (c,) = e.process([obs(1, kst(4, 7), -2.5)])
+    assert (c.level, c.stage_ko) == (Crisis.caution, "한파주의보 기준")
+    # a fall of 15 °C or more (8 → −7.5) → 한파경보 기준
+    e = engine([shipped("kma.cold_wave")], [info(1, "air_temperature")])
+    e.process([obs(1, kst(3, 6), 8.0)])
+    (c,) = e.process([obs(1, kst(4, 6), -7.5)])
+    assert (c.level, c.stage_ko) == (Crisis.alert, "한파경보 기준")
+    # a 10 °C fall that stays above 3 °C is not a cold wave (16 → 5)
+    e = engine([shipped("kma.cold_wave")], [info(1, "air_temperature")])
+    e.process([obs(1, kst(3, 6), 16.0)])
+    assert e.process([obs(1, kst(4, 6), 5.0)]) == []
+
+
 def test_late_data_under_hysteresis_matches_in_order() -> None:
     r = simple_rule(levels=['crisis = "caution"\nall = [{ signal = "x", above = 10.0, clear_below = 8.0 }]'])
     series = [(0, 11.0), (1, 9.5), (2, 9.0), (4, 7.0)]
@@ -762,3 +783,22 @@ def test_shipped_heavy_rain_lifts_within_40_minutes_and_others_state_their_bound
     # no lift: the longest window the levels read plus the longest clear_after
     assert shipped("hrfco.hangang_bridge").rule.lift_within_s == 30 * 60
     assert shipped("kma.earthquake_intensity").rule.lift_within_s == 70 * 60
+
+
+def test_fine_dust_advisory_after_two_hourly_means_and_lifted_below_100() -> None:
+    e = engine([shipped("seoul.pm10")], [info(1, "pm10")])
+    out = e.process([obs(1, m, 160.0) for m in range(0, 121, 10)])
+    # the mean of the last hour's readings is ≥ 150 from the first reading on (no earlier data) and has
+    # held for = 1h at minute 60; after a cleaner hour the mean first reaches 150 an hour in, firing at 2 h
+    assert summary(out) == [("ds:1", "none", "caution", 60.0)]
+    assert e.process([obs(1, m, 120.0) for m in range(130, 251, 10)]) == []  # < 150 but ≥ 100: kept
+    (c,) = e.process([obs(1, m, 60.0) for m in range(260, 321, 10)])
+    assert c.level == Crisis.none  # the 1-h mean fell below 100
+
+
+def test_seoul_inundation_forecast_at_20_mm_in_15_minutes() -> None:
+    e = engine([shipped("seoul.inundation_forecast_15min")], [info(1, "rainfall_1min")])
+    out = e.process([obs(1, m, 1.5) for m in range(1, 14)])  # 19.5 mm in 13 min
+    assert out == []
+    (c,) = e.process([obs(1, 14, 1.0)])  # 20.5 mm in (−1, 14]
+    assert (c.level, c.stage_ko) == (Crisis.caution, "침수 예보 기준")

@@ -33,7 +33,7 @@ from safecity.situation.rules import (
 )
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-PACKS = ("kma_weather.toml", "han_river.toml", "facility.toml", "sensors.toml")
+PACKS = ("kma_weather.toml", "han_river.toml", "facility.toml", "sensors.toml", "air_quality.toml")
 CRISES = ("attention", "caution", "alert", "serious")
 VIRTUAL_PROPERTIES = {"apparent_temperature"}
 SHARE_KEYS = {"allowable", "landslide_threshold", "expected_interval"}
@@ -94,9 +94,13 @@ def test_the_shipped_set_contains_these_packs(rules: dict[str, RuleDef]) -> None
     assert set(rules) <= {r.rule.id for r in shipped.rules}
     assert set(rules) == {
         "kma.heavy_rain",
+        "seoul.inundation_forecast",
+        "seoul.inundation_forecast_15min",
         "kma.heat_wave",
         "kma.cold_wave",
         "kma.strong_wind",
+        "seoul.pm10",
+        "seoul.pm2_5",
         "hrfco.hangang_bridge",
         "seoul.jamsu_bridge",
         "facility.structural_management",
@@ -169,6 +173,19 @@ def test_heavy_rain_kma_criteria(rules: dict[str, RuleDef]) -> None:
     assert isinstance(both, Group) and both.all is not None
     assert {(c.signal, c.above) for c in _flat(both.all)} == {("sum1h", 50.0), ("sum3h", 90.0)}
     assert isinstance(alone, Comparison) and (alone.signal, alone.above) == ("sum1h", 72.0)
+    # the rain has stopped (≤ 0.5 mm in 30 min, for 10 min): every level falls within 40 min
+    assert r.lift is not None and r.lift.after == 600
+    assert r.signals["sum30m"].window == 1800 and r.lift_within_s == 2400
+
+
+def test_seoul_inundation_forecast_criteria(rules: dict[str, RuleDef]) -> None:
+    # Seoul 침수 예보: 55 mm in 1 h (every rain stream) or 20 mm in 15 min (1-min gauges only)
+    hourly, quarter = rules["seoul.inundation_forecast"], rules["seoul.inundation_forecast_15min"]
+    assert _thresholds(hourly, "caution", "sum1h") == [("above", 55.0, None)]
+    assert quarter.select.properties == ("rainfall_1min",)
+    assert quarter.signals["sum15m"].window == 900
+    assert _thresholds(quarter, "caution", "sum15m") == [("above", 20.0, None)]
+    assert hourly.lift_within_s == quarter.lift_within_s == 2400
 
 
 def test_heat_wave_kma_criteria(rules: dict[str, RuleDef]) -> None:
@@ -184,8 +201,13 @@ def test_cold_wave_kma_criteria(rules: dict[str, RuleDef]) -> None:
     assert r.select.properties == ("air_temperature",)
     sig = r.signals["tmin_morning"]
     assert (sig.fn, sig.hours) == ("daily_min", (0, 9))
-    assert _thresholds(r, "caution", "tmin_morning") == [("below", -12.0, 2)]
-    assert _thresholds(r, "alert", "tmin_morning") == [("below", -15.0, 2)]
+    drop = r.signals["drop_morning"]
+    assert (drop.fn, drop.hours) == ("daily_min_drop", (0, 9))
+    # (a) a fall of ≥ 10 °C (경보 15 °C) from the day before to ≤ 3 °C; (b) ≤ −12 °C (−15 °C) for 2 days
+    assert _thresholds(r, "caution", "tmin_morning") == [("below", 3.0, 1), ("below", -12.0, 2)]
+    assert _thresholds(r, "alert", "tmin_morning") == [("below", 3.0, 1), ("below", -15.0, 2)]
+    assert _thresholds(r, "caution", "drop_morning") == [("above", 10.0, None)]
+    assert _thresholds(r, "alert", "drop_morning") == [("above", 15.0, None)]
 
 
 def test_strong_wind_kma_land_criteria(rules: dict[str, RuleDef]) -> None:
@@ -221,6 +243,7 @@ def test_hangang_bridge_flood_stages(rules: dict[str, RuleDef]) -> None:
     assert r.select.thing_properties == {"gauge": "hangang_bridge"}
     assert _thresholds(r, "caution", "stage") == [("above", 8.5, None)]  # 홍수주의보
     assert _thresholds(r, "alert", "stage") == [("above", 10.5, None)]  # 홍수경보
+    assert _thresholds(r, "serious", "stage") == [("above", 13.3, None)]  # 심각
 
 
 def test_jamsu_bridge_closure_stages(rules: dict[str, RuleDef]) -> None:
@@ -231,13 +254,30 @@ def test_jamsu_bridge_closure_stages(rules: dict[str, RuleDef]) -> None:
     assert _thresholds(r, "caution", "stage") == [("above", 6.2, None)]  # vehicles
 
 
+# --- fine dust -------------------------------------------------------------------------------------------
+
+
+def test_fine_dust_alert_stages(rules: dict[str, RuleDef]) -> None:
+    # 주의보 / 경보 on the hourly mean held 2 h; lifted (hysteresis) at the lower concentration
+    for rid, stages in {
+        "seoul.pm10": {"caution": (150.0, 100.0), "alert": (300.0, 150.0)},
+        "seoul.pm2_5": {"caution": (75.0, 35.0), "alert": (150.0, 75.0)},
+    }.items():
+        r = rules[rid]
+        assert r.hazard == "air_quality" and r.signals["mean1h"].window == 3600
+        for crisis, (above, clear) in stages.items():
+            lv = _level(r, crisis)
+            (c,) = _flat(lv.all)
+            assert (c.above, c.clear_below, lv.for_) == (above, clear, 3600.0), (rid, crisis)
+
+
 # --- facilities, fire, gas, landslide, sensors -----------------------------------------------------------
 
 
 def test_structural_management_levels_are_shares_of_the_allowable_value(rules: dict[str, RuleDef]) -> None:
     r = rules["facility.structural_management"]
     assert set(r.select.properties) == {"tilt", "crack_width", "strain", "vibration_velocity"}
-    for crisis, share in (("caution", 0.8), ("alert", 1.0)):
+    for crisis, share in (("caution", 0.8), ("alert", 1.0), ("serious", 2.0)):
         comps = list(_flat(_level(r, crisis).any))
         assert {(c.above, c.below, c.of) for c in comps} == {
             (share, None, "allowable"),

@@ -30,9 +30,9 @@ def rain() -> list[tuple[int, float]]:
 
     3-h sum: 12 × 5 = 60 at minute 120 (≥ 60: 호우주의보 기준), 60 + 3 × 10 = 90 at 150 (≥ 90: 호우경보
     기준). 1-h sum stays below 50 (at 150: 3 × 5 + 3 × 10 = 45), so 극한호우 never. After the rain: the
-    3-h sum drops to 85 at 190 (the 5 mm of minute 10 leaves (10, 190]): the warning is left from 190 and
-    after its 30 min clear_after, at 220, lowered to the advisory (sum (40, 220] = 8 × 5 + 30 = 70 ≥ 60);
-    at 250 the sum is 6 − 1 = 5 × 5 + 30 = 55 < 60: cleared 30 min later, at 280.
+    30-min sum is 0 from minute 180 (the 10 mm of minute 150 leaves (150, 180]), and the rule's lift has
+    held 10 min at 190: every level is left then, though the 3-h sum (85) would have kept the advisory
+    until 280 (the lift: the rain has stopped, the level falls within 40 min).
     """
     return [(m, 5.0) for m in range(10, 121, 10)] + [(m, 10.0) for m in (130, 140, 150)]
 
@@ -69,18 +69,16 @@ def change_lines(output: str) -> list[str]:
 
 
 def expect_heavy_rain_lines(lines: list[str]) -> None:
-    # START + 120 min = 02:00 KST on 14 July; + 150 = 02:30; + 220 = 03:40; + 280 = 04:40
-    assert len(lines) == 4, lines
-    fired, raised, lowered, cleared = lines
+    # START + 120 min = 02:00 KST on 14 July; + 150 = 02:30; + 190 = 03:10
+    assert len(lines) == 3, lines
+    fired, raised, cleared = lines
     assert fired.startswith("2025-07-14 02:00:00 KST  FIRED ") and "kma.heavy_rain" in fired
     assert "호우주의보 기준 / Heavy rain advisory criteria" in fired and "평시→주의" in fired
     assert "Dongjak AWS / rainfall_10min" in fired and "sum 3h = 60" in fired
     assert raised.startswith("2025-07-14 02:30:00 KST  RAISED ")
     assert "호우경보 기준 / Heavy rain warning criteria" in raised and "sum 3h = 90" in raised
-    assert lowered.startswith("2025-07-14 03:40:00 KST  LOWERED ") and "호우주의보 기준" in lowered
-    assert "sum 3h = 70" in lowered
-    assert cleared.startswith("2025-07-14 04:40:00 KST  CLEARED ") and "주의→평시" in cleared
-    assert "sum 3h = 40" in cleared  # the value when cleared: (100, 280] = 2 × 5 + 3 × 10
+    assert cleared.startswith("2025-07-14 03:10:00 KST  CLEARED ") and "경계→평시" in cleared
+    assert "sum 3h = 85" in cleared  # the value when cleared: (10, 190] = 11 × 5 + 3 × 10
     assert all("[late data]" not in line for line in lines)
 
 
@@ -95,7 +93,7 @@ def test_replay_csv_heavy_rain_through_the_shipped_packs(tmp_path: Path, runner:
         in result.stdout
     )
     expect_heavy_rain_lines(change_lines(result.stdout))
-    assert "4 changes: 2 raised, 1 cleared" in result.stdout
+    assert "3 changes: 2 raised, 1 cleared" in result.stdout
 
 
 def test_replay_without_tail_stops_at_the_last_observation(tmp_path: Path, runner: CliRunner) -> None:
@@ -387,7 +385,7 @@ def test_replay_by_datastream_id_from_the_store(
     expect_heavy_rain_lines(
         [line.replace("Dongjak AWS rainfall 10 min", "Dongjak AWS / rainfall_10min") for line in rain_lines]
     )
-    assert "5 changes: 3 raised, 1 cleared" in result.stdout
+    assert "4 changes: 3 raised, 1 cleared" in result.stdout  # heavy rain: fired, raised, cleared; stale
     missing = write_csv(
         tmp_path / "missing.csv", [[iso(0), "1", "99"]], header=("phenomenonTime", "result", "datastream")
     )

@@ -59,9 +59,12 @@ VS_KM_S = 3.5
 #: Background peak acceleration of a quiet urban accelerometer over one reporting step, gal (judgement:
 #: traffic and microtremor; well under intensity II).
 PGA_BACKGROUND_GAL = 0.3
-#: Rain an underpass's drains take away, mm per 10 min: Seoul's sewer design rainfall of 95 mm/h (the
-#: 30-year event of the city's 2010s standard, as the author recalls it; UNCONFIRMED), spread evenly.
-UNDERPASS_DRAIN_MM_10MIN = 95.0 / 6
+#: Rain an underpass's drains take away, mm per 10 min: Seoul's sewer design rainfall, spread evenly.
+#: Seoul raised it from 95 mm/h (the 30-year event) to 100 mm/h (the 50-year event), and to 110 mm/h around
+#: 강남역 (the 100-year event), in its December 2022 rainwater-management plan after the 8 August 2022
+#: flood (서울시 「방재성능목표 상향」, as reported in Dec 2022; the same figures are in
+#: safecity.flood's sewer, docs/flood-model.md). The demo's generated underpasses are not at 강남역.
+UNDERPASS_DRAIN_MM_10MIN = 100.0 / 6
 #: Road catchment that drains into an underpass's sag per unit of its own area (judgement: an underpass
 #: gathers the approach roads and the streets around; 20x turns 10 mm of excess rain into 20 cm of water).
 UNDERPASS_CATCHMENT_RATIO = 20.0

@@ -63,9 +63,9 @@ def kma_classes() -> tuple[IntensityClass, ...]:
 
 def kma_class_index(pga_g: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     """Index into :func:`kma_classes` per value (``-1`` below class IV)."""
-    bounds = np.array([c.min_gal for c in kma_classes()])
-    # the pack's levels fire when the reading is *above* the bound
-    out: npt.NDArray[np.intp] = np.searchsorted(bounds, np.asarray(pga_g) * GAL_PER_G, side="left") - 1
+    # the pack's levels fire at or above the bound (the engine's "above" is ≥, within a billionth)
+    bounds = np.array([c.min_gal for c in kma_classes()]) * (1 - 1e-9)
+    out: npt.NDArray[np.intp] = np.searchsorted(bounds, np.asarray(pga_g) * GAL_PER_G, side="right") - 1
     return out
 
 

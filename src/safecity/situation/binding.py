@@ -22,6 +22,7 @@ from safecity.situation.windows import (
     Age,
     Aggregate,
     Daily,
+    DailyDrop,
     Last,
     Rate,
     Series,
@@ -100,6 +101,8 @@ def _make_agg(s: Series, sig: SignalDef) -> Aggregate:
             return Daily(s, True, sig.hours)
         case "daily_min":
             return Daily(s, False, sig.hours)
+        case "daily_min_drop":
+            return DailyDrop(s, sig.hours)
         case "age":
             return Age(s)
         case _:

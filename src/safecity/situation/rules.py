@@ -61,9 +61,14 @@ def _bounded(seconds: float, text: object) -> float:
 
 Duration = Annotated[float, Field(ge=0)]
 
-SignalFn = Literal["last", "sum", "max", "min", "mean", "rate", "daily_max", "daily_min", "age"]
+SignalFn = Literal[
+    "last", "sum", "max", "min", "mean", "rate", "daily_max", "daily_min", "daily_min_drop", "age"
+]
 WINDOWED = frozenset({"sum", "max", "min", "mean", "rate"})
+#: per local day, compared over n consecutive days (``days = n``)
 DAILY = frozenset({"daily_max", "daily_min"})
+#: read per local day (``hours`` applies), whether or not compared over days
+PER_DAY = DAILY | {"daily_min_drop"}
 
 CRISIS_KEYS = {c.name: c for c in Crisis if c is not Crisis.none}
 
@@ -103,8 +108,8 @@ class SignalDef(_Strict):
             raise ValueError(f"fn = {self.fn!r} needs a window, e.g. window = '3h'")
         if self.fn not in WINDOWED and self.window is not None:
             raise ValueError(f"fn = {self.fn!r} takes no window")
-        if self.hours is not None and self.fn not in DAILY:
-            raise ValueError("hours applies only to daily_max / daily_min")
+        if self.hours is not None and self.fn not in PER_DAY:
+            raise ValueError("hours applies only to daily_max / daily_min / daily_min_drop")
         return self
 
     def describe_ko(self) -> str:
@@ -120,6 +125,7 @@ class SignalDef(_Strict):
             "last": "현재값",
             "daily_max": f"{hours}일 최고",
             "daily_min": f"{hours}일 최저",
+            "daily_min_drop": f"{hours}최저기온 전날 대비 하강",
             "age": "마지막 보고 후 경과",
         }[self.fn]
         return f"{self.property} {text}" if self.property else text
@@ -140,6 +146,7 @@ class SignalDef(_Strict):
             "last": "latest value",
             "daily_max": f"daily maximum{hours}",
             "daily_min": f"daily minimum{hours}",
+            "daily_min_drop": f"fall of the daily minimum{hours} from the day before",
             "age": "time since last report",
         }[self.fn]
         return f"{self.property} {text}" if self.property else text
@@ -321,7 +328,7 @@ class RuleDef(_Strict):
                     raise ValueError(
                         f"{path}.signal: unknown signal {comp.signal!r} (defined: {', '.join(self.signals)})"
                     )
-                if found.fn in DAILY or found.fn == "age" or comp.days is not None or comp.of is not None:
+                if found.fn in PER_DAY or found.fn == "age" or comp.days is not None or comp.of is not None:
                     raise ValueError(
                         f"{path}: a lift reads a windowed or latest value, not days, ages or 'of'"
                     )
@@ -354,7 +361,7 @@ class RuleDef(_Strict):
             longest = 0.0
             for c in _flat_comparisons(conds):
                 sig = self.signals[c.signal]
-                longest = max(longest, sig.window or (86400.0 if sig.fn in DAILY else 0.0))
+                longest = max(longest, sig.window or (86400.0 if sig.fn in PER_DAY else 0.0))
             return longest
 
         if self.lift is not None:

@@ -329,6 +329,22 @@ class Daily:
         return ((t + KST_OFFSET) % 86400) / 3600 >= self.hours[1]
 
 
+class DailyDrop(Daily):
+    """How far the daily minimum (within some local hours) fell from the previous local day: yesterday's
+    minimum minus today's running one (°C for a temperature; positive = colder today). None until both
+    days have a value. KMA's 한파 criterion (a) reads the morning minimum this way."""
+
+    __slots__ = ()
+
+    def __init__(self, series: Series, hours: tuple[int, int] | None, keep: int = 8) -> None:
+        super().__init__(series, False, hours, keep)
+
+    def value(self, t: float) -> float | None:
+        d = local_day(t)
+        today, yesterday = self.days.get(d), self.days.get(d - 1)
+        return None if today is None or yesterday is None else yesterday - today
+
+
 class LazySum(_Reader):
     """A window sum computed only when asked (a derived series nobody's rule reads: the 24-hour rainfall
     on the board), so keeping it costs the ingest path nothing."""
