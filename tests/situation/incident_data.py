@@ -13,7 +13,7 @@ from safecity.bus.tables import outbox
 from safecity.core.timeutil import to_micros
 from safecity.sensing import tables as st
 from safecity.situation import tables as t
-from safecity.situation.model import ConditionChange, Crisis
+from safecity.situation.model import ConditionChange, Crisis, Site
 
 #: 8 August 2022, 21:00 KST: the hour 동작구 recorded 141.5 mm (the storm the demo replays).
 T0 = datetime(2022, 8, 8, 12, 0, tzinfo=UTC)
@@ -39,6 +39,9 @@ def change(
     things: tuple[int, ...] = (),
     datastreams: tuple[int, ...] = (1,),
     observations: tuple[int, ...] = (),
+    official: bool = False,
+    site: Site | None = None,
+    lift_within_s: float | None = None,
 ) -> ConditionChange:
     names = {
         Crisis.none: ("", ""),
@@ -66,6 +69,9 @@ def change(
         lon=lon,
         lat=lat,
         detail={"signal_ko": "3시간 누적", "signal_en": "3-h sum", "unit": "mm"},
+        official=official,
+        site=site,
+        lift_within_s=lift_within_s,
     )
 
 

@@ -200,8 +200,11 @@ def test_board_stream_and_derived_series(storm: Any) -> None:
     assert district["district"] == "11590" and district["max"]["1h"] == 141.5
     board = client.get("/situation", headers=headers).json()
     assert board["level"]["level"] == 4 and board["level"]["nameKo"] == "심각"
-    assert [c["rule"] for c in board["conditions"]] == ["kma.heavy_rain"]
-    assert board["conditions"][0]["stageKo"] == "극한호우"
+    # KMA's 극한호우 and Seoul's own 침수 예보 (141.5 mm in the hour, over its 55 mm)
+    by_rule = {c["rule"]: c for c in board["conditions"]}
+    assert set(by_rule) == {"kma.heavy_rain", "seoul.inundation_forecast"}
+    assert by_rule["kma.heavy_rain"]["stageKo"] == "극한호우"
+    assert by_rule["seoul.inundation_forecast"]["stageKo"] == "침수 예보 기준"
     assert board["sensors"]["total"] == 1
     assert len(board["incidents"]) == 1 and board["incidents"][0]["timeline"]
     assert {d["code"] for d in board["districts"]} >= {"11590", "11680"}  # every district, quiet ones too

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -42,9 +43,16 @@ def clock() -> ManualClock:
     return ManualClock(T0 + 5 * M)
 
 
+def unbatched() -> IncidentConfig:
+    """The default policies without batching of area growth (tests of correlation and lifecycle; the
+    batching has tests of its own below)."""
+    base = IncidentConfig()
+    return IncidentConfig(hazards={k: replace(p, batch=timedelta(0)) for k, p in base.hazards.items()})
+
+
 @pytest.fixture
 def incidents(platform: Platform, clock: ManualClock) -> Incidents:
-    return Incidents(platform.store, platform.bus, clock)
+    return Incidents(platform.store, platform.bus, clock, unbatched())
 
 
 @pytest.fixture
@@ -81,8 +89,9 @@ def test_heavy_rain_over_three_districts_is_one_incident(incidents: Incidents, p
     assert ev.INCIDENT_OPENED not in _topics(more)
     updated = [e for e in more if e["topic"] == ev.INCIDENT_UPDATED]
     assert len(updated) == 1 and updated[0]["added"] == {
-        "areas": [GWANAK, YEONGDEUNGPO],
+        "areas": [YEONGDEUNGPO, GWANAK],  # published at the end of the batch, in code order
         "datastreams": [2, 3],
+        "levels": [{"area": YEONGDEUNGPO, "level": 3}, {"area": GWANAK, "level": 3}],
     }
     assert sorted(e["district"] for e in more if e.get("scope") == "district") == sorted(
         [GWANAK, YEONGDEUNGPO]
@@ -129,7 +138,9 @@ def test_districts_by_name_geometry_and_point_lookup(incidents: Incidents, seoul
     incident_id = out[0]["incidentId"]
     incidents.apply([change(subject="ds:2", districts=(GWANAK,), at=T0 + 10 * M)])
     inc = incidents.get(incident_id)
-    assert inc["titleKo"] == "호우경보 — 동작구" and inc["titleEn"] == "Heavy rain warning — Dongjak-gu"
+    # the title follows the areas: both districts now
+    assert inc["titleKo"] == "호우경보 — 동작구, 관악구"
+    assert inc["titleEn"] == "Heavy rain warning — Dongjak-gu, Gwanak-gu"
     assert [(a["code"], a["nameKo"], a["nameEn"]) for a in inc["areas"]] == [
         (DONGJAK, "동작구", "Dongjak-gu"),
         (GWANAK, "관악구", "Gwanak-gu"),

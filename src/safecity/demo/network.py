@@ -123,10 +123,14 @@ class Sensor:
     district: str  # MOIS code of the district it lies in
     streams: tuple[StreamSpec, ...]
     transport: str = "http"  # http | mqtt
-    properties: dict[str, Any] = field(default_factory=dict)  # e.g. gauge, facility
+    properties: dict[str, Any] = field(default_factory=dict)  # e.g. gauge, facility, name_ko
     dong: str = ""  # MOIS code of the dong it lies in
+    #: the administrative address (시 구 동), so an incident at it names the place people know
+    address_ko: str = ""
+    address_en: str = ""
 
     def thing_properties(self) -> dict[str, Any]:
+        address = {"address_ko": self.address_ko, "address_en": self.address_en} if self.address_ko else {}
         return {
             "code": self.code,
             "kind": self.kind,
@@ -134,6 +138,7 @@ class Sensor:
             "dong": self.dong,
             "demo": True,
             "source": SOURCE,
+            **address,
             **self.properties,
         }
 
@@ -304,7 +309,12 @@ def _underpasses(city: DemoCity, land: _Land) -> list[Sensor]:
                 lat,
                 d.code,
                 KIND_STREAMS["underpass"],
-                properties={"facility": "underpass", "generated": True},
+                properties={
+                    "facility": "underpass",
+                    "generated": True,
+                    "name_ko": f"{d.name_ko} 지하차도 (생성)",
+                    "name_en": f"{d.name_en} underpass (generated)",
+                },
             )
         )
     return out
@@ -345,8 +355,14 @@ def build_network(city: DemoCity) -> Network:
                 KIND_STREAMS["river"],
                 # river gauges publish over MQTT, as field loggers do; the rest post over HTTP
                 transport="mqtt",
-                # the han_river pack finds its gauges by this property (e.g. "hangang_bridge")
-                properties={"gauge": g.code.replace("-", "_"), "river": "han"},
+                # the han_river pack finds its gauges by this property (e.g. "hangang_bridge"); an
+                # incident at it is named after the gauge's place (name_ko / name_en)
+                properties={
+                    "gauge": g.code.replace("-", "_"),
+                    "river": "han",
+                    "name_ko": f"{g.name_ko} {ko}",
+                    "name_en": f"{g.name_en} {en}",
+                },
             )
         )
     for f in city.facts.facilities:
@@ -364,7 +380,12 @@ def build_network(city: DemoCity) -> Network:
                 lat,
                 district,
                 KIND_STREAMS[f.kind],
-                properties={"facility": f.kind, "facility_code": f.code},
+                properties={
+                    "facility": f.kind,
+                    "facility_code": f.code,
+                    "name_ko": f.name_ko,
+                    "name_en": f.name_en,
+                },
             )
         )
     sensors += _underpasses(city, land)
@@ -408,8 +429,21 @@ def _with_dongs(city: DemoCity, network: Network) -> Network:
     def tag(items: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(replace(i, dong=c) for i, c in zip(items, codes(items), strict=True)) if items else ()
 
+    dongs = {d.code: d for d in city.dongs}
+    districts = {d.code: d for d in city.districts}
+
+    def addressed(s: Sensor) -> Sensor:
+        dong, district = dongs.get(s.dong), districts.get(s.district)
+        if dong is None or district is None:
+            return s
+        return replace(
+            s,
+            address_ko=f"서울특별시 {district.name_ko} {dong.name_ko}",
+            address_en=f"{dong.name_en}, {district.name_en}, Seoul",
+        )
+
     return Network(
-        tag(network.sensors),
+        tuple(addressed(s) for s in tag(network.sensors)),
         tag(network.schools),
         tag(network.shelters),
         tag(network.fire_stations),

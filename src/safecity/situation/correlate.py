@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from safecity.situation.model import Crisis
+from safecity.situation.model import Crisis, Site
 
 Point = tuple[float, float]  # lon, lat (WGS84 degrees)
 
@@ -42,25 +42,40 @@ class HazardPolicy:
     radius_km: float
     point: bool = False  # correlate by Thing and point distance, not by district
     close_after: timedelta | None = None  # overrides IncidentConfig.close_after for this hazard
+    #: Areas joining an incident, or rising, are published (area links, levels, IncidentUpdated, title)
+    #: at most once per this interval, the first at once: a heat wave spreading over the city district
+    #: by district is a few updates, not one per district. A level that falls is published at once.
+    batch: timedelta = timedelta(0)
+    #: Point hazards: the radius (m) of the cordon around the point that the incident's warning covers,
+    #: instead of whole districts.
+    cordon_m: float | None = None
 
 
 def _default_policies() -> Mapping[str, HazardPolicy]:
-    city_wide = HazardPolicy(radius_km=40.0)
+    # Batching (judgement): a storm's districts join within the hour and people in a newly hit district
+    # must hear soon, so 30 min; heat, cold and fine dust spread over hours and are safety guidance, 2 h.
+    storm = HazardPolicy(radius_km=40.0, batch=timedelta(minutes=30))
+    slow = HazardPolicy(radius_km=40.0, batch=timedelta(hours=2))
     return MappingProxyType(
         {
-            "heavy_rain": city_wide,
-            "heat_wave": city_wide,
-            "cold_wave": city_wide,
-            "strong_wind": city_wide,
-            "air_quality": city_wide,
+            "heavy_rain": storm,
+            "heat_wave": slow,
+            "cold_wave": slow,
+            "strong_wind": storm,
+            "air_quality": slow,
             # The Han River and its tributaries rise together in one storm: one flood situation.
-            "river_flood": city_wide,
+            "river_flood": storm,
+            # One earthquake shakes the whole city within seconds: one incident with all its districts,
+            # published at once (its stations report within a minute of each other).
+            "earthquake": HazardPolicy(radius_km=40.0),
             # Slopes of one hillside (우면산 2011) fail together; another mountain is another incident.
             "landslide": HazardPolicy(radius_km=5.0, point=True),
             # A structure, a fire or a leak is one place; 500 m takes in the neighbouring sensors of it.
-            "facility": HazardPolicy(radius_km=0.5, point=True),
-            "fire": HazardPolicy(radius_km=0.5, point=True),
-            "gas": HazardPolicy(radius_km=0.5, point=True),
+            # Cordons (judgement): a failing structure's fall and debris zone, 300 m; a fire's smoke and a
+            # leak's evacuation zone, 500 m (a 2-km circle would take in a whole district's people).
+            "facility": HazardPolicy(radius_km=0.5, point=True, cordon_m=300.0),
+            "fire": HazardPolicy(radius_km=0.5, point=True, cordon_m=500.0),
+            "gas": HazardPolicy(radius_km=0.5, point=True, cordon_m=500.0),
             # Sensor faults are one situation for the people who keep the network running: a power cut
             # or a telecom outage silences hundreds of devices at once, and that must read as one
             # incident listing them, not hundreds (the board's sensor summary shows them one by one).
@@ -105,6 +120,9 @@ class ConditionState:
     districts: tuple[str, ...]
     lon: float | None
     lat: float | None
+    official: bool = False  # from a rule whose levels are official stages (RuleDef.official)
+    lift_within_s: float | None = None  # the rule's bound (RuleDef.lift_within_s)
+    site: Site | None = None  # the facility it is at
 
 
 @dataclass
@@ -126,6 +144,24 @@ class OpenIncident:
     points: set[Point] = field(default_factory=set)
     links: set[tuple[str, str]] = field(default_factory=set)  # (kind, ref) already stored
     observation_links: int = 0
+    title_ko: str = ""
+    title_en: str = ""
+    #: the rule whose official stages this incident is (ConditionChange.official), else None
+    own_rule: str | None = None
+    #: each area's level as published (area links); lags ``area_levels`` on growth by the policy's batch
+    published: dict[str, Crisis] = field(default_factory=dict)
+    published_at: datetime | None = None  # event time of the last published growth
+    pending: bool = False  # growth waits for the batch interval
+
+    def area_levels(self) -> dict[str, Crisis]:
+        """Each district's own level now: the highest of the conditions naming it (a manual incident's
+        declared level is its areas' floor)."""
+        out = dict.fromkeys(self.areas, self.base_level) if self.base_level > Crisis.none else {}
+        for c in self.conditions.values():
+            if c.level > Crisis.none:
+                for d in c.districts:
+                    out[d] = max(out.get(d, Crisis.none), c.level)
+        return out
 
     def current_level(self) -> Crisis:
         # A manual incident's declared level is a floor: conditions raise it, never lower it.
@@ -172,15 +208,17 @@ def relation(
     if incident.things.intersection(things):
         return 0.0
     districts = tuple(districts)
-    if not policy.point and incident.areas.intersection(districts):
+    # its published areas and those of its conditions (growth may wait for publishing, see batch)
+    areas = incident.areas | {d for c in incident.conditions.values() for d in c.districts}
+    if not policy.point and areas.intersection(districts):
         return 0.0
     here = locations(policy, districts, [point] if point else [], centroid)
-    there = locations(policy, incident.areas, incident.points, centroid)
+    there = locations(policy, areas, incident.points, centroid)
     if not here or not there:
         # No geometry to measure (districts not imported, no coordinates): a region-wide hazard still
         # joins within the same 시·도, whose code is the first two digits of every sigungu code.
         if not policy.point and policy.radius_km >= REGION_KM:
-            regions = {a[:2] for a in incident.areas}
+            regions = {a[:2] for a in areas}
             if any(d[:2] in regions for d in districts):
                 return policy.radius_km
         return None

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from safecity.sensing.directory import StreamInfo
 from safecity.situation.binding import AreaGroup, Binding, to_datetime
-from safecity.situation.model import HAZARDS, ConditionChange, Crisis
+from safecity.situation.model import HAZARDS, ConditionChange, Crisis, Site
 
 
 def change_of(
@@ -49,6 +50,25 @@ def change_of(
         lat=w.info.lat,
         late=late,
         detail={**b.words(shown, signal, w.info.unit), **({"note": note} if note else {})},
+        official=b.rule.official,
+        lift_within_s=b.rule.lift_within_s,
+        site=site_of(w.info),
+    )
+
+
+def site_of(info: StreamInfo) -> Site:
+    """The facility a stream's Thing stands for: its ``name_ko``/``name_en``/``address_ko``/``address_en``
+    properties (strings), else the Thing's name."""
+
+    def text(key: str) -> str:
+        v = info.thing_properties.get(key)
+        return v.strip() if isinstance(v, str) else ""
+
+    return Site(
+        text("name_ko") or info.thing_name,
+        text("name_en") or text("name_ko") or info.thing_name,
+        text("address_ko"),
+        text("address_en") or text("address_ko"),
     )
 
 
@@ -85,6 +105,8 @@ def group_change(
         lon=first.where.info.lon,
         lat=first.where.info.lat,
         late=late,
+        official=g.rule.official,
+        lift_within_s=g.rule.lift_within_s,
         detail={
             "members": len(g.members),
             "needed": g.needed(),

@@ -34,7 +34,7 @@ from safecity.situation.incident_read import (
     iso,
 )
 from safecity.situation.lifecycle import OPEN, TERMINAL, Status
-from safecity.situation.model import Crisis
+from safecity.situation.model import Crisis, Site
 from safecity.situation.tables import incidents as t_incidents
 from safecity.situation.tables import links as t_links
 from safecity.situation.tables import timeline as t_timeline
@@ -83,9 +83,21 @@ class Work:
     hazards: dict[int, str] = field(default_factory=dict)  # of incidents not in the open index
     missing_areas: set[str] = field(default_factory=set)  # codes geo.areas does not know (this work)
     backdated: dict[int, Opening] = field(default_factory=dict)  # incident → its new opening
+    area_levels: dict[tuple[int, str], Crisis] = field(default_factory=dict)  # (incident, area) → published
+    retitled: dict[int, tuple[str, str]] = field(default_factory=dict)  # incident → (title_ko, title_en)
 
     def saw(self, at: datetime) -> None:
         self.at = at if self.at is None or at > self.at else self.at
+
+
+def _site_args(data: dict[str, Any]) -> dict[str, str]:
+    """A stored site's fields (camelCase JSON) as :class:`Site` arguments."""
+    return {
+        "name_ko": str(data.get("nameKo") or ""),
+        "name_en": str(data.get("nameEn") or ""),
+        "address_ko": str(data.get("addressKo") or ""),
+        "address_en": str(data.get("addressEn") or ""),
+    }
 
 
 def jsonable(value: Any) -> Any:
@@ -153,6 +165,8 @@ class IncidentRegister:
                     cleared_at=r["cleared_at"],
                     opened_at=r["opened_at"],
                     source=r["source"],
+                    title_ko=r["title_ko"],
+                    title_en=r["title_en"],
                 )
                 if r["lon"] is not None and r["lat"] is not None:
                     inc.points.add((float(r["lon"]), float(r["lat"])))
@@ -177,6 +191,7 @@ class IncidentRegister:
         inc.links.add((kind, ref))
         if kind == "area":
             inc.areas.add(ref)
+            inc.published[ref] = Crisis(lr["level"] or 0)
         elif kind == "thing":
             inc.things.add(int(ref))
         elif kind == "observation":
@@ -194,8 +209,13 @@ class IncidentRegister:
                 districts=tuple(data.get("districts", ())),
                 lon=data.get("lon"),
                 lat=data.get("lat"),
+                official=bool(data.get("official")),
+                lift_within_s=data.get("liftWithinS"),
+                site=Site(**_site_args(data["site"])) if isinstance(data.get("site"), dict) else None,
             )
             inc.conditions[ref] = cond
+            if cond.official:
+                inc.own_rule = cond.rule_id
             # Two open incidents hold a subject when it fired again long after clearing (see _holder):
             # the one where it changed last holds it.
             other = open_incidents.get(by_condition.get(ref, 0))
@@ -308,6 +328,9 @@ class IncidentRegister:
                     "districts": list(cond.districts),
                     "lon": cond.lon,
                     "lat": cond.lat,
+                    "official": cond.official,
+                    "liftWithinS": cond.lift_within_s,
+                    "site": cond.site.to_json() if cond.site else None,
                 },
                 "updated_at": now,
             }
@@ -329,6 +352,18 @@ class IncidentRegister:
                 )
         if work.links:
             conn.execute(insert(t_links), work.links)
+        for (incident_id, code), lv in sorted(work.area_levels.items()):
+            conn.execute(
+                update(t_links)
+                .where(t_links.c.incident_id == incident_id, t_links.c.kind == "area", t_links.c.ref == code)
+                .values(level=int(lv), updated_at=now)
+            )
+        for incident_id, (title_ko, title_en) in sorted(work.retitled.items()):
+            conn.execute(
+                update(t_incidents)
+                .where(t_incidents.c.id == incident_id)
+                .values(title_ko=title_ko, title_en=title_en)
+            )
         if work.timeline:
             conn.execute(insert(t_timeline), work.timeline)
         if work.backdated:
@@ -348,7 +383,7 @@ class IncidentRegister:
                     updated_at=now,
                 )
             )
-        for incident_id in sorted(work.added.keys() | work.backdated.keys()):
+        for incident_id in sorted(work.added.keys() | work.backdated.keys() | work.retitled.keys()):
             inc = self._open.get(incident_id)
             if incident_id in work.opened:
                 continue  # IncidentOpened already says what it holds
@@ -362,6 +397,8 @@ class IncidentRegister:
             }
             if (b := work.backdated.get(incident_id)) is not None:
                 payload.update(openedAt=iso(b.at), titleKo=b.title_ko, titleEn=b.title_en)
+            if (title := work.retitled.get(incident_id)) is not None:
+                payload.update(titleKo=title[0], titleEn=title[1])
             work.events.append((ev.INCIDENT_UPDATED, payload))
 
     def _district_events(self, work: Work, before: dict[tuple[str, str], tuple[Crisis, set[int]]]) -> None:

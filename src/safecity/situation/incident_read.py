@@ -56,18 +56,32 @@ def incident_row(conn: Connection, incident_id: int) -> RowMapping:
 
 
 def _areas_json(
-    conn: Connection, codes: Sequence[str], conditions: Sequence[RowMapping], area_of: AreaLookup
+    conn: Connection,
+    codes: Sequence[tuple[str, int | None]],
+    conditions: Sequence[RowMapping],
+    area_of: AreaLookup,
 ) -> list[dict[str, Any]]:
     out = []
-    for code in codes:
+    for code, published in codes:
         area = area_of(conn, code)
-        level = max(
-            (int(c["level"] or 0) for c in conditions if code in ((c["data"] or {}).get("districts") or ())),
-            default=0,
+        # the area's level as published (situation.incident_rules._publish_areas); rows from before
+        # publishing existed, and a manual incident's areas, carry none: their conditions' highest
+        level = (
+            int(published)
+            if published is not None
+            else max(
+                (
+                    int(c["level"] or 0)
+                    for c in conditions
+                    if code in ((c["data"] or {}).get("districts") or ())
+                ),
+                default=0,
+            )
         )
         out.append(
             {
                 "code": code,
+                "kind": "dong" if len(code) == 10 else "district",
                 "nameKo": area.name_ko if area else None,
                 "nameEn": area.name_en if area else None,
                 "level": level,
@@ -83,13 +97,16 @@ def incident_json(
     status = Status(r["status"])
     hazard = HAZARDS.get(r["hazard"])
     conditions = [lr for lr in incident_links if lr["kind"] == "condition"]
-    codes = sorted(lr["ref"] for lr in incident_links if lr["kind"] == "area")
+    codes = sorted((lr["ref"], lr["level"]) for lr in incident_links if lr["kind"] == "area")
+    data = [lr["data"] or {} for lr in conditions]
+    lifts = [float(d["liftWithinS"]) for d in data if d.get("liftWithinS") is not None]
     return {
         "id": int(r["id"]),
         "hazard": r["hazard"],
         "hazardKo": hazard.name_ko if hazard else r["hazard"],
         "hazardEn": hazard.name_en if hazard else r["hazard"],
         "level": int(level),
+        "baseLevel": int(r["base_level"]),
         "crisis": level.to_json(),
         "status": status.value,
         "statusKo": status.name_ko,
@@ -113,6 +130,10 @@ def incident_json(
         "createdAt": iso(r["created_at"]),
         "updatedAt": iso(r["updated_at"]),
         "areas": _areas_json(conn, codes, conditions, area_of),
+        # at most how long after the hazard's driving input ends its conditions clear (the longest of
+        # its rules' RuleDef.lift_within_s), for the warning side's <expires> and lifting
+        "liftWithinS": max(lifts) if lifts else None,
+        "official": any(d.get("official") for d in data),
     }
 
 
@@ -165,6 +186,9 @@ def read_incident(conn: Connection, incident_id: int, area_of: AreaLookup) -> di
             "stageKo": (lr["data"] or {}).get("stageKo"),
             "stageEn": (lr["data"] or {}).get("stageEn"),
             "districts": (lr["data"] or {}).get("districts", []),
+            "official": bool((lr["data"] or {}).get("official")),
+            "liftWithinS": (lr["data"] or {}).get("liftWithinS"),
+            "site": (lr["data"] or {}).get("site"),
         }
         for lr in incident_links
         if lr["kind"] == "condition"

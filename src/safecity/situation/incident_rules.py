@@ -6,7 +6,8 @@ change arrives late. Part of :class:`~safecity.situation.incidents.Incidents`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
@@ -35,6 +36,7 @@ from safecity.situation.incident_read import iso
 from safecity.situation.lifecycle import Status
 from safecity.situation.model import HAZARDS, ConditionChange, Crisis
 from safecity.situation.tables import incidents as t_incidents
+from safecity.situation.titles import Area, area_phrase, incident_title
 
 log = get_logger(__name__)
 
@@ -63,6 +65,10 @@ class RuleIncidents(IncidentRegister):
         def work(conn: Connection, w: Work) -> None:
             for c in valid:
                 self._apply_one(conn, w, c)
+            for incident_id in sorted(w.touched):
+                inc = self._open.get(incident_id)
+                if inc is not None and inc.source == "rule":
+                    self._publish_areas(conn, w, inc, w.at or w.now)
 
         _, events = self._commit(work)
         return self._deliver(events)
@@ -99,8 +105,10 @@ class RuleIncidents(IncidentRegister):
             if not c.fired or c.level == Crisis.none:
                 return
             point = (c.lon, c.lat) if c.lon is not None and c.lat is not None else None
+            # an official stage is an incident of its own, and no other rule joins it
+            own = c.rule_id if c.official else None
             inc = best_match(
-                self._open.values(),
+                [i for i in self._open.values() if i.own_rule == own],
                 self.config,
                 c.hazard,
                 c.at,
@@ -114,14 +122,86 @@ class RuleIncidents(IncidentRegister):
     def _title(
         self, conn: Connection, work: Work, c: ConditionChange, districts: tuple[str, ...]
     ) -> tuple[str, str]:
-        """An incident's title from the change that opens it: 호우주의보 기준 — 동작구."""
+        """An incident's title from the change that opens it: 호우주의보 기준 — 동작구 (see
+        :mod:`safecity.situation.titles`; :meth:`_retitle` keeps it current afterwards)."""
         hazard = HAZARDS[c.hazard]
-        place_ko, place_en = self._names(conn, districts, work)
         stage_ko = c.stage_ko or f"{hazard.name_ko} {c.level.name_ko}"
         stage_en = c.stage_en or f"{hazard.name_en} {c.level.name_en.lower()}"
-        title_ko = f"{stage_ko} — {place_ko}" if place_ko else stage_ko
-        title_en = f"{stage_en} — {place_en}" if place_en else stage_en
-        return title_ko, title_en
+        place = area_phrase(self._title_areas(conn, work, districts))
+        site = c.site if self.config.policy(c.hazard).point or c.official else None
+        return incident_title(c.hazard, stage_ko, stage_en, place, site)
+
+    def _title_areas(self, conn: Connection, work: Work, codes: Iterable[str]) -> list[Area]:
+        out = []
+        for code in codes:
+            a = self._area(conn, code, work)
+            out.append(Area(code, a.name_ko, a.name_en, a.centroid) if a else Area(code, code, code, None))
+        return out
+
+    def _retitle(self, conn: Connection, work: Work, inc: OpenIncident) -> None:
+        """Name the incident after its current stage and published areas: the highest published level's
+        stage (of a condition in those areas when one is) over the areas at that level. When every
+        condition has cleared the title stays as it was, so it keeps saying what happened where."""
+        if inc.source != "rule":
+            return  # a person named it
+        top = max(inc.published.values(), default=Crisis.none)
+        if top == Crisis.none:
+            return  # all cleared: the title keeps the last stage it had
+        # the title claims its stage only for the areas at it ("극한호우 — 동작구", not over the band)
+        at_level = sorted(code for code, lv in inc.published.items() if lv == top)
+        stages = sorted(
+            (c for c in inc.conditions.values() if c.level == top),
+            key=lambda c: (not set(c.districts) & set(at_level), -c.since.timestamp()),
+        )
+        if not stages:
+            return
+        cond = stages[0]
+        place = area_phrase(self._title_areas(conn, work, at_level))
+        site = cond.site if self.config.policy(inc.hazard).point or inc.own_rule else None
+        title = incident_title(inc.hazard, cond.stage_ko, cond.stage_en, place, site)
+        if title != (inc.title_ko, inc.title_en):
+            inc.title_ko, inc.title_en = title
+            work.retitled[inc.id] = title
+
+    def _publish_areas(
+        self, conn: Connection, work: Work, inc: OpenIncident, at: datetime, force: bool = False
+    ) -> None:
+        """Publish the incident's areas and their levels (area links, IncidentUpdated, title).
+
+        A level that falls is published at once: nobody may keep a warning stronger than their area's
+        level. Areas that join or rise are published at once the first time and then at most once per
+        the hazard's ``batch`` interval (:meth:`Incidents.tick` publishes what waited), so a situation
+        spreading district by district is a few updates. Published levels never exceed the live ones.
+        """
+        live = inc.area_levels()
+        published = inc.published
+        changed = {
+            code: live.get(code, Crisis.none)
+            for code, lv in published.items()
+            if live.get(code, Crisis.none) < lv
+        }
+        grown = {code: lv for code, lv in live.items() if lv > published.get(code, Crisis.none)}
+        if grown:
+            batch = self.config.policy(inc.hazard).batch
+            if force or inc.published_at is None or at - inc.published_at >= batch:
+                changed.update(grown)
+                inc.published_at = at
+                inc.pending = False
+            else:
+                inc.pending = True
+        if not changed:
+            return
+        for code, lv in sorted(changed.items()):
+            if code not in inc.areas:
+                self._link(work, inc, "area", code, "areas")
+                inc.areas.add(code)
+            published[code] = lv
+            work.area_levels[(inc.id, code)] = lv
+            work.added.setdefault(inc.id, {}).setdefault("levels", []).append(
+                {"area": code, "level": int(lv)}
+            )
+        work.touched.add(inc.id)
+        self._retitle(conn, work, inc)
 
     def _open_for(
         self, conn: Connection, work: Work, c: ConditionChange, districts: tuple[str, ...]
@@ -161,6 +241,9 @@ class RuleIncidents(IncidentRegister):
             last_activity=c.at,
             cleared_at=None,
             opened_at=c.at,
+            title_ko=title_ko,
+            title_en=title_en,
+            own_rule=c.rule_id if c.official else None,
         )
         self._open[incident_id] = inc
         work.opened.add(incident_id)
@@ -238,6 +321,9 @@ class RuleIncidents(IncidentRegister):
                 districts=districts,
                 lon=c.lon,
                 lat=c.lat,
+                official=c.official,
+                lift_within_s=c.lift_within_s,
+                site=c.site,
             )
             inc.conditions[key] = cond
             work.conditions[(inc.id, key)] = True
@@ -249,13 +335,13 @@ class RuleIncidents(IncidentRegister):
             cond.stage_en = c.stage_en or cond.stage_en
             cond.districts = districts or cond.districts
             cond.lon, cond.lat = (c.lon, c.lat) if c.lon is not None else (cond.lon, cond.lat)
+            cond.lift_within_s = c.lift_within_s if c.lift_within_s is not None else cond.lift_within_s
+            cond.site = c.site or cond.site
             work.conditions.setdefault((inc.id, key), False)
         # A subject that fires again long after clearing moves to the new incident (see _holder); the
         # old one keeps it as cleared.
         self._by_condition[key] = inc.id
-        for d in districts:
-            self._link(work, inc, "area", d, "areas")
-            inc.areas.add(d)
+        # areas are linked when published (_publish_areas, at the end of the batch)
         if c.lon is not None and c.lat is not None:
             inc.points.add((c.lon, c.lat))
         for ds in c.datastream_ids:

@@ -88,11 +88,21 @@ class Incidents(RuleIncidents):
         return self.get(incident_id)
 
     def tick(self, now: datetime) -> Events:
-        """Close (or set recovering) the incidents whose conditions have all been clear for close_after.
+        """Close (or set recovering) the incidents whose conditions have all been clear for close_after,
+        and publish the area growth that waited for its hazard's batch interval.
 
         ``now`` is the current time on the conditions' clock (the wall clock live, the data's time in a
         replay). Manual incidents are never closed by the platform: a person opened them.
         """
+
+        def waiting() -> list[OpenIncident]:
+            return [
+                inc
+                for inc in self._open.values()
+                if inc.pending
+                and inc.published_at is not None
+                and now - inc.published_at >= self.config.policy(inc.hazard).batch
+            ]
 
         def due() -> list[OpenIncident]:
             return [
@@ -106,10 +116,13 @@ class Incidents(RuleIncidents):
             ]
 
         with self._lock:
-            if not due():
+            if not due() and not waiting():
                 return []
 
         def work(conn: Connection, w: Work) -> None:
+            w.saw(now)
+            for inc in waiting():
+                self._publish_areas(conn, w, inc, now, force=True)
             for inc in due():
                 wait = self.config.close_after_for(inc.hazard)
                 current = Status(inc.status)
@@ -327,7 +340,24 @@ class Incidents(RuleIncidents):
         union of their geometries when districts are loaded), datastreams, things, observations, links.
         Raises NotFound."""
         with self.store.engine.connect() as conn:
-            return read_incident(conn, incident_id, self._area)
+            return self._with_site(read_incident(conn, incident_id, self._area))
+
+    def _with_site(self, incident: dict[str, Any]) -> dict[str, Any]:
+        """A point incident's location with its cordon (``radiusM``, the hazard's
+        :attr:`~safecity.situation.correlate.HazardPolicy.cordon_m`) and the facility's names and address
+        (``nameKo``/``nameEn``/``addressKo``/``addressEn``, from its highest condition's site)."""
+        loc = incident.get("location")
+        policy = self.config.policy(incident["hazard"])
+        if loc is None or not (policy.point or incident.get("official")):
+            return incident
+        if policy.point and policy.cordon_m:
+            loc["radiusM"] = policy.cordon_m
+        sited = sorted(
+            (c for c in incident.get("conditions", []) if c.get("site")), key=lambda c: -int(c["level"])
+        )
+        if sited:
+            loc.update({k: v for k, v in sited[0]["site"].items() if v})
+        return incident
 
     def list(
         self,

@@ -73,6 +73,25 @@ HAZARDS: dict[str, Hazard] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Site:
+    """What to call the place a condition is at, for people: the facility and its administrative address
+    (from the Thing's properties ``name_ko``/``name_en``/``address_ko``/``address_en``, else its name)."""
+
+    name_ko: str
+    name_en: str
+    address_ko: str = ""
+    address_en: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "nameKo": self.name_ko,
+            "nameEn": self.name_en,
+            "addressKo": self.address_ko,
+            "addressEn": self.address_en,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ConditionChange:
     """A rule's condition entered, changed or left a level for one subject (a stream, a thing or an area).
 
@@ -101,6 +120,12 @@ class ConditionChange:
     lat: float | None = None
     late: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    #: the rule's levels are an authority's official stages (RuleDef.official): its own incident
+    official: bool = False
+    #: at most how long after the driving input falls back the rule leaves its levels (RuleDef.lift_within_s)
+    lift_within_s: float | None = None
+    #: the facility the condition is at (a point hazard's incident is named after it)
+    site: Site | None = None
 
     @property
     def fired(self) -> bool:
@@ -127,4 +152,7 @@ class ConditionChange:
             "lon": self.lon,
             "lat": self.lat,
             "late": self.late,
+            "official": self.official,
+            "liftWithinS": self.lift_within_s,
+            "site": self.site.to_json() if self.site else None,
         }

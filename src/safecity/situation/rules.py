@@ -282,6 +282,10 @@ class RuleDef(_Strict):
     level: tuple[LevelDef, ...] = Field(min_length=1)
     area: AreaDef | None = None
     lift: LiftDef | None = None
+    #: The levels are an authority's official stages, observed (HRFCO's flood stages at its forecast
+    #: point): the rule's conditions make an incident of their own, with its own headline, instead of a
+    #: line in another rule's incident of the same hazard; other rules' conditions do not join it.
+    official: bool = False
 
     @field_validator("id")
     @classmethod
