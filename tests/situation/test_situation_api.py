@@ -463,9 +463,10 @@ def test_delete_switches_a_shipped_rule_off(ctx: Ctx) -> None:
     one = r.json()
     assert one["active"] is None
     assert [(v["version"], v["active"], v["createdBy"]) for v in one["versions"]] == [(2, False, "admin1")]
-    # 75 mm in 10 minutes would be a heavy-rain advisory; the rule is off
+    # 75 mm in 10 minutes would be a heavy-rain advisory; the rule is off (Seoul's own 침수 예보 at 55 mm
+    # in the hour is another rule, and still on)
     ctx.rain(ds, 10, 75.0)
-    assert ctx.board()["conditions"] == []
+    assert [c["rule"] for c in ctx.board()["conditions"]] == ["seoul.inundation_forecast"]
     # it stays off across a reload (the switch is stored, not held in memory)
     ctx.client.post("/situation/rules/reload", headers=ctx.admin)
     assert "kma.heavy_rain" not in ctx.running()
@@ -571,8 +572,10 @@ def test_board_levels_follow_a_manual_incident_and_a_condition(ctx: Ctx) -> None
     board = ctx.board()
     by_code = {d["code"]: d for d in board["districts"]}
     assert by_code[GANGNAM]["levels"] == {"heavy_rain": 2}
-    (cond,) = board["conditions"]
-    assert cond["rule"] == "kma.heavy_rain" and cond["district"] == GANGNAM
+    # KMA's advisory, and Seoul's 침수 예보 (65 mm within the hour, over its 55 mm)
+    assert sorted(c["rule"] for c in board["conditions"]) == ["kma.heavy_rain", "seoul.inundation_forecast"]
+    cond = next(c for c in board["conditions"] if c["rule"] == "kma.heavy_rain")
+    assert cond["district"] == GANGNAM
     assert board["sensors"]["total"] == 1
     assert sorted(i["hazard"] for i in board["incidents"]) == ["heavy_rain", "landslide"]
     assert board["level"]["level"] == 3
