@@ -579,3 +579,53 @@ def test_board_levels_follow_a_manual_incident_and_a_condition(ctx: Ctx) -> None
     assert board["sensors"]["total"] == 1
     assert sorted(i["hazard"] for i in board["incidents"]) == ["heavy_rain", "landslide"]
     assert board["level"]["level"] == 3
+
+
+def test_the_official_crisis_level_is_declared_by_a_person_beside_the_risk_level(ctx: Ctx) -> None:
+    board = ctx.board()
+    assert board["levelLabel"] == {
+        "ko": "위험 수준(플랫폼 산정)",
+        "en": "Risk level (computed by the platform)",
+    }
+    assert board["official"] == []
+    # an operator records the 위기경보 the city declared; the computed level does not move
+    r = ctx.client.put(
+        "/situation/official",
+        json={"hazard": "heavy_rain", "level": "경계", "note": "서울시 재난안전대책본부 2단계"},
+        headers=ctx.operator,
+    )
+    assert r.status_code == 200, r.text
+    (decl,) = r.json()["official"]
+    assert (decl["hazard"], decl["area"], decl["level"]["nameKo"], decl["setBy"]) == (
+        "heavy_rain",
+        None,
+        "경계",
+        "operator1",
+    )
+    assert decl["labelEn"] == "Crisis alert level (declared by a person)"
+    board = ctx.board()
+    assert [o["level"]["level"] for o in board["official"]] == [3] and board["level"]["level"] == 0
+    # one district's own declaration sits beside the city's; level 0 lifts the city's
+    assert (
+        ctx.client.put(
+            "/situation/official",
+            json={"hazard": "heavy_rain", "level": 2, "area": GANGNAM},
+            headers=ctx.operator,
+        ).status_code
+        == 200
+    )
+    r = ctx.client.put("/situation/official", json={"hazard": "heavy_rain", "level": 0}, headers=ctx.operator)
+    assert [(o["area"], o["level"]["level"]) for o in r.json()["official"]] == [(GANGNAM, 2)]
+    assert (
+        ctx.client.get("/situation/official", headers=ctx.operator).json()["official"][0]["area"] == GANGNAM
+    )
+    # bad input names its field; the public may not declare
+    for body, where in (
+        ({"hazard": "volcano", "level": 1}, "hazard"),
+        ({"hazard": "heavy_rain", "level": 7}, "level"),
+        ({"hazard": "heavy_rain", "level": "대충"}, "level"),
+        ({"hazard": "heavy_rain", "level": 1, "area": "seoul"}, "area"),
+    ):
+        r = ctx.client.put("/situation/official", json=body, headers=ctx.operator)
+        assert r.status_code in (400, 422) and where in r.text, (body, r.text)
+    assert ctx.client.put("/situation/official", json={"hazard": "heavy_rain", "level": 1}).status_code == 401

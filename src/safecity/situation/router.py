@@ -21,6 +21,7 @@ from safecity.auth.deps import allow
 from safecity.auth.model import Principal, Role
 from safecity.core.errors import BadRequest
 from safecity.sensing.health import stream_health
+from safecity.situation import official
 from safecity.situation.service import Situation
 
 router = APIRouter(tags=["situation"])
@@ -36,6 +37,37 @@ def _situation(request: Request) -> Situation:
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+@router.get(
+    "/situation/official",
+    dependencies=[allow(Role.operator)],
+    summary="The official crisis alert levels (위기경보) in force, as people declared them",
+)
+def official_levels(request: Request) -> Response:
+    with request.app.state.platform.store.engine.connect() as conn:
+        return _json(
+            {
+                "official": official.in_force(conn),
+                "labelKo": official.OFFICIAL_LEVEL["ko"],
+                "labelEn": official.OFFICIAL_LEVEL["en"],
+            }
+        )
+
+
+@router.put(
+    "/situation/official",
+    dependencies=[allow(Role.operator)],
+    summary="Declare (or lift, level 0) the official crisis alert level (위기경보) of a hazard, city-wide or "
+    "for one district or dong; the platform's computed risk level is unchanged and shown beside it",
+)
+def declare_official(request: Request, body: official.OfficialIn) -> Response:
+    principal: Principal = request.state.principal
+    platform = request.app.state.platform
+    with platform.store.write() as conn:
+        official.declare(conn, body, principal.name, platform.clock.now())
+    with platform.store.engine.connect() as conn:
+        return _json({"official": official.in_force(conn)})
 
 
 @router.get(

@@ -37,6 +37,8 @@ from safecity.situation import rulestore
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
 from safecity.situation.model import HAZARDS, ConditionChange, Crisis
+from safecity.situation.official import RISK_LEVEL
+from safecity.situation.official import in_force as official_in_force
 from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
 from safecity.store import Store
 
@@ -353,10 +355,15 @@ class Situation:
         extras: dict[str, Any] = {}
         for extra in self.board_extras:
             extras.update(extra())
+        with self.store.engine.connect() as conn:
+            official = official_in_force(conn)
         return {
             **extras,
             "generatedAt": now.isoformat(),
+            # the computed risk level (위험 수준); the official 위기경보 a person declared is beside it
             "level": Crisis(overall).to_json(),
+            "levelLabel": RISK_LEVEL,
+            "official": official,
             "districts": sorted(districts.values(), key=lambda d: d["code"]),
             "hazards": [{"key": h.key, "nameKo": h.name_ko, "nameEn": h.name_en} for h in HAZARDS.values()],
             "crisisLevels": [c.to_json() for c in Crisis],

@@ -114,3 +114,18 @@ rules = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     UniqueConstraint("rule_id", "version"),
 )
+
+#: The official crisis alert level (위기경보: 관심/주의/경계/심각) as a person declared it, beside the risk
+#: level the platform computes: append-only, the latest row per (hazard, area) is in force.
+official_levels = Table(
+    "situation_official_levels",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("hazard", String, nullable=False),  # a key of safecity.situation.model.HAZARDS
+    Column("area", String, nullable=False, server_default=text("''")),  # district/dong code; "" = the city
+    Column("level", Integer, nullable=False),  # Crisis; 0 lifts it
+    Column("note", Text),  # the decision it follows (e.g. "중앙재난안전대책본부 2단계 가동")
+    Column("set_by", String, nullable=False),
+    Column("set_at", Timestamp, nullable=False),  # wall clock of the decision
+    Index("ix_situation_official_levels_hazard_area", "hazard", "area", "id"),
+)

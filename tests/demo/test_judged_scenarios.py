@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Issue 12's judgement of every demo scenario, minute by minute on the simulated clock
+(:mod:`safecity.demo.judge`: a real platform on SQLite, the demo network, the shipped packs, the warning
+service, every draft issued):
+
+* every alert in force targets only areas whose own level is at least the alert's;
+* no alert of a point incident reaches a place 2 km from it;
+* no evacuation is in force two simulated hours after the rain stopped;
+* nothing goes out as 위급재난문자 from the platform's own sensors.
+
+A check that fails because of warning-side behaviour not yet on main is marked xfail with the reason (the
+warning package is being reworked by the warn helper: per-band alerts, point-circle targeting); the
+check itself is never weakened. ``bench/scenarios.py`` prints the figures.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from safecity.demo import scenario
+from safecity.demo.city import DemoCity, build_city
+from safecity.demo.judge import Report, judge
+
+#: one scenario's whole run (minutes of simulated time per second), shared by its checks
+SLOW = pytest.mark.timeout(3600)
+
+#: (check, scenario) pairs that fail on main because the warning side has not landed its fix yet.
+WARNING_PENDING = {
+    ("own_level", "heavy_rain"): "warning: one alert per level band (warn, issue 12) not on main yet; "
+    "an incident's alert carries its highest level to every district",
+    ("own_level", "heat_wave"): "warning: one alert per level band (warn, issue 12) not on main yet",
+    ("own_level", "earthquake"): "warning: one alert per level band, lowered or ended as the levels fall "
+    "(warn, issue 12) not on main yet; the 진도 VI alert reaches the 진도 V districts",
+    ("point_2km", "fire"): "warning: point incidents warn the circle (radiusM) around the point "
+    "(warn, issue 12) not on main yet; the alert targets the whole district",
+    ("point_2km", "building_collapse"): "warning: point-circle targeting (warn, issue 12) not on main yet",
+}
+
+
+@cache
+def _report(name: str) -> Report:
+    return judge(name, city=_city())
+
+
+@cache
+def _city() -> DemoCity:
+    return build_city()
+
+
+def _scenarios(check: str) -> list[object]:
+    out: list[object] = []
+    for name in scenario.names():
+        reason = WARNING_PENDING.get((check, name))
+        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
+        out.append(pytest.param(name, marks=marks, id=name))
+    return out
+
+
+def _failures(report: Report, check: str) -> str:
+    return "\n".join(f"{v.at.isoformat()} {v.detail}" for v in report.failed(check)[:10])
+
+
+@SLOW
+@pytest.mark.parametrize("name", _scenarios("own_level"))
+def test_no_area_is_told_more_than_its_own_level(name: str) -> None:
+    r = _report(name)
+    assert r.minutes > 0
+    assert not r.failed("own_level"), _failures(r, "own_level")
+
+
+@SLOW
+@pytest.mark.parametrize("name", _scenarios("point_2km"))
+def test_no_point_incident_alert_reaches_2_km(name: str) -> None:
+    r = _report(name)
+    assert not r.failed("point_2km"), _failures(r, "point_2km")
+
+
+@SLOW
+@pytest.mark.parametrize("name", _scenarios("evacuate_after_rain"))
+def test_no_evacuation_two_hours_after_the_rain(name: str) -> None:
+    r = _report(name)
+    assert not r.failed("evacuate_after_rain"), _failures(r, "evacuate_after_rain")
+
+
+@SLOW
+@pytest.mark.parametrize("name", _scenarios("no_emergency"))
+def test_nothing_goes_out_as_an_emergency_alert(name: str) -> None:
+    r = _report(name)
+    assert not r.failed("no_emergency"), _failures(r, "no_emergency")
+
+
+@SLOW
+@pytest.mark.xfail(
+    reason="warning: a collapse stage (facility 심각) as an evacuation order for the cordon (warn, issue 12) "
+    "not on main yet; the facility hazard's alerts say Avoid",
+    strict=False,
+)
+def test_the_collapse_ends_in_an_evacuation_of_its_cordon() -> None:
+    r = _report("building_collapse")
+    assert r.most_evacuating > 0 and not r.failed("point_2km")
+
+
+@SLOW
+def test_the_judge_sees_what_the_scenarios_are_about() -> None:
+    # the checks are not empty: the scenarios do warn, and the rain does stop within the run
+    rain = _report("heavy_rain")
+    assert rain.issued >= 1 and rain.rain_end is not None and rain.most_evacuating > 0
+    assert _report("fire").issued >= 1
+    collapse = _report("building_collapse")
+    assert collapse.issued >= 1
