@@ -16,7 +16,7 @@ from safecity.geo import seoul
 from safecity.geo.importer import import_layer
 from safecity.situation import events as ev
 from safecity.situation.incidents import Incidents
-from safecity.situation.model import Crisis, Site
+from safecity.situation.model import ConditionChange, Crisis, Site
 from safecity.situation.titles import Area, area_phrase, incident_title
 from tests.geo.data import MOIS_DISTRICTS
 from tests.situation.incident_data import DONGJAK, GANGNAM, GWANAK, NOWON, T0, YONGSAN, change
@@ -125,16 +125,22 @@ def test_the_title_follows_the_current_stage_and_areas(incidents: Incidents) -> 
 
 
 def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incidents) -> None:
-    heat = dict(
-        rule="kma.heat_wave", hazard="heat_wave", stage_ko="폭염주의보 기준", stage_en="Heat advisory"
-    )
-    first = incidents.apply([change(subject="ds:0", districts=(ALL[0],), level=Crisis.caution, **heat)])  # type: ignore[arg-type]
+    def heat(**kw: Any) -> ConditionChange:
+        return change(
+            rule="kma.heat_wave",
+            hazard="heat_wave",
+            stage_ko="폭염주의보 기준",
+            stage_en="Heat advisory",
+            **kw,
+        )
+
+    first = incidents.apply([heat(subject="ds:0", districts=(ALL[0],), level=Crisis.caution)])
     incident_id = first[0]["incidentId"]
     # 17 more districts over 1 h 40 min: published after the 2-h batch interval, not one update each
     updates = []
     for i in range(1, 18):
         out = incidents.apply(
-            [change(subject=f"ds:{i}", districts=(ALL[i],), at=T0 + 6 * i * M, level=Crisis.caution, **heat)]  # type: ignore[arg-type]
+            [heat(subject=f"ds:{i}", districts=(ALL[i],), at=T0 + 6 * i * M, level=Crisis.caution)]
         )
         updates += [e for e in _updates(out) if "areas" in e["added"]]
     assert updates == []
@@ -151,15 +157,14 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
     # a district whose level falls is published at once, inside the batch interval
     out = incidents.apply(
         [
-            change(
+            heat(
                 subject="ds:3",
                 districts=(ALL[3],),
                 at=T0 + 121 * M,
                 level=Crisis.none,
                 previous=Crisis.caution,
-                **heat,
             )
-        ]  # type: ignore[arg-type]
+        ]
     )
     (upd,) = _updates(out)
     assert upd["added"]["levels"] == [{"area": ALL[3], "level": 0}]
@@ -171,14 +176,17 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
 
 
 def test_an_earthquake_is_one_incident_with_all_its_districts(incidents: Incidents) -> None:
-    quake = dict(
-        rule="kma.earthquake_intensity", hazard="earthquake", stage_ko="진도 VI", stage_en="Intensity VI"
-    )
+    def quake(**kw: Any) -> ConditionChange:
+        return change(
+            rule="kma.earthquake_intensity",
+            hazard="earthquake",
+            stage_ko="진도 VI",
+            stage_en="Intensity VI",
+            **kw,
+        )
+
     out = incidents.apply(
-        [
-            change(subject=f"ds:{i}", districts=(code,), level=Crisis.alert, **quake)
-            for i, code in enumerate(ALL)
-        ]  # type: ignore[arg-type]
+        [quake(subject=f"ds:{i}", districts=(code,), level=Crisis.alert) for i, code in enumerate(ALL)]
     )
     assert sum(e["topic"] == ev.INCIDENT_OPENED for e in out) == 1
     (listed,) = incidents.list(open_only=True)
@@ -191,13 +199,16 @@ def test_an_earthquake_is_one_incident_with_all_its_districts(incidents: Inciden
 
 
 def test_an_official_stage_is_its_own_incident(incidents: Incidents) -> None:
-    river = dict(hazard="river_flood")
     jamsu = incidents.apply(
         [
             change(
-                rule="seoul.jamsu_bridge", subject="ds:2", districts=("11650",), level=Crisis.caution, **river
+                rule="seoul.jamsu_bridge",
+                subject="ds:2",
+                districts=("11650",),
+                level=Crisis.caution,
+                hazard="river_flood",
             )
-        ]  # type: ignore[arg-type]
+        ]
     )
     gauge = Site("한강대교 수위계", "Hangang Bridge gauge")
     official = incidents.apply(
@@ -212,7 +223,7 @@ def test_an_official_stage_is_its_own_incident(incidents: Incidents) -> None:
                 stage_en="Flood advisory stage",
                 official=True,
                 site=gauge,
-                **river,  # type: ignore[arg-type]
+                hazard="river_flood",
             )
         ]
     )
@@ -221,7 +232,15 @@ def test_an_official_stage_is_its_own_incident(incidents: Incidents) -> None:
     assert opened[0]["titleKo"] == "홍수주의보 수위 — 한강대교 수위계 (용산구)"
     # the Jamsu closure rising later does not join the official incident, nor the other way round
     more = incidents.apply(
-        [change(rule="seoul.jamsu_bridge", subject="ds:3", districts=(YONGSAN,), at=T0 + 20 * M, **river)]  # type: ignore[arg-type]
+        [
+            change(
+                rule="seoul.jamsu_bridge",
+                subject="ds:3",
+                districts=(YONGSAN,),
+                at=T0 + 20 * M,
+                hazard="river_flood",
+            )
+        ]
     )
     assert ev.INCIDENT_OPENED not in [e["topic"] for e in more]
     assert {i["id"] for i in incidents.list(open_only=True)} == {

@@ -25,7 +25,7 @@ from safecity.core.clock import ManualClock
 from safecity.geo.importer import import_layer
 from safecity.settings import Settings
 from safecity.situation import tables
-from safecity.situation.engine import Binding
+from safecity.situation.binding import Binding
 from tests.conftest import weather_station
 from tests.geo.data import MOIS_DISTRICTS
 from tests.situation.test_heavy_rain import deliver
