@@ -1,7 +1,7 @@
 """situation: the official crisis alert level (위기경보) a person declares, beside the computed risk level
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 13:40:00
 
 * ``situation_official_levels``: append-only declarations (hazard, area or "" for the whole city, level,
@@ -13,8 +13,8 @@ from alembic import op
 
 import safecity.store.types
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
