@@ -3,6 +3,22 @@
 
 Every function reads inside the caller's connection; ``area_of`` names a district code (names and
 centroid from ``geo.areas``, cached by the caller) or answers None when districts are not loaded.
+
+What the warning capability reads of an incident (the interface between the two; keep it stable):
+
+* ``level`` (the highest live level), ``baseLevel`` (a manual incident's declared floor, 0 for rules),
+  ``titleKo``/``titleEn`` (the current stage over the areas at it, kept current as the situation moves);
+* ``areas[]``: ``code``, ``kind`` (``district`` | ``dong``), names and ``level``: the area's own level as
+  *published* (growth batched per hazard, a fall at once; never above the live level), so an alert that
+  follows it never tells an area more than its level;
+* ``location``: ``lon``, ``lat`` where it started; for a point hazard also ``radiusM`` (the cordon, from
+  :class:`~safecity.situation.correlate.HazardPolicy`) and the facility's ``nameKo``/``nameEn``/
+  ``addressKo``/``addressEn`` (never an internal key);
+* ``liftWithinS``: at most how long after the driving input ends the conditions clear (the longest
+  ``RuleDef.lift_within_s`` of its rules), for ``<expires>`` and lifting; ``official``: the incident is an
+  authority's official stage (its own headline);
+* ``conditions[]``: ``rule``, ``level``, ``stageKo``/``stageEn``, ``districts``, ``site``, ``official``,
+  ``liftWithinS`` (read with :func:`read_incident`, not in lists).
 """
 
 from __future__ import annotations
