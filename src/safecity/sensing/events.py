@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
@@ -26,10 +26,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from safecity.core.events import Envelope, Event
-from safecity.core.timeutil import from_micros, to_micros
+from safecity.core.timeutil import to_micros
 from safecity.sensing import tables as t
 
 OBSERVATIONS_ACCEPTED = "sensing.ObservationAccepted"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ENTITY_CHANGED = "sensing.EntityChanged"
 
 
@@ -94,8 +95,10 @@ class ObservationsAccepted(Event):
         )
 
     def items(self) -> list[ObservationAccepted]:
+        # epoch + timedelta: the same instant as from_micros, in about half the time (the rules read
+        # every observation through here)
         return [
-            ObservationAccepted(i, ds, mds, foi, from_micros(t0), _dt(t1), _dt(rt), r, q)
+            ObservationAccepted(i, ds, mds, foi, _EPOCH + timedelta(microseconds=t0), _dt(t1), _dt(rt), r, q)
             for i, ds, mds, foi, t0, t1, rt, r, q in zip(
                 self.ids,
                 self.datastream_ids,
@@ -142,7 +145,7 @@ def _us(value: datetime | None) -> int | None:
 
 
 def _dt(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 def id_ranges(ids: Sequence[int]) -> list[list[int]]:
