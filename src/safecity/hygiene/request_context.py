@@ -9,7 +9,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from safecity.core.logging import REQUEST_ID, accept_request_id, get_logger
+from safecity.core.logging import REQUEST_ID, accept_request_id, get_logger, log_budget
 from safecity.hygiene.limits import send_error
 from safecity.metrics import TRANSPORT, Metrics
 
@@ -51,7 +51,8 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, with_id)
+            with log_budget():  # one request cannot flood the log (issue 13)
+                await self.app(scope, receive, with_id)
         except Exception:
             # the outermost boundary: a bug becomes a JSON 500 that tells the caller which request to
             # report, and its log line carries the same id; re-raised so the server (and a test
