@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The documented 16 KiB request-head limit holds in the server ``safecity serve`` runs (issue 13):
+8 MB headers were accepted, because uvicorn served with httptools, which ignores h11's limit."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from safecity.app import create_app
+from safecity.hygiene.head_limit import server_options
+from safecity.settings import Settings
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[int]:
+    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    app = create_app(settings, start_services=False)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, **server_options(settings))
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield settings.port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.platform.store.close()
+
+
+def _ask(port: int, head: bytes, chunk: int = 0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        if chunk:
+            for i in range(0, len(head), chunk):  # a slow client, a piece at a time
+                try:
+                    s.sendall(head[i : i + chunk])
+                except OSError:
+                    break  # the server closed the connection
+        else:
+            with contextlib.suppress(OSError):
+                s.sendall(head)
+        answer = b""
+        while True:
+            try:
+                part = s.recv(65536)
+            except OSError:
+                break
+            if not part:
+                break
+            answer += part
+            if b"\r\n\r\n" in answer:
+                break
+        return answer
+
+
+def _head(header_bytes: int) -> bytes:
+    return (
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Filler: "
+        + b"a" * header_bytes
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+
+
+def test_a_head_over_the_limit_is_refused_with_431(served: int) -> None:
+    assert _ask(served, _head(8 * 1024)).startswith(b"HTTP/1.1 200")
+    assert _ask(served, _head(20 * 1024)).startswith(b"HTTP/1.1 431")
+    many = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 3000 + b"\r\n"
+    assert _ask(served, many).startswith(b"HTTP/1.1 431")
+
+
+def test_a_slow_huge_head_is_cut_off_at_the_limit(served: int) -> None:
+    answer = _ask(served, _head(8 * 1024 * 1024), chunk=64 * 1024)
+    assert answer.startswith(b"HTTP/1.1 431")
