@@ -372,7 +372,10 @@ def create_app(
 def _install_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(SafecityError)
     async def domain_error(request: Request, exc: SafecityError) -> Response:
-        headers = {"WWW-Authenticate": 'Bearer, Basic realm="safecity"'} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer, Basic realm="safecity"'} if exc.status == 401 else {}
+        retry_after = getattr(exc, "retry_after", None)  # a throttled login (auth.guard.TooManyRequests)
+        if isinstance(retry_after, int):
+            headers["Retry-After"] = str(retry_after)
         return Response(
             orjson.dumps({**exc.to_dict(), "request_id": current_request_id()}),
             status_code=exc.status,

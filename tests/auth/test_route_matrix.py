@@ -48,6 +48,7 @@ PARAMS = {
     "incident_id": "999999",
     "subscription_id": "999999",
     "dead_letter_id": "999999",
+    "key_prefix": "sck_no-such-key",
     "rule_id": "no-such-rule",
     "identifier": "no-such-alert",
     "collectionId": "no-such-collection",

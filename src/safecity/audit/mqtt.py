@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from safecity.audit.model import ActorKind, AuditEvent
 from safecity.audit.service import AuditLog
+from safecity.core.errors import SafecityError
 from safecity.sensing.mqtt_port import Incoming
 
 MAX_TOPICS = 5  # topics named in an entry; the count says how many messages there were
@@ -43,5 +44,25 @@ def batch_recorder(audit: AuditLog) -> Callable[[Sequence[Incoming], bool], None
                     details={"messages": len(msgs), "topics": topics[:MAX_TOPICS]},
                 )
             )
+
+    return record
+
+
+def refusal_recorder(audit: AuditLog) -> Callable[[str | None, str | None, str | None, SafecityError], None]:
+    """An ``EmbeddedBroker.on_refused`` hook: one entry per refused MQTT connection (password guessing
+    over MQTT is audited like over HTTP, issue 13). The name is as given (bounded), never the password."""
+
+    def record(username: str | None, client_id: str | None, address: str | None, error: SafecityError) -> None:
+        audit.defer(
+            AuditEvent(
+                action="mqtt.CONNECT",
+                target=f"client:{(client_id or '')[:64]}",
+                actor=(username or "")[:64] or "anonymous",
+                actor_kind=ActorKind.rejected,
+                outcome=str(error.status),
+                client=address,
+                details={"reason": error.message[:200]},
+            )
+        )
 
     return record

@@ -15,11 +15,38 @@ from fastapi import Depends, Request
 
 from safecity.auth.model import ANONYMOUS, Principal, Role
 from safecity.auth.service import AuthService
-from safecity.core.errors import Forbidden, Unauthorized
+from safecity.core.errors import Forbidden, SafecityError, Unauthorized
+from safecity.core.logging import current_request_id
 
 
 def _auth_service(request: Request) -> AuthService:
     return request.app.state.auth  # type: ignore[no-any-return]
+
+
+def client_of(request: Request) -> str | None:
+    """The caller's address, as the server resolved it (proxy headers only from trusted proxies)."""
+    return request.client.host if request.client else None
+
+
+def refused_login(request: Request, action: str, claimed: str, error: SafecityError) -> None:
+    """Audit a refused password (queued: a flood of guesses must not become a flood of commits).
+    The name as given (bounded), never the password."""
+    audit = getattr(request.app.state, "audit", None)
+    if audit is None:
+        return
+    from safecity.audit.model import ActorKind, AuditEvent
+
+    audit.defer(
+        AuditEvent(
+            action=action,
+            target=f"user:{claimed[:64]}",
+            actor=claimed[:64],
+            actor_kind=ActorKind.rejected,
+            outcome=str(error.status),
+            client=client_of(request),
+            request_id=current_request_id(),
+        )
+    )
 
 
 def resolve_principal(request: Request) -> Principal:
@@ -43,11 +70,14 @@ def resolve_principal(request: Request) -> Principal:
                 "Authorization: Basic credentials are not valid base64 'user:password'"
             ) from None
         # SensorThings clients (FROST's way) send a device's key as the Basic password.
-        principal = (
-            auth.authenticate_key(password)
-            if password.startswith("sck_")
-            else auth.authenticate_user(user, password)
-        )
+        if password.startswith("sck_"):
+            principal = auth.authenticate_key(password)
+        else:
+            try:
+                principal = auth.authenticate_user(user, password, client_of(request))
+            except SafecityError as e:  # wrong, throttled or busy: every refused guess is audited
+                refused_login(request, "auth.basic_failed", user, e)
+                raise
     request.state.principal = principal
     return principal
 

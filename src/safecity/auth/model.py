@@ -20,6 +20,7 @@ class Principal:
     roles: frozenset[Role] = field(default_factory=frozenset)
     kind: str = "anonymous"  # "anonymous" | "user" | "device"
     thing_id: int | None = None  # devices: the Thing whose key authenticated
+    key_id: int | None = None  # devices: which key, so a revoked one is refused on a live connection
 
     @property
     def authenticated(self) -> bool:

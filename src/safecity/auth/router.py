@@ -4,7 +4,9 @@
 ``POST /auth/refresh``: a new token for the holder of a valid, unexpired one, with the user's roles as
 they are now. The dashboard calls it before its token runs out, so an operator is never logged out in
 the middle of an event; a deactivated account gets no new token, and an expired one is refused (tokens
-are not revocable, so none lives past its own expiry without a refresh while it was valid)."""
+are not revocable, so none lives past its own expiry without a refresh while it was valid).
+
+``DELETE /auth/keys/{prefix}``: an administrator revokes a device API key."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
 from safecity.audit.record import record
-from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.deps import allow, client_of, refused_login, resolve_principal
 from safecity.auth.model import Role
-from safecity.core.errors import Unauthorized
+from safecity.core.errors import NotFound, SafecityError, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -32,10 +34,9 @@ def token(request: Request, username: Annotated[str, Form()], password: Annotate
     """Exchange a username and password for a short-lived bearer token."""
     auth = request.app.state.auth
     try:
-        principal = auth.authenticate_user(username, password)
-    except Unauthorized:
-        # the name as given (bounded), never the password
-        record(request, "auth.login_failed", f"user:{username[:64]}", "401", claimed=username[:64])
+        principal = auth.authenticate_user(username, password, client_of(request))
+    except SafecityError as e:  # wrong (401), throttled (429) or no hash slot (503)
+        refused_login(request, "auth.login_failed", username, e)
         raise
     record(request, "auth.login", f"user:{principal.name}", "200", actor=principal)
     access, ttl = auth.issue_token(principal)
@@ -55,3 +56,22 @@ def refresh(request: Request) -> Token:
     current = auth.current_user(principal.name)
     access, ttl = auth.issue_token(current)
     return Token(access_token=access, expires_in=ttl)
+
+
+class Revoked(BaseModel):
+    revoked: int
+
+
+@router.delete("/keys/{key_prefix}", response_model=Revoked, dependencies=[allow(Role.admin)])
+def revoke_key(request: Request, key_prefix: str) -> Revoked:
+    """Revoke a device API key, named by its first 12 characters (or the whole key). It stops working
+    over HTTP and MQTT at once here and within 2 s in every other process."""
+    n = request.app.state.auth.revoke_api_key(key_prefix)
+    if n == 0:
+        raise NotFound(
+            f"no live API key starts with {key_prefix[:12]}",
+            where="key_prefix",
+            message_ko=f"{key_prefix[:12]}(으)로 시작하는 유효한 API 키가 없습니다",
+        )
+    record(request, "auth.key_revoked", f"key:{key_prefix[:12]}", "200")
+    return Revoked(revoked=n)

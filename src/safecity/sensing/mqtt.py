@@ -111,15 +111,19 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
 
     # every write is audited, MQTT publishes too (one entry per publisher and batch)
     pipeline.on_batch = batch_recorder(platform.audit)
+    pipeline.key_active = platform.auth.key_active
     transport: Transport
     if settings.mqtt_url:
         from safecity.sensing.mqtt_client import ExternalBroker
 
         transport = await ExternalBroker.connect(settings.mqtt_url, pipeline.submit)
     else:
+        from safecity.audit.mqtt import refusal_recorder
         from safecity.sensing.mqtt_broker import EmbeddedBroker
 
-        transport = await EmbeddedBroker.start(settings, platform.auth, pipeline.submit)
+        embedded = await EmbeddedBroker.start(settings, platform.auth, pipeline.submit)
+        embedded.on_refused = refusal_recorder(platform.audit)
+        transport = embedded
     deferred.target = transport
     pipeline.start()
     notifier = Notifier(platform, transport, base_url(settings))

@@ -43,7 +43,7 @@ from amqtt.utils import gen_client_id
 
 from safecity.auth.model import Principal, Role
 from safecity.auth.service import AuthService
-from safecity.core.errors import ConfigError, Unauthorized
+from safecity.core.errors import ConfigError, SafecityError, Unauthorized
 from safecity.core.logging import get_logger
 from safecity.sensing.mqtt_port import ERRORS, NOBODY, ROOT, Incoming
 from safecity.settings import Settings
@@ -283,6 +283,8 @@ class EmbeddedBroker:
         self._acks: list[tuple[asyncio.Future[bool], bool]] = []
         self._acks_lock = threading.Lock()
         self._acks_scheduled = False
+        #: Told of every refused connection (username, client id, address, why): the audit log's hook.
+        self.on_refused: Callable[[str | None, str | None, str | None, SafecityError], None] | None = None
 
     @classmethod
     async def start(
@@ -318,18 +320,24 @@ class EmbeddedBroker:
         password = incoming.password
         if not password:
             return None  # an anonymous reader; publishing is refused per message, with the reason
+        address = incoming.remote_address
         try:
             if password.startswith("sck_"):
                 return await asyncio.to_thread(self.auth.authenticate_key, password)
-            return await asyncio.to_thread(self.auth.authenticate_user, incoming.username or "", password)
-        except Unauthorized as e:
+            return await asyncio.to_thread(
+                self.auth.authenticate_user, incoming.username or "", password, address
+            )
+        except SafecityError as e:  # wrong credentials, too many failures lately, no hash slot
             log.warning(
                 "MQTT connection refused",
                 client=incoming.client_id,
                 username=incoming.username,
+                address=address,
                 reason=e.message,
             )
-            raise
+            if self.on_refused is not None:
+                self.on_refused(incoming.username, incoming.client_id, address, e)
+            raise Unauthorized(e.message) from None
 
     def allowed(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
         if not topic:

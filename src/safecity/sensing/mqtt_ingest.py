@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from safecity.auth.model import Role
+from safecity.auth.model import Principal, Role
 from safecity.core.errors import BadRequest, Forbidden, SafecityError, Unauthorized
 from safecity.core.logging import get_logger
 from safecity.core.worker import Worker
@@ -165,6 +165,9 @@ class Pipeline:
         self._overload_logged = False
         #: Told of every batch once it is settled (stored or refused): the audit log's hook.
         self.on_batch: Callable[[Sequence[Incoming], bool], None] | None = None
+        #: Whether a device key is still live (AuthService.key_active): a key revoked in any process
+        #: stops the publishes of a device that connected with it before (issue 13).
+        self.key_active: Callable[[int], bool] | None = None
 
     def start(self) -> None:
         self.worker.start()
@@ -278,6 +281,8 @@ class Pipeline:
                         )
                     if p.kind != "device" and not p.has_any(_PUBLISHERS):
                         raise Forbidden(f"user '{p.name}' may read but not publish Observations")
+                    if p.kind == "device":
+                        self._check_key(p)
                 if len(msg.payload) > MAX_DATA_ARRAY_PAYLOAD:
                     raise BadRequest(f"payload: {len(msg.payload)} bytes is over {MAX_DATA_ARRAY_PAYLOAD}")
                 try:
@@ -332,6 +337,7 @@ class Pipeline:
                 "or an operator's username and password"
             )
         if p.kind == "device":
+            self._check_key(p)
             sid = item.stream_id
             info = self.ingest.stream(conn, item.stream_kind, sid) if type(sid) is int else None
             # An unknown stream is left to ingest, which answers it as HTTP does.
@@ -344,6 +350,12 @@ class Pipeline:
         if not p.has_any(_PUBLISHERS):
             raise Forbidden(
                 f"user '{p.name}' may read but not publish Observations; ask for the operator role"
+            )
+
+    def _check_key(self, p: Principal) -> None:
+        if p.key_id is not None and self.key_active is not None and not self.key_active(p.key_id):
+            raise Unauthorized(
+                "this device's API key was revoked; connect again with a new key from an operator"
             )
 
     def _reject(self, msg: Incoming, error: SafecityError, nth: int) -> Answer:
