@@ -21,6 +21,7 @@ from safecity.bus.cli import bus_app
 from safecity.capability import BUILT_IN, cli_settings
 from safecity.capability import load as load_capability
 from safecity.core.errors import SafecityError
+from safecity.core.logging import configure_logging
 from safecity.settings import Settings, load_settings
 from safecity.store.cli import register as _register_backup
 from safecity.web.assets import cli as assets_cli
