@@ -7,7 +7,7 @@ an area-scope rule). :mod:`safecity.situation.engine` builds and runs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from safecity.situation.windows import (
     Daily,
     DailyDrop,
     Last,
+    LazySum,
     Rate,
     Series,
     WindowExtreme,
@@ -31,6 +32,12 @@ from safecity.situation.windows import (
     WindowSum,
 )
 
+RAIN_PROPERTIES = ("rainfall_1min", "rainfall_10min", "rainfall_1h")
+#: the rain sums the board shows (seconds)
+RAIN_WINDOWS = (3600.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 24 * 3600.0)
+LEVEL_PROPERTIES = ("water_level", "water_level_elevation")
+#: the engine's virtual property: a Thing's apparent temperature from its temperature and humidity
+APPARENT = "apparent_temperature"
 #: Samples between two checkpoints of a stream (the state late data re-runs from).
 CHECKPOINT_EVERY = 32
 #: Rate units of a ``rate`` signal's ``per``, in seconds.
@@ -325,3 +332,42 @@ class AreaGroup:
             if n >= need:
                 best = lv.level
         return best
+
+
+def add_derived_series(streams: Iterable[Stream]) -> None:
+    """The series people ask for, kept whether or not a rule reads them (rules reuse them)."""
+    for s in streams:
+        p = s.info.property
+        if p in RAIN_PROPERTIES:
+            for w in RAIN_WINDOWS:
+                # a rule's running sum when one reads this window, else one computed on request
+                if not any(k[0] == "sum" and k[1] == w for k in s.aggs):
+                    key = ("lazysum", w)
+                    a = s.pool.pop(key, None) or LazySum(s.series, w)
+                    s.aggs[key] = a
+                    s.series.add(a)
+                    s.series.horizon = max(s.series.horizon, w + 600)
+        elif p in LEVEL_PROPERTIES:
+            s.agg(SignalDef(fn="rate", window=3600.0))
+            s.agg(SignalDef(fn="last"))
+        elif p == APPARENT:
+            s.agg(SignalDef(fn="daily_max", hours=None))
+
+
+def matches(rule: RuleDef, s: Stream) -> bool:
+    """Whether a rule's ``select`` takes this stream."""
+    sel = rule.select
+    info = s.info
+    if info.property not in sel.properties:
+        return False
+    if sel.things is not None and info.thing_name not in sel.things:
+        return False
+    if sel.datastreams is not None and info.datastream_id not in sel.datastreams:
+        return False
+    if sel.areas is not None and s.district not in sel.areas and s.dong not in sel.areas:
+        return False
+    if sel.thing_properties is not None:
+        tp = info.thing_properties
+        if any(tp.get(k) != v for k, v in sel.thing_properties.items()):
+            return False
+    return True

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from safecity.geo.areas import AreaRef
-from safecity.situation.engine import APPARENT, LEVEL_PROPERTIES, RAIN_PROPERTIES, RAIN_WINDOWS, Engine
+from safecity.situation.binding import APPARENT, LEVEL_PROPERTIES, RAIN_PROPERTIES, RAIN_WINDOWS
+from safecity.situation.engine import Engine
 from safecity.situation.rules import format_duration
 from safecity.situation.windows import Daily, Last, LazySum, Rate, WindowSum, local_day
 

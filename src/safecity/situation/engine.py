@@ -25,7 +25,17 @@ from safecity.core.logging import get_logger
 from safecity.sensing.directory import StreamInfo
 from safecity.sensing.events import ObservationAccepted
 from safecity.situation.apparent import apparent_temperature
-from safecity.situation.binding import CHECKPOINT_EVERY, AreaGroup, Binding, Explain, Predicate, Stream
+from safecity.situation.binding import (
+    APPARENT,
+    CHECKPOINT_EVERY,
+    AreaGroup,
+    Binding,
+    Explain,
+    Predicate,
+    Stream,
+    add_derived_series,
+    matches,
+)
 from safecity.situation.engine_report import active_conditions, change_of, group_change, with_value
 from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.predicates import compile_condition, flat, reader, share
@@ -39,7 +49,6 @@ from safecity.situation.rules import (
 from safecity.situation.windows import (
     Aggregate,
     Daily,
-    LazySum,
     Series,
 )
 
@@ -54,10 +63,6 @@ OUT_OF_RANGE = 1
 #: (a catalytic LEL bead past 100 %LEL), not noise: such a flagged reading enters at the range's top
 #: so it can raise and hold an alarm (see the catalogue's note on combustible_gas).
 SATURATING = frozenset({"combustible_gas", "co_concentration", "smoke_obscuration"})
-RAIN_PROPERTIES = ("rainfall_1min", "rainfall_10min", "rainfall_1h")
-RAIN_WINDOWS = (3600.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 24 * 3600.0)
-LEVEL_PROPERTIES = ("water_level", "water_level_elevation")
-APPARENT = "apparent_temperature"
 #: Temperature and humidity further apart than this are not combined into an apparent temperature.
 APPARENT_PAIRING_S = 3600.0
 
@@ -135,7 +140,7 @@ class Engine:
             except Exception as e:
                 log.exception("rule could not be compiled", rule=r.rule.id)
                 self.status[r.rule.id].error = f"{type(e).__name__}: {e}"
-        self._plan_derived()
+        add_derived_series(self.streams.values())
 
         changes: list[ConditionChange] = []
         new_keys = {}
@@ -214,45 +219,9 @@ class Engine:
             # the humidity stream keeps its latest value for pairing
             self.streams[hum.datastream_id].agg(SignalDef(fn="last", max_age=APPARENT_PAIRING_S))
 
-    def _plan_derived(self) -> None:
-        """The series people ask for, kept whether or not a rule reads them (rules reuse them)."""
-        for s in self.streams.values():
-            p = s.info.property
-            if p in RAIN_PROPERTIES:
-                for w in RAIN_WINDOWS:
-                    # a rule's running sum when one reads this window, else one computed on request
-                    if not any(k[0] == "sum" and k[1] == w for k in s.aggs):
-                        key = ("lazysum", w)
-                        a = s.pool.pop(key, None) or LazySum(s.series, w)
-                        s.aggs[key] = a
-                        s.series.add(a)
-                        s.series.horizon = max(s.series.horizon, w + 600)
-            elif p in LEVEL_PROPERTIES:
-                s.agg(SignalDef(fn="rate", window=3600.0))
-                s.agg(SignalDef(fn="last"))
-            elif p == APPARENT:
-                s.agg(SignalDef(fn="daily_max", hours=None))
-
-    def _matches(self, rule: RuleDef, s: Stream) -> bool:
-        sel = rule.select
-        info = s.info
-        if info.property not in sel.properties:
-            return False
-        if sel.things is not None and info.thing_name not in sel.things:
-            return False
-        if sel.datastreams is not None and info.datastream_id not in sel.datastreams:
-            return False
-        if sel.areas is not None and s.district not in sel.areas and s.dong not in sel.areas:
-            return False
-        if sel.thing_properties is not None:
-            tp = info.thing_properties
-            if any(tp.get(k) != v for k, v in sel.thing_properties.items()):
-                return False
-        return True
-
     def _plan_rule(self, rule: RuleDef) -> None:
         status = self.status[rule.id]
-        matched = [s for s in self.streams.values() if self._matches(rule, s)]
+        matched = [s for s in self.streams.values() if matches(rule, s)]
         if rule.scope == "thing":
             things: dict[int, list[Stream]] = {}
             for s in matched:

@@ -112,9 +112,14 @@ class Situation:
         self.reload()
         self.warm_up()
         self.bus.subscribe(
-            OBSERVATIONS_ACCEPTED, lambda es: self.on_observations(observations(es)), "situation.rules", self._wants
+            OBSERVATIONS_ACCEPTED,
+            lambda es: self.on_observations(observations(es)),
+            "situation.rules",
+            self._wants,
         )
-        self.bus.subscribe(ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), "situation.directory")
+        self.bus.subscribe(
+            ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), "situation.directory"
+        )
         if ticker:
             self.clock_worker.start()
 
