@@ -109,3 +109,23 @@ def test_things_say_they_are_demo_data(network: Network) -> None:
         assert p.generated and "(generated)" in p.name_en and "(생성)" in p.name_ko
     for h in network.hospitals:
         assert not h.generated and "approximate" in h.source
+
+
+def test_things_name_their_facility_and_address_for_incidents(city: DemoCity, network: Network) -> None:
+    # an incident at a facility is named after it and its administrative address, never a device name
+    districts = {d.code: d for d in city.districts}
+    dongs = {d.code: d for d in city.dongs}
+    for f in city.facts.facilities:
+        try:
+            sensor = network.sensor(f"facility-{f.code}")
+        except KeyError:
+            continue  # a facility without a monitor (retention ponds)
+        props = sensor.thing_properties()
+        assert (props["name_ko"], props["name_en"]) == (f.name_ko, f.name_en)
+        district, dong = districts[sensor.district], dongs[sensor.dong]
+        assert props["address_ko"] == f"서울특별시 {district.name_ko} {dong.name_ko}"
+        assert props["address_en"] == f"{dong.name_en}, {district.name_en}, Seoul"
+    gauge = network.sensor("river-hangang-bridge").thing_properties()
+    assert gauge["name_ko"].startswith("한강대교") and gauge["name_en"].startswith("Hangang")
+    underpass = next(s for s in network.sensors if s.kind == "underpass").thing_properties()
+    assert "(생성)" in underpass["name_ko"] and "(generated)" in underpass["name_en"]
