@@ -253,6 +253,12 @@ class Settings(BaseSettings):
     mastodon_token: SecretStr | None = Field(
         None, description="Mastodon access token with the write:statuses scope."
     )
+    webhook_allow_networks: list[str] = Field(
+        default_factory=list,
+        description='Networks a city\'s own webhook receivers live in (e.g. ["10.20.0.0/16"]), reached although '
+        "private. Every other webhook address must be public: loopback, private, link-local and metadata "
+        "addresses are refused in any spelling, when subscribing and again when connecting (issue 13).",
+    )
     warning_send_timeout_s: float = Field(
         10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
     )
@@ -365,6 +371,13 @@ class Settings(BaseSettings):
         if v and not v.startswith(("sqlite", "postgresql")):
             raise ValueError("SAFECITY_STORE_URL must start with sqlite:// or postgresql://")
         return v or None
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from safecity.hygiene.egress import networks
+
+        return networks(value)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

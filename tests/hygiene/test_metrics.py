@@ -41,6 +41,8 @@ def value(m: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **
 @pytest.fixture
 def city(settings: Settings) -> Iterator[tuple[Platform, TestClient, dict[str, str], ManualClock]]:
     clock = ManualClock(START)
+    # the district office's (down) receiver is on this machine: an allowed internal network
+    settings = settings.model_copy(update={"webhook_allow_networks": ["127.0.0.0/8"]})
     platform = build_platform(settings, clock)
     import_layer(platform, MOIS_DISTRICTS, "districts")
     platform.auth.create_user("duty-officer", "duty-officer-password", {Role.operator})

@@ -90,6 +90,7 @@ def city(
             "smtp_from": "alerts@safecity.test",
             "smtp_starttls": False,
             "cap_xsd": XSD,
+            "webhook_allow_networks": ["127.0.0.0/8"],  # the district's receivers run on this machine
         }
     )
     clock = ManualClock(START)

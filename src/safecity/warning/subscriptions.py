@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 from collections import Counter
@@ -48,6 +47,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from safecity.core.errors import BadRequest, NotFound
 from safecity.evacuation.geometry import parse_geojson_geometry, to_metric, to_wgs84
 from safecity.geo.areas import area_at, area_by_code, area_by_id, areas_of, geometry_of
+from safecity.hygiene.egress import EgressPolicy, EgressRefused
 from safecity.warning.guides import AUDIENCES
 from safecity.warning.subscription_tables import subscriptions as t
 
@@ -307,12 +307,16 @@ def _check_webhook(url: str, where: str, *, public: bool) -> None:
     host = parts.hostname
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise BadRequest(f"{where}: a public webhook must point to a public host", where=where)
+    # Every spelling of an address (127.1, 2130706433, 0x7f000001, IPv6 forms) and names resolving to
+    # one; a name that does not resolve now is checked again at delivery (safecity.hygiene.egress).
+    # No allow-list here: a city's internal receivers are not for anonymous subscribers.
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not ip.is_global:
-        raise BadRequest(f"{where}: a public webhook must point to a public address", where=where)
+        EgressPolicy().check_url(url)
+    except EgressRefused as e:
+        if not e.unresolved:
+            raise BadRequest(
+                f"{where}: a public webhook must point to a public address: {e}", where=where
+            ) from None
 
 
 def circle(lon: float, lat: float, radius_m: float) -> BaseGeometry:

@@ -39,12 +39,13 @@ def build_channels(settings: Settings, broadcaster: Broadcaster | None = None) -
 
     ``broadcaster`` is the public alert stream's fan-out; without one the SSE channel gets its own
     (reach it as ``channels["sse"].broadcaster``)."""
+    from safecity.hygiene.egress import EgressPolicy
     from safecity.warning.channels.sse import SseChannel
     from safecity.warning.channels.webhook import WebhookChannel
 
     timeout = settings.warning_send_timeout_s
     channels: dict[str, Channel] = {
-        "webhook": WebhookChannel(timeout),
+        "webhook": WebhookChannel(timeout, policy=EgressPolicy(settings.webhook_allow_networks)),
         "sse": SseChannel(broadcaster),
     }
     if settings.smtp_host and settings.smtp_from:

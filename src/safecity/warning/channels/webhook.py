@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
-from safecity.warning.channels.base import SendResult, post_json
+from safecity.hygiene.egress import EgressPolicy, EgressRefused, guarded_transport
+from safecity.warning.channels.base import PermanentFailure, SendResult, post_json
 from safecity.warning.message import Message, MessageText, Recipient
 
 SIGNATURE_HEADER = "X-Safecity-Signature"
@@ -63,14 +64,30 @@ def webhook_body(message: Message, recipient: Recipient) -> bytes:
 
 
 class WebhookChannel:
+    """``policy``: where a webhook may go (:mod:`safecity.hygiene.egress`); the platform always gives
+    one. A refused address is a permanent failure, and the connection itself is checked again."""
+
     name = "webhook"
 
-    def __init__(self, timeout_s: float, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        transport: httpx.BaseTransport | None = None,
+        policy: EgressPolicy | None = None,
+    ) -> None:
+        self._policy = policy
+        if transport is None and policy is not None:
+            transport = guarded_transport(policy)
         self._client = httpx.Client(
             timeout=timeout_s, follow_redirects=False, headers={"User-Agent": USER_AGENT}, transport=transport
         )
 
     def send(self, message: Message, recipient: Recipient, key: str) -> SendResult:
+        if self._policy is not None:
+            try:
+                self._policy.check_url(recipient.address)
+            except EgressRefused as e:
+                raise PermanentFailure(f"webhook address refused: {e}") from None
         body = webhook_body(message, recipient)
         headers = {"Idempotency-Key": key}
         if recipient.secret:
