@@ -7,13 +7,15 @@ write runs in one store transaction, so a refused request changes nothing.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from safecity.auth.deps import allow
+from safecity.audit.record import record
+from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Role
 from safecity.core.errors import MAX_ID, BadRequest
 from safecity.evacuation import derive, zones
@@ -31,6 +33,8 @@ from safecity.evacuation.shelters import (
 )
 from safecity.evacuation.zones import CollapseCordonIn, Hazard, HazardZoneIn, RoadClosureIn
 from safecity.store import Store
+
+_STAFF = frozenset({Role.operator})  # has_any() also admits admins
 
 router = APIRouter(tags=["evacuation"])
 
@@ -57,7 +61,21 @@ def _floats(value: str, n: int, name: str, example: str) -> tuple[float, ...]:
         parts = ()
     if len(parts) != n:
         raise BadRequest(f"{name}: expected {n} comma-separated numbers, e.g. {name}={example}", where=name)
+    if not all(math.isfinite(p) for p in parts):  # NaN compared false everywhere: it matched every shelter
+        raise BadRequest(f"{name}: numbers must be finite, e.g. {name}={example}", where=name)
     return parts
+
+
+def _personal(request: Request, shelters: list[Any]) -> bool:
+    """Whether the caller sees the shelters' contact data (operators), audited when it does."""
+    if not resolve_principal(request).has_any(_STAFF):
+        return False
+    shown = [s.id for s in shelters if s.properties]
+    if shown:
+        record(
+            request, "personal.read", "shelters", "200", details={"shelters": shown[:50], "count": len(shown)}
+        )
+    return True
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -102,7 +120,8 @@ def list_shelters(
     )
     with _store(request).engine.connect() as conn:
         found = registry.list_shelters(conn, query, now=_now(request))
-    return _json(_collection([s.to_feature(d) for s, d in found]))
+    personal = _personal(request, [s for s, _ in found])
+    return _json(_collection([s.to_feature(d, personal=personal) for s, d in found]))
 
 
 @router.get(
@@ -113,7 +132,8 @@ def list_shelters(
 )
 def get_shelter(request: Request, shelter_id: Id) -> Response:
     with _store(request).engine.connect() as conn:
-        return _json(registry.get_shelter(conn, shelter_id).to_feature())
+        shelter = registry.get_shelter(conn, shelter_id)
+    return _json(shelter.to_feature(personal=_personal(request, [shelter])))
 
 
 @router.post(

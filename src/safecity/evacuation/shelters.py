@@ -106,8 +106,11 @@ class Shelter:
         """Places still free (never negative)."""
         return max(0, self.capacity - self.occupancy)
 
-    def to_feature(self, distance_m: float | None = None) -> dict[str, Any]:
-        """A GeoJSON Feature (WGS84) with Korean and English names, in the shape of :class:`ShelterFeature`."""
+    def to_feature(self, distance_m: float | None = None, *, personal: bool = True) -> dict[str, Any]:
+        """A GeoJSON Feature (WGS84) with Korean and English names, in the shape of :class:`ShelterFeature`.
+
+        ``personal=False`` (anyone but operators) leaves out the free-form ``properties``: they hold the
+        shelter's contact people and phone numbers (issue 13), as the OGC API layer leaves them out."""
         ko, en = KIND_LABELS[self.kind]
         props = ShelterProperties(
             code=self.code,
@@ -126,7 +129,7 @@ class Shelter:
             safe_from=list(self.safe_from),
             updated_at=self.updated_at,
             distance_m=None if distance_m is None else round(distance_m, 1),
-            properties=self.properties,
+            properties=self.properties if personal else {},
         )
         return ShelterFeature(
             id=self.id,
