@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``safecity audit verify``: check the hash chain of the audit log."""
+"""``safecity audit verify``: check the hash chain of the audit log; ``safecity audit head``: print its
+head for the operator to keep elsewhere."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -71,3 +73,50 @@ def verify(
         err=True,
     )
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def head_cmd(
+    append: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also append the line to this file: a place the operator keeps apart from the store "
+            "(another machine, write-once media). `safecity audit verify --head <hash>` checks a kept head.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the audit chain's head, {"seq", "hash", "at"}, as one JSON line on stdout. Kept outside the
+    store, it shows later whether the log was cut short or rewritten to its end (issue 13)."""
+    from sqlalchemy import inspect, select
+
+    from safecity.audit.tables import audit_log
+    from safecity.cli import _settings
+    from safecity.store import open_store
+
+    store = open_store(_settings())
+    try:
+        if not inspect(store.engine).has_table("audit_log"):
+            typer.echo("error: the store has no audit log yet; run `safecity migrate` first", err=True)
+            raise typer.Exit(1)
+        with store.engine.connect() as conn:
+            last = conn.execute(
+                select(audit_log.c.seq, audit_log.c.hash, audit_log.c.at)
+                .order_by(audit_log.c.seq.desc())
+                .limit(1)
+            ).first()
+    finally:
+        store.close()
+    if last is None:
+        typer.echo("error: the audit log is empty; there is no head to keep yet", err=True)
+        raise typer.Exit(1)
+    at = last.at if isinstance(last.at, str) else last.at.isoformat()
+    line = json.dumps({"seq": int(last.seq), "hash": str(last.hash), "at": at})
+    typer.echo(line)
+    if append is not None:
+        try:
+            with append.open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        except OSError as e:
+            typer.echo(f"error: --append: cannot write {append}: {e.strerror}", err=True)
+            raise typer.Exit(1) from None
