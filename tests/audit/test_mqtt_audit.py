@@ -40,3 +40,35 @@ def test_a_device_publish_is_audited(tmp_path: Path) -> None:
             dev.close()
 
     asyncio.run(scenario())
+
+
+def test_a_refused_publish_is_audited_as_refused(tmp_path: Path) -> None:
+    """Issue 13: the audit said "stored" for publishes the server refused."""
+
+    async def scenario() -> None:
+        async with running(tmp_path) as env:
+            anonymous = await Peer(env.settings.mqtt_port).open()
+            other = await Peer(env.settings.mqtt_port, password=env.other_key).open()
+            topic = f"v1.1/Datastreams({env.datastream})/Observations"
+            await anonymous.publish(topic, {"result": 1})  # no credentials
+            await other.publish(topic, {"result": 2})  # another Thing's stream
+            await other.publish(topic, b"{broken")
+            audit = env.platform.audit
+
+            def entries() -> list[AuditEntry]:
+                audit.flush()
+                return audit.search(action="mqtt.PUBLISH")
+
+            await until(
+                "the publishes audited",
+                lambda: sum(json.loads(e.details)["messages"] for e in entries()) == 3,
+            )
+            assert {(e.actor_kind, e.outcome) for e in entries()} == {
+                ("anonymous", "refused"),
+                ("device", "refused"),
+            }
+            assert env.count() == 0
+            anonymous.close()
+            other.close()
+
+    asyncio.run(scenario())

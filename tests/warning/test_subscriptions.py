@@ -96,7 +96,7 @@ def test_anonymous_subscription_is_managed_with_its_token(api: Client) -> None:
     # Nobody else: not without credentials, not with a wrong token, not an operator.
     assert api.client.get(f"/subscriptions/{sid}").status_code == 401
     assert (
-        api.client.get(f"/subscriptions/{sid}", headers={"X-Subscription-Token": "sct_x"}).status_code == 403
+        api.client.get(f"/subscriptions/{sid}", headers={"X-Subscription-Token": "sct_x"}).status_code == 404
     )
     assert api.client.get(f"/subscriptions/{sid}", headers=api.as_operator).status_code == 403
     # Move it to 강남구 with the token; the target index follows at once.

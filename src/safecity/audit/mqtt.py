@@ -18,11 +18,12 @@ from safecity.sensing.mqtt_port import Incoming
 MAX_TOPICS = 5  # topics named in an entry; the count says how many messages there were
 
 
-def batch_recorder(audit: AuditLog) -> Callable[[Sequence[Incoming], bool], None]:
-    """A ``Pipeline.on_batch`` hook that defers one entry per (publisher, outcome) of each batch."""
+def batch_recorder(audit: AuditLog) -> Callable[[Sequence[Incoming], bool, frozenset[int]], None]:
+    """A ``Pipeline.on_batch`` hook that defers one entry per (publisher, outcome) of each batch: a
+    message refused whole says "refused", not "stored" (issue 13)."""
 
-    def record(batch: Sequence[Incoming], stored: bool) -> None:
-        groups: dict[tuple[str, str, str | None], list[Incoming]] = {}
+    def record(batch: Sequence[Incoming], stored: bool, refused: frozenset[int] = frozenset()) -> None:
+        groups: dict[tuple[str, str, str | None, str], list[Incoming]] = {}
         for msg in batch:
             if msg.principal is not None:
                 actor, kind = msg.principal.name, msg.principal.kind
@@ -30,8 +31,9 @@ def batch_recorder(audit: AuditLog) -> Callable[[Sequence[Incoming], bool], None
                 actor, kind = "external broker", ActorKind.system
             else:
                 actor, kind = "anonymous", ActorKind.anonymous
-            groups.setdefault((actor, str(kind), msg.client_id), []).append(msg)
-        for (actor, kind, client_id), msgs in groups.items():
+            outcome = "stored" if stored and id(msg) not in refused else "refused"
+            groups.setdefault((actor, str(kind), msg.client_id, outcome), []).append(msg)
+        for (actor, kind, client_id, outcome), msgs in groups.items():
             topics = sorted({m.topic for m in msgs})
             audit.defer(
                 AuditEvent(
@@ -39,7 +41,7 @@ def batch_recorder(audit: AuditLog) -> Callable[[Sequence[Incoming], bool], None
                     target=topics[0] if len(topics) == 1 else "v1.1/…",
                     actor=actor,
                     actor_kind=kind,
-                    outcome="stored" if stored else "refused",
+                    outcome=outcome,
                     client=client_id,
                     details={"messages": len(msgs), "topics": topics[:MAX_TOPICS]},
                 )

@@ -64,8 +64,15 @@ def _store(request: Request) -> Store:
     return request.app.state.platform.store  # type: ignore[no-any-return]
 
 
+def _root(request: Request) -> str:
+    """The server's public root: the configured public URL, not the request's Host header (which any
+    client sets; links built from it pointed elsewhere, issue 13)."""
+    configured: str | None = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogcapi"
+    return _root(request) + "/ogcapi"
 
 
 def _json(body: Any, media_type: str = JSON, status: int = 200) -> Response:
@@ -147,7 +154,7 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
 @router.get("", dependencies=[allow(Role.public)], summary="OGC API – Features landing page")
 def landing(request: Request) -> Response:
     base = _base(request)
-    root = str(request.base_url).rstrip("/")
+    root = _root(request)
     return _json(
         {
             "title": "safecity OGC API – Features",

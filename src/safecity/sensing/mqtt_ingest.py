@@ -164,7 +164,9 @@ class Pipeline:
         self.rejected = 0
         self._overload_logged = False
         #: Told of every batch once it is settled (stored or refused): the audit log's hook.
-        self.on_batch: Callable[[Sequence[Incoming], bool], None] | None = None
+        #: The third argument holds the ``id()`` of each message refused whole (bad, not allowed).
+        self.on_batch: Callable[[Sequence[Incoming], bool, frozenset[int]], None] | None = None
+        self._refused: set[int] = set()
         #: Whether a device key is still live (AuthService.key_active): a key revoked in any process
         #: stops the publishes of a device that connected with it before (issue 13).
         self.key_active: Callable[[int], bool] | None = None
@@ -181,6 +183,7 @@ class Pipeline:
         if len(self._queue) >= MAX_PENDING:
             busy = ServerBusy("server busy: too many observations waiting; retry later")
             self._answer([self._reject(msg, busy, MAX_LOGGED_ERRORS + 1)])
+            self._refused.discard(id(msg))  # never in a batch: nothing to audit it against
             _settle([msg], False)
             if not self._overload_logged:
                 log.warning("MQTT ingest overloaded; refusing messages", pending=len(self._queue))
@@ -218,9 +221,10 @@ class Pipeline:
             # Only now, after the commit, may the broker acknowledge (QoS 1 PUBACK).
             _settle(batch, True)
             stored = True
+        refused, self._refused = frozenset(self._refused), set()
         if self.on_batch is not None:
             try:
-                self.on_batch(batch, stored)
+                self.on_batch(batch, stored, refused)
             except Exception:  # the audit hook must never stop ingest; it says so loudly
                 log.exception("could not queue the audit entry of an MQTT batch", messages=len(batch))
         return n
@@ -312,6 +316,8 @@ class Pipeline:
                     elif result.ids[slot] is None:
                         failed.append({"row": row, "message": messages_by_item.get(slot, "rejected")})
                 position += n
+                if failed and len(failed) == n:
+                    self._refused.add(id(msg))  # no row of it was stored
                 if failed:
                     self.rejected += len(failed)
                     log.warning(
@@ -361,6 +367,7 @@ class Pipeline:
     def _reject(self, msg: Incoming, error: SafecityError, nth: int) -> Answer:
         """Log (the first few of a batch) and build the answer for one rejected message."""
         self.rejected += 1
+        self._refused.add(id(msg))
         if nth < MAX_LOGGED_ERRORS:
             log.warning("MQTT publish rejected", topic=msg.topic, client=msg.client_id, reason=error.message)
         body = {"code": error.code, "message": error.message, "topic": msg.topic}

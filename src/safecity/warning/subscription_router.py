@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Request, Response
+from sqlalchemy.engine import Connection
 
 from safecity.audit.record import record
 from safecity.auth.deps import allow, resolve_principal
@@ -66,14 +67,31 @@ def _refresh(request: Request, sub: Subscription | None, removed: int | None = N
             index.add(target_of(sub))
 
 
+def _no_such(subscription_id: int) -> NotFound:
+    """One answer for a missing subscription and a wrong token: a 403 for the one and a 404 for the
+    other told a stranger which ids exist (issue 13)."""
+    return NotFound(
+        f"no subscription {subscription_id} with this X-Subscription-Token",
+        where="X-Subscription-Token",
+        message_ko=f"이 X-Subscription-Token에 해당하는 구독 {subscription_id}이(가) 없습니다",
+    )
+
+
+def _find(conn: Connection, subscription_id: int, token: str | None) -> Subscription:
+    try:
+        return subs.get_subscription(conn, subscription_id)
+    except NotFound:
+        if token is not None:
+            raise _no_such(subscription_id) from None
+        raise
+
+
 def _authorise(request: Request, sub: Subscription, token: str | None, action: str) -> str:
     """The actor allowed to ``action`` the subscription, or raises 401/403."""
     if token is not None:
         if sub.token_matches(token):
             return "subscriber"
-        raise Forbidden(
-            "X-Subscription-Token: does not match this subscription", where="X-Subscription-Token"
-        )
+        raise _no_such(sub.id)
     principal: Principal = resolve_principal(request)
     if Role.admin in principal.roles:
         if sub.personal:
@@ -174,7 +192,7 @@ def create(request: Request, body: SubscriptionIn) -> Response:
 def read(request: Request, subscription_id: Id, token: Token = None) -> Response:
     _gate(request, token)
     with _store(request).engine.connect() as conn:
-        sub = subs.get_subscription(conn, subscription_id)
+        sub = _find(conn, subscription_id, token)
     _authorise(request, sub, token, "read")
     return _json(sub.to_dict())
 
@@ -187,7 +205,7 @@ def read(request: Request, subscription_id: Id, token: Token = None) -> Response
 def patch(request: Request, subscription_id: Id, body: SubscriptionPatch, token: Token = None) -> Response:
     _gate(request, token)
     with _store(request).write() as conn:
-        _authorise(request, subs.get_subscription(conn, subscription_id), token, "update")
+        _authorise(request, _find(conn, subscription_id, token), token, "update")
         sub = subs.update_subscription(conn, subscription_id, body, _now(request))
     _refresh(request, sub)
     return _json(sub.to_dict())
@@ -202,7 +220,7 @@ def patch(request: Request, subscription_id: Id, body: SubscriptionPatch, token:
 def remove(request: Request, subscription_id: Id, token: Token = None) -> Response:
     _gate(request, token)
     with _store(request).write() as conn:
-        _authorise(request, subs.get_subscription(conn, subscription_id), token, "delete")
+        _authorise(request, _find(conn, subscription_id, token), token, "delete")
         subs.delete_subscription(conn, subscription_id)
     _refresh(request, None, removed=subscription_id)
     return Response(status_code=204)
