@@ -24,7 +24,7 @@ from safecity.auth.guard import PER_ACCOUNT, PER_CLIENT, WINDOW_S, LoginGuard, T
 from safecity.auth.model import Role
 from safecity.settings import Settings
 from tests.conftest import free_port
-from tests.sensing.test_mqtt import Peer, running
+from tests.sensing.test_mqtt import Peer, running, until
 
 
 class Clock:
@@ -121,6 +121,16 @@ def test_concurrent_hashes_are_bounded(ctx: Ctx) -> None:
     assert ctx.login("operator1", "operator-password").status_code == 200
 
 
+async def _connect(port: int, password: str) -> Peer:
+    """Connect as op1; each refused or accepted password costs a memory-hard hash, slow on a busy
+    machine, so the CONNACK gets longer than Peer.open's usual wait."""
+    peer = Peer(port, username="op1", password=password)
+    peer.client.connect("127.0.0.1", port, keepalive=30)
+    peer.client.loop_start()
+    await until("CONNACK", lambda: peer.connack is not None, 60)
+    return peer
+
+
 def test_guessing_over_mqtt_is_throttled_and_audited(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
@@ -129,10 +139,10 @@ def test_guessing_over_mqtt_is_throttled_and_audited(tmp_path: Path) -> None:
             env.platform.auth.create_user("op1", "operator-password", {Role.operator})
             port = env.settings.mqtt_port
             for i in range(PER_ACCOUNT):
-                peer = await Peer(port, username="op1", password=f"guess-{i}").open()
+                peer = await _connect(port, f"guess-{i}")
                 assert peer.connack.is_failure
                 peer.close()
-            right = await Peer(port, username="op1", password="operator-password").open()
+            right = await _connect(port, "operator-password")
             assert right.connack.is_failure  # throttled, without a hash
             right.close()
             assert env.platform.auth.guard.hashes == PER_ACCOUNT
@@ -142,7 +152,7 @@ def test_guessing_over_mqtt_is_throttled_and_audited(tmp_path: Path) -> None:
             ]
             assert refused == [("op1", "401")] * PER_ACCOUNT + [("op1", "429")]
             clock.now += WINDOW_S
-            ok = await Peer(port, username="op1", password="operator-password").open()
+            ok = await _connect(port, "operator-password")
             assert not ok.connack.is_failure
             ok.close()
 
