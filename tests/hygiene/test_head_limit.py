@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from safecity.app import create_app
-from safecity.hygiene.head_limit import server_options
+from safecity.hygiene.head_limit import head_limited, server_options
 from safecity.settings import Settings
 from tests.conftest import free_port
 
@@ -84,3 +84,27 @@ def test_a_head_over_the_limit_is_refused_with_431(served: int) -> None:
 def test_a_slow_huge_head_is_cut_off_at_the_limit(served: int) -> None:
     answer = _ask(served, _head(8 * 1024 * 1024), chunk=64 * 1024)
     assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_a_head_trickling_in_is_cut_off_in_time(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    app = create_app(settings, start_services=False)
+    options = {**server_options(settings), "http": head_limited(settings.http_max_header_bytes, 0.3)}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", settings.port), timeout=10) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: a")  # and then nothing more
+            answer = s.recv(65536)  # the server answers once the head's time is up
+        assert answer.startswith(b"HTTP/1.1 408")
+        # a whole head in time is answered as usual on the same server
+        assert _ask(settings.port, _head(100)).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.platform.store.close()
