@@ -8,9 +8,8 @@ service, every draft issued):
 * no evacuation is in force two simulated hours after the rain stopped;
 * nothing goes out as 위급재난문자 from the platform's own sensors.
 
-A check that fails because of warning-side behaviour not yet on main is marked xfail with the reason (the
-warning package is being reworked by the warn helper: per-band alerts, point-circle targeting); the
-check itself is never weakened. ``bench/scenarios.py`` prints the figures.
+A check that fails because of warning-side behaviour not yet on main is marked xfail with the reason
+(``WARNING_PENDING``); the check itself is never weakened. ``bench/scenarios.py`` prints the figures.
 """
 
 from __future__ import annotations
@@ -26,17 +25,9 @@ from safecity.demo.judge import Report, judge
 #: one scenario's whole run (minutes of simulated time per second), shared by its checks
 SLOW = pytest.mark.timeout(3600)
 
-#: (check, scenario) pairs that fail on main because the warning side has not landed its fix yet.
-WARNING_PENDING = {
-    ("own_level", "heavy_rain"): "warning: one alert per level band (warn, issue 12) not on main yet; "
-    "an incident's alert carries its highest level to every district",
-    ("own_level", "heat_wave"): "warning: one alert per level band (warn, issue 12) not on main yet",
-    ("own_level", "earthquake"): "warning: one alert per level band, lowered or ended as the levels fall "
-    "(warn, issue 12) not on main yet; the 진도 VI alert reaches the 진도 V districts",
-    ("point_2km", "fire"): "warning: point incidents warn the circle (radiusM) around the point "
-    "(warn, issue 12) not on main yet; the alert targets the whole district",
-    ("point_2km", "building_collapse"): "warning: point-circle targeting (warn, issue 12) not on main yet",
-}
+#: (check, scenario) pairs that fail on main because the warning side has not landed its fix yet (warn's
+#: per-band alerts and point circles have landed: none left).
+WARNING_PENDING: dict[tuple[str, str], str] = {}
 
 
 @cache
