@@ -40,8 +40,10 @@ browser:
 	  fi; \
 	fi
 
+# pytest-xdist: one worker per core, each test file on one worker (its module fixtures built once);
+# PYTEST_ARGS='-n 0' runs everything in one process.
 test: assets browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
