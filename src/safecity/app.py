@@ -31,7 +31,6 @@ from safecity.capability import (
     Capability,
     Context,
     Services,
-    Worker,
     import_tables,
     load_settings_of,
     migration_folders,
@@ -97,7 +96,7 @@ class Platform:
     #: every service by its type: routers take them as typed dependencies (safecity.capability.provider)
     services: Services = field(default_factory=Services)
     #: the declared capabilities' background workers, started and stopped with the app
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[BackgroundWorker] = field(default_factory=list)
     #: the hand-wired services' background tasks (bus dispatcher, situation clock, warning delivery,
     #: audit writer; MQTT ingest while it runs), each started and stopped by its service; /health and
     #: /metrics show them
@@ -331,9 +330,8 @@ def create_app(
             "store": platform.store.dialect,
             "outboxPending": platform.bus.pending(),
         }
-        body["tasks"] = {w.name: w.health().to_json() for w in platform.tasks}
-        if platform.workers:  # the declared capabilities' background workers
-            body["workers"] = {w.name: "ok" if w.healthy() else "failing" for w in platform.workers}
+        # the platform's own workers, then the declared capabilities'
+        body["tasks"] = {w.name: w.health().to_json() for w in [*platform.tasks, *platform.workers]}
         return Response(orjson.dumps(body), media_type="application/json")
 
     @app.get("/metrics", dependencies=[allow(Role.public)], tags=["ops"], summary="Prometheus metrics")
@@ -349,13 +347,11 @@ def create_app(
             platform.metrics.bus_lag.labels(sub.name).set(sub.lag)
             platform.metrics.bus_failing.labels(sub.name).set(sub.attempts)
         platform.metrics.bus_dead.set(len(platform.bus.dead_letters()))
-        for w in platform.tasks:
+        for w in [*platform.tasks, *platform.workers]:
             h = w.health()
             platform.metrics.worker_running.labels(w.name).set(1 if h.running else 0)
             platform.metrics.worker_rounds.labels(w.name).set(h.rounds)
             platform.metrics.worker_failures.labels(w.name).set(h.failures)
-        for cw in platform.workers:  # the capabilities' own: whatever their health says
-            platform.metrics.worker_running.labels(cw.name).set(1 if cw.healthy() else 0)
         active, failed, processed = platform.situation.stats()
         platform.metrics.conditions_active.set(active)
         platform.metrics.rule_errors.set(failed)

@@ -17,7 +17,8 @@ registered capabilities, so adding one touches nothing outside its package:
 * ``build``: makes its service from a :class:`Context` (settings, store, bus, clock, other services);
   the service is registered by its type so routers get it as a typed dependency (:func:`provider`);
 * ``subscriptions``: bus subscribers with durable names (each has its own cursor: at least once);
-* ``workers``: background tasks started and stopped with the app (start/stop, health);
+* ``workers``: background tasks (:class:`safecity.core.worker.Worker`, the one lifecycle) started and
+  stopped with the app, their health on ``/health`` and ``/metrics``;
 * ``layers``: feature collections it contributes to the OGC API (``/collections/<id>``).
 
 Built-in capabilities are listed in :data:`BUILT_IN`; a city adds its own with the setting
@@ -32,7 +33,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
     from safecity.bus.port import Bus, Handler
     from safecity.core.clock import Clock
+    from safecity.core.worker import Worker
     from safecity.metrics import Metrics
     from safecity.settings import Settings
     from safecity.store import Store
@@ -58,18 +60,6 @@ BUILT_IN: tuple[str, ...] = ("safecity.quake", "safecity.flood")
 
 class CapabilityError(Exception):
     """A capability cannot be loaded or configured; the message says which and what to do."""
-
-
-class Worker(Protocol):
-    """A background task owned by a capability, started and stopped with the app."""
-
-    name: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def healthy(self) -> bool: ...
 
 
 @dataclass(frozen=True)

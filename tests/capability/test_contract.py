@@ -70,9 +70,13 @@ def test_served_with_its_own_routes_and_roles(logbook_settings: Settings, logboo
 
 def test_workers_start_and_stop_with_the_app(logbook_settings: Settings, logbook_platform: Platform) -> None:
     app = create_app(logbook_settings, logbook_platform)
+    (worker,) = logbook_platform.workers
     with TestClient(app) as client:
-        assert client.get("/health").json()["workers"] == {"logbook.shift": "ok"}
-    assert not logbook_platform.workers[0].healthy()
+        assert worker.wait_idle(timeout=30)
+        shift = client.get("/health").json()["tasks"]["logbook.shift"]
+        assert shift["running"] and shift["items"] == 1 and shift["failures"] == 0
+        assert [e.text for e in logbook_platform.services.get(Logbook).entries()] == ["shift night opened"]
+    assert not worker.health().running
 
 
 def test_subscribed_to_other_capabilities_events(logbook_platform: Platform) -> None:

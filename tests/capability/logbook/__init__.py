@@ -15,7 +15,7 @@ from safecity.capability import Capability, Subscription
 from tests.capability.logbook.cli import cli
 from tests.capability.logbook.events import on_incident_opened
 from tests.capability.logbook.router import router
-from tests.capability.logbook.service import Logbook, ShiftWorker
+from tests.capability.logbook.service import Logbook, shift_worker
 from tests.capability.logbook.settings import LogbookSettings
 
 __all__ = ["Logbook", "LogbookSettings", "setup"]
@@ -32,5 +32,5 @@ def setup() -> Capability:
         migrations=Path(__file__).with_name("migrations"),
         build=lambda ctx: Logbook(ctx.store, ctx.clock, ctx.settings_of("logbook", LogbookSettings)),
         subscriptions=(Subscription("situation.IncidentOpened", "logbook.incidents", on_incident_opened),),
-        workers=(lambda ctx: ShiftWorker(ctx.services.get(Logbook)),),
+        workers=(lambda ctx: shift_worker(ctx.services.get(Logbook)),),
     )

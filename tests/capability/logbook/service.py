@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest
+from safecity.core.worker import Worker
 from safecity.store import Store
 from tests.capability.logbook.settings import LogbookSettings
 from tests.capability.logbook.tables import entries
@@ -58,20 +59,17 @@ class Logbook:
             return int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
 
 
-class ShiftWorker:
-    """The capability's background worker: holds the shift open while the app runs."""
+def shift_worker(logbook: Logbook) -> Worker:
+    """The capability's background worker (the platform's one lifecycle): opens the shift with an
+    entry once the app runs, then idles."""
+    opened = False
 
-    name = "logbook.shift"
+    def step() -> int:
+        nonlocal opened
+        if opened:
+            return 0
+        logbook.write(f"shift {logbook.settings.shift_name} opened", "system")
+        opened = True
+        return 1
 
-    def __init__(self, logbook: Logbook) -> None:
-        self.logbook = logbook
-        self.running = False
-
-    def start(self) -> None:
-        self.running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-    def healthy(self) -> bool:
-        return self.running
+    return Worker("logbook.shift", step, interval_s=60.0)
