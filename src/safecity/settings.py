@@ -8,6 +8,7 @@ app factory and pass it down; nothing builds settings at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -375,9 +376,13 @@ class Settings(BaseSettings):
     @field_validator("webhook_allow_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        from safecity.hygiene.egress import networks
-
-        return networks(value)
+        # validated here, not by hygiene.egress (settings sit below every capability and the edge)
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 10.20.0.0/16 or 192.0.2.7") from None
+        return list(value)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

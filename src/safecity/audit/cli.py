@@ -91,7 +91,7 @@ def head_cmd(
     from sqlalchemy import inspect, select
 
     from safecity.audit.tables import audit_log
-    from safecity.cli import _settings
+    from safecity.capability import cli_settings as _settings
     from safecity.store import open_store
 
     store = open_store(_settings())

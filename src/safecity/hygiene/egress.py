@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,11 +123,3 @@ def guarded_transport(policy: EgressPolicy) -> httpx.HTTPTransport:
     return transport
 
 
-def networks(values: Sequence[str]) -> list[str]:
-    """Validate allow-list entries (CIDR or single addresses); raises ValueError naming a bad one."""
-    for value in values:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a network such as 10.20.0.0/16 or 192.0.2.7") from None
-    return list(values)
