@@ -9,6 +9,7 @@ server's platform keeps its caches; the server's cache clock is injected and mov
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -114,7 +115,9 @@ def test_an_admin_revokes_a_key_over_http_at_once(ctx: Ctx) -> None:
 @pytest.mark.parametrize("how", ["deactivated", "deleted"])
 def test_a_gone_users_token_stops(ctx: Ctx, how: str) -> None:
     operator = ctx.token("operator1", "operator-password")
+    basic = {"Authorization": "Basic " + base64.b64encode(b"operator1:operator-password").decode()}
     assert ctx.client.get("/sta/v1.1/Things", headers=operator).status_code == 200
+    assert ctx.client.get("/incidents", headers=basic).status_code == 200  # verified, then remembered
     with ctx.platform.store.write() as conn:  # as another process (an administrator's tool) would
         if how == "deleted":
             conn.execute(delete(users).where(users.c.username == "operator1"))
@@ -123,6 +126,7 @@ def test_a_gone_users_token_stops(ctx: Ctx, how: str) -> None:
     ctx.clock.now += KEY_RECHECK_S
     r = ctx.client.get("/incidents", headers=operator)
     assert r.status_code == 401 and "log in again" in r.json()["message"]
+    assert ctx.client.get("/incidents", headers=basic).status_code == 401  # the remembered password too
 
 
 def test_a_revoked_key_stops_a_live_mqtt_connection(tmp_path: Path) -> None:

@@ -95,9 +95,8 @@ class AuthService:
         """The user whose password this is. Raises Unauthorized (wrong name or password, alike),
         TooManyRequests (this account or ``client``, an address, failed too often lately: no hash runs)
         or ServerBusy (no hash slot in time). See :mod:`safecity.auth.guard`."""
-        remembered = self.guard.remembered(username, password)
-        if remembered is not None:
-            return remembered
+        if self.guard.remembered(username, password) is not None:
+            return self._still_there(username)
         account = username[:65]  # no real name is longer (create_user), and the key stays small
         self.guard.check(account, client)
         row = None
@@ -157,14 +156,21 @@ class AuthService:
             raise Unauthorized("access token expired: request a new one at POST /auth/token") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("access token invalid") from None
-        # The user as the store has it now (issue 13): a deleted or deactivated user's token stops
-        # working (here at once, in other processes within KEY_RECHECK_S), and lost roles are lost.
-        name = str(claims["sub"])
+        return self._still_there(str(claims["sub"]))
+
+    def _still_there(self, name: str) -> Principal:
+        """The user as the store has it now (issue 13): a deleted or deactivated user's token or
+        remembered Basic password stops working (within KEY_RECHECK_S in every process), and lost
+        roles are lost. Raises Unauthorized."""
         now = self.monotonic()
         cached = self._users.get(name)
         if cached is not None and cached[1] > now:
             return cached[0]
-        current = self.current_user(name)
+        try:
+            current = self.current_user(name)
+        except Unauthorized:
+            self.guard.forget(name)
+            raise
         if len(self._users) >= MAX_CACHED_KEYS:
             self._users.clear()
         self._users[name] = (current, now + KEY_RECHECK_S)
