@@ -46,6 +46,7 @@ from safecity.evacuation.router import router as evacuation_router
 from safecity.geo.ogcapi import router as ogcapi_router
 from safecity.hygiene.install import install_hygiene, log_mode
 from safecity.metrics import Metrics
+from safecity.sensing import mappings as property_mappings
 from safecity.sensing.catalogue import load_catalogue
 from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
 from safecity.sensing.health import stream_health
@@ -116,6 +117,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
     metrics = Metrics()
     catalogue = load_catalogue()
+    with store.engine.connect() as conn:
+        property_mappings.apply(conn, catalogue)  # the city's own ObservedProperties (sensing/mappings.py)
     qc = QualityControl(
         QCConfig(future_tolerance_s=settings.future_tolerance_s, late_after_s=settings.late_after_s)
     )

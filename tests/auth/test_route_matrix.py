@@ -53,6 +53,7 @@ PARAMS = {
     "identifier": "no-such-alert",
     "collectionId": "no-such-collection",
     "featureId": "999999",
+    "mapping_id": "999999",
     "name": "no-such-file.css",
 }
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")

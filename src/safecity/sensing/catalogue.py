@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -122,6 +122,23 @@ class Catalogue:
             self._by_name.setdefault(s.name_ko.casefold(), s)
         for s in specs:
             self._by_name[s.key.casefold()] = s
+        # a city's own ObservedProperties mapped by an administrator (sensing/mappings.py): consulted
+        # after the catalogue's own definitions and names, replaced whole on each change
+        self._mapped_definition: dict[str, PropertySpec] = {}
+        self._mapped_name: dict[str, PropertySpec] = {}
+
+    def set_mappings(self, mappings: Iterable[tuple[str, str, str]]) -> None:
+        """Use ``(kind, value, key)`` mappings from now on (kind ``definition`` or ``name``; value as
+        :func:`normalise` gives it); a key the catalogue does not have is ignored. The catalogue's own
+        entries stay as they are: a mapping never changes what a known definition means."""
+        by_definition: dict[str, PropertySpec] = {}
+        by_name: dict[str, PropertySpec] = {}
+        for kind, value, key in mappings:
+            spec = self._by_key.get(key)
+            if spec is not None:
+                (by_definition if kind == "definition" else by_name)[value] = spec
+        # two assignments of whole dicts: a reader on another thread sees the old or the new set
+        self._mapped_definition, self._mapped_name = by_definition, by_name
 
     def all(self) -> tuple[PropertySpec, ...]:
         """Every entry, in catalogue order."""
@@ -166,13 +183,22 @@ class Catalogue:
         spec: PropertySpec | None = None
         if definition:
             spec = self._by_definition.get(_norm_definition(definition))
+            if spec is None:
+                spec = self._mapped_definition.get(normalise("definition", definition))
         if spec is None and name:
             spec = self._by_name.get(name.strip().casefold())
+            if spec is None:
+                spec = self._mapped_name.get(normalise("name", name))
         if spec is None:
             return None
         if unit_code_or_symbol is not None and not spec.unit.accepts(unit_code_or_symbol):
             return None
         return spec
+
+
+def normalise(kind: str, value: str) -> str:
+    """A foreign ObservedProperty's definition or name as mappings store and match it."""
+    return _norm_definition(value) if kind == "definition" else value.strip().casefold()
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

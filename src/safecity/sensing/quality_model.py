@@ -33,7 +33,6 @@ _BY_NAME: Final[dict[str, int]] = {name: bit for bit, name in _NAMES}
 _ALL: Final[int] = sum(bit for bit, _ in _NAMES)
 
 
-
 @dataclass(frozen=True, slots=True)
 class QCConfig:
     """Global QC settings. Times in seconds, counts in observations.

@@ -10,7 +10,19 @@ unique (datastream, phenomenon_time) index makes ingest idempotent: a retried re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
 from safecity.store.metadata import metadata
 from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
@@ -195,4 +207,18 @@ observations = Table(
         sqlite_where=text("multi_datastream_id IS NOT NULL"),
     ),
     Index("ix_sta_observations_foi", "feature_of_interest_id"),
+)
+
+#: A city's own ObservedProperties mapped to catalogue keys by an administrator (sensing/mappings.py).
+property_mappings = Table(
+    "sensing_property_mappings",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("match_kind", String, nullable=False),  # "definition" | "name"
+    Column("match_value", String, nullable=False),  # normalised as the catalogue matches it
+    Column("key", String, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("match_kind IN ('definition', 'name')", name="kind"),
+    UniqueConstraint("match_kind", "match_value"),
 )

@@ -86,7 +86,13 @@ def board(request: Request) -> Response:
     counts: dict[str, int] = {"total": len(streams)}
     for s in streams:
         counts[s.state] = counts.get(s.state, 0) + 1
-    return _json(situation.board(counts))
+    board = situation.board(counts)
+    # a city's own sensors the rules do not read yet (map their property: POST /sensing/catalogue/mappings)
+    board["unreadStreams"] = [
+        {"datastream": i.datastream_id, "name": i.name, "thing": i.thing_name, "property": i.property}
+        for i in situation.unread_streams()
+    ]
+    return _json(board)
 
 
 @router.get(

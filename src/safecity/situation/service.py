@@ -24,7 +24,7 @@ from safecity.core.logging import get_logger
 from safecity.core.worker import Worker
 from safecity.geo import areas
 from safecity.sensing.catalogue import Catalogue
-from safecity.sensing.directory import recent_observations, stream_directory
+from safecity.sensing.directory import StreamInfo, recent_observations, stream_directory
 from safecity.sensing.events import (
     ENTITY_CHANGED,
     OBSERVATIONS_ACCEPTED,
@@ -277,6 +277,19 @@ class Situation:
         # data needs it or the clock ticks, instead of once per entity, keeps the dispatcher free.
         if any(e.entity in _PLAN_ENTITIES for e in events):
             self._replan = True
+
+    def unread_streams(self) -> list[StreamInfo]:
+        """The datastreams no hazard rule reads (a silence rule watching every stream does not count):
+        a city's own sensors whose ObservedProperty is not in the catalogue, or mapped to nothing a rule
+        uses. The board lists them so an administrator can map them (POST /sensing/catalogue/mappings)."""
+        with self.lock:
+            read = {
+                i
+                for b in self.engine.bindings
+                if any(sig.fn != "age" for sig in b.rule.signals.values())
+                for i in b.stream_ids
+            }
+            return [info for info in self.engine.infos if info.datastream_id not in read]
 
     def replan(self) -> None:
         """Recompile for the current sensor directory (same rules)."""

@@ -4,7 +4,7 @@
 // open incidents and the alerts in force. Live: the board is fetched again whenever /situation/stream
 // reports a change. The map lives in ops-map.js, the sensor chart in ops-chart.js, the incident and
 // composer dialogs in ops-dialogs.js.
-import { $, el, when, COLOURS, sse, loadCatalogue } from "/static/common.js";
+import { $, el, fill, when, COLOURS, sse, loadCatalogue } from "/static/common.js";
 import { MapView } from "/static/ops-map.js";
 import { openChart } from "/static/ops-chart.js";
 import { openIncident, openComposer, cancelAlert } from "/static/ops-dialogs.js";
@@ -29,6 +29,7 @@ const T = {
     chart: "센서 시계열", readings: "관측값", thresholdLines: "판단 기준선", noThreshold: "이 센서에 적용되는 판단 기준이 없습니다.",
     notDrawn: "차트에 그리지 않는 기준", sumNote: "누적 곡선은 표시된 관측값에서 계산한 창 합계입니다(규칙 엔진과 같은 (t−창, t] 구간).",
     since: "부터", cancelReason: "취소 사유 (시민에게 전달됩니다)", cancelled: "취소 경보를 발령했습니다",
+    unread: "규칙이 읽지 않는 센서", unreadHint: "관측 항목을 카탈로그에 연결하세요 (POST /sensing/catalogue/mappings)",
   },
   en: {
     title: "Disaster safety situation room", normal: "Normal", offline: "offline", live: "live", logout: "Log out",
@@ -49,6 +50,7 @@ const T = {
     chart: "Sensor time series", readings: "readings", thresholdLines: "Thresholds", noThreshold: "No rule threshold applies to this sensor.",
     notDrawn: "Thresholds not drawn", sumNote: "Sum curves are window sums computed from the readings shown (the rule engine's (t−window, t] windows).",
     since: "since", cancelReason: "Reason for cancelling (sent to citizens)", cancelled: "A Cancel was issued",
+    unread: "Sensors no rule reads", unreadHint: "Map their observed property to the catalogue (POST /sensing/catalogue/mappings)",
   },
 };
 // hazards shown as columns of the board, short names for narrow cells
@@ -188,6 +190,17 @@ function renderCounts() {
     el("button", { type: "button", class: "link", onclick: () => ctx.openChart(p.datastream) }, p.name),
     p.lastReceivedAt ? el("span", { class: "muted small" }, ` · ${when(p.lastReceivedAt, ctx.lang, true)}`) : null)),
     ...(problems.length > 6 ? [el("li", { class: "muted small" }, `+${problems.length - 6}`)] : []));
+  // a city's own sensors whose observed property no rule understands yet
+  const unread = b.unreadStreams || [];
+  fill($("unread"), unread.length ? [
+    el("summary", { title: ctx.t("unreadHint") }, `${ctx.t("unread")} ${unread.length}`),
+    el("ul", {}, ...unread.slice(0, 20).map((s) => el("li", {},
+      el("button", { type: "button", class: "link", "data-datastream": s.datastream, onclick: () => ctx.openChart(s.datastream) }, s.name),
+      s.property ? el("span", { class: "muted small" }, ` · ${s.property}`) : null))),
+    unread.length > 20 ? el("p", { class: "muted small" }, `+${unread.length - 20}`) : null,
+    el("p", { class: "muted small" }, ctx.t("unreadHint")),
+  ] : []);
+  $("unread").hidden = !unread.length;
 }
 
 function renderGrid() {
