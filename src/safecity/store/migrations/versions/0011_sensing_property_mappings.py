@@ -1,7 +1,7 @@
 """sensing: a city's own ObservedProperties mapped to catalogue keys
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 14:20:00
 
 * ``sensing_property_mappings``: an administrator's mapping of a foreign ObservedProperty, by its
@@ -14,8 +14,8 @@ from alembic import op
 
 import safecity.store.types
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
