@@ -289,3 +289,13 @@ def test_a_point_incident_carries_its_cordon_and_facility(incidents: Incidents) 
     )
     assert "radiusM" not in (rain["location"] or {})
     assert GANGNAM not in [a["code"] for a in rain["areas"]]
+
+
+def test_batching_resumes_after_a_restart_where_it_stood(incidents: Incidents) -> None:
+    incidents.apply([change(subject="ds:0", districts=(DONGJAK,), level=Crisis.caution)])
+    incidents.apply([change(subject="ds:1", districts=(GWANAK,), at=T0 + 10 * M, level=Crisis.caution)])
+    # the platform restarts with 관악구 waiting for the 30-min batch of the opening at T0
+    again = Incidents(incidents.store, incidents.bus, incidents.clock)
+    assert again.tick(T0 + 29 * M) == []
+    (upd,) = _updates(again.tick(T0 + 30 * M))
+    assert upd["added"]["areas"] == [GWANAK]

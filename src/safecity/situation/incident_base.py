@@ -176,6 +176,11 @@ class IncidentRegister:
                     select(t_links).where(t_links.c.incident_id.in_(list(open_incidents)))
                 ).mappings():
                     self._index_link(open_incidents[int(lr["incident_id"])], lr, open_incidents, by_condition)
+        for inc in open_incidents.values():
+            # growth that waited for its batch when the platform stopped still waits
+            inc.pending = inc.source == "rule" and any(
+                lv > inc.published.get(code, Crisis.none) for code, lv in inc.area_levels().items()
+            )
         with self._lock:
             self._open = open_incidents
             self._by_condition = by_condition
@@ -192,6 +197,10 @@ class IncidentRegister:
         if kind == "area":
             inc.areas.add(ref)
             inc.published[ref] = Crisis(lr["level"] or 0)
+            # an area link's ``since``: when the incident's growth was last published (batching resumes
+            # after a restart where it stood)
+            if lr["since"] is not None and (inc.published_at is None or lr["since"] > inc.published_at):
+                inc.published_at = lr["since"]
         elif kind == "thing":
             inc.things.add(int(ref))
         elif kind == "observation":
@@ -353,10 +362,11 @@ class IncidentRegister:
         if work.links:
             conn.execute(insert(t_links), work.links)
         for (incident_id, code), lv in sorted(work.area_levels.items()):
+            published = self._open[incident_id].published_at if incident_id in self._open else None
             conn.execute(
                 update(t_links)
                 .where(t_links.c.incident_id == incident_id, t_links.c.kind == "area", t_links.c.ref == code)
-                .values(level=int(lv), updated_at=now)
+                .values(level=int(lv), since=published, updated_at=now)
             )
         for incident_id, (title_ko, title_en) in sorted(work.retitled.items()):
             conn.execute(
