@@ -405,3 +405,31 @@ def test_a_text_with_a_problem_is_not_issued_automatically_but_shown_to_the_oper
         (draft,) = c.drafts()  # level 2 is automatic, but not with a broken text
         full = c.client.get(f"/alerts/{draft['identifier']}", headers=c.headers).json()
         assert any(p.startswith("ko: too long") for p in full["problems"]), full["problems"]
+
+
+def test_a_district_changing_level_inside_its_incident_replans_the_incidents_alerts(ctx: Ctx) -> None:
+    incident = ctx.incident(3, ["11590"])
+    (draft,) = ctx.drafts()
+    ctx.client.post(f"/alerts/{draft['identifier']}/reject", json={"reason": "checking"}, headers=ctx.headers)
+    assert ctx.drafts() == []
+    # the situation's district-scope event names the incidents the district's level counts in
+    event = {
+        "scope": "district",
+        "district": "11590",
+        "hazard": "heavy_rain",
+        "level": 3,
+        "incidents": [incident],
+    }
+    ctx.platform.warnings.on_incident_events([event])
+    (again,) = ctx.drafts()
+    assert again["incidentId"] == incident and again["districts"] == ["11590"]
+
+
+def test_an_earthquake_alert_is_worded_for_after_the_shaking(ctx: Ctx) -> None:
+    ctx.incident(3, ["11590"], hazard="earthquake")
+    (draft,) = ctx.drafts()
+    cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content)
+    ko = next(i for i in cap.infos if i.language == "ko-KR")
+    assert "여진" in (ko.instruction or "") and "탁자" not in (ko.instruction or "")  # aftershocks, not "duck"
+    full = ctx.client.get(f"/alerts/{draft['identifier']}", headers=ctx.headers).json()
+    assert full["shortTexts"]["ko"]["category"] == "안전안내문자"  # KMA sends the earthquake texts

@@ -55,6 +55,9 @@ RESPONSE = {
     "heat_wave": "Execute",
     "cold_wave": "Execute",
     "strong_wind": "Shelter",
+    # after the shaking: check for damage, keep out of damaged buildings (the guide's after steps)
+    "earthquake": "Execute",
+    "air_quality": "Execute",  # mask, stay indoors: the guide's steps
 }
 
 #: <geocode> valueName of a 10-digit MOIS 행정동 code (a platform convention, like KR.SIG).

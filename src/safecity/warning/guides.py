@@ -72,13 +72,16 @@ class Guide:
         """Every action line in order (before, during, after, notes), e.g. for a short text message."""
         return self.before + self.during + self.after + self.notes
 
-    def active_lines(self) -> tuple[str, ...]:
+    def active_lines(self, phase: str = "during") -> tuple[str, ...]:
         """The lines of a warning in force: the audience's own lines on top (a guide for a profile, e.g.
-        elderly people), then the during-the-event steps, then (general guide) its notes. No before or
-        after steps: preparing and recovering are not what to do while the hazard is on."""
+        elderly people), then the steps of ``phase`` (``during`` the event; ``after`` for a hazard whose
+        warning comes once it has struck, like an earthquake: the shaking is over when the text
+        arrives), then (general guide) its notes. Never the before steps, and the after steps only as
+        that phase: preparing and recovering are not what to do while the hazard is on."""
+        steps = self.after if phase == "after" and self.after else self.during
         if self.audience != "general":
-            return self.notes + self.during
-        return self.during + self.notes
+            return self.notes + steps
+        return steps + self.notes
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -324,6 +324,7 @@ class AlertPlanner:
         shelters = self._shelters(facts, now) if msg_type != "Cancel" else []
         web = f"{self.public_url}/alerts/{ident}.xml" if self.public_url else None
         expires = cap_time(now + self.policy.of(facts.hazard).expires_after)
+        phase = self.policy.of(facts.hazard).guide_phase
         category = (
             KoreanCategory.SAFETY  # an all-clear or a lowering rings no alarm
             if msg_type == "Cancel"
@@ -334,7 +335,7 @@ class AlertPlanner:
         for lang, words in self.wordings.items():
             guide = guide_for(facts.hazard, "general", lang, self.guides_dir)
             names = [s.name_ko if words.place_names == "ko" else (s.name_en or s.name_ko) for s in shelters]
-            info = drafting.draft_info(facts, words, guide.active_lines(), web, msg_type, names, lowered)
+            info = drafting.draft_info(facts, words, guide.active_lines(phase), web, msg_type, names, lowered)
             info["expires"] = expires
             info["parameter"].append({"valueName": bands.THREAD_PARAM, "value": thread})
             info["parameter"].append({"valueName": CATEGORY_PARAM, "value": category.value})

@@ -28,6 +28,7 @@ class HazardPolicy:
     expires_after: timedelta
     radius_km: float | None
     key_en: str
+    guide_phase: str = "during"  # the guide's steps an alert in force gives (see Guide.active_lines)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ def _duration(value: Any, where: str) -> timedelta:
     return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
 
 
+def _phase(value: Any, where: str) -> str:
+    if value not in ("during", "after"):
+        raise ConfigError(f"{where}: 'during' or 'after', not {value!r}", where=where)
+    return str(value)
+
+
 def load_policy(path: Path = POLICY_FILE) -> Policy:
     where = str(path)
     try:
@@ -76,6 +83,7 @@ def load_policy(path: Path = POLICY_FILE) -> Policy:
             _duration(h.get("expires_after"), f"{at}.expires_after"),
             float(h["radius_km"]) if h.get("radius_km") is not None else None,
             h["key_en"],
+            _phase(h.get("guide_phase", "during"), f"{at}.guide_phase"),
         )
     if "other" not in hazards:
         raise ConfigError(f"{where}: [hazard.other] is required (the fallback)", where=where)

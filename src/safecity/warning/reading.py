@@ -205,7 +205,7 @@ class AlertReader:
                     "districts": list(r["districts"] or []),
                     "guide": {
                         "title": guide.title,
-                        "lines": list(guide.active_lines()),
+                        "lines": list(guide.active_lines(self.policy.of(r["hazard"] or "other").guide_phase)),
                         "audience": guide.audience,
                     },
                     "cap": f"/alerts/{r['identifier']}.xml",

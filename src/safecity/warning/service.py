@@ -148,11 +148,14 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
     def on_incident_events(self, events: Sequence[dict[str, Any]]) -> None:
         seen: set[int] = set()
         for e in events:
-            if not isinstance(e, dict) or e.get("incidentId") is None:
-                continue  # district-level changes: the incident's own event drafts
-            if e.get("scope") == "district":
+            if not isinstance(e, dict):
                 continue
-            seen.add(int(e["incidentId"]))
+            if e.get("scope") == "district":
+                # one district changed level inside its incidents (no incident-level event when the
+                # incident's own level stays): its band, so its incidents' alerts, may have to change
+                seen.update(int(i) for i in e.get("incidents") or [])
+            elif e.get("incidentId") is not None:
+                seen.add(int(e["incidentId"]))
         for incident_id in sorted(seen):
             try:
                 self.draft_for(incident_id)
@@ -332,7 +335,9 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                 description=info.description or "",
                 instruction=info.instruction or "",
                 area_desc=", ".join(a.area_desc for a in info.areas),
-                guide=guide.after if alert.msg_type.value == "Cancel" else guide.active_lines(),
+                guide=guide.after
+                if alert.msg_type.value == "Cancel"
+                else guide.active_lines(self.policy.of(hazard or hazard_of(alert)).guide_phase),
                 short_text=shorts.get(lang, {}).get("text", ""),
             )
         first = alert.infos[0] if alert.infos else None
