@@ -430,6 +430,8 @@ def test_an_earthquake_alert_is_worded_for_after_the_shaking(ctx: Ctx) -> None:
     (draft,) = ctx.drafts()
     cap = from_xml(ctx.client.get(f"/alerts/{draft['identifier']}.xml", headers=ctx.headers).content)
     ko = next(i for i in cap.infos if i.language == "ko-KR")
-    assert "여진" in (ko.instruction or "") and "탁자" not in (ko.instruction or "")  # aftershocks, not "duck"
+    assert "여진" in (ko.instruction or "") and "탁자" not in (
+        ko.instruction or ""
+    )  # aftershocks, not "duck"
     full = ctx.client.get(f"/alerts/{draft['identifier']}", headers=ctx.headers).json()
     assert full["shortTexts"]["ko"]["category"] == "안전안내문자"  # KMA sends the earthquake texts

@@ -59,6 +59,7 @@ def info_of(
     places: list[Place] = PLACES,
     total: int = 25,
     centre: tuple[float, float] | None = None,
+    lowered: bool = False,
 ) -> Info:
     stage_ko = STAGES["ko"] if hazard == "heavy_rain" else ""
     stage_en = STAGES["en"] if hazard == "heavy_rain" else ""
@@ -84,6 +85,7 @@ def info_of(
         None,
         msg_type,
         ["대방초등학교 체육관" if lang == "ko" else "Daebang Elementary School gym"],
+        lowered,
     )
     category = POLICY.category(hazard, level, response_for(hazard, level))
     info["parameter"].append({"valueName": CATEGORY_PARAM, "value": category.value})
@@ -103,12 +105,13 @@ def info_of(
 
 @pytest.mark.parametrize("hazard", HAZARDS)
 @pytest.mark.parametrize("lang", ["ko", "en"])
-@pytest.mark.parametrize("msg_type", ["Alert", "Cancel"])
+@pytest.mark.parametrize("msg_type", ["Alert", "Cancel", "Lowered"])
 def test_every_short_text_names_its_hazard_and_action_and_fits_its_category(
     hazard: str, lang: str, msg_type: str
 ) -> None:
     for level in LEVELS:
-        info = info_of(hazard, level, lang, msg_type)
+        lowered = msg_type == "Lowered"
+        info = info_of(hazard, level, lang, "Cancel" if lowered else msg_type, lowered=lowered)
         category = category_of(info, POLICY)
         limit = LIMITS.of(category)
         text = texts.compose(info, WORDS[lang], category, limit, POLICY, SENDER[lang])
@@ -185,3 +188,20 @@ def test_korean_and_english_must_say_the_same() -> None:
     assert "96.5" in warning and "69.5" in warning
     missing = {"ko": same["ko"], "en": "[Seoul] Heavy rain, 96.5 mm in 3 hours."}
     assert texts.disagreements(missing, ess) == ["en: the action is not said (evacuate now)"]
+
+
+def test_a_short_text_for_many_districts_says_how_many_not_each_name() -> None:
+    many = [Place(f"11{i:03d}", f"{i}구", f"District {i}", None) for i in range(12)]
+    for lang, where in (("ko", "서울 12개 구"), ("en", "12 districts of Seoul")):
+        info = info_of("heavy_rain", Crisis.alert, lang, places=many)
+        assert len(info.areas[0].area_desc.split(", ")) == 12  # the CAP area still names each
+        category = category_of(info, POLICY)
+        text = texts.compose(info, WORDS[lang], category, LIMITS.of(category), POLICY, SENDER[lang])
+        assert where in text, text
+
+
+def test_a_cancel_whose_areas_keep_a_lower_alert_says_lowered_not_all_clear() -> None:
+    for lang, word, never in (("ko", "하향", "해제"), ("en", "lowered", "all clear")):
+        info = info_of("heavy_rain", Crisis.serious, lang, "Cancel", lowered=True)
+        text = texts.compose(info, WORDS[lang], KoreanCategory.SAFETY, 90, POLICY, SENDER[lang])
+        assert word in text and never not in text, text

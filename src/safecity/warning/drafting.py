@@ -199,9 +199,14 @@ def draft_info(
             {"valueName": "SAFECITY_CRISIS_LEVEL", "value": facts.level.name},
             # the stage in this language: the short text leads with it (warning.texts)
             {"valueName": "SAFECITY_STAGE", "value": stage},
+            # where, as a short text says it ("서울 12개 구"); <areaDesc> names every area
+            {"valueName": "SAFECITY_PLACE", "value": places},
         ],
         "area": [area_block(facts, words, places)],
     }
+    if msg_type == "Cancel" and lowered:
+        # the areas still have a (lower) alert in force: the short text says "lowered", not "all clear"
+        info["parameter"].append({"valueName": "SAFECITY_LOWERED", "value": "true"})
     if web:
         info["web"] = web
     return info

@@ -38,6 +38,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 MAX_STAGE = 20
 #: Cancel texts say the warning is over: the "action" a Cancel must carry.
 CANCEL_ACTION = {"ko": "해제", "en": "all clear"}
+#: ... and a Cancel whose areas keep a lower alert says it was lowered.
+LOWERED_ACTION = {"ko": "하향", "en": "lowered"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def essentials(info: Info, words: Wording) -> Essentials:
     names = {words.hazard(hazard)}
     response = info.response_types[0].value if info.response_types else "Monitor"
     if response == "AllClear":
-        action = CANCEL_ACTION.get(words.lang, CANCEL_ACTION["en"])
+        table = LOWERED_ACTION if _param(info, "SAFECITY_LOWERED") == "true" else CANCEL_ACTION
+        action = table.get(words.lang, table["en"])
     else:
         action = words.actions.get(response, "")
     return Essentials(tuple(n for n in names if n), action)
@@ -108,7 +111,9 @@ def compose(
         act = policy.action_en.get(response, "")
         lead = f"{lead} [{key}] {act}".rstrip()
     head = " ".join(p for p in (sender, lead) if p) + "."
-    area = ", ".join(a for a in (_clean(x.area_desc) for x in info.areas) if a)
+    area = _clean(_param(info, "SAFECITY_PLACE")) or ", ".join(
+        a for a in (_clean(x.area_desc) for x in info.areas) if a
+    )
     text = f"{head} {area}." if area and len(f"{head} {area}.") <= limit else head
     for sentence in (s for s in _SENTENCE_END.split(_clean(info.instruction)) if s):
         trial = f"{text} {sentence}"
