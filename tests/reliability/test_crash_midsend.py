@@ -38,6 +38,7 @@ def test_sigkill_mid_send_repeats_with_the_same_key(new_store: Any, tmp_path: Pa
         SAFECITY_RULES_DIR=str(rules),
         SAFECITY_MQTT_ENABLED="false",
         SAFECITY_WARNING_AUTO_LEVELS="[1, 2, 3, 4]",
+        SAFECITY_WARNING_AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
         SAFECITY_WARNING_SEND_TIMEOUT_S="5",
         # one worker, quick sends: a short lease, so the interrupted sends are repeated within seconds
         # (the production default is at least 120 s); the outcome is the same, only sooner

@@ -250,6 +250,10 @@ def test_storm_alerts_reach_the_right_people_once_with_updates_and_a_cancel(city
         threads.setdefault(thread, []).append(cap)
     assert len(threads) >= 2, trace  # the storm's districts sat at different levels: one alert per band
     assert all(msgs[-1].msg_type.value == "Cancel" for msgs in threads.values()), trace
+    # once the rain eased (from 22:00), the alerts were lowered and ended at once, without the officer
+    eased = [a for a in issued if datetime.fromisoformat(a["sent"]) >= START + timedelta(hours=5)]
+    assert [a for a in eased if a["msgType"] == "Cancel"], trace
+    assert all(a["auto"] and a["decidedBy"] == "system" for a in eased if a["msgType"] == "Cancel"), trace
     first = threads[issued[0]["identifier"]][0]
     assert {i.language for i in first.infos} == {"ko-KR", "en-US"}
     assert any(g.value == "11590" for i in first.infos for a in i.areas for g in a.geocodes)
