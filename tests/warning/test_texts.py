@@ -205,3 +205,12 @@ def test_a_cancel_whose_areas_keep_a_lower_alert_says_lowered_not_all_clear() ->
         info = info_of("heavy_rain", Crisis.serious, lang, "Cancel", lowered=True)
         text = texts.compose(info, WORDS[lang], KoreanCategory.SAFETY, 90, POLICY, SENDER[lang])
         assert word in text and never not in text, text
+
+
+def test_a_structure_at_collapse_danger_is_an_evacuation_of_its_cordon() -> None:
+    assert response_for("facility", Crisis.alert) == "Avoid"  # a failing structure: keep away
+    assert response_for("facility", Crisis.serious) == "Evacuate"  # collapse danger: leave the cordon
+    assert POLICY.category("facility", Crisis.serious, "Evacuate") is KoreanCategory.URGENT
+    info = info_of("facility", Crisis.serious, "ko", centre=(126.97, 37.56))
+    text = texts.compose(info, WORDS["ko"], KoreanCategory.URGENT, 90, POLICY, "[서울특별시]")
+    assert "대피하십시오" in text and "반경 0.5km" in text, text

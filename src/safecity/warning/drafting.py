@@ -119,7 +119,14 @@ def place_text(facts: IncidentFacts, words: Wording) -> str:
     return ", ".join(names) or words.city
 
 
+#: CAP responseType at 심각 where it differs from :data:`RESPONSE`: a structure at collapse danger is
+#: an evacuation of its cordon, not only "keep away".
+RESPONSE_SERIOUS = {"facility": "Evacuate"}
+
+
 def response_for(hazard: str, level: Crisis) -> str:
+    if level >= Crisis.serious and hazard in RESPONSE_SERIOUS:
+        return RESPONSE_SERIOUS[hazard]
     if level >= Crisis.alert:
         return RESPONSE.get(hazard, "Prepare")
     return "Prepare" if level == Crisis.caution else "Monitor"
