@@ -83,11 +83,6 @@ def test_nothing_goes_out_as_an_emergency_alert(name: str) -> None:
 
 
 @SLOW
-@pytest.mark.xfail(
-    reason="warning: a collapse stage (facility 심각) as an evacuation order for the cordon (warn, issue 12) "
-    "not on main yet; the facility hazard's alerts say Avoid",
-    strict=False,
-)
 def test_the_collapse_ends_in_an_evacuation_of_its_cordon() -> None:
     r = _report("building_collapse")
     assert r.most_evacuating > 0 and not r.failed("point_2km")
