@@ -125,6 +125,8 @@ async def _connect(port: int, password: str) -> Peer:
     """Connect as op1; each refused or accepted password costs a memory-hard hash, slow on a busy
     machine, so the CONNACK gets longer than Peer.open's usual wait."""
     peer = Peer(port, username="op1", password=password)
+    # no retry of its own after a refusal: each attempt here must be exactly one password check
+    peer.client.reconnect_delay_set(min_delay=120, max_delay=120)
     peer.client.connect("127.0.0.1", port, keepalive=30)
     peer.client.loop_start()
     await until("CONNACK", lambda: peer.connack is not None, 60)
