@@ -59,7 +59,8 @@ def test_thresholds_of_a_rain_gauge_and_a_tilt_sensor(api: Api) -> None:
         levels = [x["crisisLevel"] for x in body["thresholds"]]
         assert levels == sorted(levels)
 
-        # a share of the allowable value resolves against the stream's own properties: 0.8 x 0.5, 1.0 x 0.5
+        # a share of the allowable value resolves against the stream's own properties: 0.8 x 0.5, 1.0 x 0.5,
+        # and 2.0 x 0.5 for collapse danger (심각, issue 12)
         r = api.client.get("/situation/thresholds", params={"datastream": tilt}, headers=api.headers)
         structural = {
             (x["crisis"], x["direction"], x["value"], x["share"])
@@ -71,6 +72,8 @@ def test_thresholds_of_a_rain_gauge_and_a_tilt_sensor(api: Api) -> None:
             ("caution", "below", -0.4, -0.8),
             ("alert", "above", 0.5, 1.0),
             ("alert", "below", -0.5, -1.0),
+            ("serious", "above", 1.0, 2.0),
+            ("serious", "below", -1.0, -2.0),
         }
         # without an allowable value the rule does not apply to the stream, so it draws no line for it
         r = api.client.get("/situation/thresholds", params={"datastream": bare}, headers=api.headers)
