@@ -42,10 +42,12 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(bus_app, name="bus")
 # The capabilities that declare themselves (safecity.capability.BUILT_IN) bring their own command groups;
 # a city's own ones (SAFECITY_CAPABILITIES) are mounted by main(), once the settings are read.
+_MOUNTED: set[str] = set()  # capability names whose group is on the app already
 for _builtin in BUILT_IN:
     _cap = load_capability(_builtin)
     if _cap.cli is not None:
         app.add_typer(_cap.cli, name=_cap.name, help=_cap.summary)
+        _MOUNTED.add(_cap.name)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -608,8 +610,9 @@ def _mount_capabilities() -> None:
         typer.echo(f"error: {e} (the setting SAFECITY_CAPABILITIES names the capability modules)", err=True)
         sys.exit(2)
     for cap in capabilities:
-        if cap.cli is not None and cap.name not in {c.name for c in map(load_capability, BUILT_IN)}:
+        if cap.cli is not None and cap.name not in _MOUNTED:
             app.add_typer(cap.cli, name=cap.name, help=cap.summary)
+            _MOUNTED.add(cap.name)
 
 
 def main() -> None:
