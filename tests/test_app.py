@@ -93,7 +93,8 @@ def test_settings_from_toml_and_environment(tmp_path: Path, monkeypatch: pytest.
     assert Settings(store_url="postgresql://u@h/db").is_embedded_store is False
     with pytest.raises(ValueError, match="SAFECITY_JWT_SECRET"):
         Settings(mode="production")
-    assert Settings(mode="production", jwt_secret="x" * 40).mode == "production"
+    production = Settings(mode="production", jwt_secret="x" * 40, public_url="https://safecity.seoul.go.kr")
+    assert production.mode == "production"
 
 
 def test_start_page_is_bilingual_and_serves_only_its_assets(api: Api) -> None:

@@ -102,7 +102,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")
     public_url: str | None = Field(
-        None, description="Base URL clients see (for @iot.selfLink). Empty: taken from each request."
+        None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="Base URL clients see (SensorThings @iot.selfLink, OGC API links, alert and feed "
+        "links), e.g. https://safecity.seoul.go.kr. Empty (development only): taken from each request's "
+        "Host header, which any client sets; production refuses to start without it.",
     )
     jwt_secret: SecretStr = Field(
         SecretStr(DEV_SECRET_PREFIX + "jwt-secret-change-me"),
@@ -449,6 +453,15 @@ def production_problems(settings: Settings) -> list[str]:
             problems.append(f"{env} is shorter than {min_chars} characters ({why}); {_HOW}")
 
     need("jwt_secret", settings.jwt_secret, "it signs every access token")
+    if not settings.public_url:
+        # Without it every link (SensorThings selfLinks, OGC API, alert feeds) is built from the request's
+        # Host header, which the client chooses: a forged Host would make the server hand out links to
+        # another site (outside security review, issue 13).
+        problems.append(
+            "SAFECITY_PUBLIC_URL is not set (links in SensorThings, OGC API and alert feeds would be built "
+            "from each request's Host header, which any client sets); set the address clients use, "
+            "e.g. https://safecity.seoul.go.kr"
+        )
     if settings.admin_password is not None:
         need("admin_password", settings.admin_password, "the first administrator's password", 12)
     if settings.smtp_host and settings.smtp_user:

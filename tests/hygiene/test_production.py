@@ -16,6 +16,7 @@ from safecity.core.errors import ConfigError
 from safecity.settings import Mode, Settings, production_problems
 
 GOOD = "q8V2m0J7tZ1xW4bN6cR9yK3pL5sD8fG2hQ7wE1rT4yU"
+PUBLIC = "https://safecity.seoul.go.kr"
 
 
 def test_development_is_the_default_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,18 +48,21 @@ def test_production_lists_every_missing_or_placeholder_secret(tmp_path: Path) ->
         "SAFECITY_SMTP_PASSWORD is not set",
         "SAFECITY_SMS_GATEWAY_KEY is not set",
         "SAFECITY_MASTODON_TOKEN is empty",
+        "SAFECITY_PUBLIC_URL is not set",
     ):
         assert setting in message, (setting, message)
     assert "openssl rand" in message
     # a short secret is named too; channels that are off need nothing
     with pytest.raises(ValidationError, match="SAFECITY_JWT_SECRET is shorter than 32"):
-        Settings(data_dir=tmp_path, mode="production", jwt_secret="too-short-but-real-1")
-    ok = Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD, sms_gateway_url=None)
+        Settings(data_dir=tmp_path, mode="production", jwt_secret="too-short-but-real-1", public_url=PUBLIC)
+    ok = Settings(
+        data_dir=tmp_path, mode="production", jwt_secret=GOOD, sms_gateway_url=None, public_url=PUBLIC
+    )
     assert production_problems(ok) == []
 
 
 def test_create_app_checks_again_for_settings_copied_past_the_validator(tmp_path: Path) -> None:
-    s = Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD, mqtt_enabled=False)
+    s = Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD, mqtt_enabled=False, public_url=PUBLIC)
     weak = s.model_copy(update={"jwt_secret": SecretStr("dev-insecure-jwt-secret-change-me")})
     with pytest.raises(ConfigError, match="SAFECITY_JWT_SECRET is the built-in development value"):
         create_app(weak, start_services=False)
@@ -80,3 +84,14 @@ def test_serve_refuses_to_start_and_names_the_settings(tmp_path: Path) -> None:
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "SAFECITY_JWT_SECRET" in last and "SAFECITY_SMS_GATEWAY_KEY" in last
+
+
+def test_production_needs_the_public_url_and_refuses_a_malformed_one(tmp_path: Path) -> None:
+    """Without it, links would come from the client's Host header (issue 13); a URL with a query, a
+    fragment or no scheme is refused where it is set, naming the setting."""
+    with pytest.raises(ValidationError, match="SAFECITY_PUBLIC_URL is not set"):
+        Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD)
+    for bad in ("safecity.seoul.go.kr", "https://safecity.seoul.go.kr/?next=x", "javascript:alert(1)"):
+        with pytest.raises(ValidationError, match="public_url"):
+            Settings(data_dir=tmp_path, public_url=bad)
+    assert Settings(data_dir=tmp_path, public_url="http://10.0.0.5:8000/safecity").public_url
