@@ -56,6 +56,31 @@ class BusSettings(BaseModel):
     prune_every_s: float = Field(
         default=600.0, gt=0, description="How often the dispatcher prunes the outbox."
     )
+    nats_stream: str = Field(
+        default="SAFECITY",
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="With SAFECITY_BUS_URL=nats://...: the JetStream stream the outbox is relayed to; its "
+        "subjects are <stream in lower case>.<event type>.<ordering key>. One per city (or per test).",
+    )
+    nats_duplicate_window_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long JetStream remembers an event id (Nats-Msg-Id) to drop a second publish of "
+        "it: longer than a relay takes to restart, so a relay that dies after publishing but before "
+        "saving its position does not put an event in the stream twice.",
+    )
+    nats_ack_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a message handed to a process may stay unacknowledged before JetStream "
+        "offers it again (a process that died mid-batch): longer than a handler's slowest batch.",
+    )
+    nats_fetch_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long one pull waits for messages the outbox says are there (normally they "
+        "are, and it returns at once).",
+    )
 
 
 class Settings(BaseSettings):
@@ -81,7 +106,10 @@ class Settings(BaseSettings):
         'safecity.capability.Capability, e.g. ["mycity.parking"] (docs/architecture.md).',
     )
     bus_url: str | None = Field(
-        None, description="Event bus. Empty: in-process bus with a durable outbox in the store."
+        None,
+        description="Event bus. Empty: in-process bus with a durable outbox in the store (one process). "
+        "nats://host:4222: the outbox is relayed to NATS JetStream, for several processes "
+        "(docs/scaling.md).",
     )
     bus: BusSettings = Field(
         default_factory=BusSettings,

@@ -5,6 +5,7 @@ and an outbox that is pruned. Add an adapter to ``ADAPTERS`` and it must pass al
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -37,14 +38,29 @@ class Ping(Event):
 
 
 Factory = Callable[[Store, ManualClock], Bus]
-ADAPTERS: dict[str, Factory] = {
-    "inprocess": lambda store, clock: InProcessBus(store, clock, settings=SETTINGS, batch=5),
-}
+ADAPTERS = ("inprocess", "nats")
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
-def factory(request: pytest.FixtureRequest) -> Factory:
-    return ADAPTERS[request.param]
+@pytest.fixture(params=ADAPTERS)
+def factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    if request.param == "inprocess":
+        yield lambda store, clock: InProcessBus(store, clock, settings=SETTINGS, batch=5)
+        return
+    # a real NATS server with JetStream; a stream of this test's own (the server is the session's)
+    from safecity.bus.jetstream import NatsBus
+
+    url = request.getfixturevalue("nats_url")
+    settings = SETTINGS.model_copy(update={"nats_stream": f"T{uuid.uuid4().hex[:12]}"})
+    opened: list[NatsBus] = []
+
+    def make(store: Store, clock: ManualClock) -> Bus:
+        bus = NatsBus(store, url, clock, settings=settings, batch=5)
+        opened.append(bus)
+        return bus
+
+    yield make
+    for bus in opened:
+        bus.close()
 
 
 @pytest.fixture

@@ -220,8 +220,10 @@ class InProcessBus:
         """One round: every subscriber gets what is due; returns how many events were handed over or
         passed over (0: nothing to do now)."""
         with self._lock:
+            relayed = self._relay()
             with self.store.engine.connect() as conn:
-                rnd = _Round(self.clock.now(), ob.head(conn))
+                rnd = _Round(self.clock.now(), self._head(conn))
+                rnd.handled += relayed
                 self._load_cursors(conn)
                 self._replay_requested(conn, rnd)
                 for sub in list(self._subs.values()):
@@ -265,9 +267,11 @@ class InProcessBus:
             return
         for _ in range(limit):  # a failing batch is retried one event at a time, within the round
             single = c.attempts > 0 or c.position < sub.isolate_upto
-            rows = ob.read_after(conn, c.position, sub.types, 1 if single else limit)
+            rows = self._read(conn, sub, rnd, 1 if single else limit)
             if not rows:
-                if rnd.head > c.position:  # nothing of its types: later reads start later
+                if (
+                    rows is not None and rnd.head > c.position
+                ):  # nothing of its types: later reads start later
                     c.position = rnd.head
                     sub.dirty = True
                 return
@@ -276,6 +280,7 @@ class InProcessBus:
             except Exception as e:  # noqa: BLE001 - a subscriber's boundary: logged below with its error
                 error = _describe(e)
                 sub.dirty = True
+                self._unhandled(sub, rows)
                 if len(rows) > 1:
                     log.warning(
                         "bus subscriber failed; retrying one by one", subscriber=sub.name, error=error
@@ -293,6 +298,7 @@ class InProcessBus:
                         error=error,
                     )
                     rnd.dead.append((sub.name, rows[0], error, c.attempts))
+                    self._given_up(sub, rows[0])
                     c.position = rows[0].id
                     c.attempts, c.retry_at = 0, None
                     continue
@@ -307,12 +313,39 @@ class InProcessBus:
                     error=error,
                 )
                 return
+            self._handled(sub, rows)
             c.position = rows[-1].id
             c.attempts, c.retry_at, c.last_error = 0, None, None
             sub.dirty = True
             rnd.handled += len(rows)
             if not single:
                 return  # one batch per subscriber and round: the others get their turn
+
+    # -- where events come from: the outbox table here; a subclass reads them from a broker ----------
+    def _relay(self) -> int:
+        """Before a round: move committed events to where :meth:`_read` finds them (here they are
+        already there). Returns how many were moved."""
+        return 0
+
+    def _head(self, conn: Connection) -> int:
+        """The newest event id :meth:`_read` can return (a subscriber with nothing to read up to it
+        moves its position there)."""
+        return ob.head(conn)
+
+    def _read(self, conn: Connection, sub: _Subscriber, rnd: _Round, limit: int) -> list[ob.Row] | None:
+        """Up to ``limit`` of the subscriber's events after its position, in commit order; None: some
+        are known to exist but cannot be read yet (the position must not move past them)."""
+        assert sub.cursor is not None
+        return ob.read_after(conn, sub.cursor.position, sub.types, limit)
+
+    def _handled(self, sub: _Subscriber, rows: list[ob.Row]) -> None:
+        """The handler took ``rows`` (a broker acknowledges them)."""
+
+    def _unhandled(self, sub: _Subscriber, rows: list[ob.Row]) -> None:
+        """The handler raised on ``rows``: they are read again, in order, when the retry is due."""
+
+    def _given_up(self, sub: _Subscriber, row: ob.Row) -> None:
+        """``row`` went to the dead letters: it is not read again."""
 
     def _envelope(self, conn: Connection, row: ob.Row, rnd: _Round) -> Envelope:
         env = rnd.envelopes.get(row.id)

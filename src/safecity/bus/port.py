@@ -135,9 +135,15 @@ class Bus(Protocol):
 
 def open_bus(settings: Settings, store: Store, clock: Clock | None = None) -> Bus:
     if settings.bus_url:
-        raise NotImplementedError(
-            f"SAFECITY_BUS_URL={settings.bus_url}: only the embedded bus exists yet; unset it"
-        )
+        if not settings.bus_url.startswith(("nats://", "tls://")):
+            raise ValueError(
+                f"SAFECITY_BUS_URL={settings.bus_url}: not a NATS URL (nats://host:4222); "
+                "unset it for the embedded bus"
+            )
+        # imported only when chosen: the embedded default does not need the NATS client
+        from safecity.bus.jetstream import NatsBus
+
+        return NatsBus(store, settings.bus_url, clock, settings=settings.bus)
     from safecity.bus.inprocess import InProcessBus
 
     return InProcessBus(store, clock, settings=settings.bus)
