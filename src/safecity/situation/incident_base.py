@@ -76,6 +76,9 @@ class Work:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     conditions: dict[tuple[int, str], bool] = field(default_factory=dict)  # → True when new
+    #: (incident, condition key): an older open incident that no longer holds the condition (it fired
+    #: again long after clearing and opened a newer one)
+    released: list[tuple[int, str]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
     opened: set[int] = field(default_factory=set)
     added: dict[int, dict[str, list[Any]]] = field(default_factory=dict)  # for IncidentUpdated
@@ -321,6 +324,14 @@ class IncidentRegister:
 
     def _flush(self, conn: Connection, work: Work) -> None:
         now = work.now
+        for incident_id, key in work.released:  # before the new holder's link takes the claim
+            conn.execute(
+                update(t_links)
+                .where(
+                    t_links.c.incident_id == incident_id, t_links.c.kind == "condition", t_links.c.ref == key
+                )
+                .values(holds=False, updated_at=now)
+            )
         for (incident_id, key), is_new in work.conditions.items():
             inc = self._open.get(incident_id)
             cond = inc.conditions.get(key) if inc else None
@@ -346,7 +357,12 @@ class IncidentRegister:
             if is_new:
                 conn.execute(
                     insert(t_links).values(
-                        incident_id=incident_id, kind="condition", ref=key, created_at=now, **values
+                        incident_id=incident_id,
+                        kind="condition",
+                        ref=key,
+                        holds=True,  # uq_situation_incident_links_held_condition: one open holder
+                        created_at=now,
+                        **values,
                     )
                 )
             else:
@@ -526,6 +542,12 @@ class IncidentRegister:
         if target is Status.dismissed:
             values["dismissed_reason"] = reason
         conn.execute(update(t_incidents).where(t_incidents.c.id == incident_id).values(**values))
+        if target in TERMINAL:  # a closed incident holds no condition: the next firing opens a new one
+            conn.execute(
+                update(t_links)
+                .where(t_links.c.incident_id == incident_id, t_links.c.kind == "condition")
+                .values(holds=False)
+            )
         row = conn.execute(select(t_incidents.c.hazard).where(t_incidents.c.id == incident_id)).one()
         hazard = row.hazard
         ko = f"상태 {current.name_ko} → {target.name_ko}"

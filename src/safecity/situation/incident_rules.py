@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from safecity.core.logging import get_logger
 from safecity.geo import areas as geo_areas
@@ -39,6 +40,19 @@ from safecity.situation.tables import incidents as t_incidents
 from safecity.situation.titles import Area, area_phrase, incident_title
 
 log = get_logger(__name__)
+
+#: The partial unique index that lets one open incident hold a condition (situation/tables.py); both
+#: PostgreSQL and SQLite name it in the error.
+HELD_CONDITION = "uq_situation_incident_links_held_condition"
+
+
+def held_elsewhere(e: IntegrityError) -> bool:
+    """Whether ``e`` is the one-open-incident-per-condition index refusing a second holder."""
+    msg = str(e.orig)
+    # PostgreSQL names the index; SQLite names the indexed column only
+    return HELD_CONDITION in msg or msg.strip().endswith(
+        "UNIQUE constraint failed: situation_incident_links.ref"
+    )
 
 
 class RuleIncidents(IncidentRegister):
@@ -70,7 +84,16 @@ class RuleIncidents(IncidentRegister):
                 if inc is not None and inc.source == "rule":
                     self._publish_areas(conn, w, inc, w.at or w.now)
 
-        _, events = self._commit(work)
+        try:
+            _, events = self._commit(work)
+        except IntegrityError as e:
+            if not held_elsewhere(e):
+                raise
+            # Another process (another rule engine) opened an incident for one of these conditions
+            # first. _commit rolled back and reloaded the open incidents from the store, theirs
+            # included: the same changes now join it.
+            log.info("condition held by an incident another process opened; joining it")
+            _, events = self._commit(work)
         return self._deliver(events)
 
     def _holder(self, c: ConditionChange) -> OpenIncident | None:
@@ -327,6 +350,9 @@ class RuleIncidents(IncidentRegister):
             )
             inc.conditions[key] = cond
             work.conditions[(inc.id, key)] = True
+            older = self._by_condition.get(key)
+            if older is not None and older != inc.id:
+                work.released.append((older, key))
         else:
             if cond.level != c.level:
                 cond.since = c.at

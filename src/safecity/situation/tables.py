@@ -94,11 +94,23 @@ links = Table(
     Column("level", Integer),  # conditions: current level (0 = cleared)
     Column("since", Timestamp),  # conditions: event time the current level was entered
     Column("data", JSONDoc),  # conditions: the latest change (stage names, districts, lon/lat, value)
+    # conditions: true while this open incident holds the condition (false once the incident is closed
+    # or dismissed, or the condition moved on to a newer incident); null for other kinds of link
+    Column("holds", Boolean),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("incident_id", "kind", "ref"),
     # "which incidents refer to datastream 12 / district 11590" (dashboards, the warning capability).
     Index("ix_situation_incident_links_kind_ref", "kind", "ref"),
+    # One open incident per condition, whatever the number of processes running the rule engine: a
+    # second process opening an incident for a condition another holds fails here, and joins it.
+    Index(
+        "uq_situation_incident_links_held_condition",
+        "ref",
+        unique=True,
+        sqlite_where=text("holds"),
+        postgresql_where=text("holds"),
+    ),
 )
 
 rules = Table(
