@@ -55,7 +55,7 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Capabilities shipped with the platform that declare themselves through :func:`setup` (the older
 #: ones are still wired by hand in ``safecity.app``; they move here one by one, see docs/architecture.md).
-BUILT_IN: tuple[str, ...] = ("safecity.quake", "safecity.flood")
+BUILT_IN: tuple[str, ...] = ("safecity.quake", "safecity.flood", "safecity.dispatch")
 
 
 class CapabilityError(Exception):

@@ -55,6 +55,8 @@ PARAMS = {
     "featureId": "999999",
     "mapping_id": "999999",
     "name": "no-such-file.css",
+    "call_id": "999999",
+    "callsign": "no-such-unit",
 }
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
@@ -122,7 +124,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
     platform = build_platform(settings)
     app = create_app(settings, platform)
     callers = [Caller("anonymous", Principal("anonymous", frozenset({Role.public})), {})]
-    for role in (Role.operator, Role.admin):
+    for role in (Role.operator, Role.dispatcher, Role.admin):
         platform.auth.create_user(f"matrix-{role}", "matrix-password", {role})
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
@@ -134,7 +136,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
         time.sleep(0.02)
     url = f"http://127.0.0.1:{settings.port}"
     try:
-        for role in (Role.operator, Role.admin):
+        for role in (Role.operator, Role.dispatcher, Role.admin):
             r = httpx.post(
                 url + "/auth/token", data={"username": f"matrix-{role}", "password": "matrix-password"}
             )

@@ -46,7 +46,7 @@ def logbook_platform(logbook_settings: Settings) -> Iterator[Platform]:
 
 def test_migrated_configured_and_registered(logbook_platform: Platform) -> None:
     # the built-in ones that declare themselves, then the city's own
-    assert [c.name for c in logbook_platform.capabilities] == ["quake", "flood", "logbook"]
+    assert [c.name for c in logbook_platform.capabilities] == ["quake", "flood", "dispatch", "logbook"]
     assert "logbook_entries" in inspect(logbook_platform.store.engine).get_table_names()
     logbook = logbook_platform.services.get(Logbook)
     assert logbook.settings == LogbookSettings(shift_name="night")  # from SAFECITY_LOGBOOK__SHIFT_NAME

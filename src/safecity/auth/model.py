@@ -11,6 +11,7 @@ class Role(StrEnum):
     public = "public"  # anyone, no credentials: read-only public data
     device = "device"  # a sensor or gateway, by its Thing's API key: posts observations
     operator = "operator"  # situation-room staff: manage sensors, incidents, alerts
+    dispatcher = "dispatcher"  # 119 dispatchers: calls, units, dispatches (safecity.dispatch)
     admin = "admin"  # everything, including users and keys
 
 

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""119 dispatch within the golden time: stations, units and their status lifecycle, call intake,
+recommendations by live road time, coverage and move-up, golden-time KPIs and a simulation of a
+Seoul-like day. See ``docs/dispatch.md``.
+
+Public API (what other capabilities may import): :class:`Dispatch` (the service), the models in
+:mod:`safecity.dispatch.model`. Importing this package is light: names are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from safecity.capability import Capability
+    from safecity.dispatch.model import Call, CallIn, Station, Unit, UnitStatus, UnitType
+    from safecity.dispatch.service import Dispatch
+    from safecity.dispatch.settings import DispatchSettings
+
+_EXPORTS = {
+    "Call": "safecity.dispatch.model",
+    "CallIn": "safecity.dispatch.model",
+    "Station": "safecity.dispatch.model",
+    "Unit": "safecity.dispatch.model",
+    "UnitStatus": "safecity.dispatch.model",
+    "UnitType": "safecity.dispatch.model",
+    "Dispatch": "safecity.dispatch.service",
+    "DispatchSettings": "safecity.dispatch.settings",
+}
+
+__all__ = [
+    "Call",
+    "CallIn",
+    "Dispatch",
+    "DispatchSettings",
+    "Station",
+    "Unit",
+    "UnitStatus",
+    "UnitType",
+    "setup",
+]
+
+
+def setup() -> Capability:
+    """The dispatch capability (safecity.capability)."""
+    from safecity.capability import Capability, Context, Subscription
+    from safecity.dispatch.cli import dispatch_app
+    from safecity.dispatch.router import router
+    from safecity.dispatch.service import Dispatch
+    from safecity.dispatch.settings import DispatchSettings
+    from safecity.dispatch.subscribers import on_incident_opened
+
+    def build(ctx: Context) -> Dispatch:
+        return Dispatch(
+            ctx.store,
+            ctx.bus,
+            ctx.clock,
+            ctx.settings_of("dispatch", DispatchSettings),
+            ctx.settings.data_dir,
+        )
+
+    return Capability(
+        name="dispatch",
+        summary="119 dispatch within the golden time.",
+        settings=DispatchSettings,
+        routers=(router,),
+        cli=dispatch_app,
+        tables=("safecity.dispatch.tables",),
+        migrations=Path(__file__).with_name("migrations"),
+        build=build,
+        subscriptions=(
+            Subscription("situation.IncidentOpened", "dispatch.rule-incidents", on_incident_opened),
+        ),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``/dispatch/...``: stations, units and their status, calls, recommendations and dispatches.
+
+Who may call what: dispatchers (and operators of the situation room) work calls and units; a unit's
+own terminal changes its status with a dispatcher's account; administrators set up stations and
+units. Calls hold no caller's personal data (no name, no phone number): only the type, the place and the
+dispatcher's note, so reading them is for the staff roles only, and every write is audited (the audit
+middleware records each request; the events record each status change and dispatch).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.model import Principal, Role
+from safecity.capability import provider
+from safecity.dispatch.model import (
+    CAPABILITIES,
+    STATUS_NAMES,
+    TRANSITIONS,
+    UNIT_NAMES,
+    CallIn,
+    DispatchIn,
+    StationIn,
+    StatusIn,
+    UnitIn,
+    call_types,
+)
+from safecity.dispatch.service import Dispatch
+
+router = APIRouter(prefix="/dispatch", tags=["dispatch"])
+
+STAFF = (Role.dispatcher, Role.operator)
+Svc = Annotated[Dispatch, Depends(provider(Dispatch))]
+Who = Annotated[Principal, Depends(resolve_principal)]
+
+
+@router.get("/call-types", dependencies=[allow(*STAFF)], summary="The 119 call types and their run cards")
+def list_call_types() -> list[dict[str, Any]]:
+    return [
+        {
+            "code": t.code,
+            "category": t.category.value,
+            "nameKo": t.name_ko,
+            "nameEn": t.name_en,
+            "goldenMin": t.golden_min,
+            "runCard": [{"unit": r.unit.value, "count": r.count} for r in t.run_card],
+        }
+        for t in call_types().values()
+    ]
+
+
+@router.get(
+    "/unit-types", dependencies=[allow(*STAFF)], summary="Unit types, capabilities and the status lifecycle"
+)
+def list_unit_types() -> dict[str, Any]:
+    return {
+        "types": [
+            {
+                "type": t.value,
+                "nameKo": UNIT_NAMES[t][0],
+                "nameEn": UNIT_NAMES[t][1],
+                "capabilities": sorted(c),
+            }
+            for t, c in CAPABILITIES.items()
+        ],
+        "statuses": [
+            {"status": s.value, "nameKo": STATUS_NAMES[s][0], "nameEn": STATUS_NAMES[s][1], "next": sorted(n)}
+            for s, n in TRANSITIONS.items()
+        ],
+    }
+
+
+@router.get("/stations", dependencies=[allow(*STAFF)], summary="Fire stations and 119 safety centres")
+def list_stations(svc: Svc) -> list[dict[str, Any]]:
+    return [s.__dict__ for s in svc.stations()]
+
+
+@router.post("/stations", status_code=201, dependencies=[allow(Role.admin)], summary="Add a station")
+def add_station(body: StationIn, svc: Svc) -> dict[str, Any]:
+    return svc.add_station(body).__dict__
+
+
+@router.get("/units", dependencies=[allow(*STAFF)], summary="The unit board")
+def list_units(svc: Svc) -> list[dict[str, Any]]:
+    return [u.public() for u in svc.units()]
+
+
+@router.post("/units", status_code=201, dependencies=[allow(Role.admin)], summary="Add a unit")
+def add_unit(body: UnitIn, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.add_unit(body, who.name).public()
+
+
+@router.get("/units/{callsign}/history", dependencies=[allow(*STAFF)], summary="A unit's status changes")
+def unit_history(callsign: str, svc: Svc) -> list[dict[str, Any]]:
+    return svc.history(callsign)
+
+
+@router.post("/units/{callsign}/status", dependencies=[allow(*STAFF)], summary="Change a unit's status")
+def unit_status(callsign: str, body: StatusIn, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.set_status(callsign, body, who.name).public()
+
+
+@router.get("/calls", dependencies=[allow(*STAFF)], summary="The calls queue (newest first)")
+def list_calls(svc: Svc, open_only: Annotated[bool, Query(alias="open")] = False) -> list[dict[str, Any]]:
+    return [c.public() for c in svc.calls(open_only=open_only)]
+
+
+@router.post("/calls", status_code=201, dependencies=[allow(*STAFF)], summary="Take a 119 call")
+def receive_call(body: CallIn, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.receive_call(body, who.name).public()
+
+
+@router.get("/calls/{call_id}", dependencies=[allow(*STAFF)], summary="A call and its units")
+def get_call(call_id: int, svc: Svc) -> dict[str, Any]:
+    return {**svc.call(call_id).public(), "assignments": svc.assignments_of(call_id)}
+
+
+@router.post("/calls/{call_id}/dispatch", dependencies=[allow(*STAFF)], summary="Send units to a call")
+def dispatch_units(call_id: int, body: DispatchIn, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.dispatch(call_id, body.units, who.name).public()
+
+
+@router.post("/calls/{call_id}/close", dependencies=[allow(*STAFF)], summary="Close a call")
+def close_call(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
+    return svc.close_call(call_id, who.name).public()
+
+
+@router.get(
+    "/calls/{call_id}/recommendation",
+    dependencies=[allow(*STAFF)],
+    summary="The units to send, by live road time, each explained",
+)
+def recommendation(call_id: int, svc: Svc) -> dict[str, Any]:
+    return svc.recommend(call_id).public()
+
+
+@router.post(
+    "/calls/{call_id}/accept",
+    dependencies=[allow(*STAFF)],
+    summary="Send the recommended units (one action); their status changes at once",
+)
+def accept(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
+    call, rec = svc.accept(call_id, who.name)
+    return {"call": call.public(), "recommendation": rec.public()}

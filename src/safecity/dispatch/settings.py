@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: Apache-2.0
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class DispatchSettings(BaseModel):
+    """``SAFECITY_DISPATCH__<FIELD>`` or ``[dispatch]`` in the SAFECITY_CONFIG file."""
+
+    join_radius_m: float = Field(
+        300.0, gt=0, description="A call this close to an open incident of its category joins it."
+    )
+    join_minutes: float = Field(60.0, gt=0, description="... if that incident opened this recently.")
+    rain: bool = Field(
+        False, description="Use the rain factor of the speed model (until a rain feed is wired)."
+    )
+    search_limit_s: float = Field(1800.0, gt=60, description="Longest road time searched for a unit.")
+    rule_hazards: list[str] = Field(
+        default_factory=lambda: ["fire", "facility", "river_flood", "landslide", "gas"],
+        description="Situation incidents of these hazards create a call for the dispatcher.",
+    )
