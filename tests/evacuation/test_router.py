@@ -265,6 +265,36 @@ def test_plan_over_http_uses_only_open_shelters_within_capacity(api: Api) -> Non
     assert r.status_code == 200 and r.json()["total_people"] == 3000
 
 
+def test_a_shelter_of_unknown_capacity_is_shown_as_unknown_and_left_out_of_plans(api: Api) -> None:
+    """Imported without a capacity (issue 12): 'capacity unknown', never '0 places'; routing may still
+    send people there, an area plan cannot count its places and names it for the operator to fix."""
+    _seed_areas(api, population=3000)
+    c = api.client
+    r = c.post(
+        "/shelters", json=shelter_body(code="unk-1", kind="civil_defence", capacity=None), headers=api.headers
+    )
+    assert r.status_code == 201, r.text
+    unknown = r.json()
+    assert unknown["properties"]["capacity"] is None and unknown["properties"]["available"] is None
+    with_space = {
+        f["id"] for f in c.get("/shelters", params={"has_space": "true", "limit": 1000}).json()["features"]
+    }
+    assert unknown["id"] in with_space  # not known to be full
+    # occupancy has no upper bound to check against, and is kept
+    r = c.put(f"/shelters/{unknown['id']}/occupancy", json={"occupancy": 5000}, headers=api.headers)
+    assert r.status_code == 200 and r.json()["properties"]["occupancy"] == 5000
+    r = c.post("/evacuation/plan", json={"area_code": "11110", "hazard": "air_raid"}, headers=api.headers)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert unknown["id"] not in {row["shelter_id"] for row in plan["loads"]}
+    assert [s["code"] for s in plan["shelters_capacity_unknown"]] == ["unk-1"]
+    # once the operator sets it, the shelter counts (and occupancy above it is refused as before)
+    r = c.patch(f"/shelters/{unknown['id']}", json={"capacity": 6000}, headers=api.headers)
+    assert r.status_code == 200 and r.json()["properties"]["available"] == 1000
+    r = c.post("/evacuation/plan", json={"area_code": "11110", "hazard": "air_raid"}, headers=api.headers)
+    assert r.json()["shelters_capacity_unknown"] == []
+
+
 def test_plan_needs_population(api: Api) -> None:
     _seed_areas(api, population=None)
     r = api.client.post(

@@ -75,6 +75,7 @@ def test_occupancy_never_above_capacity(platform: Platform) -> None:
     with platform.store.write() as conn:
         reg.upsert_shelters(conn, load_records(limit=1), now=NOW)
         s = reg.list_shelters(conn, ShelterQuery())[0][0]
+        assert s.capacity is not None
         reg.set_occupancy(conn, s.id, s.capacity, NOW)
     with pytest.raises(Conflict, match=f"capacity of {s.capacity}") as e, platform.store.write() as conn:
         reg.set_occupancy(conn, s.id, s.capacity + 1, NOW)

@@ -255,10 +255,11 @@ def test_facilities_layer_and_reimport(platform: Platform) -> None:
 def test_shelters_go_to_the_registry(platform: Platform) -> None:
     report = import_layer(platform, SHELTERS, "shelters")
     assert report.created == 500 and report.bad == []
-    assert any("capacity" in n for n in report.notes)  # the file has no capacity column
+    assert any("capacity recorded as unknown" in n for n in report.notes)  # the file has no capacity column
     with platform.store.engine.connect() as conn:
         rows = list(conn.execute(select(ev.shelters)))
     assert len(rows) == 500
+    assert {r.capacity for r in rows} == {None}  # unknown, not 0 places (issue 12)
     # app_type_unverified is the app's random split, not the official type: every one is civil defence.
     assert {r.kind for r in rows} == {"civil_defence"}
     assert "flood" not in rows[0].safe_from

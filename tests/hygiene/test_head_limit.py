@@ -108,3 +108,37 @@ def test_a_head_trickling_in_is_cut_off_in_time(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(10)
         app.state.platform.store.close()
+
+
+def test_a_body_trickling_in_is_cut_off_and_a_whole_one_is_served(tmp_path: Path) -> None:
+    """A client that sends its head and then a body byte by byte held a connection without end (the
+    outside review's slow-body gap): the body must keep a minimum rate after its first seconds."""
+    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    app = create_app(settings, start_services=False)
+    options = {**server_options(settings), "http": head_limited(settings.http_max_header_bytes, 5, 0.3)}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        head = (
+            b"POST /auth/token HTTP/1.1\r\nHost: x\r\n"  # a public route that reads its body
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", settings.port), timeout=10) as s:
+            s.sendall(head + b"username=a")  # and then nothing more
+            answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408") and b"request body too slow" in answer
+        # a whole body in time gets the route's own answer (401: no such user), not a 408
+        body = b"username=nobody&password=wrong"
+        with socket.create_connection(("127.0.0.1", settings.port), timeout=10) as s:
+            s.sendall(head.replace(b"1000", str(len(body)).encode()) + body)
+            answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:80]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.platform.store.close()

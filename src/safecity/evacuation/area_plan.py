@@ -37,7 +37,7 @@ from safecity.evacuation.plan import (
     plan_to_json,
 )
 from safecity.evacuation.routing import avoided_geometries, network_router
-from safecity.evacuation.shelters import suitable_shelters
+from safecity.evacuation.shelters import Shelter, suitable_shelters
 from safecity.evacuation.zones import Hazard
 from safecity.geo.areas import AreaRef, area_by_code, areas_of, geometry_of
 from safecity.geo.roads.graph import Mode
@@ -191,8 +191,12 @@ def plan_for_area(
     candidates = suitable_shelters(conn, req.hazard, now)
     sites = []
     names: dict[int, tuple[str, str | None]] = {}
+    unknown: list[Shelter] = []  # within reach but of unknown capacity: the plan cannot count on them
     for s in candidates:
         if union.distance(to_metric(s.geom)) <= req.reach_m:
+            if s.available is None:
+                unknown.append(s)
+                continue
             sites.append(Site(s.id, s.geom.x, s.geom.y, s.available, s.name_ko))
             names[s.id] = (s.name_ko, s.name_en)
     if not sites:
@@ -213,6 +217,11 @@ def plan_for_area(
     for z in body["zones"]:
         z["name_ko"], z["name_en"] = zone_names[z["zone"]]
     body["area"] = {"label": label, "dongs": len(dongs), "hazard": req.hazard.value, "shelters": len(sites)}
+    # Shelters left out because nobody knows how many they hold: the operator sets their capacity
+    # (PATCH /evacuation/shelters/{id}) and plans again.
+    body["shelters_capacity_unknown"] = [
+        {"id": s.id, "code": s.code, "name_ko": s.name_ko, "name_en": s.name_en} for s in unknown
+    ]
     body["travel"] = {"mode": used, "walk_speed_ms": WALK_SPEED_MS}
     if router is not None and isinstance(times, np.ndarray):
         body["travel"]["max_walk_s"] = req.max_walk_s

@@ -95,7 +95,10 @@ def list_shelters(
     request: Request,
     kind: ShelterKind | None = None,
     open: Annotated[bool | None, Query(description="only open (true) or closed (false) shelters")] = None,
-    has_space: Annotated[bool | None, Query(description="occupancy below capacity")] = None,
+    has_space: Annotated[
+        bool | None,
+        Query(description="occupancy below capacity (a shelter of unknown capacity counts as having space)"),
+    ] = None,
     safe_from: Annotated[Hazard | None, Query(description="safe from this hazard, outside its zones")] = None,
     near: Annotated[str | None, Query(description="lon,lat: nearest first, with distance_m")] = None,
     within_m: Annotated[float | None, Query(gt=0, description="with near: at most this far (metres)")] = None,

@@ -41,7 +41,7 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shapely.geometry import Point, box
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from safecity.core.errors import BadRequest, Conflict, NotFound
@@ -90,7 +90,7 @@ class Shelter:
     name_ko: str
     name_en: str | None
     address: str | None
-    capacity: int
+    capacity: int | None  # None: unknown (imported without it)
     occupancy: int
     is_open: bool
     wheelchair: bool
@@ -102,9 +102,9 @@ class Shelter:
     area_id: int | None = None  # the administrative dong containing it, when boundaries are imported
 
     @property
-    def available(self) -> int:
-        """Places still free (never negative)."""
-        return max(0, self.capacity - self.occupancy)
+    def available(self) -> int | None:
+        """Places still free (never negative); None when the capacity is unknown."""
+        return None if self.capacity is None else max(0, self.capacity - self.occupancy)
 
     def to_feature(self, distance_m: float | None = None, *, personal: bool = True) -> dict[str, Any]:
         """A GeoJSON Feature (WGS84) with Korean and English names, in the shape of :class:`ShelterFeature`.
@@ -162,7 +162,9 @@ class ShelterIn(BaseModel):
     name_ko: str = Field(min_length=1, max_length=500)
     name_en: str | None = Field(default=None, max_length=500)
     address: str | None = Field(default=None, max_length=1000)
-    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    capacity: int | None = Field(
+        default=None, ge=0, le=MAX_CAPACITY, description="places; leave out or null when unknown"
+    )
     occupancy: int = Field(default=0, ge=0)
     is_open: bool = True
     wheelchair: bool = False
@@ -173,7 +175,7 @@ class ShelterIn(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> ShelterIn:
-        if self.occupancy > self.capacity:
+        if self.capacity is not None and self.occupancy > self.capacity:
             raise ValueError(f"occupancy {self.occupancy} is above capacity {self.capacity}")
         return self
 
@@ -207,9 +209,9 @@ class ShelterProperties(BaseModel):
     name_ko: str
     name_en: str | None
     address: str | None
-    capacity: int
+    capacity: int | None = Field(description="places; null when the source did not give it (unknown)")
     occupancy: int
-    available: int
+    available: int | None = Field(description="places still free; null when the capacity is unknown")
     is_open: bool
     wheelchair: bool
     elevator: bool
@@ -303,8 +305,10 @@ def _record_values(i: int, rec: Mapping[str, Any]) -> dict[str, Any]:
         if rec.get(field) is not None and not isinstance(rec.get(field), str):
             raise bad(field, "must be text or null")
     capacity = rec.get("capacity")
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= MAX_CAPACITY:
-        raise bad("capacity", f"must be a whole number from 0 to {MAX_CAPACITY}")
+    if capacity is not None and (
+        not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= MAX_CAPACITY
+    ):
+        raise bad("capacity", f"must be a whole number from 0 to {MAX_CAPACITY}, or null when unknown")
     geom = rec.get("geom")
     if not isinstance(geom, Point) or geom.is_empty:
         raise bad("geom", "must be a shapely Point")
@@ -378,7 +382,11 @@ def upsert_shelters(
         conn.execute(
             update(shelters)
             .where(shelters.c.id == sid)
-            .values(**v, occupancy=min(occupancy, v["capacity"]), updated_at=now)
+            .values(
+                **v,
+                occupancy=occupancy if v["capacity"] is None else min(occupancy, v["capacity"]),
+                updated_at=now,
+            )
         )
         updated += 1
     return len(new), updated
@@ -417,8 +425,10 @@ def list_shelters(
         q = q.where(shelters.c.kind == query.kind.value)
     if query.is_open is not None:
         q = q.where(shelters.c.is_open.is_(query.is_open))
+    # A shelter of unknown capacity is not known to be full: it stays a place to send people (a designated
+    # shelter is better than none); area plans, which count places, leave it out and say so.
     if query.has_space is True:
-        q = q.where(shelters.c.occupancy < shelters.c.capacity)
+        q = q.where(or_(shelters.c.capacity.is_(None), shelters.c.occupancy < shelters.c.capacity))
     elif query.has_space is False:
         q = q.where(shelters.c.occupancy >= shelters.c.capacity)
     found = [_shelter(r) for r in conn.execute(q).mappings()]
@@ -567,7 +577,10 @@ def set_occupancy(conn: Connection, shelter_id: int, occupancy: int, now: dateti
     row = (
         conn.execute(
             update(shelters)
-            .where(shelters.c.id == shelter_id, shelters.c.capacity >= occupancy)
+            .where(
+                shelters.c.id == shelter_id,
+                or_(shelters.c.capacity.is_(None), shelters.c.capacity >= occupancy),
+            )
             .values(occupancy=occupancy, updated_at=now)
             .returning(*shelters.c)
         )

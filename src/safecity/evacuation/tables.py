@@ -17,7 +17,9 @@ shelters = Table(
     Column("name_ko", String, nullable=False),
     Column("name_en", String),
     Column("address", String),
-    Column("capacity", Integer, nullable=False),
+    # NULL: the source did not say (an imported dataset without a capacity column). Known to exist, size
+    # unknown: never "0 places" (issue 12); the CHECKs below pass on NULL, as SQL's CHECK does.
+    Column("capacity", Integer),
     Column("occupancy", Integer, nullable=False, server_default=text("0")),
     Column("is_open", Boolean, nullable=False, server_default=text("true")),
     Column("wheelchair", Boolean, nullable=False, server_default=text("false")),

@@ -579,7 +579,10 @@ def _import_shelters(
         "address": address_col,
     }
     if capacity_col is None:
-        report.notes.append("no capacity field: capacity set to 0 (the shelter takes nobody until set)")
+        report.notes.append(
+            "no capacity field: capacity recorded as unknown (shown as such; area plans do not count on "
+            "these shelters until an operator sets it)"
+        )
     records: list[dict[str, Any]] = []
     feature_index: list[int] = []
     seen: set[str] = set()
@@ -603,11 +606,11 @@ def _import_shelters(
         if geom.geom_type != "Point":
             report.repaired.append((i, f"{geom.geom_type} replaced by its representative point"))
             geom = geom.representative_point()
-        capacity = 0
+        capacity: int | None = None  # unknown unless the row says (a blank cell is unknown too, not 0)
         if capacity_col is not None:
             cap = _text(data.columns[capacity_col][i])
             try:
-                capacity = int(float(cap)) if cap is not None else 0
+                capacity = int(float(cap)) if cap is not None else None
             except ValueError:
                 report.bad.append((i, f"field '{capacity_col}': capacity '{cap}' is not a number"))
                 continue

@@ -8,6 +8,11 @@ parsed and answers ``431 Request Header Fields Too Large`` past the limit, closi
 A head must also arrive whole within HEAD_TIMEOUT_S of the connection (or of the request's first byte on
 a kept-alive one): a client trickling a head byte by byte gets ``408`` and the connection is closed, so
 slow heads cannot hold connections open without end.
+
+The body gets the same treatment with a minimum rate, as Apache's mod_reqtimeout does
+(``body=20,MinRate=500``): it must arrive within BODY_TIMEOUT_S plus one second for every
+BODY_MIN_RATE bytes received, so a 50 MB geodata import on a slow link is fine but a client trickling a
+body byte by byte is answered ``408`` and cut off (the outside review's slow-body gap, issue 13).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ class _HeadTooLarge(Exception):
 
 #: Seconds a request head may take to arrive (browsers and devices send one in milliseconds).
 HEAD_TIMEOUT_S = 10.0
+#: Seconds a request body may take before its rate allowance starts (mod_reqtimeout's default 20 s).
+BODY_TIMEOUT_S = 20.0
+#: Bytes per second a body must keep up on average after that (mod_reqtimeout's MinRate=500).
+BODY_MIN_RATE = 500.0
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
@@ -34,7 +43,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     max_head_bytes = 16 * 1024
     head_timeout_s = HEAD_TIMEOUT_S
+    body_timeout_s = BODY_TIMEOUT_S
+    body_min_rate = BODY_MIN_RATE
     _head_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -42,6 +54,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -54,6 +67,43 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_head_timer()
         super().on_headers_complete()
+        # Armed for every request; a request without a body completes in the same parse, which disarms it.
+        self._body_started = self.loop.time()
+        self._body_bytes = 0
+        self._arm_body_timer()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        self._arm_body_timer()  # each piece earns its time: the deadline moves by len/min_rate
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm_body_timer()
+        super().on_message_complete()
+
+    def _arm_body_timer(self) -> None:
+        self._disarm_body_timer()
+        deadline = self._body_started + self.body_timeout_s + self._body_bytes / self.body_min_rate
+        self._body_timer = self.loop.call_at(deadline, self._body_timed_out)
+
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing():
+            return
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.response_started:
+            self.transport.close()  # answered already without reading it all: just stop waiting
+            return
+        self._refuse_408(
+            f"request body too slow: {self._body_bytes} bytes in "
+            f"{self.loop.time() - self._body_started:.0f} s (at least {self.body_min_rate:g} bytes/s "
+            f"after the first {self.body_timeout_s:g} s)"
+        )
 
     def _arm_head_timer(self) -> None:
         self._disarm_head_timer()
@@ -68,7 +118,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self.transport.is_closing():
             return
-        body = f"request head not complete within {self.head_timeout_s:g} s".encode()
+        self._refuse_408(f"request head not complete within {self.head_timeout_s:g} s")
+
+    def _refuse_408(self, message: str) -> None:
+        body = message.encode()
         self.transport.write(
             b"HTTP/1.1 408 Request Timeout\r\n"
             b"content-type: text/plain; charset=utf-8\r\n"
@@ -105,11 +158,17 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def head_limited(max_head_bytes: int, head_timeout_s: float = HEAD_TIMEOUT_S) -> type[HeadLimitedProtocol]:
+def head_limited(
+    max_head_bytes: int, head_timeout_s: float = HEAD_TIMEOUT_S, body_timeout_s: float = BODY_TIMEOUT_S
+) -> type[HeadLimitedProtocol]:
     return type(
         "HeadLimitedProtocol",
         (HeadLimitedProtocol,),
-        {"max_head_bytes": max_head_bytes, "head_timeout_s": head_timeout_s},
+        {
+            "max_head_bytes": max_head_bytes,
+            "head_timeout_s": head_timeout_s,
+            "body_timeout_s": body_timeout_s,
+        },
     )
 
 

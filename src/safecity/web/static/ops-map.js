@@ -265,7 +265,7 @@ export class MapView {
       const name = this.ctx.lang === "ko" ? p.name_ko : p.name_en || p.name_ko;
       const icon = L.divIcon({ className: `shelter-pin ${p.is_open ? "open" : "closed"}`, html: "", iconSize: [12, 12], iconAnchor: [6, 6] });
       L.marker([lat, lon], { icon, pane: "pointsPane" })
-        .bindTooltip(`${name} · ${this.ctx.lang === "ko" ? p.kind_ko : p.kind_en}\n${this.ctx.t(p.is_open ? "openShelter" : "closedShelter")} · ${this.ctx.t("occupancy")} ${p.occupancy}/${p.capacity}`, { className: "stip" })
+        .bindTooltip(`${name} · ${this.ctx.lang === "ko" ? p.kind_ko : p.kind_en}\n${this.ctx.t(p.is_open ? "openShelter" : "closedShelter")} · ${this.ctx.t("occupancy")} ${p.occupancy}/${p.capacity ?? "?"}${p.capacity == null ? ` (${this.ctx.t("capacityUnknown")})` : ""}`, { className: "stip" })
         .addTo(layer);
     }
   }
