@@ -118,11 +118,23 @@ def _collection(
     return body
 
 
-def _get(collection_id: str) -> Collection:
-    c = COLLECTIONS.get(collection_id)
+def _all(request: Request) -> dict[str, Collection]:
+    """The geo capability's collections, then those the declared capabilities contribute
+    (``Capability.layers``), in declaration order; a built-in id is never replaced."""
+    out = dict(COLLECTIONS)
+    for cap in request.app.state.platform.capabilities:
+        for layer in cap.layers:
+            if isinstance(layer, Collection) and layer.id not in out:
+                out[layer.id] = layer
+    return out
+
+
+def _get(request: Request, collection_id: str) -> Collection:
+    known = _all(request)
+    c = known.get(collection_id)
     if c is None:
         raise NotFound(
-            f"no collection '{collection_id}'; collections are {', '.join(COLLECTIONS)}",
+            f"no collection '{collection_id}'; collections are {', '.join(known)}",
             where="collectionId",
         )
     return c
@@ -192,19 +204,20 @@ def collections(request: Request) -> Response:
     base = _base(request)
     store = _store(request)
     with store.engine.connect() as conn:
-        bboxes = {c.id: extent(store, conn, c) for c in COLLECTIONS.values()}
-        credits = {c.id: attribution(conn, c) for c in COLLECTIONS.values()}
+        known = _all(request)
+        bboxes = {c.id: extent(store, conn, c) for c in known.values()}
+        credits = {c.id: attribution(conn, c) for c in known.values()}
     return _json(
         {
             "links": [_link(f"{base}/collections", "self", JSON, "Feature collections")],
-            "collections": [_collection(c, base, bboxes[c.id], credits[c.id]) for c in COLLECTIONS.values()],
+            "collections": [_collection(c, base, bboxes[c.id], credits[c.id]) for c in known.values()],
         }
     )
 
 
 @router.get("/collections/{collectionId}", dependencies=[allow(Role.public)], summary="One collection")
 def collection(request: Request, collectionId: str) -> Response:  # the standard's parameter names
-    c = _get(collectionId)
+    c = _get(request, collectionId)
     store = _store(request)
     with store.engine.connect() as conn:
         bbox = extent(store, conn, c)
@@ -218,7 +231,7 @@ def collection(request: Request, collectionId: str) -> Response:  # the standard
     summary="Queryable properties of a collection (JSON Schema)",
 )
 def queryables(request: Request, collectionId: str) -> Response:
-    c = _get(collectionId)
+    c = _get(request, collectionId)
     props: dict[str, Any] = {}
     for name, col in columns(c).items():
         kind = next((k for typ, k in _SCHEMA_TYPES if isinstance(col.type, typ)), None)
@@ -256,7 +269,7 @@ def items(
     ] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
 ) -> Response:
-    c = _get(collectionId)
+    c = _get(request, collectionId)
     # The standard's limit schema allows up to 10,000; a larger request than we serve gets our maximum.
     limit = min(limit, MAX_LIMIT)
     cols = columns(c)
@@ -316,7 +329,7 @@ def items(
     summary="One feature (GeoJSON)",
 )
 def item(request: Request, collectionId: str, featureId: str) -> Response:
-    c = _get(collectionId)
+    c = _get(request, collectionId)
     feature = None
     if featureId.isdigit() and len(featureId) < 19:
         store = _store(request)

@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from safecity.capability import Capability
+    from safecity.capability import Capability, Context
     from safecity.quake.capmsg import CapQuakeError, QuakeMessage, quake_from_alert, quake_from_cap
     from safecity.quake.damage import Damage, assess
     from safecity.quake.generate import DistrictArea, generate_seoul
@@ -97,11 +97,55 @@ __all__ = [
 
 
 def setup() -> Capability:
-    """The earthquake capability (safecity.capability): its ``safecity quake ...`` commands."""
-    from safecity.capability import Capability
-    from safecity.quake.cli import quake_app
+    """The earthquake capability (safecity.capability): an earthquake incident gets its expected damage
+    (subscribed to situation's incident events and to imported CAP alerts), its routes (``/quake``), the
+    ``quake-damage`` map layer, its tables and settings (``SAFECITY_QUAKE__*``), its commands."""
+    from pathlib import Path
 
-    return Capability(name="quake", summary="Earthquake damage model.", cli=quake_app)
+    from safecity.capability import Capability, Subscription
+    from safecity.core.worker import Worker
+    from safecity.quake.chain import QuakeChain, on_alert_imported, on_incident
+    from safecity.quake.cli import quake_app
+    from safecity.quake.layers import DAMAGE
+    from safecity.quake.router import router
+    from safecity.quake.settings import QuakeSettings
+    from safecity.sensing.service import Sensing
+    from safecity.situation.incidents import Incidents
+
+    def build(ctx: Context) -> QuakeChain:
+        return QuakeChain(
+            ctx.store,
+            ctx.bus,
+            ctx.clock,
+            ctx.services.get(Incidents),
+            ctx.services.get(Sensing).catalogue,
+            ctx.settings_of("quake", QuakeSettings),
+            ctx.settings.data_dir,
+        )
+
+    def warm_up(ctx: Context) -> Worker:
+        chain = ctx.services.get(QuakeChain)
+        wanted = ctx.settings_of("quake", QuakeSettings).warm_up
+        # builds the inventory once, so that the first earthquake does not wait for it
+        return Worker("quake.inventory", chain.warm_up if wanted else (lambda: 0), interval_s=3600.0)
+
+    return Capability(
+        name="quake",
+        summary="Earthquake damage model: an earthquake incident's expected damage.",
+        settings=QuakeSettings,
+        routers=(router,),
+        cli=quake_app,
+        tables=("safecity.quake.tables",),
+        migrations=Path(__file__).with_name("migrations"),
+        build=build,
+        subscriptions=(
+            Subscription("situation.IncidentOpened", "quake.incident-opened", on_incident),
+            Subscription("situation.IncidentUpdated", "quake.incident-updated", on_incident),
+            Subscription("warning.AlertImported", "quake.alert-imported", on_alert_imported),
+        ),
+        workers=(warm_up,),
+        layers=(DAMAGE,),
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -158,7 +158,9 @@ def generate_seoul(
     )
     pop_by_code = {d.code: float(d.population) for d in districts}
     target = np.array([pop_by_code[c] for c in codes])
-    scale = np.where(night > 0, target / np.maximum(night, 1e-9), 1.0)[idx]
+    # a district without a registered population (0) keeps its buildings' own occupants (Hazus per floor
+    # area): scaling them to nobody would leave no one to injure, displace or shelter
+    scale = np.where((night > 0) & (target > 0), target / np.maximum(night, 1e-9), 1.0)[idx]
     occupants = inv.occupants * np.where(residential, scale, 1.0)[:, None]
     return replace(inv, occupants=occupants)
 

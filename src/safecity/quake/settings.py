@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The earthquake capability's settings (``SAFECITY_QUAKE__<FIELD>`` or ``[quake]`` in SAFECITY_CONFIG)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class QuakeSettings(BaseModel):
+    buildings: int = Field(
+        592_463,
+        ge=100,
+        le=5_000_000,
+        description="Buildings of the generated inventory (SAFECITY_QUAKE__BUILDINGS); default: Seoul's "
+        "published total (2023). Smaller values make a quicker demo or test, with the same shares.",
+    )
+    seed: int = Field(592_463, description="Seed of the generated inventory (same seed, same buildings).")
+    inspections: int = Field(20, ge=1, le=500, description="Buildings on an incident's inspection list.")
+    cordons: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="At most this many collapse cordons per incident, from the top of the inspection list.",
+    )
+    cordon_min_collapse: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="A building gets a cordon when its collapse probability reaches this (judgement: one "
+        "in twenty is worth keeping people away from it until it is inspected).",
+    )
+    cell_m: float = Field(
+        1000.0, ge=100, le=10_000, description="Side of the damage map's grid cells, in metres."
+    )
+    window_min: float = Field(
+        15.0,
+        gt=0,
+        le=240,
+        description="Accelerometer peaks this many minutes before the incident opened count as its readings.",
+    )
+    warm_up: bool = Field(
+        True, description="Build the inventory when the server starts, so the first earthquake does not wait."
+    )
