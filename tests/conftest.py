@@ -29,6 +29,11 @@ from safecity.settings import Settings
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PG_ADMIN_URL = os.environ.get("SAFECITY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE = os.environ.get("SAFECITY_REQUIRE_SERVICES") == "1"
+# The earthquake capability generates Seoul's 592,463 buildings when a server starts and assesses them
+# when an earthquake incident opens: seconds of CPU a test of anything else should not pay. Tests get a
+# 20,000-building inventory built on first use (a test of the quake chain sets its own).
+os.environ.setdefault("SAFECITY_QUAKE__WARM_UP", "false")
+os.environ.setdefault("SAFECITY_QUAKE__BUILDINGS", "20000")
 
 
 def service_missing(what: str) -> None:

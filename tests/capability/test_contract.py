@@ -70,7 +70,8 @@ def test_served_with_its_own_routes_and_roles(logbook_settings: Settings, logboo
 
 def test_workers_start_and_stop_with_the_app(logbook_settings: Settings, logbook_platform: Platform) -> None:
     app = create_app(logbook_settings, logbook_platform)
-    (worker,) = logbook_platform.workers
+    # the logbook's worker among the built-in capabilities' own
+    (worker,) = [w for w in logbook_platform.workers if w.name == "logbook.shift"]
     with TestClient(app) as client:
         assert worker.wait_idle(timeout=30)
         shift = client.get("/health").json()["tasks"]["logbook.shift"]
