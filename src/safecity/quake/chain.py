@@ -460,7 +460,8 @@ def _housing(conn: Connection) -> tuple[dict[str, int], dict[str, tuple[str, str
     capacity: dict[str, int] = {}
     for shelter, _ in list_shelters(conn, ShelterQuery(kind=ShelterKind.temporary_housing, is_open=True)):
         area = area_by_id(conn, shelter.area_id) if shelter.area_id is not None else None
-        if area is not None:
+        # a shelter of unknown capacity (None) offers no counted place: the shortfall errs high, not low
+        if area is not None and shelter.capacity is not None:
             capacity[area.code] = capacity.get(area.code, 0) + shelter.capacity
     names = {a.code: (a.name_ko, a.name_en or a.name_ko) for a in areas_of(conn, "dong")}
     if not names:
