@@ -12,10 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from safecity.capability import Capability
+    from safecity.bus.port import Handler
+    from safecity.capability import Capability, Context
+    from safecity.core.worker import Worker
     from safecity.flood.forcing import Forcing, ForcingError, Hydrograph, Inflow, RainSeries, line_cells
     from safecity.flood.grid import Domain, DomainError, Edges, Grid
     from safecity.flood.model import FloodModel, MassLedger, SolverOptions, StepInfo
+    from safecity.flood.service import FloodForecasts
 
 _WHERE = {
     "Forcing": "forcing",
@@ -53,11 +56,59 @@ __all__ = [
 
 
 def setup() -> Capability:
-    """The flood capability (safecity.capability): its ``safecity flood ...`` commands."""
-    from safecity.capability import Capability
-    from safecity.flood.cli import flood_app
+    """The flood capability (safecity.capability): its ``safecity flood ...`` commands, the forecast
+    service (rain from ``sensing.ObservationAccepted``, a run every few minutes by its worker), its
+    tables and migrations, the ``/flood/forecast`` routes and the ``flood-forecast`` map layer."""
+    from pathlib import Path
 
-    return Capability(name="flood", summary="2D flood model and sewer network.", cli=flood_app)
+    from safecity.capability import Capability, Subscription
+    from safecity.flood.cli import flood_app
+    from safecity.flood.layers import collections
+    from safecity.flood.router import router
+    from safecity.flood.settings import FloodSettings
+
+    return Capability(
+        name="flood",
+        summary="2D flood model, sewer network and flood forecasts.",
+        settings=FloodSettings,
+        routers=(router,),
+        cli=flood_app,
+        tables=("safecity.flood.tables",),
+        migrations=Path(__file__).with_name("migrations"),
+        build=_build,
+        subscriptions=(Subscription("sensing.ObservationAccepted", "flood.rain", _on_observations),),
+        workers=(_worker,),
+        layers=collections(),
+    )
+
+
+def _build(ctx: Context) -> FloodForecasts:
+    from safecity.flood.service import FloodForecasts
+    from safecity.flood.settings import FloodSettings
+    from safecity.sensing.directory import stream_directory
+    from safecity.sensing.service import Sensing
+
+    sensing = ctx.services.get(Sensing)
+
+    def directory() -> list[Any]:
+        with ctx.store.engine.connect() as conn:
+            return list(stream_directory(conn, sensing.catalogue))
+
+    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, ctx.settings_of("flood", FloodSettings), directory)
+
+
+def _on_observations(ctx: Context) -> Handler:
+    from safecity.flood.service import FloodForecasts
+
+    return ctx.services.get(FloodForecasts).on_events
+
+
+def _worker(ctx: Context) -> Worker:
+    from safecity.core.worker import Worker
+    from safecity.flood.service import FloodForecasts
+
+    svc = ctx.services.get(FloodForecasts)
+    return Worker("flood-forecast", svc.run_due, interval_s=svc.settings.poll_s, wait_first=True)
 
 
 def __getattr__(name: str) -> Any:
