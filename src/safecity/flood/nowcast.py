@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage  # type: ignore[import-untyped]
-from scipy.signal import fftconvolve  # type: ignore[import-untyped]
 
 from safecity.flood.forcing import RainSeries
 from safecity.flood.grid import Grid
@@ -102,6 +100,8 @@ def estimate_motion(prev: F64, curr: F64, dt_s: float, dx: float) -> Motion:
     The shift maximising the cross-correlation of the two anomaly fields, searched up to
     :data:`MAX_SPEED_M_S`; persistence (:meth:`Motion.still`) where no motion can be told.
     """
+    from scipy.signal import fftconvolve  # type: ignore[import-untyped]  # slow to import: on first use
+
     if dt_s <= 0:
         return Motion.still("frames not in time order")
     if prev.max(initial=0.0) < TRACE_MM_H or curr.max(initial=0.0) < TRACE_MM_H:
@@ -136,6 +136,8 @@ def estimate_motion(prev: F64, curr: F64, dt_s: float, dx: float) -> Motion:
 def extrapolate(frame: F64, motion: Motion, lead_s: float, dx: float) -> F64:
     """``frame`` moved by ``motion`` over ``lead_s`` seconds (bilinear; rain entering from outside the
     grid takes the nearest edge value, as upwind rain would keep coming)."""
+    from scipy import ndimage  # type: ignore[import-untyped]
+
     if not motion.known or (motion.u == 0.0 and motion.v == 0.0) or lead_s <= 0:
         return frame.copy()
     shift_rows = -motion.v * lead_s / dx

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -34,13 +34,16 @@ from safecity.core.clock import Clock
 from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
 from safecity.flood import tables as t
-from safecity.flood.catchment import Catchment
 from safecity.flood.events import DistrictRisk, ForecastIssued, PredictedClosure
-from safecity.flood.forecast import Forecaster, ForecastResult
-from safecity.flood.nowcast import Gauge, Motion, NowcastError, estimate_motion, gauge_field
 from safecity.flood.settings import FloodSettings
 from safecity.sensing.events import observations
 from safecity.store import Store
+
+if TYPE_CHECKING:
+    # the model (numba) and the nowcast (scipy) load on the first run, not with the routes
+    from safecity.flood.catchment import Catchment
+    from safecity.flood.forecast import Forecaster, ForecastResult
+    from safecity.flood.nowcast import Gauge
 
 log = get_logger(__name__)
 
@@ -115,6 +118,8 @@ class FloodForecasts:
         return self._streams.get(datastream_id)
 
     def _refresh_streams(self) -> None:
+        from safecity.flood.nowcast import Gauge
+
         assert self.catchment is not None and self._directory is not None
         to_m = self.catchment.to_metric()
         for s in self._directory():
@@ -127,6 +132,9 @@ class FloodForecasts:
 
     def _assimilate(self, now: datetime) -> None:
         """Feed every complete reading time up to ``now`` into the analysis, oldest first."""
+        from safecity.flood.forecast import Forecaster
+        from safecity.flood.nowcast import NowcastError, gauge_field
+
         assert self.catchment is not None
         for end in sorted(k for k in self._readings if k <= now):
             values = self._readings.pop(end)
@@ -163,6 +171,8 @@ class FloodForecasts:
 
     def run(self, now: datetime) -> ForecastResult | None:
         """Run one forecast issued at ``now``; None when no rain has been observed yet."""
+        from safecity.flood.nowcast import Motion, estimate_motion
+
         with self._lock:
             if self.catchment is None:
                 return None
