@@ -122,6 +122,7 @@ def test_the_forecast_predicts_15_cm_before_the_water_reaches_it() -> None:
 
 def test_the_service_forecasts_from_the_gauges_and_closes_the_road(api: Api) -> None:
     platform = api.platform
+    platform.situation.start(ticker=False)  # the shipped rule packs, the flood forecast pack among them
     svc = platform.services.get(FloodForecasts)
     svc.use(_catchment())
     ds = []
@@ -160,6 +161,13 @@ def test_the_service_forecasts_from_the_gauges_and_closes_the_road(api: Api) -> 
     [event] = [e for e in seen if e.type == "flood.ForecastIssued"]
     data = event.data.to_json()
     assert data["closures"][0]["code"] == "up-1" and data["closures"][0]["closureId"] == body["closures"][0]
+    # into the chain: the prediction is a SensorThings observation of the model's own Thing, and the
+    # flood-forecast rule pack makes it a heavy-rain incident at 주의 at the underpass
+    platform.bus.drain()
+    [incident] = platform.incidents.list(hazard="heavy_rain", open_only=True)
+    assert incident["rule"] == "flood.predicted_road_flooding" and incident["crisis"]["key"] == "caution"
+    assert incident["titleEn"] == "Closure depth (15 cm) predicted within the hour"
+    assert incident["location"] == {"lon": UNDERPASS.x, "lat": UNDERPASS.y}
     # the next run replaces the closures of the last: one closure per place, never a pile
     svc.run(t0 + timedelta(minutes=30))
     active = api.client.get("/evacuation/road-closures").json()["features"]

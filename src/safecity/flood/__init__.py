@@ -83,18 +83,21 @@ def setup() -> Capability:
 
 
 def _build(ctx: Context) -> FloodForecasts:
+    from safecity.flood.chain import ForecastStreams
     from safecity.flood.service import FloodForecasts
     from safecity.flood.settings import FloodSettings
     from safecity.sensing.directory import stream_directory
     from safecity.sensing.service import Sensing
 
     sensing = ctx.services.get(Sensing)
+    settings = ctx.settings_of("flood", FloodSettings)
 
     def directory() -> list[Any]:
         with ctx.store.engine.connect() as conn:
             return list(stream_directory(conn, sensing.catalogue))
 
-    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, ctx.settings_of("flood", FloodSettings), directory)
+    streams = ForecastStreams(sensing, settings.forecast_interval_min * 60)
+    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, settings, directory, streams)
 
 
 def _on_observations(ctx: Context) -> Handler:

@@ -42,6 +42,7 @@ from safecity.store import Store
 if TYPE_CHECKING:
     # the model (numba) and the nowcast (scipy) load on the first run, not with the routes
     from safecity.flood.catchment import Catchment
+    from safecity.flood.chain import ForecastStreams
     from safecity.flood.forecast import Forecaster, ForecastResult
     from safecity.flood.nowcast import Gauge
 
@@ -71,14 +72,17 @@ class FloodForecasts:
         clock: Clock,
         settings: FloodSettings,
         directory: Callable[[], Sequence[Any]] | None = None,
+        streams: ForecastStreams | None = None,
     ) -> None:
         """``directory`` lists sensing's streams (:func:`safecity.sensing.directory.stream_directory`
-        items: datastream id, property, lon, lat)."""
+        items: datastream id, property, lon, lat); ``streams`` writes each run's predictions as
+        observations for the situation rules (:mod:`safecity.flood.chain`)."""
         self.store = store
         self.bus = bus
         self.clock = clock
         self.settings = settings
         self._directory = directory
+        self.streams = streams
         self._lock = threading.RLock()
         self.catchment: Catchment | None = None
         self.forecaster: Forecaster | None = None
@@ -96,6 +100,8 @@ class FloodForecasts:
             self.catchment = catchment
             self.forecaster = None
             self._streams.clear()
+            if self.streams is not None:
+                self.streams.ensure(catchment)
 
     # -- rain ----------------------------------------------------------------------------------------
     def on_events(self, batch: Sequence[Envelope]) -> None:
@@ -191,6 +197,8 @@ class FloodForecasts:
             result = self.forecaster.forecast(now, last, motion, horizon, last_end - last_start)
             self.last = result
         self._store(result)
+        if self.streams is not None:
+            self.streams.publish(result)
         return result
 
     def _store(self, r: ForecastResult) -> int:
