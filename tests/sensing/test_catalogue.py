@@ -38,6 +38,8 @@ EXPECTED_KEYS = {
     "water_level_elevation",
     "river_discharge",
     "road_water_depth",
+    "predicted_water_depth",  # the flood model's forecasts (safecity.flood.chain)
+    "semi_basement_homes_at_risk",
     "soil_moisture",
     "tilt",
     "crack_width",
