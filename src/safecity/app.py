@@ -35,15 +35,13 @@ from safecity.capability import (
     load_settings_of,
     migration_folders,
     registered,
+    routers_of,
 )
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
 from safecity.core.events import Envelope, audited_types
 from safecity.core.logging import current_request_id, get_logger
 from safecity.core.worker import Worker as BackgroundWorker
-from safecity.evacuation.route_api import router as evacuation_route_router
-from safecity.evacuation.router import router as evacuation_router
-from safecity.geo.ogcapi import router as ogcapi_router
 from safecity.hygiene.install import install_hygiene, log_mode
 from safecity.metrics import Metrics
 from safecity.sensing import mappings as property_mappings
@@ -231,6 +229,7 @@ def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]
         platform.metrics,
         services,
         capability_settings,
+        platform.capabilities,
     )
     services.add(ctx)
     for cap in platform.capabilities:
@@ -310,9 +309,6 @@ def create_app(
     app.include_router(sta_router)
     app.include_router(sensing_router)
     app.include_router(web_router)
-    app.include_router(evacuation_router)
-    app.include_router(evacuation_route_router)
-    app.include_router(ogcapi_router)
     # incidents first: its /situation/rules/stats must win over the rules router's /situation/rules/{id}
     app.include_router(incident_router)
     app.include_router(situation_router)
@@ -321,7 +317,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(bus_router(platform.bus, [allow(Role.admin)], record))
     for cap in platform.capabilities:  # declared capabilities, after the built-in routes
-        for capability_router in cap.routers:
+        for capability_router in routers_of(cap):
             app.include_router(capability_router)
 
     @app.get("/health", dependencies=[allow(Role.public)], tags=["ops"], summary="Liveness and store check")

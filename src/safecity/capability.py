@@ -19,7 +19,7 @@ registered capabilities, so adding one touches nothing outside its package:
 * ``subscriptions``: bus subscribers with durable names (each has its own cursor: at least once);
 * ``workers``: background tasks (:class:`safecity.core.worker.Worker`, the one lifecycle) started and
   stopped with the app, their health on ``/health`` and ``/metrics``;
-* ``layers``: feature collections it contributes to the OGC API (``/collections/<id>``).
+* ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``).
 
 Built-in capabilities are listed in :data:`BUILT_IN`; a city adds its own with the setting
 ``SAFECITY_CAPABILITIES='["mycity.parking"]'`` (a module path with a ``setup()``).
@@ -33,29 +33,39 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# run-time imports: the typed dependencies at the end of this module name them
+from safecity.core.clock import Clock
+from safecity.settings import Settings
+from safecity.store import Store
 
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
     from safecity.bus.port import Bus, Handler
-    from safecity.core.clock import Clock
     from safecity.core.worker import Worker
     from safecity.metrics import Metrics
-    from safecity.settings import Settings
-    from safecity.store import Store
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-#: Capabilities shipped with the platform that declare themselves through :func:`setup` (the older
-#: ones are still wired by hand in ``safecity.app``; they move here one by one, see docs/architecture.md).
-BUILT_IN: tuple[str, ...] = ("safecity.quake", "safecity.flood", "safecity.dispatch")
+#: Capabilities shipped with the platform that declare themselves through :func:`setup`, in the order
+#: they are built and their routes mounted (a capability's ``build`` may use the services of those
+#: before it). Those not listed yet are still wired by hand in ``safecity.app`` (docs/architecture.md).
+BUILT_IN: tuple[str, ...] = (
+    "safecity.sensing",
+    "safecity.geo",
+    "safecity.evacuation",
+    "safecity.quake",
+    "safecity.flood",
+    "safecity.dispatch",
+)
 
 
 class CapabilityError(Exception):
@@ -78,14 +88,51 @@ class Capability:
     name: str  # lower case, a valid identifier: the CLI group, the settings prefix, the Alembic branch
     summary: str
     settings: type[BaseModel] | None = None
-    routers: Sequence[APIRouter] = ()
+    routers: Sequence[APIRouter | str] = ()  # a router, or "module:attribute" imported when served
     cli: typer.Typer | None = None
     tables: Sequence[str] = ()
     migrations: Path | None = None
     build: Callable[[Context], object] | None = None
     subscriptions: Sequence[Subscription] = ()
     workers: Sequence[Callable[[Context], Worker]] = ()
-    layers: Sequence[Any] = ()  # safecity.geo.collections.Collection (typed there; geo sits above us)
+    layers: Sequence[Layer] = ()
+
+
+#: What a layer's ``base`` returns: ``(SELECT id, geom, <queryable columns...>, id column, geometry column,
+#: {queryable name: column})`` (SQLAlchemy objects; typed loosely so this module stays free of SQLAlchemy).
+LayerQuery = tuple[Any, Any, Any, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A feature collection a capability contributes to the OGC API (``/ogcapi/collections/<id>``): its
+    description and the SELECT of its features. The geography capability serves it (bbox, filters,
+    paging) without knowing the contributor's tables, so the contributor never imports geo."""
+
+    id: str
+    title: str
+    description: str
+    #: Builds ``SELECT id, geom, <queryable columns...>`` with the collection's fixed conditions (called
+    #: per request, so its module may be imported lazily).
+    base: Callable[[], LayerQuery]
+    keywords: Sequence[str] = ()
+    #: ``geo_areas.kind`` of an administrative-area collection, whose rows may come from the shipped
+    #: Seoul boundaries (then the collection carries their attribution)
+    area_kind: str | None = None
+
+
+def routers_of(cap: Capability) -> list[APIRouter]:
+    """The capability's routers, in declaration order. A router may be given as ``"module:attribute"`` so
+    that declaring the capability (``safecity --help`` loads every built-in one) does not import its
+    routes and their dependencies."""
+    found: list[APIRouter] = []
+    for r in cap.routers:
+        if isinstance(r, str):
+            module, _, attribute = r.partition(":")
+            found.append(getattr(importlib.import_module(module), attribute or "router"))
+        else:
+            found.append(r)
+    return found
 
 
 class Services:
@@ -124,6 +171,8 @@ class Context:
     services: Services
     #: each capability's own settings, by capability name
     capability_settings: dict[str, BaseModel] = field(default_factory=dict)
+    #: every registered capability, in registration order (e.g. to gather their layers)
+    capabilities: Sequence[Capability] = ()
 
     def settings_of(self, name: str, model: type[M]) -> M:
         value = self.capability_settings.get(name)
@@ -237,3 +286,10 @@ def import_tables(caps: Sequence[Capability]) -> None:
     for cap in caps:
         for module in cap.tables:
             importlib.import_module(module)
+
+
+#: Typed route dependencies on the platform's shared parts (``store: StoreDep``), registered by type in
+#: ``platform.services`` like every capability's service.
+StoreDep = Annotated[Store, Depends(provider(Store))]
+ClockDep = Annotated[Clock, Depends(provider(Clock))]
+SettingsDep = Annotated[Settings, Depends(provider(Settings))]

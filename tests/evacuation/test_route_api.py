@@ -15,6 +15,7 @@ from shapely.geometry import LineString, Point, shape
 from sqlalchemy import update
 
 from safecity.app import Platform, create_app
+from safecity.evacuation.routing import EvacuationRouting
 from safecity.evacuation.tables import hazard_zones, road_closures, shelters
 from safecity.geo.roads.graph import Mode, graph_path
 from safecity.geo.roads.routing import Router
@@ -242,7 +243,7 @@ def test_no_network_imported(settings: Settings, platform: Platform) -> None:
 
 
 def test_network_is_loaded_at_start(client: TestClient) -> None:
-    service = client.app.state.evacuation_routing  # type: ignore[attr-defined]
+    service = client.app.state.services.get(EvacuationRouting)  # type: ignore[attr-defined]
     assert service._router is not None  # loaded by the router's lifespan, before any request
 
 

@@ -14,10 +14,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
+from safecity.capability import Services, provider
 from safecity.core.errors import BadRequest, SafecityError
 from safecity.core.logging import get_logger
 from safecity.evacuation.routing import EvacuationRouting, feature
@@ -26,23 +27,15 @@ from safecity.geo.roads.graph import Mode
 log = get_logger(__name__)
 
 
-def _service_of(app: Any) -> EvacuationRouting:
-    state = app.state
-    service: EvacuationRouting | None = getattr(state, "evacuation_routing", None)
-    if service is None:
-        platform = state.platform
-        service = EvacuationRouting(platform.store, platform.settings.data_dir, platform.clock)
-        state.evacuation_routing = service
-    return service
-
-
-def _service(request: Request) -> EvacuationRouting:
-    return _service_of(request.app)
+RoutingDep = Annotated[EvacuationRouting, Depends(provider(EvacuationRouting))]
 
 
 @asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
-    service = _service_of(app)
+    # the evacuation capability built the service (safecity.evacuation.setup); load its network now,
+    # before the first request, rather than on it
+    services: Services = app.state.services
+    service = services.get(EvacuationRouting)
     if service.path.is_file():
         try:
             service.router()
@@ -79,7 +72,7 @@ def parse_lonlat(value: str, name: str = "from") -> tuple[float, float]:
     response_description="GeoJSON Feature (LineString, WGS84) with the shelter, distance_m, duration_s, mode",
 )
 def evacuation_route(
-    request: Request,
+    routing: RoutingDep,
     from_: Annotated[str, Query(alias="from", description="Start point LON,LAT (WGS84)")],
     mode: Annotated[Mode, Query(description="walk or drive")] = Mode.walk,
     hazard: Annotated[
@@ -90,5 +83,5 @@ def evacuation_route(
     ] = None,
 ) -> Response:
     lon, lat = parse_lonlat(from_)
-    result = _service(request).route_to_shelter(lon, lat, mode, hazard or None, avoid_flood_prone)
+    result = routing.route_to_shelter(lon, lat, mode, hazard or None, avoid_flood_prone)
     return Response(orjson.dumps(feature(result)), media_type="application/geo+json")

@@ -8,7 +8,6 @@ write runs in one store transaction, so a refused request changes nothing.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -17,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from safecity.audit.record import record
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Role
+from safecity.capability import ClockDep, SettingsDep, StoreDep
 from safecity.core.errors import MAX_ID, BadRequest
 from safecity.evacuation import derive, zones
 from safecity.evacuation import shelters as registry
@@ -32,7 +32,6 @@ from safecity.evacuation.shelters import (
     ShelterQuery,
 )
 from safecity.evacuation.zones import CollapseCordonIn, Hazard, HazardZoneIn, RoadClosureIn
-from safecity.store import Store
 
 _STAFF = frozenset({Role.operator})  # has_any() also admits admins
 
@@ -44,14 +43,6 @@ MAX_LIMIT = 10_000
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/geo+json")
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.platform.store  # type: ignore[no-any-return]
-
-
-def _now(request: Request) -> datetime:
-    return request.app.state.platform.clock.now()  # type: ignore[no-any-return]
 
 
 def _floats(value: str, n: int, name: str, example: str) -> tuple[float, ...]:
@@ -93,6 +84,8 @@ def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 )
 def list_shelters(
     request: Request,
+    store: StoreDep,
+    clock: ClockDep,
     kind: ShelterKind | None = None,
     open: Annotated[bool | None, Query(description="only open (true) or closed (false) shelters")] = None,
     has_space: Annotated[
@@ -121,8 +114,8 @@ def list_shelters(
         bbox=(box[0], box[1], box[2], box[3]) if box else None,
         limit=limit,
     )
-    with _store(request).engine.connect() as conn:
-        found = registry.list_shelters(conn, query, now=_now(request))
+    with store.engine.connect() as conn:
+        found = registry.list_shelters(conn, query, now=clock.now())
     personal = _personal(request, [s for s, _ in found])
     return _json(_collection([s.to_feature(d, personal=personal) for s, d in found]))
 
@@ -133,8 +126,8 @@ def list_shelters(
     summary="One shelter",
     responses={200: {"model": ShelterFeature}},
 )
-def get_shelter(request: Request, shelter_id: Id) -> Response:
-    with _store(request).engine.connect() as conn:
+def get_shelter(request: Request, store: StoreDep, shelter_id: Id) -> Response:
+    with store.engine.connect() as conn:
         shelter = registry.get_shelter(conn, shelter_id)
     return _json(shelter.to_feature(personal=_personal(request, [shelter])))
 
@@ -146,9 +139,9 @@ def get_shelter(request: Request, shelter_id: Id) -> Response:
     summary="Register a shelter",
     responses={201: {"model": ShelterFeature}},
 )
-def create_shelter(request: Request, body: ShelterIn) -> Response:
-    with _store(request).write() as conn:
-        shelter = registry.create_shelter(conn, body, _now(request))
+def create_shelter(store: StoreDep, clock: ClockDep, body: ShelterIn) -> Response:
+    with store.write() as conn:
+        shelter = registry.create_shelter(conn, body, clock.now())
     return _json(shelter.to_feature(), 201)
 
 
@@ -157,9 +150,9 @@ def create_shelter(request: Request, body: ShelterIn) -> Response:
     dependencies=[allow(Role.operator)],
     summary="Open or close a shelter, change its capacity, names, accessibility or hazards",
 )
-def patch_shelter(request: Request, shelter_id: Id, body: ShelterPatch) -> Response:
-    with _store(request).write() as conn:
-        shelter = registry.update_shelter(conn, shelter_id, body, _now(request))
+def patch_shelter(store: StoreDep, clock: ClockDep, shelter_id: Id, body: ShelterPatch) -> Response:
+    with store.write() as conn:
+        shelter = registry.update_shelter(conn, shelter_id, body, clock.now())
     return _json(shelter.to_feature())
 
 
@@ -168,9 +161,9 @@ def patch_shelter(request: Request, shelter_id: Id, body: ShelterPatch) -> Respo
     dependencies=[allow(Role.operator)],
     summary="Set the number of people in a shelter (409 above capacity)",
 )
-def put_occupancy(request: Request, shelter_id: Id, body: OccupancyIn) -> Response:
-    with _store(request).write() as conn:
-        shelter = registry.set_occupancy(conn, shelter_id, body.occupancy, _now(request))
+def put_occupancy(store: StoreDep, clock: ClockDep, shelter_id: Id, body: OccupancyIn) -> Response:
+    with store.write() as conn:
+        shelter = registry.set_occupancy(conn, shelter_id, body.occupancy, clock.now())
     return _json(shelter.to_feature())
 
 
@@ -181,12 +174,13 @@ def put_occupancy(request: Request, shelter_id: Id, body: OccupancyIn) -> Respon
     "/evacuation/hazard-zones", dependencies=[allow(Role.public)], summary="Hazard zones with guidance"
 )
 def list_zones(
-    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
     hazard: Hazard | None = None,
     include_inactive: Annotated[bool, Query(description="also deactivated and expired zones")] = False,
 ) -> Response:
-    with _store(request).engine.connect() as conn:
-        found = zones.list_zones(conn, _now(request), hazard=hazard, active_only=not include_inactive)
+    with store.engine.connect() as conn:
+        found = zones.list_zones(conn, clock.now(), hazard=hazard, active_only=not include_inactive)
     return _json(_collection([z.to_feature() for z in found]))
 
 
@@ -196,10 +190,10 @@ def list_zones(
     status_code=201,
     summary="Declare a hazard zone (guidance written from nearby shelters when not given)",
 )
-def create_zone(request: Request, body: HazardZoneIn) -> Response:
+def create_zone(store: StoreDep, clock: ClockDep, body: HazardZoneIn) -> Response:
     geom = zones.parse_zone_geometry(body.geometry)
-    now = _now(request)
-    with _store(request).write() as conn:
+    now = clock.now()
+    with store.write() as conn:
         guidance = (
             body.guidance.model_dump() if body.guidance else default_guidance(conn, body.hazard, geom, now)
         )
@@ -224,10 +218,10 @@ def create_zone(request: Request, body: HazardZoneIn) -> Response:
     status_code=201,
     summary="A collapse cordon around a facility: radius = 1.5 × height (min 10 m)",
 )
-def create_cordon(request: Request, body: CollapseCordonIn) -> Response:
+def create_cordon(store: StoreDep, clock: ClockDep, body: CollapseCordonIn) -> Response:
     polygon, radius = zones.collapse_cordon(body.lon, body.lat, body.height_m)
-    now = _now(request)
-    with _store(request).write() as conn:
+    now = clock.now()
+    with store.write() as conn:
         guidance = (
             body.guidance.model_dump()
             if body.guidance
@@ -261,10 +255,12 @@ def create_cordon(request: Request, body: CollapseCordonIn) -> Response:
     status_code=201,
     summary="Derive flood-prone zones from the DEM: ground below a water level (409 without a DEM)",
 )
-def derive_flood_prone(request: Request, body: derive.FloodProneIn) -> Response:
-    data_dir = request.app.state.platform.settings.data_dir
-    with _store(request).write() as conn:
-        result = derive.derive_flood_zones(conn, data_dir, body, _now(request))
+def derive_flood_prone(
+    store: StoreDep, clock: ClockDep, settings: SettingsDep, body: derive.FloodProneIn
+) -> Response:
+    data_dir = settings.data_dir
+    with store.write() as conn:
+        result = derive.derive_flood_zones(conn, data_dir, body, clock.now())
     return _json(result, 201)
 
 
@@ -274,10 +270,12 @@ def derive_flood_prone(request: Request, body: derive.FloodProneIn) -> Response:
     status_code=201,
     summary="Derive landslide-prone zones from the DEM: slopes at or above a threshold (409 without a DEM)",
 )
-def derive_landslide_prone(request: Request, body: derive.LandslideProneIn) -> Response:
-    data_dir = request.app.state.platform.settings.data_dir
-    with _store(request).write() as conn:
-        result = derive.derive_landslide_zones(conn, data_dir, body, _now(request))
+def derive_landslide_prone(
+    store: StoreDep, clock: ClockDep, settings: SettingsDep, body: derive.LandslideProneIn
+) -> Response:
+    data_dir = settings.data_dir
+    with store.write() as conn:
+        result = derive.derive_landslide_zones(conn, data_dir, body, clock.now())
     return _json(result, 201)
 
 
@@ -286,9 +284,9 @@ def derive_landslide_prone(request: Request, body: derive.LandslideProneIn) -> R
     dependencies=[allow(Role.operator)],
     summary="Lift a hazard zone",
 )
-def deactivate_zone(request: Request, zone_id: Id) -> Response:
-    with _store(request).write() as conn:
-        return _json(zones.deactivate_zone(conn, zone_id, _now(request)).to_feature())
+def deactivate_zone(store: StoreDep, clock: ClockDep, zone_id: Id) -> Response:
+    with store.write() as conn:
+        return _json(zones.deactivate_zone(conn, zone_id, clock.now()).to_feature())
 
 
 # ---------------------------------------------------------------------------------------------- closures
@@ -296,20 +294,21 @@ def deactivate_zone(request: Request, zone_id: Id) -> Response:
 
 @router.get("/evacuation/road-closures", dependencies=[allow(Role.public)], summary="Closed roads")
 def list_closures(
-    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
     include_inactive: Annotated[bool, Query(description="also reopened and expired closures")] = False,
 ) -> Response:
-    with _store(request).engine.connect() as conn:
-        found = zones.list_closures(conn, _now(request), active_only=not include_inactive)
+    with store.engine.connect() as conn:
+        found = zones.list_closures(conn, clock.now(), active_only=not include_inactive)
     return _json(_collection([c.to_feature() for c in found]))
 
 
 @router.post(
     "/evacuation/road-closures", dependencies=[allow(Role.operator)], status_code=201, summary="Close a road"
 )
-def create_closure(request: Request, body: RoadClosureIn) -> Response:
-    with _store(request).write() as conn:
-        closure = zones.insert_closure(conn, body, _now(request))
+def create_closure(store: StoreDep, clock: ClockDep, body: RoadClosureIn) -> Response:
+    with store.write() as conn:
+        closure = zones.insert_closure(conn, body, clock.now())
     return _json(closure.to_feature(), 201)
 
 
@@ -318,9 +317,9 @@ def create_closure(request: Request, body: RoadClosureIn) -> Response:
     dependencies=[allow(Role.operator)],
     summary="Reopen a closed road",
 )
-def deactivate_closure(request: Request, closure_id: Id) -> Response:
-    with _store(request).write() as conn:
-        return _json(zones.deactivate_closure(conn, closure_id, _now(request)).to_feature())
+def deactivate_closure(store: StoreDep, clock: ClockDep, closure_id: Id) -> Response:
+    with store.write() as conn:
+        return _json(zones.deactivate_closure(conn, closure_id, clock.now()).to_feature())
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -331,7 +330,7 @@ def deactivate_closure(request: Request, closure_id: Id) -> Response:
     dependencies=[allow(Role.operator)],
     summary="Assign every resident of an area to a suitable shelter within capacity (HiGHS LP)",
 )
-def evacuation_plan(request: Request, body: PlanRequest) -> Response:
-    with _store(request).engine.connect() as conn:
-        plan = plan_for_area(conn, body, _now(request))
+def evacuation_plan(store: StoreDep, clock: ClockDep, body: PlanRequest) -> Response:
+    with store.engine.connect() as conn:
+        plan = plan_for_area(conn, body, clock.now())
     return Response(orjson.dumps(plan), media_type="application/json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
@@ -20,26 +20,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from safecity.evacuation.layers import hazard_zones_layer, shelters_layer
+from safecity.capability import Layer
 from safecity.geo import tables as t
 from safecity.geo.seoul import Attribution, attribution_for
-from safecity.sensing.layers import sensors_layer
 from safecity.store import Store
 
-
-@dataclass(frozen=True)
-class Collection:
-    """A feature collection: its description and the SELECT of (id, geom, properties...)."""
-
-    id: str
-    title: str
-    description: str
-    #: Builds ``SELECT id, geom, <queryable columns...>`` with the collection's fixed conditions.
-    base: Callable[[], tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]]
-    keywords: Sequence[str] = field(default_factory=tuple)
-    #: ``geo_areas.kind`` of an administrative-area collection, whose rows may come from the shipped
-    #: Seoul boundaries (then the collection carries their attribution)
-    area_kind: str | None = None
+#: A feature collection. The type lives in the capability contract (safecity.capability.Layer) so that
+#: other capabilities declare their layers without importing geo; geo serves them all.
+Collection = Layer
 
 
 def _areas(
@@ -80,79 +68,80 @@ def _layer(
     return build
 
 
-COLLECTIONS: dict[str, Collection] = {
-    c.id: c
-    for c in (
-        Collection(
-            "districts",
-            "Districts (자치구)",
-            "Administrative districts with their official code, code system (mois or kostat) and population.",
-            _areas("district"),
-            ("administrative", "district"),
-            "district",
-        ),
-        Collection(
-            "dongs",
-            "Administrative dongs (행정동)",
-            "Administrative dongs with their official code, district and resident population.",
-            _areas("dong"),
-            ("administrative", "dong"),
-            "dong",
-        ),
-        Collection(
-            "facilities",
-            "Facilities",
-            "Imported facility layer (safecity import layer FILE --as facilities).",
-            _layer("facilities"),
-        ),
-        Collection(
-            "fire_stations",
-            "119 safety centres (119안전센터)",
-            "Fire and rescue stations (safecity import layer FILE --as fire_stations).",
-            _layer("fire_stations"),
-            ("fire", "rescue", "119"),
-        ),
-        Collection(
-            "hospitals",
-            "Hospitals (병원)",
-            "Hospitals with emergency rooms (safecity import layer FILE --as hospitals).",
-            _layer("hospitals"),
-            ("medical",),
-        ),
-        Collection(
-            "schools",
-            "Schools (학교)",
-            "Schools (safecity import layer FILE --as schools).",
-            _layer("schools"),
-            ("education",),
-        ),
-        Collection(
-            "rivers",
-            "Rivers (하천)",
-            "Rivers' water areas, the map's landmarks (safecity import layer FILE --as rivers).",
-            _layer("rivers"),
-            ("hydrography", "river"),
-        ),
-        Collection(
-            "hazard-zones",
-            "Active hazard zones",
-            "Flood, landslide, collapse and fire zones in force, with their evacuation guidance.",
-            hazard_zones_layer,
-        ),
-        Collection(
-            "shelters",
-            "Shelters (대피소)",
-            "Shelters by type with capacity, occupancy, open state and accessibility.",
-            shelters_layer,
-        ),
-        Collection(
-            "sensors",
-            "Sensors",
-            "SensorThings Things at their Location; observations are at /sta/v1.1.",
-            sensors_layer,
-        ),
-    )
-}
+#: Geography's own collections: areas and imported layers. Other capabilities add theirs through
+#: ``Capability.layers`` (shelters, hazard zones, sensors...); :class:`Collections` serves them together.
+GEO_LAYERS: tuple[Collection, ...] = (
+    Collection(
+        "districts",
+        "Districts (자치구)",
+        "Administrative districts with their official code, code system (mois or kostat) and population.",
+        _areas("district"),
+        ("administrative", "district"),
+        "district",
+    ),
+    Collection(
+        "dongs",
+        "Administrative dongs (행정동)",
+        "Administrative dongs with their official code, district and resident population.",
+        _areas("dong"),
+        ("administrative", "dong"),
+        "dong",
+    ),
+    Collection(
+        "facilities",
+        "Facilities",
+        "Imported facility layer (safecity import layer FILE --as facilities).",
+        _layer("facilities"),
+    ),
+    Collection(
+        "fire_stations",
+        "119 safety centres (119안전센터)",
+        "Fire and rescue stations (safecity import layer FILE --as fire_stations).",
+        _layer("fire_stations"),
+        ("fire", "rescue", "119"),
+    ),
+    Collection(
+        "hospitals",
+        "Hospitals (병원)",
+        "Hospitals with emergency rooms (safecity import layer FILE --as hospitals).",
+        _layer("hospitals"),
+        ("medical",),
+    ),
+    Collection(
+        "schools",
+        "Schools (학교)",
+        "Schools (safecity import layer FILE --as schools).",
+        _layer("schools"),
+        ("education",),
+    ),
+    Collection(
+        "rivers",
+        "Rivers (하천)",
+        "Rivers' water areas, the map's landmarks (safecity import layer FILE --as rivers).",
+        _layer("rivers"),
+        ("hydrography", "river"),
+    ),
+)
+
+
+class Collections:
+    """Every collection the OGC API serves, by id: geography's own, then those the registered
+    capabilities declare (``Capability.layers``), in registration order."""
+
+    def __init__(self, layers: Sequence[Collection]) -> None:
+        self._by_id: dict[str, Collection] = {}
+        for layer in layers:
+            # the first of an id wins: a capability cannot replace geography's (or an earlier one's) layer
+            self._by_id.setdefault(layer.id, layer)
+
+    def get(self, collection_id: str) -> Collection | None:
+        return self._by_id.get(collection_id)
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def all(self) -> list[Collection]:
+        return list(self._by_id.values())
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,17 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Boolean, Float, Integer, String
 from sqlalchemy.sql.elements import ColumnElement
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
+from safecity.capability import SettingsDep, StoreDep, provider
 from safecity.core.errors import BadRequest, NotFound
 from safecity.geo.collections import (
-    COLLECTIONS,
     Collection,
+    Collections,
     attribution,
     coerce_for,
     columns,
@@ -34,7 +35,6 @@ from safecity.geo.collections import (
 )
 from safecity.geo.cql2 import parse_cql2_text
 from safecity.geo.seoul import Attribution
-from safecity.store import Store
 
 router = APIRouter(prefix="/ogcapi", tags=["ogcapi"])
 
@@ -60,19 +60,24 @@ _SCHEMA_TYPES = ((Boolean, "boolean"), (Integer, "integer"), (Float, "number"), 
 _COMMON_PARAMS = {"f", "bbox", "limit", "offset", "filter", "filter-lang", "filter-crs", "datetime"}
 
 
-def _store(request: Request) -> Store:
-    return request.app.state.platform.store  # type: ignore[no-any-return]
+#: every collection served: geography's own and the other capabilities' layers
+LayersDep = Annotated[Collections, Depends(provider(Collections))]
 
 
-def _root(request: Request) -> str:
+def _root(request: Request, settings: SettingsDep) -> str:
     """The server's public root: the configured public URL, not the request's Host header (which any
     client sets; links built from it pointed elsewhere, issue 13)."""
-    configured: str | None = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+    return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
-def _base(request: Request) -> str:
-    return _root(request) + "/ogcapi"
+Root = Annotated[str, Depends(_root)]
+
+
+def _base(root: Root) -> str:
+    return root + "/ogcapi"
+
+
+Base = Annotated[str, Depends(_base)]
 
 
 def _json(body: Any, media_type: str = JSON, status: int = 200) -> Response:
@@ -118,23 +123,11 @@ def _collection(
     return body
 
 
-def _all(request: Request) -> dict[str, Collection]:
-    """The geo capability's collections, then those the declared capabilities contribute
-    (``Capability.layers``), in declaration order; a built-in id is never replaced."""
-    out = dict(COLLECTIONS)
-    for cap in request.app.state.platform.capabilities:
-        for layer in cap.layers:
-            if isinstance(layer, Collection) and layer.id not in out:
-                out[layer.id] = layer
-    return out
-
-
-def _get(request: Request, collection_id: str) -> Collection:
-    known = _all(request)
-    c = known.get(collection_id)
+def _get(layers: Collections, collection_id: str) -> Collection:
+    c = layers.get(collection_id)
     if c is None:
         raise NotFound(
-            f"no collection '{collection_id}'; collections are {', '.join(known)}",
+            f"no collection '{collection_id}'; collections are {', '.join(layers.ids())}",
             where="collectionId",
         )
     return c
@@ -164,9 +157,7 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
 
 
 @router.get("", dependencies=[allow(Role.public)], summary="OGC API – Features landing page")
-def landing(request: Request) -> Response:
-    base = _base(request)
-    root = _root(request)
+def landing(base: Base, root: Root) -> Response:
     return _json(
         {
             "title": "safecity OGC API – Features",
@@ -200,29 +191,30 @@ def conformance() -> Response:
 
 
 @router.get("/collections", dependencies=[allow(Role.public)], summary="Feature collections")
-def collections(request: Request) -> Response:
-    base = _base(request)
-    store = _store(request)
+def collections(base: Base, store: StoreDep, layers: LayersDep) -> Response:
     with store.engine.connect() as conn:
-        known = _all(request)
-        bboxes = {c.id: extent(store, conn, c) for c in known.values()}
-        credits = {c.id: attribution(conn, c) for c in known.values()}
+        bboxes = {c.id: extent(store, conn, c) for c in layers.all()}
+        credits = {c.id: attribution(conn, c) for c in layers.all()}
     return _json(
         {
             "links": [_link(f"{base}/collections", "self", JSON, "Feature collections")],
-            "collections": [_collection(c, base, bboxes[c.id], credits[c.id]) for c in known.values()],
+            "collections": [_collection(c, base, bboxes[c.id], credits[c.id]) for c in layers.all()],
         }
     )
 
 
 @router.get("/collections/{collectionId}", dependencies=[allow(Role.public)], summary="One collection")
-def collection(request: Request, collectionId: str) -> Response:  # the standard's parameter names
-    c = _get(request, collectionId)
-    store = _store(request)
+def collection(
+    collectionId: str,  # the standard's parameter names
+    base: Base,
+    store: StoreDep,
+    layers: LayersDep,
+) -> Response:
+    c = _get(layers, collectionId)
     with store.engine.connect() as conn:
         bbox = extent(store, conn, c)
         credit = attribution(conn, c)
-    return _json(_collection(c, _base(request), bbox, credit))
+    return _json(_collection(c, base, bbox, credit))
 
 
 @router.get(
@@ -230,8 +222,8 @@ def collection(request: Request, collectionId: str) -> Response:  # the standard
     dependencies=[allow(Role.public)],
     summary="Queryable properties of a collection (JSON Schema)",
 )
-def queryables(request: Request, collectionId: str) -> Response:
-    c = _get(request, collectionId)
+def queryables(collectionId: str, base: Base, layers: LayersDep) -> Response:
+    c = _get(layers, collectionId)
     props: dict[str, Any] = {}
     for name, col in columns(c).items():
         kind = next((k for typ, k in _SCHEMA_TYPES if isinstance(col.type, typ)), None)
@@ -239,7 +231,7 @@ def queryables(request: Request, collectionId: str) -> Response:
     return _json(
         {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{_base(request)}/collections/{c.id}/queryables",
+            "$id": f"{base}/collections/{c.id}/queryables",
             "type": "object",
             "title": c.title,
             "properties": props,
@@ -257,6 +249,9 @@ def queryables(request: Request, collectionId: str) -> Response:
 def items(
     request: Request,
     collectionId: str,
+    base: Base,
+    store: StoreDep,
+    layers: LayersDep,
     limit: Annotated[
         int, Query(ge=1, le=10_000, description=f"Features per page (pages hold at most {MAX_LIMIT})")
     ] = DEFAULT_LIMIT,
@@ -269,7 +264,7 @@ def items(
     ] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
 ) -> Response:
-    c = _get(request, collectionId)
+    c = _get(layers, collectionId)
     # The standard's limit schema allows up to 10,000; a larger request than we serve gets our maximum.
     limit = min(limit, MAX_LIMIT)
     cols = columns(c)
@@ -293,10 +288,9 @@ def items(
     if filter_ is not None:
         conditions.append(parse_cql2_text(filter_, cols, coerce))
     box = parse_bbox(bbox) if bbox is not None else None
-    store = _store(request)
     with store.engine.connect() as conn:
         page = query(store, conn, c, bbox=box, conditions=conditions, limit=limit, offset=offset)
-    url = f"{_base(request)}/collections/{c.id}/items"
+    url = f"{base}/collections/{c.id}/items"
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
 
     def page_url(at: int) -> str:
@@ -304,7 +298,7 @@ def items(
 
     links = [
         _link(page_url(offset), "self", GEOJSON, "This page"),
-        _link(f"{_base(request)}/collections/{c.id}", "collection", JSON, c.title),
+        _link(f"{base}/collections/{c.id}", "collection", JSON, c.title),
     ]
     if offset + len(page.features) < page.matched:
         links.append(_link(page_url(offset + limit), "next", GEOJSON, "Next page"))
@@ -328,16 +322,15 @@ def items(
     dependencies=[allow(Role.public)],
     summary="One feature (GeoJSON)",
 )
-def item(request: Request, collectionId: str, featureId: str) -> Response:
-    c = _get(request, collectionId)
+def item(collectionId: str, featureId: str, base: Base, store: StoreDep, layers: LayersDep) -> Response:
+    c = _get(layers, collectionId)
     feature = None
     if featureId.isdigit() and len(featureId) < 19:
-        store = _store(request)
         with store.engine.connect() as conn:
             feature = one(conn, c, int(featureId))
     if feature is None:
         raise NotFound(f"no feature '{featureId}' in collection '{c.id}'", where="featureId")
-    url = f"{_base(request)}/collections/{c.id}"
+    url = f"{base}/collections/{c.id}"
     feature["links"] = [
         _link(f"{url}/items/{featureId}", "self", GEOJSON, "This feature"),
         _link(url, "collection", JSON, c.title),
