@@ -22,7 +22,7 @@ import httpx
 import orjson
 from _common import Server, station, token
 
-from safecity.store.port import OBSERVATION_COLUMNS
+from safecity.sensing.observation_writes import OBSERVATION_COLUMNS
 from safecity.store.sqlite import SQLITE_TUNING
 
 

@@ -27,9 +27,9 @@ import httpx
 from _common import Server, station
 
 from safecity.app import build_platform
+from safecity.sensing.observation_writes import OBSERVATION_COLUMNS
 from safecity.sensing.sta.model import ENTITIES
 from safecity.settings import Settings
-from safecity.store.port import OBSERVATION_COLUMNS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

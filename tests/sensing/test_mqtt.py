@@ -68,9 +68,7 @@ class Peer:
         self.client_id = client_id or f"t-{uuid.uuid4().hex[:10]}"
         self.port = port
         protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol)
         if password is not None:
             self.client.username_pw_set(username or "device", password)
         self.messages: list[tuple[str, bytes]] = []

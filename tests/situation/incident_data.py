@@ -142,8 +142,8 @@ def sensing_ids(platform: Platform) -> dict[str, int]:
 
 
 def _insert_observation(platform: Platform, ds: int, foi: int) -> tuple[int, bool]:
-    # OBSERVATION_COLUMNS order; times in microseconds as the store port takes them.
+    # OBSERVATION_COLUMNS order; times in microseconds as sensing's writer takes them.
     row: list[Any] = [None, to_micros(T0), None, None, None, None, 12.5, None, None, 0, None, ds, None, foi]
     row.append(to_micros(T0))
     with platform.store.write() as conn:
-        return platform.store.insert_observations(conn, [row])[0]
+        return platform.sensing.ingest.writer.insert(conn, [row])[0]

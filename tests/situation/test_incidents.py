@@ -495,6 +495,7 @@ def test_events_reach_the_bus_after_commit(incidents: Incidents, platform: Platf
     )
     heard: list[dict[str, Any]] = []
     incidents.listeners.append(heard.append)
+
     def broken(event: dict[str, Any]) -> None:
         raise ZeroDivisionError("a broken listener")
 

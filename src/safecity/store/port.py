@@ -2,8 +2,9 @@
 """The store port, and the registry that picks its adapter from the store URL.
 
 Capabilities write SQLAlchemy Core against :attr:`Store.engine`; what differs between databases
-(spatial functions, date parts, the bulk observation insert, partitions, write serialisation) sits
-behind this small interface, one module per adapter. The adapter's driver is imported only when chosen.
+(spatial functions, date parts, write serialisation) sits behind this small interface, one module per
+adapter. The adapter's driver is imported only when chosen. How a capability writes its own hot table
+fast stays in that capability (sensing's observations and their partitions: sensing/observation_writes.py).
 """
 
 from __future__ import annotations
@@ -20,27 +21,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 if TYPE_CHECKING:
     from safecity.settings import Settings
-
-#: Column order of an observation row handed to :meth:`Store.insert_observations`.
-OBSERVATION_COLUMNS = (
-    "id",
-    "phenomenon_time",
-    "phenomenon_time_end",
-    "result_time",
-    "valid_time_start",
-    "valid_time_end",
-    "result_number",
-    "result_json",
-    "result_quality",
-    "qc_flags",
-    "parameters",
-    "datastream_id",
-    "multi_datastream_id",
-    "feature_of_interest_id",
-    "received_at",
-)
-#: Positions in an observation row.
-OBS_ID, OBS_TIME, OBS_DS, OBS_MDS = 0, 1, 11, 12
 
 # Spatial predicates of SensorThings / OData and the functions each adapter maps them to.
 SPATIAL_PREDICATES = (
@@ -78,19 +58,6 @@ class Store(Protocol):
 
     def timestamp_literal(self, value: datetime) -> ColumnElement[Any]:
         """A constant comparable with Timestamp columns."""
-
-    def insert_observations(self, conn: Connection, rows: Sequence[list[Any]]) -> list[tuple[int, bool]]:
-        """Insert rows (:data:`OBSERVATION_COLUMNS` order; times as integer microseconds since the
-        epoch, UTC; JSON as text). Rows without an id get one (written into ``row[0]``).
-
-        Returns, per row and in order, ``(id, created)``: a row whose (stream, phenomenon_time) or
-        client id already exists is not written again and answers the existing id with created False.
-        """
-
-    def touch_streams(self, conn: Connection, table: str, spans: Sequence[tuple[Any, ...]]) -> None:
-        """Per stream: (id, phenomenon start, end, result time start, end, last result, time of the
-        last result, its QC flags, received) with times in microseconds; widens the stream's
-        phenomenonTime/resultTime and records its latest value for health and dashboards."""
 
     def close(self) -> None: ...
 

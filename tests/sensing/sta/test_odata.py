@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from safecity.core.errors import BadRequest
 from safecity.sensing import tables as t
+from safecity.sensing.observation_writes import ObservationWriter
 from safecity.sensing.sta.model import ENTITIES
 from safecity.sensing.sta.odata import filter_clause, order_clauses, parse_filter, parse_orderby
 
@@ -158,8 +159,7 @@ def _load(store: Any) -> None:
         obs(6, 3, _utc(2026, 1, 1, 4), None, True, 2),
         obs(7, 3, datetime(2026, 2, 15, 10, 30, 15, 500000, tzinfo=UTC), 0.0, None, 2),
     ]
-    if hasattr(store, "ensure_partitions"):
-        store.ensure_partitions([o["phenomenon_time"] for o in observations])
+    ObservationWriter(store.engine).ensure_partitions([o["phenomenon_time"] for o in observations])
     with store.write() as conn:
         for table, rows in (
             (t.things, things),
