@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Leadership of a singleton role, on both stores: one holder at a time; when the holder's process is
+killed (SIGKILL, no clean-up) another process takes the role over; a holder whose session was ended
+steps down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from safecity.bus.leader import Leadership, lock_key
+from safecity.settings import Settings
+from safecity.store import Store, open_store
+
+HOLDER = """
+import sys, time
+from safecity.bus.leader import Leadership
+from safecity.settings import Settings
+from safecity.store import open_store
+store = open_store(Settings(store_url=sys.argv[1], data_dir=sys.argv[2], mqtt_enabled=False))
+lead = Leadership(store.engine, "relay")
+assert lead.step() == 0 and lead.held
+print("held", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    s = open_store(settings)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def test_one_holder_at_a_time_and_the_role_passes_on_release(store: Store) -> None:
+    events: list[str] = []
+    a = Leadership(
+        store.engine, "relay", on_gain=lambda: events.append("a+"), on_lose=lambda: events.append("a-")
+    )
+    b = Leadership(store.engine, "relay", on_gain=lambda: events.append("b+"))
+    other = Leadership(store.engine, "rules:11110")
+    a.step()
+    b.step()
+    other.step()
+    assert a.held and not b.held and other.held  # another role is another lock
+    b.step()
+    assert not b.held
+    a.release()
+    b.step()
+    assert b.held and not a.held and events == ["a+", "a-", "b+"]
+    b.release()
+    other.release()
+
+
+def test_a_killed_holder_is_replaced(store: Store, settings: Settings) -> None:
+    url = settings.resolved_store_url
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, str(settings.data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": "src"},
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        for _ in range(50):  # its log lines come first, on the same stream
+            if holder.stdout.readline().strip() == "held":
+                break
+        else:
+            pytest.fail("the holder process did not take the role")
+        standby = Leadership(store.engine, "relay", interval_s=0.05)
+        standby.step()
+        assert not standby.held
+        standby.start()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(30)
+        assert standby.wait(30), "the standby did not take the role after the holder was killed"
+        standby.stop()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+        for pipe in (holder.stdin, holder.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_a_holder_whose_session_ended_steps_down(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("a SQLite holder's lock is its own process's file lock: it cannot be ended from outside")
+    lost: list[bool] = []
+    a = Leadership(store.engine, "relay", on_lose=lambda: lost.append(True))
+    a.step()
+    assert a.held
+    with store.engine.connect() as conn:  # an operator (or a restarted server) ends the session
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND ((classid::bigint << 32) | objid::bigint) = :k"
+            ),
+            {"k": lock_key("relay") & 0xFFFFFFFFFFFFFFFF},
+        )
+        conn.commit()
+    a.step()
+    assert not a.held and lost == [True]
+    b = Leadership(store.engine, "relay")
+    b.step()
+    assert b.held
+    b.release()
