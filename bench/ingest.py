@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -57,9 +58,15 @@ def main() -> None:
     ap.add_argument("--mqtt-obs", type=int, default=60_000)
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--gateway-batch", type=int, default=100, help="observations per gateway MQTT message")
+    ap.add_argument(
+        "--mqtt-url",
+        default=None,
+        help="an external broker (e.g. mqtt://127.0.0.1:1883, anonymous): the server subscribes to it "
+        "(SAFECITY_MQTT_URL) and the publisher publishes there, instead of the embedded broker",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="safecity-bench-"))
-    server = Server(tmp)
+    server = Server(tmp, **({"SAFECITY_MQTT_URL": args.mqtt_url} if args.mqtt_url else {}))
     server.admin("bench", "bench-password")
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     with server:
@@ -91,7 +98,7 @@ def main() -> None:
         if args.mqtt_obs:
             for k, per in enumerate((1, args.gateway_batch)):
                 mqtt_rates[per] = mqtt_bench(
-                    server, ds_ids, args.mqtt_obs, t0 + timedelta(days=400 + 100 * k), per
+                    server, ds_ids, args.mqtt_obs, t0 + timedelta(days=400 + 100 * k), per, args.mqtt_url
                 )
     # Baseline: the same number of rows, raw, into the same table of the same database file.
     # The same rows our path writes: every column, and the late-arrival flag the 2024 times earn.
@@ -127,6 +134,7 @@ def main() -> None:
         )
     for per, rate in mqtt_rates.items():
         shape = "one Observation per message" if per == 1 else f"gateway Data Array messages of {per}"
+        shape += f", external broker {args.mqtt_url}" if args.mqtt_url else ", embedded broker"
         print(
             f"(b) MQTT, {shape}: {rate:,.0f} obs/s = {rate / raw_rate:.0%} of raw  (target >= 20,000 obs/s)"
         )
@@ -177,17 +185,24 @@ def http_send(
     return total / (time.perf_counter() - start_t), errors
 
 
-def mqtt_bench(server: Server, ds_ids: list[int], n: int, t0: datetime, per_message: int) -> float:
+def mqtt_bench(
+    server: Server, ds_ids: list[int], n: int, t0: datetime, per_message: int, broker: str | None = None
+) -> float:
     """Publish ``n`` observations at QoS 1 and time until all are stored; ``per_message`` > 1 sends
     gateway batches to v1.1/CreateObservations, 1 sends one Observation per message."""
     import paho.mqtt.client as mqtt
 
     # An operator's credentials may publish to any stream (device keys are per Thing).
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-publisher-{per_message}")
-    client.username_pw_set("bench", "bench-password")
+    if broker is None:
+        client.username_pw_set("bench", "bench-password")
+        host, port = "127.0.0.1", server.mqtt_port
+    else:  # the external broker authenticates its publishers itself (here: anonymous on loopback)
+        where = urlsplit(broker)
+        host, port = where.hostname or "127.0.0.1", where.port or 1883
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", server.mqtt_port)
+    client.connect(host, port)
     client.loop_start()
 
     def stored() -> int:

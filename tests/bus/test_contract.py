@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from safecity.bus.inprocess import InProcessBus
 from safecity.bus.port import Bus
 from safecity.bus.tables import outbox
+from safecity.capability import migration_folders, registered
 from safecity.core.clock import ManualClock
 from safecity.core.errors import NotFound
 from safecity.core.events import Envelope, Event
@@ -66,7 +67,8 @@ def factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     s = open_store(settings)
-    s.migrate()
+    # with the capabilities' branches: the session's PostgreSQL database may carry them already
+    s.migrate(migration_folders(registered(settings)))
     yield s
     s.close()
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from safecity.bus.leader import Leadership, lock_key
+from safecity.capability import migration_folders, registered
 from safecity.settings import Settings
 from safecity.store import Store, open_store
 
@@ -34,7 +35,8 @@ sys.stdin.read()  # until killed
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     s = open_store(settings)
-    s.migrate()
+    # with the capabilities' branches: the session's PostgreSQL database may carry them already
+    s.migrate(migration_folders(registered(settings)))
     yield s
     s.close()
 
