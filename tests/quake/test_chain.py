@@ -60,7 +60,6 @@ def _kma_cap() -> bytes:
 def small_inventory(monkeypatch: pytest.MonkeyPatch) -> None:
     # the published 592,463 buildings take seconds to generate: the same shares on 4,000 here
     monkeypatch.setenv("SAFECITY_QUAKE__BUILDINGS", "4000")
-    monkeypatch.setenv("SAFECITY_QUAKE__CORDON_MIN_COLLAPSE", "0.001")
 
 
 def _accelerometer(i: int, lon: float, lat: float) -> dict[str, Any]:
@@ -130,8 +129,35 @@ def _events(api: Api, kind: str) -> list[Envelope]:
     return seen
 
 
+#: Two outdoor earthquake sites (school grounds) and a temporary housing gym.
+SHELTERS = (
+    ("earthquake_outdoor", "가상초등학교 운동장", "Demo primary school ground", (126.985, 37.485), 2000),
+    ("earthquake_outdoor", "가상공원", "Demo park", (127.05, 37.56), 5000),
+    ("temporary_housing", "가상체육관", "Demo gym", (126.99, 37.49), 300),
+)
+
+
+def _shelters(api: Api) -> None:
+    for kind, ko, en, (lon, lat), capacity in SHELTERS:
+        r = api.client.post(
+            "/shelters",
+            json={
+                "kind": kind,
+                "name_ko": ko,
+                "name_en": en,
+                "capacity": capacity,
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            },
+            headers=api.headers,
+        )
+        assert r.status_code == 201, r.text
+
+
 def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> None:
     _platform_with_areas(api)
+    _shelters(api)
+    # before any earthquake the citizen page shows no after-shaking card
+    assert api.client.get("/quake/after-shaking?near=126.98,37.48").json()["earthquake"]["active"] is False
     api.platform.situation.start(ticker=False)
     assessed = _events(api, DAMAGE_ASSESSED)
     streams = []
@@ -174,7 +200,8 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
         rounding = 0.05 * b["collapseProbability"] + 5e-5 * b["occupants"] + 1e-3
         assert b["priority"] == pytest.approx(b["collapseProbability"] * b["occupants"], abs=rounding)
     # cordons are evacuation hazard zones: routes and shelter choices avoid them from now on
-    assert damage["cordons"], "a likely collapse gets a cordon"
+    # as many cordons as expected collapses (at most 10), around the likeliest
+    assert 1 <= len(damage["cordons"]) <= min(10, damage["total"]["collapses"])
     zones = api.client.get("/ogcapi/collections/hazard-zones/items?hazard=collapse&limit=100").json()
     zone_ids = {f["id"] for f in zones["features"]}
     assert {c["zoneId"] for c in damage["cordons"]} <= zone_ids
@@ -201,6 +228,21 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
         and "Expected earthquake damage" in str(notes[0])
     )
     assert [e.data.incident_id for e in assessed] == [incident["id"]]  # type: ignore[attr-defined]
+
+    # the citizen page (no login): what to do after the shaking, in both languages, and the nearest
+    # outdoor earthquake sites from the chosen place, nearest first
+    r = api.client.get("/quake/after-shaking?near=126.98,37.48")
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["earthquake"]["active"] is True
+    assert len(after["guide"]["ko"]["steps"]) == len(after["guide"]["en"]["steps"]) >= 5
+    assert "safekorea.go.kr" in after["source"]["ko"] and "safekorea.go.kr" in after["source"]["en"]
+    assert [s["nameEn"] for s in after["sites"]] == ["Demo primary school ground", "Demo park"]
+    assert after["sites"][0]["distanceM"] < after["sites"][1]["distanceM"]
+    assert api.client.get("/quake/after-shaking?near=500,1").status_code == 400
+    # the walk out of each cordon leads to an outdoor site (or says why not: no road network here)
+    assert len(damage["routes"]) == len(damage["cordons"])
+    assert all(w["shelter"] is not None or w["reasonEn"] for w in damage["routes"])
 
     # a repeat changes nothing (at least once delivery; our own note coming back as IncidentUpdated)
     chain = api.platform.services.get(QuakeChain)

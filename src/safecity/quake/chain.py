@@ -42,7 +42,7 @@ from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
 from safecity.evacuation.shelters import ShelterKind, ShelterQuery, list_shelters
 from safecity.geo import seoul
-from safecity.geo.areas import AreaRef, area_by_id, areas_of, geometry_of
+from safecity.geo.areas import AreaRef, area_at, area_by_id, areas_of, geometry_of
 from safecity.quake import cordons as cordon_zones
 from safecity.quake import report as rep
 from safecity.quake import tables as t
@@ -284,7 +284,8 @@ class QuakeChain:
         cells = rep.cells(inventory, damage, s.cell_m)
         now = self.clock.now()
         with self.store.engine.connect() as conn:
-            needs = rep.shelter_needs(inventory, damage, *_housing(conn))
+            capacity, names = _housing(conn)
+        needs = rep.shelter_needs(inventory, damage, capacity, names)
         total = result.summary.total.to_dict()
         rupture = result.rupture
         a, c = t.assessments.c, t.damage_cells.c
@@ -296,8 +297,11 @@ class QuakeChain:
                 cordon_zones.lift(conn, [int(z["zoneId"]) for z in old.get("cordons", [])], now)
             conn.execute(update(t.assessments).where(a.incident_id == incident_id).values(current=False))
             conn.execute(update(t.damage_cells).where(c.incident_id == incident_id).values(current=False))
+            # cordons where collapses are expected: as many as the expected collapses (at most
+            # s.cordons), around the buildings likeliest to be among them
+            likeliest = rep.likeliest(inventory, damage, min(s.cordons, int(damage.collapse.sum())))
             drawn = cordon_zones.draw(
-                conn, incident_id, inspect, most=s.cordons, min_collapse=s.cordon_min_collapse, now=now
+                conn, incident_id, likeliest, most=s.cordons, min_collapse=s.cordon_min_collapse, now=now
             )
             report = {
                 "incidentId": incident_id,
@@ -317,7 +321,11 @@ class QuakeChain:
                 "timeOfDay": damage.time_of_day.name.lower(),
                 "total": total,
                 "districts": [d.to_dict() for d in result.summary.areas],
-                "inspections": [i.to_json() for i in inspect],
+                "inspections": [
+                    i.to_json()
+                    | {"dongKo": names.get(i.dong, ("", ""))[0], "dongEn": names.get(i.dong, ("", ""))[1]}
+                    for i in inspect
+                ],
                 "cordons": [z.to_json() for z in drawn],
                 "routes": [],
                 "shelterDemand": [n.to_json() for n in needs[:50]],
@@ -459,7 +467,10 @@ def _housing(conn: Connection) -> tuple[dict[str, int], dict[str, tuple[str, str
     """Places of open temporary housing per dong code, and the dongs' names."""
     capacity: dict[str, int] = {}
     for shelter, _ in list_shelters(conn, ShelterQuery(kind=ShelterKind.temporary_housing, is_open=True)):
+        # the dong that holds it (its stored dong is unset when it was registered before the boundaries)
         area = area_by_id(conn, shelter.area_id) if shelter.area_id is not None else None
+        if area is None and not shelter.geom.is_empty:
+            area = area_at(conn, shelter.geom.x, shelter.geom.y, "dong")
         # a shelter of unknown capacity (None) offers no counted place: the shortfall errs high, not low
         if area is not None and shelter.capacity is not None:
             capacity[area.code] = capacity.get(area.code, 0) + shelter.capacity

@@ -66,7 +66,7 @@ def draw(
     min_collapse: float,
     now: datetime,
 ) -> list[Cordon]:
-    """Cordons for up to ``most`` of ``candidates`` (already in inspection order) whose collapse
+    """Cordons for up to ``most`` of ``candidates`` (likeliest collapse first) whose collapse
     probability reaches ``min_collapse``; inside the caller's transaction."""
     out: list[Cordon] = []
     for b in [c for c in candidates if c.collapse_probability >= min_collapse][:most]:
@@ -78,8 +78,8 @@ def draw(
             now=now,
             # where to go: the nearest outdoor earthquake sites outside the cordon, not a building
             guidance=default_guidance(conn, Hazard.earthquake, polygon, now),
-            name_ko=f"붕괴 우려 건물 통제구역(예측) — 점검 순위 {b.rank}",
-            name_en=f"Cordon around a building likely to collapse (predicted) — inspection rank {b.rank}",
+            name_ko=f"붕괴 우려 건물 통제구역(예측) — 붕괴 가능성 {b.rank}위",
+            name_en=f"Cordon around a building likely to collapse (predicted) — collapse likelihood rank {b.rank}",
             properties={
                 "predicted": True,
                 "incident_id": incident_id,

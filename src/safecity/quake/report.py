@@ -158,12 +158,22 @@ def inspections(inventory: Inventory, damage: Damage, top: int) -> list[Inspecti
     """The ``top`` buildings by collapse probability × occupants at the damage's time of day (Hazus'
     occupants by hour), most urgent first; buildings with no chance of collapse are never listed."""
     occupants = inventory.occupants[:, int(damage.time_of_day)]
+    return _top(inventory, damage, damage.inspection_priority(occupants), top)
+
+
+def likeliest(inventory: Inventory, damage: Damage, top: int) -> list[Inspection]:
+    """The ``top`` buildings by collapse probability alone (where the expected collapses most likely are)."""
+    return _top(inventory, damage, damage.collapse, top)
+
+
+def _top(inventory: Inventory, damage: Damage, score: FloatArray, top: int) -> list[Inspection]:
+    occupants = inventory.occupants[:, int(damage.time_of_day)]
     priority = damage.inspection_priority(occupants)
-    k = min(top, int((priority > 0).sum()))
+    k = min(top, int((score > 0).sum()))
     if k == 0:
         return []
-    best = np.argpartition(-priority, k - 1)[:k]
-    best = best[np.argsort(-priority[best], kind="stable")]
+    best = np.argpartition(-score, k - 1)[:k]
+    best = best[np.argsort(-score[best], kind="stable")]
     return [
         Inspection(
             rank + 1,

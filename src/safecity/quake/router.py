@@ -15,7 +15,7 @@ import asyncio
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -104,14 +104,14 @@ def _after_shaking() -> dict[str, Any]:
     summary="After an earthquake: what to do once the shaking has stopped, and the nearest outdoor sites",
 )
 def after_shaking(
-    request: Request,
     chain: Annotated[QuakeChain, Depends(provider(QuakeChain))],
     incidents: Annotated[Incidents, Depends(provider(Incidents))],
     near: Annotated[
         str | None, Query(description="LON,LAT (WGS84) to list the nearest outdoor sites")
     ] = None,
-    lang: Annotated[Literal["ko", "en"], Query(description="ko or en")] = "ko",
 ) -> dict[str, Any]:
+    """Both languages at once (the page switches without asking again); ``earthquake.active`` says
+    whether an earthquake incident the platform assessed is still open."""
     guide = _after_shaking()
     point = parse_lonlat(near, "near") if near else None
     sites: list[dict[str, Any]] = []
@@ -142,10 +142,9 @@ def after_shaking(
         status = incidents.get(int(latest["incidentId"])).get("status")
         active = status not in ("closed", "dismissed")
     return {
-        "lang": lang,
-        "title": guide[lang]["title"],
-        "steps": guide[lang]["steps"],
-        "titles": {"ko": guide["ko"]["title"], "en": guide["en"]["title"]},
+        "guide": {
+            lang: {"title": guide[lang]["title"], "steps": guide[lang]["steps"]} for lang in ("ko", "en")
+        },
         "source": {"ko": guide["source_ko"], "en": guide["source_en"]},
         "earthquake": (
             {"active": active, "magnitude": latest["earthquake"]["magnitude"], "at": latest["at"]}

@@ -20,14 +20,15 @@ class QuakeSettings(BaseModel):
         10,
         ge=0,
         le=100,
-        description="At most this many collapse cordons per incident, from the top of the inspection list.",
+        description="At most this many collapse cordons per incident: one per expected collapse, around the "
+        "buildings likeliest to collapse.",
     )
     cordon_min_collapse: float = Field(
-        0.05,
+        0.001,
         gt=0,
         le=1,
-        description="A building gets a cordon when its collapse probability reaches this (judgement: one "
-        "in twenty is worth keeping people away from it until it is inspected).",
+        description="No cordon around a building whose collapse probability is below this (judgement: one in "
+        "a thousand; where that many collapses are expected, these are the likeliest places).",
     )
     cell_m: float = Field(
         1000.0, ge=100, le=10_000, description="Side of the damage map's grid cells, in metres."

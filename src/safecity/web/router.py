@@ -47,9 +47,11 @@ _OWN = (
     "ops-chart.js",
     "ops-dialogs.js",
     "ops-alert-view.js",
+    "ops-quake.js",
     "citizen.css",
     "citizen.js",
     "citizen-subscribe.js",
+    "citizen-quake.js",
 )
 _ASSETS = {name: _MEDIA[Path(name).suffix] for name in _OWN}
 

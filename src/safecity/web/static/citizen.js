@@ -5,6 +5,7 @@
 // (/alerts/stream). Everything it reads is public.
 import { $, el, when, savedLang, leaflet, addTiles, waterLayer, COLOURS, SEVERITY_COLOUR, capAreas, infoFor, sse } from "/static/common.js";
 import { subscribe, mySubscriptions } from "/static/citizen-subscribe.js";
+import { afterShaking } from "/static/citizen-quake.js";
 
 const T = {
   ko: {
@@ -166,7 +167,7 @@ async function show() {
   else box.replaceChildren(...warnings.map((w, i) => warningCard(w, i === 0)));
   // shelters and the route for the most severe hazard in force (a flood warning: flood-safe shelters)
   const hazard = warnings.find((w) => w.shelterHazard)?.shelterHazard ?? null;
-  await Promise.all([shelters(hazard), warnings.length ? route(hazard, mine) : clearRoute()]);
+  await Promise.all([shelters(hazard), warnings.length ? route(hazard, mine) : clearRoute(), afterShaking(place, lang)]);
 }
 
 function distance(m) {

@@ -8,6 +8,7 @@ import { $, el, fill, when, COLOURS, sse, loadCatalogue } from "/static/common.j
 import { MapView } from "/static/ops-map.js";
 import { openChart } from "/static/ops-chart.js";
 import { openIncident, openComposer, cancelAlert } from "/static/ops-dialogs.js";
+import { QuakePanel } from "/static/ops-quake.js";
 
 const T = {
   ko: {
@@ -23,7 +24,7 @@ const T = {
     levels: ["평시", "관심", "주의", "경계", "심각"],
     layers: {
       districts: "구별 위기 수준", rivers: "하천", sensors: "센서", facilities: "시설물", shelters: "대피소", fire_stations: "119안전센터",
-      hospitals: "병원", schools: "학교", incidents: "사건", alerts: "발령 경보 지역",
+      hospitals: "병원", schools: "학교", incidents: "사건", alerts: "발령 경보 지역", quake: "지진 피해 추정",
     },
     latest: "최근값", state: "상태", noData: "자료 없음", capacity: "수용", capacityUnknown: "수용 인원 미상", occupancy: "현재", openShelter: "개방", closedShelter: "폐쇄",
     chart: "센서 시계열", readings: "관측값", thresholdLines: "판단 기준선", noThreshold: "이 센서에 적용되는 판단 기준이 없습니다.",
@@ -45,6 +46,7 @@ const T = {
     layers: {
       districts: "Districts by crisis level", rivers: "Rivers", sensors: "Sensors", facilities: "Facilities", shelters: "Shelters",
       fire_stations: "119 safety centres", hospitals: "Hospitals", schools: "Schools", incidents: "Incidents", alerts: "Issued alert areas",
+      quake: "Earthquake damage",
     },
     latest: "latest", state: "state", noData: "no data", capacity: "capacity", capacityUnknown: "capacity unknown", occupancy: "now", openShelter: "open", closedShelter: "closed",
     chart: "Sensor time series", readings: "readings", thresholdLines: "Thresholds", noThreshold: "No rule threshold applies to this sensor.",
@@ -100,6 +102,7 @@ const ctx = {
   openComposer: (id) => openComposer(ctx, id),
 };
 let map = null;
+let quake = null;
 const MAP_REFRESH_MS = 15_000;
 
 let online = false;
@@ -302,6 +305,7 @@ function render() {
   renderIssued();
   renderLegend();
   map?.update();
+  quake?.update().catch((error) => console.error("quake panel", error));
 }
 
 async function refresh() {
@@ -338,6 +342,8 @@ async function start() {
     await refresh();
     map = map ?? new MapView(ctx, $("map"));
     await map.init();
+    quake = quake ?? new QuakePanel(ctx, map);
+    await quake.update();
     listen();
     // readings arrive without changing the situation (no event on the stream): the sensor values and
     // health on the map are read again on a steady beat as well
