@@ -6,7 +6,9 @@ service, every draft issued):
 * every alert in force targets only areas whose own level is at least the alert's;
 * no alert of a point incident reaches a place 2 km from it;
 * no evacuation is in force two simulated hours after the rain stopped;
-* nothing goes out as 위급재난문자 from the platform's own sensors.
+* nothing goes out as 위급재난문자 from the platform's own sensors;
+* in the heavy rain, the flood model predicts the underpasses' 15 cm before their gauges read it, and
+  routing has them closed from the prediction on (issue 18).
 
 A check that fails because of warning-side behaviour not yet on main is marked xfail with the reason
 (``WARNING_PENDING``); the check itself is never weakened. ``bench/scenarios.py`` prints the figures.
@@ -96,3 +98,15 @@ def test_the_judge_sees_what_the_scenarios_are_about() -> None:
     assert _report("fire").issued >= 1
     collapse = _report("building_collapse")
     assert collapse.issued >= 1
+
+
+@SLOW
+def test_the_flood_model_closes_the_underpasses_before_the_water() -> None:
+    # issue 18: the predicted flooding of the underpasses under the rain band comes before the observed
+    # 15 cm, and routing avoids them (an active road closure) from the prediction on
+    r = _report("heavy_rain")
+    assert r.observed, "no underpass read 15 cm: the check would be empty"
+    assert set(r.observed) <= set(r.predicted)
+    assert all(r.predicted[code] < seen for code, seen in r.observed.items())
+    assert not r.failed("flood_predicted_first"), _failures(r, "flood_predicted_first")
+    assert not r.failed("closed_from_prediction"), _failures(r, "closed_from_prediction")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from safecity.quake.intensity import mmi_aww14, pga_from_mmi, pga_gal
 from safecity.situation.rules import parse_duration
 
 if TYPE_CHECKING:
+    from safecity.demo.floodmodel import StormWater
     from safecity.demo.network import Network, Sensor
 
 __all__ = ["check_fields", "distance_m", "mmi_aww14", "network_stations", "noise", "pga_from_mmi", "pga_gal"]
@@ -149,6 +150,9 @@ class Storm:
     along_m: float
     bearing_deg: float
     velocity_kmh: tuple[float, float]
+    #: the flood model's water at the underpasses under this storm (safecity.demo.floodmodel); without it
+    #: (a network built without its city) the underpass gauges fall back to the bucket of :meth:`ponding`
+    water: StormWater | None = field(default=None, compare=False, repr=False)
 
     def factor(self, lon: float, lat: float, elapsed_s: float) -> float:
         """Share (0-1) of the axis rainfall at a point: 1 within the band's core, Gaussian beyond."""
@@ -164,6 +168,8 @@ class Storm:
 
     def sample(self, stream: Stream, elapsed_s: float, when: datetime) -> float:
         if stream.prop == "road_water_depth":
+            if self.water is not None:
+                return self.water.depth(stream.key, elapsed_s)
             return self.ponding(stream, elapsed_s, when)
         if not stream.prop.startswith("rainfall"):
             return QUIET.sample(stream, elapsed_s, when)
@@ -178,9 +184,8 @@ class Storm:
 
     def ponding(self, stream: Stream, elapsed_s: float, when: datetime) -> float:
         """Water on an underpass's road, metres: the local rain the drains cannot take, gathered from the
-        underpass's catchment, with the pumps emptying it step by step (a bucket model; the constants
-        above are judgement, chosen so the 8 August core floods an underpass past closure depth and a
-        gauge in the band's fringe stays dry)."""
+        underpass's catchment, with the pumps emptying it step by step (a bucket model, kept only for a
+        network without its city; the demo's networks use the flood model, :attr:`water`)."""
         stored_mm = 0.0
         for k in range(UNDERPASS_MEMORY_STEPS, -1, -1):  # oldest step first
             t = elapsed_s - k * 600
@@ -355,6 +360,13 @@ def network_stations(sc: Scenario, network: Network) -> list[Station]:
     field for the sensor's kind, else by the quiet default. Raises :class:`ConfigError` for an override
     that names no sensor or stream of the network."""
     sources = _sources(sc)
+    storm = sources.get("underpass")
+    if isinstance(storm, Storm):
+        from safecity.demo.floodmodel import storm_water
+
+        water = storm_water(storm, network, sc.start, sc.step_s, sc.duration_s)
+        if water is not None:
+            sources["underpass"] = replace(storm, water=water)
     by_code: dict[str, Sensor] = {s.code: s for s in network.sensors}
     for s in network.sensors:
         if s.properties.get("facility_code"):

@@ -13,6 +13,16 @@ in force:
 * ``evacuate_after_rain``: no evacuation (CAP responseType ``Evacuate``) is in force two hours after the
   rain has stopped;
 * ``no_emergency``: no alert goes out as 위급재난문자 (the platform's own sensors never justify it).
+* ``flood_predicted_first`` (storm scenarios, issue 18): every underpass whose gauge reads 15 cm was
+  predicted to reach it by a flood forecast run before the reading;
+* ``closed_from_prediction``: from that prediction until the water was observed, evacuation routing had
+  the underpass closed (an active road closure covering it) at every minute. Underpasses predicted but
+  never flooded are counted as ``false_alarms``, not failed.
+
+In a storm scenario the flood capability forecasts on the demo city's catchment
+(:func:`safecity.demo.floodmodel.demo_catchment`) once per step, after the step's readings, from the rain
+gauges and the demo's generated radar frames (the true field smoothed to 1 km; ``radar=False``: the 25
+gauges alone); the underpass gauges read the same model under the scenario's true rain field.
 
 "In force" is CAP's own meaning, independent of how the warning side threads its messages: an issued
 Alert or Update, sent, not expired, not referenced by a later issued message, and no Cancel.
@@ -49,7 +59,16 @@ from safecity.warning.cap.json import from_json
 from safecity.warning.cap.model import Alert, parse_references
 from safecity.warning.recipients import alert_area
 
-CHECKS = ("own_level", "point_2km", "evacuate_after_rain", "no_emergency")
+CHECKS = (
+    "own_level",
+    "point_2km",
+    "evacuate_after_rain",
+    "no_emergency",
+    "flood_predicted_first",
+    "closed_from_prediction",
+)
+#: Underpass closure depth (facility pack; safecity.flood.forecast.CLOSE_DEPTH_M).
+CLOSE_DEPTH_M = 0.15
 #: Hazards whose incidents are a point (situation.correlate's point policies that carry a cordon).
 POINT_HAZARDS = frozenset({"fire", "gas", "facility"})
 #: How far a point incident's alert may never reach (issue 12).
@@ -84,6 +103,13 @@ class Report:
     rain_end: datetime | None = None
     last_in_force: datetime | None = None  # the last minute any alert was in force
     still_in_force: bool = False  # an alert was in force at the end of the run
+    #: storm scenarios: underpass code -> the first forecast run predicting 15 cm there / the first
+    #: reading of 15 cm there / the most minutes it was closed ahead of that reading
+    predicted: dict[str, datetime] = field(default_factory=dict)
+    observed: dict[str, datetime] = field(default_factory=dict)
+    radar: bool = True  # the forecast gets the demo's generated radar frames, not the gauges alone
+    forecast_runs: int = 0
+    forecast_seconds: float = 0.0  # wall-clock time of all forecast runs
     violations: list[Violation] = field(default_factory=list)
 
     @property
@@ -94,6 +120,11 @@ class Report:
         if end is None or self.last_in_force is None:
             return None
         return max(timedelta(0), self.last_in_force + timedelta(minutes=1) - end)
+
+    @property
+    def false_alarms(self) -> list[str]:
+        """Underpasses a forecast closed that never read 15 cm."""
+        return sorted(set(self.predicted) - set(self.observed))
 
     def failed(self, check: str) -> list[Violation]:
         return [v for v in self.violations if v.check == check]
@@ -133,6 +164,7 @@ def judge(
     tail: timedelta = DEFAULT_TAIL,
     data_dir: Path | None = None,
     city: DemoCity | None = None,
+    radar: bool = True,
 ) -> Report:
     """Play scenario ``name`` through a platform on its own clock and check every minute (see module)."""
     from fastapi.testclient import TestClient
@@ -145,7 +177,7 @@ def judge(
     city = city or build_city()
     network = build_network(city)
     feed = sc.feed(network)
-    report = Report(name)
+    report = Report(name, radar=radar)
     steps = sc.steps + int(tail.total_seconds() // sc.step_s)
     step = timedelta(seconds=sc.step_s)
     report.rain_end = _rain_end(sc, feed, steps)
@@ -161,6 +193,7 @@ def judge(
             platform.warnings.start()
             player = Player(platform, settings, sc, feed)
             player.register()
+            flood = _use_flood_model(platform, sc, city, network, radar)
             platform.auth.create_user(JUDGE_USER, JUDGE_PASSWORD, {Role.operator})
             judge_run = _Run(platform, city, report)
             with TestClient(app) as client:
@@ -170,6 +203,8 @@ def judge(
                     at = sc.start + step * i
                     clock.set(at)
                     _post_step(client, headers, player, sc, i)
+                    if flood is not None:
+                        judge_run.forecast(flood, player, sc, i, at)
                     judge_run.settle(at)
                     judge_run.check(at)
                     minutes = max(1, int(sc.step_s // 60))
@@ -205,6 +240,15 @@ def _post_step(client: Any, headers: dict[str, str], player: Player, sc: scenari
         raise RuntimeError(f"the platform refused step {i} ({r.status_code}): {r.text[:300]}")
 
 
+def _use_flood_model(platform: Any, sc: scenario.Scenario, city: DemoCity, network: Any, radar: bool) -> Any:
+    """The flood forecasts on the demo catchment, for a scenario with a storm (None otherwise)."""
+    if not any(f.get("kind") == "storm" for f in sc.fields):
+        return None
+    from safecity.demo.floodmodel import DemoFlood
+
+    return DemoFlood.attach(platform, sc, city, network, radar=radar)
+
+
 def _rain_end(sc: scenario.Scenario, feed: Any, steps: int) -> datetime | None:
     """The end of the last step with rain at any gauge (None: no rain in the run, or it never stops)."""
     last: datetime | None = None
@@ -235,6 +279,7 @@ class _Run:
         self.people = [(d.polygon, d.population) for d in city.dongs]
         self.people_index = shapely.STRtree([p for p, _ in self.people])
         self.locations: dict[int, tuple[float, float] | None] = {}
+        self.underpass_at: dict[str, tuple[float, float]] = {}
 
     # -- driving -----------------------------------------------------------------------------------
     def settle(self, now: datetime) -> None:
@@ -306,6 +351,80 @@ class _Run:
         if issued.emergency:
             self._violate("no_emergency", issued.sent, f"{issued.identifier} goes out as 위급재난문자")
 
+    def forecast(self, flood: Any, player: Player, sc: scenario.Scenario, i: int, at: datetime) -> None:
+        """Deliver the step's rain to the flood capability (the gauges' readings over the bus and, with
+        ``radar``, a generated radar frame), run a forecast, and note which underpasses it predicts at
+        15 cm and which read 15 cm now."""
+        import time
+
+        p = self.platform
+        while p.bus.pending():
+            p.bus.drain()
+        flood.step(i, at)
+        forecasts = flood.forecasts
+        began = time.perf_counter()
+        result = forecasts.run(at)
+        if result is not None:
+            self.report.forecast_runs += 1
+            self.report.forecast_seconds += time.perf_counter() - began
+            for f in result.closing():
+                if f.place.kind == "underpass":
+                    self.report.predicted.setdefault(f.place.code, at)
+        elapsed = sc.step_s * i
+        for station, streams, _ in player.keys:
+            for stream, _ds in streams:
+                if stream.prop == "road_water_depth" and stream.value(elapsed, at) >= CLOSE_DEPTH_M:
+                    self.report.observed.setdefault(stream.key, at)
+                    self.underpass_at.setdefault(stream.key, (station.lon, station.lat))
+
+    def _check_flood(self, now: datetime) -> None:
+        from shapely.geometry import Point
+
+        from safecity.evacuation.zones import active_closures
+
+        report = self.report
+        for code, seen in report.observed.items():
+            predicted = report.predicted.get(code)
+            if predicted is None or predicted >= seen:
+                self._violate(
+                    "flood_predicted_first",
+                    seen,
+                    f"{code} read 15 cm at {seen:%H:%M} with no earlier prediction",
+                )
+        # an underpass that did flood must be closed from its first prediction to its first 15 cm; one
+        # predicted but never flooded (a false alarm) is rightly reopened when the forecasts stop
+        # predicting it, and is counted apart (Report.false_alarms)
+        waiting = [
+            (code, t)
+            for code, t in report.predicted.items()
+            if code in report.observed and t <= now < report.observed[code]
+        ]
+        if not waiting:
+            return
+        with self.platform.store.engine.connect() as conn:
+            closed = [c.geom for c in active_closures(conn, now)]
+        for code, t in waiting:
+            at = self.underpass_at.get(code)
+            if at is None:
+                at = self._underpass(code)
+            if at is not None and not any(g.covers(Point(*at)) for g in closed):
+                self._violate(
+                    "closed_from_prediction",
+                    now,
+                    f"{code} predicted at 15 cm at {t:%H:%M} but open to routing at {now:%H:%M}",
+                )
+
+    def _underpass(self, code: str) -> tuple[float, float] | None:
+        from safecity.flood.service import FloodForecasts
+
+        cat = self.platform.services.get(FloodForecasts).catchment
+        for place in cat.of_kind("underpass") if cat is not None else []:
+            if place.code == code:
+                xy = (place.geometry.x, place.geometry.y)
+                self.underpass_at[code] = xy
+                return xy
+        return None
+
     # -- checking ----------------------------------------------------------------------------------
     def in_force(self, now: datetime) -> list[_Issued]:
         sent = [a for a in self.issued.values() if a.sent <= now]
@@ -355,6 +474,8 @@ class _Run:
         evacuating = [a for a in force if a.evacuate]
         if evacuating:
             report.most_evacuating = max(report.most_evacuating, self._people_in(evacuating))
+        if report.predicted or report.observed:
+            self._check_flood(now)
 
     def _target(self, a: _Issued) -> BaseGeometry | None:
         parts = [a.shape] if a.shape is not None else []

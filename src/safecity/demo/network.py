@@ -183,6 +183,8 @@ class Network:
     shelters: tuple[Place, ...]
     fire_stations: tuple[Place, ...]
     hospitals: tuple[Place, ...]
+    #: the city it was built for (the flood model of a storm scenario runs on its terrain)
+    city: DemoCity | None = field(default=None, compare=False, repr=False)
 
     def counts(self) -> dict[str, int]:
         """Sensors by kind, then places: ``{"rain": 25, ..., "schools": n, ...}``."""
@@ -448,6 +450,7 @@ def _with_dongs(city: DemoCity, network: Network) -> Network:
         tag(network.shelters),
         tag(network.fire_stations),
         tag(network.hospitals),
+        city,
     )
 
 

@@ -278,6 +278,10 @@ def run_demo(
     city = build_city()
     network = build_network(city)
     report = load_city(platform, city, settings.data_dir / "demo_city", network)
+    from safecity.demo.floodmodel import DemoFlood
+
+    # flood forecasts on the demo city's grid (the capability's worker runs them every 5 scenario minutes)
+    flood = DemoFlood.attach(platform, sc, city, network)
     app = create_app(settings, platform)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -314,6 +318,9 @@ def run_demo(
             for i in range(sc.steps + 1):
                 sim = sc.start + step * i
                 clock.set(sim)
+                # the step's radar frame first: a forecast the worker runs as the readings arrive then
+                # starts from it, not from the gauges alone
+                flood.step(i, sim)
                 readings = player.step(i, client)
                 print(f"{sim.astimezone(KST):%Y-%m-%d %H:%M:%S} KST  " + step_line(sc, readings), flush=True)
                 time.sleep(step.total_seconds() / speed)

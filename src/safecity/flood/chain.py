@@ -2,7 +2,7 @@
 """Predictions into the warning chain: the flood model as a SensorThings sensor.
 
 A forecast is a reading the model makes about a place, so it enters the platform the way every reading
-does: each underpass or road the forecast reports on is a Thing (``properties.forecast = "flood"``)
+does: each underpass the forecast reports on is a Thing (``properties.forecast = "flood"``)
 with a Datastream of ``predicted_water_depth`` (the deepest water predicted within the horizon, m;
 the time it reaches 15 cm in the observation's ``parameters``), and each district with semi-basement
 homes a Thing with a ``semi_basement_homes_at_risk`` Datastream (homes where the predicted street water
@@ -122,7 +122,9 @@ class ForecastStreams:
 def _targets(catchment: Catchment) -> list[_Target]:
     out = []
     for p in catchment.places:
-        if p.kind in ("underpass", "road"):
+        # underpasses only: a road's prediction closes it (evacuation's road closures) but a Thing per
+        # street segment would flood the sensor map; underpasses are where people drown in cars
+        if p.kind == "underpass":
             c = _point(p)
             props = {"facility": p.kind, "place": p.code, "district": p.district}
             out.append(
@@ -175,7 +177,7 @@ def _values(result: ForecastResult) -> dict[str, tuple[float, dict[str, Any]]]:
     homes: dict[str, int] = defaultdict(int)
     buildings: dict[str, int] = defaultdict(int)
     for p in result.places:
-        if p.place.kind in ("underpass", "road"):
+        if p.place.kind == "underpass":
             out[p.place.code] = (
                 round(p.depth_max_m, 2),
                 {

@@ -129,6 +129,9 @@ class Forecaster:
         t0, t1 = max(self._s(start), self.model.t), self._s(end)
         if t1 <= self.model.t:
             return
+        if self.model.hmax <= 0.0 and float(mm_h.max(initial=0.0)) <= 0.0:
+            self.model.t = t1  # a dry city under no rain stays dry: no need to step through it
+            return
         if t0 > self.model.t:
             self._continue(None, t0)
         rain = RainSeries(np.array([t0, t1]), mm_h[None, :, :])

@@ -44,12 +44,15 @@ if TYPE_CHECKING:
     from safecity.flood.catchment import Catchment
     from safecity.flood.chain import ForecastStreams
     from safecity.flood.forecast import Forecaster, ForecastResult
+    from safecity.flood.model import SolverOptions
     from safecity.flood.nowcast import Gauge
 
 log = get_logger(__name__)
 
 #: Rain properties of the sensing catalogue and the hours each reading covers (its accumulation period).
 RAIN_PROPERTIES = {"rainfall_1min": 1 / 60, "rainfall_10min": 1 / 6, "rainfall_1h": 1.0}
+#: Water under this depth everywhere (m) is a dry city for :meth:`FloodForecasts.run`.
+DRY_M = 0.01
 #: A closure around an underpass: the sag and its approaches, metres either side (judgement: the
 #: lowest 100 m of a typical Seoul underpass's ramps).
 UNDERPASS_CLOSURE_M = 60.0
@@ -85,19 +88,23 @@ class FloodForecasts:
         self.streams = streams
         self._lock = threading.RLock()
         self.catchment: Catchment | None = None
+        self.options: SolverOptions | None = None
         self.forecaster: Forecaster | None = None
         self._streams: dict[int, RainStream | None] = {}
         #: reading end time -> datastream id -> mm/h
         self._readings: dict[datetime, dict[int, float]] = defaultdict(dict)
         self._frames: list[tuple[datetime, datetime, np.ndarray[Any, Any]]] = []
+        self._radar: dict[datetime, tuple[datetime, np.ndarray[Any, Any]]] = {}
         self._last_run: datetime | None = None
         self.last: ForecastResult | None = None
 
     # -- set-up --------------------------------------------------------------------------------------
-    def use(self, catchment: Catchment) -> None:
-        """Forecast on ``catchment`` from now on (the analysis starts dry at the next reading)."""
+    def use(self, catchment: Catchment, options: SolverOptions | None = None) -> None:
+        """Forecast on ``catchment`` from now on (the analysis starts dry at the next reading), with the
+        solver's ``options`` (default: :class:`~safecity.flood.model.SolverOptions`)."""
         with self._lock:
             self.catchment = catchment
+            self.options = options
             self.forecaster = None
             self._streams.clear()
             if self.streams is not None:
@@ -136,30 +143,50 @@ class FloodForecasts:
             x, y = to_m.transform(s.lon, s.lat)
             self._streams[s.datastream_id] = RainStream(s.datastream_id, Gauge(s.name, x, y), hours)
 
+    def radar(self, start: datetime, end: datetime, mm_h: np.ndarray[Any, Any]) -> None:
+        """A radar or nowcast frame on the catchment's grid (mm/h over ``[start, end)``, e.g. from
+        :func:`safecity.flood.nowcast.frames_from_raster`): it replaces the gauges' analysis for the
+        reading that ends at ``end``. Raises ``ValueError`` for a frame of another shape or with negative
+        or non-finite cells."""
+        with self._lock:
+            if self.catchment is None:
+                raise ValueError("radar frame: no catchment to forecast on yet (FloodForecasts.use)")
+            g = self.catchment.grid
+            frame = np.asarray(mm_h, dtype=np.float64)
+            if frame.shape != (g.ny, g.nx) or not np.all(np.isfinite(frame)) or np.any(frame < 0):
+                raise ValueError(
+                    f"radar frame: need {g.ny}×{g.nx} finite cells ≥ 0 mm/h; got shape {frame.shape}"
+                )
+            self._radar[end] = (start, frame)
+
     def _assimilate(self, now: datetime) -> None:
-        """Feed every complete reading time up to ``now`` into the analysis, oldest first."""
+        """Feed every complete reading time up to ``now`` into the analysis, oldest first: the radar
+        frame of that time where there is one, else the gauges' field."""
         from safecity.flood.forecast import Forecaster
         from safecity.flood.nowcast import NowcastError, gauge_field
 
         assert self.catchment is not None
-        for end in sorted(k for k in self._readings if k <= now):
-            values = self._readings.pop(end)
+        for end in sorted(k for k in {*self._readings, *self._radar} if k <= now):
+            values = self._readings.pop(end, {})
+            radar = self._radar.pop(end, None)
             streams = [s for ds in values if (s := self._streams.get(ds)) is not None]
-            if not streams:
-                continue
-            hours = min(s.hours for s in streams)
-            start = end - timedelta(hours=hours)
-            try:
-                field = gauge_field(
-                    self.catchment.grid,
-                    [s.gauge for s in streams],
-                    [values[s.datastream_id] for s in streams],
-                )
-            except NowcastError as e:
-                log.warning("rain readings left out", reason=str(e), at=end.isoformat())
+            if radar is not None:
+                start, field = radar
+            elif streams:
+                start = end - timedelta(hours=min(s.hours for s in streams))
+                try:
+                    field = gauge_field(
+                        self.catchment.grid,
+                        [s.gauge for s in streams],
+                        [values[s.datastream_id] for s in streams],
+                    )
+                except NowcastError as e:
+                    log.warning("rain readings left out", reason=str(e), at=end.isoformat())
+                    continue
+            else:
                 continue
             if self.forecaster is None:
-                self.forecaster = Forecaster(self.catchment, start)
+                self.forecaster = Forecaster(self.catchment, start, self.options)
             self.forecaster.observe(start, end, field)
             self._frames = [*self._frames[-1:], (start, end, field)]
 
@@ -177,7 +204,7 @@ class FloodForecasts:
 
     def run(self, now: datetime) -> ForecastResult | None:
         """Run one forecast issued at ``now``; None when no rain has been observed yet."""
-        from safecity.flood.nowcast import Motion, estimate_motion
+        from safecity.flood.nowcast import TRACE_MM_H, Motion, estimate_motion
 
         with self._lock:
             if self.catchment is None:
@@ -187,6 +214,10 @@ class FloodForecasts:
                 return None
             self._last_run = now
             last_start, last_end, last = self._frames[-1]
+            if last.max(initial=0.0) < TRACE_MM_H and self.forecaster.model.hmax < DRY_M:
+                # no rain and no water: nothing can flood within the horizon (and an hour of a dry city
+                # costs as much to simulate as a wet one)
+                return None
             motion = Motion.still("one frame only")
             if len(self._frames) == 2:
                 _, p_end, prev = self._frames[0]

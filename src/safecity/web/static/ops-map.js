@@ -13,7 +13,9 @@ const POINT_LAYERS = {
   schools: { colour: "#8d6e63", radius: 4, shape: "square" },
 };
 // shelters, facilities and the like number in the hundreds: off until asked for, so sensors and incidents stay readable
-const ON_BY_DEFAULT = new Set(["districts", "sensors", "incidents", "alerts"]);
+const ON_BY_DEFAULT = new Set(["districts", "sensors", "incidents", "alerts", "floodForecast"]);
+// the flood forecast's depth classes (m, lower bound) and their colours: light to dark blue
+const FLOOD_COLOURS = { 0.05: "#90caf9", 0.15: "#42a5f5", 0.3: "#1565c0", 0.6: "#0d2c6b" };
 
 async function json(path) {
   const r = await fetch(path);
@@ -66,7 +68,7 @@ export class MapView {
     const { collections } = await json("/ogcapi/collections");
     // a point layer is offered only when it holds something (an empty collection has no extent)
     this.collections = new Set(collections.filter((c) => c.extent).map((c) => c.id));
-    for (const key of ["districts", "alerts", "shelters", ...Object.keys(POINT_LAYERS), "sensors", "incidents"]) {
+    for (const key of ["districts", "floodForecast", "alerts", "shelters", ...Object.keys(POINT_LAYERS), "sensors", "incidents"]) {
       if (key in POINT_LAYERS && !this.collections.has(key)) continue;
       this.layers[key] = L.layerGroup();
       if (ON_BY_DEFAULT.has(key)) this.layers[key].addTo(this.map);
@@ -157,7 +159,25 @@ export class MapView {
     this.ctx.health = health;
     this.health = new Map(health.problems.map((p) => [p.datastream, p.state]));
     this.drawSensors();
-    await this.drawAlerts();
+    await Promise.all([this.drawAlerts(), this.drawFloodForecast()]);
+  }
+
+  // the latest flood forecast's predicted depth areas (OGC API collection flood-forecast)
+  async drawFloodForecast() {
+    const layer = this.layers.floodForecast;
+    if (!layer) return;
+    const fc = await json("/ogcapi/collections/flood-forecast/items?limit=100");
+    layer.clearLayers();
+    for (const f of fc.features) {
+      const p = f.properties;
+      const colour = FLOOD_COLOURS[p.depth_min_m] || "#1565c0";
+      const cm = (m) => Math.round(m * 100);
+      const range = p.depth_max_m ? `${cm(p.depth_min_m)}–${cm(p.depth_max_m)} cm` : `≥ ${cm(p.depth_min_m)} cm`;
+      const until = when(p.valid_until, this.ctx.lang, true);
+      this.L.geoJSON(f, { style: { color: colour, weight: 0.5, fillColor: colour, fillOpacity: 0.45 } })
+        .bindTooltip(`${this.ctx.layerName("floodForecast")}: ${range} (${this.ctx.lang === "ko" ? "예측 기한" : "until"} ${until})`, { sticky: true })
+        .addTo(layer);
+    }
   }
 
   sensorLevel(streamIds) {

@@ -25,6 +25,7 @@ const T = {
     layers: {
       districts: "구별 위기 수준", rivers: "하천", sensors: "센서", facilities: "시설물", shelters: "대피소", fire_stations: "119안전센터",
       hospitals: "병원", schools: "학교", incidents: "사건", alerts: "발령 경보 지역", quake: "지진 피해 추정",
+      floodForecast: "침수 예측 수심 (60분)",
     },
     latest: "최근값", state: "상태", noData: "자료 없음", capacity: "수용", capacityUnknown: "수용 인원 미상", occupancy: "현재", openShelter: "개방", closedShelter: "폐쇄",
     chart: "센서 시계열", readings: "관측값", thresholdLines: "판단 기준선", noThreshold: "이 센서에 적용되는 판단 기준이 없습니다.",
@@ -46,7 +47,7 @@ const T = {
     layers: {
       districts: "Districts by crisis level", rivers: "Rivers", sensors: "Sensors", facilities: "Facilities", shelters: "Shelters",
       fire_stations: "119 safety centres", hospitals: "Hospitals", schools: "Schools", incidents: "Incidents", alerts: "Issued alert areas",
-      quake: "Earthquake damage",
+      quake: "Earthquake damage", floodForecast: "Predicted flood depth (60 min)",
     },
     latest: "latest", state: "state", noData: "no data", capacity: "capacity", capacityUnknown: "capacity unknown", occupancy: "now", openShelter: "open", closedShelter: "closed",
     chart: "Sensor time series", readings: "readings", thresholdLines: "Thresholds", noThreshold: "No rule threshold applies to this sensor.",
