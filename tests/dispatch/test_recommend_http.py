@@ -60,3 +60,26 @@ def test_without_a_road_network_the_recommendation_says_so(desk: Desk) -> None:
     call = desk.post("/dispatch/calls", {"type": "ems_other", "address": "마포구 공덕동"}).json()
     r = desk.get(f"/dispatch/calls/{call['id']}/recommendation")
     assert r.status_code == 503 and "safecity import roads" in r.json()["message"]
+
+
+def test_coverage_and_move_up_follow_a_dispatch(desk: Desk) -> None:
+    read_osm(OSM).graph.save(graph_path(desk.platform.settings.data_dir))
+    before = desk.get("/dispatch/coverage")
+    assert before.status_code == 200, before.text
+    cov = before.json()
+    assert cov["available"] == 3 and len(cov["units"]) == 3
+    assert cov["units"][0]["within7min"]["type"] in ("Polygon", "MultiPolygon")
+    covered = {d["code"] for d in cov["dongs"] if d["bestS"] is not None and d["bestS"] <= 420}
+    assert "1144056500" in covered  # 공덕동, where the stations are
+    # send two of the three ambulances: fewer units are available, and move-up answers
+    call = desk.post("/dispatch/calls", {"type": "ems_other", "lon": 126.9575, "lat": 37.5470}).json()
+    assert (
+        desk.post(f"/dispatch/calls/{call['id']}/dispatch", {"units": ["공덕구급1", "청파구급1"]}).status_code
+        == 200
+    )
+    after = desk.get("/dispatch/coverage").json()
+    assert after["available"] == 1 and after["shares"]["within7min"] <= cov["shares"]["within7min"]
+    up = desk.get("/dispatch/moveup", params={"maxMoves": 1})
+    assert up.status_code == 200, up.text
+    body = up.json()
+    assert body["expectedCoverageAfter"] >= body["expectedCoverageBefore"] and len(body["moves"]) <= 1

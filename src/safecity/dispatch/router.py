@@ -27,6 +27,7 @@ from safecity.dispatch.model import (
     StationIn,
     StatusIn,
     UnitIn,
+    UnitType,
     call_types,
 )
 from safecity.dispatch.service import Dispatch
@@ -146,3 +147,31 @@ def recommendation(call_id: int, svc: Svc) -> dict[str, Any]:
 def accept(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
     call, rec = svc.accept(call_id, who.name)
     return {"call": call.public(), "recommendation": rec.public()}
+
+
+@router.get(
+    "/coverage",
+    dependencies=[allow(*STAFF)],
+    summary="Residents within 5 and 7 minutes of an available unit; each unit's reach",
+)
+def coverage(
+    svc: Svc, unit_type: Annotated[UnitType, Query(alias="type")] = UnitType.ambulance
+) -> dict[str, Any]:
+    from safecity.dispatch.live import coverage as live_coverage
+
+    return live_coverage(svc, unit_type)
+
+
+@router.get(
+    "/moveup",
+    dependencies=[allow(*STAFF)],
+    summary="Move-up: the fewest moves of available units that restore coverage (DMEXCLP, HiGHS)",
+)
+def moveup(
+    svc: Svc,
+    unit_type: Annotated[UnitType, Query(alias="type")] = UnitType.ambulance,
+    max_moves: Annotated[int, Query(alias="maxMoves", ge=0, le=10)] = 2,
+) -> dict[str, Any]:
+    from safecity.dispatch.live import moveup as live_moveup
+
+    return live_moveup(svc, unit_type, max_moves)

@@ -131,13 +131,20 @@ class Dispatch:
                 self._roads = (mtime, RoadTimes(load_graph(path)))
             return self._roads[1]
 
+    def live_roads(self) -> RoadTimes:
+        """The network in use: the one given to :meth:`use_roads`, else the imported one."""
+        with self._roads_lock:
+            if self._roads is not None and self._roads[0] == -1.0:
+                return self._roads[1]
+        return self.roads()
+
     def use_roads(self, roads: RoadTimes) -> None:
         """Route on this network instead of the imported one (simulations, benchmarks)."""
         with self._roads_lock:
             self._roads = (-1.0, roads)
             self.data_dir = None
 
-    def _avoid(self) -> Any:
+    def avoid(self) -> Any:
         """Closed and flooded roads and active hazard zones (the evacuation capability's public API)."""
         from safecity.evacuation.routing import avoided_geometries
         from safecity.geo.roads.routing import Avoid
@@ -150,8 +157,8 @@ class Dispatch:
         from safecity.dispatch.recommend import recommend
 
         call = self.call(call_id)
-        roads = self.roads() if self._roads is None or self._roads[0] != -1.0 else self._roads[1]
-        band = roads.band(self.clock.now(), self.settings.rain, self._avoid())
+        roads = self.live_roads()
+        band = roads.band(self.clock.now(), self.settings.rain, self.avoid())
         return recommend(
             call.id,
             call.lon,
