@@ -126,3 +126,19 @@ def test_a_rule_incident_creates_a_call_once(desk: Desk) -> None:
     assert [(c["source"], c["situationIncident"], c["type"]) for c in calls] == [
         ("rule", incident["id"], "fire_building")
     ]
+
+
+def test_kpis_are_served_as_json_and_csv(desk: Desk) -> None:
+    call = desk.post("/dispatch/calls", {"type": "ems_trauma", "dong": GONGDEOK}).json()
+    desk.post(f"/dispatch/calls/{call['id']}/dispatch", {"units": ["공덕구급1"]})
+    desk.post("/dispatch/units/공덕구급1/status", {"status": "en_route"})
+    desk.post("/dispatch/units/공덕구급1/status", {"status": "on_scene"})
+    rows = desk.get("/dispatch/kpis").json()
+    assert [(r["district"], r["callType"], r["calls"], r["arrived"]) for r in rows] == [
+        ("11440", "ems_trauma", 1, 1)
+    ]
+    csv = desk.get("/dispatch/kpis.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("district,month,callType,callTypeKo,callTypeEn")
+    assert desk.get("/dispatch/kpis", params={"month": "2026/12"}).json()["where"] == "month"
+    assert desk.client.get("/dispatch/kpis.csv").status_code == 401

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
@@ -175,3 +176,35 @@ def moveup(
     from safecity.dispatch.live import moveup as live_moveup
 
     return live_moveup(svc, unit_type, max_moves)
+
+
+@router.get(
+    "/kpis",
+    dependencies=[allow(*STAFF)],
+    summary="Golden-time KPIs per district, month and call type (NFA definitions, docs/dispatch.md)",
+)
+def kpis(
+    svc: Svc,
+    month: Annotated[str | None, Query(description="YYYY-MM (KST)")] = None,
+    district: Annotated[str | None, Query(max_length=10)] = None,
+) -> list[dict[str, Any]]:
+    from safecity.dispatch.kpi import kpis as compute
+
+    return [r.public() for r in compute(svc.store, month=month, district=district)]
+
+
+@router.get("/kpis.csv", dependencies=[allow(*STAFF)], summary="The golden-time KPIs as CSV")
+def kpis_csv(
+    svc: Svc,
+    month: Annotated[str | None, Query(description="YYYY-MM (KST)")] = None,
+    district: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    from safecity.dispatch.kpi import kpis as compute
+    from safecity.dispatch.kpi import to_csv
+
+    body = to_csv(compute(svc.store, month=month, district=district))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="golden-time-kpis.csv"'},
+    )
