@@ -10,6 +10,7 @@ middleware records each request; the events record each status change and dispat
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -34,6 +35,7 @@ from safecity.dispatch.model import (
 from safecity.dispatch.service import Dispatch
 
 router = APIRouter(prefix="/dispatch", tags=["dispatch"])
+_STATIC = files("safecity.dispatch") / "static"
 
 STAFF = (Role.dispatcher, Role.operator)
 Svc = Annotated[Dispatch, Depends(provider(Dispatch))]
@@ -208,3 +210,23 @@ def kpis_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="golden-time-kpis.csv"'},
     )
+
+
+# ---- the dispatcher's screen: a public page with private data (it asks for a login, then reads the API)
+
+
+@router.get(
+    "/screen", dependencies=[allow(Role.public)], summary="The dispatcher's screen", include_in_schema=False
+)
+def screen() -> Response:
+    return Response((_STATIC / "screen.html").read_bytes(), media_type="text/html; charset=utf-8")
+
+
+@router.get("/screen.js", dependencies=[allow(Role.public)], include_in_schema=False)
+def screen_js() -> Response:
+    return Response((_STATIC / "screen.js").read_bytes(), media_type="text/javascript")
+
+
+@router.get("/screen.css", dependencies=[allow(Role.public)], include_in_schema=False)
+def screen_css() -> Response:
+    return Response((_STATIC / "screen.css").read_bytes(), media_type="text/css")
