@@ -137,3 +137,8 @@ def test_the_cli_lists_and_replays_dead_letters(tmp_path: Path) -> None:
     assert entry["actor"] == "chief"
     platform.bus.stop()
     platform.store.close()
+
+
+def test_the_cli_on_a_store_never_migrated_says_what_to_run(tmp_path: Path) -> None:
+    r = run(["bus", "status"], tmp_path)
+    assert r.returncode == 1 and "safecity migrate" in r.stderr and "버스 테이블" in r.stderr
