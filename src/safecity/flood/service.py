@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
     from safecity.flood.nowcast import Gauge
 
 log = get_logger(__name__)
+
+#: The time zone of the texts people read (docs: store UTC, show Asia/Seoul).
+LOCAL = ZoneInfo("Asia/Seoul")
 
 #: Rain properties of the sensing catalogue and the hours each reading covers (its accumulation period).
 RAIN_PROPERTIES = {"rainfall_1min": 1 / 60, "rainfall_10min": 1 / 6, "rainfall_1h": 1.0}
@@ -311,10 +315,11 @@ class FloodForecasts:
             deactivate_closure(conn, int(closure_id), r.issued)
         opened: dict[str, int] = {}
         for p in r.closing():
-            when = p.crosses_at.astimezone(r.issued.tzinfo) if p.crosses_at else r.issued
+            # the time operators read it in (the platform stores UTC)
+            when = (p.crosses_at or r.issued).astimezone(LOCAL)
             reason = (
                 f"침수 예측: {p.place.name_ko} {when:%H:%M}경 수심 15 cm 도달 예상 (홍수 모델) / "
-                f"Flood forecast: {p.place.name_en} predicted to reach 15 cm of water at {when:%H:%M} (flood model)"
+                f"Flood forecast: {p.place.name_en} predicted to reach 15 cm of water at {when:%H:%M} KST (flood model)"
             )
             geom = _closure_geometry(p.place.geometry)
             closure = insert_closure(
