@@ -173,3 +173,28 @@ def min_road(rt: RoadTimes, band, u: Unit) -> float:  # type: ignore[no-untyped-
     n, acc = rt.snap(np.array([u.lon]), np.array([u.lat]))
     _, call_acc = rt.snap(np.array([CALL[0]]), np.array([CALL[1]]))
     return float(rt.to_node(band, node).seconds[n[0]] + acc[0] + call_acc[0])
+
+
+def test_the_growing_search_gives_the_full_search_answer() -> None:
+    rt = roads()
+    band = rt.band(FRIDAY_6PM)
+    g = rt.graph
+    rng = np.random.default_rng(3)
+    units = [
+        _unit(i, kind, float(g.node_lon[n]), float(g.node_lat[n]))
+        for i, (kind, n) in enumerate(
+            zip(
+                [UnitType.pumper, UnitType.ambulance, UnitType.ladder, UnitType.rescue] * 4,
+                rng.choice(g.node_count, 16, replace=False),
+                strict=True,
+            )
+        )
+    ]
+    for n in rng.choice(g.node_count, 20, replace=False):
+        lon, lat = float(g.node_lon[n]), float(g.node_lat[n])
+        for card in ("fire_building", "ems_chest_pain"):
+            fast = recommend(1, lon, lat, call_types()[card], units, rt, band)
+            full = recommend(1, lon, lat, call_types()[card], units, rt, band, grow=False)
+            assert [(p.unit.callsign, round(p.seconds, 6)) for p in fast.picks] == [
+                (p.unit.callsign, round(p.seconds, 6)) for p in full.picks
+            ]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from safecity.dispatch.model import DISPATCHABLE, CallType, Unit, UnitType, can_serve
-from safecity.dispatch.roadtime import Band, RoadTimes
+from safecity.dispatch.roadtime import Band, RoadTimes, ToPoint
 from safecity.dispatch.service import metres
 
 
@@ -67,6 +67,7 @@ def recommend(
     band: Band,
     *,
     limit_s: float = 1800.0,
+    grow: bool = True,
 ) -> Recommendation:
     """Fill ``kind``'s run card from ``units`` by road time to (lon, lat) on ``band``'s network."""
     nodes, access = roads.snap(np.array([lon]), np.array([lat]))
@@ -78,23 +79,46 @@ def recommend(
             where="location",
             message_ko="location: 신고 위치가 도로망에서 너무 멉니다",
         )
-    to_call = roads.to_node(band, int(nodes[0]), limit=limit_s)
     ulon = np.array([u.lon for u in units], dtype=np.float64)
     ulat = np.array([u.lat for u in units], dtype=np.float64)
     unodes, uaccess = roads.snap(ulon, ulat) if units else (np.zeros(0, dtype=np.int64), np.zeros(0))
-    seconds = np.full(len(units), np.inf)
-    ok = unodes >= 0
-    seconds[ok] = to_call.seconds[unodes[ok]] + uaccess[ok] + float(access[0])
     straight = np.array([metres(u.lon, u.lat, lon, lat) for u in units])
+    # Search a growing radius: a card filled with the asked types within a small limit is the same answer
+    # the full limit gives (every unit beyond the limit is slower), at a fraction of the search.
+    limits = [x for x in (300.0, 600.0, 1200.0) if grow and x < limit_s] + [limit_s]
+    for i, limit in enumerate(limits):
+        to_call = roads.to_node(band, int(nodes[0]), limit=limit)
+        seconds = np.full(len(units), np.inf)
+        ok = unodes >= 0
+        seconds[ok] = to_call.seconds[unodes[ok]] + uaccess[ok] + float(access[0])
+        picks, missing, exact = _fill(kind, units, seconds, straight, unodes, to_call, roads, limit)
+        # any unit beyond the limit needs more than limit + the call's access: slower than every pick
+        if (exact and all(p.seconds <= limit + float(access[0]) for p in picks)) or i == len(limits) - 1:
+            break
+    return Recommendation(call_id, picks, missing)
 
+
+def _fill(
+    kind: CallType,
+    units: list[Unit],
+    seconds: np.ndarray,
+    straight: np.ndarray,
+    unodes: np.ndarray,
+    to_call: ToPoint,
+    roads: RoadTimes,
+    limit: float,
+) -> tuple[list[Pick], list[dict[str, Any]], bool]:
+    """The run card filled from ``seconds``; ``exact``: every line got a unit of its own type."""
     chosen: set[int] = set()
     picks: list[Pick] = []
     missing: list[dict[str, Any]] = []
+    exact = True
     for line in kind.run_card:
         for _ in range(line.count):
             # the exact type first; a unit that can do everything the asked type does stands in
             best = _best(units, seconds, chosen, lambda u, t=line.unit: u.type is t)
             if best is None:
+                exact = False
                 best = _best(units, seconds, chosen, lambda u, t=line.unit: can_serve(u.type, t))
             if best is None:
                 missing.append({"unit": line.unit.value, "count": 1})
@@ -108,10 +132,10 @@ def recommend(
                     seconds=float(seconds[best]),
                     straight_m=float(straight[best]),
                     route=roads.line(path),
-                    passed_over=_passed_over(units, seconds, straight, best, line.unit, chosen),
+                    passed_over=_passed_over(units, seconds, straight, best, line.unit, chosen, limit),
                 )
             )
-    return Recommendation(call_id, picks, missing)
+    return picks, missing, exact
 
 
 def _best(units: list[Unit], seconds: np.ndarray, chosen: set[int], fits: Any) -> int | None:
@@ -125,7 +149,13 @@ def _best(units: list[Unit], seconds: np.ndarray, chosen: set[int], fits: Any) -
 
 
 def _passed_over(
-    units: list[Unit], seconds: np.ndarray, straight: np.ndarray, best: int, asked: UnitType, chosen: set[int]
+    units: list[Unit],
+    seconds: np.ndarray,
+    straight: np.ndarray,
+    best: int,
+    asked: UnitType,
+    chosen: set[int],
+    limit: float,
 ) -> list[dict[str, Any]]:
     """Units nearer than the pick as the crow flies, and why each was not sent (at most five)."""
     out: list[dict[str, Any]] = []
@@ -146,7 +176,8 @@ def _passed_over(
         elif u.status not in DISPATCHABLE:
             en, ko = f"not available ({u.status.value})", f"출동 불가 ({u.status.value})"
         elif not np.isfinite(seconds[i]):
-            en, ko = "no open road within the search limit", "통행 가능한 도로 없음"
+            en = f"more than {limit / 60:.0f} min by open roads"
+            ko = f"통행 가능한 도로로 {limit / 60:.0f}분 넘게 걸림"
         else:
             slower = (seconds[i] - seconds[best]) / 60
             en = f"{slower:.1f} min slower by road ({seconds[i] / 60:.1f} min)"
