@@ -58,7 +58,6 @@ class ForecastStreams:
         self.sensing = sensing
         self.interval_s = interval_s
         self.streams: dict[str, int] = {}  # target key -> datastream id
-        self._last: dict[str, float] = {}
 
     def ensure(self, catchment: Catchment) -> None:
         """Create the Things of ``catchment``'s places that do not exist yet."""
@@ -89,8 +88,8 @@ class ForecastStreams:
                     self.streams[str(key)] = s.datastream_id
 
     def publish(self, result: ForecastResult) -> int:
-        """One observation per target whose value is non-zero or was non-zero last run (a zero after a
-        prediction lifts it; zeros after zeros say nothing). Returns how many were written."""
+        """One observation per target, zeros included (a zero lifts a prediction, and the streams keep
+        reporting while forecasts run). Returns how many were written."""
         from safecity.sensing.ingest import DATASTREAM, ObservationIn
 
         at = result.issued.isoformat()
@@ -98,9 +97,8 @@ class ForecastStreams:
         items = []
         for key, (value, params) in values.items():
             ds = self.streams.get(key)
-            if ds is None or (value == 0.0 and self._last.get(key, 0.0) == 0.0):
+            if ds is None:
                 continue
-            self._last[key] = value
             items.append(
                 ObservationIn(
                     stream_kind=DATASTREAM,
@@ -226,7 +224,8 @@ def _thing(t: _Target, interval_s: float) -> dict[str, Any]:
                     "symbol": t.unit[1],
                     "definition": f"ucum:{t.unit[1]}",
                 },
-                "properties": {"expectedIntervalSeconds": interval_s},
+                # no expected interval: a dry city runs no forecasts, which is not a silent sensor
+                "properties": {"forecastIntervalSeconds": interval_s},
                 "Sensor": MODEL_SENSOR,
                 "ObservedProperty": {
                     "name": t.prop,
