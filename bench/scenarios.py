@@ -36,6 +36,11 @@ def _row(r: Report, seconds: float) -> dict[str, object]:
         "hazardEnd": (r.rain_end or r.hazard_end).isoformat() if (r.rain_end or r.hazard_end) else None,
         "liftedAfterHazardMin": None if lift is None else round(lift.total_seconds() / 60),
         "stillInForceAtEnd": r.still_in_force,
+        # issue 19: an earthquake incident's damage served, seconds after its readings were posted
+        "quakeDamageAfterS": None if r.quake_damage_after_s is None else round(r.quake_damage_after_s, 2),
+        "quakeInspections": r.quake_inspections,
+        "quakeCells": r.quake_cells,
+        "quakeOutdoorSites": r.quake_outdoor_sites,
         "failed": {c: len(r.failed(c)) for c in CHECKS if r.failed(c)},
         "firstFailures": [f"{v.check} {v.at.isoformat()}: {v.detail}" for v in r.violations[:3]],
         "seconds": round(seconds),
@@ -65,6 +70,14 @@ def main() -> None:
             f"failed {row['failed'] or 'none'}  ({row['seconds']} s)",
             flush=True,
         )
+        if row["quakeDamageAfterS"] is not None:
+            print(
+                f"    earthquake damage served {row['quakeDamageAfterS']} s after its readings were posted: "
+                f"{row['quakeCells']} map cells, {row['quakeInspections']} buildings to inspect, "
+                f"{row['quakeOutdoorSites']} outdoor sites on the citizen page (SAFECITY_QUAKE__BUILDINGS "
+                "sets the inventory's size)",
+                flush=True,
+            )
         for line in row["firstFailures"]:  # type: ignore[attr-defined]
             print(f"    {line}", flush=True)
     sys.exit(0)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from shapely.geometry.base import BaseGeometry
 
 from safecity.demo import scenario
 from safecity.demo.city import DemoCity, build_city
+from safecity.demo.load import write_places
 from safecity.demo.network import build_network
 from safecity.demo.sample import Player
 from safecity.geo import seoul
@@ -79,6 +81,8 @@ EVACUATE_AFTER_RAIN = timedelta(hours=2)
 #: that what a scenario started can end within the run.
 DEFAULT_TAIL = timedelta(hours=3)
 _M_PER_DEG_LAT = 110_574.0
+#: Where the judge stands on the citizen page after an earthquake: Seoul City Hall (lon, lat).
+CITY_HALL = (126.9780, 37.5665)
 JUDGE_USER, JUDGE_PASSWORD = "judge-duty-officer", "judge-duty-officer-password"
 
 
@@ -111,6 +115,13 @@ class Report:
     forecast_runs: int = 0
     forecast_seconds: float = 0.0  # wall-clock time of all forecast runs
     violations: list[Violation] = field(default_factory=list)
+    #: an earthquake incident's expected damage as the operator and citizens see it (issue 19): wall-clock
+    #: seconds from the step's readings being posted to the damage summary being served, and what was served
+    quake_damage_after_s: float | None = None
+    quake_inspections: int = 0
+    quake_cells: int = 0
+    quake_cordons: int = 0
+    quake_outdoor_sites: int = 0  # nearest outdoor earthquake sites the citizen page lists at City Hall
 
     @property
     def lift_after_hazard(self) -> timedelta | None:
@@ -188,6 +199,12 @@ def judge(
             for kind, file in (("districts", seoul.DISTRICTS_FILE), ("dongs", seoul.DONGS_FILE)):
                 with seoul.boundary_file(file) as path:
                     import_layer(platform, path, kind)
+            if any(f.get("kind") == "earthquake" for f in sc.fields):
+                # the citizen page's nearest outdoor earthquake sites come from the shelter registry (the
+                # live demo loads it for every scenario; here only where the judgement looks at it, so
+                # that the other scenarios' judgement stays what it was)
+                places = write_places(network.shelters, settings.data_dir / "demo_shelters.geojson")
+                import_layer(platform, places, "shelters")
             app = create_app(settings, platform, start_services=False)
             platform.situation.start(ticker=False)
             platform.warnings.start()
@@ -202,10 +219,12 @@ def judge(
                 for i in range(steps + 1):
                     at = sc.start + step * i
                     clock.set(at)
+                    posted = time.monotonic()
                     _post_step(client, headers, player, sc, i)
                     if flood is not None:
                         judge_run.forecast(flood, player, sc, i, at)
                     judge_run.settle(at)
+                    judge_run.look_at_quake(client, headers, posted)
                     judge_run.check(at)
                     minutes = max(1, int(sc.step_s // 60))
                     for m in range(1, minutes):
@@ -424,6 +443,27 @@ class _Run:
                 self.underpass_at[code] = xy
                 return xy
         return None
+
+    def look_at_quake(self, client: Any, headers: dict[str, str], posted: float) -> None:
+        """Once an earthquake incident is open: what the dashboard and the citizen page get of its damage
+        (the routes they call), and how long after the step's readings were posted it was there."""
+        report = self.report
+        if report.quake_damage_after_s is not None:
+            return
+        quakes = [i for i in self.platform.incidents.list() if i["hazard"] == "earthquake"]
+        if not quakes:
+            return
+        r = client.get(f"/quake/incidents/{quakes[0]['id']}", headers=headers)
+        if r.status_code != 200:
+            return
+        report.quake_damage_after_s = time.monotonic() - posted
+        damage = r.json()
+        report.quake_inspections = len(damage["inspections"])
+        report.quake_cordons = len(damage["cordons"])
+        cells = client.get(f"/ogcapi/collections/quake-damage/items?incident_id={quakes[0]['id']}&limit=1")
+        report.quake_cells = int(cells.json()["numberMatched"])
+        after = client.get(f"/quake/after-shaking?near={CITY_HALL[0]},{CITY_HALL[1]}").json()
+        report.quake_outdoor_sites = len(after["sites"]) if after["earthquake"]["active"] else 0
 
     # -- checking ----------------------------------------------------------------------------------
     def in_force(self, now: datetime) -> list[_Issued]:
