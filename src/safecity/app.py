@@ -61,6 +61,7 @@ from safecity.situation.router import router as situation_router
 from safecity.situation.service import Situation
 from safecity.store import Store, open_store
 from safecity.warning.channels import build_channels
+from safecity.warning.channels.sse import AlertStream
 from safecity.warning.delivery import Delivery
 from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
 from safecity.warning.recipients import RecipientFinder
@@ -138,7 +139,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         tick_s=settings.situation_tick_s,
     )
     situation.on_batch_seconds = metrics.rule_batch_seconds.observe
-    alert_stream = Broadcaster()  # the public stream of issued alerts (the SSE channel publishes to it)
+    alert_stream = AlertStream()  # the public stream of issued alerts (the SSE channel publishes to it)
     channels = build_channels(settings, alert_stream)
     delivery = Delivery(store, clock, channels, settings)
     warnings = Warnings(
@@ -216,6 +217,7 @@ def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]
         platform.warnings,
         platform.delivery,
         platform.audit,
+        platform.alert_stream,
     ):
         services.add(service)
     services.add(platform.store, Store)

@@ -15,12 +15,14 @@ from fastapi import Depends, Request
 
 from safecity.auth.model import ANONYMOUS, Principal, Role
 from safecity.auth.service import AuthService
+from safecity.capability import provider
 from safecity.core.errors import Forbidden, SafecityError, Unauthorized
 from safecity.core.logging import current_request_id
 
 
 def _auth_service(request: Request) -> AuthService:
-    return request.app.state.auth  # type: ignore[no-any-return]
+    # called from other dependencies and middleware (not only as a route's Depends), hence the call
+    return provider(AuthService)(request)
 
 
 def client_of(request: Request) -> str | None:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 
 from safecity.audit.record import record
 from safecity.auth.deps import allow, client_of, refused_login, resolve_principal
 from safecity.auth.model import Role
+from safecity.auth.service import AuthService
+from safecity.capability import provider
 from safecity.core.errors import NotFound, SafecityError, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+AuthDep = Annotated[AuthService, Depends(provider(AuthService))]
 
 
 class Token(BaseModel):
@@ -30,9 +33,10 @@ class Token(BaseModel):
 
 
 @router.post("/token", response_model=Token, dependencies=[allow(Role.public)])
-def token(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Token:
+def token(
+    request: Request, auth: AuthDep, username: Annotated[str, Form()], password: Annotated[str, Form()]
+) -> Token:
     """Exchange a username and password for a short-lived bearer token."""
-    auth = request.app.state.auth
     try:
         principal = auth.authenticate_user(username, password, client_of(request))
     except SafecityError as e:  # wrong (401), throttled (429) or no hash slot (503)
@@ -44,7 +48,7 @@ def token(request: Request, username: Annotated[str, Form()], password: Annotate
 
 
 @router.post("/refresh", response_model=Token, dependencies=[allow(Role.public)])
-def refresh(request: Request) -> Token:
+def refresh(request: Request, auth: AuthDep) -> Token:
     """Exchange a valid bearer token for a fresh one (the same user, its current roles)."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
@@ -52,7 +56,6 @@ def refresh(request: Request) -> Token:
     principal = resolve_principal(request)
     if principal.kind != "user":
         raise Unauthorized("only a user's token can be refreshed")
-    auth = request.app.state.auth
     current = auth.current_user(principal.name)
     access, ttl = auth.issue_token(current)
     return Token(access_token=access, expires_in=ttl)
@@ -63,10 +66,10 @@ class Revoked(BaseModel):
 
 
 @router.delete("/keys/{key_prefix}", response_model=Revoked, dependencies=[allow(Role.admin)])
-def revoke_key(request: Request, key_prefix: str) -> Revoked:
+def revoke_key(request: Request, auth: AuthDep, key_prefix: str) -> Revoked:
     """Revoke a device API key, named by its first 12 characters (or the whole key). It stops working
     over HTTP and MQTT at once here and within 2 s in every other process."""
-    n = request.app.state.auth.revoke_api_key(key_prefix)
+    n = auth.revoke_api_key(key_prefix)
     if n == 0:
         raise NotFound(
             f"no live API key starts with {key_prefix[:12]}",

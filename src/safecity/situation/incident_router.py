@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Role
+from safecity.capability import provider
 from safecity.core.errors import MAX_ID
 from safecity.situation.incident_inputs import AttachmentIn, ManualIncidentIn, StatusIn
 from safecity.situation.incident_read import MAX_LIMIT
@@ -35,20 +36,19 @@ def _actor(request: Request) -> str:
     return resolve_principal(request).name
 
 
-def _incidents(request: Request) -> Incidents:
-    return request.app.state.platform.incidents  # type: ignore[no-any-return]
+IncidentsDep = Annotated[Incidents, Depends(provider(Incidents))]
 
 
 @router.get("/incidents", dependencies=[allow(Role.operator)], summary="Incidents, newest first, filtered")
 def list_incidents(
-    request: Request,
+    incidents: IncidentsDep,
     status: Status | None = None,
     hazard: Annotated[str | None, Query(description="heavy_rain, river_flood, facility, ...")] = None,
     open: Annotated[bool, Query(description="only incidents not closed or dismissed")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    found = _incidents(request).list(
+    found = incidents.list(
         status=status.value if status else None, hazard=hazard, open_only=open, limit=limit, offset=offset
     )
     return _json({"numberReturned": len(found), "incidents": found})
@@ -59,8 +59,8 @@ def list_incidents(
     dependencies=[allow(Role.operator)],
     summary="One incident with its timeline, areas and sensors",
 )
-def get_incident(request: Request, incident_id: Id) -> Response:
-    return _json(_incidents(request).get(incident_id))
+def get_incident(incidents: IncidentsDep, incident_id: Id) -> Response:
+    return _json(incidents.get(incident_id))
 
 
 @router.post(
@@ -69,8 +69,8 @@ def get_incident(request: Request, incident_id: Id) -> Response:
     status_code=201,
     summary="Open an incident reported by a person",
 )
-def open_incident(request: Request, body: ManualIncidentIn) -> Response:
-    return _json(_incidents(request).open_manual(body, _actor(request)), 201)
+def open_incident(request: Request, incidents: IncidentsDep, body: ManualIncidentIn) -> Response:
+    return _json(incidents.open_manual(body, _actor(request)), 201)
 
 
 @router.post(
@@ -80,10 +80,11 @@ def open_incident(request: Request, body: ManualIncidentIn) -> Response:
 )
 def set_status(
     request: Request,
+    incidents: IncidentsDep,
     incident_id: Id,
     body: StatusIn,
 ) -> Response:
-    incident = _incidents(request).transition(
+    incident = incidents.transition(
         incident_id, body.status.value, _actor(request), reason=body.reason, note=body.note
     )
     return _json(incident)
@@ -97,10 +98,11 @@ def set_status(
 )
 def attach(
     request: Request,
+    incidents: IncidentsDep,
     incident_id: Id,
     body: AttachmentIn,
 ) -> Response:
-    return _json(_incidents(request).attach(incident_id, body, _actor(request)), 201)
+    return _json(incidents.attach(incident_id, body, _actor(request)), 201)
 
 
 @router.get(
@@ -108,5 +110,5 @@ def attach(
     dependencies=[allow(Role.operator)],
     summary="Per rule: conditions fired, incidents opened and dismissed",
 )
-def rule_stats(request: Request) -> Response:
-    return _json({"rules": _incidents(request).rule_stats()})
+def rule_stats(incidents: IncidentsDep) -> Response:
+    return _json({"rules": incidents.rule_stats()})

@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Principal, Role
+from safecity.capability import ClockDep, SettingsDep, StoreDep, provider
 from safecity.core.errors import BadRequest
 from safecity.sensing.health import stream_health
 from safecity.situation import official
@@ -31,8 +32,7 @@ RuleId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z0-9][a
 HEARTBEAT_S = 15.0
 
 
-def _situation(request: Request) -> Situation:
-    return request.app.state.platform.situation  # type: ignore[no-any-return]
+SituationDep = Annotated[Situation, Depends(provider(Situation))]
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -44,8 +44,8 @@ def _json(data: Any, status: int = 200) -> Response:
     dependencies=[allow(Role.operator)],
     summary="The official crisis alert levels (위기경보) in force, as people declared them",
 )
-def official_levels(request: Request) -> Response:
-    with request.app.state.platform.store.engine.connect() as conn:
+def official_levels(store: StoreDep) -> Response:
+    with store.engine.connect() as conn:
         return _json(
             {
                 "official": official.in_force(conn),
@@ -61,12 +61,13 @@ def official_levels(request: Request) -> Response:
     summary="Declare (or lift, level 0) the official crisis alert level (위기경보) of a hazard, city-wide or "
     "for one district or dong; the platform's computed risk level is unchanged and shown beside it",
 )
-def declare_official(request: Request, body: official.OfficialIn) -> Response:
+def declare_official(
+    request: Request, store: StoreDep, clock: ClockDep, body: official.OfficialIn
+) -> Response:
     principal: Principal = request.state.principal
-    platform = request.app.state.platform
-    with platform.store.write() as conn:
-        official.declare(conn, body, principal.name, platform.clock.now())
-    with platform.store.engine.connect() as conn:
+    with store.write() as conn:
+        official.declare(conn, body, principal.name, clock.now())
+    with store.engine.connect() as conn:
         return _json({"official": official.in_force(conn)})
 
 
@@ -76,13 +77,9 @@ def declare_official(request: Request, body: official.OfficialIn) -> Response:
     summary="The situation board: crisis level per district and hazard, open incidents, active conditions, "
     "sensor health",
 )
-def board(request: Request) -> Response:
-    situation = _situation(request)
-    platform = request.app.state.platform
-    with platform.store.engine.connect() as conn:
-        streams = stream_health(
-            conn, platform.sensing.catalogue, platform.clock.now(), request.app.state.settings.stale_intervals
-        )
+def board(situation: SituationDep, settings: SettingsDep) -> Response:
+    with situation.store.engine.connect() as conn:
+        streams = stream_health(conn, situation.catalogue, situation.clock.now(), settings.stale_intervals)
     counts: dict[str, int] = {"total": len(streams)}
     for s in streams:
         counts[s.state] = counts.get(s.state, 0) + 1
@@ -101,8 +98,7 @@ def board(request: Request) -> Response:
     summary="Changes to the situation as Server-Sent Events (condition, incident and level changes)",
     response_class=StreamingResponse,
 )
-async def stream(request: Request) -> StreamingResponse:
-    situation = _situation(request)
+async def stream(request: Request, situation: SituationDep) -> StreamingResponse:
     last = request.headers.get("last-event-id")
     last_id = int(last) if last and last.isdigit() else None
     client, missed = situation.broadcast.subscribe(last_id)
@@ -140,8 +136,8 @@ async def stream(request: Request) -> StreamingResponse:
     summary="Derived series: rainfall accumulations per gauge and district, daily maximum apparent "
     "temperature, river level trends",
 )
-def derived(request: Request) -> Response:
-    return _json(_situation(request).derived())
+def derived(situation: SituationDep) -> Response:
+    return _json(situation.derived())
 
 
 @router.get(
@@ -150,14 +146,15 @@ def derived(request: Request) -> Response:
     summary="The thresholds the rules apply to a datastream, per level (for the sensor chart)",
 )
 def thresholds(
-    request: Request, datastream: Annotated[int, Query(ge=1, le=2**63 - 1, description="Datastream id")]
+    situation: SituationDep,
+    datastream: Annotated[int, Query(ge=1, le=2**63 - 1, description="Datastream id")],
 ) -> Response:
-    return _json(_situation(request).thresholds(datastream))
+    return _json(situation.thresholds(datastream))
 
 
 @router.get("/situation/rules", dependencies=[allow(Role.operator)], summary="Loaded rules and load errors")
-def rules(request: Request) -> Response:
-    return _json(_situation(request).rules_summary())
+def rules(situation: SituationDep) -> Response:
+    return _json(situation.rules_summary())
 
 
 @router.post(
@@ -165,15 +162,15 @@ def rules(request: Request) -> Response:
     dependencies=[allow(Role.admin)],
     summary="Re-read the rule files and saved rules and apply them without a restart",
 )
-def reload(request: Request) -> Response:
-    return _json(_situation(request).reload())
+def reload(situation: SituationDep) -> Response:
+    return _json(situation.reload())
 
 
 @router.get(
     "/situation/rules/{rule_id}", dependencies=[allow(Role.operator)], summary="A rule and its versions"
 )
-def rule(request: Request, rule_id: RuleId) -> Response:
-    return _json(_situation(request).rule(rule_id))
+def rule(situation: SituationDep, rule_id: RuleId) -> Response:
+    return _json(situation.rule(rule_id))
 
 
 @router.put(
@@ -189,11 +186,10 @@ def rule(request: Request, rule_id: RuleId) -> Response:
         }
     },
 )
-async def put_rule(request: Request, rule_id: RuleId) -> Response:
+async def put_rule(request: Request, situation: SituationDep, rule_id: RuleId) -> Response:
     principal: Principal = request.state.principal
     raw = await request.body()
     body = _rule_body(raw, request.headers.get("content-type", ""))
-    situation = _situation(request)
     summary = await asyncio.to_thread(situation.save_rule, rule_id, body, principal.name)
     return _json({"rule": situation.rule(rule_id), "rules": summary})
 
@@ -203,9 +199,9 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
     dependencies=[allow(Role.admin)],
     summary="Switch a rule off (a new, inactive version)",
 )
-def delete_rule(request: Request, rule_id: RuleId) -> Response:
+def delete_rule(request: Request, situation: SituationDep, rule_id: RuleId) -> Response:
     principal: Principal = request.state.principal
-    return _json(_situation(request).delete_rule(rule_id, principal.name))
+    return _json(situation.delete_rule(rule_id, principal.name))
 
 
 def _rule_body(raw: bytes, content_type: str) -> dict[str, Any]:

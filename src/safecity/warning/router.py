@@ -11,14 +11,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
+from safecity.capability import SettingsDep, provider
 from safecity.core.errors import BadRequest, NotFound
 from safecity.warning.atom import FeedEntry, render_feed
+from safecity.warning.channels.sse import AlertStream
+from safecity.warning.delivery import Delivery
 from safecity.warning.service import Warnings
 
 router = APIRouter(tags=["warning"])
@@ -28,17 +31,15 @@ CAP_XML = "application/cap+xml"
 HEARTBEAT_S = 15.0
 
 
-def _warnings(request: Request) -> Warnings:
-    return request.app.state.platform.warnings  # type: ignore[no-any-return]
+WarningsDep = Annotated[Warnings, Depends(provider(Warnings))]
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _base(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+def _base(request: Request, settings: SettingsDep) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
 class TextEdits(BaseModel):
@@ -71,13 +72,13 @@ class Rejection(BaseModel):
     "/alerts", dependencies=[allow(Role.operator)], summary="Alerts: drafts, issued, rejected, imported"
 )
 def list_alerts(
-    request: Request,
+    warnings: WarningsDep,
     state: Annotated[str | None, Query(pattern="^(draft|issued|rejected|superseded)$")] = None,
     origin: Annotated[str | None, Query(pattern="^(platform|import)$")] = None,
     district: Annotated[str | None, Query(max_length=10)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    found = _warnings(request).list(state=state, origin=origin, district=district, limit=limit)
+    found = warnings.list(state=state, origin=origin, district=district, limit=limit)
     return _json({"numberReturned": len(found), "alerts": found})
 
 
@@ -88,12 +89,12 @@ def list_alerts(
     response_class=Response,
 )
 def feed(
-    request: Request,
+    warnings: WarningsDep,
+    base: Annotated[str, Depends(_base)],
+    settings: SettingsDep,
     # a district code is digits; anything else would end up inside the feed's XML (fuzzing found \x00)
     district: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
 ) -> Response:
-    warnings = _warnings(request)
-    base = _base(request)
     alerts = warnings.list(state="issued", origin="platform", district=district, limit=200)
     entries = []
     for a in alerts:
@@ -119,7 +120,7 @@ def feed(
         title_en="safecity alerts" + (f" ({district})" if district else ""),
         self_url=f"{base}/alerts/feed.atom{suffix}",
         updated=updated,
-        author=request.app.state.settings.warning_sender,
+        author=settings.warning_sender,
     )
     return Response(body, media_type="application/atom+xml")
 
@@ -131,7 +132,7 @@ def feed(
     "guide for a profile (the citizen page)",
 )
 def current(
-    request: Request,
+    warnings: WarningsDep,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     district: Annotated[str | None, Query(pattern=r"^([0-9]{5}|[0-9]{10})$")] = None,  # district or dong
@@ -144,7 +145,7 @@ def current(
         raise BadRequest("give both lon and lat (or a district code)", where="lon" if lon is None else "lat")
     if lon is None and district is None:
         raise BadRequest("say where: lon and lat, or district (e.g. 11590)", where="lon")
-    found = _warnings(request).current(lon=lon, lat=lat, district=district, lang=lang, audience=audience)
+    found = warnings.current(lon=lon, lat=lat, district=district, lang=lang, audience=audience)
     return _json({"warnings": found})
 
 
@@ -154,8 +155,9 @@ def current(
     summary="Issued alerts as Server-Sent Events (for the citizen page and other web clients)",
     response_class=StreamingResponse,
 )
-async def stream(request: Request) -> StreamingResponse:
-    broadcaster = request.app.state.platform.alert_stream
+async def stream(
+    request: Request, broadcaster: Annotated[AlertStream, Depends(provider(AlertStream))]
+) -> StreamingResponse:
     last = request.headers.get("last-event-id")
     client, missed = broadcaster.subscribe(int(last) if last and last.isdigit() else None)
 
@@ -187,12 +189,12 @@ async def stream(request: Request) -> StreamingResponse:
     summary="Import a CAP 1.2 alert of another agency (XML body); shown on the situation board",
     openapi_extra={"requestBody": {"content": {CAP_XML: {"schema": {"type": "string"}}}}},
 )
-async def import_alert(request: Request) -> Response:
+async def import_alert(request: Request, warnings: WarningsDep) -> Response:
     body = await request.body()
     if not body.strip():
         raise BadRequest("send a CAP 1.2 alert as XML", where="body")
     principal: Principal = request.state.principal
-    found = await asyncio.to_thread(_warnings(request).import_cap, body, principal.name)
+    found = await asyncio.to_thread(warnings.import_cap, body, principal.name)
     return _json({"imported": found}, 201)
 
 
@@ -211,15 +213,14 @@ def _visible(request: Request, alert: dict[str, Any]) -> None:
     summary="An alert as CAP 1.2 XML",
     response_class=Response,
 )
-def alert_xml(request: Request, identifier: Identifier) -> Response:
-    warnings = _warnings(request)
+def alert_xml(request: Request, warnings: WarningsDep, identifier: Identifier) -> Response:
     _visible(request, warnings.get(identifier))
     return Response(warnings.xml(identifier), media_type=CAP_XML)
 
 
 @router.get("/alerts/{identifier}.json", dependencies=[allow(Role.public)], summary="An alert as CAP JSON")
-def alert_json(request: Request, identifier: Identifier) -> Response:
-    alert = _warnings(request).get(identifier)
+def alert_json(request: Request, warnings: WarningsDep, identifier: Identifier) -> Response:
+    alert = warnings.get(identifier)
     _visible(request, alert)
     return _json(alert["cap"])
 
@@ -229,14 +230,14 @@ def alert_json(request: Request, identifier: Identifier) -> Response:
     dependencies=[allow(Role.operator)],
     summary="An alert with its state and approval log",
 )
-def alert(request: Request, identifier: Identifier) -> Response:
-    return _json(_warnings(request).get(identifier))
+def alert(warnings: WarningsDep, identifier: Identifier) -> Response:
+    return _json(warnings.get(identifier))
 
 
 @router.patch("/alerts/{identifier}", dependencies=[allow(Role.operator)], summary="Edit a draft's texts")
-def edit(request: Request, identifier: Identifier, body: AlertEdits) -> Response:
+def edit(request: Request, warnings: WarningsDep, identifier: Identifier, body: AlertEdits) -> Response:
     principal: Principal = request.state.principal
-    return _json(_warnings(request).edit(identifier, body.changes(), principal.name))
+    return _json(warnings.edit(identifier, body.changes(), principal.name))
 
 
 @router.post(
@@ -244,9 +245,10 @@ def edit(request: Request, identifier: Identifier, body: AlertEdits) -> Response
     dependencies=[allow(Role.operator)],
     summary="Approve a draft (optionally with edits) and issue it",
 )
-async def approve(request: Request, identifier: Identifier, body: AlertEdits | None = None) -> Response:
+async def approve(
+    request: Request, warnings: WarningsDep, identifier: Identifier, body: AlertEdits | None = None
+) -> Response:
     principal: Principal = request.state.principal
-    warnings = _warnings(request)
     if body is not None and body.changes():
         await asyncio.to_thread(warnings.edit, identifier, body.changes(), principal.name)
     return _json(await asyncio.to_thread(warnings.issue, identifier, principal.name))
@@ -257,14 +259,14 @@ async def approve(request: Request, identifier: Identifier, body: AlertEdits | N
     dependencies=[allow(Role.operator)],
     summary="Check a draft's texts with edits (nothing saved): short texts, problems, ko/en disagreements",
 )
-def check(request: Request, identifier: Identifier, body: AlertEdits | None = None) -> Response:
-    return _json(_warnings(request).preview(identifier, body.changes() if body else {}))
+def check(warnings: WarningsDep, identifier: Identifier, body: AlertEdits | None = None) -> Response:
+    return _json(warnings.preview(identifier, body.changes() if body else {}))
 
 
 @router.post("/alerts/{identifier}/reject", dependencies=[allow(Role.operator)], summary="Reject a draft")
-def reject(request: Request, identifier: Identifier, body: Rejection) -> Response:
+def reject(request: Request, warnings: WarningsDep, identifier: Identifier, body: Rejection) -> Response:
     principal: Principal = request.state.principal
-    return _json(_warnings(request).reject(identifier, principal.name, body.reason))
+    return _json(warnings.reject(identifier, principal.name, body.reason))
 
 
 class Cancellation(BaseModel):
@@ -277,9 +279,9 @@ class Cancellation(BaseModel):
     dependencies=[allow(Role.operator)],
     summary="Cancel an issued alert: issue a CAP Cancel referencing it, with the reason as its note",
 )
-def cancel(request: Request, identifier: Identifier, body: Cancellation) -> Response:
+def cancel(request: Request, warnings: WarningsDep, identifier: Identifier, body: Cancellation) -> Response:
     principal: Principal = request.state.principal
-    return _json(_warnings(request).cancel(identifier, principal.name, body.reason))
+    return _json(warnings.cancel(identifier, principal.name, body.reason))
 
 
 @router.get(
@@ -287,9 +289,11 @@ def cancel(request: Request, identifier: Identifier, body: Cancellation) -> Resp
     dependencies=[allow(Role.operator)],
     summary="How an alert's deliveries stand, per channel and status (counts only, no addresses)",
 )
-def deliveries(request: Request, identifier: Identifier) -> Response:
-    _warnings(request).get(identifier)  # 404 naming the alert when there is none
-    stats = request.app.state.platform.delivery.stats(identifier)
+def deliveries(
+    warnings: WarningsDep, identifier: Identifier, delivery: Annotated[Delivery, Depends(provider(Delivery))]
+) -> Response:
+    warnings.get(identifier)  # 404 naming the alert when there is none
+    stats = delivery.stats(identifier)
     return _json(
         {
             "identifier": identifier,

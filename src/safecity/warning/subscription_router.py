@@ -18,20 +18,20 @@ each change is applied to it at once, so the next alert reaches the new subscrib
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from sqlalchemy.engine import Connection
 
 from safecity.audit.record import record
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
+from safecity.capability import ClockDep, StoreDep, provider
 from safecity.core.errors import MAX_ID, Forbidden, NotFound, Unauthorized
 from safecity.core.logging import get_logger
-from safecity.store import Store
 from safecity.warning import subscriptions as subs
+from safecity.warning.delivery import Delivery
 from safecity.warning.subscriptions import Subscription, SubscriptionIn, SubscriptionKind, SubscriptionPatch
 from safecity.warning.targeting import TargetIndex, target_of
 
@@ -45,14 +45,6 @@ OPERATORS = frozenset({Role.operator})
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.platform.store  # type: ignore[no-any-return]
-
-
-def _now(request: Request) -> datetime:
-    return request.app.state.platform.clock.now()  # type: ignore[no-any-return]
 
 
 def _refresh(request: Request, sub: Subscription | None, removed: int | None = None) -> None:
@@ -138,14 +130,15 @@ def _authorise(request: Request, sub: Subscription, token: str | None, action: s
     dependencies=[allow(Role.public)],
     summary="The VAPID public key a browser subscribes to Web Push with (404 when Web Push is off)",
 )
-def push_key(request: Request) -> Response:
-    channel = request.app.state.platform.delivery.channels.get("webpush")
-    if channel is None:
+def push_key(delivery: Annotated[Delivery, Depends(provider(Delivery))]) -> Response:
+    # the Web Push channel (warning.channels.webpush, imported only when enabled) carries the key
+    key: str | None = getattr(delivery.channels.get("webpush"), "public_key", None)
+    if key is None:
         raise NotFound(
             "Web Push is not enabled on this platform (webpush_enabled)",
             message_ko="이 플랫폼은 웹 푸시를 쓰지 않습니다 (webpush_enabled)",
         )
-    return _json({"publicKey": channel.public_key})
+    return _json({"publicKey": key})
 
 
 @router.get(
@@ -153,8 +146,8 @@ def push_key(request: Request) -> Response:
     dependencies=[allow(Role.operator)],
     summary="Subscription counts by kind, district, channel, language and audience (no locations)",
 )
-def stats(request: Request) -> Response:
-    with _store(request).engine.connect() as conn:
+def stats(store: StoreDep) -> Response:
+    with store.engine.connect() as conn:
         return _json(subs.subscription_stats(conn))
 
 
@@ -164,7 +157,7 @@ def stats(request: Request) -> Response:
     status_code=201,
     summary="Subscribe to alerts (anonymous: anyone, one point; person and system: operators)",
 )
-def create(request: Request, body: SubscriptionIn) -> Response:
+def create(request: Request, store: StoreDep, clock: ClockDep, body: SubscriptionIn) -> Response:
     principal = resolve_principal(request)
     if body.kind is not SubscriptionKind.anonymous and not principal.has_any(OPERATORS):
         if not principal.authenticated:
@@ -178,8 +171,8 @@ def create(request: Request, body: SubscriptionIn) -> Response:
             f"kind: {principal.name} may not register {body.kind.value} subscriptions", where="kind"
         )
     created_by = principal.name if principal.authenticated else None
-    with _store(request).write() as conn:
-        sub, token = subs.create_subscription(conn, body, _now(request), created_by)
+    with store.write() as conn:
+        sub, token = subs.create_subscription(conn, body, clock.now(), created_by)
     _refresh(request, sub)
     return _json({**sub.to_dict(), "token": token}, 201)
 
@@ -189,9 +182,9 @@ def create(request: Request, body: SubscriptionIn) -> Response:
     dependencies=[allow(Role.public)],
     summary="One subscription (the subscriber with X-Subscription-Token, or an admin)",
 )
-def read(request: Request, subscription_id: Id, token: Token = None) -> Response:
+def read(request: Request, store: StoreDep, subscription_id: Id, token: Token = None) -> Response:
     _gate(request, token)
-    with _store(request).engine.connect() as conn:
+    with store.engine.connect() as conn:
         sub = _find(conn, subscription_id, token)
     _authorise(request, sub, token, "read")
     return _json(sub.to_dict())
@@ -202,11 +195,18 @@ def read(request: Request, subscription_id: Id, token: Token = None) -> Response
     dependencies=[allow(Role.public)],
     summary="Change a subscription (the subscriber with X-Subscription-Token, or an admin)",
 )
-def patch(request: Request, subscription_id: Id, body: SubscriptionPatch, token: Token = None) -> Response:
+def patch(
+    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
+    subscription_id: Id,
+    body: SubscriptionPatch,
+    token: Token = None,
+) -> Response:
     _gate(request, token)
-    with _store(request).write() as conn:
+    with store.write() as conn:
         _authorise(request, _find(conn, subscription_id, token), token, "update")
-        sub = subs.update_subscription(conn, subscription_id, body, _now(request))
+        sub = subs.update_subscription(conn, subscription_id, body, clock.now())
     _refresh(request, sub)
     return _json(sub.to_dict())
 
@@ -217,9 +217,9 @@ def patch(request: Request, subscription_id: Id, body: SubscriptionPatch, token:
     status_code=204,
     summary="Unsubscribe (the subscriber with X-Subscription-Token, or an admin)",
 )
-def remove(request: Request, subscription_id: Id, token: Token = None) -> Response:
+def remove(request: Request, store: StoreDep, subscription_id: Id, token: Token = None) -> Response:
     _gate(request, token)
-    with _store(request).write() as conn:
+    with store.write() as conn:
         _authorise(request, _find(conn, subscription_id, token), token, "delete")
         subs.delete_subscription(conn, subscription_id)
     _refresh(request, None, removed=subscription_id)

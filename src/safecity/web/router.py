@@ -22,8 +22,10 @@ from sqlalchemy import func, select
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
+from safecity.capability import SettingsDep, StoreDep
 from safecity.core.errors import NotFound
 from safecity.sensing import tables as t
+from safecity.settings import Settings
 from safecity.web import assets
 
 router = APIRouter(tags=["web"])
@@ -71,8 +73,7 @@ _ASSETS_NOTE = (
 _PAGE_LIBRARIES = ("leaflet", "uplot")
 
 
-def _page(request: Request, name: str) -> Response:
-    settings = request.app.state.settings
+def _page(settings: Settings, name: str) -> Response:
     missing = [m for m in assets.missing() if m in _PAGE_LIBRARIES]
     page = (
         (_STATIC / name)
@@ -92,9 +93,9 @@ def _page(request: Request, name: str) -> Response:
 
 
 @router.get("/", dependencies=[allow(Role.public)], summary="Operations dashboard", include_in_schema=False)
-def dashboard(request: Request) -> Response:
+def dashboard(settings: SettingsDep) -> Response:
     # public page, private data: it asks the operator to log in and reads the API with the token
-    return _page(request, "ops.html")
+    return _page(settings, "ops.html")
 
 
 @router.get("/ops", dependencies=[allow(Role.public)], include_in_schema=False)
@@ -104,17 +105,16 @@ def ops() -> Response:
 
 
 @router.get("/citizen", dependencies=[allow(Role.public)], summary="Citizen page", include_in_schema=False)
-def citizen(request: Request) -> Response:
+def citizen(settings: SettingsDep) -> Response:
     # no login: warnings, guides and shelters are public; the page reads /alerts/current and /shelters
-    return _page(request, "citizen.html")
+    return _page(settings, "citizen.html")
 
 
 @router.get(
     "/about", dependencies=[allow(Role.public)], summary="Platform status page", include_in_schema=False
 )
-def about(request: Request) -> Response:
-    sensing = request.app.state.sensing
-    with sensing.store.engine.connect() as conn:
+def about(store: StoreDep) -> Response:
+    with store.engine.connect() as conn:
         things = conn.execute(select(func.count()).select_from(t.things)).scalar_one()
         streams = conn.execute(select(func.count()).select_from(t.datastreams)).scalar_one()
         latest = conn.execute(select(func.max(t.datastreams.c.last_received_at))).scalar()

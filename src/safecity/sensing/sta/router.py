@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
+from safecity.capability import SettingsDep, provider
 from safecity.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from safecity.core.logging import get_logger
 from safecity.core.text import NUL_REFUSED, nul_path
@@ -23,6 +24,7 @@ from safecity.sensing.sta.model import BY_SET, ENTITIES
 from safecity.sensing.sta.options import parse_options
 from safecity.sensing.sta.paths import resolve, self_link
 from safecity.sensing.sta.query import Reader
+from safecity.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -46,22 +48,23 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
-def _sensing(request: Request) -> Sensing:
-    return request.app.state.sensing  # type: ignore[no-any-return]
+SensingDep = Annotated[Sensing, Depends(provider(Sensing))]
 
 
-def base_url(request: Request) -> str:
-    public: str | None = request.app.state.settings.public_url
-    if public:
-        return public.rstrip("/") + PREFIX
+def base_url(request: Request, settings: SettingsDep) -> str:
+    """The SensorThings root as clients see it: the configured public URL, else the request's."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + PREFIX
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-async def read_json(request: Request, *, per_row: bool = False) -> Any:
-    """The request's JSON body, within ``max_body_bytes``. A NUL character anywhere in it is refused
-    (PostgreSQL cannot store one; a 500 there, issue 13) unless ``per_row``: then ingest refuses the
-    rows holding one, and only those."""
-    limit = request.app.state.settings.max_body_bytes
+BaseUrl = Annotated[str, Depends(base_url)]
+
+
+async def read_json(request: Request, limit: int, *, per_row: bool = False) -> Any:
+    """The request's JSON body, within ``limit`` bytes (``max_body_bytes``). A NUL character anywhere in it
+    is refused (PostgreSQL cannot store one; a 500 there, issue 13) unless ``per_row``: then ingest
+    refuses the rows holding one, and only those."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body: {declared} bytes is over the limit of {limit}; send smaller batches")
@@ -84,9 +87,7 @@ async def read_json(request: Request, *, per_row: bool = False) -> Any:
 
 
 @router.get("", dependencies=[allow(Role.public)], summary="SensorThings service root")
-def service_root(request: Request) -> Response:
-    base = base_url(request)
-    settings = request.app.state.settings
+def service_root(request: Request, base: BaseUrl, settings: SettingsDep) -> Response:
     mqtt = request.app.state.mqtt_endpoints if hasattr(request.app.state, "mqtt_endpoints") else []
     return _json(
         {
@@ -105,10 +106,7 @@ def service_root(request: Request) -> Response:
 @router.get(
     "/{path:path}", dependencies=[allow(Role.public)], summary="Read entities, properties or references"
 )
-def read(path: str, request: Request) -> Response:
-    sensing = _sensing(request)
-    settings = request.app.state.settings
-    base = base_url(request)
+def read(path: str, request: Request, sensing: SensingDep, settings: SettingsDep, base: BaseUrl) -> Response:
     reader = Reader(sensing.store, base, settings.page_size)
     params = dict(request.query_params)
     with sensing.store.engine.connect() as conn:
@@ -142,14 +140,14 @@ def read(path: str, request: Request) -> Response:
     dependencies=[allow(Role.device, Role.operator)],
     summary="Data Array extension: create many observations",
 )
-async def create_observations(request: Request) -> Response:
+async def create_observations(
+    request: Request, sensing: SensingDep, settings: SettingsDep, base: BaseUrl
+) -> Response:
     principal = resolve_principal(request)
-    body = await read_json(request, per_row=True)
+    body = await read_json(request, settings.max_body_bytes, per_row=True)
     groups = parse_data_array(body)
-    sensing = _sensing(request)
     device = principal.thing_id if principal.kind == "device" else None
     result, slots = await _run(lambda: sensing.ingest.ingest_data_array(groups, device_thing=device))
-    base = base_url(request)
     prefix = f"{base}/Observations("
     answer: list[str] = []
     errors: list[dict[str, Any]] = []
@@ -200,11 +198,11 @@ def _check_device_may(principal: Principal, entity_name: str) -> None:
 @router.post(
     "/{path:path}", dependencies=[allow(Role.device, Role.operator)], summary="Create an entity (deep insert)"
 )
-async def create(path: str, request: Request) -> Response:
+async def create(
+    path: str, request: Request, sensing: SensingDep, settings: SettingsDep, base: BaseUrl
+) -> Response:
     principal = resolve_principal(request)
-    body = await read_json(request)
-    sensing = _sensing(request)
-    base = base_url(request)
+    body = await read_json(request, settings.max_body_bytes)
 
     def work() -> tuple[int | None, Any]:
         def tx(conn: Any, writer: Any) -> tuple[int | None, Any]:
@@ -261,9 +259,8 @@ def _device_body_check(conn: Any, sensing: Sensing, principal: Principal, res: A
             )
 
 
-async def _update(path: str, request: Request) -> Response:
-    body = await read_json(request)
-    sensing = _sensing(request)
+async def _update(path: str, request: Request, sensing: Sensing, settings: Settings, base: str) -> Response:
+    body = await read_json(request, settings.max_body_bytes)
     json_patch = request.headers.get("content-type", "").startswith("application/json-patch+json")
 
     def tx(conn: Any, writer: Any) -> Any:
@@ -280,7 +277,6 @@ async def _update(path: str, request: Request) -> Response:
         return res
 
     res = await _run(lambda: sensing.write(tx))
-    base = base_url(request)
     with sensing.store.engine.connect() as conn:
         updated = Reader(sensing.store, base, 1).one(
             conn, res.entity, res.entity_id, parse_options({}, res.entity)
@@ -303,18 +299,21 @@ def _apply_json_patch(current: dict[str, Any], operations: Any) -> dict[str, Any
 
 
 @router.patch("/{path:path}", dependencies=[allow(Role.operator)], summary="Update an entity")
-async def patch(path: str, request: Request) -> Response:
-    return await _update(path, request)
+async def patch(
+    path: str, request: Request, sensing: SensingDep, settings: SettingsDep, base: BaseUrl
+) -> Response:
+    return await _update(path, request, sensing, settings, base)
 
 
 @router.put("/{path:path}", dependencies=[allow(Role.operator)], summary="Update an entity (as PATCH)")
-async def put(path: str, request: Request) -> Response:
-    return await _update(path, request)
+async def put(
+    path: str, request: Request, sensing: SensingDep, settings: SettingsDep, base: BaseUrl
+) -> Response:
+    return await _update(path, request, sensing, settings, base)
 
 
 @router.delete("/{path:path}", dependencies=[allow(Role.operator)], summary="Delete an entity or a link")
-async def remove(path: str, request: Request) -> Response:
-    sensing = _sensing(request)
+async def remove(path: str, request: Request, sensing: SensingDep) -> Response:
 
     def tx(conn: Any, writer: Any) -> None:
         res = resolve(conn, path)

@@ -17,6 +17,11 @@ from safecity.warning.message import Message, Recipient
 EVENT = "alert"
 
 
+class AlertStream(Broadcaster):
+    """The public stream of issued alerts (``/alerts/stream``): the SSE channel publishes to it. Its own
+    type, so routes find it among the platform's services (the situation room's stream is another)."""
+
+
 class SseChannel:
     name = "sse"
 
