@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -16,14 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from safecity.audit import subscribers as audit_subscribers
 from safecity.audit.middleware import AuditMiddleware
 from safecity.audit.record import record
-from safecity.audit.router import router as audit_router
 from safecity.audit.service import AuditLog
 from safecity.auth.deps import allow
 from safecity.auth.model import Role
-from safecity.auth.router import router as auth_router
 from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
 from safecity.bus.router import bus_router
@@ -39,71 +35,83 @@ from safecity.capability import (
 )
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
-from safecity.core.events import Envelope, audited_types
 from safecity.core.logging import current_request_id, get_logger
 from safecity.core.worker import Worker as BackgroundWorker
 from safecity.hygiene.install import install_hygiene, log_mode
 from safecity.metrics import Metrics
-from safecity.sensing import mappings as property_mappings
-from safecity.sensing.catalogue import load_catalogue
-from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
 from safecity.sensing.health import stream_health
-from safecity.sensing.ingest import Ingest
-from safecity.sensing.quality import QCConfig, QualityControl
-from safecity.sensing.router import router as sensing_router
 from safecity.sensing.service import Sensing
-from safecity.sensing.sta.router import router as sta_router
 from safecity.settings import Settings, check_production
-from safecity.situation.broadcast import Broadcaster
-from safecity.situation.incident_router import router as incident_router
 from safecity.situation.incidents import Incidents
-from safecity.situation.router import router as situation_router
 from safecity.situation.service import Situation
 from safecity.store import Store, open_store
-from safecity.warning.channels import build_channels
 from safecity.warning.channels.sse import AlertStream
 from safecity.warning.delivery import Delivery
-from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
-from safecity.warning.recipients import RecipientFinder
-from safecity.warning.router import router as warning_router
 from safecity.warning.service import Warnings
-from safecity.warning.subscription_router import router as subscription_router
 from safecity.warning.wording import load_wordings
-from safecity.web.router import router as web_router
 
 log = get_logger(__name__)
 
 
 @dataclass
 class Platform:
-    """Everything the running platform is made of, built once from settings."""
+    """Everything the running platform is made of, built once from settings: the shared parts, and every
+    capability's services (by type in ``services``; the properties below name the common ones)."""
 
     settings: Settings
     store: Store
     bus: Bus
-    sensing: Sensing
-    auth: AuthService
     metrics: Metrics
     clock: Clock
-    incidents: Incidents
-    situation: Situation
-    warnings: Warnings
-    delivery: Delivery
-    alert_stream: Broadcaster
-    audit: AuditLog
     #: capabilities declared through safecity.capability (iterated by the app and the CLI)
     capabilities: list[Capability] = field(default_factory=list)
     #: every service by its type: routers take them as typed dependencies (safecity.capability.provider)
     services: Services = field(default_factory=Services)
     #: the declared capabilities' background workers, started and stopped with the app
     workers: list[BackgroundWorker] = field(default_factory=list)
-    #: the hand-wired services' background tasks (bus dispatcher, situation clock, warning delivery,
-    #: audit writer; MQTT ingest while it runs), each started and stopped by its service; /health and
-    #: /metrics show them
+    #: the workers services start and stop themselves (bus dispatcher, situation clock, warning delivery,
+    #: audit writer; MQTT ingest while it runs: ``Capability.tasks``); /health and /metrics show them
     tasks: list[BackgroundWorker] = field(default_factory=list)
+
+    @property
+    def context(self) -> Context:
+        return self.services.get(Context)
+
+    @property
+    def sensing(self) -> Sensing:
+        return self.services.get(Sensing)
+
+    @property
+    def auth(self) -> AuthService:
+        return self.services.get(AuthService)
+
+    @property
+    def incidents(self) -> Incidents:
+        return self.services.get(Incidents)
+
+    @property
+    def situation(self) -> Situation:
+        return self.services.get(Situation)
+
+    @property
+    def warnings(self) -> Warnings:
+        return self.services.get(Warnings)
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.services.get(Delivery)
+
+    @property
+    def alert_stream(self) -> AlertStream:
+        return self.services.get(AlertStream)
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.services.get(AuditLog)
 
 
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
+    """Open the store and the bus, then build every registered capability in order (safecity.capability)."""
     clock = clock or SystemClock()
     # configuration the platform cannot run without is checked before anything is opened
     load_wordings(settings.warning_languages, settings.warning_wording_dir)
@@ -113,113 +121,18 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     store = open_store(settings)
     store.migrate(migration_folders(capabilities))
     bus = open_bus(settings, store, clock)
-    bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
-    metrics = Metrics()
-    catalogue = load_catalogue()
-    with store.engine.connect() as conn:
-        property_mappings.apply(conn, catalogue)  # the city's own ObservedProperties (sensing/mappings.py)
-    qc = QualityControl(
-        QCConfig(future_tolerance_s=settings.future_tolerance_s, late_after_s=settings.late_after_s)
-    )
-    ingest = Ingest(store, bus, qc, catalogue, clock)
-
-    ingest.on_batch = metrics.count_batch
-    sensing = Sensing(store, bus, clock, catalogue, ingest)
-    auth = AuthService(
-        store, settings.jwt_secret.get_secret_value(), timedelta(minutes=settings.jwt_ttl_minutes)
-    )
-    incidents = Incidents(store, bus, clock)
-    situation = Situation(
-        store,
-        bus,
-        clock,
-        catalogue,
-        incidents,
-        rules_dir=settings.rules_dir,
-        tick_s=settings.situation_tick_s,
-    )
-    situation.on_batch_seconds = metrics.rule_batch_seconds.observe
-    alert_stream = AlertStream()  # the public stream of issued alerts (the SSE channel publishes to it)
-    channels = build_channels(settings, alert_stream)
-    delivery = Delivery(store, clock, channels, settings)
-    warnings = Warnings(
-        store,
-        bus,
-        clock,
-        incidents,
-        delivery,
-        RecipientFinder(store),
-        sender=settings.warning_sender,
-        public_url=settings.public_url,
-        auto_levels=settings.warning_auto_levels,
-        auto_hazards=settings.warning_auto_hazards,
-        cb_max_chars=settings.cb_max_chars,
-        cb_safety_max_chars=settings.cb_safety_max_chars,
-        short_sender=settings.warning_short_sender,
-        auto_evacuate=settings.warning_auto_evacuate,
-        auto_lower=settings.warning_auto_lower,
-        xsd=settings.cap_xsd,
-        broadcast_channels=[c for c in ("sse", "mastodon") if c in channels],
-        languages=settings.warning_languages,
-        wording_dir=settings.warning_wording_dir,
-        guides_dir=settings.guides_dir,
-    )
-
-    # the situation room hears of every draft, issue and import on its own stream (an automatic issue
-    # included), from the bus
-    def alerts_to_room(events: Sequence[Envelope]) -> None:
-        for e in events:
-            situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
-
-    bus.subscribe((ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), alerts_to_room, "situation.alerts")
-    audit = AuditLog(store)
-    # what the log keeps of other capabilities' acts (alerts issued, dead letters replayed) comes from
-    # the bus; every capability's events module is imported by now
-    bus.subscribe(audited_types(), audit_subscribers.event_recorder(audit), audit_subscribers.SUBSCRIBER)
-    situation.board_extras.append(
-        lambda: {
-            "alertDrafts": warnings.list(state="draft", limit=50),
-            "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
-        }
-    )
-    platform = Platform(
-        settings,
-        store,
-        bus,
-        sensing,
-        auth,
-        metrics,
-        clock,
-        incidents,
-        situation,
-        warnings,
-        delivery,
-        alert_stream,
-        audit,
-        capabilities,
-        tasks=[bus.worker, situation.clock_worker, delivery.worker, audit.worker],
-    )
+    platform = Platform(settings, store, bus, Metrics(), clock, capabilities, tasks=[bus.worker])
     _set_up_capabilities(platform, capability_settings)
     return platform
 
 
 def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]) -> None:
-    """Register the hand-wired services by type, then build each declared capability: its service,
-    its bus subscribers and its workers (started with the app)."""
+    """Register the shared parts by type, then build each capability in registration order: its service
+    (a later capability's build finds an earlier one's in ``ctx.services``), its bus subscribers, its
+    workers (started with the app) and the tasks its services run."""
     services = platform.services
-    for service in (
-        platform.settings,
-        platform.metrics,
-        platform.sensing,
-        platform.auth,
-        platform.incidents,
-        platform.situation,
-        platform.warnings,
-        platform.delivery,
-        platform.audit,
-        platform.alert_stream,
-    ):
-        services.add(service)
+    services.add(platform.settings)
+    services.add(platform.metrics)
     services.add(platform.store, Store)
     services.add(platform.bus, Bus)
     services.add(platform.clock, Clock)
@@ -240,6 +153,7 @@ def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]
         for sub in cap.subscriptions:
             platform.bus.subscribe(sub.type, sub.handler(ctx), sub.name)
         platform.workers.extend(make(ctx) for make in cap.workers)
+        platform.tasks.extend(make(ctx) for make in cap.tasks)
 
 
 def create_app(
@@ -258,13 +172,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mqtt = None
+        ctx = platform.context
         if start_services:
-            if settings.situation_enabled:
-                # before the bus starts: the engine subscribes and warms up first
-                platform.situation.start()
-            platform.warnings.start(ticker=True)  # renews alerts in force near their <expires>
+            # each capability's start before the bus dispatches (the rule engine subscribes and warms up)
+            for cap in platform.capabilities:
+                if cap.start is not None:
+                    cap.start(ctx)
             platform.bus.start()
-            platform.delivery.start()
             for worker in platform.workers:
                 worker.start()
             if settings.mqtt_enabled:
@@ -282,10 +196,9 @@ def create_app(
             for worker in reversed(platform.workers):
                 worker.stop()
             platform.bus.stop()
-            platform.situation.stop()
-            platform.warnings.stop()
-            platform.delivery.close()
-            platform.audit.close()  # writes the device entries still queued
+            for cap in reversed(platform.capabilities):
+                if cap.stop is not None:
+                    cap.stop(ctx)
 
     app = FastAPI(
         title="safecity",
@@ -307,18 +220,8 @@ def create_app(
     install_hygiene(app, settings, platform.metrics, clock=edge_clock)
     # added last, so it wraps every other middleware and sees each write's final status
     app.add_middleware(AuditMiddleware, audit=platform.audit, auth=platform.auth)
-    app.include_router(auth_router)
-    app.include_router(sta_router)
-    app.include_router(sensing_router)
-    app.include_router(web_router)
-    # incidents first: its /situation/rules/stats must win over the rules router's /situation/rules/{id}
-    app.include_router(incident_router)
-    app.include_router(situation_router)
-    app.include_router(warning_router)
-    app.include_router(subscription_router)
-    app.include_router(audit_router)
     app.include_router(bus_router(platform.bus, [allow(Role.admin)], record))
-    for cap in platform.capabilities:  # declared capabilities, after the built-in routes
+    for cap in platform.capabilities:  # every capability's routes, in registration order
         for capability_router in routers_of(cap):
             app.include_router(capability_router)
 

@@ -19,6 +19,8 @@ registered capabilities, so adding one touches nothing outside its package:
 * ``subscriptions``: bus subscribers with durable names (each has its own cursor: at least once);
 * ``workers``: background tasks (:class:`safecity.core.worker.Worker`, the one lifecycle) started and
   stopped with the app, their health on ``/health`` and ``/metrics``;
+* ``start``, ``stop``: what its services do when the app starts and stops (around the bus);
+* ``tasks``: the workers its services run themselves, for ``/health`` and ``/metrics``;
 * ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``).
 
 Built-in capabilities are listed in :data:`BUILT_IN`; a city adds its own with the setting
@@ -57,14 +59,20 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Capabilities shipped with the platform that declare themselves through :func:`setup`, in the order
 #: they are built and their routes mounted (a capability's ``build`` may use the services of those
-#: before it). Those not listed yet are still wired by hand in ``safecity.app`` (docs/architecture.md).
+#: before it; each one's ``stop`` runs in reverse order). Add new ones before ``safecity.audit``.
 BUILT_IN: tuple[str, ...] = (
+    "safecity.auth",
     "safecity.sensing",
     "safecity.geo",
     "safecity.evacuation",
+    "safecity.situation",
+    "safecity.warning",
+    "safecity.web",
     "safecity.quake",
     "safecity.flood",
     "safecity.dispatch",
+    # last: it subscribes to the audited events every capability before it declares
+    "safecity.audit",
 )
 
 
@@ -96,6 +104,15 @@ class Capability:
     subscriptions: Sequence[Subscription] = ()
     workers: Sequence[Callable[[Context], Worker]] = ()
     layers: Sequence[Layer] = ()
+    #: called when the app starts, after every capability is built and before the bus dispatches (the
+    #: rule engine loads its rules, warms up and subscribes here), in registration order
+    start: Callable[[Context], None] | None = None
+    #: called when the app stops, after the bus has stopped, in reverse registration order; also when
+    #: the app ran without its services (tests), so it must tolerate a ``start`` that never ran
+    stop: Callable[[Context], None] | None = None
+    #: the workers its services start and stop themselves (the delivery worker, the audit writer...):
+    #: listed on ``/health`` and ``/metrics`` with the others, not started by the app
+    tasks: Sequence[Callable[[Context], Worker]] = ()
 
 
 #: What a layer's ``base`` returns: ``(SELECT id, geom, <queryable columns...>, id column, geometry column,

@@ -32,12 +32,8 @@ REPORT = {
 
 @pytest.fixture
 def iapi(settings: Settings, platform: Platform) -> Iterator[Api]:
-    """The application with the incident register, as app.py will wire it (until it does)."""
-    if getattr(platform, "incidents", None) is None:
-        platform.incidents = Incidents(platform.store, platform.bus, platform.clock)
+    """The application with the incident register (the situation capability's routes)."""
     app = create_app(settings, platform, start_services=False)
-    if not any(getattr(r, "original_router", r) is incident_router.router for r in app.routes):
-        app.include_router(incident_router.router)
     platform.auth.create_user("operator1", "operator-password", {Role.operator})
     with TestClient(app) as client:
         r = client.post("/auth/token", data={"username": "operator1", "password": "operator-password"})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from safecity.capability import Capability, LayerQuery
+    from safecity.capability import Capability, Context, LayerQuery
+    from safecity.sensing.service import Sensing
 
 
 def _sensors() -> LayerQuery:
@@ -15,15 +16,38 @@ def _sensors() -> LayerQuery:
     return sensors_layer()
 
 
+def _sensing(ctx: Context) -> Sensing:
+    from safecity.sensing import mappings
+    from safecity.sensing.catalogue import load_catalogue
+    from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
+    from safecity.sensing.ingest import Ingest
+    from safecity.sensing.quality import QCConfig, QualityControl
+    from safecity.sensing.service import Sensing
+
+    settings = ctx.settings
+    ctx.bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
+    catalogue = load_catalogue()
+    with ctx.store.engine.connect() as conn:
+        mappings.apply(conn, catalogue)  # the city's own ObservedProperties (sensing/mappings.py)
+    qc = QualityControl(
+        QCConfig(future_tolerance_s=settings.future_tolerance_s, late_after_s=settings.late_after_s)
+    )
+    ingest = Ingest(ctx.store, ctx.bus, qc, catalogue, ctx.clock)
+    ingest.on_batch = ctx.metrics.count_batch
+    return Sensing(ctx.store, ctx.bus, ctx.clock, catalogue, ingest)
+
+
 def setup() -> Capability:
-    """The sensing capability (safecity.capability): its public map layer of sensors. Its service, routes
-    and MQTT are still wired in safecity.app (moving them here is open work, docs/architecture.md)."""
+    """The sensing capability (safecity.capability): SensorThings and its own routes, the service, and its
+    public map layer of sensors. Its MQTT extension is started by safecity.app with the server."""
     from safecity.capability import Capability, Layer
 
     return Capability(
         name="sensing",
         summary="OGC SensorThings API, ingest and quality control.",
+        routers=("safecity.sensing.sta.router:router", "safecity.sensing.router:router"),
         tables=("safecity.sensing.tables",),
+        build=_sensing,
         layers=(
             Layer(
                 "sensors",

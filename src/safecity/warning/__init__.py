@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Warning: CAP 1.2 alerts, wording, targeting, delivery over channels, and citizens' subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safecity.capability import Capability, Context
+    from safecity.core.events import Envelope
+    from safecity.core.worker import Worker
+    from safecity.warning.service import Warnings
+
+
+def _warnings(ctx: Context) -> Warnings:
+    from safecity.situation.incidents import Incidents
+    from safecity.situation.service import Situation
+    from safecity.warning.channels import build_channels
+    from safecity.warning.channels.sse import AlertStream
+    from safecity.warning.delivery import Delivery
+    from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
+    from safecity.warning.recipients import RecipientFinder
+    from safecity.warning.service import Warnings
+
+    settings = ctx.settings
+    alert_stream = AlertStream()  # the public stream of issued alerts (the SSE channel publishes to it)
+    ctx.services.add(alert_stream)
+    channels = build_channels(settings, alert_stream)
+    delivery = Delivery(ctx.store, ctx.clock, channels, settings)
+    ctx.services.add(delivery)
+    warnings = Warnings(
+        ctx.store,
+        ctx.bus,
+        ctx.clock,
+        ctx.services.get(Incidents),
+        delivery,
+        RecipientFinder(ctx.store),
+        sender=settings.warning_sender,
+        public_url=settings.public_url,
+        auto_levels=settings.warning_auto_levels,
+        auto_hazards=settings.warning_auto_hazards,
+        cb_max_chars=settings.cb_max_chars,
+        cb_safety_max_chars=settings.cb_safety_max_chars,
+        short_sender=settings.warning_short_sender,
+        auto_evacuate=settings.warning_auto_evacuate,
+        auto_lower=settings.warning_auto_lower,
+        xsd=settings.cap_xsd,
+        broadcast_channels=[c for c in ("sse", "mastodon") if c in channels],
+        languages=settings.warning_languages,
+        wording_dir=settings.warning_wording_dir,
+        guides_dir=settings.guides_dir,
+    )
+    situation = ctx.services.get(Situation)
+
+    # the situation room hears of every draft, issue and import on its own stream (an automatic issue
+    # included), from the bus
+    def alerts_to_room(events: Sequence[Envelope]) -> None:
+        for e in events:
+            situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
+
+    ctx.bus.subscribe((ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), alerts_to_room, "situation.alerts")
+    situation.board_extras.append(
+        lambda: {
+            "alertDrafts": warnings.list(state="draft", limit=50),
+            "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
+        }
+    )
+    return warnings
+
+
+def _start(ctx: Context) -> None:
+    from safecity.warning.delivery import Delivery
+    from safecity.warning.service import Warnings
+
+    ctx.services.get(Warnings).start(ticker=True)  # renews alerts in force near their <expires>
+    ctx.services.get(Delivery).start()
+
+
+def _stop(ctx: Context) -> None:
+    from safecity.warning.delivery import Delivery
+    from safecity.warning.service import Warnings
+
+    ctx.services.get(Warnings).stop()
+    ctx.services.get(Delivery).close()
+
+
+def _delivery(ctx: Context) -> Worker:
+    from safecity.warning.delivery import Delivery
+
+    return ctx.services.get(Delivery).worker
+
+
+def setup() -> Capability:
+    """The warning capability (safecity.capability): alerts, delivery, subscriptions and their routes."""
+    from safecity.capability import Capability
+
+    return Capability(
+        name="warning",
+        summary="CAP alerts, wording, targeting, delivery and subscriptions.",
+        routers=("safecity.warning.router:router", "safecity.warning.subscription_router:router"),
+        tables=(
+            "safecity.warning.tables",
+            "safecity.warning.delivery_tables",
+            "safecity.warning.subscription_tables",
+        ),
+        build=_warnings,
+        start=_start,
+        stop=_stop,
+        tasks=(_delivery,),
+    )
