@@ -13,10 +13,13 @@ if TYPE_CHECKING:
 
 def _audit(ctx: Context) -> AuditLog:
     from safecity.audit import subscribers
+    from safecity.audit.record import RequestAudit
     from safecity.audit.service import AuditLog
+    from safecity.auth.access_log import AccessLog
     from safecity.core.events import audited_types
 
     audit = AuditLog(ctx.store)
+    ctx.services.add(RequestAudit(audit), AccessLog)  # what auth audits (logins, keys) goes through it
     # what the log keeps of other capabilities' acts (alerts issued, dead letters replayed) comes from the
     # bus; the capabilities registered before this one have imported their events modules by now
     ctx.bus.subscribe(audited_types(), subscribers.event_recorder(audit), subscribers.SUBSCRIBER)

@@ -11,7 +11,7 @@ from fastapi import Request
 from safecity.audit.model import ActorKind, AuditEvent
 from safecity.audit.service import AuditLog
 from safecity.auth.model import Principal
-from safecity.core.logging import get_logger
+from safecity.core.logging import current_request_id, get_logger
 
 log = get_logger(__name__)
 
@@ -19,6 +19,31 @@ log = get_logger(__name__)
 def audit_of(request: Request) -> AuditLog | None:
     """The application's audit log (None in an application built without one)."""
     return getattr(request.app.state, "audit", None)
+
+
+class RequestAudit:
+    """The audit log as auth's :class:`~safecity.auth.access_log.AccessLog` (auth cannot import audit)."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    def record(
+        self, request: Request, action: str, target: str, outcome: str, *, actor: Principal | None = None
+    ) -> None:
+        record(request, action, target, outcome, actor=actor)
+
+    def refused(self, request: Request, action: str, claimed: str, outcome: str) -> None:
+        self.audit.defer(
+            AuditEvent(
+                action=action,
+                target=f"user:{claimed}",
+                actor=claimed,
+                actor_kind=ActorKind.rejected,
+                outcome=outcome,
+                client=request.client.host if request.client else None,
+                request_id=current_request_id(),
+            )
+        )
 
 
 def record(

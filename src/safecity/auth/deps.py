@@ -13,11 +13,11 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from safecity.auth.access_log import access_log_of
 from safecity.auth.model import ANONYMOUS, Principal, Role
 from safecity.auth.service import AuthService
 from safecity.capability import provider
 from safecity.core.errors import Forbidden, SafecityError, Unauthorized
-from safecity.core.logging import current_request_id
 
 
 def _auth_service(request: Request) -> AuthService:
@@ -33,22 +33,9 @@ def client_of(request: Request) -> str | None:
 def refused_login(request: Request, action: str, claimed: str, error: SafecityError) -> None:
     """Audit a refused password (queued: a flood of guesses must not become a flood of commits).
     The name as given (bounded), never the password."""
-    audit = getattr(request.app.state, "audit", None)
-    if audit is None:
-        return
-    from safecity.audit.model import ActorKind, AuditEvent
-
-    audit.defer(
-        AuditEvent(
-            action=action,
-            target=f"user:{claimed[:64]}",
-            actor=claimed[:64],
-            actor_kind=ActorKind.rejected,
-            outcome=str(error.status),
-            client=client_of(request),
-            request_id=current_request_id(),
-        )
-    )
+    log = access_log_of(request)
+    if log is not None:
+        log.refused(request, action, claimed[:64], str(error.status))
 
 
 def resolve_principal(request: Request) -> Principal:

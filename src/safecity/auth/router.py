@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 
-from safecity.audit.record import record
+from safecity.auth.access_log import access_log_of
 from safecity.auth.deps import allow, client_of, refused_login, resolve_principal
 from safecity.auth.model import Role
 from safecity.auth.service import AuthService
@@ -42,7 +42,8 @@ def token(
     except SafecityError as e:  # wrong (401), throttled (429) or no hash slot (503)
         refused_login(request, "auth.login_failed", username, e)
         raise
-    record(request, "auth.login", f"user:{principal.name}", "200", actor=principal)
+    if (log := access_log_of(request)) is not None:
+        log.record(request, "auth.login", f"user:{principal.name}", "200", actor=principal)
     access, ttl = auth.issue_token(principal)
     return Token(access_token=access, expires_in=ttl)
 
@@ -76,5 +77,6 @@ def revoke_key(request: Request, auth: AuthDep, key_prefix: str) -> Revoked:
             where="key_prefix",
             message_ko=f"{key_prefix[:12]}(으)로 시작하는 유효한 API 키가 없습니다",
         )
-    record(request, "auth.key_revoked", f"key:{key_prefix[:12]}", "200")
+    if (log := access_log_of(request)) is not None:
+        log.record(request, "auth.key_revoked", f"key:{key_prefix[:12]}", "200")
     return Revoked(revoked=n)
