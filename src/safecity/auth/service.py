@@ -19,12 +19,12 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy.engine import Connection
 
 from safecity.auth.guard import LoginGuard
 from safecity.auth.model import Principal, Role
 from safecity.auth.tables import api_keys, users
 from safecity.core.errors import BadRequest, Conflict, NotFound, Unauthorized
-from safecity.sensing.service import thing_exists
 from safecity.store import Store
 
 _HASHER = PasswordHasher()
@@ -33,6 +33,10 @@ KEY_PREFIX_LEN = 12
 #: Seconds a verified device key (or a user's active state) is trusted before it is looked up again:
 #: how long a revocation or a disabled account made in another process takes to stop one here.
 KEY_RECHECK_S = 2.0
+
+#: Whether a Thing exists (asked before a device key is made for it). The sensing capability, above auth
+#: in the layers, answers it: it sets :attr:`AuthService.thing_exists` when it is built.
+ThingExists = Callable[[Connection, int], bool]
 MAX_CACHED_KEYS = 100_000
 
 
@@ -56,6 +60,7 @@ class AuthService:
         self._secret = jwt_secret
         self._ttl = token_ttl
         self.guard = guard or LoginGuard()
+        self.thing_exists: ThingExists | None = None
         # Verified device keys, so a busy device does not cost a query per request; each is looked up
         # again after KEY_RECHECK_S, so a key revoked by another process stops here too. Revocation
         # in this process clears them at once.
@@ -180,7 +185,7 @@ class AuthService:
     def create_api_key(self, thing_id: int, label: str | None = None) -> str:
         key = "sck_" + secrets.token_urlsafe(32)
         with self.store.write() as conn:
-            if not thing_exists(conn, thing_id):
+            if self.thing_exists is not None and not self.thing_exists(conn, thing_id):
                 raise NotFound(f"Thing {thing_id} does not exist; create it first", where="thing_id")
             conn.execute(
                 insert(api_keys).values(

@@ -17,12 +17,13 @@ def _sensors() -> LayerQuery:
 
 
 def _sensing(ctx: Context) -> Sensing:
+    from safecity.auth.service import AuthService
     from safecity.sensing import mappings
     from safecity.sensing.catalogue import load_catalogue
     from safecity.sensing.events import OBSERVATIONS_ACCEPTED, decode_v1
     from safecity.sensing.ingest import Ingest
     from safecity.sensing.quality import QCConfig, QualityControl
-    from safecity.sensing.service import Sensing
+    from safecity.sensing.service import Sensing, thing_exists
 
     settings = ctx.settings
     ctx.bus.register_decoder(OBSERVATIONS_ACCEPTED, decode_v1, version=1)
@@ -34,6 +35,8 @@ def _sensing(ctx: Context) -> Sensing:
     )
     ingest = Ingest(ctx.store, ctx.bus, qc, catalogue, ctx.clock)
     ingest.on_batch = ctx.metrics.count_batch
+    # auth (below sensing) asks whether a Thing exists before it makes a device key for it
+    ctx.services.get(AuthService).thing_exists = thing_exists
     return Sensing(ctx.store, ctx.bus, ctx.clock, catalogue, ingest)
 
 

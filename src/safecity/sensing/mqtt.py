@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from safecity.core.logging import get_logger
 from safecity.sensing.events import ENTITY_CHANGED, OBSERVATIONS_ACCEPTED, entity_changes, observations
+from safecity.sensing.mqtt_audit import batch_recorder, refusal_recorder
 from safecity.sensing.mqtt_ingest import Pipeline, to_observation
 from safecity.sensing.mqtt_notify import Notifier
 from safecity.sensing.mqtt_port import NOBODY, Incoming, Transport, base_url, error_topic
@@ -107,8 +108,6 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     deferred = _Deferred()
     engine = platform.store.engine
     pipeline = Pipeline(platform.sensing.ingest, engine.connect, deferred)
-    from safecity.audit.mqtt import batch_recorder
-
     # every write is audited, MQTT publishes too (one entry per publisher and batch)
     pipeline.on_batch = batch_recorder(platform.audit)
     pipeline.key_active = platform.auth.key_active
@@ -118,7 +117,6 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
 
         transport = await ExternalBroker.connect(settings.mqtt_url, pipeline.submit)
     else:
-        from safecity.audit.mqtt import refusal_recorder
         from safecity.sensing.mqtt_broker import EmbeddedBroker
 
         embedded = await EmbeddedBroker.start(settings, platform.auth, pipeline.submit)

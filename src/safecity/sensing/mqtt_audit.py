@@ -4,6 +4,9 @@
 A device may publish thousands of readings a second; an entry per message would cost the ingest path
 about a sixth of a core (25 µs each). The batch is the unit the platform commits, so one entry per
 publisher and batch still says who wrote what, when, from where and whether it was stored.
+
+It lives in sensing, which owns the MQTT pipeline, and writes through audit's public API (audit sits
+below sensing in the layers; from audit it was an upward import).
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ def refusal_recorder(audit: AuditLog) -> Callable[[str | None, str | None, str |
     """An ``EmbeddedBroker.on_refused`` hook: one entry per refused MQTT connection (password guessing
     over MQTT is audited like over HTTP, issue 13). The name is as given (bounded), never the password."""
 
-    def record(username: str | None, client_id: str | None, address: str | None, error: SafecityError) -> None:
+    def record(
+        username: str | None, client_id: str | None, address: str | None, error: SafecityError
+    ) -> None:
         audit.defer(
             AuditEvent(
                 action="mqtt.CONNECT",
