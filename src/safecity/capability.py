@@ -71,6 +71,7 @@ BUILT_IN: tuple[str, ...] = (
     "safecity.quake",
     "safecity.flood",
     "safecity.dispatch",
+    "safecity.care",
     # last: it subscribes to the audited events every capability before it declares
     "safecity.audit",
 )

@@ -57,6 +57,8 @@ PARAMS = {
     "name": "no-such-file.css",
     "call_id": "999999",
     "callsign": "no-such-unit",
+    "person_id": "999999",
+    "purpose": "location",
 }
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 

@@ -12,6 +12,7 @@ class Role(StrEnum):
     device = "device"  # a sensor or gateway, by its Thing's API key: posts observations
     operator = "operator"  # situation-room staff: manage sensors, incidents, alerts
     dispatcher = "dispatcher"  # 119 dispatchers: calls, units, dispatches (safecity.dispatch)
+    guardian = "guardian"  # a protected person's guardian or carer (safecity.care): their own only
     admin = "admin"  # everything, including users and keys
 
 

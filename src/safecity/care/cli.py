@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``safecity care ...``: opens the store from settings itself (a capability's CLI never imports the app)."""
+
+from __future__ import annotations
+
+import orjson
+import typer
+
+cli = typer.Typer(help="Protecting vulnerable people: trackers, consent, fences.", no_args_is_help=True)
+
+
+@cli.command("housekeeping")
+def housekeeping() -> None:
+    """Purge positions and access records past their retention and send the batched notices due."""
+    from safecity.bus import open_bus
+    from safecity.capability import cli_settings, load_settings_of
+    from safecity.care import setup
+    from safecity.care.service import Care
+    from safecity.care.settings import CareSettings
+    from safecity.core.clock import SystemClock
+    from safecity.store import open_store
+
+    settings = cli_settings()
+    own = load_settings_of(setup())
+    assert isinstance(own, CareSettings)
+    store = open_store(settings)
+    clock = SystemClock()
+    bus = open_bus(settings, store, clock)
+    try:
+        done = Care(store, clock, bus, None, own).housekeeping()
+        typer.echo(orjson.dumps(done).decode())
+    finally:
+        bus.stop()
+        store.close()
+
+
+@cli.command("law")
+def law() -> None:
+    """Print the articles the capability implements and where the code does each."""
+    from safecity.care.law import articles
+
+    for a in articles().values():
+        typer.echo(f"{a.id}\t{a.law}\n\t{a.en}\n\t{a.code}")

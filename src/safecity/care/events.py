@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Events the care capability publishes. Payloads never carry a position of a person who has not
+consented, and never a diagnosis; they name the person by id."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from safecity.core.events import Event
+
+
+class ConsentWithdrawn(Event):
+    """A consent was withdrawn; for ``location``, the person's positions and access records are gone."""
+
+    type = "care.ConsentWithdrawn"
+    person_id: int = Field(alias="personId")
+    purpose: str
+    positions_destroyed: int = Field(alias="positionsDestroyed")
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"
+
+
+class ProvisionNotified(Event):
+    """A notice of provision (위치정보법 §19) went to the person or their 보호의무자."""
+
+    type = "care.ProvisionNotified"
+    person_id: int = Field(alias="personId")
+    notice_id: int = Field(alias="noticeId")
+    addressed_to: str = Field(alias="addressedTo")
+    provisions: int
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP routes of the care capability: ``/care/...`` for operators and guardians, ``/tracking/...``
+for the trackers (public routes: a tracker proves itself with the key issued for it)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from safecity.auth.deps import allow, resolve_principal
+from safecity.auth.model import Principal, Role
+from safecity.capability import provider
+from safecity.care import trackers
+from safecity.care.law import articles
+from safecity.care.model import Actor, ConsentIn, DeviceIn, GuardianIn, PersonIn, Purpose
+from safecity.care.service import Care
+from safecity.core.errors import BadRequest
+from safecity.core.logging import current_request_id
+
+router = APIRouter(prefix="/care", tags=["care"])
+tracking = APIRouter(prefix="/tracking", tags=["care"])
+
+CareDep = Annotated[Care, Depends(provider(Care))]
+Who = Annotated[Principal, Depends(resolve_principal)]
+PEOPLE = (Role.operator, Role.guardian)
+
+#: Largest tracker request body read (an OwnTracks app that was offline sends a list of locations).
+MAX_BODY = 1_000_000
+
+
+def actor_of(request: Request, who: Principal, reason: str | None = None) -> Actor:
+    return Actor(
+        who.name,
+        who.kind,
+        frozenset(r.value for r in who.roles),
+        request.client.host if request.client else None,
+        current_request_id(),
+        reason,
+    )
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.get("/law", dependencies=[allow(Role.public)], summary="The articles the care capability implements")
+def law() -> Response:
+    return _json(
+        [{"id": a.id, "law": a.law, "ko": a.ko, "en": a.en, "code": a.code} for a in articles().values()]
+    )
+
+
+@router.post(
+    "/people", status_code=201, dependencies=[allow(Role.operator)], summary="Register a protected person"
+)
+def add_person(body: PersonIn, care: CareDep, request: Request, who: Who) -> Response:
+    return _json(care.add_person(body, actor_of(request, who)).public(), 201)
+
+
+@router.get("/people", dependencies=[allow(*PEOPLE)], summary="The people the caller looks after")
+def list_people(care: CareDep, request: Request, who: Who, reason: str | None = None) -> Response:
+    return _json([p.public() for p in care.people_of(actor_of(request, who, reason))])
+
+
+@router.get("/people/{person_id}", dependencies=[allow(*PEOPLE)], summary="One protected person")
+def get_person(
+    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    actor = actor_of(request, who, reason)
+    person = care.person(person_id, actor)
+    return _json({**person.public(), "consents": [c.public() for c in care.consents_of(person_id)]})
+
+
+@router.post(
+    "/people/{person_id}/guardians",
+    status_code=201,
+    dependencies=[allow(Role.operator)],
+    summary="Add a guardian or carer",
+)
+def add_guardian(person_id: int, body: GuardianIn, care: CareDep, request: Request, who: Who) -> Response:
+    return _json(care.add_guardian(person_id, body, actor_of(request, who)), 201)
+
+
+@router.post(
+    "/people/{person_id}/consents/{purpose}",
+    status_code=201,
+    dependencies=[allow(Role.operator)],
+    summary="Record a consent received (위치정보법 §15/§18/§25/§26, PIPA §23)",
+)
+def give_consent(
+    person_id: int, purpose: Purpose, body: ConsentIn, care: CareDep, request: Request, who: Who
+) -> Response:
+    return _json(care.give_consent(person_id, purpose, body, actor_of(request, who)).public(), 201)
+
+
+@router.delete(
+    "/people/{person_id}/consents/{purpose}",
+    dependencies=[allow(*PEOPLE)],
+    summary="Withdraw a consent: the positions and their records are destroyed at once (§24)",
+)
+def withdraw(person_id: int, purpose: Purpose, care: CareDep, request: Request, who: Who) -> Response:
+    return _json({"destroyed": care.withdraw(person_id, purpose, actor_of(request, who))})
+
+
+@router.post(
+    "/people/{person_id}/devices",
+    status_code=201,
+    dependencies=[allow(Role.operator)],
+    summary="Register a tracker; its key is shown once",
+)
+def add_device(person_id: int, body: DeviceIn, care: CareDep, request: Request, who: Who) -> Response:
+    device, key = care.add_device(person_id, body, actor_of(request, who))
+    return _json(
+        {
+            "id": device.id,
+            "personId": person_id,
+            "protocol": device.protocol,
+            "topicId": device.topic_id,
+            "key": key,
+        },
+        201,
+    )
+
+
+@router.get(
+    "/people/{person_id}/positions",
+    dependencies=[allow(*PEOPLE)],
+    summary="A person's positions (guardians: their own people; operators: with a reason). Audited",
+)
+def get_positions(
+    person_id: int,
+    care: CareDep,
+    request: Request,
+    who: Who,
+    reason: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    found = care.positions(person_id, actor_of(request, who, reason), since, until, limit)
+    return _json([p.public() for p in found])
+
+
+@router.get(
+    "/people/{person_id}/access",
+    dependencies=[allow(*PEOPLE)],
+    summary="The person's access record: each collection, use and provision of their positions (§16②)",
+)
+def get_access(
+    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    return _json(care.access_record(person_id, actor_of(request, who, reason)))
+
+
+@router.get(
+    "/people/{person_id}/notices",
+    dependencies=[allow(*PEOPLE)],
+    summary="Notices of provision sent or collecting (§19)",
+)
+def get_notices(
+    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    return _json(care.notices_of(person_id, actor_of(request, who, reason)))
+
+
+# -- trackers ------------------------------------------------------------------------------------
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"body: larger than {MAX_BODY} bytes", where="body")
+    return body
+
+
+@tracking.api_route(
+    "/osmand",
+    methods=["GET", "POST"],
+    dependencies=[allow(Role.public)],
+    summary="OsmAnd / Traccar Client protocol (query, form or JSON); the device id is its issued key",
+)
+async def osmand(request: Request, care: CareDep) -> Response:
+    now = care.clock.now()
+    params: dict[str, Any] = dict(request.query_params)
+    body = await _body(request) if request.method == "POST" else b""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind == "application/json":
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise BadRequest(f"body: not JSON ({e})", where="body") from None
+        if not isinstance(doc, dict):
+            raise BadRequest("body: expected a JSON object with 'location' and 'device_id'", where="body")
+        message = trackers.traccar_json({**params, **doc}, now)
+    else:
+        if body and kind == "application/x-www-form-urlencoded":
+            from urllib.parse import parse_qsl
+
+            params.update(parse_qsl(body.decode("utf-8", "replace")))
+        message = trackers.osmand(params, now)
+    device = care.device_by_key(message.key)
+    await _ingest(care, device, message.fixes)
+    return Response(status_code=200)
+
+
+@tracking.post(
+    "/owntracks",
+    dependencies=[allow(Role.public)],
+    summary="OwnTracks HTTP mode: the app's JSON; Basic credentials whose password is the issued key",
+)
+async def owntracks(request: Request, care: CareDep) -> Response:
+    body = await _body(request)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body: not JSON ({e})", where="body") from None
+    items = doc if isinstance(doc, list) else [doc]
+    for i, m in enumerate(items):
+        if not isinstance(m, dict) or "_type" not in m:
+            raise BadRequest(f"{i}/_type: missing (an OwnTracks message names its _type)", where=f"{i}/_type")
+    fixes = trackers.owntracks(doc, care.clock.now())
+    if fixes:
+        device = care.device_by_key(_basic_password(request) or request.query_params.get("key"))
+        await _ingest(care, device, fixes)
+    return _json([])  # OwnTracks expects a JSON array (messages for the app): we send none
+
+
+def _basic_password(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        return base64.b64decode(header[6:].strip()).decode().partition(":")[2] or None
+    except (binascii.Error, UnicodeDecodeError):
+        raise BadRequest("Authorization: Basic credentials are not valid base64 'user:password'") from None
+
+
+async def _ingest(care: Care, device: Any, fixes: list[Any]) -> None:
+    import asyncio
+
+    # the store write is blocking: off the event loop, as the other ingest paths do
+    await asyncio.to_thread(care.ingest, device, fixes)

@@ -1,0 +1,616 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The care service: protected people, their guardians, consents, trackers and positions, with the
+location-information law built in (``data/law.toml``; docs/care.md maps each article to the code).
+
+* No position is stored without an active location consent (위치정보법 §15/§18); a child aged 8 or
+  under or an adult ward is consented for by a 보호의무자, in writing (§26); a dementia diagnosis needs
+  its own consent (PIPA §23).
+* Every collection, use and provision is recorded in ``care_access`` in the same transaction as the
+  act (§16②); each provision to a guardian is notified at once or in batches (§19, :mod:`.records`).
+* Withdrawing the location consent destroys the positions and their records in the withdrawal's own
+  transaction (§24): nothing is left to purge later.
+* Every read of personal data is also written to the platform's hash-chained audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from safecity.audit.model import AuditEvent
+from safecity.audit.service import AuditLog
+from safecity.bus.port import Bus
+from safecity.care import records
+from safecity.care.events import ConsentWithdrawn
+from safecity.care.law import cite
+from safecity.care.model import (
+    Actor,
+    Basis,
+    Consent,
+    ConsentIn,
+    Device,
+    DeviceIn,
+    Fix,
+    GuardianIn,
+    GuardianKind,
+    IngestResult,
+    Person,
+    PersonIn,
+    PersonKind,
+    Position,
+    Purpose,
+)
+from safecity.care.settings import CareSettings
+from safecity.care.tables import access, consents, devices, guardians, notices, people, positions
+from safecity.core.clock import Clock
+from safecity.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from safecity.store import Store
+
+SEOUL = ZoneInfo("Asia/Seoul")
+#: 위치정보법 §26: the protector consents for a child of this age or younger (data/law.toml LIA-26).
+PROTECTOR_AGE_MAX = 8
+#: §25: a child under this age is consented for by the legal representative.
+LEGAL_REP_AGE_BELOW = 14
+KEY_PREFIX = "trk_"
+
+#: Called after fixes are committed, in time order per person (fences, trips, wandering).
+FixListener = Callable[[Sequence[Position]], None]
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+class Care:
+    def __init__(
+        self, store: Store, clock: Clock, bus: Bus, audit: AuditLog | None, settings: CareSettings
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.bus = bus
+        self.audit = audit
+        self.settings = settings
+        self.listeners: list[FixListener] = []
+        #: called inside a location withdrawal's transaction with (conn, person_id): the other care
+        #: tables that hold what the positions told (fence states, trips)
+        self.on_withdraw: list[Callable[[Connection, int], None]] = []
+        #: device key hash → device, and the people with an active location consent: the hot path of
+        #: 3,300 fixes/s reads neither table per fix. Both are dropped on any change.
+        self._devices: dict[str, Device] = {}
+        self._consented: dict[int, bool] = {}
+        #: the OwnTracks MQTT listener when a broker is configured (safecity.care.mqtt)
+        self.owntracks: Any = None
+
+    # -- people ----------------------------------------------------------------------------------
+    def add_person(self, body: PersonIn, actor: Actor) -> Person:
+        now = self.clock.now()
+        if body.kind == PersonKind.dementia and body.diagnosis_consent is None:
+            raise BadRequest(
+                f"diagnosisConsent: a dementia diagnosis is health information; record its separate "
+                f"consent ({cite('PIPA-23')})",
+                where="diagnosisConsent",
+                message_ko="diagnosisConsent: 치매 진단은 건강정보(민감정보)이므로 별도의 동의가 필요합니다 "
+                "(개인정보 보호법 제23조)",
+            )
+        row = {
+            "name": body.name,
+            "kind": body.kind.value,
+            "birth_date": body.birth_date,
+            "ward": body.ward,
+            "home_lon": body.home_lon,
+            "home_lat": body.home_lat,
+            "notify_mode": body.notify_mode.value,
+            "created_at": now,
+            "created_by": actor.name,
+        }
+        with self.store.write() as conn:
+            pid = int(conn.execute(insert(people).values(**row).returning(people.c.id)).scalar_one())
+            if body.diagnosis_consent is not None:
+                c = body.diagnosis_consent
+                conn.execute(
+                    insert(consents).values(
+                        person_id=pid,
+                        purpose=Purpose.diagnosis.value,
+                        basis=c.basis.value,
+                        given_by=c.given_by,
+                        written=c.written,
+                        document_ref=c.document_ref,
+                        given_at=c.given_at or now,
+                        recorded_by=actor.name,
+                    )
+                )
+        self._audit(actor, "care.person_added", f"care:person:{pid}", {"kind": body.kind.value})
+        return self.person(pid, actor)
+
+    def person(self, person_id: int, actor: Actor) -> Person:
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False)
+            return self._person(conn, person_id)
+
+    def people_of(self, actor: Actor) -> list[Person]:
+        """Operators see everyone (audited); a guardian or carer sees the people they look after."""
+        q = select(people).order_by(people.c.id)
+        if not _is_operator(actor):
+            mine = select(guardians.c.person_id).where(guardians.c.username == actor.name)
+            q = q.where(people.c.id.in_(mine))
+        with self.store.engine.connect() as conn:
+            found = [_person(r) for r in conn.execute(q).mappings()]
+        self._audit(actor, "personal.read", "care:people", {"count": len(found), "reason": actor.reason})
+        return found
+
+    def _person(self, conn: Connection, person_id: int) -> Person:
+        row = conn.execute(select(people).where(people.c.id == person_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"person {person_id} is not registered", where="person_id")
+        return _person(row)
+
+    def add_guardian(self, person_id: int, body: GuardianIn, actor: Actor) -> dict[str, Any]:
+        with self.store.write() as conn:
+            self._person(conn, person_id)
+            try:
+                gid = conn.execute(
+                    insert(guardians)
+                    .values(person_id=person_id, **body.model_dump())
+                    .returning(guardians.c.id)
+                ).scalar_one()
+            except IntegrityError:
+                raise Conflict(
+                    f"username: {body.username} already looks after person {person_id}", where="username"
+                ) from None
+        self._audit(actor, "care.guardian_added", f"care:person:{person_id}", {"guardian": body.username})
+        return {"id": gid, "personId": person_id, **body.model_dump(by_alias=True, mode="json")}
+
+    def guardians_of(self, person_id: int) -> list[dict[str, Any]]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(guardians).where(guardians.c.person_id == person_id)).mappings()
+            return [dict(r) for r in rows]
+
+    # -- consent ---------------------------------------------------------------------------------
+    def give_consent(self, person_id: int, purpose: Purpose, body: ConsentIn, actor: Actor) -> Consent:
+        now = self.clock.now()
+        with self.store.write() as conn:
+            person = self._person(conn, person_id)
+            self._check_basis(conn, person, purpose, body, now)
+            active = self._active_consent(conn, person_id, purpose)
+            if active is not None:
+                raise Conflict(f"person {person_id} already has an active {purpose.value} consent")
+            cid = conn.execute(
+                insert(consents)
+                .values(
+                    person_id=person_id,
+                    purpose=purpose.value,
+                    basis=body.basis.value,
+                    given_by=body.given_by,
+                    written=body.written,
+                    document_ref=body.document_ref,
+                    given_at=body.given_at or now,
+                    recorded_by=actor.name,
+                )
+                .returning(consents.c.id)
+            ).scalar_one()
+            if purpose == Purpose.diagnosis and person.kind != PersonKind.dementia:
+                conn.execute(update(people).where(people.c.id == person_id).values(kind="dementia"))
+        self._consented.pop(person_id, None)
+        self._audit(actor, "care.consent_given", f"care:person:{person_id}", {"purpose": purpose.value})
+        return self.consents_of(person_id, cid)[0]
+
+    def _check_basis(
+        self, conn: Connection, person: Person, purpose: Purpose, c: ConsentIn, now: datetime
+    ) -> None:
+        """The consent must come from whom the law names for this person (§15/§25/§26, PIPA §23)."""
+        today = now.astimezone(SEOUL).date()
+        age = age_on(person.birth_date, today) if person.birth_date else None
+        if person.kind == PersonKind.child and age is None:
+            raise BadRequest(
+                "birthDate: a child's age decides who may consent (위치정보법 §25/§26)", where="birthDate"
+            )
+        if person.ward or (age is not None and age <= PROTECTOR_AGE_MAX):
+            required, article = Basis.protector, "LIA-26"
+        elif age is not None and age < LEGAL_REP_AGE_BELOW:
+            required, article = Basis.legal_representative, "LIA-25"
+        else:
+            required, article = Basis.self_, "LIA-15"
+        if c.basis != required:
+            raise BadRequest(
+                f"basis: this person's {purpose.value} consent is given as '{required.value}' ({cite(article)})",
+                where="basis",
+                message_ko=f"basis: 이 사람의 동의는 '{required.value}' 방식으로 받아야 합니다 ({cite(article)})",
+            )
+        if required == Basis.self_:
+            return
+        legal = conn.execute(
+            select(guardians.c.id).where(
+                guardians.c.person_id == person.id,
+                guardians.c.username == c.given_by,
+                guardians.c.legal.is_(True),
+            )
+        ).first()
+        if legal is None:
+            raise BadRequest(
+                f"givenBy: {c.given_by} is not registered as this person's 보호의무자/법정대리인 (legal guardian)",
+                where="givenBy",
+                message_ko=f"givenBy: {c.given_by}은(는) 이 사람의 보호의무자/법정대리인으로 등록되어 있지 않습니다",
+            )
+        if required == Basis.protector and not (c.written and c.document_ref):
+            raise BadRequest(
+                f"documentRef: the protector consents in writing with proof of being the protector ({cite('LIA-26')})",
+                where="documentRef",
+                message_ko="documentRef: 보호의무자는 서면으로 동의하고 보호의무자임을 증명하는 서면을 첨부해야 합니다 (위치정보법 제26조)",
+            )
+
+    def _active_consent(self, conn: Connection, person_id: int, purpose: Purpose) -> Consent | None:
+        row = (
+            conn.execute(
+                select(consents).where(
+                    consents.c.person_id == person_id,
+                    consents.c.purpose == purpose.value,
+                    consents.c.withdrawn_at.is_(None),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _consent(row)
+
+    def consents_of(self, person_id: int, consent_id: int | None = None) -> list[Consent]:
+        q = select(consents).where(consents.c.person_id == person_id).order_by(consents.c.id)
+        if consent_id is not None:
+            q = q.where(consents.c.id == consent_id)
+        with self.store.engine.connect() as conn:
+            return [_consent(r) for r in conn.execute(q).mappings()]
+
+    def withdraw(self, person_id: int, purpose: Purpose, actor: Actor) -> dict[str, int]:
+        """Withdraw a consent (§24). For ``location``: the positions, fence states, access records and
+        notices are destroyed in this transaction and the trackers stop being accepted; for
+        ``diagnosis``: the diagnosis is erased (the person's kind becomes ``other``)."""
+        now = self.clock.now()
+        with self.store.write() as conn:
+            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
+            active = self._active_consent(conn, person_id, purpose)
+            if active is None:
+                raise NotFound(f"person {person_id} has no active {purpose.value} consent", where="purpose")
+            conn.execute(
+                update(consents)
+                .where(consents.c.id == active.id)
+                .values(withdrawn_at=now, withdrawn_by=actor.name)
+            )
+            destroyed = {"positions": 0, "accessRecords": 0, "notices": 0}
+            if purpose == Purpose.location:
+                destroyed["positions"] = conn.execute(
+                    delete(positions).where(positions.c.person_id == person_id)
+                ).rowcount
+                destroyed["accessRecords"] = conn.execute(
+                    delete(access).where(access.c.person_id == person_id)
+                ).rowcount
+                destroyed["notices"] = conn.execute(
+                    delete(notices).where(notices.c.person_id == person_id)
+                ).rowcount
+                conn.execute(update(devices).where(devices.c.person_id == person_id).values(active=False))
+                for hook in self.on_withdraw:
+                    hook(conn, person_id)
+            else:
+                conn.execute(
+                    update(people).where(people.c.id == person_id).values(kind=PersonKind.other.value)
+                )
+            self.bus.publish(
+                conn,
+                ConsentWithdrawn(
+                    person_id=person_id, purpose=purpose.value, positions_destroyed=destroyed["positions"]
+                ),
+            )
+        self._devices.clear()
+        self._consented.pop(person_id, None)
+        # the audit keeps that it happened and how much was destroyed, never a position
+        self._audit(
+            actor,
+            "care.consent_withdrawn",
+            f"care:person:{person_id}",
+            {"purpose": purpose.value, **destroyed},
+        )
+        return destroyed
+
+    # -- devices ---------------------------------------------------------------------------------
+    def add_device(self, person_id: int, body: DeviceIn, actor: Actor) -> tuple[Device, str]:
+        """Register a tracker; returns it with its key (shown once, stored only as a hash)."""
+        key = KEY_PREFIX + secrets.token_urlsafe(18)
+        with self.store.write() as conn:
+            self._person(conn, person_id)
+            try:
+                did = conn.execute(
+                    insert(devices)
+                    .values(
+                        person_id=person_id,
+                        protocol=body.protocol,
+                        topic_id=body.topic_id,
+                        key_hash=key_hash(key),
+                        active=True,
+                        created_at=self.clock.now(),
+                    )
+                    .returning(devices.c.id)
+                ).scalar_one()
+            except IntegrityError:
+                raise Conflict(f"topicId: {body.topic_id} is already registered", where="topicId") from None
+        self._audit(actor, "care.device_added", f"care:person:{person_id}", {"device": did})
+        return Device(did, person_id, body.protocol, body.topic_id), key
+
+    def device_by_key(self, key: str | None) -> Device:
+        """The active device whose key this is; Unauthorized otherwise (the message never says which)."""
+        if not key:
+            raise Unauthorized("tracker key missing: use the key issued when the device was registered")
+        h = key_hash(key)
+        found = self._devices.get(h)
+        if found is None:
+            with self.store.engine.connect() as conn:
+                row = (
+                    conn.execute(select(devices).where(devices.c.key_hash == h, devices.c.active.is_(True)))
+                    .mappings()
+                    .first()
+                )
+            if row is None:
+                raise Unauthorized(
+                    "unknown or revoked tracker key", message_ko="등록되지 않았거나 폐기된 단말기 키입니다"
+                )
+            found = Device(row["id"], row["person_id"], row["protocol"], row["topic_id"])
+            self._devices[h] = found
+        return found
+
+    def device_by_topic(self, topic_id: str) -> Device | None:
+        with self.store.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(devices).where(devices.c.topic_id == topic_id, devices.c.active.is_(True))
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else Device(row["id"], row["person_id"], row["protocol"], row["topic_id"])
+
+    # -- positions -------------------------------------------------------------------------------
+    def ingest(self, device: Device, fixes: Sequence[Fix]) -> IngestResult:
+        """Store a device's fixes. Refused (403, nothing stored) without an active location consent;
+        a fix repeated (same device and time) is stored once; late fixes are stored in their place in
+        the history (listeners get them in time order and decide what a late fix means)."""
+        if not fixes:
+            return IngestResult(0, 0)
+        now = self.clock.now()
+        limit = now + timedelta(seconds=self.settings.max_future_s)
+        for i, f in enumerate(fixes):
+            if f.at > limit:
+                raise BadRequest(
+                    f"timestamp: fix {i} is {f.at.isoformat()}, in the future (device clock wrong?)",
+                    where="timestamp",
+                    message_ko=f"timestamp: {i}번째 위치의 시각 {f.at.isoformat()}이(가) 미래입니다 (단말기 시계 확인)",
+                )
+        if not self._has_location_consent(device.person_id):
+            raise Forbidden(
+                f"person {device.person_id} has no active location consent: nothing is stored ({cite('LIA-15')})",
+                message_ko=f"위치정보 수집 동의가 없어 저장하지 않았습니다 ({cite('LIA-15')})",
+            )
+        rows = [
+            {
+                "person_id": device.person_id,
+                "device_id": device.id,
+                "at": f.at,
+                "lon": f.lon,
+                "lat": f.lat,
+                "accuracy_m": f.accuracy_m,
+                "speed_ms": f.speed_ms,
+                "bearing": f.bearing,
+                "altitude_m": f.altitude_m,
+                "battery": f.battery,
+                "received_at": now,
+            }
+            for f in fixes
+        ]
+        with self.store.write() as conn:
+            stored_at = [r[0] for r in conn.execute(self._insert_new().returning(positions.c.at), rows).all()]
+            if stored_at:
+                records.collect(conn, device.person_id, now, len(stored_at), min(stored_at), max(stored_at))
+        stored = sorted(
+            (
+                Position(device.person_id, device.id, f.at, f.lon, f.lat, f.accuracy_m, f.speed_ms, f.battery)
+                for f in fixes
+            ),
+            key=lambda p: p.at,
+        )
+        if stored_at and self.listeners:
+            new = set(stored_at)
+            fresh = [p for p in stored if p.at in new]
+            for listener in self.listeners:
+                listener(fresh)
+        return IngestResult(len(stored_at), len(fixes) - len(stored_at))
+
+    def _insert_new(self) -> Any:
+        if self.store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(positions).on_conflict_do_nothing(index_elements=["device_id", "at"])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(positions).on_conflict_do_nothing(index_elements=["device_id", "at"])
+
+    def _has_location_consent(self, person_id: int) -> bool:
+        known = self._consented.get(person_id)
+        if known is None:
+            with self.store.engine.connect() as conn:
+                known = self._active_consent(conn, person_id, Purpose.location) is not None
+            self._consented[person_id] = known
+        return known
+
+    def positions(
+        self,
+        person_id: int,
+        actor: Actor,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[Position]:
+        """A person's positions, newest first, for an entitled reader: the read is recorded (§16②),
+        notified when it is a provision to a guardian (§19) and written to the audit log."""
+        q = select(positions).where(positions.c.person_id == person_id)
+        if since is not None:
+            q = q.where(positions.c.at >= since)
+        if until is not None:
+            q = q.where(positions.c.at <= until)
+        q = q.order_by(positions.c.at.desc()).limit(limit)
+        now = self.clock.now()
+        with self.store.write() as conn:
+            action = self._entitled(conn, person_id, actor, positions=True)
+            found = [
+                Position(
+                    r["person_id"],
+                    r["device_id"],
+                    r["at"],
+                    r["lon"],
+                    r["lat"],
+                    r["accuracy_m"],
+                    r["speed_ms"],
+                    r["battery"],
+                )
+                for r in conn.execute(q).mappings()
+            ]
+            purpose = actor.reason or "보호자 위치 확인 / guardian checks the position"
+            notice = records.read(conn, self.bus, person_id, now, action, actor.name, purpose, found)
+        self._audit(
+            actor,
+            "personal.read",
+            f"care:person:{person_id}:positions",
+            {"count": len(found), "reason": actor.reason, "access": action, "notice": notice},
+        )
+        return found
+
+    def latest(self, person_id: int, actor: Actor) -> Position | None:
+        found = self.positions(person_id, actor, limit=1)
+        return found[0] if found else None
+
+    def access_record(self, person_id: int, actor: Actor) -> list[dict[str, Any]]:
+        """The person's access record (who collected, used or received their positions, when, why)."""
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False)
+            rows = records.access_rows(conn, person_id)
+        self._audit(
+            actor,
+            "personal.read",
+            f"care:person:{person_id}:access",
+            {"count": len(rows), "reason": actor.reason},
+        )
+        return rows
+
+    def notices_of(self, person_id: int, actor: Actor) -> list[dict[str, Any]]:
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False)
+            return records.notice_rows(conn, person_id)
+
+    def housekeeping(self) -> dict[str, int]:
+        """Retention purge and the batched notices that are due (run by the capability's worker)."""
+        now = self.clock.now()
+        with self.store.write() as conn:
+            done = records.purge(
+                conn, now, self.settings.position_retention_days, self.settings.access_retention_days
+            )
+            done["noticesSent"] = records.flush_due(conn, self.bus, now)
+        return done
+
+    # -- who may see what ------------------------------------------------------------------------
+    def _entitled(
+        self, conn: Connection, person_id: int, actor: Actor, *, positions: bool, withdraw: bool = False
+    ) -> str:
+        """``use`` for an operator (with a reason), ``provide`` for the person's guardian; Forbidden
+        for anyone else. Carers see the person but not positions. NotFound when there is no person."""
+        self._person(conn, person_id)
+        if actor.kind == "system":
+            return "use"
+        if _is_operator(actor):
+            if positions and len((actor.reason or "").strip()) < self.settings.operator_reason_min_chars:
+                raise BadRequest(
+                    "reason: an operator states why they read a person's positions (위치정보법 §16, audited)",
+                    where="reason",
+                    message_ko="reason: 개인위치정보를 열람하는 사유를 적어 주십시오 (감사 기록에 남습니다)",
+                )
+            return "use"
+        link = conn.execute(
+            select(guardians.c.kind).where(
+                guardians.c.person_id == person_id, guardians.c.username == actor.name
+            )
+        ).first()
+        if (
+            link is None
+            or (positions and link[0] != GuardianKind.guardian.value)
+            or (withdraw and link[0] != GuardianKind.guardian.value)
+        ):
+            raise Forbidden(
+                f"{actor.name} does not look after person {person_id}",
+                message_ko=f"{actor.name}님은 이 사람의 보호자가 아닙니다",
+            )
+        return "provide"
+
+    def _audit(self, actor: Actor, action: str, target: str, details: dict[str, Any]) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(
+            AuditEvent(
+                action=action,
+                target=target,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                outcome="ok",
+                client=actor.client,
+                request_id=actor.request_id,
+                details=details,
+            )
+        )
+
+    def count_positions(self, person_id: int | None = None) -> int:
+        q = select(func.count()).select_from(positions)
+        if person_id is not None:
+            q = q.where(positions.c.person_id == person_id)
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+
+def _is_operator(actor: Actor) -> bool:
+    return bool({"operator", "admin"} & actor.roles)
+
+
+def _person(r: Any) -> Person:
+    from safecity.care.model import NotifyMode
+
+    return Person(
+        r["id"],
+        r["name"],
+        PersonKind(r["kind"]),
+        r["birth_date"],
+        bool(r["ward"]),
+        r["home_lon"],
+        r["home_lat"],
+        NotifyMode(r["notify_mode"]),
+        r["created_at"],
+    )
+
+
+def _consent(r: Any) -> Consent:
+    return Consent(
+        r["id"],
+        r["person_id"],
+        Purpose(r["purpose"]),
+        Basis(r["basis"]),
+        r["given_by"],
+        bool(r["written"]),
+        r["document_ref"],
+        r["given_at"],
+        r["withdrawn_at"],
+    )
+
+
+__all__ = ["Care", "FixListener", "key_hash"]

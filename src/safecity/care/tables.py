@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The care capability's tables (its own Alembic branch, ``care/migrations``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from safecity.store.metadata import metadata
+from safecity.store.types import IdType, JSONDoc, Timestamp
+
+people = sa.Table(
+    "care_people",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # child | elderly_alone | dementia | other
+    sa.Column("birth_date", sa.Date, nullable=True),
+    sa.Column("ward", sa.Boolean, nullable=False, default=False),  # 피성년후견인 / severe disability (§26)
+    sa.Column("home_lon", sa.Float, nullable=True),
+    sa.Column("home_lat", sa.Float, nullable=True),
+    sa.Column("notify_mode", sa.String(10), nullable=False, default="immediate"),  # §19: or batched
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.String(120), nullable=False),
+)
+
+guardians = sa.Table(
+    "care_guardians",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("username", sa.String(120), nullable=False),  # the platform user (role guardian)
+    sa.Column("relation", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # guardian (sees positions) | carer (check-ins)
+    sa.Column("legal", sa.Boolean, nullable=False),  # 보호의무자 / 법정대리인: may consent for the person
+    sa.Column("phone", sa.String(40), nullable=True),
+    sa.UniqueConstraint("person_id", "username", name="uq_care_guardians_person_user"),
+)
+
+consents = sa.Table(
+    "care_consents",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),  # location | diagnosis
+    sa.Column("basis", sa.String(24), nullable=False),  # self | legal_representative | protector
+    sa.Column("given_by", sa.String(120), nullable=False),
+    sa.Column("written", sa.Boolean, nullable=False),
+    sa.Column("document_ref", sa.String(200), nullable=True),
+    sa.Column("given_at", Timestamp, nullable=False),
+    sa.Column("recorded_by", sa.String(120), nullable=False),
+    sa.Column("withdrawn_at", Timestamp, nullable=True),
+    sa.Column("withdrawn_by", sa.String(120), nullable=True),
+)
+
+devices = sa.Table(
+    "care_devices",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("protocol", sa.String(12), nullable=False),  # osmand | owntracks
+    # OwnTracks over MQTT: "<user>/<device>" of its topic (the broker authenticated it)
+    sa.Column("topic_id", sa.String(200), nullable=True, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # sha256 of the issued key
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+positions = sa.Table(
+    "care_positions",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("device_id", sa.ForeignKey("care_devices.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),  # when the device fixed it
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("accuracy_m", sa.Float, nullable=True),
+    sa.Column("speed_ms", sa.Float, nullable=True),
+    sa.Column("bearing", sa.Float, nullable=True),
+    sa.Column("altitude_m", sa.Float, nullable=True),
+    sa.Column("battery", sa.Float, nullable=True),  # percent
+    sa.Column("received_at", Timestamp, nullable=False),
+    # a repeated fix (an app resending after a lost answer) is stored once
+    sa.UniqueConstraint("device_id", "at", name="uq_care_positions_device_at"),
+    sa.Index("ix_care_positions_person_at", "person_id", "at"),
+)
+
+access = sa.Table(
+    "care_access",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),  # collect | use | provide
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("recipient", sa.String(120), nullable=True),  # provide: who received it
+    sa.Column("purpose", sa.String(300), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("first_at", Timestamp, nullable=True),
+    sa.Column("last_at", Timestamp, nullable=True),
+    sa.Column("notice_id", IdType, nullable=True),
+    sa.Index("ix_care_access_person_at", "person_id", "at"),
+)
+
+notices = sa.Table(
+    "care_notices",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("addressed_to", sa.String(120), nullable=False),  # the person, or the 보호의무자 who consented
+    sa.Column("opened_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp, nullable=True),  # None: a batch still collecting
+    sa.Column("provisions", sa.Integer, nullable=False),
+    sa.Column("body", JSONDoc, nullable=False),  # ko/en text and the provisions listed
+)

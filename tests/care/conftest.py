@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The care capability served for real (uvicorn on a free port) on a manual clock, on both stores, with
+an operator, two guardians of one child and a guardian of nobody."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from safecity.app import Platform, build_platform, create_app
+from safecity.auth.model import Role
+from safecity.care.service import Care
+from safecity.core.clock import ManualClock
+from safecity.settings import Settings
+
+#: A Monday morning in Seoul (08:00 KST).
+START = datetime(2026, 5, 4, 23, 0, tzinfo=UTC)
+PASSWORD = "care-test-password"
+
+
+@dataclass
+class CareEnv:
+    url: str
+    platform: Platform
+    clock: ManualClock
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def care(self) -> Care:
+        return self.platform.services.get(Care)
+
+    def client(self, who: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers.get(who or "", {}), timeout=30)
+
+    def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
+        with self.client(who) as c:
+            return c.request(method, path, **kw)
+
+    def child(self, *, age: int = 7, consent: bool = True, notify: str = "immediate") -> int:
+        """A child with mom (legal guardian, consents in writing) and dad (guardian), and its
+        location consent (§26 for a child of 8 or under)."""
+        birth = f"{START.year - age - 1}-12-01"
+        r = self.call(
+            "op",
+            "POST",
+            "/care/people",
+            json={
+                "name": "김하늘",
+                "kind": "child",
+                "birthDate": birth,
+                "homeLon": 126.9780,
+                "homeLat": 37.5665,
+                "notifyMode": notify,
+            },
+        )
+        assert r.status_code == 201, r.text
+        pid = int(r.json()["id"])
+        for user, legal in (("mom", True), ("dad", False)):
+            g = self.call(
+                "op",
+                "POST",
+                f"/care/people/{pid}/guardians",
+                json={"username": user, "relation": "parent", "legal": legal},
+            )
+            assert g.status_code == 201, g.text
+        if consent:
+            c = self.call(
+                "op",
+                "POST",
+                f"/care/people/{pid}/consents/location",
+                json={
+                    "basis": "protector" if age <= 8 else "legal_representative",
+                    "givenBy": "mom",
+                    "written": True,
+                    "documentRef": "form-2026-0001",
+                },
+            )
+            assert c.status_code == 201, c.text
+        return pid
+
+    def device(self, pid: int, protocol: str = "osmand", topic_id: str | None = None) -> str:
+        r = self.call(
+            "op", "POST", f"/care/people/{pid}/devices", json={"protocol": protocol, "topicId": topic_id}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+
+def serve(settings: Settings, platform: Platform) -> tuple[uvicorn.Server, threading.Thread]:
+    app = create_app(settings, platform)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    return server, thread
+
+
+@pytest.fixture
+def care_env(settings: Settings) -> Iterator[CareEnv]:
+    clock = ManualClock(START)
+    platform = build_platform(settings, clock=clock)
+    for user, role in (
+        ("op", Role.operator),
+        ("mom", Role.guardian),
+        ("dad", Role.guardian),
+        ("stranger", Role.guardian),
+    ):
+        platform.auth.create_user(user, PASSWORD, {role})
+    server, thread = serve(settings, platform)
+    env = CareEnv(f"http://127.0.0.1:{settings.port}", platform, clock)
+    try:
+        for user in ("op", "mom", "dad", "stranger"):
+            r = httpx.post(env.url + "/auth/token", data={"username": user, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            env.headers[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield env
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        platform.bus.stop()
+        platform.store.close()
