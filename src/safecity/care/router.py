@@ -176,11 +176,19 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-@tracking.api_route(
+@tracking.get(
     "/osmand",
-    methods=["GET", "POST"],
     dependencies=[allow(Role.public)],
-    summary="OsmAnd / Traccar Client protocol (query, form or JSON); the device id is its issued key",
+    summary="OsmAnd / Traccar Client protocol (query parameters); the device id is its issued key",
+)
+async def osmand_get(request: Request, care: CareDep) -> Response:
+    return await osmand(request, care)
+
+
+@tracking.post(
+    "/osmand",
+    dependencies=[allow(Role.public)],
+    summary="OsmAnd / Traccar Client protocol (query, form or Traccar Client 9's JSON)",
 )
 async def osmand(request: Request, care: CareDep) -> Response:
     now = care.clock.now()
