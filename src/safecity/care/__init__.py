@@ -40,6 +40,15 @@ def _housekeeping(ctx: Context) -> Worker:
     )
 
 
+def _fence_clock(ctx: Context) -> Worker:
+    """Fences decide on the clock too: a delay that passed, a dwell, a schedule window that opened."""
+    from safecity.care.service import Care
+    from safecity.core.worker import Worker
+
+    care = ctx.services.get(Care)
+    return Worker("care.fences", lambda: len(care.fences.tick()), interval_s=care.settings.fence_tick_s)
+
+
 def _owntracks(ctx: Context) -> Worker:
     """OwnTracks over MQTT when a broker is configured: the listener runs on paho's network thread,
     started by this worker's first step and stopped with it."""
@@ -72,5 +81,5 @@ def setup() -> Capability:
         tables=("safecity.care.tables",),
         migrations=Path(__file__).with_name("migrations"),
         build=_build,
-        workers=(_housekeeping, _owntracks),
+        workers=(_housekeeping, _fence_clock, _owntracks),
     )

@@ -4,6 +4,8 @@ consented, and never a diagnosis; they name the person by id."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from safecity.core.events import Event
@@ -29,6 +31,24 @@ class ProvisionNotified(Event):
     notice_id: int = Field(alias="noticeId")
     addressed_to: str = Field(alias="addressedTo")
     provisions: int
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"
+
+
+class FenceAlert(Event):
+    """A fence decided something about a person: enter, exit, dwell, crossed, or a schedule violation
+    (should be inside/outside). Carries the fix's position: its subscribers are the person's
+    guardians and the operators, who are entitled to it."""
+
+    type = "care.FenceAlert"
+    person_id: int = Field(alias="personId")
+    fence_id: int = Field(alias="fenceId")
+    fence: str
+    kind: str
+    at: datetime
+    lon: float | None = None
+    lat: float | None = None
 
     def ordering_key(self) -> str:
         return f"person:{self.person_id}"

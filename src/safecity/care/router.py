@@ -16,6 +16,7 @@ from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.capability import provider
 from safecity.care import trackers
+from safecity.care.fences import FenceIn
 from safecity.care.law import articles
 from safecity.care.model import Actor, ConsentIn, DeviceIn, GuardianIn, PersonIn, Purpose
 from safecity.care.service import Care
@@ -251,3 +252,58 @@ async def _ingest(care: Care, device: Any, fixes: list[Any]) -> None:
 
     # the store write is blocking: off the event loop, as the other ingest paths do
     await asyncio.to_thread(care.ingest, device, fixes)
+
+
+# -- fences --------------------------------------------------------------------------------------
+@router.post(
+    "/people/{person_id}/fences",
+    status_code=201,
+    dependencies=[allow(*PEOPLE)],
+    summary="Draw a fence for a person (enter/exit with a delay, dwell, should be inside/outside on a schedule)",
+)
+def add_fence(person_id: int, body: FenceIn, care: CareDep, request: Request, who: Who) -> Response:
+    fence = care.add_fence(person_id, body, actor_of(request, who))
+    return _json({"id": fence.id, "personId": person_id, "name": fence.name, "rule": fence.rule}, 201)
+
+
+@router.get("/people/{person_id}/fences", dependencies=[allow(*PEOPLE)], summary="A person's fences")
+def list_fences(
+    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    found = care.fences_of(person_id, actor_of(request, who, reason))
+    return _json(
+        [
+            {
+                "id": f.id,
+                "name": f.name,
+                "rule": f.rule,
+                "delayS": f.delay_s,
+                "dwellS": f.dwell_s,
+                "polygon": [list(c) for c in f.shape.exterior.coords],
+                "schedule": [w.model_dump(mode="json", by_alias=True) for w in f.schedule],
+            }
+            for f in found
+        ]
+    )
+
+
+@router.delete(
+    "/people/{person_id}/fences/{fence_id}",
+    status_code=204,
+    dependencies=[allow(*PEOPLE)],
+    summary="Remove a fence",
+)
+def remove_fence(person_id: int, fence_id: int, care: CareDep, request: Request, who: Who) -> Response:
+    care.remove_fence(person_id, fence_id, actor_of(request, who))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/people/{person_id}/alerts",
+    dependencies=[allow(*PEOPLE)],
+    summary="The alerts a person's fences raised (with positions: audited)",
+)
+def list_alerts(
+    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    return _json(care.alerts_of(person_id, actor_of(request, who, reason)))

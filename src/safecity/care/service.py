@@ -29,6 +29,7 @@ from safecity.audit.service import AuditLog
 from safecity.bus.port import Bus
 from safecity.care import records
 from safecity.care.events import ConsentWithdrawn
+from safecity.care.fences import Fence, FenceIn, Fences
 from safecity.care.law import cite
 from safecity.care.model import (
     Actor,
@@ -61,7 +62,7 @@ LEGAL_REP_AGE_BELOW = 14
 KEY_PREFIX = "trk_"
 
 #: Called after fixes are committed, in time order per person (fences, trips, wandering).
-FixListener = Callable[[Sequence[Position]], None]
+FixListener = Callable[[Sequence[Position]], object]
 
 
 def key_hash(key: str) -> str:
@@ -91,6 +92,10 @@ class Care:
         self._consented: dict[int, bool] = {}
         #: the OwnTracks MQTT listener when a broker is configured (safecity.care.mqtt)
         self.owntracks: Any = None
+        #: server-side fences: they follow every stored fix and forget a person on withdrawal
+        self.fences = Fences(store, clock, bus)
+        self.listeners.append(self.fences.on_fixes)
+        self.on_withdraw.append(self.fences.forget)
 
     # -- people ----------------------------------------------------------------------------------
     def add_person(self, body: PersonIn, actor: Actor) -> Person:
@@ -521,6 +526,44 @@ class Care:
             )
             done["noticesSent"] = records.flush_due(conn, self.bus, now)
         return done
+
+    # -- fences ----------------------------------------------------------------------------------
+    def add_fence(self, person_id: int, body: FenceIn, actor: Actor) -> Fence:
+        """A guardian draws fences for their own people; an operator for anyone."""
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
+        fence = self.fences.add(person_id, body)
+        self._audit(
+            actor, "care.fence_added", f"care:person:{person_id}", {"fence": fence.id, "rule": fence.rule}
+        )
+        return fence
+
+    def fences_of(self, person_id: int, actor: Actor) -> list[Fence]:
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False)
+        return self.fences.of(person_id)
+
+    def remove_fence(self, person_id: int, fence_id: int, actor: Actor) -> None:
+        with self.store.engine.connect() as conn:
+            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
+        self.fences.remove(person_id, fence_id)
+        self._audit(actor, "care.fence_removed", f"care:person:{person_id}", {"fence": fence_id})
+
+    def alerts_of(self, person_id: int, actor: Actor) -> list[dict[str, Any]]:
+        """The fence alerts (they hold positions: a read like :meth:`positions`, recorded and audited)."""
+        now = self.clock.now()
+        found = self.fences.alerts_of(person_id)
+        with self.store.write() as conn:
+            action = self._entitled(conn, person_id, actor, positions=True)
+            purpose = actor.reason or "보호자 알림 확인 / guardian checks the alerts"
+            records.read(conn, self.bus, person_id, now, action, actor.name, purpose, [])
+        self._audit(
+            actor,
+            "personal.read",
+            f"care:person:{person_id}:alerts",
+            {"count": len(found), "reason": actor.reason},
+        )
+        return found
 
     # -- who may see what ------------------------------------------------------------------------
     def _entitled(

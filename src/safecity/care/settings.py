@@ -36,6 +36,9 @@ class CareSettings(BaseModel):
         "MQTT is off (HTTP still works).",
     )
     mqtt_topic: str = Field("owntracks/+/+", description="The OwnTracks location topic filter.")
+    fence_tick_s: float = Field(
+        5.0, gt=0, description="How often fences check delays, dwell and schedules without a new fix."
+    )
     housekeeping_interval_s: float = Field(
         60.0, gt=0, description="How often retention purges and batched notices run."
     )

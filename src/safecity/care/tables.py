@@ -113,3 +113,39 @@ notices = sa.Table(
     sa.Column("provisions", sa.Integer, nullable=False),
     sa.Column("body", JSONDoc, nullable=False),  # ko/en text and the provisions listed
 )
+
+fences = sa.Table(
+    "care_fences",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("wkt", sa.Text, nullable=False),  # WGS84 polygon
+    sa.Column("delay_s", sa.Float, nullable=False),
+    sa.Column("dwell_s", sa.Float, nullable=True),
+    sa.Column("rule", sa.String(10), nullable=False),  # watch | inside | outside
+    sa.Column("schedule", JSONDoc, nullable=False),  # weekly windows, Asia/Seoul
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+fence_state = sa.Table(
+    "care_fence_state",
+    metadata,
+    sa.Column("fence_id", sa.ForeignKey("care_fences.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("state", JSONDoc, nullable=False),  # safecity.care.fences.State
+)
+
+alerts = sa.Table(
+    "care_alerts",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("fence_id", IdType, nullable=True),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("raised_at", Timestamp, nullable=False),
+    sa.Index("ix_care_alerts_person", "person_id", "id"),
+)
