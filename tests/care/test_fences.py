@@ -139,7 +139,10 @@ def test_should_be_inside_on_a_weekly_schedule_traccar_3897() -> None:
 
 def test_overnight_windows() -> None:
     night = Window(days=[4], start=time(21, 0), end=time(7, 0))  # Friday night
-    kst = lambda d, h: datetime(2026, 5, d, h, 0, tzinfo=UTC) - timedelta(hours=9)  # noqa: E731
+
+    def kst(d: int, h: int) -> datetime:
+        return datetime(2026, 5, d, h, 0, tzinfo=UTC) - timedelta(hours=9)
+
     assert night.holds(kst(8, 22)) and night.holds(kst(9, 6))  # Fri 22:00, Sat 06:00
     assert not night.holds(kst(9, 8)) and not night.holds(kst(8, 20)) and not night.holds(kst(7, 23))
 
