@@ -69,14 +69,13 @@ def _owntracks(ctx: Context) -> Worker:
 def setup() -> Capability:
     from safecity.capability import Capability
     from safecity.care.cli import cli
-    from safecity.care.router import router, tracking
     from safecity.care.settings import CareSettings
 
     return Capability(
         name="care",
         summary="Protecting vulnerable people: trackers, consent, fences, safe return home.",
         settings=CareSettings,
-        routers=(router, tracking),
+        routers=("safecity.care.router:router", "safecity.care.router:tracking"),
         cli=cli,
         tables=("safecity.care.tables",),
         migrations=Path(__file__).with_name("migrations"),
