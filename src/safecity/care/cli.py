@@ -41,3 +41,22 @@ def law() -> None:
 
     for a in articles().values():
         typer.echo(f"{a.id}\t{a.law}\n\t{a.en}\n\t{a.code}")
+
+
+@cli.command("verify-wandering")
+def verify_wandering(
+    seed: int = typer.Option(2, help="Seed of the GENERATED verification set (1 is the calibration set)."),
+    people: int = typer.Option(20, min=2, help="Generated people (32 windows each)."),
+) -> None:
+    """The wandering detector's verification table on a GENERATED labelled set: AUC, false alarms."""
+    from safecity.care.wandering import THRESHOLD
+    from safecity.care.wandering_data import verify
+
+    v = verify(seed=seed, people=people)
+    typer.echo(f"GENERATED set seed={v.seed} people={v.people} windows={v.windows} wandering={v.wandering}")
+    typer.echo(
+        f"threshold {THRESHOLD}  AUC {v.auc:.4f}  false alarms {v.false_alarm_rate:.2%}  detected {v.detection_rate:.2%}"
+    )
+    typer.echo("kind\twindows\talarms")
+    for kind, (n, alarms) in v.by_kind.items():
+        typer.echo(f"{kind}\t{n}\t{alarms}")

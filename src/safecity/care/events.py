@@ -52,3 +52,19 @@ class FenceAlert(Event):
 
     def ordering_key(self) -> str:
         return f"person:{self.person_id}"
+
+
+class WanderingSuspected(Event):
+    """A person with dementia walks in a way their own history does not explain (loops, pacing, aimless
+    in unfamiliar streets; safecity.care.wandering). Carries the last fix: for guardians and operators."""
+
+    type = "care.WanderingSuspected"
+    person_id: int = Field(alias="personId")
+    at: datetime
+    lon: float
+    lat: float
+    score: float
+    loops: float
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"

@@ -50,6 +50,7 @@ from safecity.care.model import (
 )
 from safecity.care.settings import CareSettings
 from safecity.care.tables import access, consents, devices, guardians, notices, people, positions
+from safecity.care.wander_watch import WanderingWatch
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from safecity.store import Store
@@ -96,6 +97,9 @@ class Care:
         self.fences = Fences(store, clock, bus)
         self.listeners.append(self.fences.on_fixes)
         self.on_withdraw.append(self.fences.forget)
+        #: people with dementia watched for wandering (their own history, safecity.care.wandering)
+        self.wandering = WanderingWatch(store, clock, bus)
+        self.listeners.append(self.wandering.on_fixes)
 
     # -- people ----------------------------------------------------------------------------------
     def add_person(self, body: PersonIn, actor: Actor) -> Person:
@@ -207,6 +211,7 @@ class Care:
             if purpose == Purpose.diagnosis and person.kind != PersonKind.dementia:
                 conn.execute(update(people).where(people.c.id == person_id).values(kind="dementia"))
         self._consented.pop(person_id, None)
+        self.wandering.forget(person_id)
         self._audit(actor, "care.consent_given", f"care:person:{person_id}", {"purpose": purpose.value})
         return self.consents_of(person_id, cid)[0]
 
@@ -316,6 +321,7 @@ class Care:
             )
         self._devices.clear()
         self._consented.pop(person_id, None)
+        self.wandering.forget(person_id)
         # the audit keeps that it happened and how much was destroyed, never a position
         self._audit(
             actor,
