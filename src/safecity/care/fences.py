@@ -15,8 +15,8 @@
   side without an event.
 * **late and out-of-order fixes** (OwnTracks users' complaint about phones): a fix older than the last
   one a fence has seen is kept in the history but does not move the fence's state.
-* **state survives restarts**: ``care_fence_state`` is written whenever a fence's state changes, in the
-  same transaction as the alert it raises.
+* **state survives restarts**: ``care_fence_state`` is written whenever a fence's decision changes
+  (side, pending change, dwell/violation raised), in the same transaction as the alert it raises.
 
 Geometry: fences are WGS84 polygons (a circle is stored as its 64-gon). Sides and crossings are tested
 in degrees with shapely 2 (planar): at a city's scale and for fences of tens to hundreds of metres the
@@ -287,7 +287,8 @@ class Fences:
                     new, alerts_ = step(fence, old, fix)
                     if new != old:
                         p.states[fence.id] = new
-                        changed.append((fix.person_id, fence.id, new))
+                        if _decided(new) != _decided(old):
+                            changed.append((fix.person_id, fence.id, new))
                     raised.extend(alerts_)
         self._persist(changed, raised)
         return raised
@@ -431,6 +432,13 @@ def settle(
         elif not wrong and s.violation_raised:
             s = replace(s, violation_raised=False)
     return s, [replace(a, person_id=fence.person_id) for a in out]
+
+
+def _decided(s: State) -> tuple[object, ...]:
+    """What a restart must not lose: the side, a pending change, what was raised. The last fix's time
+    and place are kept in memory and written with these (a write per fix would halve the ingest rate);
+    after a crash a fence may take a fix older than the last one it saw but newer than the last change."""
+    return (s.inside, s.since, s.candidate, s.candidate_at, s.dwell_raised, s.violation_raised)
 
 
 def _state_json(s: State) -> dict[str, Any]:
