@@ -59,6 +59,7 @@ PARAMS = {
     "callsign": "no-such-unit",
     "person_id": "999999",
     "purpose": "location",
+    "fence_id": "999999",
 }
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
