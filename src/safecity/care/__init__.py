@@ -21,8 +21,10 @@ def _build(ctx: Context) -> object:
     from safecity.care.service import Care
     from safecity.care.settings import CareSettings
 
-    audit = ctx.services.get(AuditLog) if AuditLog in ctx.services else None
-    return Care(ctx.store, ctx.clock, ctx.bus, audit, ctx.settings_of("care", CareSettings))
+    care = Care(ctx.store, ctx.clock, ctx.bus, None, ctx.settings_of("care", CareSettings))
+    # the audit capability is built after every other (it hears their events): found when first used
+    care.audit_lookup = lambda: ctx.services.get(AuditLog) if AuditLog in ctx.services else None
+    return care
 
 
 def _housekeeping(ctx: Context) -> Worker:

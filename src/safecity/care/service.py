@@ -84,6 +84,8 @@ class Care:
         self.audit = audit
         self.settings = settings
         self.listeners: list[FixListener] = []
+        #: finds the platform's audit log when ``audit`` was not given (it is built after care)
+        self.audit_lookup: Callable[[], AuditLog | None] | None = None
         #: called inside a location withdrawal's transaction with (conn, person_id): the other care
         #: tables that hold what the positions told (fence states, trips)
         self.on_withdraw: list[Callable[[Connection, int], None]] = []
@@ -605,6 +607,8 @@ class Care:
         return "provide"
 
     def _audit(self, actor: Actor, action: str, target: str, details: dict[str, Any]) -> None:
+        if self.audit is None and self.audit_lookup is not None:
+            self.audit = self.audit_lookup()
         if self.audit is None:
             return
         self.audit.record(
