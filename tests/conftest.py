@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
 from safecity.settings import Settings
+from tests.migrating import migrate_all
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PG_ADMIN_URL = os.environ.get("SAFECITY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -128,7 +129,7 @@ def _truncate_pg(url: str) -> None:
 
     store = PostgresStore(url)
     if url not in _MIGRATED_PG:
-        store.migrate()
+        migrate_all(store)
         _MIGRATED_PG.add(url)
     with store.engine.begin() as conn:
         tables = [
@@ -154,7 +155,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("sqlite-template")
     store = open_store(Settings(data_dir=folder, mqtt_enabled=False))
-    store.migrate()
+    migrate_all(store)
     store.close()  # disposes the engine: the WAL is checkpointed into the file
     return folder / "safecity.db"
 

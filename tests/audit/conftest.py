@@ -13,6 +13,7 @@ from sqlalchemy import text
 from safecity.store import Store
 from safecity.store.postgres import PostgresStore
 from safecity.store.sqlite import SQLiteStore
+from tests.migrating import migrate_all
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,7 +32,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
         return s
 
     first = opener()
-    first.migrate()
+    migrate_all(first)
     if request.param == "postgresql":
         # pg_url is one database for the session; TRUNCATE is not refused (row triggers do not see
         # it), so each test starts with an empty log

@@ -24,6 +24,7 @@ from safecity.warning.channels.webhook import WebhookChannel
 from safecity.warning.delivery import Delivery, render_payload
 from safecity.warning.delivery_tables import deliveries
 from safecity.warning.message import Message, Recipient
+from tests.migrating import migrate_all
 from tests.warning.test_channels import Receiver, sample_message, verify_signature
 
 T0 = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
@@ -39,7 +40,7 @@ def wsettings(settings: Settings) -> Settings:
 @pytest.fixture
 def store(wsettings: Settings) -> Iterator[Store]:
     s = open_store(wsettings)
-    s.migrate()
+    migrate_all(s)
     yield s
     s.close()
 

@@ -24,6 +24,7 @@ from safecity.sensing import tables as t
 from safecity.sensing.observation_writes import ObservationWriter
 from safecity.sensing.sta.model import ENTITIES
 from safecity.sensing.sta.odata import filter_clause, order_clauses, parse_filter, parse_orderby
+from tests.migrating import migrate_all
 
 PG_ADMIN_URL = os.environ.get("SAFECITY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1/postgres")
 PG_STORE_URL = "postgresql://postgres@127.0.0.1/{db}"
@@ -179,7 +180,7 @@ def _sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     path = tmp_path_factory.mktemp("odata") / "t.db"
     store = SQLiteStore(f"sqlite:///{path}")
-    store.migrate()
+    migrate_all(store)
     _load(store)
     yield store
     store.close()
@@ -202,7 +203,7 @@ def _postgres_store() -> Iterator[Any]:
         conn.execute(text(f'CREATE DATABASE "{db}"'))
     store = PostgresStore(PG_STORE_URL.format(db=db))
     try:
-        store.migrate()
+        migrate_all(store)
         _load(store)
         yield store
     finally:

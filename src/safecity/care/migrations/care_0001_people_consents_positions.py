@@ -12,7 +12,9 @@ from safecity.store.types import IdType, JSONDoc, Timestamp
 revision = "care_0001"
 down_revision = None
 branch_labels = ("care",)
-depends_on = None
+# after the main chain's first revision: it installs PostGIS (geometry columns) and makes the tables
+# a fresh database needs before any capability's
+depends_on = "0001"
 
 
 def upgrade() -> None:

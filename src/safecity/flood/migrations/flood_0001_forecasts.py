@@ -12,7 +12,9 @@ import safecity.store.types
 revision = "flood_0001"
 down_revision = None
 branch_labels = ("flood",)
-depends_on = None
+# after the main chain's first revision: it installs PostGIS (geometry columns) and makes the tables
+# a fresh database needs before any capability's
+depends_on = "0001"
 
 
 def upgrade() -> None:
