@@ -11,7 +11,10 @@ from importlib.resources import files as resource_files
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from safecity.app import build_platform, create_app
+from safecity.settings import Settings
 from safecity.web import assets
 from tests.conftest import Api
 
@@ -110,12 +113,18 @@ def test_citizen_page_needs_no_login(api: Api) -> None:
     assert "우리 동네 재난 경보" in js and "Warnings for my area" in js
 
 
-def test_the_demo_city_is_labelled_approximate(api: Api) -> None:
+def test_the_demo_city_is_labelled_approximate(api: Api, settings: Settings) -> None:
     assert "Approximate demo geography" not in api.client.get("/").text
-    api.client.app.state.settings = api.client.app.state.settings.model_copy(update={"demo_geography": True})  # type: ignore[attr-defined]
-    for path in ("/", "/citizen"):
-        page = api.client.get(path).text
-        assert "데모용 근사 지리" in page and "Approximate demo geography" in page
+    # a platform started on the demo's generated city (the setting `safecity demo` turns on)
+    demo = build_platform(settings.model_copy(update={"demo_geography": True}))
+    try:
+        with TestClient(create_app(demo.settings, demo, start_services=False)) as client:
+            for path in ("/", "/citizen"):
+                page = client.get(path).text
+                assert "데모용 근사 지리" in page and "Approximate demo geography" in page
+    finally:
+        demo.bus.stop()
+        demo.store.close()
 
 
 def test_missing_libraries_are_named_in_both_languages(

@@ -32,8 +32,10 @@ from schemathesis.python import asgi as st_asgi
 
 from safecity.app import build_platform, create_app
 from safecity.auth.model import Role
+from safecity.geo.roads.graph import graph_path
 from safecity.settings import Settings
 from tests.conftest import _truncate_pg, free_port, weather_station
+from tests.geo.roads.osm_data import gongdeok
 
 ADMIN = ("fuzz-admin", "fuzz-admin-password")
 # Examples per operation, per generation mode, per identity. PostgreSQL gets a short pass: the handlers
@@ -71,6 +73,9 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         rate_limit_per_s=1e6,
         rate_limit_burst=1_000_000,
     )
+    # A real road network (the Gongdeok OSM extract), as a deployment has: without one, the routing and
+    # dispatch handlers stop at their "import roads first" 503 and the fuzzer never reaches them.
+    gongdeok().save(graph_path(cfg.data_dir))
     platform = build_platform(cfg)
     platform.auth.create_user(ADMIN[0], ADMIN[1], {Role.admin})
     app = create_app(cfg, platform, start_services=False)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
@@ -20,7 +20,7 @@ from safecity.care.fences import FenceIn
 from safecity.care.law import articles
 from safecity.care.model import Actor, ConsentIn, DeviceIn, GuardianIn, PersonIn, Purpose
 from safecity.care.service import Care
-from safecity.core.errors import BadRequest
+from safecity.core.errors import MAX_ID, BadRequest
 from safecity.core.logging import current_request_id
 
 router = APIRouter(prefix="/care", tags=["care"])
@@ -28,6 +28,9 @@ tracking = APIRouter(prefix="/tracking", tags=["care"])
 
 CareDep = Annotated[Care, Depends(provider(Care))]
 Who = Annotated[Principal, Depends(resolve_principal)]
+# an id outside what the database gives out is a 422 naming the path parameter, never a database error
+PersonId = Annotated[int, Path(ge=1, le=MAX_ID)]
+FenceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PEOPLE = (Role.operator, Role.guardian)
 
 #: Largest tracker request body read (an OwnTracks app that was offline sends a list of locations).
@@ -70,7 +73,7 @@ def list_people(care: CareDep, request: Request, who: Who, reason: str | None = 
 
 @router.get("/people/{person_id}", dependencies=[allow(*PEOPLE)], summary="One protected person")
 def get_person(
-    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     actor = actor_of(request, who, reason)
     person = care.person(person_id, actor)
@@ -83,7 +86,7 @@ def get_person(
     dependencies=[allow(Role.operator)],
     summary="Add a guardian or carer",
 )
-def add_guardian(person_id: int, body: GuardianIn, care: CareDep, request: Request, who: Who) -> Response:
+def add_guardian(person_id: PersonId, body: GuardianIn, care: CareDep, request: Request, who: Who) -> Response:
     return _json(care.add_guardian(person_id, body, actor_of(request, who)), 201)
 
 
@@ -94,7 +97,7 @@ def add_guardian(person_id: int, body: GuardianIn, care: CareDep, request: Reque
     summary="Record a consent received (위치정보법 §15/§18/§25/§26, PIPA §23)",
 )
 def give_consent(
-    person_id: int, purpose: Purpose, body: ConsentIn, care: CareDep, request: Request, who: Who
+    person_id: PersonId, purpose: Purpose, body: ConsentIn, care: CareDep, request: Request, who: Who
 ) -> Response:
     return _json(care.give_consent(person_id, purpose, body, actor_of(request, who)).public(), 201)
 
@@ -104,7 +107,7 @@ def give_consent(
     dependencies=[allow(*PEOPLE)],
     summary="Withdraw a consent: the positions and their records are destroyed at once (§24)",
 )
-def withdraw(person_id: int, purpose: Purpose, care: CareDep, request: Request, who: Who) -> Response:
+def withdraw(person_id: PersonId, purpose: Purpose, care: CareDep, request: Request, who: Who) -> Response:
     return _json({"destroyed": care.withdraw(person_id, purpose, actor_of(request, who))})
 
 
@@ -114,7 +117,7 @@ def withdraw(person_id: int, purpose: Purpose, care: CareDep, request: Request, 
     dependencies=[allow(Role.operator)],
     summary="Register a tracker; its key is shown once",
 )
-def add_device(person_id: int, body: DeviceIn, care: CareDep, request: Request, who: Who) -> Response:
+def add_device(person_id: PersonId, body: DeviceIn, care: CareDep, request: Request, who: Who) -> Response:
     device, key = care.add_device(person_id, body, actor_of(request, who))
     return _json(
         {
@@ -134,7 +137,7 @@ def add_device(person_id: int, body: DeviceIn, care: CareDep, request: Request, 
     summary="A person's positions (guardians: their own people; operators: with a reason). Audited",
 )
 def get_positions(
-    person_id: int,
+    person_id: PersonId,
     care: CareDep,
     request: Request,
     who: Who,
@@ -153,7 +156,7 @@ def get_positions(
     summary="The person's access record: each collection, use and provision of their positions (§16②)",
 )
 def get_access(
-    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     return _json(care.access_record(person_id, actor_of(request, who, reason)))
 
@@ -164,7 +167,7 @@ def get_access(
     summary="Notices of provision sent or collecting (§19)",
 )
 def get_notices(
-    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     return _json(care.notices_of(person_id, actor_of(request, who, reason)))
 
@@ -261,14 +264,14 @@ async def _ingest(care: Care, device: Any, fixes: list[Any]) -> None:
     dependencies=[allow(*PEOPLE)],
     summary="Draw a fence for a person (enter/exit with a delay, dwell, should be inside/outside on a schedule)",
 )
-def add_fence(person_id: int, body: FenceIn, care: CareDep, request: Request, who: Who) -> Response:
+def add_fence(person_id: PersonId, body: FenceIn, care: CareDep, request: Request, who: Who) -> Response:
     fence = care.add_fence(person_id, body, actor_of(request, who))
     return _json({"id": fence.id, "personId": person_id, "name": fence.name, "rule": fence.rule}, 201)
 
 
 @router.get("/people/{person_id}/fences", dependencies=[allow(*PEOPLE)], summary="A person's fences")
 def list_fences(
-    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     found = care.fences_of(person_id, actor_of(request, who, reason))
     return _json(
@@ -293,7 +296,7 @@ def list_fences(
     dependencies=[allow(*PEOPLE)],
     summary="Remove a fence",
 )
-def remove_fence(person_id: int, fence_id: int, care: CareDep, request: Request, who: Who) -> Response:
+def remove_fence(person_id: PersonId, fence_id: FenceId, care: CareDep, request: Request, who: Who) -> Response:
     care.remove_fence(person_id, fence_id, actor_of(request, who))
     return Response(status_code=204)
 
@@ -304,6 +307,6 @@ def remove_fence(person_id: int, fence_id: int, care: CareDep, request: Request,
     summary="The alerts a person's fences raised (with positions: audited)",
 )
 def list_alerts(
-    person_id: int, care: CareDep, request: Request, who: Who, reason: str | None = None
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     return _json(care.alerts_of(person_id, actor_of(request, who, reason)))

@@ -13,12 +13,13 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.capability import provider
+from safecity.core.errors import MAX_ID
 from safecity.dispatch.model import (
     CAPABILITIES,
     STATUS_NAMES,
@@ -40,6 +41,8 @@ _STATIC = files("safecity.dispatch") / "static"
 STAFF = (Role.dispatcher, Role.operator)
 Svc = Annotated[Dispatch, Depends(provider(Dispatch))]
 Who = Annotated[Principal, Depends(resolve_principal)]
+# an id outside what the database gives out is a 422 naming the path parameter, never a database error
+CallId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/call-types", dependencies=[allow(*STAFF)], summary="The 119 call types and their run cards")
@@ -119,17 +122,17 @@ def receive_call(body: CallIn, svc: Svc, who: Who) -> dict[str, Any]:
 
 
 @router.get("/calls/{call_id}", dependencies=[allow(*STAFF)], summary="A call and its units")
-def get_call(call_id: int, svc: Svc) -> dict[str, Any]:
+def get_call(call_id: CallId, svc: Svc) -> dict[str, Any]:
     return {**svc.call(call_id).public(), "assignments": svc.assignments_of(call_id)}
 
 
 @router.post("/calls/{call_id}/dispatch", dependencies=[allow(*STAFF)], summary="Send units to a call")
-def dispatch_units(call_id: int, body: DispatchIn, svc: Svc, who: Who) -> dict[str, Any]:
+def dispatch_units(call_id: CallId, body: DispatchIn, svc: Svc, who: Who) -> dict[str, Any]:
     return svc.dispatch(call_id, body.units, who.name).public()
 
 
 @router.post("/calls/{call_id}/close", dependencies=[allow(*STAFF)], summary="Close a call")
-def close_call(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
+def close_call(call_id: CallId, svc: Svc, who: Who) -> dict[str, Any]:
     return svc.close_call(call_id, who.name).public()
 
 
@@ -138,7 +141,7 @@ def close_call(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
     dependencies=[allow(*STAFF)],
     summary="The units to send, by live road time, each explained",
 )
-def recommendation(call_id: int, svc: Svc) -> dict[str, Any]:
+def recommendation(call_id: CallId, svc: Svc) -> dict[str, Any]:
     return svc.recommend(call_id).public()
 
 
@@ -147,7 +150,7 @@ def recommendation(call_id: int, svc: Svc) -> dict[str, Any]:
     dependencies=[allow(*STAFF)],
     summary="Send the recommended units (one action); their status changes at once",
 )
-def accept(call_id: int, svc: Svc, who: Who) -> dict[str, Any]:
+def accept(call_id: CallId, svc: Svc, who: Who) -> dict[str, Any]:
     call, rec = svc.accept(call_id, who.name)
     return {"call": call.public(), "recommendation": rec.public()}
 

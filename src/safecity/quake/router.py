@@ -17,12 +17,12 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from safecity.auth.deps import allow
 from safecity.auth.model import Principal, Role
 from safecity.capability import provider
-from safecity.core.errors import BadRequest, NotFound
+from safecity.core.errors import MAX_ID, BadRequest, NotFound
 from safecity.evacuation.route_api import parse_lonlat
 from safecity.evacuation.shelters import ShelterKind, ShelterQuery, list_shelters
 from safecity.quake.chain import QuakeChain
@@ -50,7 +50,7 @@ def _not_assessed(incident_id: int | None) -> NotFound:
     summary="An earthquake incident's expected damage, inspection list, cordons and shelter demand",
 )
 def incident_damage(
-    incident_id: int, chain: Annotated[QuakeChain, Depends(provider(QuakeChain))]
+    incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], chain: Annotated[QuakeChain, Depends(provider(QuakeChain))]
 ) -> dict[str, Any]:
     found = chain.report(incident_id)
     if found is None:
