@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,20 +26,19 @@ from sqlalchemy.exc import IntegrityError
 from safecity.audit.model import AuditEvent
 from safecity.audit.service import AuditLog
 from safecity.bus.port import Bus
-from safecity.care import records
+from safecity.care import consent, records
+from safecity.care.entitlement import entitled, is_operator, load_person, person_from_row
 from safecity.care.events import ConsentWithdrawn
 from safecity.care.fences import Fence, FenceIn, Fences
 from safecity.care.law import cite
 from safecity.care.model import (
     Actor,
-    Basis,
     Consent,
     ConsentIn,
     Device,
     DeviceIn,
     Fix,
     GuardianIn,
-    GuardianKind,
     IngestResult,
     Person,
     PersonIn,
@@ -55,11 +53,6 @@ from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from safecity.store import Store
 
-SEOUL = ZoneInfo("Asia/Seoul")
-#: 위치정보법 §26: the protector consents for a child of this age or younger (data/law.toml LIA-26).
-PROTECTOR_AGE_MAX = 8
-#: §25: a child under this age is consented for by the legal representative.
-LEGAL_REP_AGE_BELOW = 14
 KEY_PREFIX = "trk_"
 
 #: Called after fixes are committed, in time order per person (fences, trips, wandering).
@@ -68,10 +61,6 @@ FixListener = Callable[[Sequence[Position]], object]
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 class Care:
@@ -128,19 +117,7 @@ class Care:
         with self.store.write() as conn:
             pid = int(conn.execute(insert(people).values(**row).returning(people.c.id)).scalar_one())
             if body.diagnosis_consent is not None:
-                c = body.diagnosis_consent
-                conn.execute(
-                    insert(consents).values(
-                        person_id=pid,
-                        purpose=Purpose.diagnosis.value,
-                        basis=c.basis.value,
-                        given_by=c.given_by,
-                        written=c.written,
-                        document_ref=c.document_ref,
-                        given_at=c.given_at or now,
-                        recorded_by=actor.name,
-                    )
-                )
+                consent.record(conn, pid, Purpose.diagnosis, body.diagnosis_consent, now, actor.name)
         self._audit(actor, "care.person_added", f"care:person:{pid}", {"kind": body.kind.value})
         return self.person(pid, actor)
 
@@ -152,19 +129,16 @@ class Care:
     def people_of(self, actor: Actor) -> list[Person]:
         """Operators see everyone (audited); a guardian or carer sees the people they look after."""
         q = select(people).order_by(people.c.id)
-        if not _is_operator(actor):
+        if not is_operator(actor):
             mine = select(guardians.c.person_id).where(guardians.c.username == actor.name)
             q = q.where(people.c.id.in_(mine))
         with self.store.engine.connect() as conn:
-            found = [_person(r) for r in conn.execute(q).mappings()]
+            found = [person_from_row(r) for r in conn.execute(q).mappings()]
         self._audit(actor, "personal.read", "care:people", {"count": len(found), "reason": actor.reason})
         return found
 
     def _person(self, conn: Connection, person_id: int) -> Person:
-        row = conn.execute(select(people).where(people.c.id == person_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"person {person_id} is not registered", where="person_id")
-        return _person(row)
+        return load_person(conn, person_id)
 
     def add_guardian(self, person_id: int, body: GuardianIn, actor: Actor) -> dict[str, Any]:
         with self.store.write() as conn:
@@ -192,24 +166,11 @@ class Care:
         now = self.clock.now()
         with self.store.write() as conn:
             person = self._person(conn, person_id)
-            self._check_basis(conn, person, purpose, body, now)
-            active = self._active_consent(conn, person_id, purpose)
+            consent.check_basis(conn, person, purpose, body, now)
+            active = consent.active(conn, person_id, purpose)
             if active is not None:
                 raise Conflict(f"person {person_id} already has an active {purpose.value} consent")
-            cid = conn.execute(
-                insert(consents)
-                .values(
-                    person_id=person_id,
-                    purpose=purpose.value,
-                    basis=body.basis.value,
-                    given_by=body.given_by,
-                    written=body.written,
-                    document_ref=body.document_ref,
-                    given_at=body.given_at or now,
-                    recorded_by=actor.name,
-                )
-                .returning(consents.c.id)
-            ).scalar_one()
+            cid = consent.record(conn, person_id, purpose, body, now, actor.name)
             if purpose == Purpose.diagnosis and person.kind != PersonKind.dementia:
                 conn.execute(update(people).where(people.c.id == person_id).values(kind="dementia"))
         self._consented.pop(person_id, None)
@@ -217,70 +178,12 @@ class Care:
         self._audit(actor, "care.consent_given", f"care:person:{person_id}", {"purpose": purpose.value})
         return self.consents_of(person_id, cid)[0]
 
-    def _check_basis(
-        self, conn: Connection, person: Person, purpose: Purpose, c: ConsentIn, now: datetime
-    ) -> None:
-        """The consent must come from whom the law names for this person (§15/§25/§26, PIPA §23)."""
-        today = now.astimezone(SEOUL).date()
-        age = age_on(person.birth_date, today) if person.birth_date else None
-        if person.kind == PersonKind.child and age is None:
-            raise BadRequest(
-                "birthDate: a child's age decides who may consent (위치정보법 §25/§26)", where="birthDate"
-            )
-        if person.ward or (age is not None and age <= PROTECTOR_AGE_MAX):
-            required, article = Basis.protector, "LIA-26"
-        elif age is not None and age < LEGAL_REP_AGE_BELOW:
-            required, article = Basis.legal_representative, "LIA-25"
-        else:
-            required, article = Basis.self_, "LIA-15"
-        if c.basis != required:
-            raise BadRequest(
-                f"basis: this person's {purpose.value} consent is given as '{required.value}' ({cite(article)})",
-                where="basis",
-                message_ko=f"basis: 이 사람의 동의는 '{required.value}' 방식으로 받아야 합니다 ({cite(article)})",
-            )
-        if required == Basis.self_:
-            return
-        legal = conn.execute(
-            select(guardians.c.id).where(
-                guardians.c.person_id == person.id,
-                guardians.c.username == c.given_by,
-                guardians.c.legal.is_(True),
-            )
-        ).first()
-        if legal is None:
-            raise BadRequest(
-                f"givenBy: {c.given_by} is not registered as this person's 보호의무자/법정대리인 (legal guardian)",
-                where="givenBy",
-                message_ko=f"givenBy: {c.given_by}은(는) 이 사람의 보호의무자/법정대리인으로 등록되어 있지 않습니다",
-            )
-        if required == Basis.protector and not (c.written and c.document_ref):
-            raise BadRequest(
-                f"documentRef: the protector consents in writing with proof of being the protector ({cite('LIA-26')})",
-                where="documentRef",
-                message_ko="documentRef: 보호의무자는 서면으로 동의하고 보호의무자임을 증명하는 서면을 첨부해야 합니다 (위치정보법 제26조)",
-            )
-
-    def _active_consent(self, conn: Connection, person_id: int, purpose: Purpose) -> Consent | None:
-        row = (
-            conn.execute(
-                select(consents).where(
-                    consents.c.person_id == person_id,
-                    consents.c.purpose == purpose.value,
-                    consents.c.withdrawn_at.is_(None),
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return None if row is None else _consent(row)
-
     def consents_of(self, person_id: int, consent_id: int | None = None) -> list[Consent]:
         q = select(consents).where(consents.c.person_id == person_id).order_by(consents.c.id)
         if consent_id is not None:
             q = q.where(consents.c.id == consent_id)
         with self.store.engine.connect() as conn:
-            return [_consent(r) for r in conn.execute(q).mappings()]
+            return [consent.from_row(r) for r in conn.execute(q).mappings()]
 
     def withdraw(self, person_id: int, purpose: Purpose, actor: Actor) -> dict[str, int]:
         """Withdraw a consent (§24). For ``location``: the positions, fence states, access records and
@@ -289,7 +192,7 @@ class Care:
         now = self.clock.now()
         with self.store.write() as conn:
             self._entitled(conn, person_id, actor, positions=False, withdraw=True)
-            active = self._active_consent(conn, person_id, purpose)
+            active = consent.active(conn, person_id, purpose)
             if active is None:
                 raise NotFound(f"person {person_id} has no active {purpose.value} consent", where="purpose")
             conn.execute(
@@ -457,7 +360,7 @@ class Care:
         known = self._consented.get(person_id)
         if known is None:
             with self.store.engine.connect() as conn:
-                known = self._active_consent(conn, person_id, Purpose.location) is not None
+                known = consent.active(conn, person_id, Purpose.location) is not None
             self._consented[person_id] = known
         return known
 
@@ -577,34 +480,14 @@ class Care:
     def _entitled(
         self, conn: Connection, person_id: int, actor: Actor, *, positions: bool, withdraw: bool = False
     ) -> str:
-        """``use`` for an operator (with a reason), ``provide`` for the person's guardian; Forbidden
-        for anyone else. Carers see the person but not positions. NotFound when there is no person."""
-        self._person(conn, person_id)
-        if actor.kind == "system":
-            return "use"
-        if _is_operator(actor):
-            if positions and len((actor.reason or "").strip()) < self.settings.operator_reason_min_chars:
-                raise BadRequest(
-                    "reason: an operator states why they read a person's positions (위치정보법 §16, audited)",
-                    where="reason",
-                    message_ko="reason: 개인위치정보를 열람하는 사유를 적어 주십시오 (감사 기록에 남습니다)",
-                )
-            return "use"
-        link = conn.execute(
-            select(guardians.c.kind).where(
-                guardians.c.person_id == person_id, guardians.c.username == actor.name
-            )
-        ).first()
-        if (
-            link is None
-            or (positions and link[0] != GuardianKind.guardian.value)
-            or (withdraw and link[0] != GuardianKind.guardian.value)
-        ):
-            raise Forbidden(
-                f"{actor.name} does not look after person {person_id}",
-                message_ko=f"{actor.name}님은 이 사람의 보호자가 아닙니다",
-            )
-        return "provide"
+        return entitled(
+            conn,
+            person_id,
+            actor,
+            self.settings.operator_reason_min_chars,
+            positions=positions,
+            withdraw=withdraw,
+        )
 
     def _audit(self, actor: Actor, action: str, target: str, details: dict[str, Any]) -> None:
         if self.audit is None and self.audit_lookup is not None:
@@ -630,40 +513,6 @@ class Care:
             q = q.where(positions.c.person_id == person_id)
         with self.store.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
-
-
-def _is_operator(actor: Actor) -> bool:
-    return bool({"operator", "admin"} & actor.roles)
-
-
-def _person(r: Any) -> Person:
-    from safecity.care.model import NotifyMode
-
-    return Person(
-        r["id"],
-        r["name"],
-        PersonKind(r["kind"]),
-        r["birth_date"],
-        bool(r["ward"]),
-        r["home_lon"],
-        r["home_lat"],
-        NotifyMode(r["notify_mode"]),
-        r["created_at"],
-    )
-
-
-def _consent(r: Any) -> Consent:
-    return Consent(
-        r["id"],
-        r["person_id"],
-        Purpose(r["purpose"]),
-        Basis(r["basis"]),
-        r["given_by"],
-        bool(r["written"]),
-        r["document_ref"],
-        r["given_at"],
-        r["withdrawn_at"],
-    )
 
 
 __all__ = ["Care", "FixListener", "key_hash"]
