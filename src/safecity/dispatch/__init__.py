@@ -51,6 +51,7 @@ def setup() -> Capability:
     from safecity.dispatch.service import Dispatch
     from safecity.dispatch.settings import DispatchSettings
     from safecity.dispatch.subscribers import on_incident_opened
+    from safecity.dispatch.trackers import on_tracker_entities, on_tracker_observations
 
     def build(ctx: Context) -> Dispatch:
         return Dispatch(
@@ -72,6 +73,8 @@ def setup() -> Capability:
         build=build,
         subscriptions=(
             Subscription("situation.IncidentOpened", "dispatch.rule-incidents", on_incident_opened),
+            Subscription("sensing.ObservationAccepted", "dispatch.tracker-fixes", on_tracker_observations),
+            Subscription("sensing.EntityChanged", "dispatch.tracker-moves", on_tracker_entities),
         ),
     )
 

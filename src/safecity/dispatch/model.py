@@ -222,6 +222,7 @@ class Unit:
     lon: float
     lat: float
     call_id: int | None
+    position_at: datetime | None = None  # when lon/lat were last known (a tracker's fix, or quarters)
 
     def public(self) -> dict[str, Any]:
         ko, en = STATUS_NAMES[self.status]
@@ -239,6 +240,7 @@ class Unit:
             "statusAt": self.status_at.isoformat(),
             "lon": self.lon,
             "lat": self.lat,
+            "positionAt": self.position_at.isoformat() if self.position_at else None,
             "call": self.call_id,
         }
 

@@ -304,12 +304,13 @@ class Dispatch:
         new_call = call_id if call_id is not None else (unit.call_id if keep_call else None)
         values: dict[str, Any] = {"status": status.value, "status_at": now, "call_id": new_call}
         if lon is not None and lat is not None:
-            values |= {"lon": lon, "lat": lat}
+            values |= {"lon": lon, "lat": lat, "position_at": now}
         if status is UnitStatus.available and lon is None:
             home = conn.execute(
                 select(stations.c.lon, stations.c.lat).where(stations.c.code == unit.station)
             ).one()
-            values |= {"lon": home.lon, "lat": home.lat}  # back in quarters
+            # back in quarters, as of now: a tracker's fix from before cannot move it away again
+            values |= {"lon": home.lon, "lat": home.lat, "position_at": now}
         conn.execute(update(units).where(units.c.id == unit.id).values(**values))
         conn.execute(
             insert(unit_status).values(
@@ -561,6 +562,7 @@ def _unit(r: Any) -> Unit:
         lon=r["lon"],
         lat=r["lat"],
         call_id=r["call_id"],
+        position_at=r["position_at"],
     )
 
 

@@ -14,6 +14,11 @@ class DispatchSettings(BaseModel):
     rain: bool = Field(
         False, description="Use the rain factor of the speed model (until a rain feed is wired)."
     )
+    tracker_property: str = Field(
+        "dispatch_unit",
+        min_length=1,
+        description="The key in a SensorThings Thing's properties naming the unit (callsign) it tracks.",
+    )
     search_limit_s: float = Field(1800.0, gt=60, description="Longest road time searched for a unit.")
     rule_hazards: list[str] = Field(
         default_factory=lambda: ["fire", "facility", "river_flood", "landslide", "gas"],

@@ -32,6 +32,7 @@ units = sa.Table(
     sa.Column("status_at", Timestamp, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),  # last known position (tracker, or the station)
     sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("position_at", Timestamp, nullable=True),  # when lon/lat were true (dispatch_0003)
     sa.Column("call_id", IdType, nullable=True),  # the call it is working
 )
 

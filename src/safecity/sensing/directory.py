@@ -134,3 +134,48 @@ def recent_observations(
             )
             for r in part
         ]
+
+
+@dataclass(frozen=True)
+class ThingMove:
+    """A Thing's move as SensorThings records it: a HistoricalLocation (when a Thing got a new Location
+    linked, SensorThings 1.1 §8.2.3), with the Thing's properties and the new Location's point."""
+
+    historical_location_id: int
+    thing_id: int
+    thing_properties: dict[str, Any]
+    time: datetime
+    lon: float
+    lat: float
+
+
+def thing_moves(conn: Connection, historical_location_ids: Sequence[int]) -> list[ThingMove]:
+    """The moves these HistoricalLocations record (ids naming nothing, or a Location without a
+    geometry, are left out), in id order. For capabilities that follow moving Things (a 119 unit's
+    tracker) from ``sensing.EntityChanged`` events without reading sensing's tables."""
+    if not historical_location_ids:
+        return []
+    hl, lhl, loc, th = t.historical_locations, t.location_historical_locations, t.locations, t.things
+    rows = conn.execute(
+        select(hl.c.id, hl.c.thing_id, hl.c.time, th.c.properties, loc.c.geom)
+        .join(th, th.c.id == hl.c.thing_id)
+        .join(lhl, lhl.c.historical_location_id == hl.c.id)
+        .join(loc, loc.c.id == lhl.c.location_id)
+        .where(hl.c.id.in_(sorted(set(historical_location_ids))))
+        .order_by(hl.c.id, loc.c.id)
+    ).all()
+    out: dict[int, ThingMove] = {}
+    for r in rows:
+        if r.id in out or r.geom is None:
+            continue  # a Thing at several Locations at once: the first one with a geometry
+        geom = r.geom if hasattr(r.geom, "geom_type") else shapely.from_wkt(str(r.geom))
+        point = geom if geom.geom_type == "Point" else geom.representative_point()
+        out[r.id] = ThingMove(
+            historical_location_id=int(r.id),
+            thing_id=int(r.thing_id),
+            thing_properties=r.properties if isinstance(r.properties, dict) else {},
+            time=r.time,
+            lon=float(point.coords[0][0]),
+            lat=float(point.coords[0][1]),
+        )
+    return list(out.values())

@@ -226,6 +226,9 @@ async function start() {
   await refresh();
 }
 
+// units move by themselves (their trackers): the board and the map follow without a click
+setInterval(() => { if (ctx.token && map) ctx.api("/dispatch/units").then(drawUnits).catch(() => {}); }, 10000);
+
 $("lang").addEventListener("click", () => {
   ctx.lang = ctx.lang === "ko" ? "en" : "ko";
   localStorage.setItem("safecity.lang", ctx.lang);
