@@ -50,17 +50,26 @@ def setup() -> Capability:
     from safecity.dispatch.router import router
     from safecity.dispatch.service import Dispatch
     from safecity.dispatch.settings import DispatchSettings
-    from safecity.dispatch.subscribers import on_incident_opened
-    from safecity.dispatch.trackers import on_tracker_entities, on_tracker_observations
+    from safecity.dispatch.subscribers import (
+        on_incident_opened,
+        on_rain_observations,
+        on_tracker_entities,
+        on_tracker_observations,
+        sensors_of,
+    )
+    from safecity.sensing.service import Sensing
 
     def build(ctx: Context) -> Dispatch:
-        return Dispatch(
+        dispatch = Dispatch(
             ctx.store,
             ctx.bus,
             ctx.clock,
             ctx.settings_of("dispatch", DispatchSettings),
             ctx.settings.data_dir,
         )
+        # the rain gauges' readings make the rain factor of the road times (sensing is built before)
+        dispatch.rain = sensors_of(dispatch, ctx.services.get(Sensing)).rain.at
+        return dispatch
 
     return Capability(
         name="dispatch",
@@ -75,6 +84,7 @@ def setup() -> Capability:
             Subscription("situation.IncidentOpened", "dispatch.rule-incidents", on_incident_opened),
             Subscription("sensing.ObservationAccepted", "dispatch.tracker-fixes", on_tracker_observations),
             Subscription("sensing.EntityChanged", "dispatch.tracker-moves", on_tracker_entities),
+            Subscription("sensing.ObservationAccepted", "dispatch.rain-gauges", on_rain_observations),
         ),
     )
 

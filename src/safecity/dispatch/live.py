@@ -45,7 +45,7 @@ def _map_of(roads: RoadTimes, band: Band) -> CoverageMap:
 
 def _context(svc: Dispatch) -> tuple[RoadTimes, Band]:
     roads = svc.live_roads()
-    return roads, roads.band(svc.clock.now(), svc.settings.rain, svc.avoid())
+    return roads, roads.band(svc.clock.now(), svc.rain_at().raining, svc.avoid())
 
 
 def coverage(svc: Dispatch, unit_type: UnitType = UnitType.ambulance) -> dict[str, Any]:

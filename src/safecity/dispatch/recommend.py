@@ -48,12 +48,14 @@ class Recommendation:
     call_id: int
     picks: list[Pick]
     missing: list[dict[str, Any]]  # run-card lines no dispatchable unit could fill
+    rain: dict[str, Any] | None = None  # the rain the road times took (sensors.RainNow.public())
 
     def public(self) -> dict[str, Any]:
         return {
             "call": self.call_id,
             "units": [p.public() for p in self.picks],
             "missing": self.missing,
+            "rain": self.rain,
         }
 
 

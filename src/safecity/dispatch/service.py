@@ -5,9 +5,10 @@ event in the same transaction (``events.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from safecity.store import Store
 if TYPE_CHECKING:
     from safecity.dispatch.recommend import Recommendation
     from safecity.dispatch.roadtime import RoadTimes
+    from safecity.dispatch.sensors import RainNow
 
 EARTH_M = 6_371_008.8
 
@@ -110,6 +112,16 @@ class Dispatch:
         self.data_dir = data_dir
         self._roads: tuple[float, RoadTimes] | None = None
         self._roads_lock = threading.Lock()
+        #: the rain at a point, or over the city (set by setup(): the rain gauges, ``sensors.py``)
+        self.rain: Callable[[float | None, float | None], RainNow] | None = None
+
+    def rain_at(self, lon: float | None = None, lat: float | None = None) -> RainNow:
+        """Whether road times take the rain factor at (lon, lat) (or over the city), and why."""
+        from safecity.dispatch.sensors import RainNow
+
+        if self.rain is None:
+            return RainNow(self.settings.rain, None, 0, self.settings.rain)
+        return self.rain(lon, lat)
 
     # ---- roads and recommendations ---------------------------------------------------------------
 
@@ -158,8 +170,9 @@ class Dispatch:
 
         call = self.call(call_id)
         roads = self.live_roads()
-        band = roads.band(self.clock.now(), self.settings.rain, self.avoid())
-        return recommend(
+        rain = self.rain_at(call.lon, call.lat)
+        band = roads.band(self.clock.now(), rain.raining, self.avoid())
+        rec = recommend(
             call.id,
             call.lon,
             call.lat,
@@ -169,6 +182,7 @@ class Dispatch:
             band,
             limit_s=self.settings.search_limit_s,
         )
+        return dataclasses.replace(rec, rain=rain.public())
 
     def accept(self, call_id: int, actor: str) -> tuple[Call, Recommendation]:
         """The dispatcher's one action: send the recommended units (their status changes at once)."""

@@ -12,7 +12,18 @@ class DispatchSettings(BaseModel):
     )
     join_minutes: float = Field(60.0, gt=0, description="... if that incident opened this recently.")
     rain: bool = Field(
-        False, description="Use the rain factor of the speed model (until a rain feed is wired)."
+        False,
+        description="Declare rain by hand: the speed model's rain factor applies whatever the rain gauges say.",
+    )
+    rain_threshold_mm_h: float = Field(
+        1.0,
+        ge=0,
+        description="Mean gauge intensity (mm/h) near a call from which the rain factor applies "
+        "(judgement, UNCONFIRMED: the speed surveys say 'rainy days' without an intensity).",
+    )
+    rain_radius_m: float = Field(5000.0, gt=0, description="Rain gauges this close to a call count for it.")
+    rain_window_min: float = Field(
+        30.0, gt=0, description="A gauge whose latest reading ended longer ago than this is not heard."
     )
     tracker_property: str = Field(
         "dispatch_unit",

@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Incidents detected by the situation capability's rules (a fire, a collapse, a flood) create a call
-for the dispatcher, through the situation events only (never its tables)."""
+"""What dispatch hears on the bus. Incidents detected by the situation capability's rules (a fire, a
+collapse, a flood) create a call for the dispatcher, through the situation events only (never its
+tables); the sensor network's events move units to their trackers' fixes and keep the rain gauges'
+readings for the road times."""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from safecity.bus.port import Handler
 from safecity.capability import Context
@@ -12,8 +17,12 @@ from safecity.core.errors import SafecityError
 from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
 from safecity.dispatch.model import CallIn
+from safecity.dispatch.sensors import RainWatch, Streams
 from safecity.dispatch.service import Dispatch
+from safecity.dispatch.trackers import Trackers
 from safecity.geo.seoul import districts
+from safecity.sensing.events import EntityChanged, observations
+from safecity.sensing.service import Sensing
 
 log = get_logger(__name__)
 
@@ -64,5 +73,72 @@ def on_incident_opened(ctx: Context) -> Handler:
                 dispatch.receive_call(body, "system", source="rule")
             except SafecityError as e:  # a repeat (the incident already has its call) or an unplaceable area
                 log.info("no call for rule incident", incident=incident, reason=e.message)
+
+    return handle
+
+
+@dataclass(frozen=True)
+class Sensors:
+    """What dispatch keeps of the sensor network, one per platform (shared by its subscriptions)."""
+
+    streams: Streams
+    trackers: Trackers
+    rain: RainWatch
+
+
+_sensors: weakref.WeakKeyDictionary[Dispatch, Sensors] = weakref.WeakKeyDictionary()
+_sensors_lock = threading.Lock()
+
+#: the SensorThings entities whose change may change what a Datastream is (a unit's tracker, a gauge)
+_DIRECTORY_ENTITIES = frozenset({"Thing", "Datastream", "Location"})
+
+
+def sensors_of(dispatch: Dispatch, sensing: Sensing) -> Sensors:
+    with _sensors_lock:
+        found = _sensors.get(dispatch)
+        if found is None:
+            streams = Streams(sensing)
+            found = _sensors[dispatch] = Sensors(
+                streams, Trackers(dispatch, streams), RainWatch(streams, dispatch.clock, dispatch.settings)
+            )
+        return found
+
+
+def _of(ctx: Context) -> Sensors:
+    return sensors_of(ctx.services.get(Dispatch), ctx.services.get(Sensing))
+
+
+def on_tracker_observations(ctx: Context) -> Handler:
+    """``sensing.ObservationAccepted``: units' position fixes (``trackers.py``)."""
+    trackers = _of(ctx).trackers
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        trackers.on_observations(observations(batch))
+
+    return handle
+
+
+def on_rain_observations(ctx: Context) -> Handler:
+    """``sensing.ObservationAccepted``: the rain gauges' readings (``sensors.py``)."""
+    rain = _of(ctx).rain
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        rain.on_observations(observations(batch))
+
+    return handle
+
+
+def on_tracker_entities(ctx: Context) -> Handler:
+    """``sensing.EntityChanged``: trackers given a new Location move their units; a changed Thing,
+    Datastream or Location is read again from the directory."""
+    sensors = _of(ctx)
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        changes = [e.data for e in batch if isinstance(e.data, EntityChanged)]
+        if any(c.entity in _DIRECTORY_ENTITIES for c in changes):
+            sensors.streams.invalidate()
+        moved = [c.entity_id for c in changes if c.entity == "HistoricalLocation" and c.action == "created"]
+        if moved:
+            sensors.trackers.on_moves(moved)
 
     return handle

@@ -23,8 +23,6 @@ its unit).
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,20 +30,14 @@ from typing import Any
 
 from sqlalchemy import or_, update
 
-from safecity.bus.port import Handler
-from safecity.capability import Context
-from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
+from safecity.dispatch.sensors import Streams
 from safecity.dispatch.service import Dispatch
 from safecity.dispatch.tables import units
-from safecity.sensing.directory import stream_directory, thing_moves
-from safecity.sensing.events import EntityChanged, ObservationAccepted, observations
-from safecity.sensing.service import Sensing
+from safecity.sensing.directory import thing_moves
+from safecity.sensing.events import ObservationAccepted
 
 log = get_logger(__name__)
-
-#: the SensorThings entities whose change may change which Datastream reports for which unit
-_DIRECTORY_ENTITIES = frozenset({"Thing", "Datastream"})
 
 
 @dataclass(frozen=True)
@@ -80,44 +72,25 @@ def point_of(result: Any) -> tuple[float, float] | None:
 class Trackers:
     """Moves units to their trackers' fixes (what the two subscriptions below call)."""
 
-    def __init__(self, dispatch: Dispatch, sensing: Sensing) -> None:
+    def __init__(self, dispatch: Dispatch, streams: Streams) -> None:
         self.dispatch = dispatch
-        self.sensing = sensing
+        self.streams = streams
         self.key = dispatch.settings.tracker_property
-        self._streams: dict[int, str | None] | None = None  # datastream id -> callsign (None: no unit's)
-        self._lock = threading.Lock()
 
     def callsign(self, thing_properties: Mapping[str, Any]) -> str | None:
         value = thing_properties.get(self.key)
         return (value.strip() or None) if isinstance(value, str) else None
-
-    def invalidate(self) -> None:
-        """A Thing or Datastream changed: which stream reports for which unit is read again when needed."""
-        with self._lock:
-            self._streams = None
-
-    def _stream_units(self, wanted: set[int]) -> dict[int, str | None]:
-        with self._lock:
-            streams = self._streams
-        # A stream this map has not seen was made after it was read (the directory's events and the
-        # observations come by two subscriptions, in no common order): read it again.
-        if streams is None or not wanted <= streams.keys():
-            with self.sensing.store.engine.connect() as conn:
-                infos = stream_directory(conn, self.sensing.catalogue)
-            streams = {i.datastream_id: self.callsign(i.thing_properties) for i in infos}
-            with self._lock:
-                self._streams = streams
-        return streams
 
     def on_observations(self, items: Sequence[ObservationAccepted]) -> int:
         """Move units to the newest position among these observations; returns how many moved."""
         wanted = {o.datastream_id for o in items if o.datastream_id is not None}
         if not wanted:
             return 0
-        streams = self._stream_units(wanted)
+        infos = self.streams.all(wanted)
         fixes: dict[str, Fix] = {}
         for o in items:
-            unit = streams.get(o.datastream_id) if o.datastream_id is not None else None
+            info = infos.get(o.datastream_id) if o.datastream_id is not None else None
+            unit = self.callsign(info.thing_properties) if info else None
             point = point_of(o.result) if unit else None
             if unit and point and (unit not in fixes or fixes[unit].at <= o.phenomenon_time):
                 fixes[unit] = Fix(o.phenomenon_time, *point)
@@ -125,7 +98,7 @@ class Trackers:
 
     def on_moves(self, historical_location_ids: Sequence[int]) -> int:
         """Move units to the Locations their trackers were given; returns how many moved."""
-        with self.sensing.store.engine.connect() as conn:
+        with self.streams.sensing.store.engine.connect() as conn:
             moves = thing_moves(conn, historical_location_ids)
         fixes: dict[str, Fix] = {}
         for m in moves:
@@ -154,40 +127,3 @@ class Trackers:
                 elif callsign not in {u.callsign for u in self.dispatch.units(conn)}:
                     log.info("tracker names no unit", callsign=callsign, key=self.key)
         return moved
-
-
-_of: weakref.WeakKeyDictionary[Dispatch, Trackers] = weakref.WeakKeyDictionary()
-_of_lock = threading.Lock()
-
-
-def _trackers(ctx: Context) -> Trackers:
-    # one per platform, shared by both subscriptions (the stream map is theirs to share)
-    dispatch = ctx.services.get(Dispatch)
-    with _of_lock:
-        found = _of.get(dispatch)
-        if found is None:
-            found = _of[dispatch] = Trackers(dispatch, ctx.services.get(Sensing))
-        return found
-
-
-def on_tracker_observations(ctx: Context) -> Handler:
-    trackers = _trackers(ctx)
-
-    def handle(batch: Sequence[Envelope]) -> None:
-        trackers.on_observations(observations(batch))
-
-    return handle
-
-
-def on_tracker_entities(ctx: Context) -> Handler:
-    trackers = _trackers(ctx)
-
-    def handle(batch: Sequence[Envelope]) -> None:
-        changes = [e.data for e in batch if isinstance(e.data, EntityChanged)]
-        if any(c.entity in _DIRECTORY_ENTITIES for c in changes):
-            trackers.invalidate()
-        moved = [c.entity_id for c in changes if c.entity == "HistoricalLocation" and c.action == "created"]
-        if moved:
-            trackers.on_moves(moved)
-
-    return handle

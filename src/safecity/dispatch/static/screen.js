@@ -144,7 +144,8 @@ async function select(id) {
       el("div", {}, el("strong", {}, u.unit), ` · ${ctx.t("fills")} ${ctx.kind(u.fills)} · ${mins(u.travelS)}`),
       el("p", { class: "why" }, name(u, "whyKo", "whyEn")),
       u.passedOver.length ? el("p", { class: "why" }, `${ctx.t("passed")}: `, u.passedOver.map((p) => `${p.unit} (${name(p, "whyKo", "whyEn")})`).join("; ")) : null)),
-    rec.missing.length ? el("p", { class: "error" }, `${ctx.t("missing")}: ${rec.missing.map((m) => ctx.kind(m.unit)).join(", ")}`) : null);
+    rec.missing.length ? el("p", { class: "error" }, `${ctx.t("missing")}: ${rec.missing.map((m) => ctx.kind(m.unit)).join(", ")}`) : null,
+    rec.rain ? el("p", { class: "muted", "data-rain": String(rec.rain.raining) }, name(rec.rain, "ko", "en")) : null);
     $("accept").disabled = rec.units.length === 0;
     if (map) {
       layers.routes.clearLayers();
