@@ -27,7 +27,9 @@ from safecity.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from safecity.app import Platform
     from safecity.demo.load import LoadReport
+    from safecity.demo.network import Network
     from safecity.sensing.sta.write import Writer
 
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
@@ -245,6 +247,22 @@ def loaded_line(report: LoadReport) -> str:
     )
 
 
+def _seed_dispatch(platform: Platform, network: Network) -> None:
+    """The demo's 119 safety centres as dispatch stations with their units (the dispatcher's screen)."""
+    from safecity.dispatch.model import StationIn
+    from safecity.dispatch.seed import seed_units
+    from safecity.dispatch.service import Dispatch
+
+    centres = [
+        StationIn(
+            code=p.code, name_ko=p.name_ko, name_en=p.name_en, district=p.district, lon=p.lon, lat=p.lat
+        )
+        for p in network.fire_stations
+    ]
+    seeded = seed_units(platform.services.get(Dispatch), centres)
+    print(f"dispatch: {seeded.stations} stations and {seeded.units} units added (119 출동대)", flush=True)
+
+
 def run_demo(
     settings: Settings,
     speed: float,
@@ -278,6 +296,7 @@ def run_demo(
     city = build_city()
     network = build_network(city)
     report = load_city(platform, city, settings.data_dir / "demo_city", network)
+    _seed_dispatch(platform, network)
     from safecity.demo.floodmodel import DemoFlood
 
     # flood forecasts on the demo city's grid (the capability's worker runs them every 5 scenario minutes)
