@@ -4,6 +4,7 @@ an operator, two guardians of one child and a guardian of nobody."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,13 @@ from safecity.auth.model import Role
 from safecity.care.service import Care
 from safecity.core.clock import ManualClock
 from safecity.settings import Settings
+from tests.conftest import service_missing
 
 #: A Monday morning in Seoul (08:00 KST).
 START = datetime(2026, 5, 4, 23, 0, tzinfo=UTC)
 PASSWORD = "care-test-password"
+#: The machine's Mosquitto (OwnTracks apps publish to it; it authenticates them in a deployment).
+MOSQUITTO = ("127.0.0.1", 1883)
 
 
 @dataclass
@@ -132,3 +136,15 @@ def care_env(settings: Settings) -> Iterator[CareEnv]:
         thread.join(timeout=10)
         platform.bus.stop()
         platform.store.close()
+
+
+@pytest.fixture
+def with_mosquitto(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The care capability listens to OwnTracks on the real broker."""
+    try:
+        with socket.create_connection(MOSQUITTO, timeout=1):
+            pass
+    except OSError as e:
+        service_missing(f"Mosquitto at {MOSQUITTO[0]}:{MOSQUITTO[1]} ({e})")
+    monkeypatch.setenv("SAFECITY_CARE__MQTT_URL", f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}")
+    return settings

@@ -9,7 +9,6 @@ Payloads are the apps' documented ones, with the device identifier replaced by t
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,8 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from safecity.settings import Settings
-from tests.care.conftest import CareEnv
-from tests.conftest import service_missing
+from tests.care.conftest import MOSQUITTO, CareEnv
 
 #: traccar.org/osmand "Example 2: Request with additional parameters" (deviceid replaced by the key)
 OSMAND_EXAMPLE_2 = "deviceid={key}&lat=48.8566&lon=2.3522&timestamp=2021-01-01T00:00:00Z&speed=15&bearing=270&altitude=35&accuracy=10&hdop=0.8&batt=75"
@@ -64,7 +62,6 @@ OWNTRACKS_FULL = {
     "alt": 13,
     "vel": 54,
 }
-MOSQUITTO = ("127.0.0.1", 1883)
 
 
 def _positions(env: CareEnv, pid: int) -> list[dict[str, object]]:
@@ -181,17 +178,6 @@ def test_owntracks_http_mode(care_env: CareEnv) -> None:
     )
     r = env.call(None, "POST", "/tracking/owntracks", json={"lat": 1})
     assert r.status_code == 400 and r.json()["where"] == "0/_type"
-
-
-@pytest.fixture
-def with_mosquitto(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    try:
-        with socket.create_connection(MOSQUITTO, timeout=1):
-            pass
-    except OSError as e:
-        service_missing(f"Mosquitto at {MOSQUITTO[0]}:{MOSQUITTO[1]} ({e})")
-    monkeypatch.setenv("SAFECITY_CARE__MQTT_URL", f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}")
-    return settings
 
 
 @pytest.mark.mosquitto

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from shapely.geometry import LineString
+
     from safecity.capability import Capability, Context
+    from safecity.care.service import Care
     from safecity.core.worker import Worker
 
 __all__ = ["setup"]
@@ -24,7 +27,58 @@ def _build(ctx: Context) -> object:
     care = Care(ctx.store, ctx.clock, ctx.bus, None, ctx.settings_of("care", CareSettings))
     # the audit capability is built after every other (it hears their events): found when first used
     care.audit_lookup = lambda: ctx.services.get(AuditLog) if AuditLog in ctx.services else None
+    _wire_trips(ctx, care)
     return care
+
+
+def _wire_trips(ctx: Context, care: Care) -> None:
+    """Trips plan their walking route with evacuation's routing on the imported road network, and
+    escalate to operators through the situation capability's incidents (both built before care)."""
+    from safecity.evacuation.routing import EvacuationRouting
+    from safecity.situation.incident_inputs import ManualIncidentIn
+    from safecity.situation.incidents import Incidents
+
+    if EvacuationRouting in ctx.services:
+        routing = ctx.services.get(EvacuationRouting)
+
+        def plan(
+            origin: tuple[float, float], dest: tuple[float, float]
+        ) -> tuple[LineString, float, float] | None:
+            from safecity.geo.roads.graph import Mode
+            from safecity.geo.roads.routing import NoRoute, OutsideNetwork, RoadNetworkMissing
+
+            try:
+                route = routing.router().route(origin, dest, Mode.walk)
+            except (RoadNetworkMissing, OutsideNetwork, NoRoute):
+                return None  # watched without deviation: late, stopped, lost signal and SOS still work
+            return route.line, route.distance_m, route.duration_s
+
+        care.trips.planner = plan
+    if Incidents in ctx.services:
+        incidents = ctx.services.get(Incidents)
+
+        def open_incident(title_ko: str, title_en: str, lon: float, lat: float, level: int, note: str) -> int:
+            data = ManualIncidentIn(
+                hazard="other",
+                level=level,
+                title_ko=title_ko,
+                title_en=title_en,
+                lon=lon,
+                lat=lat,
+                source_note=note,
+            )
+            return int(incidents.open_manual(data, "care")["id"])
+
+        care.trips.open_incident = open_incident
+
+
+def _trip_clock(ctx: Context) -> Worker:
+    """Trips decide on the clock too: late arrival, lost signal, escalation to the operators."""
+    from safecity.care.service import Care
+    from safecity.core.worker import Worker
+
+    care = ctx.services.get(Care)
+    return Worker("care.trips", lambda: len(care.trips.tick()), interval_s=care.settings.trip_tick_s)
 
 
 def _housekeeping(ctx: Context) -> Worker:
@@ -82,5 +136,5 @@ def setup() -> Capability:
         tables=("safecity.care.tables",),
         migrations=Path(__file__).with_name("migrations"),
         build=_build,
-        workers=(_housekeeping, _fence_clock, _owntracks),
+        workers=(_housekeeping, _fence_clock, _trip_clock, _owntracks),
     )

@@ -68,3 +68,22 @@ class WanderingSuspected(Event):
 
     def ordering_key(self) -> str:
         return f"person:{self.person_id}"
+
+
+class TripAlert(Event):
+    """Safe return home: a trip deviated from its route, stopped, is late, lost its signal, arrived,
+    was escalated to the operators (``incidentId``: the incident opened), or the person pressed SOS
+    (with or without a trip). Carries the last fix: for guardians and operators."""
+
+    type = "care.TripAlert"
+    person_id: int = Field(alias="personId")
+    trip_id: int | None = Field(None, alias="tripId")
+    kind: str
+    at: datetime
+    lon: float | None = None
+    lat: float | None = None
+    escalation: str = "guardian"  # guardian | operator
+    incident_id: int | None = Field(None, alias="incidentId")
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"

@@ -358,6 +358,7 @@ class Fences:
                 {
                     "id": r["id"],
                     "fenceId": r["fence_id"],
+                    "tripId": r["trip_id"],
                     "fence": r["name"],
                     "kind": r["kind"],
                     "at": r["at"].isoformat(),

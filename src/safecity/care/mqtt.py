@@ -37,6 +37,7 @@ class Counts:
     duplicates: int = 0
     refused: int = 0
     unknown: int = 0
+    sos: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -70,15 +71,20 @@ class OwnTracksListener:
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None
     ) -> None:
-        client.subscribe(self.topic, qos=1)
+        # <topic>/sos: our SOS convention for MQTT apps (OwnTracks has no SOS message): the payload
+        # is an OwnTracks location message, published by the device's SOS button
+        client.subscribe([(self.topic, 1), (self.topic + "/sos", 1)])
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
+        if len(parts) == 4 and parts[3] == "sos":
+            self.handle(f"{parts[1]}/{parts[2]}", bytes(msg.payload), sos=True)
+            return
         if len(parts) != 3:
             return  # owntracks/<user>/<device>/event and the others carry no location
         self.handle(f"{parts[1]}/{parts[2]}", bytes(msg.payload))
 
-    def handle(self, topic_id: str, payload: bytes) -> None:
+    def handle(self, topic_id: str, payload: bytes, *, sos: bool = False) -> None:
         """One publish; never raises (a bad message must not stop the others)."""
         try:
             fixes = trackers.owntracks(orjson.loads(payload), self.care.clock.now())
@@ -87,6 +93,10 @@ class OwnTracksListener:
             device = self.care.device_by_topic(topic_id)
             if device is None:
                 self.counts.unknown += 1
+                return
+            if sos:
+                self.care.sos(device, fixes[-1])
+                self.counts.sos += 1
                 return
             result = self.care.ingest(device, fixes)
             self.counts.stored += result.stored

@@ -4,6 +4,7 @@ for the trackers (public routes: a tracker proves itself with the key issued for
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import datetime
@@ -20,6 +21,7 @@ from safecity.care.fences import FenceIn
 from safecity.care.law import articles
 from safecity.care.model import Actor, ConsentIn, DeviceIn, GuardianIn, PersonIn, Purpose
 from safecity.care.service import Care
+from safecity.care.trips import TripIn
 from safecity.core.errors import MAX_ID, BadRequest
 from safecity.core.logging import current_request_id
 
@@ -31,6 +33,7 @@ Who = Annotated[Principal, Depends(resolve_principal)]
 # an id outside what the database gives out is a 422 naming the path parameter, never a database error
 PersonId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FenceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TripId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PEOPLE = (Role.operator, Role.guardian)
 
 #: Largest tracker request body read (an OwnTracks app that was offline sends a list of locations).
@@ -86,7 +89,9 @@ def get_person(
     dependencies=[allow(Role.operator)],
     summary="Add a guardian or carer",
 )
-def add_guardian(person_id: PersonId, body: GuardianIn, care: CareDep, request: Request, who: Who) -> Response:
+def add_guardian(
+    person_id: PersonId, body: GuardianIn, care: CareDep, request: Request, who: Who
+) -> Response:
     return _json(care.add_guardian(person_id, body, actor_of(request, who)), 201)
 
 
@@ -214,7 +219,11 @@ async def osmand(request: Request, care: CareDep) -> Response:
             params.update(parse_qsl(body.decode("utf-8", "replace")))
         message = trackers.osmand(params, now)
     device = care.device_by_key(message.key)
-    await _ingest(care, device, message.fixes)
+    if message.alarm == "sos" and message.fixes:
+        # Traccar's OsmAnd protocol: alarm=sos is the device's SOS button
+        await asyncio.to_thread(care.sos, device, message.fixes[-1])
+    else:
+        await _ingest(care, device, message.fixes)
     return Response(status_code=200)
 
 
@@ -251,8 +260,6 @@ def _basic_password(request: Request) -> str | None:
 
 
 async def _ingest(care: Care, device: Any, fixes: list[Any]) -> None:
-    import asyncio
-
     # the store write is blocking: off the event loop, as the other ingest paths do
     await asyncio.to_thread(care.ingest, device, fixes)
 
@@ -296,7 +303,9 @@ def list_fences(
     dependencies=[allow(*PEOPLE)],
     summary="Remove a fence",
 )
-def remove_fence(person_id: PersonId, fence_id: FenceId, care: CareDep, request: Request, who: Who) -> Response:
+def remove_fence(
+    person_id: PersonId, fence_id: FenceId, care: CareDep, request: Request, who: Who
+) -> Response:
     care.remove_fence(person_id, fence_id, actor_of(request, who))
     return Response(status_code=204)
 
@@ -310,3 +319,89 @@ def list_alerts(
     person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
 ) -> Response:
     return _json(care.alerts_of(person_id, actor_of(request, who, reason)))
+
+
+# -- safe return home ----------------------------------------------------------------------------
+@router.post(
+    "/people/{person_id}/trips",
+    status_code=201,
+    dependencies=[allow(*PEOPLE)],
+    summary="Start a safe return home: the walk to a destination is watched (deviation, stop, late, signal)",
+)
+def start_trip(person_id: PersonId, body: TripIn, care: CareDep, request: Request, who: Who) -> Response:
+    trip = care.start_trip(person_id, body, actor_of(request, who))
+    return _json(trip.public(), 201)
+
+
+@router.get(
+    "/people/{person_id}/trips",
+    dependencies=[allow(*PEOPLE)],
+    summary="A person's trips, newest first (routes and last fixes: audited)",
+)
+def list_trips(
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    return _json([t.public(s) for t, s in care.trips_of(person_id, actor_of(request, who, reason))])
+
+
+@router.get(
+    "/people/{person_id}/trips/{trip_id}", dependencies=[allow(*PEOPLE)], summary="One trip (audited)"
+)
+def get_trip(
+    person_id: PersonId, trip_id: TripId, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    [(trip, state)] = care.trips_of(person_id, actor_of(request, who, reason), trip_id)
+    return _json(trip.public(state))
+
+
+@router.post(
+    "/people/{person_id}/trips/{trip_id}/acknowledge",
+    dependencies=[allow(*PEOPLE)],
+    summary="A guardian has seen the trip's alert and acts: it is not escalated to the operators",
+)
+def acknowledge_trip(
+    person_id: PersonId, trip_id: TripId, care: CareDep, request: Request, who: Who
+) -> Response:
+    care.acknowledge_trip(person_id, trip_id, actor_of(request, who))
+    return _json({"acknowledged": True})
+
+
+@router.post(
+    "/people/{person_id}/trips/{trip_id}/end",
+    dependencies=[allow(*PEOPLE)],
+    summary="End a trip (the person is safe, or the walk was called off)",
+)
+def end_trip(person_id: PersonId, trip_id: TripId, care: CareDep, request: Request, who: Who) -> Response:
+    trip = care.end_trip(person_id, trip_id, actor_of(request, who))
+    return _json({"id": trip.id, "status": trip.status})
+
+
+@tracking.post(
+    "/sos",
+    dependencies=[allow(Role.public)],
+    summary="The SOS button: the tracker's key and its position (OsmAnd parameters or JSON); guardians and "
+    "operators are alerted at once",
+)
+async def sos(request: Request, care: CareDep) -> Response:
+    params: dict[str, Any] = dict(request.query_params)
+    body = await _body(request)
+    if body:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError as e:
+                raise BadRequest(f"body: not JSON ({e})", where="body") from None
+            if not isinstance(doc, dict):
+                raise BadRequest("body: expected a JSON object with id, lat and lon", where="body")
+            params.update(doc)
+        else:
+            from urllib.parse import parse_qsl
+
+            params.update(parse_qsl(body.decode("utf-8", "replace")))
+    message = trackers.osmand(params, care.clock.now())
+    device = care.device_by_key(message.key)
+    if not message.fixes:
+        raise BadRequest("valid: an SOS needs a valid position (lat, lon)", where="valid")
+    found = await asyncio.to_thread(care.sos, device, message.fixes[-1])
+    return _json({"sos": True, **found}, 201)

@@ -42,3 +42,39 @@ class CareSettings(BaseModel):
     housekeeping_interval_s: float = Field(
         60.0, gt=0, description="How often retention purges and batched notices run."
     )
+
+    # -- safe return home (safecity.care.trips). Our choices, not official figures: each says why.
+    trip_deviation_m: float = Field(
+        60.0,
+        gt=0,
+        description="A fix farther than this from the expected walking route is off it (a phone's fix "
+        "between tall buildings is often 20-40 m off; a parallel street is about 80-100 m away).",
+    )
+    trip_deviation_fixes: int = Field(
+        3, ge=1, description="This many off-route fixes in a row raise 'deviation' (one is GPS noise)."
+    )
+    trip_stop_radius_m: float = Field(
+        30.0, gt=0, description="Fixes within this of one point count as standing still."
+    )
+    trip_stop_s: float = Field(
+        300.0, gt=0, description="Standing still this long before the destination raises 'stopped'."
+    )
+    trip_arrive_m: float = Field(
+        40.0, gt=0, description="A fix this close to the destination ends the trip as arrived."
+    )
+    trip_late_factor: float = Field(
+        1.5, ge=1, description="Due time: the route's walking time times this, plus the margin."
+    )
+    trip_late_margin_s: float = Field(600.0, ge=0, description="Added to the due time (a stop at a shop).")
+    trip_signal_lost_s: float = Field(
+        180.0,
+        gt=0,
+        description="No fix for this long during a trip raises 'signal_lost' (trackers report every "
+        "10-60 s while moving).",
+    )
+    trip_escalate_after_s: float = Field(
+        300.0,
+        gt=0,
+        description="An alert no guardian acknowledged in this time goes to the operators (an incident).",
+    )
+    trip_tick_s: float = Field(5.0, gt=0, description="How often trips check due times and lost signals.")

@@ -142,10 +142,33 @@ alerts = sa.Table(
     sa.Column("id", IdType, primary_key=True),
     sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
     sa.Column("fence_id", IdType, nullable=True),
+    sa.Column("trip_id", IdType, nullable=True),  # safe return home (care_0003)
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("at", Timestamp, nullable=False),
     sa.Column("lon", sa.Float, nullable=True),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("raised_at", Timestamp, nullable=False),
     sa.Index("ix_care_alerts_person", "person_id", "id"),
+)
+
+trips = sa.Table(
+    "care_trips",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("started_by", sa.String(120), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("origin_lon", sa.Float, nullable=False),
+    sa.Column("origin_lat", sa.Float, nullable=False),
+    sa.Column("dest_lon", sa.Float, nullable=False),
+    sa.Column("dest_lat", sa.Float, nullable=False),
+    sa.Column("dest_name", sa.String(80), nullable=False),
+    sa.Column("route_wkt", sa.Text, nullable=True),  # the expected walking route; None: no road network
+    sa.Column("distance_m", sa.Float, nullable=True),
+    sa.Column("expected_s", sa.Float, nullable=False),
+    sa.Column("due_at", Timestamp, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # active | arrived | ended
+    sa.Column("ended_at", Timestamp, nullable=True),
+    sa.Column("state", JSONDoc, nullable=False),  # safecity.care.trips.State
+    sa.Index("ix_care_trips_person", "person_id", "id"),
 )

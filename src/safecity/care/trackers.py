@@ -37,6 +37,7 @@ KMH_MS = 1 / 3.6
 class OsmAndMessage:
     key: str
     fixes: list[Fix]
+    alarm: str | None = None  # Traccar's OsmAnd ``alarm`` parameter: "sos" is the SOS button
 
 
 def _number(
@@ -121,7 +122,8 @@ def osmand(params: Mapping[str, Any], now: datetime) -> OsmAndMessage:
         battery=_number(params, "batt", 0, 100),
     )
     valid = str(params.get("valid", "true")).lower() not in ("false", "0")
-    return OsmAndMessage(key, [fix] if valid else [])
+    alarm = str(params["alarm"]).strip().lower() if params.get("alarm") else None
+    return OsmAndMessage(key, [fix] if valid else [], alarm)
 
 
 def traccar_json(body: Mapping[str, Any], now: datetime) -> OsmAndMessage:
