@@ -104,8 +104,9 @@ def setup() -> Capability:
 
     from safecity.capability import Capability, Subscription
     from safecity.core.worker import Worker
-    from safecity.quake.chain import QuakeChain, on_alert_imported, on_incident
+    from safecity.quake.chain import QuakeChain
     from safecity.quake.cli import quake_app
+    from safecity.quake.jobs import on_alert_imported, on_incident
     from safecity.quake.layers import DAMAGE
     from safecity.quake.router import router
     from safecity.quake.settings import QuakeSettings
@@ -143,7 +144,8 @@ def setup() -> Capability:
             Subscription("situation.IncidentUpdated", "quake.incident-updated", on_incident),
             Subscription("warning.AlertImported", "quake.alert-imported", on_alert_imported),
         ),
-        workers=(warm_up,),
+        # assessments run on their own worker, off the bus dispatcher's thread (jobs.py)
+        workers=(warm_up, lambda ctx: ctx.services.get(QuakeChain).queue.worker),
         layers=(DAMAGE,),
     )
 

@@ -24,7 +24,6 @@ everywhere it shows) over the districts the geo capability holds, built once per
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,10 +34,8 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from safecity.bus.port import Bus, Handler
-from safecity.capability import Context
+from safecity.bus.port import Bus
 from safecity.core.clock import Clock
-from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
 from safecity.evacuation.shelters import ShelterKind, ShelterQuery, list_shelters
 from safecity.geo import seoul
@@ -46,27 +43,23 @@ from safecity.geo.areas import AreaRef, area_at, area_by_id, areas_of, geometry_
 from safecity.quake import cordons as cordon_zones
 from safecity.quake import report as rep
 from safecity.quake import tables as t
-from safecity.quake.capmsg import CapQuakeError, QuakeMessage, quake_from_alert, quake_from_cap
+from safecity.quake.capmsg import QuakeMessage, quake_from_cap
 from safecity.quake.events import DamageAssessed
 from safecity.quake.generate import DistrictArea, generate_seoul
 from safecity.quake.inventory import Inventory, TimeOfDay, with_areas
+from safecity.quake.jobs import ACTOR, AssessmentQueue
 from safecity.quake.service import Assessment, assess_readings, assess_scenario
 from safecity.quake.settings import QuakeSettings
 from safecity.quake.shakemap import Stations
 from safecity.sensing.catalogue import Catalogue
 from safecity.sensing.directory import recent_observations, stream_directory
-from safecity.situation.events import IncidentOpened, IncidentUpdated
 from safecity.situation.incident_inputs import AttachmentIn, ManualIncidentIn
 from safecity.situation.incidents import Incidents
 from safecity.situation.model import Crisis
 from safecity.store import Store
-from safecity.warning.cap.json import from_json
-from safecity.warning.events import AlertImported
-from safecity.warning.service import Warnings
 
 log = get_logger(__name__)
 SEOUL = ZoneInfo("Asia/Seoul")
-ACTOR = "quake"
 PGA_PROPERTY = "peak_ground_acceleration"
 #: The fewest accelerometers that place an earthquake (shakemap.fit_source's own minimum).
 MIN_STATIONS = 3
@@ -127,6 +120,8 @@ class QuakeChain:
         self._lock = threading.Lock()  # one assessment at a time, one inventory build
         self._inventory: Inventory | None = None
         self._inventory_key: object = None
+        #: assessments asked for on the bus, run by the capability's worker (jobs.py)
+        self.queue = AssessmentQueue(self)
 
     # ------------------------------------------------------------------------------------ inventory
     def inventory(self) -> Inventory:
@@ -418,43 +413,6 @@ class QuakeChain:
                 select(a.id, a.report).where(a.current.is_(True)).order_by(a.at.desc(), a.id.desc()).limit(1)
             ).first()
         return None if row is None else {**row.report, "assessmentId": int(row.id)}
-
-
-def on_incident(ctx: Context) -> Handler:
-    """The subscriber to situation's incident events: earthquake incidents only."""
-    chain = ctx.services.get(QuakeChain)
-
-    def handle(batch: Sequence[Envelope]) -> None:
-        for envelope in batch:
-            data = envelope.data
-            if not isinstance(data, IncidentOpened | IncidentUpdated):
-                continue
-            if data.hazard != "earthquake" or data.actor == ACTOR:
-                continue  # not an earthquake, or our own note on the incident coming back
-            chain.assess_incident(data.incident_id, data.at)
-
-    return handle
-
-
-def on_alert_imported(ctx: Context) -> Handler:
-    """The subscriber to imported CAP alerts (``POST /alerts/import``): an earthquake message opens an
-    earthquake incident with its expected damage; any other alert is not ours."""
-    chain = ctx.services.get(QuakeChain)
-    warnings = ctx.services.get(Warnings)
-
-    def handle(batch: Sequence[Envelope]) -> None:
-        for envelope in batch:
-            if not isinstance(envelope.data, AlertImported):
-                continue
-            full = warnings.get(envelope.data.identifier)
-            try:
-                message = quake_from_alert(from_json(full["cap"]))
-            except CapQuakeError:
-                continue  # not an earthquake message, or one without a magnitude and an epicentre
-            if chain.incident_of(message.identifier) is None:
-                chain.assess_quake(message, ACTOR)
-
-    return handle
 
 
 def _prefer_mois(areas: list[AreaRef]) -> list[AreaRef]:

@@ -50,7 +50,8 @@ def _not_assessed(incident_id: int | None) -> NotFound:
     summary="An earthquake incident's expected damage, inspection list, cordons and shelter demand",
 )
 def incident_damage(
-    incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], chain: Annotated[QuakeChain, Depends(provider(QuakeChain))]
+    incident_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    chain: Annotated[QuakeChain, Depends(provider(QuakeChain))],
 ) -> dict[str, Any]:
     found = chain.report(incident_id)
     if found is None:

@@ -4,7 +4,7 @@ its damage map (what the ``quake-damage`` OGC API collection serves). Migrations
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Integer, String, Table
 
 from safecity.store.metadata import metadata
 from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
@@ -51,4 +51,18 @@ damage_cells = Table(
     Column("pga_max_g", Float, nullable=False),
     Column("kma_intensity", String, nullable=False),
     Column("generated", Boolean, nullable=False),
+)
+
+# assessments waiting for the capability's worker (jobs.py): queued by the bus handlers, run off the bus
+jobs = Table(
+    "quake_jobs",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("envelope_id", BigInteger, nullable=False, unique=True),  # the event that asked: queued once
+    Column("kind", String(20), nullable=False),  # "incident" (accelerometers) | "message" (a CAP message)
+    Column("payload", JSONDoc, nullable=False),
+    Column("queued_at", Timestamp, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("done_at", Timestamp, nullable=True),
+    Column("last_error", String(500), nullable=True),
 )
