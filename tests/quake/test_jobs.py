@@ -42,7 +42,7 @@ def test_a_held_assessment_does_not_stall_the_other_subscribers(platform: Platfo
         with chain._lock:
             incident = _quake(platform)
             assert platform.bus.drain(), "the bus waited for the assessment"
-            assert [e.data.incident_id for e in seen] == [incident]  # the others had their event
+            assert [e.data.to_json()["incidentId"] for e in seen] == [incident]  # the others had theirs
             (job,) = _jobs(platform)
             assert (job.kind, job.payload["incident"], job.done_at) == ("incident", incident, None)
         # the chain is free: the worker runs the job
