@@ -64,6 +64,9 @@ def main() -> None:
         help="an external broker (e.g. mqtt://127.0.0.1:1883, anonymous): the server subscribes to it "
         "(SAFECITY_MQTT_URL) and the publisher publishes there, instead of the embedded broker",
     )
+    ap.add_argument(
+        "--mqtt-wait", type=float, default=300, help="seconds to wait for the MQTT rows to be stored"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="safecity-bench-"))
     server = Server(tmp, **({"SAFECITY_MQTT_URL": args.mqtt_url} if args.mqtt_url else {}))
@@ -98,7 +101,13 @@ def main() -> None:
         if args.mqtt_obs:
             for k, per in enumerate((1, args.gateway_batch)):
                 mqtt_rates[per] = mqtt_bench(
-                    server, ds_ids, args.mqtt_obs, t0 + timedelta(days=400 + 100 * k), per, args.mqtt_url
+                    server,
+                    ds_ids,
+                    args.mqtt_obs,
+                    t0 + timedelta(days=400 + 100 * k),
+                    per,
+                    args.mqtt_url,
+                    args.mqtt_wait,
                 )
     # Baseline: the same number of rows, raw, into the same table of the same database file.
     # The same rows our path writes: every column, and the late-arrival flag the 2024 times earn.
@@ -186,7 +195,13 @@ def http_send(
 
 
 def mqtt_bench(
-    server: Server, ds_ids: list[int], n: int, t0: datetime, per_message: int, broker: str | None = None
+    server: Server,
+    ds_ids: list[int],
+    n: int,
+    t0: datetime,
+    per_message: int,
+    broker: str | None = None,
+    wait_s: float = 300,
 ) -> float:
     """Publish ``n`` observations at QoS 1 and time until all are stored; ``per_message`` > 1 sends
     gateway batches to v1.1/CreateObservations, 1 sends one Observation per message."""
@@ -241,7 +256,7 @@ def mqtt_bench(
     infos = [client.publish(topic, p, qos=1) for topic, p in payloads]
     for info in infos:
         info.wait_for_publish(120)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + wait_s
     done = 0
     while time.monotonic() < deadline:
         done = count()

@@ -33,12 +33,15 @@ Not implemented: subscriptions to a property (``v1.1/Things(1)/name``) or with `
 (the standard defines no notification for them). Delivery is what MQTT gives: a QoS 0 publish can be
 lost. The embedded broker acknowledges a QoS 1 publish (PUBACK) only after its observation is committed,
 so a crash loses nothing a device was told was received; the device sends the rest again when it
-reconnects (tests/reliability). With an external broker, that broker acknowledges on its own terms.
+reconnects (tests/reliability). With an external broker, that broker acknowledges the device on its own
+terms; the server acknowledges the broker only after the commit, on a persistent session, so nothing the
+broker has is lost between it and the store (:mod:`~safecity.sensing.mqtt_client`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -99,6 +102,14 @@ class _Deferred:
             await self.target.stop()
 
 
+def session_id(settings: Settings) -> str:
+    """The external broker's client id of this server: the same after a restart (the broker keeps the
+    session and re-sends what was not acknowledged), different for each server of a database (another
+    HTTP port or host), and free of the store URL's password."""
+    where = f"{settings.resolved_store_url}|{settings.host}:{settings.port}"
+    return "safecity-" + hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
 async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     """Start the MQTT extension: the embedded broker, or a client of ``settings.mqtt_url``.
 
@@ -115,7 +126,7 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     if settings.mqtt_url:
         from safecity.sensing.mqtt_client import ExternalBroker
 
-        transport = await ExternalBroker.connect(settings.mqtt_url, pipeline.submit)
+        transport = await ExternalBroker.connect(settings.mqtt_url, pipeline.submit, session_id(settings))
     else:
         from safecity.sensing.mqtt_broker import EmbeddedBroker
 

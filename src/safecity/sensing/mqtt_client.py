@@ -11,6 +11,23 @@ their notifications carry an ``@iot.selfLink`` and are ignored (a device never s
 user property would mark them too, but packing it halves paho's publish rate.) Subscribers of a
 create topic also receive the devices' requests as published, since a broker forwards them to everyone:
 a difference from the embedded broker that only MQTT 5 shared subscriptions or ACLs could avoid.
+
+Nothing the broker hands over is lost (issue 15): the broker counts a QoS 1 message delivered to us only
+when we acknowledge it, so we acknowledge (PUBACK, paho's manual acknowledgement) only after the
+observation is committed, and the session is persistent (a stable client id, ``clean_start`` off, a
+session expiry): after a crash or a lost connection the broker sends again what we had not acknowledged,
+and ingest answers a repeat with the stored observation instead of a second row. We also announce the
+largest MQTT 5 *Receive Maximum*, so a burst waits in the broker's in-flight window for us (where
+Mosquitto never drops it) rather than in its per-client queue (``max_queued_messages``, 1000 by default,
+beyond which Mosquitto drops QoS 1 messages it has acknowledged to their publisher: the loss the
+benchmark found). What the broker does with a publish before it reaches us (its PUBACK to the device,
+its persistence) is the broker's: configure ``persistence true`` and a queue large enough for the
+time the server may be down (docs/scaling.md).
+
+URL options (query parameters): ``client_id`` (the persistent session's id; default: derived from the
+database and the HTTP port, so a restarted server resumes its session), ``session_expiry`` (seconds the
+broker keeps the session while we are away, default 3600) and ``share`` (an MQTT 5 shared-subscription
+group: several ingest processes then split the messages instead of each receiving all).
 """
 
 from __future__ import annotations
@@ -19,11 +36,14 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -38,7 +58,29 @@ CONNECT_WAIT_S = 5.0
 _CREATE_FILTERS = (f"{ROOT}/Observations", f"{ROOT}/+/Observations", f"{ROOT}/CreateObservations")
 
 
-def _parse_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
+#: MQTT 5 Receive Maximum we announce (the protocol's largest): how many unacknowledged QoS 1 messages
+#: the broker may have in flight to us. Below the pipeline's MAX_PENDING, so one connection never
+#: overloads it.
+RECEIVE_MAXIMUM = 65535
+#: After the store refused a batch (it is down, or overloaded), its messages are ingested again this
+#: much later (MQTT has no negative acknowledgement; the broker re-sends only on a new connection).
+RETRY_S = 2.0
+_OPTIONS = frozenset({"client_id", "session_expiry", "share"})
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    host: str
+    port: int
+    tls: bool
+    user: str | None
+    password: str | None
+    client_id: str | None
+    session_expiry_s: int
+    share: str | None
+
+
+def _parse_url(url: str) -> BrokerUrl:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
         raise ConfigError(
@@ -52,22 +94,48 @@ def _parse_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
         raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: the port is not a number") from None
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
-    return parts.hostname, port, tls, user, password
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - _OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"SAFECITY_MQTT_URL={url!r}: unknown option {unknown[0]!r} (known: {', '.join(sorted(_OPTIONS))})"
+        )
+    expiry = query.get("session_expiry", "3600")
+    if not expiry.isdigit() or int(expiry) > 0xFFFFFFFF:
+        raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: session_expiry must be whole seconds, got {expiry!r}")
+    share = query.get("share")
+    for name, value in (("client_id", query.get("client_id")), ("share", share)):
+        if value is not None and (not value or any(c in value for c in "/+#")):
+            raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: {name} must be a non-empty name without / + #")
+    return BrokerUrl(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        user=user,
+        password=password,
+        client_id=query.get("client_id"),
+        session_expiry_s=int(expiry),
+        share=share,
+    )
 
 
 class ExternalBroker:
     """A paho MQTT 5 connection (a :class:`safecity.sensing.mqtt.Transport`)."""
 
-    def __init__(self, url: str, submit: Callable[[Incoming], None]) -> None:
-        host, port, tls, user, password = _parse_url(url)
-        self.host, self.port = host, port
+    def __init__(self, url: str, submit: Callable[[Incoming], None], client_id: str | None = None) -> None:
+        where = _parse_url(url)
+        self.where = where
+        self.host, self.port = where.host, where.port
         self.submit = submit
-        self.endpoints = [f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"]
-        self.client_id = f"safecity-{uuid.uuid4().hex[:12]}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
-        if user is not None:
-            client.username_pw_set(user, password)
-        if tls:
+        self.endpoints = [f"{'mqtts' if where.tls else 'mqtt'}://{where.host}:{where.port}"]
+        # A stable id: the broker keeps this session (and what we did not acknowledge) across restarts.
+        self.client_id = where.client_id or client_id or f"safecity-{uuid.uuid4().hex[:12]}"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        if where.user is not None:
+            client.username_pw_set(where.user, where.password)
+        if where.tls:
             client.tls_set()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -77,11 +145,21 @@ class ExternalBroker:
         self.client = client
         self.ready = threading.Event()
         self._closed = False
+        # Packet ids are per connection: a message received on an earlier connection is not acknowledged
+        # on a later one (its id may by then name another message); the broker re-sends it instead.
+        self._connection = 0
+        self.acked = 0
+        self.retried = 0
 
     @classmethod
-    async def connect(cls, url: str, submit: Callable[[Incoming], None]) -> ExternalBroker:
-        self = cls(url, submit)
-        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=True)
+    async def connect(
+        cls, url: str, submit: Callable[[Incoming], None], client_id: str | None = None
+    ) -> ExternalBroker:
+        self = cls(url, submit, client_id)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.where.session_expiry_s
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         self.client.loop_start()
         if not await asyncio.to_thread(self.ready.wait, CONNECT_WAIT_S):
             log.warning(
@@ -98,8 +176,15 @@ class ExternalBroker:
         if reason.is_failure:
             log.warning("MQTT broker refused the connection", broker=self.endpoints[0], reason=str(reason))
             return
-        options = SubscribeOptions(qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
-        client.subscribe([(f, options) for f in _CREATE_FILTERS])
+        self._connection += 1
+        share = self.where.share
+        # No local is a protocol error on a shared subscription: there our own notifications come back,
+        # and is_notification passes over them.
+        options = SubscribeOptions(
+            qos=1, noLocal=share is None, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+        )
+        filters = _CREATE_FILTERS if share is None else [f"$share/{share}/{f}" for f in _CREATE_FILTERS]
+        client.subscribe([(f, options) for f in filters])
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], properties: Any
@@ -124,7 +209,29 @@ class ExternalBroker:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         # paho types the payload bytes | bytearray; it decodes bytes, so bytes() is a no-op here.
-        self.submit(Incoming(msg.topic, bytes(msg.payload), None, None, trusted=True))
+        topic, payload = msg.topic, bytes(msg.payload)
+        settled = self._settler(topic, payload, msg.mid, msg.qos, self._connection) if msg.qos else None
+        self.submit(Incoming(topic, payload, None, None, trusted=True, settled=settled))
+
+    def _settler(
+        self, topic: str, payload: bytes, mid: int, qos: int, connection: int
+    ) -> Callable[[bool], None]:
+        def settled(stored: bool) -> None:
+            if stored:
+                # Committed (or answered as rejected): only now may the broker forget the message.
+                if connection == self._connection and not self._closed:
+                    self.client.ack(mid, qos)
+                    self.acked += 1
+                return
+            if self._closed or connection != self._connection:
+                return  # the broker sends it again when we (re)connect
+            self.retried += 1
+            again = Incoming(topic, payload, None, None, trusted=True, settled=settled)
+            timer = threading.Timer(RETRY_S, self.submit, (again,))
+            timer.daemon = True
+            timer.start()
+
+        return settled
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:
