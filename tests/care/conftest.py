@@ -48,7 +48,15 @@ class CareEnv:
         with self.client(who) as c:
             return c.request(method, path, **kw)
 
-    def child(self, *, age: int = 7, consent: bool = True, notify: str = "immediate") -> int:
+    def child(
+        self,
+        *,
+        age: int = 7,
+        consent: bool = True,
+        notify: str = "immediate",
+        name: str = "김하늘",
+        home: tuple[float, float] = (126.9780, 37.5665),
+    ) -> int:
         """A child with mom (legal guardian, consents in writing) and dad (guardian), and its
         location consent (§26 for a child of 8 or under)."""
         birth = f"{START.year - age - 1}-12-01"
@@ -57,11 +65,11 @@ class CareEnv:
             "POST",
             "/care/people",
             json={
-                "name": "김하늘",
+                "name": name,
                 "kind": "child",
                 "birthDate": birth,
-                "homeLon": 126.9780,
-                "homeLat": 37.5665,
+                "homeLon": home[0],
+                "homeLat": home[1],
                 "notifyMode": notify,
             },
         )
@@ -148,3 +156,13 @@ def with_mosquitto(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setti
         service_missing(f"Mosquitto at {MOSQUITTO[0]}:{MOSQUITTO[1]} ({e})")
     monkeypatch.setenv("SAFECITY_CARE__MQTT_URL", f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}")
     return settings
+
+
+@pytest.fixture
+def roads(settings: Settings) -> None:
+    """A deployment's imported road network, the real Gongdeok OSM extract (read lazily by
+    evacuation's routing, which plans the trips' walking routes)."""
+    from safecity.geo.roads import graph_path
+    from tests.geo.roads.osm_data import gongdeok
+
+    gongdeok().save(graph_path(settings.data_dir))

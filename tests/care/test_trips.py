@@ -22,22 +22,14 @@ from safecity.care.model import Position
 from safecity.care.settings import CareSettings
 from safecity.care.trips import Local, State, Trip, settle, step
 from safecity.core.events import Envelope
-from safecity.geo.roads import graph_path
 from safecity.settings import Settings
 from tests.care.conftest import MOSQUITTO, START, CareEnv
-from tests.geo.roads.osm_data import gongdeok
 
 #: Near Gongdeok station → a home ~1.3 km east by the streets (inside the OSM extract).
 ORIGIN = (126.9530, 37.5460)
 HOME = (126.9640, 37.5480)
 STEP_S = 30.0
 WALK_MS = 1.25
-
-
-@pytest.fixture
-def roads(settings: Settings) -> None:
-    """A deployment's imported road network (read lazily by evacuation's routing)."""
-    gongdeok().save(graph_path(settings.data_dir))
 
 
 class Seen(list[dict[str, Any]]):

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import binascii
 from datetime import datetime
+from importlib.resources import files
 from typing import Annotated, Any
 
 import orjson
@@ -405,3 +406,29 @@ async def sos(request: Request, care: CareDep) -> Response:
         raise BadRequest("valid: an SOS needs a valid position (lat, lon)", where="valid")
     found = await asyncio.to_thread(care.sos, device, message.fixes[-1])
     return _json({"sos": True, **found}, 201)
+
+
+# -- the guardian page: a public page with private data (it asks for a login, then reads the API) ----
+_STATIC = files("safecity.care") / "static"
+_TYPES = {
+    "guardian.html": "text/html; charset=utf-8",
+    "guardian.js": "text/javascript",
+    "guardian.css": "text/css",
+}
+
+
+@router.get(
+    "/guardian", dependencies=[allow(Role.public)], summary="The guardian page", include_in_schema=False
+)
+def guardian_page() -> Response:
+    return Response((_STATIC / "guardian.html").read_bytes(), media_type=_TYPES["guardian.html"])
+
+
+@router.get("/guardian.js", dependencies=[allow(Role.public)], include_in_schema=False)
+def guardian_js() -> Response:
+    return Response((_STATIC / "guardian.js").read_bytes(), media_type=_TYPES["guardian.js"])
+
+
+@router.get("/guardian.css", dependencies=[allow(Role.public)], include_in_schema=False)
+def guardian_css() -> Response:
+    return Response((_STATIC / "guardian.css").read_bytes(), media_type=_TYPES["guardian.css"])
