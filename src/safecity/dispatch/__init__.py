@@ -51,6 +51,7 @@ def setup() -> Capability:
     from safecity.dispatch.service import Dispatch
     from safecity.dispatch.settings import DispatchSettings
     from safecity.dispatch.subscribers import (
+        on_damage_assessed,
         on_incident_opened,
         on_rain_observations,
         on_tracker_entities,
@@ -85,6 +86,7 @@ def setup() -> Capability:
             Subscription("sensing.ObservationAccepted", "dispatch.tracker-fixes", on_tracker_observations),
             Subscription("sensing.EntityChanged", "dispatch.tracker-moves", on_tracker_entities),
             Subscription("sensing.ObservationAccepted", "dispatch.rain-gauges", on_rain_observations),
+            Subscription("quake.DamageAssessed", "dispatch.quake-collapses", on_damage_assessed),
         ),
     )
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from safecity.core.errors import BadRequest
 from safecity.dispatch.model import call_types
@@ -93,7 +93,8 @@ def _mean(xs: list[float]) -> float | None:
 
 def kpis(store: Store, *, month: str | None = None, district: str | None = None) -> list[KpiRow]:
     """One row per (district, month, call type) that had calls, oldest month first."""
-    q = select(calls)
+    # a suggestion nobody acted on (a predicted collapse) was never a call
+    q = select(calls).where(or_(calls.c.source != "quake", calls.c.dispatched_at.is_not(None)))
     span = _month(month)
     if span is not None:
         q = q.where(calls.c.received_at >= span[0], calls.c.received_at < span[1])

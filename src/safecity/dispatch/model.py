@@ -249,7 +249,7 @@ class Unit:
 class Call:
     id: int
     type: str
-    status: str  # open | dispatched | closed
+    status: str  # open | suggested (by the platform, e.g. a predicted collapse) | dispatched | closed
     received_at: datetime
     dispatched_at: datetime | None
     arrived_at: datetime | None
@@ -262,7 +262,7 @@ class Call:
     incident: int
     situation_incident: int | None
     note: str | None
-    source: str  # "call" or "rule"
+    source: str  # "call", "rule" or "quake"
 
     def public(self) -> dict[str, Any]:
         t = call_types().get(self.type)

@@ -368,7 +368,9 @@ class Dispatch:
 
     # ---- calls -----------------------------------------------------------------------------------
 
-    def receive_call(self, data: CallIn, actor: str, *, source: str = "call") -> Call:
+    def receive_call(
+        self, data: CallIn, actor: str, *, source: str = "call", status: str = "open", ref: str | None = None
+    ) -> Call:
         """Take a call: place it (point, dong or address), then join the open incident of its category
         it belongs to (asked for, or the nearest within ``join_radius_m`` opened within
         ``join_minutes``) or open one."""
@@ -389,7 +391,8 @@ class Dispatch:
                         insert(calls)
                         .values(
                             type=kind.code,
-                            status="open",
+                            status=status,
+                            ref=ref,
                             received_at=now,
                             lon=lon,
                             lat=lat,
@@ -404,9 +407,9 @@ class Dispatch:
                         .returning(calls.c.id)
                     ).scalar_one()
             except IntegrityError:
+                what = f"ref: {ref}" if ref else f"situationIncident: incident {data.situation_incident}"
                 raise Conflict(
-                    f"situationIncident: incident {data.situation_incident} already has a call",
-                    where="situationIncident",
+                    f"{what} already has a call", where="ref" if ref else "situationIncident"
                 ) from None
             self.bus.publish(
                 conn,

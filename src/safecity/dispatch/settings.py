@@ -30,6 +30,13 @@ class DispatchSettings(BaseModel):
         min_length=1,
         description="The key in a SensorThings Thing's properties naming the unit (callsign) it tracks.",
     )
+    quake_min_collapse: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Suggest a collapse-rescue call for a building the earthquake model gives at least this "
+        "collapse probability (judgement, UNCONFIRMED: one in ten is worth a dispatcher's look).",
+    )
     search_limit_s: float = Field(1800.0, gt=60, description="Longest road time searched for a unit.")
     rule_hazards: list[str] = Field(
         default_factory=lambda: ["fire", "facility", "river_flood", "landslide", "gas"],

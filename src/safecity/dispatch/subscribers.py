@@ -142,3 +142,38 @@ def on_tracker_entities(ctx: Context) -> Handler:
             sensors.trackers.on_moves(moved)
 
     return handle
+
+
+def on_damage_assessed(ctx: Context) -> Handler:
+    """``quake.DamageAssessed``: each building the earthquake model predicts collapsed with people inside
+    (at least ``quake_min_collapse``) becomes a *suggested* collapse-rescue call in the dispatcher's queue,
+    once per incident and building (read through the event only: dispatch and quake share a layer row and
+    never import each other)."""
+    dispatch = ctx.services.get(Dispatch)
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        for envelope in batch:
+            data = envelope.data.to_json()
+            incident = int(data.get("incidentId") or 0)
+            for c in data.get("candidates") or []:
+                p = float(c.get("collapseProbability") or 0.0)
+                if p < dispatch.settings.quake_min_collapse:
+                    continue
+                ref = f"quake:{incident}:{c['building']}"
+                people = float(c.get("occupants") or 0.0)
+                body = CallIn.model_validate(
+                    {
+                        "type": "rescue_collapse",
+                        "lon": c["lon"],
+                        "lat": c["lat"],
+                        "note": f"지진 피해 추정: 붕괴 가능성 {p:.0%}, 재실 추정 {people:.0f}명 (예측, 확인 필요) / "
+                        f"earthquake damage estimate: collapse probability {p:.0%}, about {people:.0f} people "
+                        f"inside (a prediction, to be confirmed); building {c['building']}, incident {incident}",
+                    }
+                )
+                try:
+                    dispatch.receive_call(body, "quake", source="quake", status="suggested", ref=ref)
+                except SafecityError as e:  # suggested already (a repeat, a new assessment), or unplaceable
+                    log.info("no suggested call", ref=ref, reason=e.message)
+
+    return handle

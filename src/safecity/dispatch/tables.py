@@ -81,6 +81,8 @@ calls = sa.Table(
     sa.Column("situation_incident", IdType, nullable=True, unique=True),  # one call per rule incident
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("source", sa.String(10), nullable=False),
+    # what suggested a call the platform made (quake:<incident>:<building>): one call each (dispatch_0004)
+    sa.Column("ref", sa.String(120), nullable=True, unique=True),
 )
 
 assignments = sa.Table(

@@ -24,6 +24,7 @@ everywhere it shows) over the districts the geo capability holds, built once per
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ from safecity.quake import cordons as cordon_zones
 from safecity.quake import report as rep
 from safecity.quake import tables as t
 from safecity.quake.capmsg import QuakeMessage, quake_from_cap
-from safecity.quake.events import DamageAssessed
+from safecity.quake.events import CollapseCandidate, DamageAssessed
 from safecity.quake.generate import DistrictArea, generate_seoul
 from safecity.quake.inventory import Inventory, TimeOfDay, with_areas
 from safecity.quake.jobs import ACTOR, AssessmentQueue
@@ -382,6 +383,7 @@ class QuakeChain:
                     shelter_demand=total["shelter_demand"],
                     inspections=len(inspect),
                     cordons=[z.zone_id for z in drawn],
+                    candidates=_candidates(inspect, s),
                 ),
             )
         self.bus.notify()
@@ -413,6 +415,23 @@ class QuakeChain:
                 select(a.id, a.report).where(a.current.is_(True)).order_by(a.at.desc(), a.id.desc()).limit(1)
             ).first()
         return None if row is None else {**row.report, "assessmentId": int(row.id)}
+
+
+def _candidates(inspect: Sequence[rep.Inspection], s: QuakeSettings) -> list[CollapseCandidate]:
+    """The buildings to inspect first whose collapse is likely: where the dispatcher may need a rescue."""
+    likely = [i for i in inspect if i.collapse_probability >= s.cordon_min_collapse][: s.cordons]
+    return [
+        CollapseCandidate(
+            building=i.id,
+            lon=round(i.lon, 6),
+            lat=round(i.lat, 6),
+            district=i.district,
+            dong=i.dong,
+            collapse_probability=round(i.collapse_probability, 4),
+            occupants=round(i.occupants, 1),
+        )
+        for i in likely
+    ]
 
 
 def _prefer_mois(areas: list[AreaRef]) -> list[AreaRef]:

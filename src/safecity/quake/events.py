@@ -4,18 +4,34 @@
 * ``quake.DamageAssessed``: an earthquake incident got (or changed) its expected damage. Self-contained:
   the earthquake (magnitude, epicentre, depth, how it was known), the totals an operator or another
   capability acts on, and where the details are (``/quake/incidents/{incidentId}``, the ``quake-damage``
-  collection). Published in the transaction that stores the assessment.
+  collection), and the likely collapses with people inside (``candidates``: where a rescue may be needed).
+  Published in the transaction that stores the assessment.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.events import Event
 
 DAMAGE_ASSESSED = "quake.DamageAssessed"
+
+
+class CollapseCandidate(BaseModel):
+    """A building likely to have collapsed with people inside: where a rescue may be needed (a prediction,
+    not a report). For the dispatcher (the dispatch capability suggests a collapse-rescue call)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    building: str  # the inventory's building id
+    lon: float
+    lat: float
+    district: str
+    dong: str
+    collapse_probability: float = Field(alias="collapseProbability")
+    occupants: float  # expected at the hour of the earthquake
 
 
 class DamageAssessed(Event):
@@ -40,6 +56,9 @@ class DamageAssessed(Event):
     shelter_demand: float = Field(alias="shelterDemand")
     inspections: int
     cordons: list[int]  # evacuation hazard-zone ids of the collapse cordons in force
+    # the buildings to inspect first whose collapse is likely (P >= cordon_min_collapse), at most
+    # `cordons` of them, most urgent first (added in version 1: an older event has none)
+    candidates: list[CollapseCandidate] = Field(default_factory=list)
 
     def ordering_key(self) -> str:
         return f"incident:{self.incident_id}"
