@@ -9,6 +9,8 @@ registered capabilities, so adding one touches nothing outside its package:
 
 * ``routers``: mounted by the app, in declaration order, after the built-in ones;
 * ``cli``: a Typer group mounted as ``safecity <name> ...``;
+* ``cli_groups``: further command groups under names of their own (``safecity admin ...``); a group
+  several capabilities name (``safecity import ...``) gets the commands of each, in registration order;
 * ``settings``: a pydantic model, read from ``SAFECITY_<NAME>__<FIELD>`` (nested fields with ``__``)
   and from a ``[<name>]`` table in the ``SAFECITY_CONFIG`` file (the environment wins);
 * ``migrations``: the folder of its own Alembic branch (its first revision has ``down_revision =
@@ -23,6 +25,9 @@ registered capabilities, so adding one touches nothing outside its package:
 * ``tasks``: the workers its services run themselves, for ``/health`` and ``/metrics``;
 * ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``).
 
+A capability's commands never import the app (it is above them): a command that needs the running
+platform's services asks :func:`cli_context` for them.
+
 Built-in capabilities are listed in :data:`BUILT_IN`; a city adds its own with the setting
 ``SAFECITY_CAPABILITIES='["mycity.parking"]'`` (a module path with a ``setup()``).
 """
@@ -32,10 +37,11 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
@@ -99,6 +105,9 @@ class Capability:
     settings: type[BaseModel] | None = None
     routers: Sequence[APIRouter | str] = ()  # a router, or "module:attribute" imported when served
     cli: typer.Typer | None = None
+    #: further top-level command groups by name (``{"admin": admin_app}``); the commands of a group two
+    #: capabilities name (``import``) are merged, the first one's help is the group's
+    cli_groups: Mapping[str, typer.Typer] = field(default_factory=dict)
     tables: Sequence[str] = ()
     migrations: Path | None = None
     build: Callable[[Context], object] | None = None
@@ -293,6 +302,45 @@ def cli_settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
+
+
+def cli_fail(message: str, code: int = 1) -> NoReturn:
+    """End a command: ``error: <message>`` on stderr, exit ``code`` (1 failure, 2 misuse)."""
+    import typer
+
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def cli_progress(label: str, unit: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on stderr; yields the callback importers report (done, total or None) to."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (TextColumn(label), BarColumn(), TaskProgressColumn(), TextColumn("{task.completed} " + unit))
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@dataclass(frozen=True)
+class CliPlatform:
+    """How a command gets the running platform: ``safecity.cli`` (which may import the app) puts one in
+    the command's context object; a capability's command, below the app, only calls :func:`cli_context`."""
+
+    #: builds the platform from settings (migrating the store) and returns its context
+    build: Callable[[Settings], Context]
+
+
+def cli_context(command: typer.Context, settings: Settings) -> Context:
+    """The platform built from ``settings``, as a :class:`Context` (store, bus, every service), for a
+    command run by the ``safecity`` command."""
+    found = command.find_object(CliPlatform)
+    if found is None:
+        raise CapabilityError(
+            f"command {command.command_path!r} needs the platform: run it through the safecity command"
+        )
+    return found.build(settings)
 
 
 def migration_folders(caps: Sequence[Capability]) -> list[Path]:

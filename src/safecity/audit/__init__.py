@@ -41,12 +41,15 @@ def _writer(ctx: Context) -> Worker:
 def setup() -> Capability:
     """The audit capability (safecity.capability): the log, its routes and its writer. Its HTTP
     middleware wraps every route, so safecity.app installs it."""
+    from safecity.audit.cli import audit_app
     from safecity.capability import Capability
 
     return Capability(
         name="audit",
-        summary="The hash-chained audit log.",
+        # also the help of ``safecity audit``
+        summary="The tamper-evident audit log.",
         routers=("safecity.audit.router:router",),
+        cli=audit_app,
         tables=("safecity.audit.tables",),
         build=_audit,
         stop=_close,

@@ -21,12 +21,14 @@ def _auth(ctx: Context) -> AuthService:
 
 def setup() -> Capability:
     """The identity capability (safecity.capability): tokens, device keys, roles; ``/auth`` routes."""
+    from safecity.auth.cli import admin_app, apikey_app
     from safecity.capability import Capability
 
     return Capability(
         name="auth",
         summary="People, devices and their roles: tokens and API keys.",
         routers=("safecity.auth.router:router",),
+        cli_groups={"admin": admin_app, "apikey": apikey_app},
         tables=("safecity.auth.tables",),
         build=_auth,
     )

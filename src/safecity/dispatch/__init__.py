@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from safecity.capability import Capability
+    from collections.abc import Callable
+
+    from safecity.bus.port import Handler
+    from safecity.capability import Capability, Context
     from safecity.dispatch.model import Call, CallIn, Station, Unit, UnitStatus, UnitType
     from safecity.dispatch.service import Dispatch
     from safecity.dispatch.settings import DispatchSettings
@@ -43,24 +46,30 @@ __all__ = [
 ]
 
 
+def _subscriber(name: str) -> Callable[[Context], Handler]:
+    """A subscriber of safecity.dispatch.subscribers, imported when the platform is built, not when the
+    capability is declared (``safecity --help`` declares every capability; the subscribers load shapely)."""
+
+    def build(ctx: Context) -> Handler:
+        from safecity.dispatch import subscribers
+
+        handler: Callable[[Context], Handler] = getattr(subscribers, name)
+        return handler(ctx)
+
+    return build
+
+
 def setup() -> Capability:
     """The dispatch capability (safecity.capability)."""
-    from safecity.capability import Capability, Context, Subscription
+    from safecity.capability import Capability, Subscription
     from safecity.dispatch.cli import dispatch_app
-    from safecity.dispatch.router import router
-    from safecity.dispatch.service import Dispatch
     from safecity.dispatch.settings import DispatchSettings
-    from safecity.dispatch.subscribers import (
-        on_damage_assessed,
-        on_incident_opened,
-        on_rain_observations,
-        on_tracker_entities,
-        on_tracker_observations,
-        sensors_of,
-    )
-    from safecity.sensing.service import Sensing
 
     def build(ctx: Context) -> Dispatch:
+        from safecity.dispatch.service import Dispatch
+        from safecity.dispatch.subscribers import sensors_of
+        from safecity.sensing.service import Sensing
+
         dispatch = Dispatch(
             ctx.store,
             ctx.bus,
@@ -76,17 +85,29 @@ def setup() -> Capability:
         name="dispatch",
         summary="119 dispatch within the golden time.",
         settings=DispatchSettings,
-        routers=(router,),
+        routers=("safecity.dispatch.router:router",),
         cli=dispatch_app,
         tables=("safecity.dispatch.tables",),
         migrations=Path(__file__).with_name("migrations"),
         build=build,
         subscriptions=(
-            Subscription("situation.IncidentOpened", "dispatch.rule-incidents", on_incident_opened),
-            Subscription("sensing.ObservationAccepted", "dispatch.tracker-fixes", on_tracker_observations),
-            Subscription("sensing.EntityChanged", "dispatch.tracker-moves", on_tracker_entities),
-            Subscription("sensing.ObservationAccepted", "dispatch.rain-gauges", on_rain_observations),
-            Subscription("quake.DamageAssessed", "dispatch.quake-collapses", on_damage_assessed),
+            Subscription(
+                "situation.IncidentOpened", "dispatch.rule-incidents", _subscriber("on_incident_opened")
+            ),
+            Subscription(
+                "sensing.ObservationAccepted",
+                "dispatch.tracker-fixes",
+                _subscriber("on_tracker_observations"),
+            ),
+            Subscription(
+                "sensing.EntityChanged", "dispatch.tracker-moves", _subscriber("on_tracker_entities")
+            ),
+            Subscription(
+                "sensing.ObservationAccepted", "dispatch.rain-gauges", _subscriber("on_rain_observations")
+            ),
+            Subscription(
+                "quake.DamageAssessed", "dispatch.quake-collapses", _subscriber("on_damage_assessed")
+            ),
         ),
     )
 

@@ -64,14 +64,13 @@ def setup() -> Capability:
     from safecity.capability import Capability, Subscription
     from safecity.flood.cli import flood_app
     from safecity.flood.layers import collections
-    from safecity.flood.router import router
     from safecity.flood.settings import FloodSettings
 
     return Capability(
         name="flood",
         summary="2D flood model, sewer network and flood forecasts.",
         settings=FloodSettings,
-        routers=(router,),
+        routers=("safecity.flood.router:router",),
         cli=flood_app,
         tables=("safecity.flood.tables",),
         migrations=Path(__file__).with_name("migrations"),

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from safecity.flood import tables as t
-
 
 def forecast_areas_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    # imported per request: declaring the layer (safecity --help) must not load the geometry types
+    from safecity.flood import tables as t
+
     a = t.areas.c
     cols = {
         "depth_min_m": a.depth_min_m,
@@ -28,10 +29,10 @@ def forecast_areas_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnEleme
 
 
 def collections() -> tuple[Any, ...]:
-    from safecity.geo.collections import Collection
+    from safecity.capability import Layer
 
     return (
-        Collection(
+        Layer(
             "flood-forecast",
             "Predicted flood depth (침수 예측 수심)",
             "The latest flood forecast: areas where the flood model predicts water within the horizon, by depth"

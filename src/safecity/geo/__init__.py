@@ -20,11 +20,13 @@ def _collections(ctx: Context) -> Collections:
 def setup() -> Capability:
     """The geography capability (safecity.capability): OGC API - Features over every capability's layers."""
     from safecity.capability import Capability
+    from safecity.geo.cli import import_app
 
     return Capability(
         name="geo",
         summary="Areas, imported layers and the road network; OGC API - Features.",
         routers=("safecity.geo.ogcapi:router",),
+        cli_groups={"import": import_app},
         tables=("safecity.geo.tables",),
         build=_collections,
     )

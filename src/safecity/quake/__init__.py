@@ -15,8 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from safecity.bus.port import Handler
     from safecity.capability import Capability, Context
+    from safecity.core.worker import Worker
     from safecity.quake.capmsg import CapQuakeError, QuakeMessage, quake_from_alert, quake_from_cap
+    from safecity.quake.chain import QuakeChain
     from safecity.quake.damage import Damage, assess
     from safecity.quake.generate import DistrictArea, generate_seoul
     from safecity.quake.gmm import BSSA14, Mechanism, Motion
@@ -96,6 +99,54 @@ __all__ = [
 ]
 
 
+def _chain(ctx: Context) -> QuakeChain:
+    from safecity.quake.chain import QuakeChain
+    from safecity.quake.settings import QuakeSettings
+    from safecity.sensing.service import Sensing
+    from safecity.situation.incidents import Incidents
+
+    return QuakeChain(
+        ctx.store,
+        ctx.bus,
+        ctx.clock,
+        ctx.services.get(Incidents),
+        ctx.services.get(Sensing).catalogue,
+        ctx.settings_of("quake", QuakeSettings),
+        ctx.settings.data_dir,
+    )
+
+
+def _warm_up(ctx: Context) -> Worker:
+    from safecity.core.worker import Worker
+    from safecity.quake.chain import QuakeChain
+    from safecity.quake.settings import QuakeSettings
+
+    chain = ctx.services.get(QuakeChain)
+    wanted = ctx.settings_of("quake", QuakeSettings).warm_up
+    # builds the inventory once, so that the first earthquake does not wait for it
+    return Worker("quake.inventory", chain.warm_up if wanted else (lambda: 0), interval_s=3600.0)
+
+
+# The subscribers are built from the jobs module when the platform is built, not when the capability
+# is declared (safecity --help declares every capability; the jobs import shapely and the CAP reader).
+def _on_incident(ctx: Context) -> Handler:
+    from safecity.quake.jobs import on_incident
+
+    return on_incident(ctx)
+
+
+def _on_alert_imported(ctx: Context) -> Handler:
+    from safecity.quake.jobs import on_alert_imported
+
+    return on_alert_imported(ctx)
+
+
+def _assessments(ctx: Context) -> Worker:
+    from safecity.quake.chain import QuakeChain
+
+    return ctx.services.get(QuakeChain).queue.worker
+
+
 def setup() -> Capability:
     """The earthquake capability (safecity.capability): an earthquake incident gets its expected damage
     (subscribed to situation's incident events and to imported CAP alerts), its routes (``/quake``), the
@@ -103,49 +154,26 @@ def setup() -> Capability:
     from pathlib import Path
 
     from safecity.capability import Capability, Subscription
-    from safecity.core.worker import Worker
-    from safecity.quake.chain import QuakeChain
     from safecity.quake.cli import quake_app
-    from safecity.quake.jobs import on_alert_imported, on_incident
     from safecity.quake.layers import DAMAGE
-    from safecity.quake.router import router
     from safecity.quake.settings import QuakeSettings
-    from safecity.sensing.service import Sensing
-    from safecity.situation.incidents import Incidents
-
-    def build(ctx: Context) -> QuakeChain:
-        return QuakeChain(
-            ctx.store,
-            ctx.bus,
-            ctx.clock,
-            ctx.services.get(Incidents),
-            ctx.services.get(Sensing).catalogue,
-            ctx.settings_of("quake", QuakeSettings),
-            ctx.settings.data_dir,
-        )
-
-    def warm_up(ctx: Context) -> Worker:
-        chain = ctx.services.get(QuakeChain)
-        wanted = ctx.settings_of("quake", QuakeSettings).warm_up
-        # builds the inventory once, so that the first earthquake does not wait for it
-        return Worker("quake.inventory", chain.warm_up if wanted else (lambda: 0), interval_s=3600.0)
 
     return Capability(
         name="quake",
         summary="Earthquake damage model: an earthquake incident's expected damage.",
         settings=QuakeSettings,
-        routers=(router,),
+        routers=("safecity.quake.router:router",),
         cli=quake_app,
         tables=("safecity.quake.tables",),
         migrations=Path(__file__).with_name("migrations"),
-        build=build,
+        build=_chain,
         subscriptions=(
-            Subscription("situation.IncidentOpened", "quake.incident-opened", on_incident),
-            Subscription("situation.IncidentUpdated", "quake.incident-updated", on_incident),
-            Subscription("warning.AlertImported", "quake.alert-imported", on_alert_imported),
+            Subscription("situation.IncidentOpened", "quake.incident-opened", _on_incident),
+            Subscription("situation.IncidentUpdated", "quake.incident-updated", _on_incident),
+            Subscription("warning.AlertImported", "quake.alert-imported", _on_alert_imported),
         ),
         # assessments run on their own worker, off the bus dispatcher's thread (jobs.py)
-        workers=(warm_up, lambda ctx: ctx.services.get(QuakeChain).queue.worker),
+        workers=(_warm_up, _assessments),
         layers=(DAMAGE,),
     )
 

@@ -15,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from safecity.geo.collections import Collection
-from safecity.quake import tables as t
+from safecity.capability import Layer
 
 
 def damage_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    # imported per request: declaring the layer (safecity --help) must not load the geometry types
+    from safecity.quake import tables as t
+
     c = t.damage_cells.c
     cols = {
         "incident_id": c.incident_id,
@@ -38,7 +40,7 @@ def damage_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any],
     return select(c.id, c.geom, *cols.values()).where(c.current.is_(True)), c.id, c.geom, cols
 
 
-DAMAGE = Collection(
+DAMAGE = Layer(
     "quake-damage",
     "Earthquake damage map (지진 피해 추정도)",
     "Expected building damage of each earthquake incident's current assessment, per grid cell: mean "

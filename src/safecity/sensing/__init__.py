@@ -44,11 +44,13 @@ def setup() -> Capability:
     """The sensing capability (safecity.capability): SensorThings and its own routes, the service, and its
     public map layer of sensors. Its MQTT extension is started by safecity.app with the server."""
     from safecity.capability import Capability, Layer
+    from safecity.sensing.cli import import_app
 
     return Capability(
         name="sensing",
         summary="OGC SensorThings API, ingest and quality control.",
         routers=("safecity.sensing.sta.router:router", "safecity.sensing.router:router"),
+        cli_groups={"import": import_app},
         tables=("safecity.sensing.tables",),
         build=_sensing,
         layers=(

@@ -54,10 +54,12 @@ def _clock(ctx: Context) -> Worker:
 def setup() -> Capability:
     """The situation capability (safecity.capability): rules, incidents, the board and their routes."""
     from safecity.capability import Capability
+    from safecity.situation.cli import rules_app
 
     return Capability(
         name="situation",
         summary="Rules over observations, incidents, crisis levels and the situation board.",
+        cli_groups={"rules": rules_app},
         # incidents first: its /situation/rules/stats must win over the rules router's /situation/rules/{id}
         routers=("safecity.situation.incident_router:router", "safecity.situation.router:router"),
         tables=("safecity.situation.tables",),

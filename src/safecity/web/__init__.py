@@ -12,9 +12,11 @@ if TYPE_CHECKING:
 def setup() -> Capability:
     """The web capability (safecity.capability): its pages (they read the other capabilities' APIs)."""
     from safecity.capability import Capability
+    from safecity.web.assets import cli as assets_cli
 
     return Capability(
         name="web",
         summary="The operations dashboard and the citizen page.",
         routers=("safecity.web.router:router",),
+        cli_groups={"assets": assets_cli},
     )
