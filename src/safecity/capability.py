@@ -23,7 +23,9 @@ registered capabilities, so adding one touches nothing outside its package:
   stopped with the app, their health on ``/health`` and ``/metrics``;
 * ``start``, ``stop``: what its services do when the app starts and stops (around the bus);
 * ``tasks``: the workers its services run themselves, for ``/health`` and ``/metrics``;
-* ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``).
+* ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``);
+* ``importers``: kinds of geodata layer it takes from files (:class:`Importer`,
+  ``safecity import layer FILE --as <kind>``).
 
 A capability's commands never import the app (it is above them): a command that needs the running
 platform's services asks :func:`cli_context` for them.
@@ -114,6 +116,8 @@ class Capability:
     subscriptions: Sequence[Subscription] = ()
     workers: Sequence[Callable[[Context], Worker]] = ()
     layers: Sequence[Layer] = ()
+    #: kinds of geodata layer it imports from files (``safecity import layer FILE --as <kind>``)
+    importers: Sequence[Importer] = ()
     #: called when the app starts, after every capability is built and before the bus dispatches (the
     #: rule engine loads its rules, warms up and subscribes here), in registration order
     start: Callable[[Context], None] | None = None
@@ -146,6 +150,39 @@ class Layer:
     #: ``geo_areas.kind`` of an administrative-area collection, whose rows may come from the shipped
     #: Seoul boundaries (then the collection carries their attribution)
     area_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Importer:
+    """A kind of geodata layer a capability takes from files (``safecity import layer FILE --as <kind>``,
+    ``safecity.geo.importer.import_layer``). Geography reads the file (any OGR format, reprojected to
+    WGS84) and, in the import's one transaction, hands it to ``run``, which writes the contributor's own
+    tables: geography never imports the contributor.
+
+    ``run`` and ``check`` are functions or ``"module:function"`` names (imported when a file of this kind
+    is imported, so declaring the importer stays light):
+
+    * ``run(conn, data: safecity.geo.layerfile.LayerData, options: ImportOptions, report: ImportReport)``
+      fills ``report`` (created, updated, per-feature repairs and skips) and raises ``BadRequest``
+      (nothing is written) for a whole-file error;
+    * ``check(options)``, if given, raises ``BadRequest`` for bad options before the file is read.
+    """
+
+    kind: str
+    run: Callable[..., None] | str
+    description: str = ""
+    #: the kind-specific options of ``ImportOptions`` it reads (``"hazard"``); geography refuses those
+    #: options for the kinds that do not read them
+    options: Sequence[str] = ()
+    check: Callable[..., None] | str | None = None
+
+
+def resolve(target: Callable[..., T] | str) -> Callable[..., T]:
+    """A function given by itself or as ``"module:attribute"`` (imported now)."""
+    if isinstance(target, str):
+        module, _, attribute = target.partition(":")
+        return cast(Callable[..., T], getattr(importlib.import_module(module), attribute))
+    return target
 
 
 def routers_of(cap: Capability) -> list[APIRouter]:

@@ -31,7 +31,7 @@ def _routing(ctx: Context) -> EvacuationRouting:
 def setup() -> Capability:
     """The evacuation capability (safecity.capability): shelters, zones, closures, routes, area plans, and
     its two public map layers. Routers are named, not imported, so ``safecity --help`` stays light."""
-    from safecity.capability import Capability, Layer
+    from safecity.capability import Capability, Importer, Layer
 
     return Capability(
         name="evacuation",
@@ -51,6 +51,22 @@ def setup() -> Capability:
                 "Shelters (대피소)",
                 "Shelters by type with capacity, occupancy, open state and accessibility.",
                 _shelters,
+            ),
+        ),
+        # safecity import layer FILE --as shelters|hazard-zones: geography reads the file, these write
+        importers=(
+            Importer(
+                "shelters",
+                "safecity.evacuation.importers:import_shelters",
+                "Shelters, upserted on their code; the type from a type column or --shelter-kind.",
+                check="safecity.evacuation.importers:check_shelter_options",
+            ),
+            Importer(
+                "hazard-zones",
+                "safecity.evacuation.importers:import_hazard_zones",
+                "Active hazard zones (polygons) replacing those of an earlier import of the file; the "
+                "hazard from a hazard/type/kind column or --hazard.",
+                options=("hazard",),
             ),
         ),
     )
