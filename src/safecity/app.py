@@ -114,7 +114,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     """Open the store and the bus, then build every registered capability in order (safecity.capability)."""
     clock = clock or SystemClock()
     # configuration the platform cannot run without is checked before anything is opened
-    load_wordings(settings.warning_languages, settings.warning_wording_dir)
+    load_wordings(settings.warning.languages, settings.warning.wording_dir)
     capabilities = registered(settings)
     capability_settings = {c.name: s for c in capabilities if (s := load_settings_of(c)) is not None}
     import_tables(capabilities)

@@ -147,7 +147,7 @@ def _incident(platform: Platform, level: int, district: str) -> int:
 @pytest.fixture
 def alert_ctx(settings: Settings) -> Iterator[Ctx]:
     # evacuation orders are issued without an operator only where the city enables it
-    for c in _ctx(settings.model_copy(update={"warning_auto_levels": [4], "warning_auto_evacuate": True})):
+    for c in _ctx(settings.with_warning(auto_levels=[4], auto_evacuate=True)):
         import_layer(c.platform, MOIS_DISTRICTS, "districts")
         c.platform.warnings.start()
         yield c

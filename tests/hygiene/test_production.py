@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from safecity.app import create_app
 from safecity.core.errors import ConfigError
-from safecity.settings import Mode, Settings, production_problems
+from safecity.settings import Mode, Settings, SmtpSettings, WarningSettings, production_problems
 
 GOOD = "q8V2m0J7tZ1xW4bN6cR9yK3pL5sD8fG2hQ7wE1rT4yU"
 PUBLIC = "https://safecity.seoul.go.kr"
@@ -34,9 +34,9 @@ def test_production_lists_every_missing_or_placeholder_secret(tmp_path: Path) ->
             data_dir=tmp_path,
             mode="production",
             admin_password="changeme",
-            smtp_host="smtp.seoul.go.kr",
-            smtp_from="alerts@seoul.go.kr",
-            smtp_user="alerts",
+            warning=WarningSettings(
+                smtp=SmtpSettings(host="smtp.seoul.go.kr", from_address="alerts@seoul.go.kr", user="alerts")
+            ),
             sms_gateway_url="https://sms.example/send",
             mastodon_url="https://mastodon.example",
             mastodon_token="",
@@ -45,7 +45,7 @@ def test_production_lists_every_missing_or_placeholder_secret(tmp_path: Path) ->
     for setting in (
         "SAFECITY_JWT_SECRET is the built-in development value",
         "SAFECITY_ADMIN_PASSWORD looks like a placeholder",
-        "SAFECITY_SMTP_PASSWORD is not set",
+        "SAFECITY_WARNING__SMTP__PASSWORD is not set",
         "SAFECITY_SMS_GATEWAY_KEY is not set",
         "SAFECITY_MASTODON_TOKEN is empty",
         "SAFECITY_PUBLIC_URL is not set",

@@ -59,11 +59,11 @@ def test_sigkill_with_deliveries_pending_delivers_each_once(new_store: Any, tmp_
         new_store(),
         SAFECITY_RULES_DIR=str(rules),
         SAFECITY_MQTT_ENABLED="false",
-        SAFECITY_WARNING_AUTO_LEVELS="[1, 2, 3, 4]",
-        SAFECITY_WARNING_AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
-        SAFECITY_WARNING_SEND_TIMEOUT_S="2",
-        SAFECITY_WARNING_RETRY_BASE_S="0.5",
-        SAFECITY_WARNING_RETRY_MAX_S="2",
+        SAFECITY_WARNING__AUTO_LEVELS="[1, 2, 3, 4]",
+        SAFECITY_WARNING__AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
+        SAFECITY_WARNING__SEND_TIMEOUT_S="2",
+        SAFECITY_WARNING__RETRY_BASE_S="0.5",
+        SAFECITY_WARNING__RETRY_MAX_S="2",
     )
     gauges = [
         thing(

@@ -4,7 +4,7 @@
 The webhook receiver takes each request (records its key) and then holds its answer, as a slow
 subscriber system does. The server is killed while the sends hang, so it never learns they arrived: its
 rows stay ``sending``. After the restart they are claimed again when their lease runs out (by default at
-least 120 s, see :mod:`safecity.warning.delivery`; 12 s here through ``SAFECITY_WARNING_LEASE_S``) and
+least 120 s, see :mod:`safecity.warning.delivery`; 12 s here through ``SAFECITY_WARNING__LEASE_S``) and
 sent again. The receiver must see the same key again (so it can drop the repeat), and every other
 delivery exactly once.
 """
@@ -37,12 +37,12 @@ def test_sigkill_mid_send_repeats_with_the_same_key(new_store: Any, tmp_path: Pa
         new_store(),
         SAFECITY_RULES_DIR=str(rules),
         SAFECITY_MQTT_ENABLED="false",
-        SAFECITY_WARNING_AUTO_LEVELS="[1, 2, 3, 4]",
-        SAFECITY_WARNING_AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
-        SAFECITY_WARNING_SEND_TIMEOUT_S="5",
+        SAFECITY_WARNING__AUTO_LEVELS="[1, 2, 3, 4]",
+        SAFECITY_WARNING__AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
+        SAFECITY_WARNING__SEND_TIMEOUT_S="5",
         # one worker, quick sends: a short lease, so the interrupted sends are repeated within seconds
         # (the production default is at least 120 s); the outcome is the same, only sooner
-        SAFECITY_WARNING_LEASE_S="12",
+        SAFECITY_WARNING__LEASE_S="12",
     )
     gauges = [
         thing(

@@ -79,9 +79,7 @@ def ctx(settings: Settings) -> Iterator[Ctx]:
 @pytest.fixture
 def auto_ctx(settings: Settings) -> Iterator[Ctx]:
     yield from _ctx(
-        settings.model_copy(
-            update={"cap_xsd": XSD, "warning_auto_levels": [4], "warning_auto_evacuate": True}
-        )
+        settings.model_copy(update={"cap_xsd": XSD}).with_warning(auto_levels=[4], auto_evacuate=True)
     )
 
 
@@ -277,8 +275,8 @@ other = "其他"
 
 def test_a_city_adds_a_language_with_a_wording_file(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "zh.toml").write_text(ZH, encoding="utf-8")
-    s = settings.model_copy(
-        update={"cap_xsd": XSD, "warning_languages": ["ko", "en", "zh"], "warning_wording_dir": tmp_path}
+    s = settings.model_copy(update={"cap_xsd": XSD}).with_warning(
+        languages=["ko", "en", "zh"], wording_dir=tmp_path
     )
     for c in _ctx(s):
         c.incident(3, ["11590"])
@@ -298,7 +296,7 @@ def test_a_language_without_wording_is_a_configuration_error(settings: Settings)
     from safecity.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no alert wording for language 'vi'"):
-        build_platform(settings.model_copy(update={"warning_languages": ["ko", "en", "vi"]}))
+        build_platform(settings.with_warning(languages=["ko", "en", "vi"]))
 
 
 def test_current_warnings_for_a_place_in_a_language_with_the_guide_for_a_profile(auto_ctx: Ctx) -> None:
@@ -348,7 +346,7 @@ def test_every_alert_expires_and_one_whose_condition_lasts_is_renewed_before_it_
 
 
 def test_an_evacuation_order_waits_for_an_operator_unless_the_city_enables_it(settings: Settings) -> None:
-    for c in _ctx(settings.model_copy(update={"cap_xsd": XSD, "warning_auto_levels": [3]})):
+    for c in _ctx(settings.model_copy(update={"cap_xsd": XSD}).with_warning(auto_levels=[3])):
         c.incident(3, ["11590"])  # heavy rain 경계: evacuate -> drafted, not issued
         (draft,) = c.drafts()
         assert draft["msgType"] == "Alert" and draft["level"] == 3
@@ -397,9 +395,7 @@ def test_a_text_with_a_problem_is_not_issued_automatically_but_shown_to_the_oper
     (tmp_path / "ko.toml").write_text(
         ko.replace('heat_wave = "폭염"', f'heat_wave = "{"폭염" * 50}"'), "utf-8"
     )
-    s = settings.model_copy(
-        update={"cap_xsd": XSD, "warning_auto_levels": [2], "warning_wording_dir": tmp_path}
-    )
+    s = settings.model_copy(update={"cap_xsd": XSD}).with_warning(auto_levels=[2], wording_dir=tmp_path)
     for c in _ctx(s):
         c.incident(2, ["11680"], hazard="heat_wave")
         (draft,) = c.drafts()  # level 2 is automatic, but not with a broken text

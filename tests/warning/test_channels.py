@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
-from safecity.settings import Settings
+from safecity.settings import Settings, SmtpSettings, WarningSettings
 from safecity.warning.channels import PermanentFailure, TemporaryFailure, build_channels
 from safecity.warning.channels.mastodon import MAX_STATUS, MastodonChannel
 from safecity.warning.channels.sms import SmsChannel
@@ -433,8 +433,9 @@ def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
     full = build_channels(
         Settings(
             data_dir=tmp_path,
-            smtp_host="127.0.0.1",
-            smtp_from="alerts@safecity.example",
+            warning=WarningSettings(
+                smtp=SmtpSettings(host="127.0.0.1", from_address="alerts@safecity.example")
+            ),
             sms_gateway_url="http://127.0.0.1:9/sms",
             sms_gateway_key="k",
             mastodon_url="https://social.example",
@@ -446,7 +447,12 @@ def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
     assert isinstance(full["sms"], SmsChannel)
     assert full["sms"].max_chars == 157
     half = build_channels(
-        Settings(data_dir=tmp_path, smtp_host="127.0.0.1", sms_gateway_url="http://x", webpush_enabled=False)
+        Settings(
+            data_dir=tmp_path,
+            warning=WarningSettings(smtp=SmtpSettings(host="127.0.0.1")),
+            sms_gateway_url="http://x",
+            webpush_enabled=False,
+        )
     )
     assert set(half) == {"webhook", "sse"}  # no sender address, no API key: not available
     for channels in (bare, full, half):

@@ -32,9 +32,7 @@ T0 = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
 
 @pytest.fixture
 def wsettings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={"warning_retry_base_s": 2.0, "warning_retry_max_s": 60.0, "warning_send_timeout_s": 2.0}
-    )
+    return settings.with_warning(retry_base_s=2.0, retry_max_s=60.0, send_timeout_s=2.0)
 
 
 @pytest.fixture
@@ -115,7 +113,7 @@ def test_webhook_down_mid_run_loses_nothing_and_sends_each_once(
         assert stats.oldest_due is not None
 
         receiver.start()  # back on the same port
-        clock.advance(timedelta(seconds=wsettings.warning_retry_max_s))
+        clock.advance(timedelta(seconds=wsettings.warning.retry_max_s))
         assert delivery.run_once() == 5  # the Updates
         assert delivery.run_once() == 5  # then the Cancels
         assert set(statuses(store).values()) == {"delivered"}
@@ -229,9 +227,7 @@ def test_outcomes_backoff_and_giving_up(store: Store, clock: ManualClock, wsetti
         answers = {"/gone": (410, {}, b"unsubscribed"), "/busy": (429, {"Retry-After": "45"}, b"slow down")}
         receiver.respond = lambda r: answers.get(r.path, (500, {}, b"broken"))
         channel = WebhookChannel(2)
-        delivery = new_delivery(
-            store, clock, {"webhook": channel}, wsettings.model_copy(update={"warning_give_up_s": 600})
-        )
+        delivery = new_delivery(store, clock, {"webhook": channel}, wsettings.with_warning(give_up_s=600))
         people = [
             Recipient(1, "webhook", receiver.url + "/gone", "ko"),
             Recipient(2, "webhook", receiver.url + "/busy", "ko"),
@@ -339,7 +335,7 @@ def test_payload_keeps_what_the_channel_needs() -> None:
 
 def test_the_worker_thread_delivers_after_the_target_comes_back(store: Store, wsettings: Settings) -> None:
     """The same as the key scenario, with the real thread and the real clock (short delays)."""
-    fast = wsettings.model_copy(update={"warning_retry_base_s": 0.05, "warning_retry_max_s": 0.2})
+    fast = wsettings.with_warning(retry_base_s=0.05, retry_max_s=0.2)
     receiver = Receiver()
     channel = WebhookChannel(2)
     delivery = Delivery(store, SystemClock(), {"webhook": channel}, fast, poll_s=0.05)

@@ -25,7 +25,7 @@ NORYANGJIN1_POINT = (126.95078, 37.51246)
 
 @pytest.fixture
 def ctx(settings: Settings) -> Iterator[Ctx]:
-    for c in _ctx(settings.model_copy(update={"cap_xsd": XSD, "warning_auto_levels": [2, 3]})):
+    for c in _ctx(settings.model_copy(update={"cap_xsd": XSD}).with_warning(auto_levels=[2, 3])):
         with boundary_file(DONGS_FILE) as path:
             import_layer(c.platform, path, "dongs")
         yield c

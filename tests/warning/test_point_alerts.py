@@ -32,9 +32,7 @@ def offset(lon: float, lat: float, east_m: float) -> tuple[float, float]:
 @pytest.fixture
 def auto_ctx(settings: Settings) -> Iterator[Ctx]:
     yield from _ctx(
-        settings.model_copy(
-            update={"cap_xsd": XSD, "warning_auto_levels": [3, 4], "warning_auto_evacuate": True}
-        )
+        settings.model_copy(update={"cap_xsd": XSD}).with_warning(auto_levels=[3, 4], auto_evacuate=True)
     )
 
 

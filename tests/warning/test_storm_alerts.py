@@ -26,7 +26,7 @@ from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
 from safecity.core.clock import ManualClock
 from safecity.geo.importer import import_layer
-from safecity.settings import Settings
+from safecity.settings import Settings, SmtpSettings
 from safecity.warning.cap.xml import from_xml, validate
 from tests.conftest import SHARED, free_port, weather_station
 from tests.geo.data import MOIS_DISTRICTS
@@ -85,13 +85,13 @@ def city(
     smtp.start()
     settings = settings.model_copy(
         update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_from": "alerts@safecity.test",
-            "smtp_starttls": False,
             "cap_xsd": XSD,
             "webhook_allow_networks": ["127.0.0.0/8"],  # the district's receivers run on this machine
         }
+    ).with_warning(
+        smtp=SmtpSettings(
+            host="127.0.0.1", port=smtp.port, from_address="alerts@safecity.test", starttls=False
+        )
     )
     clock = ManualClock(START)
     platform = build_platform(settings, clock)

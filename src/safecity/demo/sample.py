@@ -275,9 +275,11 @@ def run_demo(
     from safecity.auth.model import Role
 
     settings = settings.model_copy(update={"demo_geography": True})
-    if not settings.warning_auto_levels and "SAFECITY_WARNING_AUTO_LEVELS" not in os.environ:
+    chosen = ("SAFECITY_WARNING__AUTO_LEVELS", "SAFECITY_WARNING_AUTO_LEVELS")  # the current and the old name
+    if not settings.warning.auto_levels and not any(name in os.environ for name in chosen):
         # nobody sits at the demo's situation desk: its alerts from 주의 up are issued at once
-        settings = settings.model_copy(update={"warning_auto_levels": [2, 3, 4]})
+        warning = settings.warning.model_copy(update={"auto_levels": [2, 3, 4]})
+        settings = settings.model_copy(update={"warning": warning})
     # The platform runs on the scenario's clock, so quality control judges the replayed readings as
     # live ones (not as "late" history) and everything happens at the chosen speed.
     sc = scenario.load(scenario_name, overrides)

@@ -9,8 +9,8 @@ enqueueing the same alert for the same recipient again writes nothing.
 A worker thread claims due rows (``queued``, ``retrying``, or ``sending`` whose lease ran out), marks
 them ``sending`` and commits, sends them outside any transaction, then records each outcome in its own
 transaction: ``sent``/``delivered``, ``retrying`` with exponential backoff and jitter (up to
-``warning_retry_max_s``, so a channel down for ten minutes delays its deliveries but loses none), or
-``dead`` (permanent failure, or still failing ``warning_give_up_s`` after it was queued). A row that
+``warning.retry_max_s``, so a channel down for ten minutes delays its deliveries but loses none), or
+``dead`` (permanent failure, or still failing ``warning.give_up_s`` after it was queued). A row that
 succeeded is never claimed again. A crash between the send and its record leaves the row ``sending``;
 it is claimed again when its lease runs out and sent again: at-least-once. The receiver gets the
 idempotency key (``Idempotency-Key`` header, the e-mail Message-ID) to drop that rare repeat.
@@ -143,15 +143,15 @@ class Delivery:
         self.poll_s = poll_s
         self.batch = batch
         self.concurrency = concurrency
-        self.retry_base = timedelta(seconds=settings.warning_retry_base_s)
-        self.retry_max = timedelta(seconds=settings.warning_retry_max_s)
-        self.give_up = timedelta(seconds=settings.warning_give_up_s)
+        self.retry_base = timedelta(seconds=settings.warning.retry_base_s)
+        self.retry_max = timedelta(seconds=settings.warning.retry_max_s)
+        self.give_up = timedelta(seconds=settings.warning.give_up_s)
         # A claimed row is the worker's until its lease ends; a worker that died mid-send leaves its rows
         # to be claimed again after it. It must outlast a whole batch of slow sends (each up to the send
         # timeout, and SMTP may spend it on connect, STARTTLS and DATA), with margin.
         rounds = math.ceil(batch / max(1, concurrency))
         self.lease = timedelta(
-            seconds=settings.warning_lease_s or max(120.0, 6 * settings.warning_send_timeout_s * rounds)
+            seconds=settings.warning.lease_s or max(120.0, 6 * settings.warning.send_timeout_s * rounds)
         )
         self._rng = rng or random.Random()
         self.worker = Worker("warning-delivery", self.run_once, interval_s=self.poll_s)

@@ -120,7 +120,7 @@ def feed(
         title_en="safecity alerts" + (f" ({district})" if district else ""),
         self_url=f"{base}/alerts/feed.atom{suffix}",
         updated=updated,
-        author=settings.warning_sender,
+        author=settings.warning.sender,
     )
     return Response(body, media_type="application/atom+xml")
 

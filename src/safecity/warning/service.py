@@ -54,7 +54,7 @@ from safecity.warning.wording import load_wordings
 
 log = get_logger(__name__)
 
-#: The short texts' sender per language (configurable: SAFECITY_WARNING_SHORT_SENDER).
+#: The short texts' sender per language (configurable: SAFECITY_WARNING__SHORT_SENDER).
 SHORT_SENDER = {"ko": "[서울특별시]", "en": "[Seoul]"}
 
 RecipientsOf = Callable[[Alert, Sequence[str]], list[Recipient]]

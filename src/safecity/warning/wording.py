@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The words of the platform's alerts, per language, as data: Korean and English ship with the package
 (``wording/ko.toml``, ``wording/en.toml``); a city adds a language by putting ``<lang>.toml`` with the
-same keys in ``SAFECITY_WARNING_WORDING_DIR`` and listing it in ``SAFECITY_WARNING_LANGUAGES``."""
+same keys in ``SAFECITY_WARNING__WORDING_DIR`` and listing it in ``SAFECITY_WARNING__LANGUAGES``."""
 
 from __future__ import annotations
 
@@ -99,10 +99,10 @@ def load_wordings(
         if path is None:
             raise ConfigError(
                 f"no alert wording for language {lang!r}: add {lang}.toml (copy wording/en.toml) to "
-                "SAFECITY_WARNING_WORDING_DIR, or remove it from SAFECITY_WARNING_LANGUAGES",
-                where="warning_languages",
+                "SAFECITY_WARNING__WORDING_DIR, or remove it from SAFECITY_WARNING__LANGUAGES",
+                where="warning.languages",
             )
         out[lang] = _load(path, lang)
     if "ko" not in out:
-        raise ConfigError("SAFECITY_WARNING_LANGUAGES must include ko", where="warning_languages")
+        raise ConfigError("SAFECITY_WARNING__LANGUAGES must include ko", where="warning.languages")
     return out

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Delivery channels of the warning capability, and the registry that builds them from settings.
 
-A channel whose settings are empty is not built, so it is not available: e-mail needs ``smtp_host``
-and ``smtp_from``, SMS ``sms_gateway_url`` and ``sms_gateway_key``, Mastodon ``mastodon_url`` and
+A channel whose settings are empty is not built, so it is not available: e-mail needs ``warning.smtp.host``
+and ``warning.smtp.from_address``, SMS ``sms_gateway_url`` and ``sms_gateway_key``, Mastodon ``mastodon_url`` and
 ``mastodon_token``. Webhooks and the public SSE stream need nothing; Web Push (``webpush_enabled``,
 on by default) makes its VAPID key under the data directory when none is configured. Each adapter module (and its
 client library) is imported only when its channel is built.
@@ -43,21 +43,22 @@ def build_channels(settings: Settings, broadcaster: Broadcaster | None = None) -
     from safecity.warning.channels.sse import SseChannel
     from safecity.warning.channels.webhook import WebhookChannel
 
-    timeout = settings.warning_send_timeout_s
+    timeout = settings.warning.send_timeout_s
     channels: dict[str, Channel] = {
         "webhook": WebhookChannel(timeout, policy=EgressPolicy(settings.webhook_allow_networks)),
         "sse": SseChannel(broadcaster),
     }
-    if settings.smtp_host and settings.smtp_from:
+    smtp = settings.warning.smtp
+    if smtp.host and smtp.from_address:
         from safecity.warning.channels.smtp import SmtpChannel
 
         channels["email"] = SmtpChannel(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_from,
-            starttls=settings.smtp_starttls,
-            user=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            smtp.host,
+            smtp.port,
+            smtp.from_address,
+            starttls=smtp.starttls,
+            user=smtp.user,
+            password=smtp.password.get_secret_value() if smtp.password else None,
             timeout_s=timeout,
         )
     if settings.sms_gateway_url and settings.sms_gateway_key:

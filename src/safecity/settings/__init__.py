@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,29 @@ from pydantic_settings import (
 )
 
 from safecity.core.errors import ConfigError
+from safecity.settings.nested import (
+    DEPRECATED_NAMES,
+    BusSettings,
+    DeprecatedEnv,
+    SmtpSettings,
+    WarningSettings,
+    env_name,
+    nest_deprecated,
+)
+
+__all__ = [
+    "DEPRECATED_NAMES",
+    "DEV_SECRET_PREFIX",
+    "BusSettings",
+    "Mode",
+    "Settings",
+    "SmtpSettings",
+    "WarningSettings",
+    "check_production",
+    "env_name",
+    "load_settings",
+    "production_problems",
+]
 
 #: Marks a development secret. Production mode refuses to start while any secret still has it.
 DEV_SECRET_PREFIX = "dev-insecure-"
@@ -31,56 +54,6 @@ DEV_SECRET_PREFIX = "dev-insecure-"
 class Mode(StrEnum):
     dev = "dev"
     production = "production"
-
-
-class BusSettings(BaseModel):
-    """The bus's retries, dead letters and outbox retention (``SAFECITY_BUS__<FIELD>``, or ``[bus]`` in the TOML)."""
-
-    max_attempts: int = Field(
-        default=8,
-        ge=1,
-        description="Deliveries of one event to one subscriber before it goes to the dead letters. With "
-        "the default backoff, 8 attempts span about 2 minutes: long enough to ride out a restarting "
-        "dependency, short enough that one bad event does not hold a subscriber back for long.",
-    )
-    retry_base_s: float = Field(
-        default=1.0, gt=0, description="Wait before the first retry; it doubles with every further failure."
-    )
-    retry_max_s: float = Field(default=300.0, gt=0, description="The longest wait between two retries.")
-    retention_hours: float = Field(
-        default=168.0,
-        gt=0,
-        description="Events delivered to every subscriber are pruned from the outbox this long after "
-        "they were published (a week: time to investigate an incident's events before they go).",
-    )
-    prune_every_s: float = Field(
-        default=600.0, gt=0, description="How often the dispatcher prunes the outbox."
-    )
-    nats_stream: str = Field(
-        default="SAFECITY",
-        pattern=r"^[A-Za-z0-9_\-]+$",
-        description="With SAFECITY_BUS_URL=nats://...: the JetStream stream the outbox is relayed to; its "
-        "subjects are <stream in lower case>.<event type>.<ordering key>. One per city (or per test).",
-    )
-    nats_duplicate_window_s: float = Field(
-        default=600.0,
-        gt=0,
-        description="How long JetStream remembers an event id (Nats-Msg-Id) to drop a second publish of "
-        "it: longer than a relay takes to restart, so a relay that dies after publishing but before "
-        "saving its position does not put an event in the stream twice.",
-    )
-    nats_ack_wait_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="How long a message handed to a process may stay unacknowledged before JetStream "
-        "offers it again (a process that died mid-batch): longer than a handler's slowest batch.",
-    )
-    nats_fetch_timeout_s: float = Field(
-        default=1.0,
-        gt=0,
-        description="How long one pull waits for messages the outbox says are there (normally they "
-        "are, and it returns at once).",
-    )
 
 
 class Settings(BaseSettings):
@@ -114,6 +87,11 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(
         default_factory=BusSettings,
         description="Retries, dead letters and outbox retention (SAFECITY_BUS__MAX_ATTEMPTS...).",
+    )
+    warning: WarningSettings = Field(
+        default_factory=WarningSettings,
+        description="Alerts: approval, wording, delivery and the e-mail channel (SAFECITY_WARNING__AUTO_LEVELS, "
+        "SAFECITY_WARNING__SMTP__HOST...).",
     )
     mqtt_url: str | None = Field(
         None,
@@ -239,12 +217,6 @@ class Settings(BaseSettings):
         description="How often the rule engine looks at the clock (windows slide, clearing delays run "
         "out and sensors go stale even when no data arrives).",
     )
-    # Warning delivery channels. A channel whose settings are empty is not available; webhooks and the
-    # public SSE stream need no settings.
-    smtp_host: str | None = Field(
-        None, description="SMTP server for e-mail alerts. Empty: no e-mail channel."
-    )
-    smtp_port: int = Field(587, description="SMTP port (587: submission with STARTTLS).")
     webpush_enabled: bool = Field(
         True,
         description="Web Push for the citizen page: browsers subscribe with this server's VAPID key and the "
@@ -262,15 +234,6 @@ class Settings(BaseSettings):
         description="The VAPID contact push services may write to about this sender (mailto: or https: "
         "URL); set the city's operations address in production.",
     )
-    smtp_from: str | None = Field(
-        None,
-        description="From address of e-mail alerts, e.g. alerts@safecity.seoul.kr (needed with smtp_host).",
-    )
-    smtp_starttls: bool = Field(
-        True, description="Upgrade the SMTP connection with STARTTLS (off only for a local relay)."
-    )
-    smtp_user: str | None = Field(None, description="SMTP login. Empty: no authentication.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password (with smtp_user).")
     sms_gateway_url: str | None = Field(
         None,
         description="SMS/cell-broadcast gateway endpoint (JSON contract in safecity.warning.channels.sms). "
@@ -292,32 +255,6 @@ class Settings(BaseSettings):
         "private. Every other webhook address must be public: loopback, private, link-local and metadata "
         "addresses are refused in any spelling, when subscribing and again when connecting (issue 13).",
     )
-    warning_send_timeout_s: float = Field(
-        10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
-    )
-    warning_lease_s: float | None = Field(
-        None,
-        gt=0,
-        description="How long a delivery being sent stays claimed by its worker; a worker that died mid-send "
-        "leaves it to be sent again after this. None: computed to outlast a whole batch of sends at the send "
-        "timeout (at least 120 s). Shorter only where one worker runs and sends are quick.",
-    )
-    warning_retry_base_s: float = Field(
-        5.0,
-        gt=0,
-        description="First retry delay after a temporary failure; doubles per attempt, with jitter.",
-    )
-    warning_retry_max_s: float = Field(
-        300.0,
-        gt=0,
-        description="Longest retry delay: a receiver that comes back is reached within this time.",
-    )
-    warning_give_up_s: float = Field(
-        86400.0,
-        gt=0,
-        description="A delivery still failing this long after its alert was queued is given up (dead); an "
-        "older alert is no longer a warning.",
-    )
     cb_max_chars: int = Field(
         90,
         gt=0,
@@ -329,41 +266,6 @@ class Settings(BaseSettings):
         le=157,
         description="Longest 안전안내문자 (non-urgent) text: 157 where the city takes part in the long-text "
         "service (행정안전부 2026-02-26); 위급/긴급 texts stay at 90 whatever is set.",
-    )
-    warning_short_sender: dict[str, str] = Field(
-        default_factory=lambda: {"ko": "[서울특별시]", "en": "[Seoul]"},
-        description="The sender a short text begins with, per language (short: it spends characters).",
-    )
-    warning_auto_evacuate: bool = Field(
-        False,
-        description="Issue evacuation orders without an operator. Off: an evacuation order is the district "
-        "head's decision and is drafted for an operator to approve.",
-    )
-    warning_auto_lower: bool = Field(
-        True,
-        description="Lower or end alerts in force as soon as their areas' levels fall, without waiting for an "
-        "operator (an evacuation order must not stay in force after the danger has passed).",
-    )
-    warning_sender: str = Field(
-        "safecity@seoul.go.kr",
-        description="CAP sender of the platform's alerts (an address-like id without spaces or commas).",
-    )
-    warning_auto_levels: list[int] = Field(
-        default_factory=list,
-        description="Crisis levels (1 관심 .. 4 심각) whose alerts are issued at once, the operator informed, "
-        "e.g. [4]. Empty: every alert waits for an operator's approval.",
-    )
-    warning_auto_hazards: list[str] = Field(
-        default_factory=list,
-        description='Hazards whose alerts are issued at once (e.g. ["fire", "gas"]).',
-    )
-    warning_languages: list[str] = Field(
-        default_factory=lambda: ["ko", "en"],
-        description="Languages of the alerts' CAP info blocks; ko is required. Other than ko and en, each needs "
-        "<lang>.toml in warning_wording_dir (copy the package's wording/en.toml).",
-    )
-    warning_wording_dir: Path | None = Field(
-        None, description="A folder of alert wording files (<lang>.toml) overriding or adding languages."
     )
     guides_dir: Path | None = Field(
         None,
@@ -392,11 +294,21 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        # the deprecated flat names come after the current ones: SAFECITY_WARNING__SMTP__HOST wins
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            DeprecatedEnv(settings_cls),
+        ]
         config = os.environ.get("SAFECITY_CONFIG")
         if config:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
         return tuple(sources)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_names(cls, data: Any) -> Any:
+        return nest_deprecated(data) if isinstance(data, dict) else data
 
     @field_validator("store_url")
     @classmethod
@@ -423,6 +335,10 @@ class Settings(BaseSettings):
             # one message with every missing secret: fixing them one restart at a time is slow at 3 a.m.
             raise ValueError("production mode refuses to start: " + "; ".join(problems))
         return self
+
+    def with_warning(self, **changes: Any) -> Settings:
+        """A copy with some warning settings changed (``auto_levels=[4]``; ``smtp=SmtpSettings(...)``)."""
+        return self.model_copy(update={"warning": self.warning.model_copy(update=changes)})
 
     @property
     def resolved_store_url(self) -> str:
@@ -492,8 +408,14 @@ def production_problems(settings: Settings) -> list[str]:
         )
     if settings.admin_password is not None:
         need("admin_password", settings.admin_password, "the first administrator's password", 12)
-    if settings.smtp_host and settings.smtp_user:
-        need("smtp_password", settings.smtp_password, "e-mail alerts log in as SAFECITY_SMTP_USER", 1)
+    smtp = settings.warning.smtp
+    if smtp.host and smtp.user:
+        need(
+            "warning__smtp__password",
+            smtp.password,
+            "e-mail alerts log in as SAFECITY_WARNING__SMTP__USER",
+            1,
+        )
     if settings.sms_gateway_url:
         need("sms_gateway_key", settings.sms_gateway_key, "the SMS gateway channel is enabled", 1)
     if settings.mastodon_url:

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The nested parts of the settings: the bus's (``SAFECITY_BUS__<FIELD>``) and the warning capability's
+(``SAFECITY_WARNING__<FIELD>``, ``SAFECITY_WARNING__SMTP__<FIELD>``), and the deprecated flat names those
+replace (still read, with a warning)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import PydanticBaseSettingsSource
+
+
+class BusSettings(BaseModel):
+    """The bus's retries, dead letters and outbox retention (``SAFECITY_BUS__<FIELD>``, or ``[bus]`` in the TOML)."""
+
+    max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries of one event to one subscriber before it goes to the dead letters. With "
+        "the default backoff, 8 attempts span about 2 minutes: long enough to ride out a restarting "
+        "dependency, short enough that one bad event does not hold a subscriber back for long.",
+    )
+    retry_base_s: float = Field(
+        default=1.0, gt=0, description="Wait before the first retry; it doubles with every further failure."
+    )
+    retry_max_s: float = Field(default=300.0, gt=0, description="The longest wait between two retries.")
+    retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Events delivered to every subscriber are pruned from the outbox this long after "
+        "they were published (a week: time to investigate an incident's events before they go).",
+    )
+    prune_every_s: float = Field(
+        default=600.0, gt=0, description="How often the dispatcher prunes the outbox."
+    )
+    nats_stream: str = Field(
+        default="SAFECITY",
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="With SAFECITY_BUS_URL=nats://...: the JetStream stream the outbox is relayed to; its "
+        "subjects are <stream in lower case>.<event type>.<ordering key>. One per city (or per test).",
+    )
+    nats_duplicate_window_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long JetStream remembers an event id (Nats-Msg-Id) to drop a second publish of "
+        "it: longer than a relay takes to restart, so a relay that dies after publishing but before "
+        "saving its position does not put an event in the stream twice.",
+    )
+    nats_ack_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a message handed to a process may stay unacknowledged before JetStream "
+        "offers it again (a process that died mid-batch): longer than a handler's slowest batch.",
+    )
+    nats_fetch_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long one pull waits for messages the outbox says are there (normally they "
+        "are, and it returns at once).",
+    )
+
+
+class SmtpSettings(BaseModel):
+    """The e-mail channel of alerts (``SAFECITY_WARNING__SMTP__<FIELD>``, or ``[warning.smtp]`` in the TOML).
+    Without ``host`` and ``from_address`` there is no e-mail channel."""
+
+    host: str | None = Field(None, description="SMTP server for e-mail alerts. Empty: no e-mail channel.")
+    port: int = Field(587, description="SMTP port (587: submission with STARTTLS).")
+    from_address: str | None = Field(
+        None,
+        description="From address of e-mail alerts, e.g. alerts@safecity.seoul.kr (needed with host).",
+    )
+    starttls: bool = Field(
+        True, description="Upgrade the SMTP connection with STARTTLS (off only for a local relay)."
+    )
+    user: str | None = Field(None, description="SMTP login. Empty: no authentication.")
+    password: SecretStr | None = Field(None, description="SMTP password (with user).")
+
+
+class WarningSettings(BaseModel):
+    """Alerts: who approves them, their wording and languages, delivery retries, the e-mail channel
+    (``SAFECITY_WARNING__<FIELD>``, ``SAFECITY_WARNING__SMTP__<FIELD>``, or ``[warning]`` in the TOML).
+    The flat names these replace (``SAFECITY_SMTP_HOST``, ``SAFECITY_WARNING_AUTO_LEVELS``...) still work,
+    with a warning: see :data:`DEPRECATED_NAMES`."""
+
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="The e-mail channel.")
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
+    )
+    lease_s: float | None = Field(
+        None,
+        gt=0,
+        description="How long a delivery being sent stays claimed by its worker; a worker that died mid-send "
+        "leaves it to be sent again after this. None: computed to outlast a whole batch of sends at the send "
+        "timeout (at least 120 s). Shorter only where one worker runs and sends are quick.",
+    )
+    retry_base_s: float = Field(
+        5.0,
+        gt=0,
+        description="First retry delay after a temporary failure; doubles per attempt, with jitter.",
+    )
+    retry_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest retry delay: a receiver that comes back is reached within this time.",
+    )
+    give_up_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A delivery still failing this long after its alert was queued is given up (dead); an "
+        "older alert is no longer a warning.",
+    )
+    short_sender: dict[str, str] = Field(
+        default_factory=lambda: {"ko": "[서울특별시]", "en": "[Seoul]"},
+        description="The sender a short text begins with, per language (short: it spends characters).",
+    )
+    auto_evacuate: bool = Field(
+        False,
+        description="Issue evacuation orders without an operator. Off: an evacuation order is the district "
+        "head's decision and is drafted for an operator to approve.",
+    )
+    auto_lower: bool = Field(
+        True,
+        description="Lower or end alerts in force as soon as their areas' levels fall, without waiting for an "
+        "operator (an evacuation order must not stay in force after the danger has passed).",
+    )
+    sender: str = Field(
+        "safecity@seoul.go.kr",
+        description="CAP sender of the platform's alerts (an address-like id without spaces or commas).",
+    )
+    auto_levels: list[int] = Field(
+        default_factory=list,
+        description="Crisis levels (1 관심 .. 4 심각) whose alerts are issued at once, the operator informed, "
+        "e.g. [4]. Empty: every alert waits for an operator's approval.",
+    )
+    auto_hazards: list[str] = Field(
+        default_factory=list,
+        description='Hazards whose alerts are issued at once (e.g. ["fire", "gas"]).',
+    )
+    languages: list[str] = Field(
+        default_factory=lambda: ["ko", "en"],
+        description="Languages of the alerts' CAP info blocks; ko is required. Other than ko and en, each needs "
+        "<lang>.toml in wording_dir (copy the package's wording/en.toml).",
+    )
+    wording_dir: Path | None = Field(
+        None, description="A folder of alert wording files (<lang>.toml) overriding or adding languages."
+    )
+
+
+#: The flat names of settings that moved into a nested model: old name (``SAFECITY_SMTP_HOST``, or
+#: ``smtp_host`` at the top of the TOML file) → its path now (``SAFECITY_WARNING__SMTP__HOST``). Still
+#: read, with a warning once per process, when the new name is not set; the new name wins.
+DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
+    **{f"smtp_{f}": ("warning", "smtp", f) for f in ("host", "port", "starttls", "user", "password")},
+    "smtp_from": ("warning", "smtp", "from_address"),
+    **{
+        f"warning_{f}": ("warning", f)
+        for f in (
+            "send_timeout_s",
+            "lease_s",
+            "retry_base_s",
+            "retry_max_s",
+            "give_up_s",
+            "short_sender",
+            "auto_evacuate",
+            "auto_lower",
+            "sender",
+            "auto_levels",
+            "auto_hazards",
+            "languages",
+            "wording_dir",
+        )
+    },
+}
+#: the deprecated names whose value is JSON in the environment (lists and tables)
+_JSON_VALUES = ("warning_short_sender", "warning_auto_levels", "warning_auto_hazards", "warning_languages")
+_warned: set[str] = set()
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    """The environment variable of a setting's path: ``("warning", "smtp", "host")`` →
+    ``SAFECITY_WARNING__SMTP__HOST``."""
+    return "SAFECITY_" + "__".join(path).upper()
+
+
+def nest_deprecated(data: dict[str, Any]) -> dict[str, Any]:
+    """Move the deprecated flat names of ``data`` to their nested place, unless the new name is set."""
+    flat = [k for k in data if k in DEPRECATED_NAMES]
+    if not flat:
+        return data
+    data = dict(data)
+    for old in flat:
+        value = data.pop(old)
+        *parents, leaf = DEPRECATED_NAMES[old]
+        node = data
+        for part in parents:
+            child = node.get(part)
+            # a model given whole (Settings(warning=WarningSettings(...))) wins over the flat names
+            if isinstance(child, BaseModel):
+                child = None
+                break
+            node = node.setdefault(part, {}) if child is None else child
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(leaf, value)
+        if old not in _warned:
+            _warned.add(old)
+            logging.getLogger("safecity.settings").warning(
+                "setting %s is deprecated: use %s", f"SAFECITY_{old.upper()}", env_name(DEPRECATED_NAMES[old])
+            )
+    return data
+
+
+class DeprecatedEnv(PydanticBaseSettingsSource):
+    """The deprecated flat names in the environment (``SAFECITY_SMTP_HOST``), as flat keys that
+    :func:`nest_deprecated` moves to their place."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the names itself
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        found: dict[str, Any] = {}
+        for old in DEPRECATED_NAMES:
+            value = env.get(f"SAFECITY_{old.upper()}")
+            if value is None:
+                continue
+            if old in _JSON_VALUES:
+                with contextlib.suppress(ValueError):  # else validation names the setting
+                    value = json.loads(value)
+            found[old] = value
+        return found
