@@ -30,7 +30,10 @@ def _refresh(page: Page) -> None:
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_a_guardian_sees_the_child_arrive_and_a_deviation_escalate(
-    roads: None, care_env: CareEnv, browser: Any, settings: Settings  # noqa: F811
+    roads: None,
+    care_env: CareEnv,
+    browser: Any,  # noqa: F811
+    settings: Settings,
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = care_env

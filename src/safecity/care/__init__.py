@@ -10,13 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from shapely.geometry import LineString
 
+    from safecity.bus.port import Handler
     from safecity.capability import Capability, Context
     from safecity.care.service import Care
+    from safecity.core.events import Envelope
     from safecity.core.worker import Worker
 
 __all__ = ["setup"]
+
+#: The actor of the incidents care opens (escalations), as the situation board shows it.
+INCIDENT_ACTOR = "care"
 
 
 def _build(ctx: Context) -> object:
@@ -57,19 +64,59 @@ def _wire_trips(ctx: Context, care: Care) -> None:
     if Incidents in ctx.services:
         incidents = ctx.services.get(Incidents)
 
-        def open_incident(title_ko: str, title_en: str, lon: float, lat: float, level: int, note: str) -> int:
+        def open_incident(
+            hazard: str,
+            title_ko: str,
+            title_en: str,
+            lon: float | None,
+            lat: float | None,
+            districts: list[str],
+            level: int,
+            note: str,
+        ) -> int:
             data = ManualIncidentIn(
-                hazard="other",
+                hazard=hazard,
                 level=level,
                 title_ko=title_ko,
                 title_en=title_en,
                 lon=lon,
                 lat=lat,
+                districts=[] if lon is not None else districts,
                 source_note=note,
             )
-            return int(incidents.open_manual(data, "care")["id"])
+            return int(incidents.open_manual(data, INCIDENT_ACTOR)["id"])
 
-        care.trips.open_incident = open_incident
+        care.trips.open_incident = lambda ko, en, lon, lat, level, note: open_incident(
+            "other", ko, en, lon, lat, [], level, note
+        )
+        care.checkins.open_incident = open_incident
+
+
+def _checkin_clock(ctx: Context) -> Worker:
+    """Check-ins nobody answered in time go to the operators."""
+    from safecity.care.service import Care
+    from safecity.core.worker import Worker
+
+    care = ctx.services.get(Care)
+    return Worker("care.checkins", care.checkins.tick, interval_s=care.settings.housekeeping_interval_s)
+
+
+def _on_incident_opened(ctx: Context) -> Handler:
+    """폭염/한파: a heat-wave or cold-wave incident opens check-ins for elderly people living alone."""
+    from safecity.care.service import Care
+
+    care = ctx.services.get(Care)
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        for envelope in batch:
+            data = envelope.data.to_json()
+            incident = data.get("incidentId")
+            # an incident care opened itself (an escalated check-in) opens no check-ins of its own
+            if incident is not None and data.get("actor") != INCIDENT_ACTOR:
+                areas = [str(a) for a in data.get("areas") or []]
+                care.checkins.on_incident(int(incident), str(data.get("hazard") or ""), areas)
+
+    return handle
 
 
 def _trip_clock(ctx: Context) -> Worker:
@@ -123,7 +170,7 @@ def _owntracks(ctx: Context) -> Worker:
 
 
 def setup() -> Capability:
-    from safecity.capability import Capability
+    from safecity.capability import Capability, Subscription
     from safecity.care.cli import cli
     from safecity.care.settings import CareSettings
 
@@ -136,5 +183,8 @@ def setup() -> Capability:
         tables=("safecity.care.tables",),
         migrations=Path(__file__).with_name("migrations"),
         build=_build,
-        workers=(_housekeeping, _fence_clock, _trip_clock, _owntracks),
+        workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, _owntracks),
+        subscriptions=(
+            Subscription("situation.IncidentOpened", "care.heat-cold-checkins", _on_incident_opened),
+        ),
     )

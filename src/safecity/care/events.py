@@ -87,3 +87,30 @@ class TripAlert(Event):
 
     def ordering_key(self) -> str:
         return f"person:{self.person_id}"
+
+
+class CheckInsOpened(Event):
+    """A heat-wave or cold-wave incident opened check-in tasks for elderly people living alone."""
+
+    type = "care.CheckInsOpened"
+    incident_id: int = Field(alias="incidentId")
+    hazard: str
+    tasks: int
+
+    def ordering_key(self) -> str:
+        return f"incident:{self.incident_id}"
+
+
+class CheckInEscalated(Event):
+    """A check-in went to the operators: the person needs help, nobody answered the calls, or nobody
+    checked on them in time (``incidentId``: the incident opened, when one could be placed)."""
+
+    type = "care.CheckInEscalated"
+    person_id: int = Field(alias="personId")
+    task_id: int = Field(alias="taskId")
+    hazard: str
+    reason: str  # need_help | no_answer | unanswered
+    incident_id: int | None = Field(None, alias="incidentId")
+
+    def ordering_key(self) -> str:
+        return f"person:{self.person_id}"

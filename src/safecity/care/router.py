@@ -18,6 +18,7 @@ from safecity.auth.deps import allow, resolve_principal
 from safecity.auth.model import Principal, Role
 from safecity.capability import provider
 from safecity.care import trackers
+from safecity.care.checkins import AnswerIn
 from safecity.care.fences import FenceIn
 from safecity.care.law import articles
 from safecity.care.model import Actor, ConsentIn, DeviceIn, GuardianIn, PersonIn, Purpose
@@ -35,6 +36,7 @@ Who = Annotated[Principal, Depends(resolve_principal)]
 PersonId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FenceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TripId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PEOPLE = (Role.operator, Role.guardian)
 
 #: Largest tracker request body read (an OwnTracks app that was offline sends a list of locations).
@@ -406,6 +408,31 @@ async def sos(request: Request, care: CareDep) -> Response:
         raise BadRequest("valid: an SOS needs a valid position (lat, lon)", where="valid")
     found = await asyncio.to_thread(care.sos, device, message.fixes[-1])
     return _json({"sos": True, **found}, 201)
+
+
+# -- heat/cold check-ins ---------------------------------------------------------------------------
+@router.get(
+    "/checkins",
+    dependencies=[allow(*PEOPLE)],
+    summary="폭염·한파 안부 확인 call list: elderly people living alone to call, who to call, what to say",
+)
+def list_checkins(
+    care: CareDep,
+    request: Request,
+    who: Who,
+    reason: str | None = None,
+    everything: Annotated[bool, Query(alias="all", description="also the answered and escalated")] = False,
+) -> Response:
+    return _json(care.checkin_list(actor_of(request, who, reason), open_only=not everything))
+
+
+@router.post(
+    "/checkins/{task_id}",
+    dependencies=[allow(*PEOPLE)],
+    summary="Record a check-in call: ok, need_help (to the operators at once) or no_answer",
+)
+def answer_checkin(task_id: TaskId, body: AnswerIn, care: CareDep, request: Request, who: Who) -> Response:
+    return _json(care.answer_checkin(task_id, body, actor_of(request, who)))
 
 
 # -- the guardian page: a public page with private data (it asks for a login, then reads the API) ----

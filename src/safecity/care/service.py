@@ -27,6 +27,7 @@ from safecity.audit.model import AuditEvent
 from safecity.audit.service import AuditLog
 from safecity.bus.port import Bus
 from safecity.care import consent, records
+from safecity.care.checkins import CheckIns
 from safecity.care.entitlement import entitled, is_operator, load_person, person_from_row
 from safecity.care.events import ConsentWithdrawn
 from safecity.care.fences import Fence, FenceIn, Fences
@@ -48,9 +49,9 @@ from safecity.care.model import (
 )
 from safecity.care.settings import CareSettings
 from safecity.care.tables import access, consents, devices, guardians, notices, people, positions
-from safecity.care.trips import State as TripState
-from safecity.care.trips import Trip, TripIn, Trips
+from safecity.care.trips import Trips
 from safecity.care.wander_watch import WanderingWatch
+from safecity.care.watching import Watching
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from safecity.store import Store
@@ -65,7 +66,7 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Care:
+class Care(Watching):
     def __init__(
         self, store: Store, clock: Clock, bus: Bus, audit: AuditLog | None, settings: CareSettings
     ) -> None:
@@ -97,6 +98,8 @@ class Care:
         self.trips = Trips(store, clock, bus, settings)
         self.listeners.append(self.trips.on_fixes)
         self.on_withdraw.append(self.trips.forget)
+        #: heat/cold check-ins of elderly people living alone (safecity.care.checkins)
+        self.checkins = CheckIns(store, clock, bus)
 
     # -- people ----------------------------------------------------------------------------------
     def add_person(self, body: PersonIn, actor: Actor) -> Person:
@@ -481,81 +484,6 @@ class Care:
             {"count": len(found), "reason": actor.reason},
         )
         return found
-
-    # -- safe return home -------------------------------------------------------------------------
-    def start_trip(self, person_id: int, body: TripIn, actor: Actor) -> Trip:
-        """A guardian (for their own people), an operator, or the person's tracker starts a trip.
-        Without ``originLon/Lat`` it starts from the latest position (a recorded *use*)."""
-        now = self.clock.now()
-        with self.store.write() as conn:
-            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
-            if not consent.active(conn, person_id, Purpose.location):
-                raise Forbidden(
-                    f"person {person_id} has no active location consent: no trip is watched ({cite('LIA-15')})",
-                    message_ko=f"위치정보 수집 동의가 없어 귀가를 지켜볼 수 없습니다 ({cite('LIA-15')})",
-                )
-            if body.origin_lon is not None and body.origin_lat is not None:
-                origin = (body.origin_lon, body.origin_lat)
-            else:
-                row = conn.execute(
-                    select(positions.c.lon, positions.c.lat, positions.c.at)
-                    .where(positions.c.person_id == person_id)
-                    .order_by(positions.c.at.desc())
-                    .limit(1)
-                ).first()
-                if row is None or now - row[2] > timedelta(minutes=10):
-                    raise BadRequest(
-                        "originLon: no position in the last 10 minutes; give originLon and originLat",
-                        where="originLon",
-                        message_ko="originLon: 최근 10분 안의 위치가 없습니다; 출발지(originLon, originLat)를 주십시오",
-                    )
-                origin = (float(row[0]), float(row[1]))
-                latest = Position(person_id, 0, row[2], origin[0], origin[1], None, None, None)
-                records.read(
-                    conn, self.bus, person_id, now, "use", "system", "안심귀가 출발지 / trip origin", [latest]
-                )
-        trip = self.trips.start(person_id, body, origin, actor.name)
-        self._audit(actor, "care.trip_started", f"care:person:{person_id}", {"trip": trip.id})
-        return trip
-
-    def trips_of(
-        self, person_id: int, actor: Actor, trip_id: int | None = None
-    ) -> list[tuple[Trip, TripState]]:
-        """A person's trips (routes and last fixes: a read of positions, recorded and audited)."""
-        found = [self.trips.get(person_id, trip_id)] if trip_id is not None else self.trips.of(person_id)
-        with self.store.write() as conn:
-            action = self._entitled(conn, person_id, actor, positions=True)
-            purpose = actor.reason or "보호자 귀가 확인 / guardian checks the trip"
-            records.read(conn, self.bus, person_id, self.clock.now(), action, actor.name, purpose, [])
-        self._audit(
-            actor,
-            "personal.read",
-            f"care:person:{person_id}:trips",
-            {"count": len(found), "reason": actor.reason},
-        )
-        return found
-
-    def end_trip(self, person_id: int, trip_id: int, actor: Actor) -> Trip:
-        with self.store.engine.connect() as conn:
-            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
-        trip = self.trips.end(person_id, trip_id)
-        self._audit(actor, "care.trip_ended", f"care:person:{person_id}", {"trip": trip_id})
-        return trip
-
-    def acknowledge_trip(self, person_id: int, trip_id: int, actor: Actor) -> TripState:
-        with self.store.engine.connect() as conn:
-            self._entitled(conn, person_id, actor, positions=False, withdraw=True)
-        state = self.trips.acknowledge(person_id, trip_id)
-        self._audit(actor, "care.trip_acknowledged", f"care:person:{person_id}", {"trip": trip_id})
-        return state
-
-    def sos(self, device: Device, fix: Fix) -> dict[str, Any]:
-        """The SOS button: the position is stored like any fix (refused without a location consent),
-        then the guardians and the operators are alerted at once."""
-        self.ingest(device, [fix])
-        p = Position(device.person_id, device.id, fix.at, fix.lon, fix.lat, fix.accuracy_m, None, fix.battery)
-        alert = self.trips.sos(device.person_id, p)
-        return {"tripId": alert.trip_id, "incidentId": alert.incident_id}
 
     # -- who may see what ------------------------------------------------------------------------
     def _entitled(

@@ -172,3 +172,24 @@ trips = sa.Table(
     sa.Column("state", JSONDoc, nullable=False),  # safecity.care.trips.State
     sa.Index("ix_care_trips_person", "person_id", "id"),
 )
+
+checkins = sa.Table(
+    "care_checkins",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("person_id", sa.ForeignKey("care_people.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("incident_id", IdType, nullable=False),  # the heat/cold incident (situation's id)
+    sa.Column("hazard", sa.String(20), nullable=False),  # heat_wave | cold_wave
+    sa.Column("areas", JSONDoc, nullable=False),  # the incident's district codes (where to escalate)
+    sa.Column("opened_at", Timestamp, nullable=False),
+    sa.Column("due_at", Timestamp, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # open | done | escalated
+    sa.Column("attempts", sa.Integer, nullable=False),  # calls nobody answered
+    sa.Column("outcome", sa.String(10), nullable=True),  # ok | need_help | no_answer (the last call)
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("answered_at", Timestamp, nullable=True),
+    sa.Column("answered_by", sa.String(120), nullable=True),
+    sa.Column("escalated_incident", IdType, nullable=True),
+    # one task per person per incident: the bus delivers at least once
+    sa.UniqueConstraint("person_id", "incident_id", name="uq_care_checkins_person_incident"),
+)

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import shapely
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from shapely.geometry import LineString, Point
 from sqlalchemy import Connection, delete, insert, select, update
@@ -70,6 +70,19 @@ class TripIn(BaseModel):
     origin_lon: float | None = Field(None, ge=-180, le=180, description="Default: the latest position")
     origin_lat: float | None = Field(None, ge=-90, le=90)
     due_at: datetime | None = Field(None, description="Expected arrival; default: from the route's time")
+
+    @field_validator("due_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-05-05T18:30:00+09:00")
+        return value
+
+    @model_validator(mode="after")
+    def _origin(self) -> TripIn:
+        if (self.origin_lon is None) != (self.origin_lat is None):
+            raise ValueError("originLon and originLat go together")
+        return self
 
 
 @dataclass(frozen=True)
