@@ -96,7 +96,7 @@ def _build(ctx: Context) -> FloodForecasts:
             return list(stream_directory(conn, sensing.catalogue))
 
     streams = ForecastStreams(sensing, settings.forecast_interval_min * 60)
-    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, settings, directory, streams)
+    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, settings, directory, streams, ctx.settings.data_dir)
 
 
 def _on_observations(ctx: Context) -> Handler:

@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 
 flood_app = typer.Typer(help="Flood simulation: verification of the 2D surface model and the sewer coupling.", no_args_is_help=True)
+radar_app = typer.Typer(help="Radar or nowcast rain for the flood forecasts.", no_args_is_help=True)
+flood_app.add_typer(radar_app, name="radar")
 
 
 def _default_data() -> Path | None:
@@ -104,3 +106,42 @@ def verify(
         )
     if failed:
         raise typer.Exit(1)
+
+
+@radar_app.command("import")
+def radar_import(
+    file: Annotated[Path, typer.Argument(help="a GeoTIFF or NetCDF of rain in mm/h, one band per frame, with a CRS")],
+    start: Annotated[
+        str,
+        typer.Option(help="start of the first frame, ISO 8601 with its zone [SAFECITY_FLOOD_RADAR_START]", envvar="SAFECITY_FLOOD_RADAR_START"),
+    ],
+    step_min: Annotated[
+        float,
+        typer.Option("--step-min", help="minutes each frame covers [SAFECITY_FLOOD_RADAR_STEP_MIN]", envvar="SAFECITY_FLOOD_RADAR_STEP_MIN"),
+    ] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print what was kept as JSON on stdout")] = False,
+) -> None:
+    """Keep a radar raster for the forecasts: the server reads it before its next run."""
+    from datetime import datetime
+
+    from safecity.core.errors import BadRequest
+    from safecity.flood.radar import import_radar
+    from safecity.settings import load_settings
+
+    try:
+        when = datetime.fromisoformat(start)
+    except ValueError:
+        typer.echo(f"error: --start {start!r} is not an ISO 8601 time (e.g. 2022-08-08T21:00:00+09:00)", err=True)
+        raise typer.Exit(2) from None
+    if not file.is_file():
+        typer.echo(f"error: {file}: no such file", err=True)
+        raise typer.Exit(2)
+    try:
+        kept = import_radar(load_settings().data_dir, file.read_bytes(), when, step_min, file.name)
+    except BadRequest as e:
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(1) from None
+    if json_out:
+        typer.echo(json.dumps(kept.to_json(), ensure_ascii=False))
+    else:
+        typer.echo(f"kept {kept.bands} frame(s) from {kept.start.isoformat()} every {step_min:g} min: {kept.path}")

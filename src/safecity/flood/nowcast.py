@@ -166,7 +166,7 @@ def frames_from_raster(path: Path, grid: Grid, crs: str) -> F64:
     """
     import rasterio  # type: ignore[import-untyped]
     from rasterio.errors import RasterioIOError  # type: ignore[import-untyped]
-    from rasterio.transform import from_origin  # type: ignore[import-untyped]
+    from rasterio.transform import Affine  # type: ignore[import-untyped]
     from rasterio.warp import Resampling, reproject  # type: ignore[import-untyped]
 
     try:
@@ -181,7 +181,9 @@ def frames_from_raster(path: Path, grid: Grid, crs: str) -> F64:
             reproject(
                 source=rasterio.band(src, band),
                 destination=out[band - 1],
-                dst_transform=from_origin(grid.x_min, grid.y_max, grid.dx, grid.dx),
+                # north-up at the grid's corner (rasterio's from_origin multiplies Affines with `*`,
+                # deprecated by affine 3.1: a warning, an error under the tests)
+                dst_transform=Affine(grid.dx, 0.0, grid.x_min, 0.0, -grid.dx, grid.y_max),
                 dst_crs=crs,
                 dst_nodata=np.nan,
                 resampling=Resampling.bilinear,

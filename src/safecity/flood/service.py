@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -80,6 +81,7 @@ class FloodForecasts:
         settings: FloodSettings,
         directory: Callable[[], Sequence[Any]] | None = None,
         streams: ForecastStreams | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         """``directory`` lists sensing's streams (:func:`safecity.sensing.directory.stream_directory`
         items: datastream id, property, lon, lat); ``streams`` writes each run's predictions as
@@ -101,6 +103,9 @@ class FloodForecasts:
         self._radar: dict[datetime, tuple[datetime, np.ndarray[Any, Any]]] = {}
         self._last_run: datetime | None = None
         self.last: ForecastResult | None = None
+        #: where imported radar rasters are kept (flood/radar.py), and those already read
+        self.data_dir = data_dir
+        self._radar_read: set[str] = set()
 
     # -- set-up --------------------------------------------------------------------------------------
     def use(self, catchment: Catchment, options: SolverOptions | None = None) -> None:
@@ -163,6 +168,26 @@ class FloodForecasts:
                 )
             self._radar[end] = (start, frame)
 
+    def _read_radar_imports(self, now: datetime) -> None:
+        """Imported radar rasters not read yet, as frames on the catchment's grid (flood/radar.py)."""
+        from safecity.flood.nowcast import NowcastError, frames_from_raster
+        from safecity.flood.radar import STALE_AFTER, imports
+
+        if self.data_dir is None or self.catchment is None:
+            return
+        for item in imports(self.data_dir):
+            if item.path.name in self._radar_read:
+                continue
+            self._radar_read.add(item.path.name)
+            try:
+                frames = frames_from_raster(item.path, self.catchment.grid, self.catchment.crs)
+            except NowcastError as e:
+                log.warning("radar import left out", file=item.path.name, reason=str(e))
+                continue
+            for (start, end), frame in zip(item.frame_times(), frames, strict=True):
+                if end >= now - STALE_AFTER:
+                    self.radar(start, end, frame)
+
     def _assimilate(self, now: datetime) -> None:
         """Feed every complete reading time up to ``now`` into the analysis, oldest first: the radar
         frame of that time where there is one, else the gauges' field."""
@@ -170,6 +195,7 @@ class FloodForecasts:
         from safecity.flood.nowcast import NowcastError, gauge_field
 
         assert self.catchment is not None
+        self._read_radar_imports(now)
         for end in sorted(k for k in {*self._readings, *self._radar} if k <= now):
             values = self._readings.pop(end, {})
             radar = self._radar.pop(end, None)
