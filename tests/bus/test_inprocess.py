@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from safecity.app import Platform, build_platform
 from safecity.bus.inprocess import InProcessBus
-from safecity.sensing.events import OBSERVATIONS_ACCEPTED, ObservationAccepted, observations
+from safecity.core.events import Envelope
+from safecity.sensing.events import (
+    OBSERVATIONS_ACCEPTED,
+    ObservationAccepted,
+    ObservationsAccepted,
+    observations,
+)
 from safecity.sensing.ingest import ObservationIn
 from safecity.sensing.sta.model import ENTITIES
 from safecity.settings import Settings
@@ -73,3 +81,44 @@ def test_a_failing_subscriber_does_not_block_others(platform: Platform) -> None:
     assert isinstance(platform.bus, InProcessBus)
     platform.bus.deliver_pending()
     assert len(seen) == 1
+
+
+def _batch(oid: int, value: float) -> ObservationsAccepted:
+    t = datetime(2022, 8, 8, 3, tzinfo=UTC)
+    return ObservationsAccepted.of([ObservationAccepted(oid, 1, None, 1, t, None, None, value, 0)])
+
+
+def test_an_event_published_here_is_handed_over_itself_and_a_rolled_back_savepoint_publishes_nothing(
+    platform: Platform,
+) -> None:
+    """The dispatcher reads only the headers of events this process published (issue 15): it hands over
+    the published object itself, never one whose savepoint or transaction rolled back."""
+    got: list[Envelope] = []
+    platform.bus.subscribe(OBSERVATIONS_ACCEPTED, got.extend, "test-recent")
+    kept = _batch(1, 1.0)
+    with platform.store.write() as conn:
+        savepoint = conn.begin_nested()
+        platform.bus.publish(conn, _batch(2, 2.0))
+        savepoint.rollback()
+        platform.bus.publish(conn, kept)
+    with contextlib.suppress(RuntimeError), platform.store.write() as conn:
+        platform.bus.publish(conn, _batch(3, 3.0))
+        raise RuntimeError("rolled back")
+    assert platform.bus.drain(10)
+    assert [e.data for e in got] == [kept]
+    assert got[0].data is kept  # not decoded again from the outbox
+    assert [o.result for o in observations(got)] == [1.0]
+
+
+def test_an_event_published_by_another_process_is_read_from_the_outbox(settings: Settings) -> None:
+    writer = build_platform(settings)
+    sent = _batch(7, 7.5)
+    with writer.store.write() as conn:
+        writer.bus.publish(conn, sent)
+    reader = build_platform(settings)
+    got: list[Envelope] = []
+    reader.bus.subscribe(OBSERVATIONS_ACCEPTED, got.extend, "test-other-process")
+    assert reader.bus.drain(10)
+    assert [e.data for e in got] == [sent] and got[0].data is not sent
+    writer.store.close()
+    reader.store.close()

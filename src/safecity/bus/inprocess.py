@@ -8,16 +8,24 @@ platform's clock: first one by one (to find the event that fails), then, after `
 failures on one event, that event goes to the dead letters and the subscriber moves on. Positions, retry
 state and dead letters are written together once per round, so a crash re-delivers at most one round
 (at-least-once: a subscriber detects a repeat by the envelope's id).
+
+Events published by this process are kept in memory from their commit until every subscriber has them
+(:class:`_Recent`): the dispatcher then reads only their ids and headers from the outbox, not their
+payloads, and hands over the very event that was published instead of decoding it again (py-spy had the
+dispatcher re-reading and decoding outbox payloads, each a whole ingest batch). The outbox row is still
+written whole, so another process, a restart or a dead letter reads the same event from it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
 
 from safecity.bus import outbox as ob
@@ -56,6 +64,96 @@ class _Round:
     handled: int = 0
 
 
+class _Recent:
+    """Events this process published, by id, from their commit until delivered to every subscriber.
+
+    An event joins at its transaction's commit (SQLAlchemy's commit event, which fires just before the
+    COMMIT; a COMMIT that then fails rolls back, and the rollback event takes the events out again). A
+    hit is used only when its header matches the outbox row read (type, version, source, key, time), so
+    a stale entry can never stand in for another event.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.events: OrderedDict[int, tuple[Event, tuple[str, int, str, str, datetime]]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.key = object()  # this bus's entry in a connection's info
+
+    def _hooks(self) -> list[tuple[str, Callable[..., None]]]:
+        return [
+            ("begin", self._begin),
+            ("commit", self._commit),
+            ("rollback", self._rollback),
+            ("savepoint", self._savepoint),
+            ("rollback_savepoint", self._rollback_savepoint),
+        ]
+
+    def listen(self, engine: Any) -> None:
+        for name, fn in self._hooks():
+            sa_event.listen(engine, name, fn)
+
+    def unlisten(self, engine: Any) -> None:
+        for name, fn in self._hooks():
+            if sa_event.contains(engine, name, fn):
+                sa_event.remove(engine, name, fn)
+
+    def _begin(self, conn: Connection) -> None:
+        # the previous transaction's COMMIT succeeded, or it would have rolled back
+        conn.info.pop((self.key, "committing"), None)
+
+    def _savepoint(self, conn: Connection, name: str) -> None:
+        # events published inside a savepoint that is rolled back never existed
+        marks = conn.info.setdefault((self.key, "savepoints"), {})
+        marks[name] = len(conn.info.get(self.key, ()))
+
+    def _rollback_savepoint(self, conn: Connection, name: str, context: Any) -> None:
+        mark = conn.info.get((self.key, "savepoints"), {}).pop(name, None)
+        pending = conn.info.get(self.key)
+        if mark is not None and pending:
+            del pending[mark:]
+
+    def pending(
+        self, conn: Connection, oid: int, model: Event, header: tuple[str, int, str, str, datetime]
+    ) -> None:
+        conn.info.setdefault(self.key, []).append((oid, model, header))
+
+    def _commit(self, conn: Connection) -> None:
+        pending = conn.info.pop(self.key, None)
+        conn.info.pop((self.key, "savepoints"), None)
+        if not pending:
+            return
+        conn.info[(self.key, "committing")] = [oid for oid, _, _ in pending]
+        with self.lock:
+            for oid, model, header in pending:
+                self.events[oid] = (model, header)
+            while len(self.events) > self.cap:
+                self.events.popitem(last=False)
+
+    def _rollback(self, conn: Connection) -> None:
+        conn.info.pop(self.key, None)
+        conn.info.pop((self.key, "savepoints"), None)
+        failed = conn.info.pop((self.key, "committing"), None)
+        if failed:  # the COMMIT itself failed: these events do not exist
+            with self.lock:
+                for oid in failed:
+                    self.events.pop(oid, None)
+
+    def get(self, row: ob.Row) -> Event | None:
+        with self.lock:
+            hit = self.events.get(row.id)
+        if hit is None or hit[1] != (row.type, row.version, row.source, row.key, row.time):
+            return None
+        return hit[0]
+
+    def forget_upto(self, upto: int) -> None:
+        with self.lock:
+            while self.events:
+                oid = next(iter(self.events))
+                if oid > upto:
+                    break
+                del self.events[oid]
+
+
 class InProcessBus:
     def __init__(
         self,
@@ -77,6 +175,8 @@ class InProcessBus:
         self._lock = threading.RLock()  # one round at a time (the thread, drain, tests)
         self._delivered_upto = -1
         self._pruned_at: datetime | None = None
+        self._recent = _Recent(cap=max(64, 4 * batch))
+        self._recent.listen(store.engine)
         # Between busy rounds, let a busy ingest commit a few more batches, so saving the positions costs
         # one write transaction per round rather than one per batch.
         self.worker = Worker(
@@ -114,17 +214,19 @@ class InProcessBus:
             data = payload or {}
         else:
             model, data = event, event.to_json()
-        ob.append(
+        header = (model.type, type(model).version, model.publisher(), model.ordering_key(), self.clock.now())
+        oid = ob.append(
             conn,
             {
-                "topic": model.type,
-                "version": type(model).version,
-                "source": model.publisher(),
-                "key": model.ordering_key(),
+                "topic": header[0],
+                "version": header[1],
+                "source": header[2],
+                "key": header[3],
                 "payload": data,
-                "created_at": self.clock.now(),
+                "created_at": header[4],
             },
         )
+        self._recent.pending(conn, oid, model, header)
 
     def notify(self) -> None:
         self.worker.notify()
@@ -135,6 +237,7 @@ class InProcessBus:
 
     def stop(self) -> None:
         self.worker.stop()
+        self._recent.unlisten(self.store.engine)
 
     def pending(self) -> int:
         with self.store.engine.connect() as conn:
@@ -336,7 +439,29 @@ class InProcessBus:
         """Up to ``limit`` of the subscriber's events after its position, in commit order; None: some
         are known to exist but cannot be read yet (the position must not move past them)."""
         assert sub.cursor is not None
-        return ob.read_after(conn, sub.cursor.position, sub.types, limit)
+        rows = ob.read_after(conn, sub.cursor.position, sub.types, limit, payload=False)
+        missing: list[int] = []
+        for r in rows:
+            if r.id in rnd.envelopes:
+                continue
+            model = self._recent.get(r)
+            if model is None:
+                missing.append(r.id)
+            else:  # published here: the event itself, not a decoding of its payload
+                cls = type(model)
+                rnd.envelopes[r.id] = Envelope(
+                    id=r.id,
+                    type=r.type,
+                    version=cls.version,
+                    time=r.time,
+                    source=r.source,
+                    key=r.key,
+                    data=model,
+                )
+        if not missing:
+            return rows
+        found = ob.payloads(conn, missing)
+        return [replace(r, payload=found[r.id]) if r.id in found else r for r in rows]
 
     def _handled(self, sub: _Subscriber, rows: list[ob.Row]) -> None:
         """The handler took ``rows`` (a broker acknowledges them)."""
@@ -413,7 +538,11 @@ class InProcessBus:
                 self.prune()
             return
         with self.store.write() as conn:
+            unread = [row.id for _, row, _, _ in rnd.dead if row.payload is ob.NOT_READ]
+            found = ob.payloads(conn, unread) if unread else {}
             for name, row, error, attempts in rnd.dead:
+                if row.payload is ob.NOT_READ:
+                    row = replace(row, payload=found.get(row.id, {}))
                 ob.add_dead_letter(conn, name, row, error, attempts, rnd.now)
             for dead_id, failure in rnd.replays:
                 ob.finish_replay(conn, dead_id, rnd.now, failure)
@@ -423,6 +552,7 @@ class InProcessBus:
         for s in subs:
             s.dirty = False
         self._delivered_upto = max(self._delivered_upto, upto)
+        self._recent.forget_upto(upto)
         if prune:
             self.prune()
 

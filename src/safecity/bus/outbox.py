@@ -47,13 +47,22 @@ class Cursor:
     last_error: str | None = None
 
 
-def append(conn: Connection, row: dict[str, Any]) -> None:
+#: The payload of a row read without it (:func:`read_after` with ``payload=False``): its event is known
+#: to the reader already. Compared by identity; :func:`payloads` reads the real one when needed.
+NOT_READ: dict[str, Any] = {}
+
+
+def append(conn: Connection, row: dict[str, Any]) -> int:
+    """Write one event; returns its id."""
     if conn.dialect.name == "postgresql":
         tx = conn.get_transaction()
         if conn.info.get(_LOCKED) is not tx:  # once per transaction
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             conn.info[_LOCKED] = tx
-    conn.execute(insert(outbox).values(**row))
+    done = conn.execute(insert(outbox).values(**row))
+    pk = done.inserted_primary_key
+    assert pk is not None  # an insert of one row
+    return int(pk[0])
 
 
 _ROW = (
@@ -67,15 +76,35 @@ _ROW = (
 )
 
 
-def read_after(conn: Connection, position: int, types: Collection[str], limit: int) -> list[Row]:
-    """Events of ``types`` after ``position``, in id (commit) order."""
+def read_after(
+    conn: Connection, position: int, types: Collection[str], limit: int, payload: bool = True
+) -> list[Row]:
+    """Events of ``types`` after ``position``, in id (commit) order; without ``payload`` each row's
+    payload is :data:`NOT_READ`."""
+    columns = _ROW if payload else tuple(c for c in _ROW if c is not outbox.c.payload)
     rows = conn.execute(
-        select(*_ROW)
+        select(*columns)
         .where(outbox.c.id > position, outbox.c.topic.in_(list(types)))
         .order_by(outbox.c.id)
         .limit(limit)
     ).all()
-    return [Row(*r) for r in rows]
+    if payload:
+        return [Row(*r) for r in rows]
+    return [
+        Row(i, topic, version, source, key, NOT_READ, time) for i, topic, version, source, key, time in rows
+    ]
+
+
+def payloads(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The payloads of these events (those still in the outbox)."""
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(ids), 500):
+        part = list(ids[i : i + 500])
+        out.update(
+            (int(i), p)
+            for i, p in conn.execute(select(outbox.c.id, outbox.c.payload).where(outbox.c.id.in_(part)))
+        )
+    return out
 
 
 def head(conn: Connection) -> int:

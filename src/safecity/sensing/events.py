@@ -17,11 +17,10 @@ millions of them).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Any, Literal, NamedTuple, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
@@ -34,9 +33,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ENTITY_CHANGED = "sensing.EntityChanged"
 
 
-@dataclass(frozen=True, slots=True)
-class ObservationAccepted:
-    """An observation was stored (after quality control). ``result`` is the number, or the JSON value."""
+class ObservationAccepted(NamedTuple):
+    """An observation was stored (after quality control). ``result`` is the number, or the JSON value.
+
+    A named tuple, immutable like the frozen dataclass it was and about five times faster to build: the
+    rules, dispatch and MQTT build one per observation (py-spy: 14 % of the server's time at 50,000
+    obs/s went into building frozen dataclasses)."""
 
     observation_id: int
     datastream_id: int | None
@@ -66,6 +68,7 @@ class ObservationsAccepted(Event):
     result_times_us: list[int | None] = Field(alias="resultTimesUs")
     results: list[Any]
     qc_flags: list[int] = Field(alias="qcFlags")
+    _items: list[ObservationAccepted] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _same_lengths(self) -> Self:
@@ -94,11 +97,45 @@ class ObservationsAccepted(Event):
             qc_flags=[o.qc_flags for o in items],
         )
 
+    def __eq__(self, other: object) -> bool:
+        # the same observations, whether or not either has built its items yet
+        if not isinstance(other, ObservationsAccepted):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+
+    __hash__ = Event.__hash__
+
     def items(self) -> list[ObservationAccepted]:
-        # epoch + timedelta: the same instant as from_micros, in about half the time (the rules read
-        # every observation through here)
+        # Built once per event and copied per caller: every subscriber of observations (rules, dispatch,
+        # MQTT) in a round receives the same event object.
+        built = self._items
+        if built is None:
+            built = self._items = self._build()
+        return list(built)
+
+    def _build(self) -> list[ObservationAccepted]:
+        # epoch + timedelta: the same instant as from_micros, in about half the time; a batch repeats
+        # its times (many streams, the same minutes), so each distinct time is built once
+        times: dict[int, datetime] = {}
+
+        def when(us: int) -> datetime:
+            t = times.get(us)
+            if t is None:
+                t = times[us] = _EPOCH + timedelta(microseconds=us)
+            return t
+
         return [
-            ObservationAccepted(i, ds, mds, foi, _EPOCH + timedelta(microseconds=t0), _dt(t1), _dt(rt), r, q)
+            ObservationAccepted(
+                i,
+                ds,
+                mds,
+                foi,
+                when(t0),
+                None if t1 is None else when(t1),
+                None if rt is None else when(rt),
+                r,
+                q,
+            )
             for i, ds, mds, foi, t0, t1, rt, r, q in zip(
                 self.ids,
                 self.datastream_ids,
