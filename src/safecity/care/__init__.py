@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from shapely.geometry import LineString
 
     from safecity.bus.port import Handler
-    from safecity.capability import Capability, Context
+    from safecity.capability import Capability, Context, LayerQuery
     from safecity.care.service import Care
     from safecity.core.events import Envelope
     from safecity.core.worker import Worker
@@ -90,6 +90,18 @@ def _wire_trips(ctx: Context, care: Care) -> None:
             "other", ko, en, lon, lat, [], level, note
         )
         care.checkins.open_incident = open_incident
+
+
+def _school_zones() -> LayerQuery:
+    from safecity.care.zones import school_zones_layer
+
+    return school_zones_layer()
+
+
+def _crash_hotspots() -> LayerQuery:
+    from safecity.care.zones import crash_hotspots_layer
+
+    return crash_hotspots_layer()
 
 
 def _checkin_clock(ctx: Context) -> Worker:
@@ -170,7 +182,7 @@ def _owntracks(ctx: Context) -> Worker:
 
 
 def setup() -> Capability:
-    from safecity.capability import Capability, Subscription
+    from safecity.capability import Capability, Importer, Layer, Subscription
     from safecity.care.cli import cli
     from safecity.care.settings import CareSettings
 
@@ -186,5 +198,33 @@ def setup() -> Capability:
         workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, _owntracks),
         subscriptions=(
             Subscription("situation.IncidentOpened", "care.heat-cold-checkins", _on_incident_opened),
+        ),
+        layers=(
+            Layer(
+                "school-zones",
+                "School zones (어린이보호구역)",
+                "Child protection zones around schools, as the city imported them (a generated file is "
+                "labelled so in each feature's 'generated').",
+                _school_zones,
+            ),
+            Layer(
+                "crash-hotspots",
+                "Crash hotspots (교통사고 다발 지점)",
+                "Places where crashes concentrate, as the city imported them (generated ones labelled).",
+                _crash_hotspots,
+            ),
+        ),
+        # safecity import layer FILE --as school-zones|crash-hotspots: geography reads, care writes
+        importers=(
+            Importer(
+                "school-zones",
+                "safecity.care.zones:import_school_zones",
+                "School zones (polygons, or gates drawn as 300 m circles), replacing the earlier ones.",
+            ),
+            Importer(
+                "crash-hotspots",
+                "safecity.care.zones:import_crash_hotspots",
+                "Crash hotspots (polygons, or points drawn as 100 m circles), replacing the earlier ones.",
+            ),
         ),
     )

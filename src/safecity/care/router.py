@@ -410,6 +410,17 @@ async def sos(request: Request, care: CareDep) -> Response:
     return _json({"sos": True, **found}, 201)
 
 
+@router.get(
+    "/people/{person_id}/safety-note",
+    dependencies=[allow(*PEOPLE)],
+    summary="Crash hotspots on the child's usual routes, with a note for the guardian (audited)",
+)
+def safety_note(
+    person_id: PersonId, care: CareDep, request: Request, who: Who, reason: str | None = None
+) -> Response:
+    return _json(care.safety_note(person_id, actor_of(request, who, reason)))
+
+
 # -- heat/cold check-ins ---------------------------------------------------------------------------
 @router.get(
     "/checkins",

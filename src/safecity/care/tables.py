@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from safecity.store.metadata import metadata
-from safecity.store.types import IdType, JSONDoc, Timestamp
+from safecity.store.types import Geometry, IdType, JSONDoc, Timestamp
 
 people = sa.Table(
     "care_people",
@@ -192,4 +192,16 @@ checkins = sa.Table(
     sa.Column("escalated_incident", IdType, nullable=True),
     # one task per person per incident: the bus delivers at least once
     sa.UniqueConstraint("person_id", "incident_id", name="uq_care_checkins_person_incident"),
+)
+
+safety_zones = sa.Table(
+    "care_safety_zones",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # school_zone | crash_hotspot
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),  # the file it came from (and its licence note)
+    sa.Column("generated", sa.Boolean, nullable=False),  # a generated (not observed) area, labelled so
+    sa.Column("geom", Geometry, nullable=False),  # WGS84 polygon
+    sa.Column("imported_at", Timestamp, nullable=False),
 )

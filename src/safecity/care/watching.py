@@ -155,3 +155,17 @@ class Watching:
             "outcome": done.outcome,
             "escalatedIncidentId": done.escalated_incident,
         }
+
+    # -- child traffic safety --------------------------------------------------------------------------
+    def safety_note(self, person_id: int, actor: Actor) -> dict[str, Any]:
+        """The crash hotspots the person's usual routes (positions of the last two weeks) pass, with a
+        note for the guardian (ko/en). Reads positions: recorded and audited like any read."""
+        from safecity.care.zones import USUAL_DAYS, hotspots_on_route, note_text
+
+        crossed, used = hotspots_on_route(self.store, self.clock, person_id)
+        with self.store.write() as conn:
+            action = self._entitled(conn, person_id, actor, positions=True)
+            purpose = actor.reason or "보호자 안전 안내 / guardian safety note"
+            records.read(conn, self.bus, person_id, self.clock.now(), action, actor.name, purpose, [])
+        self._audit(actor, "personal.read", f"care:person:{person_id}:safety-note", {"positions": used})
+        return {"personId": person_id, "days": USUAL_DAYS, "hotspots": crossed, "note": note_text(crossed)}
