@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from safecity.care.settings import CareSettings
 from safecity.settings import Settings
 from tests.care.conftest import PASSWORD, CareEnv
+from tests.care.test_checkins import _elderly, _incident
 from tests.care.test_trips import HOME, ORIGIN, STEP_S, _along, _send
 from tests.e2e.conftest import ARTIFACTS, browser  # noqa: F401 (the browser fixture)
 
@@ -55,6 +56,7 @@ def test_a_guardian_sees_the_child_arrive_and_a_deviation_escalate(
     page.click("#login-form button[type=submit]")
     page.wait_for_selector(f"#people button[data-person='{walker}'].selected")
     expect(page.locator("#where")).to_contain_text("마지막 위치")
+    expect(page.locator("#safety")).to_contain_text("교통사고 다발 지점이 없습니다")  # no hotspot imported
     page.wait_for_selector("path.me", state="attached")
 
     # the trip home, started from the page; the child walks the expected route
@@ -104,4 +106,15 @@ def test_a_guardian_sees_the_child_arrive_and_a_deviation_escalate(
     page.screenshot(path=str(ARTIFACTS / "care-guardian-escalated.png"), full_page=True)
     # the operators have the incident on their board
     assert any("#" + str(strayer) in (i.get("titleEn") or "") for i in env.platform.incidents.list())
+    # a heat wave: mom is also the carer of an elderly neighbour living alone; the call list appears
+    elder = _elderly(env, "박말순", carer="mom")
+    _incident(env, "heat_wave")
+    _refresh(page)
+    task = page.locator("#checkins .checkin[data-checkin]")
+    expect(task).to_have_count(1)
+    expect(task).to_contain_text("박말순")
+    expect(task).to_contain_text("119")  # the guidance read out on the call
+    task.locator("button[data-outcome='ok']").click()
+    expect(page.locator("#checkins-card")).to_be_hidden()
+    assert env.care.checkins.tasks([elder], open_only=False)[0]["status"] == "done"
     assert errors == []

@@ -13,7 +13,8 @@ const T = {
     law: "위치 열람은 위치정보법 제16조에 따라 기록되고 제19조에 따라 통보됩니다.", nobody: "보호 중인 사람이 없습니다.",
     noPosition: "아직 위치가 없습니다.", lastSeen: "마지막 위치", noTrip: "진행 중인 귀가가 없습니다.", noAlerts: "알림이 없습니다.",
     noFences: "안심 구역이 없습니다.", to: "목적지", due: "도착 예정", ack: "확인했습니다 (제가 연락합니다)", acked: "보호자가 확인함",
-    toOperator: "관제센터에 전달됨", picked: "지도에서 고른 곳", home: "집", end: "귀가 종료", offRoute: "경로에서",
+    toOperator: "관제센터에 전달됨", safety: "교통안전", checkins: "폭염·한파 안부 확인", call: "전화할 곳",
+    outcomes: { ok: "통화함: 괜찮음", no_answer: "받지 않음", need_help: "도움 필요" }, picked: "지도에서 고른 곳", home: "집", end: "귀가 종료", offRoute: "경로에서",
     status: { active: "귀가 중", arrived: "도착", ended: "종료" },
     kinds: { arrived: "집에 도착했습니다", deviation: "경로를 벗어났습니다", stopped: "오래 멈춰 있습니다", late: "도착이 늦어지고 있습니다",
       signal_lost: "신호가 끊겼습니다", sos: "긴급 호출(SOS)", escalated: "관제센터에 전달되었습니다", enter: "구역에 들어감",
@@ -26,7 +27,8 @@ const T = {
     law: "Each look at a position is recorded (Location Information Act §16) and notified (§19).", nobody: "You look after nobody yet.",
     noPosition: "No position yet.", lastSeen: "Last position", noTrip: "No trip under way.", noAlerts: "No alerts.",
     noFences: "No safe zones.", to: "To", due: "Due", ack: "Seen: I will call", acked: "acknowledged by a guardian",
-    toOperator: "passed to the control room", picked: "place picked on the map", home: "home", end: "End the trip", offRoute: "from the route",
+    toOperator: "passed to the control room", safety: "Traffic safety", checkins: "Heat/cold check-ins", call: "Call",
+    outcomes: { ok: "Called: fine", no_answer: "No answer", need_help: "Needs help" }, picked: "place picked on the map", home: "home", end: "End the trip", offRoute: "from the route",
     status: { active: "on the way", arrived: "arrived", ended: "ended" },
     kinds: { arrived: "arrived home", deviation: "left the route", stopped: "has stopped for long", late: "is late",
       signal_lost: "signal lost", sos: "SOS", escalated: "passed to the control room", enter: "entered a zone",
@@ -111,9 +113,15 @@ async function choose(id) {
 async function refresh(fit = false) {
   if (!ctx.person) return;
   const base = `/care/people/${ctx.person}`;
-  const [positions, trips, alerts, fences] = await Promise.all([
+  // a carer sees the person and the check-ins, not positions: what is refused is shown as empty
+  const got = await Promise.allSettled([
     ctx.api(`${base}/positions?limit=1`), ctx.api(`${base}/trips`), ctx.api(`${base}/alerts`), ctx.api(`${base}/fences`),
+    ctx.api(`${base}/safety-note`), ctx.api("/care/checkins"),
   ]);
+  const [positions, trips, alerts, fences, safety, checkins] = got.map((r) => (r.status === "fulfilled" ? r.value : null));
+  drawSafety(safety);
+  drawCheckins(checkins ?? []);
+  if (!positions) { drawWhere(null); drawTrip(null); drawAlerts(alerts ?? []); drawFences(fences ?? []); return; }
   const last = positions[0] ?? null;
   ctx.trip = trips[0] ?? null;
   drawWhere(last);
@@ -154,6 +162,27 @@ function drawAlerts(alerts) {
   if (!alerts.length) { fill($("alerts"), el("p", { class: "muted" }, ctx.t("noAlerts"))); return; }
   fill($("alerts"), alerts.slice(0, 20).map((a) => el("div", { class: `item alert alert-${a.kind}`, "data-kind": a.kind },
     `${when(a.at, ctx.lang, true)} · ${ctx.kind(a.kind)}` + (a.fence ? ` (${a.fence})` : ""))));
+}
+
+function drawSafety(safety) {
+  $("safety").textContent = safety ? safety.note[ctx.lang] : "—";
+  $("safety").dataset.hotspots = safety ? String(safety.hotspots.length) : "";
+}
+
+function drawCheckins(tasks) {
+  $("checkins-card").hidden = !tasks.length;
+  const outcomes = T[ctx.lang].outcomes;
+  fill($("checkins"), tasks.map((t) => el("div", { class: "item checkin", "data-checkin": t.id },
+    el("p", {}, el("strong", {}, t.name), ` · ${ctx.t("due")} ${when(t.dueAt, ctx.lang)}`),
+    el("p", { class: "small" }, t.guidance[ctx.lang]),
+    el("p", { class: "small" }, `${ctx.t("call")}: `, t.contacts.map((c) => `${c.relation} ${c.phone ?? ""}`).join(", ")),
+    Object.entries(outcomes).map(([k, label]) => el("button", { type: "button", "data-outcome": k, onclick: () => answer(t.id, k) }, label)),
+  )));
+}
+
+async function answer(id, outcome) {
+  await ctx.post(`/care/checkins/${id}`, { outcome });
+  await refresh();
 }
 
 function drawFences(fences) {
