@@ -491,3 +491,63 @@ def test_mosquitto_honours_no_local() -> None:
         other.close()
 
     asyncio.run(scenario())
+
+
+def test_external_broker_url_options_are_checked() -> None:
+    from safecity.core.errors import ConfigError
+    from safecity.sensing.mqtt_client import _parse_url
+
+    where = _parse_url(
+        "mqtt://u:p%40ss@broker:1884?client_id=ingest-1&session_expiry=60&share=ingest&notify=off"
+    )
+    assert (where.host, where.port, where.user, where.password) == ("broker", 1884, "u", "p@ss")
+    assert (where.client_id, where.session_expiry_s, where.share, where.notify) == (
+        "ingest-1",
+        60,
+        "ingest",
+        False,
+    )
+    assert _parse_url("mqtt://broker").notify and _parse_url("mqtt://broker").session_expiry_s == 3600
+    for url, named in (
+        ("mqtt://broker?colour=red", "colour"),
+        ("mqtt://broker?session_expiry=soon", "session_expiry"),
+        ("mqtt://broker?share=a/b", "share"),
+        ("mqtt://broker?notify=maybe", "notify"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            _parse_url(url)
+
+
+@pytest.mark.mosquitto
+def test_external_broker_with_notify_off_stores_without_announcing(tmp_path: Path) -> None:
+    """notify=off: publishes are stored, and no notification goes to the broker (the test above shows
+    the same publish announced when notify is on)."""
+    _mosquitto()
+
+    async def scenario() -> None:
+        url = f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}?notify=off"
+        async with running(tmp_path, mqtt_url=url) as env:
+            transport: Any = env.service.transport
+            assert await asyncio.to_thread(transport.ready.wait, WAIT_S), "not subscribed at Mosquitto"
+            marker = uuid.uuid4().int % 10**9 / 1000
+            when = f"2023-02-01T{uuid.uuid4().int % 24:02d}:{uuid.uuid4().int % 60:02d}:17.123Z"
+            topic = f"v1.1/Datastreams({env.datastream})/Observations"
+            dev = await Peer(MOSQUITTO[1], v5=True).open()
+            await dev.publish(topic, {"phenomenonTime": when, "result": marker})
+
+            def stored() -> list[int]:
+                with env.platform.store.engine.connect() as conn:
+                    return list(
+                        conn.execute(
+                            select(t.observations.c.id).where(t.observations.c.result_number == marker)
+                        )
+                        .scalars()
+                        .all()
+                    )
+
+            await until("the stored observation", stored)
+            await asyncio.to_thread(env.platform.bus.drain)
+            assert env.service.notifier.published == 0
+            dev.close()
+
+    asyncio.run(scenario())

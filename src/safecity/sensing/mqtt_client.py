@@ -27,7 +27,10 @@ time the server may be down (docs/scaling.md).
 URL options (query parameters): ``client_id`` (the persistent session's id; default: derived from the
 database and the HTTP port, so a restarted server resumes its session), ``session_expiry`` (seconds the
 broker keeps the session while we are away, default 3600) and ``share`` (an MQTT 5 shared-subscription
-group: several ingest processes then split the messages instead of each receiving all).
+group: several ingest processes then split the messages instead of each receiving all) and ``notify``
+(``off``: publish no SensorThings notifications; the broker cannot tell us whether anyone subscribed, so
+otherwise every new observation is read back, rendered and published on three topics, which costs more
+than storing it).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from safecity.core.errors import ConfigError
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt_port import ROOT, Incoming
+from safecity.sensing.mqtt_port import NOBODY, ROOT, Incoming
 
 log = get_logger(__name__)
 
@@ -65,7 +68,7 @@ RECEIVE_MAXIMUM = 65535
 #: After the store refused a batch (it is down, or overloaded), its messages are ingested again this
 #: much later (MQTT has no negative acknowledgement; the broker re-sends only on a new connection).
 RETRY_S = 2.0
-_OPTIONS = frozenset({"client_id", "session_expiry", "share"})
+_OPTIONS = frozenset({"client_id", "session_expiry", "share", "notify"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class BrokerUrl:
     client_id: str | None
     session_expiry_s: int
     share: str | None
+    notify: bool = True
 
 
 def _parse_url(url: str) -> BrokerUrl:
@@ -104,6 +108,9 @@ def _parse_url(url: str) -> BrokerUrl:
     if not expiry.isdigit() or int(expiry) > 0xFFFFFFFF:
         raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: session_expiry must be whole seconds, got {expiry!r}")
     share = query.get("share")
+    notify = query.get("notify", "on")
+    if notify not in ("on", "off"):
+        raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: notify must be on or off, got {notify!r}")
     for name, value in (("client_id", query.get("client_id")), ("share", share)):
         if value is not None and (not value or any(c in value for c in "/+#")):
             raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: {name} must be a non-empty name without / + #")
@@ -116,6 +123,7 @@ def _parse_url(url: str) -> BrokerUrl:
         client_id=query.get("client_id"),
         session_expiry_s=int(expiry),
         share=share,
+        notify=notify == "on",
     )
 
 
@@ -235,7 +243,10 @@ class ExternalBroker:
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:
-        # The broker does not tell its clients who subscribed; publish everything.
+        # The broker does not tell its clients who subscribed; publish everything, unless told not to
+        # (notify=off: an ingest-only server, whose time goes into storing rather than announcing).
+        if not self.where.notify:
+            return NOBODY
         return lambda _topic: True
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
