@@ -164,9 +164,25 @@ class UnitIn(BaseModel):
     crew: int = Field(3, ge=1, le=20)
 
 
+class HospitalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=60)
+    name_ko: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    capacity: int = Field(ge=0, le=10_000, description="patients its emergency department can take now")
+
+
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: UnitStatus
+    hospital: str | None = Field(
+        None,
+        min_length=1,
+        max_length=60,
+        description="transporting: the hospital's code (default: the nearest with a free place)",
+    )
     note: str | None = Field(None, max_length=500)
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
@@ -223,6 +239,7 @@ class Unit:
     lat: float
     call_id: int | None
     position_at: datetime | None = None  # when lon/lat were last known (a tracker's fix, or quarters)
+    hospital_id: int | None = None  # where it is taking a patient (transporting, at hospital)
 
     def public(self) -> dict[str, Any]:
         ko, en = STATUS_NAMES[self.status]
@@ -241,6 +258,7 @@ class Unit:
             "lon": self.lon,
             "lat": self.lat,
             "positionAt": self.position_at.isoformat() if self.position_at else None,
+            "hospital": self.hospital_id,
             "call": self.call_id,
         }
 

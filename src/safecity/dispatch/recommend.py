@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from safecity.dispatch.model import DISPATCHABLE, CallType, Unit, UnitType, can_serve
+from safecity.dispatch.places import metres
 from safecity.dispatch.roadtime import Band, RoadTimes, ToPoint
-from safecity.dispatch.service import metres
 
 
 @dataclass(frozen=True)

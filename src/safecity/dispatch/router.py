@@ -27,6 +27,7 @@ from safecity.dispatch.model import (
     UNIT_NAMES,
     CallIn,
     DispatchIn,
+    HospitalIn,
     StationIn,
     StatusIn,
     UnitIn,
@@ -89,6 +90,21 @@ def list_stations(svc: Svc) -> list[dict[str, Any]]:
 @router.post("/stations", status_code=201, dependencies=[allow(Role.admin)], summary="Add a station")
 def add_station(body: StationIn, svc: Svc) -> dict[str, Any]:
     return svc.add_station(body).__dict__
+
+
+@router.get("/hospitals", dependencies=[allow(*STAFF)], summary="Hospitals and their free places")
+def list_hospitals(svc: Svc) -> list[dict[str, Any]]:
+    from safecity.dispatch.hospitals import list_hospitals
+
+    with svc.store.engine.connect() as conn:
+        return list_hospitals(conn)
+
+
+@router.post("/hospitals", status_code=201, dependencies=[allow(Role.admin)], summary="Add a hospital")
+def add_hospital(body: HospitalIn, svc: Svc) -> dict[str, Any]:
+    from safecity.dispatch.hospitals import add_hospital
+
+    return add_hospital(svc.store, body)
 
 
 @router.get("/units", dependencies=[allow(*STAFF)], summary="The unit board")

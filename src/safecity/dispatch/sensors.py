@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from safecity.core.clock import Clock
-from safecity.dispatch.service import metres
+from safecity.dispatch.places import metres
 from safecity.dispatch.settings import DispatchSettings
 from safecity.sensing.directory import StreamInfo, recent_observations, stream_directory
 from safecity.sensing.events import ObservationAccepted

@@ -6,14 +6,12 @@ event in the same transaction (``events.py``)."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import shapely
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +19,7 @@ from safecity.bus.port import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict, NotFound
 from safecity.dispatch.events import CallReceived, UnitsDispatched, UnitStatusChanged
+from safecity.dispatch.hospitals import pick_hospital
 from safecity.dispatch.model import (
     DISPATCHABLE,
     TRANSITIONS,
@@ -35,70 +34,15 @@ from safecity.dispatch.model import (
     UnitType,
     call_type,
 )
+from safecity.dispatch.places import dong_at, dong_by_code, dong_in_address, metres
 from safecity.dispatch.settings import DispatchSettings
 from safecity.dispatch.tables import assignments, calls, incidents, stations, unit_status, units
-from safecity.geo.seoul import Boundary, dongs
 from safecity.store import Store
 
 if TYPE_CHECKING:
     from safecity.dispatch.recommend import Recommendation
     from safecity.dispatch.roadtime import RoadTimes
     from safecity.dispatch.sensors import RainNow
-
-EARTH_M = 6_371_008.8
-
-
-def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance (haversine): what "nearer" means when a dispatcher compares units by eye."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_M * math.asin(math.sqrt(a))
-
-
-def _dong_at(lon: float, lat: float) -> Boundary | None:
-    for d in dongs():
-        if shapely.contains_xy(d.polygon, lon, lat):
-            return d
-    return None
-
-
-def _dong_by_code(code: str) -> Boundary:
-    for d in dongs():
-        if d.code == code:
-            return d
-    raise BadRequest(
-        f"dong: '{code}' is not a Seoul administrative dong code (adm_cd2, 10 digits)",
-        where="dong",
-        message_ko=f"dong: '{code}'은(는) 서울의 행정동 코드가 아닙니다",
-    )
-
-
-def _dong_in_address(address: str) -> Boundary:
-    """The dong an address names ("서울 마포구 공덕동 12-3"): its district and dong names must both appear.
-    A street address without a dong name cannot be placed without a geocoder: the caller is told so."""
-    words = address.replace(",", " ").split()
-    found = [
-        d
-        for d in dongs()
-        if d.name_ko in words or d.name_ko.removesuffix("동") in words or d.name_en.lower() in address.lower()
-    ]
-    if len(found) > 1:
-        from safecity.geo.seoul import districts
-
-        named = {b.code for b in districts() if b.name_ko in words}
-        found = [d for d in found if d.district_code in named] or found
-    if len(found) != 1:
-        raise BadRequest(
-            "address: cannot place it: name its district and dong (e.g. '마포구 공덕동'), or give lon/lat"
-            if not found
-            else f"address: names {len(found)} dongs; add the district name or give lon/lat",
-            where="address",
-            message_ko="address: 위치를 찾을 수 없습니다. 구와 동 이름(예: '마포구 공덕동')이나 좌표를 주십시오"
-            if not found
-            else f"address: 동 {len(found)}곳과 일치합니다. 구 이름을 더하거나 좌표를 주십시오",
-        )
-    return found[0]
 
 
 class Dispatch:
@@ -291,7 +235,16 @@ class Dispatch:
         lifecycle allows it (409 naming both statuses)."""
         with self.store.write() as conn:
             unit = self.unit(callsign, conn)
-            self._change(conn, unit, data.status, actor, note=data.note, lon=data.lon, lat=data.lat)
+            self._change(
+                conn,
+                unit,
+                data.status,
+                actor,
+                note=data.note,
+                lon=data.lon,
+                lat=data.lat,
+                hospital=data.hospital,
+            )
         return self.unit(callsign)
 
     def _change(
@@ -305,6 +258,7 @@ class Dispatch:
         note: str | None = None,
         lon: float | None = None,
         lat: float | None = None,
+        hospital: str | None = None,
     ) -> None:
         if status not in TRANSITIONS[unit.status]:
             allowed = ", ".join(sorted(s.value for s in TRANSITIONS[unit.status]))
@@ -317,6 +271,10 @@ class Dispatch:
         keep_call = status not in (UnitStatus.available, UnitStatus.out_of_service)
         new_call = call_id if call_id is not None else (unit.call_id if keep_call else None)
         values: dict[str, Any] = {"status": status.value, "status_at": now, "call_id": new_call}
+        if status is UnitStatus.transporting:  # to the named hospital, or the nearest with a free place
+            values["hospital_id"], note = pick_hospital(conn, unit, hospital, note)
+        elif status is not UnitStatus.at_hospital:
+            values["hospital_id"] = None
         if lon is not None and lat is not None:
             values |= {"lon": lon, "lat": lat, "position_at": now}
         if status is UnitStatus.available and lon is None:
@@ -377,9 +335,9 @@ class Dispatch:
         kind = call_type(data.type)
         if data.lon is not None and data.lat is not None:
             lon, lat = data.lon, data.lat
-            dong = _dong_at(lon, lat)
+            dong = dong_at(lon, lat)
         else:
-            dong = _dong_by_code(data.dong) if data.dong else _dong_in_address(data.address or "")
+            dong = dong_by_code(data.dong) if data.dong else dong_in_address(data.address or "")
             c = dong.polygon.representative_point()
             lon, lat = float(c.x), float(c.y)
         now = self.clock.now()
@@ -580,6 +538,7 @@ def _unit(r: Any) -> Unit:
         lat=r["lat"],
         call_id=r["call_id"],
         position_at=r["position_at"],
+        hospital_id=r["hospital_id"],
     )
 
 

@@ -34,6 +34,7 @@ units = sa.Table(
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("position_at", Timestamp, nullable=True),  # when lon/lat were true (dispatch_0003)
     sa.Column("call_id", IdType, nullable=True),  # the call it is working
+    sa.Column("hospital_id", IdType, nullable=True),  # where it is taking a patient (dispatch_0005)
 )
 
 # every status change, timestamped (the audit log keeps who did it, through the UnitStatusChanged event)
@@ -95,4 +96,17 @@ assignments = sa.Table(
     sa.Column("travel_s", sa.Float, nullable=True),  # the road time estimated when it was sent
     sa.Column("arrived_at", Timestamp, nullable=True),
     sa.Column("actor", sa.String(120), nullable=False),
+)
+
+# emergency departments units take patients to, with the patients each can take now (dispatch_0005)
+hospitals = sa.Table(
+    "dispatch_hospitals",
+    metadata,
+    sa.Column("id", IdType, primary_key=True),
+    sa.Column("code", sa.String(60), nullable=False, unique=True),
+    sa.Column("name_ko", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
 )
