@@ -5,6 +5,7 @@ A unit that starts ``transporting`` goes to the hospital the dispatcher (or the 
 nearest one, as the crow flies from where the unit is, that has a free place: its capacity less the units
 already transporting to it or at it. A named hospital that is full is refused (409), so a full emergency
 department is never filled by hand without a look; no free place anywhere is a 409 saying to name one.
+Where no hospital is listed at all, a transport names none (the crew knows where it goes).
 "Nearest as the crow flies" is a simplification: the road time to each hospital is not searched
 (a limit written in docs/dispatch.md).
 """
@@ -53,9 +54,14 @@ def list_hospitals(conn: Connection) -> list[dict[str, Any]]:
     return out
 
 
-def pick_hospital(conn: Connection, unit: Unit, code: str | None, note: str | None) -> tuple[int, str]:
-    """The hospital a unit starting to transport goes to, and the status note saying which (ko/en)."""
+def pick_hospital(
+    conn: Connection, unit: Unit, code: str | None, note: str | None
+) -> tuple[int | None, str | None]:
+    """The hospital a unit starting to transport goes to, and the status note saying which (ko/en).
+    A platform that lists no hospital at all leaves it unset (the crew knows where it goes)."""
     found = list_hospitals(conn)
+    if code is None and not found:
+        return None, note
     if code is not None:
         named = [h for h in found if h["code"] == code]
         if not named:
