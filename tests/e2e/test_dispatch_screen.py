@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from safecity.auth.model import Role
+from safecity.dispatch.model import CallIn
+from safecity.dispatch.service import Dispatch
 from safecity.geo.importer import import_layer
 from safecity.geo.roads.graph import graph_path
 from safecity.geo.roads.osm import read_osm
@@ -88,4 +90,25 @@ def test_take_a_call_accept_and_everything_follows(live_server: LiveServer, brow
         expect(row).to_contain_text("Chest pain")
         assert page.locator("h1").inner_text() == "119 dispatch"
         page.screenshot(path=str(ARTIFACTS / "dispatch-after.png"))
+
+        # an earthquake's predicted collapse, suggested by the platform: marked as a prediction to confirm
+        platform.services.get(Dispatch).receive_call(
+            CallIn.model_validate(
+                {
+                    "type": "rescue_collapse",
+                    "lon": 126.9600,
+                    "lat": 37.5470,
+                    "note": "지진 피해 추정: 붕괴 가능성 30% (예측, 확인 필요) / "
+                    "earthquake damage estimate: collapse probability 30% (a prediction, to be confirmed)",
+                }
+            ),
+            "quake",
+            source="quake",
+            status="suggested",
+            ref="quake:1:B-1",
+        )
+        page.click("#lang")  # Korean, and a refresh
+        suggested = page.locator("#calls [data-suggested]")
+        expect(suggested).to_contain_text("예측, 확인 필요", timeout=30_000)
+        expect(page.locator("#calls")).to_contain_text("예측 (확인 필요)")
         assert errors == []

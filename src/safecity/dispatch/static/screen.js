@@ -16,7 +16,7 @@ const T = {
     within4: "4분 내", mean: "평균", coverage: "구급차 7분 도달 인구", picked: "지도에서 고른 위치",
     minutes: "분", fills: "임무", passed: "가까운데 보내지 않은 차량",
     kinds: { pumper: "펌프차", ladder: "사다리차", rescue: "구조차", ambulance: "구급차", water_rescue: "수난구조", collapse_rescue: "붕괴구조" },
-    states: { open: "접수", dispatched: "출동", closed: "종결", available: "대기", on_scene: "현장 도착", returning: "귀소 중" },
+    states: { open: "접수", suggested: "예측 (확인 필요)", dispatched: "출동", closed: "종결", available: "대기", on_scene: "현장 도착", returning: "귀소 중" },
   },
   en: {
     title: "119 dispatch", roomLink: "Situation room", apiLink: "API docs", logout: "Log out", other: "한국어",
@@ -28,7 +28,7 @@ const T = {
     within4: "≤4 min", mean: "Mean", coverage: "Residents within 7 min of an ambulance", picked: "place picked on the map",
     minutes: "min", fills: "fills", passed: "Nearer units not sent",
     kinds: { pumper: "pumper", ladder: "ladder", rescue: "rescue", ambulance: "ambulance", water_rescue: "water rescue", collapse_rescue: "collapse rescue" },
-    states: { open: "open", dispatched: "dispatched", closed: "closed", available: "available", on_scene: "on scene", returning: "returning" },
+    states: { open: "open", suggested: "predicted (to confirm)", dispatched: "dispatched", closed: "closed", available: "available", on_scene: "on scene", returning: "returning" },
   },
 };
 
@@ -127,10 +127,12 @@ function drawCalls(calls) {
   fill($("calls"), list.length ? list.map((c) => el("div", {
     class: `item incident${ctx.selected === c.id ? " selected" : ""}`, "data-call": c.id, onclick: () => select(c.id),
   }, el("div", { class: "head" }, el("span", { class: "title" }, `#${c.id} ${name(c, "typeKo", "typeEn")}`), el("span", { class: `status s-${c.status === "open" ? "dispatched" : "on_scene"}` }, ctx.state(c.status))),
-  el("div", { class: "meta" }, `${when(c.receivedAt, ctx.lang)} · ${c.address || c.dong || ""}`))) : el("p", { class: "muted" }, ctx.t("none")));
+  el("div", { class: "meta" }, `${when(c.receivedAt, ctx.lang)} · ${c.address || c.dong || ""}`),
+  // a call the platform suggests (an earthquake's predicted collapse) says so, in the note's two languages
+  c.status === "suggested" && c.note ? el("div", { class: "meta", "data-suggested": c.id }, c.note.split(" / ")[ctx.lang === "ko" ? 0 : 1] || c.note) : null)) : el("p", { class: "muted" }, ctx.t("none")));
   if (!map) return;
   layers.calls.clearLayers();
-  for (const c of list) L.circleMarker([c.lat, c.lon], { radius: 9, color: "#14202e", weight: 3, fillColor: "#f2c200", fillOpacity: 1 }).bindTooltip(`#${c.id}`).addTo(layers.calls);
+  for (const c of list) L.circleMarker([c.lat, c.lon], { radius: 9, color: "#14202e", weight: 3, dashArray: c.status === "suggested" ? "3 3" : null, fillColor: c.status === "suggested" ? "#ffffff" : "#f2c200", fillOpacity: 1 }).bindTooltip(`#${c.id}`).addTo(layers.calls);
 }
 
 async function select(id) {
