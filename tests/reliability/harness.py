@@ -128,6 +128,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        # not left running: an orphan server would load the machine for every later test
+        self.proc.kill()
+        self.proc.wait(10)
         raise RuntimeError(f"server did not start within {timeout} s:\n{self.tail()}")
 
     def kill(self) -> None:
