@@ -60,6 +60,8 @@ PARAMS = {
     "person_id": "999999",
     "purpose": "location",
     "fence_id": "999999",
+    "trip_id": "999999",
+    "task_id": "999999",
 }
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 

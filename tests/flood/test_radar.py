@@ -6,6 +6,7 @@ with the field to fix and keep nothing."""
 from __future__ import annotations
 
 import tempfile
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio  # type: ignore[import-untyped]
+from rasterio.errors import NotGeoreferencedWarning  # type: ignore[import-untyped]
 from rasterio.transform import Affine  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
@@ -22,7 +24,9 @@ from tests.conftest import Api
 from tests.flood.test_forecast import _catchment
 
 
-def _tiff(mm_h: list[float], crs: str | None = "EPSG:5186", bounds_of: Any = None) -> bytes:
+def _tiff(
+    mm_h: list[float], crs: str | None = "EPSG:5186", bounds_of: Any = None, georeferenced: bool = True
+) -> bytes:
     """A raster of uniform rain per band over the test catchment (a little wider)."""
     g = bounds_of.grid
     width, height, cell = g.nx + 4, g.ny + 4, g.dx
@@ -36,11 +40,15 @@ def _tiff(mm_h: list[float], crs: str | None = "EPSG:5186", bounds_of: Any = Non
     }
     if crs:
         profile["crs"] = crs
+    if not georeferenced:
+        del profile["transform"]  # what a raster exported without its grid looks like
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "radar.tif"
-        with rasterio.open(path, "w", **profile) as dst:
-            for k, v in enumerate(mm_h, start=1):
-                dst.write(np.full((height, width), v, dtype=np.float32), k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the no-geotransform case, on purpose
+            with rasterio.open(path, "w", **profile) as dst:
+                for k, v in enumerate(mm_h, start=1):
+                    dst.write(np.full((height, width), v, dtype=np.float32), k)
         return path.read_bytes()
 
 
@@ -75,6 +83,7 @@ def test_an_imported_radar_raster_drives_the_next_forecast(api: Api) -> None:
     [
         ("no-crs", "2022-08-08T21:00:00+09:00", 10.0, "file"),
         ("negative", "2022-08-08T21:00:00+09:00", 10.0, "file"),
+        ("no-geotransform", "2022-08-08T21:00:00+09:00", 10.0, "file"),
         ("not-a-raster", "2022-08-08T21:00:00+09:00", 10.0, "file"),
         ("ok", "2022-08-08T21:00:00", 10.0, "start"),
         ("ok", "2022-08-08T21:00:00+09:00", 0.5, "stepMin"),
@@ -87,6 +96,7 @@ def test_bad_imports_name_what_to_fix_and_keep_nothing(
     content = {
         "no-crs": _tiff([10.0], crs=None, bounds_of=catchment),
         "negative": _tiff([-5.0], bounds_of=catchment),
+        "no-geotransform": _tiff([10.0], bounds_of=catchment, georeferenced=False),
         "not-a-raster": b"GIF89a not a raster",
         "ok": _tiff([10.0], bounds_of=catchment),
     }[body]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ def import_radar(data_dir: Path, content: bytes, start: datetime, step_min: floa
     """Check a raster and keep it for the forecasts. Raises :class:`BadRequest` naming the field to fix
     (``start``, ``stepMin``, ``file``); nothing is kept then."""
     import rasterio  # type: ignore[import-untyped]
-    from rasterio.errors import RasterioIOError  # type: ignore[import-untyped]
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError  # type: ignore[import-untyped]
 
     if start.tzinfo is None:
         raise BadRequest(
@@ -85,33 +86,49 @@ def import_radar(data_dir: Path, content: bytes, start: datetime, step_min: floa
     tmp.write_bytes(content)
     try:
         try:
-            src = rasterio.open(tmp)
-        except RasterioIOError:
+            # a file without a geotransform opens with a warning; it is refused just below, by name
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                src = rasterio.open(tmp)
+        except RasterioError:
             raise BadRequest(
                 f"file: {name} is not a raster GDAL can read (a GeoTIFF or NetCDF of rain in mm/h)",
                 where="file",
                 message_ko=f"file: {name}은(는) 읽을 수 있는 래스터(GeoTIFF, NetCDF)가 아닙니다",
             ) from None
-        with src:
-            if src.crs is None:
-                raise BadRequest(
-                    f"file: {name} has no coordinate reference system; give it one (gdal_edit.py -a_srs)",
-                    where="file",
-                    message_ko=f"file: {name}에 좌표계가 없습니다 (gdal_edit.py -a_srs로 지정하십시오)",
-                )
-            bands = int(src.count)
-            for band in range(1, bands + 1):
-                data = src.read(band, masked=True)
-                values = np.asarray(
-                    data.compressed() if np.ma.isMaskedArray(data) else data, dtype=np.float64
-                )
-                bad = values[np.isfinite(values) & (values < 0)]
-                if bad.size:
+        try:
+            with src:
+                if src.crs is None:
                     raise BadRequest(
-                        f"file: band {band} of {name} has negative rain ({float(bad.min()):g} mm/h)",
+                        f"file: {name} has no coordinate reference system; give it one (gdal_edit.py -a_srs)",
                         where="file",
-                        message_ko=f"file: {name}의 {band}번 밴드에 음수 강우가 있습니다",
+                        message_ko=f"file: {name}에 좌표계가 없습니다 (gdal_edit.py -a_srs로 지정하십시오)",
                     )
+                if src.transform.is_identity and not src.gcps[0]:
+                    raise BadRequest(
+                        f"file: {name} is not georeferenced (no geotransform); give it one (gdal_translate -a_ullr)",
+                        where="file",
+                        message_ko=f"file: {name}에 지리참조(geotransform)가 없습니다 (gdal_translate -a_ullr로 지정하십시오)",
+                    )
+                bands = int(src.count)
+                for band in range(1, bands + 1):
+                    data = src.read(band, masked=True)
+                    values = np.asarray(
+                        data.compressed() if np.ma.isMaskedArray(data) else data, dtype=np.float64
+                    )
+                    bad = values[np.isfinite(values) & (values < 0)]
+                    if bad.size:
+                        raise BadRequest(
+                            f"file: band {band} of {name} has negative rain ({float(bad.min()):g} mm/h)",
+                            where="file",
+                            message_ko=f"file: {name}의 {band}번 밴드에 음수 강우가 있습니다",
+                        )
+        except RasterioError as e:
+            raise BadRequest(
+                f"file: {name} could not be read as a raster ({e})",
+                where="file",
+                message_ko=f"file: {name}을(를) 래스터로 읽을 수 없습니다",
+            ) from None
         kept = RadarImport(folder / f"{stem}.tif", start, timedelta(minutes=step_min), bands, name)
         tmp.rename(kept.path)
     finally:
