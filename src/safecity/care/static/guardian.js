@@ -3,7 +3,7 @@
 // last position on a map, their safe zones (fences), the trip home and its status, and the alerts; they
 // start a trip home and acknowledge an alert (so it is not escalated to the operators). Korean and
 // English; data from the /care API, where every read of a position is recorded (위치정보법 §16, §19).
-import { $, el, fill, when, leaflet, missingMessage, addTiles } from "/static/common.js";
+import { $, el, fill, when, leaflet, missingMessage, addTiles, apiClient } from "/static/common.js";
 
 const T = {
   ko: {
@@ -42,17 +42,9 @@ const ctx = {
   people: [], person: null, dest: null, trip: null,
   t(key) { return T[this.lang][key] ?? key; },
   kind(k) { return T[this.lang].kinds[k] ?? k; },
-  async api(path, options = {}) {
-    const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${this.token}` } });
-    if (response.status === 401) { logout(); throw new Error("unauthorized"); }
-    const body = (response.headers.get("content-type") || "").includes("json") ? await response.json() : await response.text();
-    if (!response.ok) throw new Error((this.lang === "ko" && body.message_ko) || body.message || String(response.status));
-    return body;
-  },
-  post(path, body) {
-    return this.api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
-  },
 };
+// ctx.api / ctx.post: the shared authenticated client; a 401 logs out
+Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
 
 function translate() {

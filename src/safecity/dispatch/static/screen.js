@@ -3,7 +3,7 @@
 // time, each explained), send them with one click, and watch the unit board, the map (units, calls,
 // routes, 7-minute coverage of the available ambulances) and the month's golden-time KPIs follow.
 // Korean and English; the look of the situation room (ops.css); data from the /dispatch API.
-import { $, el, fill, when, leaflet, missingMessage } from "/static/common.js";
+import { $, el, fill, when, leaflet, missingMessage, apiClient } from "/static/common.js";
 
 const T = {
   ko: {
@@ -40,17 +40,9 @@ const ctx = {
   t(key) { return T[this.lang][key] ?? key; },
   kind(k) { return T[this.lang].kinds[k] ?? k; },
   state(k) { return T[this.lang].states[k] ?? k; },
-  async api(path, options = {}) {
-    const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${this.token}` } });
-    if (response.status === 401) { logout(); throw new Error("unauthorized"); }
-    const body = (response.headers.get("content-type") || "").includes("json") ? await response.json() : await response.text();
-    if (!response.ok) throw new Error((this.lang === "ko" && body.message_ko) || body.message || String(response.status));
-    return body;
-  },
-  post(path, body) {
-    return this.api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
-  },
 };
+// ctx.api / ctx.post: the shared authenticated client; a 401 logs out
+Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
 
 function translate() {

@@ -177,3 +177,18 @@ export async function loadCatalogue() {
     },
   };
 }
+
+// Calls to the platform's API as the logged-in user (ctx.token, a bearer token), for the pages behind a
+// login (the guardian page, the dispatcher's screen): JSON or text back; a 401 calls onUnauthorized (the
+// page logs out) and throws; any other error throws the server's message in the reader's language.
+export function apiClient(ctx, onUnauthorized) {
+  async function api(path, options = {}) {
+    const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${ctx.token}` } });
+    if (response.status === 401) { onUnauthorized(); throw new Error("unauthorized"); }
+    const body = (response.headers.get("content-type") || "").includes("json") ? await response.json() : await response.text();
+    if (!response.ok) throw new Error((ctx.lang === "ko" && body.message_ko) || body.message || String(response.status));
+    return body;
+  }
+  const post = (path, body) => api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  return { api, post };
+}
