@@ -31,6 +31,8 @@ from safecity.core.errors import BadRequest
 from safecity.sensing import tables as t
 from safecity.sensing.ingest import DATASTREAM, MULTI_DATASTREAM
 from safecity.sensing.mqtt import Incoming, MqttService, base_url, start_mqtt, to_observation
+from safecity.sensing.mqtt_interest import INTEREST_ROOT, Interest
+from safecity.sensing.mqtt_port import NOBODY
 from safecity.sensing.sta.model import ENTITIES
 from safecity.sensing.sta.options import parse_options
 from safecity.sensing.sta.query import Reader
@@ -99,6 +101,19 @@ class Peer:
         else:
             _, mid = self.client.subscribe([(topic, 1) for topic in topics])
         await until(f"SUBACK of {topics}", lambda: mid in self.subacks)
+
+    def will_withdraw(self) -> None:
+        """Set the will that withdraws this client's notification registration (before ``open``)."""
+        self.client.will_set(f"{INTEREST_ROOT}/{self.client_id}", b"", qos=1, retain=True)
+
+    async def register(self, transport: Any, filters: list[str]) -> None:
+        """Register for notifications (retained) and wait until the external transport has read it."""
+        info = self.client.publish(
+            f"{INTEREST_ROOT}/{self.client_id}", orjson.dumps(filters), qos=1, retain=True
+        )
+        await until("PUBACK of the registration", info.is_published)
+        registered = transport.interest.registered
+        await until("the server reading the registration", lambda: registered(self.client_id) == set(filters))
 
     async def publish(self, topic: str, payload: Any) -> None:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
@@ -432,8 +447,12 @@ def test_external_broker_create_and_receive(tmp_path: Path) -> None:
             when = f"2023-01-01T{uuid.uuid4().int % 24:02d}:{uuid.uuid4().int % 60:02d}:17.123Z"
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
             port = MOSQUITTO[1]
-            sub = await Peer(port, v5=True).open()
+            sub = Peer(port, v5=True)
+            sub.will_withdraw()
+            await sub.open()
             await sub.subscribe(topic, "v1.1/errors")
+            # notify=subscribed (the default): the subscriber says what it wants, or nothing is announced.
+            await sub.register(transport, [topic])
             dev = await Peer(port, v5=True).open()
             await dev.publish(topic, {"phenomenonTime": when, "result": marker})
 
@@ -465,6 +484,7 @@ def test_external_broker_create_and_receive(tmp_path: Path) -> None:
                 "the error answer", lambda: [e for e in sub.received("v1.1/errors") if bad in e["message"]]
             )
             assert answer[0]["topic"] == topic
+            await sub.register(transport, [])
             sub.close()
             dev.close()
 
@@ -505,9 +525,11 @@ def test_external_broker_url_options_are_checked() -> None:
         "ingest-1",
         60,
         "ingest",
-        False,
+        "off",
     )
-    assert _parse_url("mqtt://broker").notify and _parse_url("mqtt://broker").session_expiry_s == 3600
+    default = _parse_url("mqtt://broker")
+    assert (default.notify, default.session_expiry_s) == ("subscribed", 3600)
+    assert _parse_url("mqtt://broker?notify=on").notify == "all"  # the older name
     for url, named in (
         ("mqtt://broker?colour=red", "colour"),
         ("mqtt://broker?session_expiry=soon", "session_expiry"),
@@ -549,5 +571,76 @@ def test_external_broker_with_notify_off_stores_without_announcing(tmp_path: Pat
             await asyncio.to_thread(env.platform.bus.drain)
             assert env.service.notifier.published == 0
             dev.close()
+
+    asyncio.run(scenario())
+
+
+def test_interest_registrations_decide_what_is_announced() -> None:
+    interest = Interest()
+    assert interest.listening() is NOBODY  # nobody registered: the notifier reads and renders nothing
+    interest.update(f"{INTEREST_ROOT}/a", b'["v1.1/Datastreams(7)/Observations", "v1.1/Things"]')
+    interest.update(f"{INTEREST_ROOT}/b", b'["v1.1/FeaturesOfInterest(3)/+"]')
+    listening = interest.listening()
+    assert listening("v1.1/Datastreams(7)/Observations") and listening("v1.1/Things")
+    assert listening("v1.1/FeaturesOfInterest(3)/Observations")
+    assert not listening("v1.1/Datastreams(8)/Observations") and not listening("v1.1/Observations")
+    interest.update(f"{INTEREST_ROOT}/b", b"")  # withdrawn (the empty retained message, or a will)
+    assert not interest.listening()("v1.1/FeaturesOfInterest(3)/Observations")
+    interest.update(f"{INTEREST_ROOT}/c", b'["v1.1/#"]')
+    assert interest.listening()("v1.1/Observations")
+    interest.update(f"{INTEREST_ROOT}/c", b"[]")
+    interest.update(f"{INTEREST_ROOT}/a", b"")
+    assert interest.listening() is NOBODY
+    # A malformed registration is refused, naming what is wrong, and withdraws the client's earlier one.
+    interest.update(f"{INTEREST_ROOT}/d", b'["v1.1/Things"]')
+    for bad, named in (
+        (b"{", "malformed JSON"),
+        (b'{"topics": []}', "JSON array of topic filters"),
+        (b'["v1.1/#/Observations"]', r"payload\[0\]"),
+        (b'["v1.1/Things", "v1.1/Data+"]', r"payload\[1\]"),
+    ):
+        with pytest.raises(BadRequest, match=named):
+            interest.update(f"{INTEREST_ROOT}/d", bad)
+        assert interest.listening() is NOBODY
+
+
+@pytest.mark.mosquitto
+def test_external_broker_announces_only_what_is_registered(tmp_path: Path) -> None:
+    """notify=subscribed: a registration retained before the server connected is read at start-up;
+    while it stands, the registered topic is announced and the others are not; an explicit withdrawal
+    and a subscriber's will (it vanished without a DISCONNECT) withdraw it."""
+    _mosquitto()
+
+    async def scenario() -> None:
+        url = f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}"
+        early = Peer(MOSQUITTO[1], v5=True)
+        early.will_withdraw()
+        await early.open()
+        topic_early = f"v1.1/Things({uuid.uuid4().int % 10**9 + 10**6})"
+        info = early.client.publish(
+            f"{INTEREST_ROOT}/{early.client_id}", orjson.dumps([topic_early]), qos=1, retain=True
+        )
+        await until("PUBACK of the registration", info.is_published)
+        async with running(tmp_path, mqtt_url=url) as env:
+            transport: Any = env.service.transport
+            assert await asyncio.to_thread(transport.ready.wait, WAIT_S), "not subscribed at Mosquitto"
+            registered = transport.interest.registered
+            await until("the retained registration", lambda: registered(early.client_id) == {topic_early})
+            topic = f"v1.1/Datastreams({env.datastream})/Observations"
+            sub = Peer(MOSQUITTO[1], v5=True)
+            sub.will_withdraw()
+            await sub.open()
+            await sub.subscribe(topic)
+            await sub.register(transport, [topic])
+            assert transport.listening()(topic) and transport.listening()(topic_early)
+            # Withdrawn explicitly: the server forgets it (other runs on this Mosquitto may register
+            # the same topic names, so the test looks at this client's registration, not the topic).
+            await sub.register(transport, [])
+            assert registered(sub.client_id) == set()
+            # Vanished without DISCONNECT: Mosquitto publishes its will, which withdraws it.
+            early.client.socket().close()  # type: ignore[union-attr]
+            await until("the will's withdrawal", lambda: not registered(early.client_id), timeout=WAIT_S * 2)
+            early.client.loop_stop()
+            sub.close()
 
     asyncio.run(scenario())

@@ -20,6 +20,8 @@ Topics (all under ``v1.1/``, as SensorThings 1.1 §14 prescribes):
   ``MultiDatastreams``) and its ``FeaturesOfInterest(<id>)/Observations``; another new entity to
   ``v1.1/<EntitySet>`` and to the to-many navigation of each parent (``v1.1/Things(<id>)/Datastreams``);
   an updated entity to ``v1.1/<EntitySet>(<id>)``. The JSON is what ``GET`` answers for the entity.
+  Behind an external broker only topics some client registered are announced
+  (:mod:`~safecity.sensing.mqtt_interest`): the broker does not say who subscribed.
 * errors (safecity's own; the standard has no way to answer a publish): a rejected publish is answered
   with ``{"code", "message", "topic"}`` on ``v1.1/errors/<client id>`` by the embedded broker (only the
   session that published, operators and admins receive it), or on ``v1.1/errors`` with an external broker, which does not

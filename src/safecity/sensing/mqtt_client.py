@@ -27,10 +27,11 @@ time the server may be down (docs/scaling.md).
 URL options (query parameters): ``client_id`` (the persistent session's id; default: derived from the
 database and the HTTP port, so a restarted server resumes its session), ``session_expiry`` (seconds the
 broker keeps the session while we are away, default 3600) and ``share`` (an MQTT 5 shared-subscription
-group: several ingest processes then split the messages instead of each receiving all) and ``notify``
-(``off``: publish no SensorThings notifications; the broker cannot tell us whether anyone subscribed, so
-otherwise every new observation is read back, rendered and published on three topics, which costs more
-than storing it).
+group: several ingest processes then split the messages instead of each receiving all) and ``notify``:
+``subscribed`` (the default) publishes SensorThings notifications only on topics a client registered in
+the interest registry (:mod:`safecity.sensing.mqtt_interest`: the broker cannot tell us who subscribed,
+and rendering and publishing three notifications of every new observation for no one cost more than
+storing it), ``all`` publishes every notification (``on`` is its older name), ``off`` none.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -50,9 +52,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from safecity.core.errors import ConfigError
+from safecity.core.errors import BadRequest, ConfigError
 from safecity.core.logging import get_logger
-from safecity.sensing.mqtt_port import NOBODY, ROOT, Incoming
+from safecity.sensing.mqtt_interest import INTEREST_FILTER, INTEREST_ROOT, Interest
+from safecity.sensing.mqtt_port import ERRORS, NOBODY, ROOT, Incoming
 
 log = get_logger(__name__)
 
@@ -69,6 +72,8 @@ RECEIVE_MAXIMUM = 65535
 #: much later (MQTT has no negative acknowledgement; the broker re-sends only on a new connection).
 RETRY_S = 2.0
 _OPTIONS = frozenset({"client_id", "session_expiry", "share", "notify"})
+#: ``notify=`` values: which notifications the server publishes (``on`` is the older name of ``all``).
+_NOTIFY = {"subscribed": "subscribed", "all": "all", "on": "all", "off": "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ class BrokerUrl:
     client_id: str | None
     session_expiry_s: int
     share: str | None
-    notify: bool = True
+    notify: str = "subscribed"  # subscribed | all | off
 
 
 def _parse_url(url: str) -> BrokerUrl:
@@ -108,9 +113,11 @@ def _parse_url(url: str) -> BrokerUrl:
     if not expiry.isdigit() or int(expiry) > 0xFFFFFFFF:
         raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: session_expiry must be whole seconds, got {expiry!r}")
     share = query.get("share")
-    notify = query.get("notify", "on")
-    if notify not in ("on", "off"):
-        raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: notify must be on or off, got {notify!r}")
+    notify = _NOTIFY.get(query.get("notify", "subscribed"))
+    if notify is None:
+        raise ConfigError(
+            f"SAFECITY_MQTT_URL={url!r}: notify must be subscribed, all or off, got {query['notify']!r}"
+        )
     for name, value in (("client_id", query.get("client_id")), ("share", share)):
         if value is not None and (not value or any(c in value for c in "/+#")):
             raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: {name} must be a non-empty name without / + #")
@@ -123,8 +130,12 @@ def _parse_url(url: str) -> BrokerUrl:
         client_id=query.get("client_id"),
         session_expiry_s=int(expiry),
         share=share,
-        notify=notify == "on",
+        notify=notify,
     )
+
+
+def _EVERYONE(topic: str) -> bool:  # a constant predicate, like NOBODY
+    return True
 
 
 class ExternalBroker:
@@ -158,6 +169,8 @@ class ExternalBroker:
         self._connection = 0
         self.acked = 0
         self.retried = 0
+        #: Who registered for which notifications (``notify=subscribed``).
+        self.interest = Interest()
 
     @classmethod
     async def connect(
@@ -192,7 +205,13 @@ class ExternalBroker:
             qos=1, noLocal=share is None, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
         )
         filters = _CREATE_FILTERS if share is None else [f"$share/{share}/{f}" for f in _CREATE_FILTERS]
-        client.subscribe([(f, options) for f in filters])
+        wanted = [(f, options) for f in filters]
+        if self.where.notify == "subscribed":
+            # Every server reads every registration (never shared), the retained ones included: forget
+            # what the last connection knew, the broker sends the current state again.
+            self.interest.clear()
+            wanted.append((INTEREST_FILTER, SubscribeOptions(qos=1)))
+        client.subscribe(wanted)
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], properties: Any
@@ -218,8 +237,21 @@ class ExternalBroker:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         # paho types the payload bytes | bytearray; it decodes bytes, so bytes() is a no-op here.
         topic, payload = msg.topic, bytes(msg.payload)
+        if topic.startswith(INTEREST_ROOT):
+            self._on_interest(topic, payload)
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
         settled = self._settler(topic, payload, msg.mid, msg.qos, self._connection) if msg.qos else None
         self.submit(Incoming(topic, payload, None, None, trusted=True, settled=settled))
+
+    def _on_interest(self, topic: str, payload: bytes) -> None:
+        try:
+            self.interest.update(topic, payload)
+        except BadRequest as e:
+            log.warning("MQTT notification registration refused", topic=topic, reason=e.message)
+            body = {"code": e.code, "message": e.message, "topic": topic}
+            self.client.publish(ERRORS, orjson.dumps(body), qos=0)
 
     def _settler(
         self, topic: str, payload: bytes, mid: int, qos: int, connection: int
@@ -243,11 +275,13 @@ class ExternalBroker:
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:
-        # The broker does not tell its clients who subscribed; publish everything, unless told not to
-        # (notify=off: an ingest-only server, whose time goes into storing rather than announcing).
-        if not self.where.notify:
+        # The broker does not tell its clients who subscribed: they register (mqtt_interest), or the
+        # URL says to publish everything (notify=all) or nothing (notify=off, an ingest-only server).
+        if self.where.notify == "subscribed":
+            return self.interest.listening()
+        if self.where.notify == "off":
             return NOBODY
-        return lambda _topic: True
+        return _EVERYONE
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         if self._closed:
