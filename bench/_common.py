@@ -65,7 +65,7 @@ class Server:
             **os.environ,
             "SAFECITY_DATA_DIR": str(data_dir),
             "SAFECITY_PORT": str(self.port),
-            "SAFECITY_MQTT_PORT": str(self.mqtt_port),
+            "SAFECITY_MQTT__PORT": str(self.mqtt_port),
             "SAFECITY_LOG_LEVEL": "WARNING",
             **env,
         }

@@ -119,7 +119,7 @@ def latency(args: argparse.Namespace) -> None:
         server = Server(
             Path(d) / "data",
             SAFECITY_RULES_DIR=str(rules),
-            SAFECITY_MQTT_ENABLED="false",
+            SAFECITY_MQTT__ENABLED="false",
             SAFECITY_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         )
         server.admin("bench", "bench-password-1")

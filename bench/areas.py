@@ -21,7 +21,7 @@ from safecity.app import build_platform
 from safecity.geo.areas import area_at, areas_of, geometry_of, locate
 from safecity.geo.importer import import_layer
 from safecity.geo.seoul import DISTRICTS_FILE, DONGS_FILE, boundary_file
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 
 BUDGET_S = 0.002
 
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--lookups", type=int, default=2000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        platform = build_platform(Settings(data_dir=Path(tmp), mqtt_enabled=False))
+        platform = build_platform(Settings(data_dir=Path(tmp), mqtt=MqttSettings(enabled=False)))
         with boundary_file(DISTRICTS_FILE) as districts, boundary_file(DONGS_FILE) as dongs_file:
             import_layer(platform, districts, "districts")
             import_layer(platform, dongs_file, "dongs")
@@ -56,9 +56,15 @@ def main() -> None:
             per_many = (time.perf_counter() - t0) / args.lookups
         platform.store.close()
     hits = sum(1 for f in found if f is not None)
-    print(f"area_at: {per * 1e3:.3f} ms per lookup ({hits}/{args.lookups} inside Seoul); budget {BUDGET_S * 1e3:g} ms")
-    print(f"baseline, scanning every dong polygon: {per_scan * 1e3:.3f} ms per lookup; ratio {per_scan / per:.1f}x")
-    print(f"locate (many points at once): {per_many * 1e6:.1f} us per point; ratio to area_at {per / per_many:.1f}x")
+    print(
+        f"area_at: {per * 1e3:.3f} ms per lookup ({hits}/{args.lookups} inside Seoul); budget {BUDGET_S * 1e3:g} ms"
+    )
+    print(
+        f"baseline, scanning every dong polygon: {per_scan * 1e3:.3f} ms per lookup; ratio {per_scan / per:.1f}x"
+    )
+    print(
+        f"locate (many points at once): {per_many * 1e6:.1f} us per point; ratio to area_at {per / per_many:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -62,14 +62,14 @@ def main() -> None:
         "--mqtt-url",
         default=None,
         help="an external broker (e.g. mqtt://127.0.0.1:1883, anonymous): the server subscribes to it "
-        "(SAFECITY_MQTT_URL) and the publisher publishes there, instead of the embedded broker",
+        "(SAFECITY_MQTT__URL) and the publisher publishes there, instead of the embedded broker",
     )
     ap.add_argument(
         "--mqtt-wait", type=float, default=300, help="seconds to wait for the MQTT rows to be stored"
     )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="safecity-bench-"))
-    server = Server(tmp, **({"SAFECITY_MQTT_URL": args.mqtt_url} if args.mqtt_url else {}))
+    server = Server(tmp, **({"SAFECITY_MQTT__URL": args.mqtt_url} if args.mqtt_url else {}))
     server.admin("bench", "bench-password")
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     with server:

@@ -211,12 +211,12 @@ def platform_chain(args: argparse.Namespace, model_median: float) -> None:
     from safecity.geo import seoul
     from safecity.geo.importer import import_layer
     from safecity.quake.chain import QuakeChain
-    from safecity.settings import load_settings
+    from safecity.settings import MqttSettings, load_settings
 
     os.environ["SAFECITY_QUAKE__BUILDINGS"] = str(args.buildings)
     os.environ["SAFECITY_QUAKE__WARM_UP"] = "false"  # warmed below, before the clock starts
     with tempfile.TemporaryDirectory(prefix="safecity-bench-quake-") as tmp:
-        settings = load_settings(data_dir=Path(tmp), store_url=None, mqtt_enabled=False)
+        settings = load_settings(data_dir=Path(tmp), store_url=None, mqtt=MqttSettings(enabled=False))
         platform = build_platform(settings)
         try:
             for kind, file in (("districts", seoul.DISTRICTS_FILE), ("dongs", seoul.DONGS_FILE)):

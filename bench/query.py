@@ -29,14 +29,14 @@ from _common import Server, station
 from safecity.app import build_platform
 from safecity.sensing.observation_writes import OBSERVATION_COLUMNS
 from safecity.sensing.sta.model import ENTITIES
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def load(data_dir: Path, streams: int, total: int) -> list[int]:
     """Create the stations through the service, then bulk-load 1-minute observations (raw, for speed)."""
-    platform = build_platform(Settings(data_dir=data_dir, mqtt_enabled=False))
+    platform = build_platform(Settings(data_dir=data_dir, mqtt=MqttSettings(enabled=False)))
     ds_ids = []
     for i in range(streams):
         tid = platform.sensing.write(lambda conn, w, i=i: w.create(conn, ENTITIES["Thing"], station(i)))
@@ -155,7 +155,7 @@ def main() -> None:
     r_latest = median_ms(raw_latest, args.repeat)
     r_day = median_ms(raw_day, args.repeat)
     with (
-        Server(data_dir, SAFECITY_MQTT_ENABLED="false") as server,
+        Server(data_dir, SAFECITY_MQTT__ENABLED="false") as server,
         httpx.Client(base_url=server.url, timeout=60) as c,
     ):
 

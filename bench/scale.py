@@ -38,16 +38,16 @@ from safecity.bus.jetstream import NatsBus
 from safecity.bus.leader import Leadership
 from safecity.bus.port import Bus
 from safecity.core.events import Envelope, Event
-from safecity.settings import BusSettings, Settings
+from safecity.settings import BusSettings, MqttSettings, Settings
 from safecity.store import Store, open_store
 
 ADMIN = os.environ.get("SAFECITY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 HOLDER = """
 import sys
 from safecity.bus.leader import Leadership
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from safecity.store import open_store
-store = open_store(Settings(store_url=sys.argv[1], mqtt_enabled=False))
+store = open_store(Settings(store_url=sys.argv[1], mqtt=MqttSettings(enabled=False)))
 lead = Leadership(store.engine, "bench-role")
 lead.step()
 print("held" if lead.held else "not held", flush=True)
@@ -149,7 +149,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        settings = Settings(store_url=url, data_dir=tmp, mqtt_enabled=False)
+        settings = Settings(store_url=url, data_dir=tmp, mqtt=MqttSettings(enabled=False))
         store = open_store(settings)
         store.migrate()
         # (a) failover

@@ -27,7 +27,7 @@ from safecity.care.fences import FenceIn
 from safecity.care.model import Actor, ConsentIn, DeviceIn, Fix, PersonIn, PersonKind, Purpose
 from safecity.care.service import Care
 from safecity.core.clock import ManualClock
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 
 START = datetime(2026, 5, 4, 23, 0, tzinfo=UTC)
 
@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
     clock = ManualClock(START + timedelta(days=1))
-    platform = build_platform(Settings(data_dir=folder, mqtt_enabled=False), clock=clock)
+    platform = build_platform(Settings(data_dir=folder, mqtt=MqttSettings(enabled=False)), clock=clock)
     care = platform.services.get(Care)
     op = Actor("bench", "system", frozenset({"operator"}))
     rng = np.random.default_rng(1)

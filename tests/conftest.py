@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.migrating import migrate_all
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -154,7 +154,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from safecity.store import open_store
 
     folder = tmp_path_factory.mktemp("sqlite-template")
-    store = open_store(Settings(data_dir=folder, mqtt_enabled=False))
+    store = open_store(Settings(data_dir=folder, mqtt=MqttSettings(enabled=False)))
     migrate_all(store)
     store.close()  # disposes the engine: the WAL is checkpointed into the file
     return folder / "safecity.db"
@@ -178,14 +178,17 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     else:
         _seed_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
     return Settings(
-        data_dir=tmp_path, store_url=store_url, mqtt_enabled=False, port=free_port(), mqtt_port=free_port()
+        data_dir=tmp_path,
+        store_url=store_url,
+        mqtt=MqttSettings(enabled=False, port=free_port()),
+        port=free_port(),
     )
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
     _seed_sqlite(sqlite_template, tmp_path)
-    return Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    return Settings(data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port())
 
 
 @pytest.fixture

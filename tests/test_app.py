@@ -84,12 +84,12 @@ def test_sensor_health_lists_stale_and_suspect(api: Api) -> None:
 
 def test_settings_from_toml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "safecity.toml"
-    config.write_text('port = 9100\nmqtt_port = 9101\ndata_dir = "/srv/safecity"\n')
+    config.write_text('port = 9100\ndata_dir = "/srv/safecity"\n[mqtt]\nport = 9101\n')
     monkeypatch.setenv("SAFECITY_CONFIG", str(config))
     monkeypatch.setenv("SAFECITY_PORT", "9200")
     s = load_settings()
     assert s.port == 9200  # the environment wins over the file
-    assert s.mqtt_port == 9101 and s.data_dir == Path("/srv/safecity")
+    assert s.mqtt.port == 9101 and s.data_dir == Path("/srv/safecity")
     assert Settings(store_url="postgresql://u@h/db").is_embedded_store is False
     with pytest.raises(ValueError, match="SAFECITY_JWT_SECRET"):
         Settings(mode="production")

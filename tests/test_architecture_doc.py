@@ -73,7 +73,7 @@ def subscribers_by_type(settings: Settings) -> dict[str, list[str]]:
     (``SAFECITY_CAPABILITIES``) are not the platform's."""
     from safecity.app import build_platform
 
-    platform = build_platform(settings.model_copy(update={"capabilities": [], "mqtt_enabled": False}))
+    platform = build_platform(settings.model_copy(update={"capabilities": []}).with_mqtt(enabled=False))
     ctx = platform.context
     try:
         for cap in platform.capabilities:

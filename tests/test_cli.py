@@ -55,7 +55,7 @@ def test_serve_starts_every_capability_on_the_ports_it_is_given(tmp_path: Path) 
     from tests.conftest import free_port
 
     port, mqtt_port = free_port(), free_port()
-    env = {**os.environ, "SAFECITY_DATA_DIR": str(tmp_path), "SAFECITY_MQTT_PORT": str(mqtt_port)}
+    env = {**os.environ, "SAFECITY_DATA_DIR": str(tmp_path), "SAFECITY_MQTT__PORT": str(mqtt_port)}
     env.pop("SAFECITY_STORE_URL", None)
     proc = subprocess.Popen(
         [*SAFECITY, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True

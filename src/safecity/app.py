@@ -181,7 +181,7 @@ def create_app(
             platform.bus.start()
             for worker in platform.workers:
                 worker.start()
-            if settings.mqtt_enabled:
+            if settings.mqtt.enabled:
                 from safecity.sensing.mqtt import start_mqtt
 
                 mqtt = await start_mqtt(settings, platform)

@@ -25,7 +25,9 @@ registered capabilities, so adding one touches nothing outside its package:
 * ``tasks``: the workers its services run themselves, for ``/health`` and ``/metrics``;
 * ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``);
 * ``importers``: kinds of geodata layer it takes from files (:class:`Importer`,
-  ``safecity import layer FILE --as <kind>``).
+  ``safecity import layer FILE --as <kind>``);
+* ``board``: parts it adds to the situation board (:class:`BoardPart`, ``GET /situation``), e.g.
+  warning's alert drafts waiting for approval.
 
 A capability's commands never import the app (it is above them): a command that needs the running
 platform's services asks :func:`cli_context` for them.
@@ -118,6 +120,8 @@ class Capability:
     layers: Sequence[Layer] = ()
     #: kinds of geodata layer it imports from files (``safecity import layer FILE --as <kind>``)
     importers: Sequence[Importer] = ()
+    #: parts it adds to the situation board (``GET /situation``)
+    board: Sequence[BoardPart] = ()
     #: called when the app starts, after every capability is built and before the bus dispatches (the
     #: rule engine loads its rules, warms up and subscribes here), in registration order
     start: Callable[[Context], None] | None = None
@@ -150,6 +154,21 @@ class Layer:
     #: ``geo_areas.kind`` of an administrative-area collection, whose rows may come from the shipped
     #: Seoul boundaries (then the collection carries their attribution)
     area_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class BoardPart:
+    """A part a capability adds to the situation board (``GET /situation``): the top-level keys it fills
+    and the function filling them. The situation capability gathers every registered capability's parts
+    when it is built, as geography gathers their layers, so it never imports the contributor and the
+    contributor never reaches into the situation service.
+
+    ``build(services)`` is called for every board read (on the request's thread, after every capability
+    is built) and returns a JSON-ready mapping with exactly ``keys``; a key the board has itself, or one
+    two capabilities declare, stops start-up."""
+
+    keys: tuple[str, ...]
+    build: Callable[[Services], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from tests.sensing.test_mqtt import Peer, running, until
 def test_a_device_publish_is_audited(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
             for minute in range(3):
                 await dev.publish(
@@ -47,8 +47,8 @@ def test_a_refused_publish_is_audited_as_refused(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            anonymous = await Peer(env.settings.mqtt_port).open()
-            other = await Peer(env.settings.mqtt_port, password=env.other_key).open()
+            anonymous = await Peer(env.settings.mqtt.port).open()
+            other = await Peer(env.settings.mqtt.port, password=env.other_key).open()
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
             await anonymous.publish(topic, {"result": 1})  # no credentials
             await other.publish(topic, {"result": 2})  # another Thing's stream

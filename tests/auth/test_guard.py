@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.guard import PER_ACCOUNT, PER_CLIENT, WINDOW_S, LoginGuard, TooManyRequests
 from safecity.auth.model import Role
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import free_port
 from tests.sensing.test_mqtt import Peer, running, until
 
@@ -61,7 +61,9 @@ class Ctx:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Ctx]:
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    settings = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port()
+    )
     platform = build_platform(settings)
     clock = Clock()
     platform.auth.guard = LoginGuard(clock=clock)
@@ -139,7 +141,7 @@ def test_guessing_over_mqtt_is_throttled_and_audited(tmp_path: Path) -> None:
             clock = Clock()
             env.platform.auth.guard = LoginGuard(clock=clock)
             env.platform.auth.create_user("op1", "operator-password", {Role.operator})
-            port = env.settings.mqtt_port
+            port = env.settings.mqtt.port
             for i in range(PER_ACCOUNT):
                 peer = await _connect(port, f"guess-{i}")
                 assert peer.connack.is_failure

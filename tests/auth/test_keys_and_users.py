@@ -135,7 +135,7 @@ def test_a_revoked_key_stops_a_live_mqtt_connection(tmp_path: Path) -> None:
             clock = Clock()
             env.platform.auth.monotonic = clock
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
-            device = await Peer(env.settings.mqtt_port, password=env.key).open()
+            device = await Peer(env.settings.mqtt.port, password=env.key).open()
             await device.subscribe(f"v1.1/errors/{device.client_id}")
             await device.publish(topic, {"result": 1})
             await until("the first row", lambda: env.count() == 1)

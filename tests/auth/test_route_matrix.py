@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from safecity.app import build_platform, create_app
 from safecity.auth.deps import app_routes, route_roles
 from safecity.auth.model import Principal, Role
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import weather_station
 
 #: Routes that are not API routes, public on purpose. Anything else that is not an APIRoute fails.
@@ -118,9 +118,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
 
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("matrix"),
-        mqtt_enabled=False,
+        mqtt=MqttSettings(enabled=False, port=free_port()),
         port=free_port(),
-        mqtt_port=free_port(),
         # hundreds of anonymous calls in a second: not what the rate limit is tested with here
         rate_limit_per_s=100_000.0,
         rate_limit_burst=100_000,
@@ -202,7 +201,9 @@ def test_a_new_route_without_a_declaration_is_named(tmp_path: Path) -> None:
 
     from tests.conftest import free_port
 
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    settings = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port()
+    )
     platform = build_platform(settings)
     try:
         app = create_app(settings, platform, start_services=False)

@@ -17,7 +17,7 @@ from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
 from safecity.core.clock import ManualClock
 from safecity.core.events import Envelope, Event
-from safecity.settings import BusSettings, Settings
+from safecity.settings import BusSettings, MqttSettings, Settings
 from tests.test_cli import run
 
 PASSWORDS = {"operator1": "operator-password", "admin1": "admin-password"}
@@ -110,7 +110,7 @@ def test_administrators_list_and_replay_dead_letters_and_the_log_says_who(ctx: C
 
 
 def test_the_cli_lists_and_replays_dead_letters(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, bus=BusSettings(max_attempts=1))
+    settings = Settings(data_dir=tmp_path, mqtt=MqttSettings(enabled=False), bus=BusSettings(max_attempts=1))
     platform = build_platform(settings)
     flaky = Flaky()
     platform.bus.subscribe(Fault.type, flaky, "flaky")

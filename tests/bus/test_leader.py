@@ -22,9 +22,9 @@ from safecity.store import Store, open_store
 HOLDER = """
 import sys, time
 from safecity.bus.leader import Leadership
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from safecity.store import open_store
-store = open_store(Settings(store_url=sys.argv[1], data_dir=sys.argv[2], mqtt_enabled=False))
+store = open_store(Settings(store_url=sys.argv[1], data_dir=sys.argv[2], mqtt=MqttSettings(enabled=False)))
 lead = Leadership(store.engine, "relay")
 assert lead.step() == 0 and lead.held
 print("held", flush=True)

@@ -9,7 +9,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +20,7 @@ from sqlalchemy import inspect
 
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
-from safecity.capability import BUILT_IN, CapabilityError, load, migration_folders
+from safecity.capability import BUILT_IN, BoardPart, CapabilityError, Services, load, migration_folders
 from safecity.settings import Settings
 from safecity.situation.incident_inputs import ManualIncidentIn
 from safecity.store.migrate import downgrade
@@ -68,6 +71,31 @@ def test_served_with_its_own_routes_and_roles(logbook_settings: Settings, logboo
         assert bad.status_code == 400 and bad.json()["where"] == "text"
         assert [e["text"] for e in client.get("/logbook", headers=headers).json()] == ["shift handed over"]
         assert "/logbook" in client.get("/openapi.json").json()["paths"]
+        # its part of the situation board, beside the warning capability's
+        board = client.get("/situation", headers=headers).json()
+        assert board["logbook"] == {"shift": "night", "entries": 1}
+        assert board["alertDrafts"] == [] and board["externalAlerts"] == []
+
+
+def _empty_part(key: str, services: Services) -> dict[str, Any]:
+    return {key: []}
+
+
+def test_a_board_part_may_not_take_a_key_of_the_board_or_of_another_capability(
+    logbook_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tests.capability.logbook as logbook_module
+
+    declared = logbook_module.setup()
+    for key, owner in (("incidents", "situation"), ("alertDrafts", "warning")):
+        # no migrations: start-up stops before anything is built (the session's database stays as it was)
+        board = (BoardPart((key,), partial(_empty_part, key)),)
+        taken = replace(declared, board=board, migrations=None, tables=())
+        monkeypatch.setattr(logbook_module, "setup", lambda taken=taken: taken)
+        with pytest.raises(
+            CapabilityError, match=f"'logbook' declares the board key '{key}', which '{owner}'"
+        ):
+            build_platform(logbook_settings)
 
 
 def test_workers_start_and_stop_with_the_app(logbook_settings: Settings, logbook_platform: Platform) -> None:

@@ -30,7 +30,7 @@ STEPS = 26
 
 
 def test_heavy_rain_over_http_and_mqtt(settings: Settings, tmp_path: Path) -> None:
-    settings = settings.model_copy(update={"mqtt_enabled": True, "demo_geography": True})
+    settings = settings.model_copy(update={"demo_geography": True}).with_mqtt(enabled=True)
     sc = scenario.load("heavy_rain")
     clock = ManualClock(sc.start)
     platform = build_platform(settings, clock)

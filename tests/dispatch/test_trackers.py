@@ -195,7 +195,7 @@ def test_a_tracker_publishing_over_mqtt_moves_its_unit(desk: Desk) -> None:
     mark = uuid.uuid4().int % 10_000 / 1e7
     fix = (126.9580 + mark, 37.5480)
     url = f"mqtt://{MOSQUITTO[0]}:{MOSQUITTO[1]}"
-    settings = desk.platform.settings.model_copy(update={"mqtt_url": url})
+    settings = desk.platform.settings.with_mqtt(url=url)
 
     async def scenario() -> tuple[float, float]:
         service = await start_mqtt(settings, desk.platform)

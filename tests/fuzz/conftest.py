@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import _truncate_pg, free_port, weather_station
 
 OPERATOR = ("fuzz-operator", "fuzz-operator-password")
@@ -39,9 +39,8 @@ def open_stack(
     cfg = Settings(
         data_dir=data_dir,
         store_url=store_url,
-        mqtt_enabled=False,
+        mqtt=MqttSettings(enabled=False, port=free_port()),
         port=free_port(),
-        mqtt_port=free_port(),
         # fuzzing sends hundreds of requests a second from one address; the limiter is tested elsewhere
         rate_limit_per_s=1e6,
         rate_limit_burst=1_000_000,

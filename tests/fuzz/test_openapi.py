@@ -33,7 +33,7 @@ from schemathesis.python import asgi as st_asgi
 from safecity.app import build_platform, create_app
 from safecity.auth.model import Role
 from safecity.geo.roads.graph import graph_path
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import _truncate_pg, free_port, weather_station
 from tests.geo.roads.osm_data import gongdeok
 
@@ -67,9 +67,8 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     cfg = Settings(
         data_dir=tmp_path_factory.mktemp("fuzz"),
         store_url=store_url,
-        mqtt_enabled=False,
+        mqtt=MqttSettings(enabled=False, port=free_port()),
         port=free_port(),
-        mqtt_port=free_port(),
         # The anonymous limiter would answer 429 to most calls and hide the handlers from the fuzzer;
         # the limiter has its own tests.
         rate_limit_per_s=1e6,

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from safecity.app import build_platform, create_app
 from safecity.geo.importer import import_layer
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from safecity.warning import subscription_router
 from safecity.warning.targeting import TargetIndex
 from tests.conftest import free_port
@@ -27,7 +27,10 @@ PUBLIC = "https://safecity.example.kr"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
-        data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port(), public_url=PUBLIC
+        data_dir=tmp_path,
+        mqtt=MqttSettings(enabled=False, port=free_port()),
+        port=free_port(),
+        public_url=PUBLIC,
     )
     platform = build_platform(settings)
     import_layer(platform, MOIS_DISTRICTS, "districts")

@@ -16,13 +16,15 @@ import uvicorn
 
 from safecity.app import create_app
 from safecity.hygiene.head_limit import head_limited, server_options
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import free_port
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[int]:
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    settings = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port()
+    )
     app = create_app(settings, start_services=False)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=settings.port, **server_options(settings))
@@ -87,7 +89,9 @@ def test_a_slow_huge_head_is_cut_off_at_the_limit(served: int) -> None:
 
 
 def test_a_head_trickling_in_is_cut_off_in_time(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    settings = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port()
+    )
     app = create_app(settings, start_services=False)
     options = {**server_options(settings), "http": head_limited(settings.http_max_header_bytes, 0.3)}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, **options))
@@ -113,7 +117,9 @@ def test_a_head_trickling_in_is_cut_off_in_time(tmp_path: Path) -> None:
 def test_a_body_trickling_in_is_cut_off_and_a_whole_one_is_served(tmp_path: Path) -> None:
     """A client that sends its head and then a body byte by byte held a connection without end (the
     outside review's slow-body gap): the body must keep a minimum rate after its first seconds."""
-    settings = Settings(data_dir=tmp_path, mqtt_enabled=False, port=free_port(), mqtt_port=free_port())
+    settings = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(enabled=False, port=free_port()), port=free_port()
+    )
     app = create_app(settings, start_services=False)
     options = {**server_options(settings), "http": head_limited(settings.http_max_header_bytes, 5, 0.3)}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, **options))

@@ -97,7 +97,7 @@ def test_a_stderr_nobody_reads_does_not_stall_the_server(tmp_path: Path) -> None
         **os.environ,
         "SAFECITY_DATA_DIR": str(tmp_path),
         "SAFECITY_PORT": str(port),
-        "SAFECITY_MQTT_PORT": str(mqtt_port),
+        "SAFECITY_MQTT__PORT": str(mqtt_port),
         "SAFECITY_ADMIN_PASSWORD": "a-long-password",
     }
     env.pop("SAFECITY_STORE_URL", None)

@@ -150,7 +150,7 @@ def test_observations_over_mqtt_are_counted_as_mqtt(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             await dev.publish(
                 f"v1.1/Datastreams({env.datastream})/Observations",
                 {"phenomenonTime": "2024-07-01T09:00:00+09:00", "result": 12.5},

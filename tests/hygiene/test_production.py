@@ -13,14 +13,23 @@ from pydantic import SecretStr, ValidationError
 
 from safecity.app import create_app
 from safecity.core.errors import ConfigError
-from safecity.settings import Mode, Settings, SmtpSettings, WarningSettings, production_problems
+from safecity.settings import (
+    MastodonSettings,
+    Mode,
+    MqttSettings,
+    Settings,
+    SmsSettings,
+    SmtpSettings,
+    WarningSettings,
+    production_problems,
+)
 
 GOOD = "q8V2m0J7tZ1xW4bN6cR9yK3pL5sD8fG2hQ7wE1rT4yU"
 PUBLIC = "https://safecity.seoul.go.kr"
 
 
 def test_development_is_the_default_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    s = Settings(data_dir=tmp_path, mqtt_enabled=False)
+    s = Settings(data_dir=tmp_path, mqtt=MqttSettings(enabled=False))
     assert s.mode is Mode.dev and production_problems(s) == []
     app = create_app(s, start_services=False)
     app.state.platform.store.close()
@@ -35,19 +44,18 @@ def test_production_lists_every_missing_or_placeholder_secret(tmp_path: Path) ->
             mode="production",
             admin_password="changeme",
             warning=WarningSettings(
-                smtp=SmtpSettings(host="smtp.seoul.go.kr", from_address="alerts@seoul.go.kr", user="alerts")
+                smtp=SmtpSettings(host="smtp.seoul.go.kr", from_address="alerts@seoul.go.kr", user="alerts"),
+                sms=SmsSettings(gateway_url="https://sms.example/send"),
+                mastodon=MastodonSettings(url="https://mastodon.example", token=""),
             ),
-            sms_gateway_url="https://sms.example/send",
-            mastodon_url="https://mastodon.example",
-            mastodon_token="",
         )
     message = str(e.value)
     for setting in (
         "SAFECITY_JWT_SECRET is the built-in development value",
         "SAFECITY_ADMIN_PASSWORD looks like a placeholder",
         "SAFECITY_WARNING__SMTP__PASSWORD is not set",
-        "SAFECITY_SMS_GATEWAY_KEY is not set",
-        "SAFECITY_MASTODON_TOKEN is empty",
+        "SAFECITY_WARNING__SMS__GATEWAY_KEY is not set",
+        "SAFECITY_WARNING__MASTODON__TOKEN is empty",
         "SAFECITY_PUBLIC_URL is not set",
     ):
         assert setting in message, (setting, message)
@@ -55,14 +63,18 @@ def test_production_lists_every_missing_or_placeholder_secret(tmp_path: Path) ->
     # a short secret is named too; channels that are off need nothing
     with pytest.raises(ValidationError, match="SAFECITY_JWT_SECRET is shorter than 32"):
         Settings(data_dir=tmp_path, mode="production", jwt_secret="too-short-but-real-1", public_url=PUBLIC)
-    ok = Settings(
-        data_dir=tmp_path, mode="production", jwt_secret=GOOD, sms_gateway_url=None, public_url=PUBLIC
-    )
+    ok = Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD, public_url=PUBLIC)
     assert production_problems(ok) == []
 
 
 def test_create_app_checks_again_for_settings_copied_past_the_validator(tmp_path: Path) -> None:
-    s = Settings(data_dir=tmp_path, mode="production", jwt_secret=GOOD, mqtt_enabled=False, public_url=PUBLIC)
+    s = Settings(
+        data_dir=tmp_path,
+        mode="production",
+        jwt_secret=GOOD,
+        mqtt=MqttSettings(enabled=False),
+        public_url=PUBLIC,
+    )
     weak = s.model_copy(update={"jwt_secret": SecretStr("dev-insecure-jwt-secret-change-me")})
     with pytest.raises(ConfigError, match="SAFECITY_JWT_SECRET is the built-in development value"):
         create_app(weak, start_services=False)
@@ -74,16 +86,20 @@ def test_serve_refuses_to_start_and_names_the_settings(tmp_path: Path) -> None:
         **os.environ,
         "SAFECITY_DATA_DIR": str(tmp_path),
         "SAFECITY_MODE": "production",
-        "SAFECITY_SMS_GATEWAY_URL": "https://sms.example/send",
+        "SAFECITY_WARNING__SMS__GATEWAY_URL": "https://sms.example/send",
     }
-    for k in ("SAFECITY_STORE_URL", "SAFECITY_JWT_SECRET", "SAFECITY_SMS_GATEWAY_KEY"):
+    for k in ("SAFECITY_STORE_URL", "SAFECITY_JWT_SECRET", "SAFECITY_WARNING__SMS__GATEWAY_KEY"):
         env.pop(k, None)
     r = subprocess.run(
         [sys.executable, "-m", "safecity", "serve"], capture_output=True, text=True, env=env, timeout=120
     )
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "SAFECITY_JWT_SECRET" in last and "SAFECITY_SMS_GATEWAY_KEY" in last
+    assert (
+        last.startswith("error: ")
+        and "SAFECITY_JWT_SECRET" in last
+        and "SAFECITY_WARNING__SMS__GATEWAY_KEY" in last
+    )
 
 
 def test_production_needs_the_public_url_and_refuses_a_malformed_one(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ class Server:
             **{k: v for k, v in os.environ.items() if not k.startswith("SAFECITY_")},
             "SAFECITY_DATA_DIR": str(data_dir),
             "SAFECITY_PORT": str(self.port),
-            "SAFECITY_MQTT_PORT": str(self.mqtt_port),
+            "SAFECITY_MQTT__PORT": str(self.mqtt_port),
             "SAFECITY_LOG_LEVEL": "WARNING",
             # the alert receivers of the crash tests run on this machine (an allowed internal network)
             "SAFECITY_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.0/8"]',

@@ -58,7 +58,7 @@ def test_sigkill_with_deliveries_pending_delivers_each_once(new_store: Any, tmp_
         tmp_path / "data",
         new_store(),
         SAFECITY_RULES_DIR=str(rules),
-        SAFECITY_MQTT_ENABLED="false",
+        SAFECITY_MQTT__ENABLED="false",
         SAFECITY_WARNING__AUTO_LEVELS="[1, 2, 3, 4]",
         SAFECITY_WARNING__AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
         SAFECITY_WARNING__SEND_TIMEOUT_S="2",

@@ -36,7 +36,7 @@ def test_sigkill_mid_send_repeats_with_the_same_key(new_store: Any, tmp_path: Pa
         tmp_path / "data",
         new_store(),
         SAFECITY_RULES_DIR=str(rules),
-        SAFECITY_MQTT_ENABLED="false",
+        SAFECITY_MQTT__ENABLED="false",
         SAFECITY_WARNING__AUTO_LEVELS="[1, 2, 3, 4]",
         SAFECITY_WARNING__AUTO_EVACUATE="true",  # no operator in this test: evacuation orders go out too
         SAFECITY_WARNING__SEND_TIMEOUT_S="5",

@@ -100,7 +100,7 @@ def test_sigkill_while_storing_a_burst_loses_nothing(mosquitto: int, new_store: 
     server = Server(
         tmp_path / "server",
         new_store(),
-        SAFECITY_MQTT_URL=f"mqtt://127.0.0.1:{mosquitto}",
+        SAFECITY_MQTT__URL=f"mqtt://127.0.0.1:{mosquitto}",
     )
     gauges = [
         thing(f"gauge {i}", "rainfall_1min", ("millimetre", "mm"), 126.91 + i * 0.001, 37.49)

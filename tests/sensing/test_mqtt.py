@@ -36,7 +36,7 @@ from safecity.sensing.mqtt_port import NOBODY
 from safecity.sensing.sta.model import ENTITIES
 from safecity.sensing.sta.options import parse_options
 from safecity.sensing.sta.query import Reader
-from safecity.settings import Settings
+from safecity.settings import MqttSettings, Settings
 from tests.conftest import free_port, service_missing, weather_station
 
 MOSQUITTO = ("127.0.0.1", 1883)
@@ -155,8 +155,10 @@ class Env:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Env]:
-    s = Settings(data_dir=tmp_path, mqtt_port=free_port(), port=free_port(), **settings)
+async def running(tmp_path: Path, mqtt_url: str | None = None, **settings: Any) -> AsyncIterator[Env]:
+    s = Settings(
+        data_dir=tmp_path, mqtt=MqttSettings(url=mqtt_url, port=free_port()), port=free_port(), **settings
+    )
     platform = build_platform(s)
     thing = platform.sensing.write(lambda conn, w: w.create(conn, ENTITIES["Thing"], weather_station()))
     other = platform.sensing.write(
@@ -218,9 +220,9 @@ def test_device_publish_is_stored_and_published_as_the_http_json(tmp_path: Path)
     async def scenario() -> None:
         async with running(tmp_path) as env:
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
-            sub = await Peer(env.settings.mqtt_port).open()
+            sub = await Peer(env.settings.mqtt.port).open()
             await sub.subscribe(topic, "v1.1/Observations", f"v1.1/Things({env.thing})")
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             assert not dev.connack.is_failure
             await dev.publish(topic, {"phenomenonTime": "2024-07-01T09:00:00+09:00", "result": 12.5})
             got = await until("the notification", lambda: sub.received(topic))
@@ -245,7 +247,7 @@ def test_device_publish_is_stored_and_published_as_the_http_json(tmp_path: Path)
 def test_nobody_listening_means_nothing_rendered(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             await dev.publish(f"v1.1/Datastreams({env.datastream})/Observations", {"result": 3})
             await until("the row", lambda: env.count() == 1)
             assert await asyncio.to_thread(env.platform.bus.drain)
@@ -258,7 +260,7 @@ def test_nobody_listening_means_nothing_rendered(tmp_path: Path) -> None:
 def test_bad_payloads_are_answered_on_the_error_topic(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             errors = f"v1.1/errors/{dev.client_id}"
             await dev.subscribe(errors)
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
@@ -288,7 +290,7 @@ def test_bad_payloads_are_answered_on_the_error_topic(tmp_path: Path) -> None:
 def test_gateway_publishes_a_data_array(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            gw = await Peer(env.settings.mqtt_port, password=env.key).open()
+            gw = await Peer(env.settings.mqtt.port, password=env.key).open()
             errors = f"v1.1/errors/{gw.client_id}"
             await gw.subscribe(errors)
             rows = [[f"2024-07-01T09:{m:02d}:00+09:00", float(m)] for m in range(50)]
@@ -306,7 +308,7 @@ def test_gateway_publishes_a_data_array(tmp_path: Path) -> None:
             assert answer["rows"] == [{"row": 10, "message": answer["rows"][0]["message"]}]
             assert "phenomenonTime" in answer["rows"][0]["message"]
             # Another Thing's key may not write to this Thing's stream.
-            other = await Peer(env.settings.mqtt_port, password=env.other_key).open()
+            other = await Peer(env.settings.mqtt.port, password=env.other_key).open()
             await other.subscribe(f"v1.1/errors/{other.client_id}")
             await other.publish(
                 "v1.1/CreateObservations", [{**body[0], "dataArray": [["2024-07-02T00:00:00Z", 1.0]]}]
@@ -325,7 +327,7 @@ def test_publishing_needs_the_right_credentials(tmp_path: Path) -> None:
         async with running(tmp_path) as env:
             env.platform.auth.create_user("op1", "operator-password", {Role.operator})
             env.platform.auth.create_user("viewer1", "viewer-password", set())
-            port = env.settings.mqtt_port
+            port = env.settings.mqtt.port
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
 
             wrong = await Peer(port, password="sck_not-a-key").open()
@@ -361,9 +363,9 @@ def test_publishing_needs_the_right_credentials(tmp_path: Path) -> None:
 def test_error_answers_reach_only_their_client(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            snoop = await Peer(env.settings.mqtt_port).open()
+            snoop = await Peer(env.settings.mqtt.port).open()
             await snoop.subscribe("v1.1/#")
-            dev = await Peer(env.settings.mqtt_port, password=env.key).open()
+            dev = await Peer(env.settings.mqtt.port, password=env.key).open()
             await dev.subscribe(f"v1.1/errors/{dev.client_id}")
             await dev.publish(f"v1.1/Datastreams({env.datastream})/Observations", b"nope")
             await until("the error answer", lambda: dev.received())
@@ -378,7 +380,7 @@ def test_error_answers_reach_only_their_client(tmp_path: Path) -> None:
 def test_new_and_changed_entities_are_published(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            sub = await Peer(env.settings.mqtt_port).open()
+            sub = await Peer(env.settings.mqtt.port).open()
             nav, coll, one = (
                 f"v1.1/Things({env.thing})/Datastreams",
                 "v1.1/Datastreams",

@@ -41,7 +41,7 @@ def test_a_nul_publish_is_refused_alone(tmp_path: Path, store_url: str | None) -
                 other_ds = conn.execute(
                     select(t.datastreams.c.id).where(t.datastreams.c.id != env.datastream)
                 ).scalar_one()
-            port = env.settings.mqtt_port
+            port = env.settings.mqtt.port
             mine, theirs = (
                 f"v1.1/Datastreams({env.datastream})/Observations",
                 f"v1.1/Datastreams({other_ds})/Observations",

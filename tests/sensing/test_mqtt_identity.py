@@ -70,9 +70,9 @@ def test_an_anonymous_client_with_a_devices_id_before_it_stores_nothing_as_the_d
     async def scenario() -> None:
         async with running(tmp_path) as env:
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
-            thief = await Client(env.settings.mqtt_port, DEVICE_ID).open()
+            thief = await Client(env.settings.mqtt.port, DEVICE_ID).open()
             await thief.subscribe(f"v1.1/errors/{DEVICE_ID}")
-            device = await Client(env.settings.mqtt_port, DEVICE_ID, env.key).open()
+            device = await Client(env.settings.mqtt.port, DEVICE_ID, env.key).open()
             assert not device.connack.is_failure
             forged = await asyncio.to_thread(thief.send, topic, 666)
             await device.publish(topic, b'{"result": 1}')
@@ -94,10 +94,10 @@ def test_a_client_taking_a_devices_id_after_it_closes_the_device_and_gets_nothin
     async def scenario() -> None:
         async with running(tmp_path) as env:
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
-            device = await Client(env.settings.mqtt_port, DEVICE_ID, env.key).open()
+            device = await Client(env.settings.mqtt.port, DEVICE_ID, env.key).open()
             await device.subscribe(f"v1.1/errors/{DEVICE_ID}")
             await device.publish(topic, b'{"result": 1}')
-            thief = await Client(env.settings.mqtt_port, DEVICE_ID).open()
+            thief = await Client(env.settings.mqtt.port, DEVICE_ID).open()
             await thief.subscribe(f"v1.1/errors/{DEVICE_ID}")
             # Whatever the device is told was received must be stored as the device's.
             late = await asyncio.to_thread(device.send, topic, 2)
@@ -119,8 +119,8 @@ def test_refused_credentials_with_a_devices_id_leave_the_device_alone(tmp_path: 
     async def scenario() -> None:
         async with running(tmp_path) as env:
             topic = f"v1.1/Datastreams({env.datastream})/Observations"
-            device = await Client(env.settings.mqtt_port, DEVICE_ID, env.key).open()
-            wrong = await Client(env.settings.mqtt_port, DEVICE_ID, "sck_guessed-key").open()
+            device = await Client(env.settings.mqtt.port, DEVICE_ID, env.key).open()
+            wrong = await Client(env.settings.mqtt.port, DEVICE_ID, "sck_guessed-key").open()
             assert wrong.connack.is_failure
             await device.publish(topic, b'{"result": 5}')
             await until("the device's row", lambda: results(env) == [5.0])
@@ -134,7 +134,7 @@ def test_refused_credentials_with_a_devices_id_leave_the_device_alone(tmp_path: 
 def test_a_persistent_session_is_resumed_only_by_its_own_identity(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running(tmp_path) as env:
-            port = env.settings.mqtt_port
+            port = env.settings.mqtt.port
             device = await Client(port, DEVICE_ID, env.key, clean=False).open()
             await device.subscribe(f"v1.1/errors/{DEVICE_ID}", "v1.1/Things")
             device.close()

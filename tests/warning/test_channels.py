@@ -26,7 +26,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
-from safecity.settings import Settings, SmtpSettings, WarningSettings
+from safecity.settings import (
+    CellBroadcastSettings,
+    MastodonSettings,
+    Settings,
+    SmsSettings,
+    SmtpSettings,
+    WarningSettings,
+    WebPushSettings,
+)
 from safecity.warning.channels import PermanentFailure, TemporaryFailure, build_channels
 from safecity.warning.channels.mastodon import MAX_STATUS, MastodonChannel
 from safecity.warning.channels.sms import SmsChannel
@@ -261,7 +269,7 @@ def test_sms_gateway_gets_the_short_text_with_the_api_key(receiver: Receiver) ->
 
 def test_sms_refuses_a_text_longer_than_one_cell_broadcast(receiver: Receiver) -> None:
     channel = SmsChannel(receiver.url, "gw-key", max_chars=20, timeout_s=5)
-    with pytest.raises(PermanentFailure, match="cb_max_chars=20"):
+    with pytest.raises(PermanentFailure, match=r"warning\.cb\.max_chars=20"):
         channel.send(sample_message(), Recipient(3, "sms", "+821012345678", "ko"), "k")
     channel.close()
     assert receiver.requests == []
@@ -425,7 +433,9 @@ def test_sse_publishes_the_alert_to_connected_clients() -> None:
 
 
 def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
-    bare = build_channels(Settings(data_dir=tmp_path, webpush_enabled=False))
+    bare = build_channels(
+        Settings(data_dir=tmp_path, warning=WarningSettings(webpush=WebPushSettings(enabled=False)))
+    )
     assert set(bare) == {"webhook", "sse"}
     # Web Push needs no setting: its VAPID key is made under the data directory
     assert set(build_channels(Settings(data_dir=tmp_path))) == {"webhook", "sse", "webpush"}
@@ -434,13 +444,11 @@ def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
         Settings(
             data_dir=tmp_path,
             warning=WarningSettings(
-                smtp=SmtpSettings(host="127.0.0.1", from_address="alerts@safecity.example")
+                smtp=SmtpSettings(host="127.0.0.1", from_address="alerts@safecity.example"),
+                sms=SmsSettings(gateway_url="http://127.0.0.1:9/sms", gateway_key="k"),
+                mastodon=MastodonSettings(url="https://social.example", token="t"),
+                cb=CellBroadcastSettings(max_chars=157),
             ),
-            sms_gateway_url="http://127.0.0.1:9/sms",
-            sms_gateway_key="k",
-            mastodon_url="https://social.example",
-            mastodon_token="t",
-            cb_max_chars=157,
         )
     )
     assert set(full) == {"webhook", "sse", "email", "sms", "mastodon", "webpush"}
@@ -449,9 +457,11 @@ def test_build_channels_offers_only_what_is_configured(tmp_path: Path) -> None:
     half = build_channels(
         Settings(
             data_dir=tmp_path,
-            warning=WarningSettings(smtp=SmtpSettings(host="127.0.0.1")),
-            sms_gateway_url="http://x",
-            webpush_enabled=False,
+            warning=WarningSettings(
+                smtp=SmtpSettings(host="127.0.0.1"),
+                sms=SmsSettings(gateway_url="http://x"),
+                webpush=WebPushSettings(enabled=False),
+            ),
         )
     )
     assert set(half) == {"webhook", "sse"}  # no sender address, no API key: not available

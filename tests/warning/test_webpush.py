@@ -152,4 +152,4 @@ def test_the_page_gets_the_key_and_only_public_push_services_are_accepted(api: A
 def test_without_web_push_the_page_is_told_so(api: Api) -> None:
     api.platform.delivery.channels.pop("webpush")
     r = api.client.get("/subscriptions/push-key")
-    assert r.status_code == 404 and "webpush_enabled" in r.text
+    assert r.status_code == 404 and "SAFECITY_WARNING__WEBPUSH__ENABLED" in r.text

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the dashboard's alert composer relies on: the cell-broadcast preview of each language with its
-length against ``cb_max_chars``, the operator's own short text (checked, then sent), and cancelling an
+length against ``warning.cb.max_chars``, the operator's own short text (checked, then sent), and cancelling an
 issued alert with a CAP Cancel that references it. On both stores, with the CAP 1.2 schema."""
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from safecity.settings import Settings
+from safecity.settings import CellBroadcastSettings, Settings
 from safecity.warning.cap.xml import from_xml, validate
 from tests.warning.test_alert_api import XSD, Ctx, _ctx
 
 
 @pytest.fixture
 def ctx(settings: Settings) -> Iterator[Ctx]:
-    yield from _ctx(settings.model_copy(update={"cap_xsd": XSD, "cb_max_chars": 90}))
+    yield from _ctx(
+        settings.model_copy(update={"cap_xsd": XSD}).with_warning(cb=CellBroadcastSettings(max_chars=90))
+    )
 
 
 def test_the_composer_previews_and_edits_the_short_text(ctx: Ctx) -> None:

@@ -171,7 +171,7 @@ def _owntracks(ctx: Context) -> Worker:
     from safecity.care.worker import ListenerWorker
 
     care = ctx.services.get(Care)
-    url = care.settings.mqtt_url or ctx.settings.mqtt_url
+    url = care.settings.mqtt_url or ctx.settings.mqtt.url
     listener = None
     if url:
         from safecity.care.mqtt import OwnTracksListener

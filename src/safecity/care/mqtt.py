@@ -8,7 +8,7 @@ client (the platform's MQTT client library, see safecity.sensing.mqtt_client); i
 network thread and hands each message to :meth:`Care.ingest`.
 
 The embedded broker of ``safecity serve`` carries only SensorThings topics: point the OwnTracks apps and
-``SAFECITY_CARE__MQTT_URL`` (or ``SAFECITY_MQTT_URL``) at a real broker.
+``SAFECITY_CARE__MQTT_URL`` (or ``SAFECITY_MQTT__URL``) at a real broker.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class CareSettings(BaseModel):
     mqtt_url: str | None = Field(
         None,
         description="Broker carrying OwnTracks' owntracks/<user>/<device> topics, e.g. "
-        "mqtt://127.0.0.1:1883. Empty: the platform's SAFECITY_MQTT_URL; both empty: OwnTracks over "
+        "mqtt://127.0.0.1:1883. Empty: the platform's SAFECITY_MQTT__URL; both empty: OwnTracks over "
         "MQTT is off (HTTP still works).",
     )
     mqtt_topic: str = Field("owntracks/+/+", description="The OwnTracks location topic filter.")

@@ -53,8 +53,9 @@ class Worker:
         wait_first: bool = False,
         drain_on_stop: bool = False,
     ) -> None:
-        """``wait_first``: sleep ``interval_s`` before the first step (a timer); ``drain_on_stop``: on
-        :meth:`stop`, keep stepping until a step returns 0 (a queue that must not be dropped)."""
+        """``wait_first``: sleep ``interval_s`` (or until :meth:`notify`) before the first step (a
+        timer); ``drain_on_stop``: on :meth:`stop`, keep stepping until a step returns 0 (a queue that
+        must not be dropped)."""
         self.name = name
         self.step = step
         self.interval_s = interval_s
@@ -133,7 +134,7 @@ class Worker:
 
     def _run(self) -> None:
         if self.wait_first:
-            self._stop.wait(self.interval_s)
+            self._wake.wait(self.interval_s)  # notify() (a test's wait_idle) or stop() cuts it short
         while True:
             stopping = self._stop.is_set()
             if stopping and not self.drain_on_stop:

@@ -55,7 +55,7 @@ from safecity.demo.network import build_network
 from safecity.demo.sample import Player
 from safecity.geo import seoul
 from safecity.geo.importer import import_layer
-from safecity.settings import Settings, load_settings
+from safecity.settings import MqttSettings, Settings, load_settings
 from safecity.warning import korea
 from safecity.warning.cap.json import from_json
 from safecity.warning.cap.model import Alert, parse_references
@@ -163,10 +163,10 @@ class _Issued:
 @contextmanager
 def _settings(data_dir: Path | None) -> Iterator[Settings]:
     if data_dir is not None:
-        yield load_settings(data_dir=data_dir, store_url=None, mqtt_enabled=False)
+        yield load_settings(data_dir=data_dir, store_url=None, mqtt=MqttSettings(enabled=False))
         return
     with tempfile.TemporaryDirectory(prefix="safecity-judge-") as tmp:
-        yield load_settings(data_dir=Path(tmp), store_url=None, mqtt_enabled=False)
+        yield load_settings(data_dir=Path(tmp), store_url=None, mqtt=MqttSettings(enabled=False))
 
 
 def judge(

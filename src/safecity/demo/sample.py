@@ -144,7 +144,7 @@ class Player:
             self.keys.append((st, streams, self.platform.auth.create_api_key(tid, "demo")))
 
     def connect_mqtt(self) -> None:
-        if not self.settings.mqtt_enabled:
+        if not self.settings.mqtt.enabled:
             return
         for i, (st, _, key) in enumerate(self.keys):
             if st.transport == "mqtt":
@@ -408,11 +408,11 @@ def _mqtt_client(settings: Settings, device_key: str, client_id: str) -> Any:
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     client.username_pw_set(client_id, device_key)
-    host, port = settings.mqtt_host, settings.mqtt_port
-    if settings.mqtt_url:
+    host, port = settings.mqtt.host, settings.mqtt.port
+    if settings.mqtt.url:
         from urllib.parse import urlparse
 
-        u = urlparse(settings.mqtt_url)
+        u = urlparse(settings.mqtt.url)
         host, port = u.hostname or host, u.port or 1883
     for _ in range(50):
         try:

@@ -3,10 +3,10 @@
 
 Two transports (``Transport``), chosen by settings:
 
-* embedded (``mqtt_url`` empty): an amqtt broker in this process on ``mqtt_host:mqtt_port``
+* embedded (``mqtt.url`` empty): an amqtt broker in this process on ``mqtt.host:mqtt.port``
   (:mod:`safecity.sensing.mqtt_broker`). Our plugins authenticate clients, capture device publishes and
   keep them from being forwarded, and the server publishes notifications straight into the broker.
-* external (``mqtt_url`` set): a paho MQTT 5 client of that broker (:mod:`safecity.sensing.mqtt_client`).
+* external (``mqtt.url`` set): a paho MQTT 5 client of that broker (:mod:`safecity.sensing.mqtt_client`).
   The broker does its own authentication, so every message it delivers is accepted as published.
 
 Topics (all under ``v1.1/``, as SensorThings 1.1 §14 prescribes):
@@ -113,7 +113,7 @@ def session_id(settings: Settings) -> str:
 
 
 async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
-    """Start the MQTT extension: the embedded broker, or a client of ``settings.mqtt_url``.
+    """Start the MQTT extension: the embedded broker, or a client of ``settings.mqtt.url``.
 
     Subscribes the notifier to the platform's bus; the bus must be started by the caller. Raises
     ConfigError when the embedded broker cannot listen or the external URL is malformed.
@@ -125,10 +125,10 @@ async def start_mqtt(settings: Settings, platform: Platform) -> MqttService:
     pipeline.on_batch = batch_recorder(platform.audit)
     pipeline.key_active = platform.auth.key_active
     transport: Transport
-    if settings.mqtt_url:
+    if settings.mqtt.url:
         from safecity.sensing.mqtt_client import ExternalBroker
 
-        transport = await ExternalBroker.connect(settings.mqtt_url, pipeline.submit, session_id(settings))
+        transport = await ExternalBroker.connect(settings.mqtt.url, pipeline.submit, session_id(settings))
     else:
         from safecity.sensing.mqtt_broker import EmbeddedBroker
 

@@ -273,8 +273,8 @@ class EmbeddedBroker:
     def __init__(self, settings: Settings, auth: AuthService, submit: Callable[[Incoming], None]) -> None:
         self.auth = auth
         self.submit = submit
-        self.endpoints = [f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}"]
-        self._bind = f"{settings.mqtt_host}:{settings.mqtt_port}"
+        self.endpoints = [f"mqtt://{settings.mqtt.host}:{settings.mqtt.port}"]
+        self._bind = f"{settings.mqtt.host}:{settings.mqtt.port}"
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -305,8 +305,8 @@ class EmbeddedBroker:
         except BrokerError as e:
             raise ConfigError(
                 f"the embedded MQTT broker cannot listen on {self._bind} ({e.__cause__ or e}); set "
-                "SAFECITY_MQTT_PORT to a free port, SAFECITY_MQTT_URL to an external broker, or "
-                "SAFECITY_MQTT_ENABLED=false"
+                "SAFECITY_MQTT__PORT to a free port, SAFECITY_MQTT__URL to an external broker, or "
+                "SAFECITY_MQTT__ENABLED=false"
             ) from None
         self._broker = broker
         return self

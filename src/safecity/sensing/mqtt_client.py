@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A client of an external MQTT 5 broker (paho-mqtt), for ``SAFECITY_MQTT_URL``.
+"""A client of an external MQTT 5 broker (paho-mqtt), for ``SAFECITY_MQTT__URL``.
 
 The broker authenticates and authorises publishers itself (configure its ACLs so that only devices
 and operators may publish on ``v1.1/.../Observations``): every message it delivers is ingested as if an
@@ -93,34 +93,34 @@ def _parse_url(url: str) -> BrokerUrl:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
         raise ConfigError(
-            f"SAFECITY_MQTT_URL={url!r}: expected mqtt://host:port or mqtts://host:port "
+            f"SAFECITY_MQTT__URL={url!r}: expected mqtt://host:port or mqtts://host:port "
             "(optionally with user:password@)"
         )
     tls = parts.scheme in ("mqtts", "ssl")
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError:
-        raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: the port is not a number") from None
+        raise ConfigError(f"SAFECITY_MQTT__URL={url!r}: the port is not a number") from None
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = sorted(set(query) - _OPTIONS)
     if unknown:
         raise ConfigError(
-            f"SAFECITY_MQTT_URL={url!r}: unknown option {unknown[0]!r} (known: {', '.join(sorted(_OPTIONS))})"
+            f"SAFECITY_MQTT__URL={url!r}: unknown option {unknown[0]!r} (known: {', '.join(sorted(_OPTIONS))})"
         )
     expiry = query.get("session_expiry", "3600")
     if not expiry.isdigit() or int(expiry) > 0xFFFFFFFF:
-        raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: session_expiry must be whole seconds, got {expiry!r}")
+        raise ConfigError(f"SAFECITY_MQTT__URL={url!r}: session_expiry must be whole seconds, got {expiry!r}")
     share = query.get("share")
     notify = _NOTIFY.get(query.get("notify", "subscribed"))
     if notify is None:
         raise ConfigError(
-            f"SAFECITY_MQTT_URL={url!r}: notify must be subscribed, all or off, got {query['notify']!r}"
+            f"SAFECITY_MQTT__URL={url!r}: notify must be subscribed, all or off, got {query['notify']!r}"
         )
     for name, value in (("client_id", query.get("client_id")), ("share", share)):
         if value is not None and (not value or any(c in value for c in "/+#")):
-            raise ConfigError(f"SAFECITY_MQTT_URL={url!r}: {name} must be a non-empty name without / + #")
+            raise ConfigError(f"SAFECITY_MQTT__URL={url!r}: {name} must be a non-empty name without / + #")
     return BrokerUrl(
         host=parts.hostname,
         port=port,

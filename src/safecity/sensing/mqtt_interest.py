@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Who wants notifications from a server behind an external MQTT broker: the interest registry.
 
-An MQTT broker never tells its clients who subscribed to what, so a server behind one (``SAFECITY_MQTT_URL``)
+An MQTT broker never tells its clients who subscribed to what, so a server behind one (``SAFECITY_MQTT__URL``)
 would have to read back, render and publish the notifications of every new observation on three topics
 whether anyone listens or not: that cost more than storing the observation and halved single-message
 ingest (docs/scaling.md). Instead a subscriber says what it wants, as a *retained* message on
@@ -12,7 +12,7 @@ topic, so a subscriber that vanishes withdraws too. Every server of the broker r
 (retained, so a server that starts later learns the earlier ones) and publishes only on topics some
 registration matches; with none at all it reads and renders nothing.
 
-``notify=all`` in ``SAFECITY_MQTT_URL`` publishes everything regardless (clients that cannot register),
+``notify=all`` in ``SAFECITY_MQTT__URL`` publishes everything regardless (clients that cannot register),
 ``notify=off`` nothing.
 """
 

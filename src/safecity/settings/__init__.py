@@ -26,9 +26,15 @@ from safecity.core.errors import ConfigError
 from safecity.settings.nested import (
     DEPRECATED_NAMES,
     BusSettings,
+    CellBroadcastSettings,
     DeprecatedEnv,
+    MastodonSettings,
+    MqttSettings,
+    SituationSettings,
+    SmsSettings,
     SmtpSettings,
     WarningSettings,
+    WebPushSettings,
     env_name,
     nest_deprecated,
 )
@@ -37,10 +43,16 @@ __all__ = [
     "DEPRECATED_NAMES",
     "DEV_SECRET_PREFIX",
     "BusSettings",
+    "CellBroadcastSettings",
+    "MastodonSettings",
     "Mode",
+    "MqttSettings",
     "Settings",
+    "SituationSettings",
+    "SmsSettings",
     "SmtpSettings",
     "WarningSettings",
+    "WebPushSettings",
     "check_production",
     "env_name",
     "load_settings",
@@ -90,20 +102,12 @@ class Settings(BaseSettings):
     )
     warning: WarningSettings = Field(
         default_factory=WarningSettings,
-        description="Alerts: approval, wording, delivery and the e-mail channel (SAFECITY_WARNING__AUTO_LEVELS, "
-        "SAFECITY_WARNING__SMTP__HOST...).",
+        description="Alerts: approval, wording, delivery and the channels (SAFECITY_WARNING__AUTO_LEVELS, "
+        "SAFECITY_WARNING__SMTP__HOST, SAFECITY_WARNING__SMS__GATEWAY_URL...).",
     )
-    mqtt_url: str | None = Field(
-        None,
-        description="External MQTT broker, e.g. mqtt://127.0.0.1:1883. Empty: safecity serve starts its own "
-        "broker on mqtt_host:mqtt_port.",
-    )
-    mqtt_host: str = Field("127.0.0.1", description="Address the embedded MQTT broker listens on.")
-    mqtt_port: int = Field(
-        1884, description="Port of the embedded MQTT broker (1883 is often taken by a system Mosquitto)."
-    )
-    mqtt_enabled: bool = Field(
-        True, description="Run the MQTT extension (embedded broker or external client)."
+    mqtt: MqttSettings = Field(
+        default_factory=MqttSettings,
+        description="The MQTT extension: embedded broker or external client (SAFECITY_MQTT__URL...).",
     )
     host: str = Field("127.0.0.1", description="HTTP listen address.")
     port: int = Field(8000, description="HTTP listen port.")
@@ -210,62 +214,15 @@ class Settings(BaseSettings):
         description="A folder of the city's own rule files (*.toml, see docs/rules.md), loaded after the "
         "shipped packs; a rule with a shipped rule's id replaces it.",
     )
-    situation_enabled: bool = Field(True, description="Run the rule engine on incoming observations.")
-    situation_tick_s: float = Field(
-        5.0,
-        gt=0,
-        description="How often the rule engine looks at the clock (windows slide, clearing delays run "
-        "out and sensors go stale even when no data arrives).",
-    )
-    webpush_enabled: bool = Field(
-        True,
-        description="Web Push for the citizen page: browsers subscribe with this server's VAPID key and the "
-        "browser's push service wakes them when an alert is issued, even with the page closed.",
-    )
-    webpush_vapid_key: Path | None = Field(
-        None,
-        description="PEM file of the VAPID private key (P-256) that signs Web Push requests. Empty: "
-        "webpush-vapid.pem under data_dir, created on first use; keep it, as browsers subscribed to its "
-        "public key stop receiving alerts when it changes.",
-    )
-    webpush_subject: str = Field(
-        "mailto:safecity@localhost",
-        pattern=r"^(mailto:|https://)",
-        description="The VAPID contact push services may write to about this sender (mailto: or https: "
-        "URL); set the city's operations address in production.",
-    )
-    sms_gateway_url: str | None = Field(
-        None,
-        description="SMS/cell-broadcast gateway endpoint (JSON contract in safecity.warning.channels.sms). "
-        "Empty: no SMS channel.",
-    )
-    sms_gateway_key: SecretStr | None = Field(
-        None, description="API key sent to the SMS gateway as a Bearer token."
-    )
-    mastodon_url: str | None = Field(
-        None,
-        description="Base URL of the Mastodon instance alerts are posted to. Empty: no Mastodon channel.",
-    )
-    mastodon_token: SecretStr | None = Field(
-        None, description="Mastodon access token with the write:statuses scope."
+    situation: SituationSettings = Field(
+        default_factory=SituationSettings,
+        description="The rule engine (SAFECITY_SITUATION__ENABLED, SAFECITY_SITUATION__TICK_S).",
     )
     webhook_allow_networks: list[str] = Field(
         default_factory=list,
         description='Networks a city\'s own webhook receivers live in (e.g. ["10.20.0.0/16"]), reached although '
         "private. Every other webhook address must be public: loopback, private, link-local and metadata "
         "addresses are refused in any spelling, when subscribing and again when connecting (issue 13).",
-    )
-    cb_max_chars: int = Field(
-        90,
-        gt=0,
-        description="Longest 위급/긴급 cell-broadcast/SMS text in characters (90; never more: older phones).",
-    )
-    cb_safety_max_chars: int = Field(
-        90,
-        gt=0,
-        le=157,
-        description="Longest 안전안내문자 (non-urgent) text: 157 where the city takes part in the long-text "
-        "service (행정안전부 2026-02-26); 위급/긴급 texts stay at 90 whatever is set.",
     )
     guides_dir: Path | None = Field(
         None,
@@ -339,6 +296,10 @@ class Settings(BaseSettings):
     def with_warning(self, **changes: Any) -> Settings:
         """A copy with some warning settings changed (``auto_levels=[4]``; ``smtp=SmtpSettings(...)``)."""
         return self.model_copy(update={"warning": self.warning.model_copy(update=changes)})
+
+    def with_mqtt(self, **changes: Any) -> Settings:
+        """A copy with some MQTT settings changed (``enabled=False``; ``url="mqtt://..."``)."""
+        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update=changes)})
 
     @property
     def resolved_store_url(self) -> str:
@@ -416,10 +377,11 @@ def production_problems(settings: Settings) -> list[str]:
             "e-mail alerts log in as SAFECITY_WARNING__SMTP__USER",
             1,
         )
-    if settings.sms_gateway_url:
-        need("sms_gateway_key", settings.sms_gateway_key, "the SMS gateway channel is enabled", 1)
-    if settings.mastodon_url:
-        need("mastodon_token", settings.mastodon_token, "the Mastodon channel is enabled", 1)
+    sms, mastodon = settings.warning.sms, settings.warning.mastodon
+    if sms.gateway_url:
+        need("warning__sms__gateway_key", sms.gateway_key, "the SMS gateway channel is enabled", 1)
+    if mastodon.url:
+        need("warning__mastodon__token", mastodon.token, "the Mastodon channel is enabled", 1)
     return problems
 
 

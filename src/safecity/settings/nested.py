@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The nested parts of the settings: the bus's (``SAFECITY_BUS__<FIELD>``) and the warning capability's
-(``SAFECITY_WARNING__<FIELD>``, ``SAFECITY_WARNING__SMTP__<FIELD>``), and the deprecated flat names those
-replace (still read, with a warning)."""
+"""The nested parts of the settings: the bus's (``SAFECITY_BUS__<FIELD>``), the MQTT extension's
+(``SAFECITY_MQTT__<FIELD>``), the rule engine's (``SAFECITY_SITUATION__<FIELD>``) and the warning capability's
+(``SAFECITY_WARNING__<FIELD>``, ``SAFECITY_WARNING__SMTP__<FIELD>``, ``SAFECITY_WARNING__SMS__<FIELD>``...),
+and the deprecated flat names those replace (still read, with a warning)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,72 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = Field(None, description="SMTP password (with user).")
 
 
+class SmsSettings(BaseModel):
+    """The SMS / cell-broadcast gateway channel of alerts (``SAFECITY_WARNING__SMS__<FIELD>``, or
+    ``[warning.sms]`` in the TOML). Without ``gateway_url`` and ``gateway_key`` there is no SMS channel."""
+
+    gateway_url: str | None = Field(
+        None,
+        description="SMS/cell-broadcast gateway endpoint (JSON contract in safecity.warning.channels.sms). "
+        "Empty: no SMS channel.",
+    )
+    gateway_key: SecretStr | None = Field(
+        None, description="API key sent to the SMS gateway as a Bearer token."
+    )
+
+
+class MastodonSettings(BaseModel):
+    """The Mastodon channel of alerts (``SAFECITY_WARNING__MASTODON__<FIELD>``, or ``[warning.mastodon]`` in
+    the TOML). Without ``url`` and ``token`` there is no Mastodon channel."""
+
+    url: str | None = Field(
+        None,
+        description="Base URL of the Mastodon instance alerts are posted to. Empty: no Mastodon channel.",
+    )
+    token: SecretStr | None = Field(None, description="Mastodon access token with the write:statuses scope.")
+
+
+class WebPushSettings(BaseModel):
+    """The Web Push channel of alerts (``SAFECITY_WARNING__WEBPUSH__<FIELD>``, or ``[warning.webpush]`` in
+    the TOML)."""
+
+    enabled: bool = Field(
+        True,
+        description="Web Push for the citizen page: browsers subscribe with this server's VAPID key and the "
+        "browser's push service wakes them when an alert is issued, even with the page closed.",
+    )
+    vapid_key: Path | None = Field(
+        None,
+        description="PEM file of the VAPID private key (P-256) that signs Web Push requests. Empty: "
+        "webpush-vapid.pem under data_dir, created on first use; keep it, as browsers subscribed to its "
+        "public key stop receiving alerts when it changes.",
+    )
+    subject: str = Field(
+        "mailto:safecity@localhost",
+        pattern=r"^(mailto:|https://)",
+        description="The VAPID contact push services may write to about this sender (mailto: or https: "
+        "URL); set the city's operations address in production.",
+    )
+
+
+class CellBroadcastSettings(BaseModel):
+    """Lengths of cell-broadcast and SMS texts (``SAFECITY_WARNING__CB__<FIELD>``, or ``[warning.cb]`` in the
+    TOML)."""
+
+    max_chars: int = Field(
+        90,
+        gt=0,
+        description="Longest 위급/긴급 cell-broadcast/SMS text in characters (90; never more: older phones).",
+    )
+    safety_max_chars: int = Field(
+        90,
+        gt=0,
+        le=157,
+        description="Longest 안전안내문자 (non-urgent) text: 157 where the city takes part in the long-text "
+        "service (행정안전부 2026-02-26); 위급/긴급 texts stay at 90 whatever is set.",
+    )
+
+
 class WarningSettings(BaseModel):
     """Alerts: who approves them, their wording and languages, delivery retries, the e-mail channel
     (``SAFECITY_WARNING__<FIELD>``, ``SAFECITY_WARNING__SMTP__<FIELD>``, or ``[warning]`` in the TOML).
@@ -90,6 +157,14 @@ class WarningSettings(BaseModel):
     with a warning: see :data:`DEPRECATED_NAMES`."""
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="The e-mail channel.")
+    sms: SmsSettings = Field(
+        default_factory=SmsSettings, description="The SMS / cell-broadcast gateway channel."
+    )
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings, description="The Mastodon channel.")
+    webpush: WebPushSettings = Field(default_factory=WebPushSettings, description="The Web Push channel.")
+    cb: CellBroadcastSettings = Field(
+        default_factory=CellBroadcastSettings, description="Lengths of cell-broadcast and SMS texts."
+    )
     send_timeout_s: float = Field(
         10.0, gt=0, description="Timeout of one send on any channel (webhook, SMS gateway, Mastodon, SMTP)."
     )
@@ -153,6 +228,34 @@ class WarningSettings(BaseModel):
     )
 
 
+class SituationSettings(BaseModel):
+    """The rule engine (``SAFECITY_SITUATION__<FIELD>``, or ``[situation]`` in the TOML)."""
+
+    enabled: bool = Field(True, description="Run the rule engine on incoming observations.")
+    tick_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often the rule engine looks at the clock (windows slide, clearing delays run "
+        "out and sensors go stale even when no data arrives).",
+    )
+
+
+class MqttSettings(BaseModel):
+    """The MQTT extension of sensing: the embedded broker or a client of an external one
+    (``SAFECITY_MQTT__<FIELD>``, or ``[mqtt]`` in the TOML)."""
+
+    url: str | None = Field(
+        None,
+        description="External MQTT broker, e.g. mqtt://127.0.0.1:1883. Empty: safecity serve starts its own "
+        "broker on host:port.",
+    )
+    host: str = Field("127.0.0.1", description="Address the embedded MQTT broker listens on.")
+    port: int = Field(
+        1884, description="Port of the embedded MQTT broker (1883 is often taken by a system Mosquitto)."
+    )
+    enabled: bool = Field(True, description="Run the MQTT extension (embedded broker or external client).")
+
+
 #: The flat names of settings that moved into a nested model: old name (``SAFECITY_SMTP_HOST``, or
 #: ``smtp_host`` at the top of the TOML file) → its path now (``SAFECITY_WARNING__SMTP__HOST``). Still
 #: read, with a warning once per process, when the new name is not set; the new name wins.
@@ -177,6 +280,15 @@ DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
             "wording_dir",
         )
     },
+    "sms_gateway_url": ("warning", "sms", "gateway_url"),
+    "sms_gateway_key": ("warning", "sms", "gateway_key"),
+    "mastodon_url": ("warning", "mastodon", "url"),
+    "mastodon_token": ("warning", "mastodon", "token"),
+    **{f"webpush_{f}": ("warning", "webpush", f) for f in ("enabled", "vapid_key", "subject")},
+    "cb_max_chars": ("warning", "cb", "max_chars"),
+    "cb_safety_max_chars": ("warning", "cb", "safety_max_chars"),
+    **{f"situation_{f}": ("situation", f) for f in ("enabled", "tick_s")},
+    **{f"mqtt_{f}": ("mqtt", f) for f in ("url", "host", "port", "enabled")},
 }
 #: the deprecated names whose value is JSON in the environment (lists and tables)
 _JSON_VALUES = ("warning_short_sender", "warning_auto_levels", "warning_auto_hazards", "warning_languages")

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from safecity.capability import Capability, Context
     from safecity.core.worker import Worker
-    from safecity.situation.service import Situation
+    from safecity.situation.service import BoardSource, Situation
 
 
 def _situation(ctx: Context) -> Situation:
@@ -25,16 +26,38 @@ def _situation(ctx: Context) -> Situation:
         ctx.services.get(Sensing).catalogue,
         incidents,
         rules_dir=ctx.settings.rules_dir,
-        tick_s=ctx.settings.situation_tick_s,
+        tick_s=ctx.settings.situation.tick_s,
+        board_parts=_board_parts(ctx),
     )
     situation.on_batch_seconds = ctx.metrics.rule_batch_seconds.observe
     return situation
 
 
+def _board_parts(ctx: Context) -> list[BoardSource]:
+    """Every registered capability's parts of the board (``Capability.board``), each bound to the
+    platform's services; a key the board has, or one declared twice, stops start-up."""
+    from safecity.capability import CapabilityError
+    from safecity.situation.service import BOARD_KEYS
+
+    taken: dict[str, str] = dict.fromkeys(BOARD_KEYS, "situation")
+    parts: list[BoardSource] = []
+    for cap in ctx.capabilities:
+        for part in cap.board:
+            for key in part.keys:
+                if key in taken:
+                    raise CapabilityError(
+                        f"capability {cap.name!r} declares the board key {key!r}, which {taken[key]!r} "
+                        "fills: choose another name"
+                    )
+                taken[key] = cap.name
+            parts.append((tuple(part.keys), partial(part.build, ctx.services)))
+    return parts
+
+
 def _start(ctx: Context) -> None:
     from safecity.situation.service import Situation
 
-    if ctx.settings.situation_enabled:
+    if ctx.settings.situation.enabled:
         # before the bus starts: the engine loads its rules, warms up and subscribes first
         ctx.services.get(Situation).start()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +48,26 @@ log = get_logger(__name__)
 REPLAN_S = 2.0
 #: Entities whose change can alter which streams a rule watches or where they are.
 _PLAN_ENTITIES = frozenset({"Thing", "Datastream", "Location", "ObservedProperty"})
+#: The keys of the board this capability fills itself (the router adds unreadStreams); another
+#: capability's part (safecity.capability.BoardPart) may not take one.
+BOARD_KEYS = frozenset(
+    {
+        "generatedAt",
+        "level",
+        "levelLabel",
+        "official",
+        "districts",
+        "hazards",
+        "crisisLevels",
+        "incidents",
+        "conditions",
+        "sensors",
+        "rules",
+        "unreadStreams",
+    }
+)
+#: Another capability's part of the board: the keys it fills, and the function filling them.
+BoardSource = tuple[tuple[str, ...], Callable[[], Mapping[str, Any]]]
 
 
 class IncidentSink(Protocol):
@@ -76,6 +96,7 @@ class Situation:
         incidents: IncidentSink,
         rules_dir: Path | None = None,
         tick_s: float = 5.0,
+        board_parts: Sequence[BoardSource] = (),
     ) -> None:
         self.store = store
         self.bus = bus
@@ -92,9 +113,9 @@ class Situation:
         self._replan = False
         self._planned = 0.0
         self._stamp: tuple[tuple[str, int, int], ...] = ()
-        #: other capabilities add their part of the board (the warning capability: alert drafts waiting
-        #: for approval, alerts of other agencies) without the situation capability knowing them
-        self.board_extras: list[Callable[[], dict[str, Any]]] = []
+        #: other capabilities' parts of the board (the warning capability: alert drafts waiting for
+        #: approval, alerts of other agencies), declared in their setup() and gathered when this is built
+        self.board_parts: tuple[BoardSource, ...] = tuple(board_parts)
         self.file_versions: dict[str, int] = {}
         #: told how long each batch of observations took to evaluate, in seconds (the metrics)
         self.on_batch_seconds: Callable[[float], None] | None = None
@@ -371,8 +392,9 @@ class Situation:
         overall = max((d["level"] for d in districts.values()), default=0)
         open_incidents = self.incidents.list(status=None, hazard=None, open_only=True, limit=100, offset=0)
         extras: dict[str, Any] = {}
-        for extra in self.board_extras:
-            extras.update(extra())
+        for keys, part in self.board_parts:
+            values = part()
+            extras.update({k: values[k] for k in keys})
         with self.store.engine.connect() as conn:
             official = official_in_force(conn)
         return {

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from safecity.capability import Capability, Context
+    from safecity.capability import Capability, Context, Services
     from safecity.core.events import Envelope
     from safecity.core.worker import Worker
     from safecity.warning.service import Warnings
@@ -40,8 +40,8 @@ def _warnings(ctx: Context) -> Warnings:
         public_url=settings.public_url,
         auto_levels=settings.warning.auto_levels,
         auto_hazards=settings.warning.auto_hazards,
-        cb_max_chars=settings.cb_max_chars,
-        cb_safety_max_chars=settings.cb_safety_max_chars,
+        cb_max_chars=settings.warning.cb.max_chars,
+        cb_safety_max_chars=settings.warning.cb.safety_max_chars,
         short_sender=settings.warning.short_sender,
         auto_evacuate=settings.warning.auto_evacuate,
         auto_lower=settings.warning.auto_lower,
@@ -60,13 +60,18 @@ def _warnings(ctx: Context) -> Warnings:
             situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
 
     ctx.bus.subscribe((ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), alerts_to_room, "situation.alerts")
-    situation.board_extras.append(
-        lambda: {
-            "alertDrafts": warnings.list(state="draft", limit=50),
-            "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
-        }
-    )
     return warnings
+
+
+def _board(services: Services) -> dict[str, Any]:
+    """Warning's part of the situation board: drafts waiting for an operator, other agencies' alerts."""
+    from safecity.warning.service import Warnings
+
+    warnings = services.get(Warnings)
+    return {
+        "alertDrafts": warnings.list(state="draft", limit=50),
+        "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
+    }
 
 
 def _start(ctx: Context) -> None:
@@ -91,9 +96,15 @@ def _delivery(ctx: Context) -> Worker:
     return ctx.services.get(Delivery).worker
 
 
+def _renew(ctx: Context) -> Worker:
+    from safecity.warning.service import Warnings
+
+    return ctx.services.get(Warnings).renew_worker
+
+
 def setup() -> Capability:
     """The warning capability (safecity.capability): alerts, delivery, subscriptions and their routes."""
-    from safecity.capability import Capability
+    from safecity.capability import BoardPart, Capability
 
     return Capability(
         name="warning",
@@ -107,5 +118,6 @@ def setup() -> Capability:
         build=_warnings,
         start=_start,
         stop=_stop,
-        tasks=(_delivery,),
+        tasks=(_delivery, _renew),
+        board=(BoardPart(("alertDrafts", "externalAlerts"), _board),),
     )

@@ -47,7 +47,7 @@ class TextEdits(BaseModel):
     headline: str | None = Field(None, min_length=1, max_length=500)
     description: str | None = Field(None, min_length=1, max_length=10_000)
     instruction: str | None = Field(None, min_length=1, max_length=10_000)
-    #: the cell-broadcast text, when the operator writes it instead of the rendered one (cb_max_chars)
+    #: the cell-broadcast text, when the operator writes it instead of the rendered one (warning.cb.max_chars)
     short: str | None = Field(None, min_length=1, max_length=1000)
 
 

@@ -24,6 +24,7 @@ from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Conflict
 from safecity.core.logging import get_logger
+from safecity.core.worker import Worker
 from safecity.situation import events as situation_events
 from safecity.situation.incidents import Incidents
 from safecity.store import Store
@@ -85,6 +86,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         guides_dir: Path | None = None,
         auto_lower: bool = True,
         policy: Policy | None = None,
+        renew_every_s: float = 60.0,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -110,18 +112,17 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         self.policy = policy or default_policy()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        #: renews the alerts in force whose ``<expires>`` nears while their condition lasts (:meth:`renew`)
+        #: once a minute of wall time; the due times themselves are on the platform clock
+        self.renew_worker = Worker(
+            "warning-renew", self._renew_step, interval_s=renew_every_s, wait_first=True
+        )
 
     # -- wiring ------------------------------------------------------------------------------------
-    def start(self, *, ticker: bool = False, tick_s: float = 60.0) -> None:
-        """Subscribe to the incident events; with ``ticker``, also renew the alerts in force whose
-        ``<expires>`` nears while their condition lasts (:meth:`renew`), every ``tick_s`` seconds."""
-        if ticker and self._ticker is None:
-            self._ticker = threading.Thread(
-                target=self._tick, args=(tick_s,), name="warning-renew", daemon=True
-            )
-            self._ticker.start()
+    def start(self, *, ticker: bool = False) -> None:
+        """Subscribe to the incident events; with ``ticker``, also start :attr:`renew_worker`."""
+        if ticker:
+            self.renew_worker.start()
         for topic in (
             situation_events.INCIDENT_OPENED,
             situation_events.INCIDENT_UPDATED,  # areas joined: the alert must reach them too
@@ -133,17 +134,12 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             )
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join(timeout=10)
-        self._ticker = None
+        self.renew_worker.stop()
 
-    def _tick(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            try:
-                self.renew()
-            except Exception:  # the timer must survive a bad round; the next one retries
-                log.exception("alert renewal failed")
+    def _renew_step(self) -> int:
+        # a failing round is logged and counted by the worker (its health); the next one retries
+        self.renew()
+        return 0  # a timer: after a round it always waits for the next interval
 
     def on_incident_events(self, events: Sequence[dict[str, Any]]) -> None:
         seen: set[int] = set()

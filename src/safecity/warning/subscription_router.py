@@ -135,8 +135,8 @@ def push_key(delivery: Annotated[Delivery, Depends(provider(Delivery))]) -> Resp
     key: str | None = getattr(delivery.channels.get("webpush"), "public_key", None)
     if key is None:
         raise NotFound(
-            "Web Push is not enabled on this platform (webpush_enabled)",
-            message_ko="이 플랫폼은 웹 푸시를 쓰지 않습니다 (webpush_enabled)",
+            "Web Push is not enabled on this platform (SAFECITY_WARNING__WEBPUSH__ENABLED)",
+            message_ko="이 플랫폼은 웹 푸시를 쓰지 않습니다 (SAFECITY_WARNING__WEBPUSH__ENABLED)",
         )
     return _json({"publicKey": key})
 

@@ -2,8 +2,8 @@
 """Delivery channels of the warning capability, and the registry that builds them from settings.
 
 A channel whose settings are empty is not built, so it is not available: e-mail needs ``warning.smtp.host``
-and ``warning.smtp.from_address``, SMS ``sms_gateway_url`` and ``sms_gateway_key``, Mastodon ``mastodon_url`` and
-``mastodon_token``. Webhooks and the public SSE stream need nothing; Web Push (``webpush_enabled``,
+and ``warning.smtp.from_address``, SMS ``warning.sms.gateway_url`` and ``gateway_key``, Mastodon ``warning.mastodon.url``
+and ``token``. Webhooks and the public SSE stream need nothing; Web Push (``warning.webpush.enabled``,
 on by default) makes its VAPID key under the data directory when none is configured. Each adapter module (and its
 client library) is imported only when its channel is built.
 """
@@ -61,24 +61,22 @@ def build_channels(settings: Settings, broadcaster: Broadcaster | None = None) -
             password=smtp.password.get_secret_value() if smtp.password else None,
             timeout_s=timeout,
         )
-    if settings.sms_gateway_url and settings.sms_gateway_key:
+    sms = settings.warning.sms
+    if sms.gateway_url and sms.gateway_key:
         from safecity.warning.channels.sms import SmsChannel
 
         channels["sms"] = SmsChannel(
-            settings.sms_gateway_url,
-            settings.sms_gateway_key.get_secret_value(),
-            settings.cb_max_chars,
-            timeout,
+            sms.gateway_url, sms.gateway_key.get_secret_value(), settings.warning.cb.max_chars, timeout
         )
-    if settings.webpush_enabled:
+    webpush = settings.warning.webpush
+    if webpush.enabled:
         from safecity.warning.channels.webpush import KEY_FILE, WebPushChannel, load_or_create_key
 
-        key = load_or_create_key(settings.webpush_vapid_key or settings.data_dir / KEY_FILE)
-        channels["webpush"] = WebPushChannel(key, settings.webpush_subject, timeout)
-    if settings.mastodon_url and settings.mastodon_token:
+        key = load_or_create_key(webpush.vapid_key or settings.data_dir / KEY_FILE)
+        channels["webpush"] = WebPushChannel(key, webpush.subject, timeout)
+    mastodon = settings.warning.mastodon
+    if mastodon.url and mastodon.token:
         from safecity.warning.channels.mastodon import MastodonChannel
 
-        channels["mastodon"] = MastodonChannel(
-            settings.mastodon_url, settings.mastodon_token.get_secret_value(), timeout
-        )
+        channels["mastodon"] = MastodonChannel(mastodon.url, mastodon.token.get_secret_value(), timeout)
     return channels

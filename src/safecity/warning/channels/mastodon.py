@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Mastodon channel: one public post per alert on the city's account.
 
-``POST {mastodon_url}/api/v1/statuses`` with the access token and an ``Idempotency-Key`` header:
+``POST {warning.mastodon.url}/api/v1/statuses`` with the access token and an ``Idempotency-Key`` header:
 Mastodon keeps the key for an hour and answers a repeat with the status it already created, so a
 retry after a crash mid-send does not post twice. The status is the headline, the instruction and
 the link, cut to Mastodon's 500 characters (the link is kept whole).

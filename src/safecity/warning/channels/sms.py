@@ -3,7 +3,7 @@
 
 The contract a gateway (or a small shim in front of an operator's API) implements:
 
-``POST <sms_gateway_url>`` with ``Authorization: Bearer <sms_gateway_key>``, ``Idempotency-Key: <key>``
+``POST <warning.sms.gateway_url>`` with ``Authorization: Bearer <warning.sms.gateway_key>``, ``Idempotency-Key: <key>``
 and the JSON body ``{"to": "+8210...", "text": "...", "category": "긴급재난문자", "language": "ko",
 "identifier": "<CAP identifier>", "idempotencyKey": "<key>"}``.
 
@@ -12,7 +12,7 @@ record ``sent``, because handset delivery is the gateway's business. 5xx, 408 an
 ``Retry-After``) are retried; other 4xx (a bad number, a refused text) are given up.
 
 The text is the alert's ``short_text`` in the recipient's language. It must fit one cell-broadcast
-message (``cb_max_chars`` characters): a longer one is refused here, as a permanent failure, rather
+message (``warning.cb.max_chars`` characters): a longer one is refused here, as a permanent failure, rather
 than cut by the network mid-word; so is one with characters the network cannot carry (the rules of
 :func:`safecity.warning.korea.check_short_text`).
 """
@@ -53,10 +53,10 @@ class SmsChannel:
         problems = check_short_text(text, self.max_chars)
         if problems:
             # Refused here rather than cut by the network mid-word; the builder checks the same rules,
-            # so this only trips when cb_max_chars changed between issuing and sending.
+            # so this only trips when warning.cb.max_chars changed between issuing and sending.
             raise PermanentFailure(
                 f"SMS text of alert {message.identifier} cannot go out as one cell-broadcast message "
-                f"(cb_max_chars={self.max_chars}): {'; '.join(problems)}"
+                f"(warning.cb.max_chars={self.max_chars}): {'; '.join(problems)}"
             )
         body = orjson.dumps(
             {

@@ -9,7 +9,7 @@ worker (``/sw.js``) shows it as a notification and opens ``url`` when it is tapp
 with ``Urgency: high`` so a phone in power saving still wakes.
 
 The VAPID key (a P-256 private key in PEM) signs every request; its public key is what the page subscribes
-with (``GET /subscriptions/push-key``). It is read from ``webpush_vapid_key`` or created under the data
+with (``GET /subscriptions/push-key``). It is read from ``warning.webpush.vapid_key`` or created under the data
 directory on first use. pywebpush does the encryption and signing.
 
 201/202: sent (the push service has it). 404/410: the subscription is gone, given up. 429, 5xx, a
