@@ -176,25 +176,61 @@ def min_road(rt: RoadTimes, band, u: Unit) -> float:  # type: ignore[no-untyped-
 
 
 def test_the_growing_search_gives_the_full_search_answer() -> None:
+    """Units off the nodes (access time), some busy or returning, a collapse unit standing in for a
+    rescue unit once the rescue units are taken, with and without a closed road: the searches bounded
+    by the card's straight-line bound pick exactly what one full search picks."""
     rt = roads()
-    band = rt.band(FRIDAY_6PM)
     g = rt.graph
     rng = np.random.default_rng(3)
+    kinds = [UnitType.pumper, UnitType.ambulance, UnitType.ladder, UnitType.rescue] * 4 + [
+        UnitType.collapse_rescue
+    ]
+    statuses = [UnitStatus.available] * 11 + [UnitStatus.returning, UnitStatus.on_scene] * 3
+    jitter = rng.normal(0.0, 0.0015, size=(len(kinds), 2))  # ~150 m off the road
     units = [
-        _unit(i, kind, float(g.node_lon[n]), float(g.node_lat[n]))
-        for i, (kind, n) in enumerate(
-            zip(
-                [UnitType.pumper, UnitType.ambulance, UnitType.ladder, UnitType.rescue] * 4,
-                rng.choice(g.node_count, 16, replace=False),
-                strict=True,
-            )
+        _unit(i, kind, float(g.node_lon[n] + dx), float(g.node_lat[n] + dy), status)
+        for i, (kind, n, (dx, dy), status) in enumerate(
+            zip(kinds, rng.choice(g.node_count, len(kinds), replace=False), jitter, statuses, strict=True)
         )
     ]
-    for n in rng.choice(g.node_count, 20, replace=False):
-        lon, lat = float(g.node_lon[n]), float(g.node_lat[n])
-        for card in ("fire_building", "ems_chest_pain"):
-            fast = recommend(1, lon, lat, call_types()[card], units, rt, band)
-            full = recommend(1, lon, lat, call_types()[card], units, rt, band, grow=False)
-            assert [(p.unit.callsign, round(p.seconds, 6)) for p in fast.picks] == [
-                (p.unit.callsign, round(p.seconds, 6)) for p in full.picks
-            ]
+    closed = Avoid(closures=(box(126.9540, 37.5440, 126.9600, 37.5450),))
+    for band in (rt.band(FRIDAY_6PM), rt.band(SUNDAY_3AM, avoid=closed)):
+        for n in rng.choice(g.node_count, 20, replace=False):
+            lon, lat = float(g.node_lon[n]), float(g.node_lat[n])
+            for card in ("fire_building", "ems_chest_pain", "rescue_collapse"):
+                fast = recommend(1, lon, lat, call_types()[card], units, rt, band)
+                full = recommend(1, lon, lat, call_types()[card], units, rt, band, grow=False)
+                assert [(p.unit.callsign, round(p.seconds, 6)) for p in fast.picks] == [
+                    (p.unit.callsign, round(p.seconds, 6)) for p in full.picks
+                ]
+                assert fast.missing == full.missing
+
+
+def test_the_straight_line_bound_is_below_every_road_time() -> None:
+    """The first search radius rests on this: no unit reaches a call faster than the straight line
+    driven at the network's top speed (on the real extract, at the fastest hour)."""
+    from safecity.dispatch.places import haversine_m
+    from safecity.dispatch.recommend import SLACK
+
+    rt = roads()
+    band = rt.band(SUNDAY_3AM)
+    g = rt.graph
+    rng = np.random.default_rng(5)
+    for n in rng.choice(g.node_count, 10, replace=False):
+        seconds = rt.to_node(band, int(n)).seconds
+        reached = np.flatnonzero(np.isfinite(seconds))
+        straight = haversine_m(
+            g.node_lon[reached], g.node_lat[reached], float(g.node_lon[n]), float(g.node_lat[n])
+        )
+        assert np.all(straight * SLACK / band.top_mps <= seconds[reached] + 1e-9)
+
+
+def test_cached_snapping_gives_the_same_nodes() -> None:
+    rt = RoadTimes(graph())
+    rng = np.random.default_rng(9)
+    lon = 126.950 + rng.random(50) * 0.02
+    lat = 37.540 + rng.random(50) * 0.015
+    want = rt.snap(lon, lat)
+    for _ in range(2):  # the second time from the cache
+        got = rt.snap_cached(lon, lat)
+        assert np.array_equal(got[0], want[0]) and np.allclose(got[1], want[1])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
 import shapely
 
 from safecity.core.errors import BadRequest
@@ -20,6 +22,16 @@ def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_M * math.asin(math.sqrt(a))
+
+
+def haversine_m(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], lon0: float, lat0: float
+) -> npt.NDArray[np.float64]:
+    """:func:`metres` from each (lon, lat) to (lon0, lat0), vectorised."""
+    p1, p2 = np.radians(lat), math.radians(lat0)
+    dp, dl = p2 - p1, np.radians(lon0 - lon)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_M * np.arcsin(np.sqrt(a)), dtype=np.float64)
 
 
 def dong_at(lon: float, lat: float) -> Boundary | None:

@@ -42,6 +42,8 @@ ACCESS_KMH = 10.0
 #: The centre (도심) of the surveys: Jongno-gu and Jung-gu.
 CENTRE_DISTRICTS = ("11110", "11140")
 CACHE_SIZE = 16
+#: Positions whose snapped node is remembered (cleared when full).
+SNAP_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Band:
     rev: csr_matrix  # reversed (transpose), for searches towards one point
     blocked: np.ndarray  # bool per segment
     edge_segment: I64  # segment of each stored edge (forward CSR order)
+    top_mps: float = np.inf  # the fastest edge's speed (m/s): road time >= straight line / top_mps
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ class RoadTimes:
         self._edge_kmh = seg_kmh[self._seg]
         self._bands: OrderedDict[tuple[object, ...], Band] = OrderedDict()
         self._lock = threading.RLock()
+        # units stand at a few hundred places (their stations, their last fixes): snapping each anew per
+        # recommendation cost more than the search itself
+        self._snapped: dict[tuple[float, float], tuple[int, float]] = {}
 
     # ---- networks --------------------------------------------------------------------------------
 
@@ -164,6 +170,7 @@ class RoadTimes:
             keep = ~blocked[self._seg]
             seconds = self.edge_seconds(when, rain)[keep]
             src, dst, seg = self._src[keep], self._dst[keep], self._seg[keep]
+            top = float(np.max(self._len[keep] / seconds)) if seconds.size else np.inf
             # scipy sums parallel edges: keep the fastest of each (u, v) pair
             order = np.lexsort((seconds, dst, src))
             src, dst, seconds, seg = src[order], dst[order], seconds[order], seg[order]
@@ -173,7 +180,7 @@ class RoadTimes:
             n = self.graph.node_count
             csr = csr_matrix((seconds, (src, dst)), shape=(n, n))
             csr.sort_indices()
-            band = Band(csr, csr.T.tocsr(), blocked, seg)
+            band = Band(csr, csr.T.tocsr(), blocked, seg, top)
             self._bands[key] = band
             if len(self._bands) > CACHE_SIZE:
                 self._bands.popitem(last=False)
@@ -207,9 +214,26 @@ class RoadTimes:
         nodes, dist_m = self.router.snap_many(lon, lat, Mode.drive)
         return nodes, dist_m / (ACCESS_KMH / 3.6)
 
+    def snap_cached(self, lon: F64, lat: F64) -> tuple[I64, F64]:
+        """:meth:`snap`, remembering each position's answer (the graph never changes under a RoadTimes)."""
+        known = self._snapped
+        found = [known.get(p) for p in zip(lon.tolist(), lat.tolist(), strict=True)]
+        todo = [i for i, f in enumerate(found) if f is None]
+        if todo:
+            nodes, access = self.snap(lon[todo], lat[todo])
+            if len(known) + len(todo) > SNAP_CACHE_SIZE:
+                known.clear()
+            for j, i in enumerate(todo):
+                found[i] = known[(float(lon[i]), float(lat[i]))] = (int(nodes[j]), float(access[j]))
+        out_nodes = np.fromiter((f[0] for f in found if f is not None), dtype=np.int64, count=len(found))
+        out_access = np.fromiter((f[1] for f in found if f is not None), dtype=np.float64, count=len(found))
+        return out_nodes, out_access
+
     def line(self, nodes: list[int]) -> list[list[float]]:
         g = self.graph
-        return [[round(float(g.node_lon[i]), 6), round(float(g.node_lat[i]), 6)] for i in nodes]
+        idx = np.asarray(nodes, dtype=np.int64)
+        pts: list[list[float]] = np.column_stack([g.node_lon[idx], g.node_lat[idx]]).round(6).tolist()
+        return pts
 
     def path_segments(self, band: Band, nodes: list[int]) -> I64:
         """The segments a node path drives over (for checking it avoids every blocked road)."""
