@@ -81,10 +81,10 @@ def test_heavy_rain_over_http_and_mqtt(settings: Settings, tmp_path: Path) -> No
             ).scalar_one()
         assert by_mqtt == STEPS * 4
         board = platform.situation.board()
-        rules = {(c["rule"], c["level"]) for c in board["conditions"]}
+        rules = {(c["rule"], c["level"]) for c in board.conditions}
         assert ("kma.heavy_rain", 4) in rules  # 극한호우 under the band
         assert ("hrfco.hangang_bridge", 2) in rules  # past the flood-advisory stage, by MQTT
-        levels = {d["code"]: d["levels"].get("heavy_rain", 0) for d in board["districts"]}
+        levels = {d.code: d.levels.get("heavy_rain", 0) for d in board.districts}
         assert len(levels) == 25 and levels["11590"] == 4  # Dongjak, under the band
         assert levels["11320"] == 0  # Dobong, far north of it
     finally:

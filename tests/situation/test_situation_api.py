@@ -548,6 +548,30 @@ def test_board_has_every_district_quiet(ctx: Ctx) -> None:
     assert "heavy_rain" in {h["key"] for h in board["hazards"]}
     assert board["sensors"] == {"total": 0}
     assert board["rules"]["loaded"] >= 1 and board["rules"]["failed"] == []
+    # the JSON clients were written against, key for key and in order (the service returns a typed Board):
+    # other capabilities' parts first (warning's), the router's unread streams last
+    assert list(board) == [
+        "alertDrafts",
+        "externalAlerts",
+        "generatedAt",
+        "level",
+        "levelLabel",
+        "official",
+        "districts",
+        "hazards",
+        "crisisLevels",
+        "incidents",
+        "conditions",
+        "sensors",
+        "rules",
+        "unreadStreams",
+    ]
+    assert list(districts[0]) == ["code", "nameKo", "nameEn", "levels", "level"]
+    assert list(board["rules"]) == ["loaded", "failed", "errors"] and board["unreadStreams"] == []
+    assert board["levelLabel"] == {
+        "ko": "위험 수준(플랫폼 산정)",
+        "en": "Risk level (computed by the platform)",
+    }
 
 
 def test_board_levels_follow_a_manual_incident_and_a_condition(ctx: Ctx) -> None:

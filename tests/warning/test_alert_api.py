@@ -5,7 +5,7 @@ imports of other agencies' CAP, the public feed and CAP documents, and who may s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -431,3 +431,63 @@ def test_an_earthquake_alert_is_worded_for_after_the_shaking(ctx: Ctx) -> None:
     )  # aftershocks, not "duck"
     full = ctx.client.get(f"/alerts/{draft['identifier']}", headers=ctx.headers).json()
     assert full["shortTexts"]["ko"]["category"] == "안전안내문자"  # KMA sends the earthquake texts
+
+
+#: The JSON of one alert in the lists (GET /alerts, the board), key by key in order: the service returns
+#: typed AlertSummary values now, and the HTTP answer must stay what clients were written against.
+SUMMARY_KEYS = [
+    "identifier",
+    "sender",
+    "state",
+    "msgType",
+    "origin",
+    "incidentId",
+    "hazard",
+    "level",
+    "auto",
+    "districts",
+    "sent",
+    "expires",
+    "headlines",
+    "severity",
+    "urgency",
+    "references",
+    "createdAt",
+    "decidedBy",
+]
+
+
+def test_the_lists_json_is_what_clients_were_written_against(ctx: Ctx) -> None:
+    incident = ctx.incident(3, ["11590"])
+    (draft,) = ctx.drafts()
+    assert list(draft) == SUMMARY_KEYS
+    assert {k: draft[k] for k in SUMMARY_KEYS if k not in ("identifier", "headlines", "createdAt")} == {
+        "sender": "safecity@seoul.go.kr",
+        "state": "draft",
+        "msgType": "Alert",
+        "origin": "platform",
+        "incidentId": incident,
+        "hazard": "heavy_rain",
+        "level": 3,
+        "auto": False,
+        "districts": ["11590"],
+        "sent": None,
+        "expires": None,
+        "severity": "Severe",
+        "urgency": "Immediate",
+        "references": None,
+        "decidedBy": None,
+    }
+    assert set(draft["headlines"]) == {"ko", "en"} and all(draft["headlines"].values())
+    assert datetime.fromisoformat(draft["createdAt"]) == NOW
+    # the alert itself and the board show the same summary
+    full = ctx.client.get(f"/alerts/{draft['identifier']}", headers=ctx.headers).json()
+    assert {k: full[k] for k in SUMMARY_KEYS} == draft
+    assert ctx.client.get("/situation", headers=ctx.headers).json()["alertDrafts"] == [draft]
+    ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers)
+    r = ctx.client.get("/alerts", params={"state": "issued"}, headers=ctx.headers)
+    (issued,) = r.json()["alerts"]
+    assert list(issued) == SUMMARY_KEYS and r.json()["numberReturned"] == 1
+    assert (issued["state"], issued["decidedBy"]) == ("issued", "duty-officer")
+    assert datetime.fromisoformat(issued["sent"]) == NOW
+    assert datetime.fromisoformat(issued["expires"]) == NOW + timedelta(hours=3)

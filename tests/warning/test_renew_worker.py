@@ -24,7 +24,7 @@ def ctx(settings: Settings) -> Iterator[Ctx]:
 
 
 def _issued(ctx: Ctx) -> list[str]:
-    return sorted(a["msgType"] for a in ctx.platform.warnings.list(state="issued"))
+    return sorted(a.msg_type for a in ctx.platform.warnings.list(state="issued"))
 
 
 def test_the_renew_worker_renews_what_the_platform_clock_says_is_due(ctx: Ctx) -> None:

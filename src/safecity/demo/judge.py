@@ -59,6 +59,7 @@ from safecity.settings import MqttSettings, Settings, load_settings
 from safecity.warning import korea
 from safecity.warning.cap.json import from_json
 from safecity.warning.cap.model import Alert, parse_references
+from safecity.warning.reading import AlertSummary
 from safecity.warning.recipients import alert_area
 
 CHECKS = (
@@ -313,14 +314,14 @@ class _Run:
             drafts = p.warnings.list(state="draft", limit=1000)
             if not drafts:
                 break
-            for d in sorted(drafts, key=lambda a: a["identifier"]):
-                p.warnings.issue(d["identifier"], "judge-duty-officer")
+            for d in sorted(drafts, key=lambda a: a.identifier):
+                p.warnings.issue(d.identifier, "judge-duty-officer")
         for row in p.warnings.list(state="issued", origin="platform", limit=200):
-            if row["identifier"] not in self.issued:
+            if row.identifier not in self.issued:
                 self._remember(row)
 
-    def _remember(self, row: dict[str, Any]) -> None:
-        full = self.platform.warnings.get(row["identifier"])
+    def _remember(self, row: AlertSummary) -> None:
+        full = self.platform.warnings.get(row.identifier)
         alert = from_json(full["cap"])
         codes = sorted(
             {
@@ -344,15 +345,15 @@ class _Run:
             emergency = emergency or (
                 first is not None
                 and korea.category_for(first.severity, first.urgency) is korea.KoreanCategory.EMERGENCY
-                and (row.get("hazard") or "") == "earthquake"
+                and (row.hazard or "") == "earthquake"
             )
         issued = _Issued(
-            identifier=row["identifier"],
-            msg_type=row["msgType"],
+            identifier=row.identifier,
+            msg_type=row.msg_type,
             sent=alert.sent,
-            incident_id=row.get("incidentId"),
-            hazard=row.get("hazard") or "",
-            level=int(row.get("level") or 0),
+            incident_id=row.incident_id,
+            hazard=row.hazard or "",
+            level=int(row.level or 0),
             alert=alert,
             references=frozenset(r.identifier for r in parse_references(alert.references or "")),
             codes=tuple(codes),

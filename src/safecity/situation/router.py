@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +24,7 @@ from safecity.capability import ClockDep, SettingsDep, StoreDep, provider
 from safecity.core.errors import BadRequest
 from safecity.sensing.health import stream_health
 from safecity.situation import official
+from safecity.situation.board import UnreadStream
 from safecity.situation.service import Situation
 
 router = APIRouter(tags=["situation"])
@@ -83,13 +85,11 @@ def board(situation: SituationDep, settings: SettingsDep) -> Response:
     counts: dict[str, int] = {"total": len(streams)}
     for s in streams:
         counts[s.state] = counts.get(s.state, 0) + 1
-    board = situation.board(counts)
     # a city's own sensors the rules do not read yet (map their property: POST /sensing/catalogue/mappings)
-    board["unreadStreams"] = [
-        {"datastream": i.datastream_id, "name": i.name, "thing": i.thing_name, "property": i.property}
-        for i in situation.unread_streams()
+    unread = [
+        UnreadStream(i.datastream_id, i.name, i.thing_name, i.property) for i in situation.unread_streams()
     ]
-    return _json(board)
+    return _json(replace(situation.board(counts), unread_streams=unread).to_json())
 
 
 @router.get(

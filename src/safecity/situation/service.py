@@ -34,10 +34,10 @@ from safecity.sensing.events import (
     observations,
 )
 from safecity.situation import rulestore
+from safecity.situation.board import Board, DistrictLevels, RulesState
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
-from safecity.situation.model import HAZARDS, ConditionChange, Crisis
-from safecity.situation.official import RISK_LEVEL
+from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
 from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
 from safecity.store import Store
@@ -360,7 +360,8 @@ class Situation:
             failed = len(self.rule_errors) + sum(1 for st in engine.status.values() if st.error)
             return active, failed, engine.processed
 
-    def board(self, health: dict[str, int] | None = None) -> dict[str, Any]:
+    def board(self, health: dict[str, int] | None = None) -> Board:
+        """The board now: ``health`` is the streams by health state (the router counts them)."""
         now = self.clock.now()
         with self.lock:
             conditions = self.engine.active(now)
@@ -374,48 +375,42 @@ class Situation:
             levels[k] = max(levels.get(k, 0), int(lv["level"]))
         with self.store.engine.connect() as conn:
             names = {a.code: a for a in areas.areas_of(conn, "district")}
-        districts: dict[str, dict[str, Any]] = {}
-        for code, ref in names.items():
-            districts[code] = {
-                "code": code,
-                "nameKo": ref.name_ko,
-                "nameEn": ref.name_en,
-                "levels": {},
-                "level": 0,
-            }
+        by_code: dict[str, dict[str, int]] = {code: {} for code in names}
         for (code, hazard), level in levels.items():
-            d = districts.setdefault(
-                code, {"code": code, "nameKo": None, "nameEn": None, "levels": {}, "level": 0}
+            by_code.setdefault(code, {})[hazard] = level
+        districts = [
+            DistrictLevels(
+                code,
+                names[code].name_ko if code in names else None,
+                names[code].name_en if code in names else None,
+                hazards,
+                max(hazards.values(), default=0),
             )
-            d["levels"][hazard] = level
-            d["level"] = max(d["level"], level)
-        overall = max((d["level"] for d in districts.values()), default=0)
+            for code, hazards in sorted(by_code.items())
+        ]
+        overall = max((d.level for d in districts), default=0)
         open_incidents = self.incidents.list(status=None, hazard=None, open_only=True, limit=100, offset=0)
-        extras: dict[str, Any] = {}
+        parts: dict[str, Any] = {}
         for keys, part in self.board_parts:
             values = part()
-            extras.update({k: values[k] for k in keys})
+            parts.update({k: values[k] for k in keys})
         with self.store.engine.connect() as conn:
             official = official_in_force(conn)
-        return {
-            **extras,
-            "generatedAt": now.isoformat(),
-            # the computed risk level (위험 수준); the official 위기경보 a person declared is beside it
-            "level": Crisis(overall).to_json(),
-            "levelLabel": RISK_LEVEL,
-            "official": official,
-            "districts": sorted(districts.values(), key=lambda d: d["code"]),
-            "hazards": [{"key": h.key, "nameKo": h.name_ko, "nameEn": h.name_en} for h in HAZARDS.values()],
-            "crisisLevels": [c.to_json() for c in Crisis],
-            "incidents": [self.incidents.get(int(i["id"])) for i in open_incidents],
-            "conditions": conditions,
-            "sensors": health or {},
-            "rules": {
-                "loaded": sum(1 for s in self.engine.status.values() if s.error is None),
-                "failed": [s.rule.rule.id for s in self.engine.status.values() if s.error],
-                "errors": [e.to_json() for e in self.rule_errors],
-            },
-        }
+        return Board(
+            generated_at=now,
+            level=Crisis(overall),
+            official=official,
+            districts=districts,
+            incidents=[self.incidents.get(int(i["id"])) for i in open_incidents],
+            conditions=conditions,
+            sensors=health or {},
+            rules=RulesState(
+                loaded=sum(1 for s in self.engine.status.values() if s.error is None),
+                failed=tuple(s.rule.rule.id for s in self.engine.status.values() if s.error),
+                errors=tuple(e.to_json() for e in self.rule_errors),
+            ),
+            parts=parts,
+        )
 
     def derived(self, now: datetime | None = None) -> dict[str, Any]:
         with self.lock:

@@ -69,8 +69,8 @@ def _board(services: Services) -> dict[str, Any]:
 
     warnings = services.get(Warnings)
     return {
-        "alertDrafts": warnings.list(state="draft", limit=50),
-        "externalAlerts": warnings.list(origin="import", state="issued", limit=20),
+        "alertDrafts": [a.to_json() for a in warnings.list(state="draft", limit=50)],
+        "externalAlerts": [a.to_json() for a in warnings.list(origin="import", state="issued", limit=20)],
     }
 
 

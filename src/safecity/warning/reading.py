@@ -6,6 +6,7 @@ Warnings`, which holds the state these methods read."""
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ class AlertReader:
                 .all()
             )
         return {
-            **summary(row),
+            **AlertSummary.of(row).to_json(),
             "cap": row["cap"],
             "shortTexts": self.short_texts(row["cap"]),
             "cbMaxChars": self.limits.urgent,
@@ -111,7 +112,9 @@ class AlertReader:
         origin: str | None = None,
         district: str | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[AlertSummary]:
+        """The newest alerts first, at most ``limit``; ``district`` keeps those naming it (a dong's code
+        also keeps its district's alerts)."""
         q = select(t.alerts).order_by(t.alerts.c.id.desc()).limit(limit)
         if state:
             q = q.where(t.alerts.c.state == state)
@@ -119,11 +122,11 @@ class AlertReader:
             q = q.where(t.alerts.c.origin == origin)
         with self.store.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        out = [summary(r) for r in rows]
+        out = [AlertSummary.of(r) for r in rows]
         if district:
             # a dong's feed has its district's alerts too (MOIS codes nest: the dong's first 5 digits)
             wanted = {district, district[:5]} if len(district) == 10 else {district}
-            out = [a for a in out if wanted & set(a["districts"])]
+            out = [a for a in out if wanted & set(a.districts)]
         return out
 
     def current(
@@ -253,30 +256,80 @@ class AlertReader:
         }
 
 
-def summary(row: Any) -> dict[str, Any]:
-    cap = row["cap"] or {}
-    infos = cap.get("info") or []
-    first = infos[0] if infos else {}
-    return {
-        "identifier": row["identifier"],
-        "sender": row["sender"],
-        "state": row["state"],
-        "msgType": row["msg_type"],
-        "origin": row["origin"],
-        "incidentId": row["incident_id"],
-        "hazard": row["hazard"],
-        "level": row["level"],
-        "auto": bool(row["auto"]),
-        "districts": list(row["districts"] or []),
-        "sent": row["sent"].isoformat() if row["sent"] else None,
-        "expires": row["expires"].isoformat() if row["expires"] else None,
-        "headlines": {(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
-        "severity": first.get("severity"),
-        "urgency": first.get("urgency"),
-        "references": cap.get("references"),
-        "createdAt": row["created_at"].isoformat(),
-        "decidedBy": row["decided_by"],
-    }
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    """One alert as the lists show it (``GET /alerts``, the board's drafts and other agencies' alerts,
+    the Atom feed): its state and its first <info>'s headline per language, without the CAP document."""
+
+    identifier: str
+    sender: str
+    state: str  # draft, issued, rejected, superseded
+    msg_type: str  # CAP msgType: Alert, Update, Cancel...
+    origin: str  # platform (drafted here) or import (another agency's)
+    incident_id: int | None
+    hazard: str | None
+    level: int | None  # crisis level 1..4 of the band it warns about
+    auto: bool  # issued without an operator
+    districts: tuple[str, ...]  # sigungu (or dong) codes of its areas
+    sent: datetime | None  # None while a draft
+    expires: datetime | None
+    #: the headline per language ("ko", "en"...), from each <info>
+    headlines: dict[str, str | None]
+    severity: str | None
+    urgency: str | None
+    references: str | None  # CAP <references>: the alerts an Update or Cancel follows
+    created_at: datetime
+    decided_by: str | None  # who approved or rejected it
+
+    @classmethod
+    def of(cls, row: Any) -> AlertSummary:
+        """From a row of the alerts table."""
+        cap = row["cap"] or {}
+        infos = cap.get("info") or []
+        first = infos[0] if infos else {}
+        return cls(
+            identifier=row["identifier"],
+            sender=row["sender"],
+            state=row["state"],
+            msg_type=row["msg_type"],
+            origin=row["origin"],
+            incident_id=row["incident_id"],
+            hazard=row["hazard"],
+            level=row["level"],
+            auto=bool(row["auto"]),
+            districts=tuple(row["districts"] or ()),
+            sent=row["sent"],
+            expires=row["expires"],
+            headlines={(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
+            severity=first.get("severity"),
+            urgency=first.get("urgency"),
+            references=cap.get("references"),
+            created_at=row["created_at"],
+            decided_by=row["decided_by"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of the HTTP API (camelCase; times in ISO 8601 as stored, with their offset)."""
+        return {
+            "identifier": self.identifier,
+            "sender": self.sender,
+            "state": self.state,
+            "msgType": self.msg_type,
+            "origin": self.origin,
+            "incidentId": self.incident_id,
+            "hazard": self.hazard,
+            "level": self.level,
+            "auto": self.auto,
+            "districts": list(self.districts),
+            "sent": self.sent.isoformat() if self.sent else None,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "headlines": dict(self.headlines),
+            "severity": self.severity,
+            "urgency": self.urgency,
+            "references": self.references,
+            "createdAt": self.created_at.isoformat(),
+            "decidedBy": self.decided_by,
+        }
 
 
 #: CAP <parameter> holding an operator's own cell-broadcast text for that <info>.

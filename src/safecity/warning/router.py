@@ -79,7 +79,7 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     found = warnings.list(state=state, origin=origin, district=district, limit=limit)
-    return _json({"numberReturned": len(found), "alerts": found})
+    return _json({"numberReturned": len(found), "alerts": [a.to_json() for a in found]})
 
 
 @router.get(
@@ -98,17 +98,16 @@ def feed(
     alerts = warnings.list(state="issued", origin="platform", district=district, limit=200)
     entries = []
     for a in alerts:
-        headlines = a["headlines"]
+        headlines = a.headlines
         entries.append(
             FeedEntry(
-                identifier=a["identifier"],
-                title=" / ".join(h for h in (headlines.get("ko"), headlines.get("en")) if h)
-                or a["identifier"],
-                updated=datetime.fromisoformat(a["sent"]),
-                summary=f"{a['msgType']} · {a['severity']} · {a['urgency']}",
-                author=a["sender"],
-                cap_url=f"{base}/alerts/{a['identifier']}.xml",
-                category=a["msgType"],
+                identifier=a.identifier,
+                title=" / ".join(h for h in (headlines.get("ko"), headlines.get("en")) if h) or a.identifier,
+                updated=a.sent or a.created_at,  # issued alerts have been sent
+                summary=f"{a.msg_type} · {a.severity} · {a.urgency}",
+                author=a.sender,
+                cap_url=f"{base}/alerts/{a.identifier}.xml",
+                category=a.msg_type,
             )
         )
     updated = max((e.updated for e in entries), default=datetime(2026, 1, 1, tzinfo=UTC))
