@@ -57,6 +57,7 @@ PARAMS = {
     "name": "no-such-file.css",
     "call_id": "999999",
     "callsign": "no-such-unit",
+    "hospital_code": "no-such-hospital",
     "person_id": "999999",
     "purpose": "location",
     "fence_id": "999999",

@@ -19,6 +19,7 @@ from safecity.geo.roads.graph import graph_path
 from safecity.geo.roads.osm import read_osm
 from tests.conftest import SHARED, LiveServer
 from tests.dispatch.conftest import STATIONS, UNITS
+from tests.dispatch.test_hospitals import HOSPITALS
 from tests.e2e.conftest import ARTIFACTS
 from tests.geo.data import MOIS_DISTRICTS
 
@@ -41,6 +42,8 @@ def test_take_a_call_accept_and_everything_follows(live_server: LiveServer, brow
             assert c.post("/dispatch/stations", json=s, headers=admin).status_code == 201
         for u in UNITS:
             assert c.post("/dispatch/units", json=u, headers=admin).status_code == 201
+        for h in HOSPITALS:
+            assert c.post("/dispatch/hospitals", json=h, headers=admin).status_code == 201
 
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         errors: list[str] = []
@@ -68,7 +71,20 @@ def test_take_a_call_accept_and_everything_follows(live_server: LiveServer, brow
         assert picked and "구급" in picked
         assert "분" in page.locator("#rec").inner_text()  # its road time, explained in Korean
         page.wait_for_selector("#calls .item[data-call]")
+        # where the patient would go: by road time among those with a free place, explained in Korean
+        first = page.locator("#hospitals .item[data-hospital]").first
+        expect(first).to_contain_text("추천", timeout=30_000)
+        expect(first).to_contain_text("도로")
+        nearest = first.get_attribute("data-hospital")
         page.screenshot(path=str(ARTIFACTS / "dispatch-recommendation.png"))
+        # the dispatcher hears that ED is full and says so: it drops to the end, no longer recommended
+        first.locator("input[name=capacity]").fill("0")
+        first.locator("button[type=submit]").click()
+        expect(page.locator("#hospitals .item[data-hospital]").last).to_have_attribute(
+            "data-hospital", nearest or "", timeout=30_000
+        )
+        expect(page.locator("#hospitals .item[data-hospital]").last).to_have_attribute("data-free", "0")
+        expect(page.locator("#hospitals .item[data-hospital]").last).to_contain_text("만원")
 
         # one click sends it: the board, the map and the coverage follow
         page.click("#accept")

@@ -6,6 +6,7 @@
 * ``UnitsDispatched``: ``callId, units (callsigns), travelS (per unit, estimated road time), route
   (the corridor for traffic-signal preemption, [lon, lat] pairs per unit), at, actor``
 * ``UnitStatusChanged``: ``unit (callsign), unitType, status, previous, callId, at, actor, note``
+* ``HospitalCapacityChanged``: ``hospital (code), capacity, previous, at, actor, note``
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from safecity.core.events import AuditFacts, Event
 CALL_RECEIVED = "dispatch.CallReceived"
 UNITS_DISPATCHED = "dispatch.UnitsDispatched"
 UNIT_STATUS_CHANGED = "dispatch.UnitStatusChanged"
+HOSPITAL_CAPACITY_CHANGED = "dispatch.HospitalCapacityChanged"
 
 
 class CallReceived(Event):
@@ -93,4 +95,29 @@ class UnitStatusChanged(Event):
             self.actor,
             automatic=self.actor == "system",
             details={"status": self.status, "previous": self.previous, "callId": self.call_id},
+        )
+
+
+class HospitalCapacityChanged(Event):
+    """An emergency department's capacity as said by a dispatcher or operator (audited: who said what)."""
+
+    type = HOSPITAL_CAPACITY_CHANGED
+
+    hospital: str
+    capacity: int
+    previous: int
+    at: datetime
+    actor: str
+    note: str | None = None
+
+    def ordering_key(self) -> str:
+        return f"hospital:{self.hospital}"
+
+    def audit_facts(self) -> AuditFacts:
+        return AuditFacts(
+            "dispatch.hospital_capacity",
+            f"hospital:{self.hospital}",
+            self.actor,
+            automatic=False,
+            details={"capacity": self.capacity, "previous": self.previous, "note": self.note},
         )

@@ -174,6 +174,12 @@ class HospitalIn(BaseModel):
     capacity: int = Field(ge=0, le=10_000, description="patients its emergency department can take now")
 
 
+class CapacityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    capacity: int = Field(ge=0, le=10_000, description="patients the emergency department can take now")
+    note: str | None = Field(None, max_length=500, description="why (e.g. the ED's own word, a phone call)")
+
+
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: UnitStatus

@@ -193,6 +193,11 @@ class RoadTimes:
         dist, pred = dijkstra(band.rev, directed=True, indices=node, limit=limit, return_predecessors=True)
         return ToPoint(node, dist, pred.astype(np.int32))
 
+    def from_node(self, band: Band, node: int, limit: float = np.inf) -> F64:
+        """Road time from ``node`` to every node (one search on the forward graph)."""
+        dist: F64 = dijkstra(band.csr, directed=True, indices=node, limit=limit)
+        return dist
+
     def from_nodes(self, band: Band, nodes: I64, limit: float = np.inf) -> tuple[F64, I32]:
         """Multi-source search: each node's road time from the nearest of ``nodes``, and which of them
         (index into ``nodes``; -1 where none is within ``limit``)."""

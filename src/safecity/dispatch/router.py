@@ -26,6 +26,7 @@ from safecity.dispatch.model import (
     TRANSITIONS,
     UNIT_NAMES,
     CallIn,
+    CapacityIn,
     DispatchIn,
     HospitalIn,
     StationIn,
@@ -44,6 +45,7 @@ Svc = Annotated[Dispatch, Depends(provider(Dispatch))]
 Who = Annotated[Principal, Depends(resolve_principal)]
 # an id outside what the database gives out is a 422 naming the path parameter, never a database error
 CallId = Annotated[int, Path(ge=1, le=MAX_ID)]
+HospitalCode = Annotated[str, Path(min_length=1, max_length=60)]
 
 
 @router.get("/call-types", dependencies=[allow(*STAFF)], summary="The 119 call types and their run cards")
@@ -107,6 +109,17 @@ def add_hospital(body: HospitalIn, svc: Svc) -> dict[str, Any]:
     return add_hospital(svc.store, body)
 
 
+@router.put(
+    "/hospitals/{hospital_code}/capacity",
+    dependencies=[allow(*STAFF, Role.admin)],
+    summary="Say how many patients a hospital's emergency department can take now (audited)",
+)
+def set_capacity(hospital_code: HospitalCode, body: CapacityIn, svc: Svc, who: Who) -> dict[str, Any]:
+    from safecity.dispatch.hospitals import set_capacity
+
+    return set_capacity(svc.store, svc.bus, svc.clock, hospital_code, body, who.name)
+
+
 @router.get("/units", dependencies=[allow(*STAFF)], summary="The unit board")
 def list_units(svc: Svc) -> list[dict[str, Any]]:
     return [u.public() for u in svc.units()]
@@ -159,6 +172,15 @@ def close_call(call_id: CallId, svc: Svc, who: Who) -> dict[str, Any]:
 )
 def recommendation(call_id: CallId, svc: Svc) -> dict[str, Any]:
     return svc.recommend(call_id).public()
+
+
+@router.get(
+    "/calls/{call_id}/hospitals",
+    dependencies=[allow(*STAFF)],
+    summary="Hospitals for the call's patient: those with a free place by live road time, then the full",
+)
+def call_hospitals(call_id: CallId, svc: Svc) -> list[dict[str, Any]]:
+    return svc.hospitals_for(call_id)
 
 
 @router.post(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -127,6 +128,40 @@ class Dispatch:
             limit_s=self.settings.search_limit_s,
         )
         return dataclasses.replace(rec, rain=rain.public())
+
+    def road_times_to(self, lon: float, lat: float, lons: Any, lats: Any) -> Any:
+        """Road seconds from (lon, lat) to each point now (hour, rain there, closures), access included;
+        inf where no open road leads. Raises RoadNetworkMissing without an imported network."""
+        roads = self.live_roads()
+        band = roads.band(self.clock.now(), self.rain_at(lon, lat).raining, self.avoid())
+        start, access = roads.snap(np.array([lon]), np.array([lat]))
+        if start[0] < 0:
+            return np.full(len(lons), np.inf)
+        seconds = roads.from_node(band, int(start[0]), self.settings.search_limit_s)
+        nodes, ends = roads.snap_cached(
+            np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+        )
+        out = np.where(nodes >= 0, seconds[np.maximum(nodes, 0)] + ends + access[0], np.inf)
+        return out
+
+    def hospital_times(self) -> Callable[..., Any] | None:
+        """:meth:`road_times_to` where a road network is imported, else None (ranked as the crow flies)."""
+        from safecity.geo.roads.routing import RoadNetworkMissing
+
+        try:
+            self.live_roads()
+        except RoadNetworkMissing:
+            return None
+        return self.road_times_to
+
+    def hospitals_for(self, call_id: int) -> list[dict[str, Any]]:
+        """The hospitals for a patient of this call, ranked from the call's place (hospitals.rank)."""
+        from safecity.dispatch.hospitals import list_hospitals, rank
+
+        call = self.call(call_id)
+        with self.store.engine.connect() as conn:
+            found = list_hospitals(conn)
+        return [o.public() for o in rank(found, call.lon, call.lat, self.hospital_times())]
 
     def accept(self, call_id: int, actor: str) -> tuple[Call, Recommendation]:
         """The dispatcher's one action: send the recommended units (their status changes at once)."""
@@ -272,7 +307,7 @@ class Dispatch:
         new_call = call_id if call_id is not None else (unit.call_id if keep_call else None)
         values: dict[str, Any] = {"status": status.value, "status_at": now, "call_id": new_call}
         if status is UnitStatus.transporting:  # to the named hospital, or the nearest with a free place
-            values["hospital_id"], note = pick_hospital(conn, unit, hospital, note)
+            values["hospital_id"], note = pick_hospital(conn, unit, hospital, note, self.hospital_times())
         elif status is not UnitStatus.at_hospital:
             values["hospital_id"] = None
         if lon is not None and lat is not None:

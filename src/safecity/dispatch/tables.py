@@ -109,4 +109,6 @@ hospitals = sa.Table(
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("capacity_at", Timestamp, nullable=True),  # when the capacity was last said (dispatch_0006)
+    sa.Column("capacity_by", sa.String(120), nullable=True),  # and by whom
 )

@@ -15,6 +15,7 @@ const T = {
     unit: "차량", kind: "종류", status: "상태", station: "소속", district: "구", calls: "건수", within7: "7분 내",
     within4: "4분 내", mean: "평균", coverage: "구급차 7분 도달 인구", picked: "지도에서 고른 위치",
     minutes: "분", fills: "임무", passed: "가까운데 보내지 않은 차량",
+    hospitals: "이송 병원 (도로 시간·빈 자리)", recommended: "추천", setCapacity: "수용 인원 변경", capacity: "수용 가능",
     kinds: { pumper: "펌프차", ladder: "사다리차", rescue: "구조차", ambulance: "구급차", water_rescue: "수난구조", collapse_rescue: "붕괴구조" },
     states: { open: "접수", suggested: "예측 (확인 필요)", dispatched: "출동", closed: "종결", available: "대기", on_scene: "현장 도착", returning: "귀소 중" },
   },
@@ -27,6 +28,7 @@ const T = {
     unit: "Unit", kind: "Type", status: "Status", station: "Station", district: "District", calls: "Calls", within7: "≤7 min",
     within4: "≤4 min", mean: "Mean", coverage: "Residents within 7 min of an ambulance", picked: "place picked on the map",
     minutes: "min", fills: "fills", passed: "Nearer units not sent",
+    hospitals: "Hospitals (road time, free places)", recommended: "recommended", setCapacity: "Set capacity", capacity: "Can take",
     kinds: { pumper: "pumper", ladder: "ladder", rescue: "rescue", ambulance: "ambulance", water_rescue: "water rescue", collapse_rescue: "collapse rescue" },
     states: { open: "open", suggested: "predicted (to confirm)", dispatched: "dispatched", closed: "closed", available: "available", on_scene: "on scene", returning: "returning" },
   },
@@ -150,7 +152,37 @@ async function select(id) {
     $("rec-error").textContent = e.message;
     $("accept").disabled = true;
   }
+  await drawHospitals(id);
   refresh();
+}
+
+// For an EMS call: where the patient would go, by live road time among the hospitals with a free place;
+// a dispatcher who hears an ED is full (or has room again) says so here (audited on the server).
+async function drawHospitals(id) {
+  const call = await ctx.api(`/dispatch/calls/${id}`).catch(() => null);
+  const box = $("hospitals-box");
+  box.hidden = !call || call.category !== "ems";
+  if (box.hidden) return;
+  $("hospital-error").textContent = "";
+  const list = await ctx.api(`/dispatch/calls/${id}/hospitals`).catch((e) => { $("hospital-error").textContent = e.message; return []; });
+  fill($("hospitals"), list.length ? list.map((h) => el("div", { class: `item${h.recommended ? " selected" : ""}`, "data-hospital": h.code, "data-free": h.free },
+    el("div", { class: "head" }, el("span", { class: "title" }, name(h, "nameKo", "nameEn")), h.recommended ? el("span", { class: "status s-available" }, ctx.t("recommended")) : null),
+    el("p", { class: "why" }, name(h, "whyKo", "whyEn")),
+    el("form", { class: "capacity", onsubmit: (event) => setCapacity(event, id, h.code) },
+      el("label", {}, `${ctx.t("capacity")} `, el("input", { name: "capacity", type: "number", min: "0", max: "10000", value: String(h.capacity), style: "width:5em" })),
+      el("button", { type: "submit" }, ctx.t("setCapacity"))))) : el("p", { class: "muted" }, ctx.t("none")));
+}
+
+async function setCapacity(event, id, code) {
+  event.preventDefault();
+  const capacity = Number(new FormData(event.target).get("capacity"));
+  try {
+    await ctx.api(`/dispatch/hospitals/${encodeURIComponent(code)}/capacity`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ capacity }) });
+  } catch (e) {
+    $("hospital-error").textContent = e.message;
+    return;
+  }
+  await drawHospitals(id);
 }
 
 async function accept() {
