@@ -29,7 +29,7 @@ from safecity.core.errors import BadRequest, Forbidden, NotFound, is_id
 from safecity.core.timeutil import to_micros
 from safecity.sensing import tables as t
 from safecity.sensing.catalogue import Catalogue
-from safecity.sensing.events import EntityChanged
+from safecity.sensing.events import OBSERVATIONS_KEY, EntityChanged
 from safecity.sensing.ingest_rows import (
     _FLAGS,
     _FOI,
@@ -74,6 +74,9 @@ class Ingest:
         self._lock = threading.Lock()
         #: Called after each committed batch with (created count, duplicate count, error count).
         self.on_batch: Callable[[int, int, int], None] | None = None
+        #: The code of the district at (lon, lat), or None: set by the platform (situation, which reads
+        #: the areas of geo; sensing does not import geo). Observation events are keyed by it.
+        self.district_at: Callable[[Connection, float, float], str | None] | None = None
 
     # cached stream facts ------------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -81,6 +84,22 @@ class Ingest:
         with self._lock:
             self._streams.clear()
             self._fois.clear()
+
+    def _key_of(self, conn: Connection, location_id: int | None) -> str:
+        """The ordering key of a stream's observations: its Thing's (first) Location's district."""
+        district_at = self.district_at
+        if district_at is None or location_id is None:
+            return OBSERVATIONS_KEY
+        geom = conn.execute(select(t.locations.c.geom).where(t.locations.c.id == location_id)).scalar()
+        if geom is None:
+            return OBSERVATIONS_KEY
+        import shapely  # not at import time: `safecity --help` loads no geometry library
+
+        shape = geom if hasattr(geom, "geom_type") else shapely.from_wkt(str(geom))
+        point = shape if shape.geom_type == "Point" else shape.representative_point()
+        lon, lat = point.coords[0][0], point.coords[0][1]
+        code = district_at(conn, float(lon), float(lat))
+        return f"district:{code}" if code else OBSERVATIONS_KEY
 
     def stream(self, conn: Connection, kind: str, stream_id: int) -> StreamInfo | None:
         key = (kind, stream_id)
@@ -130,7 +149,8 @@ class Ingest:
             .order_by(t.thing_locations.c.location_id)
             .limit(1)
         ).scalar()
-        info = StreamInfo(kind, stream_id, thing_id, n, valid_range, zero_ok, rules, loc)
+        ordering = self._key_of(conn, loc)
+        info = StreamInfo(kind, stream_id, thing_id, n, valid_range, zero_ok, rules, loc, ordering)
         with self._lock:
             self._streams[key] = info
         return info
@@ -345,7 +365,20 @@ class Ingest:
                     conn, "sta_datastreams" if kind == DATASTREAM else "sta_multi_datastreams", touched
                 )
         if created:
-            self.bus.publish(conn, accepted(rows, answers))
+            keys = {info.key for info in infos}
+            if len(keys) == 1:
+                self.bus.publish(conn, accepted(rows, answers, keys.pop()))
+            else:  # one event per district, each in the batch's order
+                parts: dict[str, tuple[list[list[Any]], list[tuple[int, bool]]]] = {}
+                for row, info, answer in zip(rows, infos, answers, strict=True):
+                    part = parts.get(info.key)
+                    if part is None:
+                        part = parts[info.key] = ([], [])
+                    part[0].append(row)
+                    part[1].append(answer)
+                for part_key, (part_rows, part_answers) in parts.items():
+                    if any(is_new for _, is_new in part_answers):
+                        self.bus.publish(conn, accepted(part_rows, part_answers, part_key))
         # Generated features are cached only now: if this transaction rolls back they never existed.
         self._fois.update(missing)
         return len(created)

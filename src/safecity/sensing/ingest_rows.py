@@ -23,7 +23,7 @@ from safecity.core.errors import BadRequest, NotFound, is_id
 from safecity.core.text import NUL_REFUSED, nul_path
 from safecity.core.timeutil import parse_instant, parse_time_or_interval, to_micros
 from safecity.sensing import tables as t
-from safecity.sensing.events import ObservationsAccepted
+from safecity.sensing.events import OBSERVATIONS_KEY, ObservationsAccepted
 from safecity.sensing.quality import StreamRules
 
 DATASTREAM, MULTI_DATASTREAM = "Datastream", "MultiDatastream"
@@ -45,6 +45,9 @@ class StreamInfo:
     zero_flatline_ok: bool
     rules: StreamRules | None  # quality-control tuning of the stream's observed property
     location_id: int | None  # the Thing's (first) Location, source of a generated FeatureOfInterest
+    #: The ordering key of its observation events: ``district:<code>`` of the Thing's Location where
+    #: the platform says (``Ingest.district_at``), else one key for all (``OBSERVATIONS_KEY``).
+    key: str = OBSERVATIONS_KEY
 
     @property
     def qc_key(self) -> int:
@@ -273,8 +276,11 @@ def observation_row(
     ]
 
 
-def accepted(rows: Sequence[list[Any]], answers: Sequence[tuple[int, bool]]) -> ObservationsAccepted:
-    """The event announcing the new rows of a batch, with their values (so no subscriber reads them back)."""
+def accepted(
+    rows: Sequence[list[Any]], answers: Sequence[tuple[int, bool]], key: str = OBSERVATIONS_KEY
+) -> ObservationsAccepted:
+    """The event announcing the new rows of a batch, with their values (so no subscriber reads them back),
+    ordered under ``key``."""
     new = [row for row, (_, is_new) in zip(rows, answers, strict=True) if is_new]
     # the PostgreSQL adapter turned the times into datetimes in place; SQLite's are still microseconds
     return ObservationsAccepted.model_construct(
@@ -287,7 +293,7 @@ def accepted(rows: Sequence[list[Any]], answers: Sequence[tuple[int, bool]]) -> 
         result_times_us=[_micros(r[_RT]) for r in new],
         results=[r[_NUM] if r[_NUM] is not None else orjson.loads(r[_JSON]) for r in new],
         qc_flags=[r[_FLAGS] for r in new],
-    )
+    ).keyed(key)
 
 
 def _micros(value: Any) -> Any:

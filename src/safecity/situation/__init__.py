@@ -7,6 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from safecity.capability import Capability, Context
     from safecity.core.worker import Worker
     from safecity.situation.service import BoardSource, Situation
@@ -30,6 +32,9 @@ def _situation(ctx: Context) -> Situation:
         board_parts=_board_parts(ctx),
     )
     situation.on_batch_seconds = ctx.metrics.rule_batch_seconds.observe
+    # Observation events keyed by their Thing's district, so the rule engine can be split by district
+    # (issue 15): sensing knows the Location, geo the districts; situation, above both, joins them.
+    ctx.services.get(Sensing).ingest.district_at = district_at
     return situation
 
 
@@ -52,6 +57,14 @@ def _board_parts(ctx: Context) -> list[BoardSource]:
                 taken[key] = cap.name
             parts.append((tuple(part.keys), partial(part.build, ctx.services)))
     return parts
+
+
+def district_at(conn: Connection, lon: float, lat: float) -> str | None:
+    """The code of the district (자치구) at a point, None outside every district or with none loaded."""
+    from safecity.geo import areas
+
+    found = areas.area_at(conn, lon, lat, "district")
+    return found.code if found else None
 
 
 def _start(ctx: Context) -> None:
