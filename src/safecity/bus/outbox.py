@@ -52,6 +52,11 @@ class Cursor:
 NOT_READ: dict[str, Any] = {}
 
 
+#: built once: a statement built per event spent more time in SQLAlchemy's ``values()`` and cache key
+#: than in the database (py-spy on bench/tracking.py)
+_INSERT = insert(outbox)
+
+
 def append(conn: Connection, row: dict[str, Any]) -> int:
     """Write one event; returns its id."""
     if conn.dialect.name == "postgresql":
@@ -59,7 +64,7 @@ def append(conn: Connection, row: dict[str, Any]) -> int:
         if conn.info.get(_LOCKED) is not tx:  # once per transaction
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             conn.info[_LOCKED] = tx
-    done = conn.execute(insert(outbox).values(**row))
+    done = conn.execute(_INSERT, row)
     pk = done.inserted_primary_key
     assert pk is not None  # an insert of one row
     return int(pk[0])

@@ -11,11 +11,12 @@ transaction (:class:`safecity.care.service.Care` holds the operations)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from safecity.care.law import cite
 from safecity.care.model import Basis, Consent, ConsentIn, Person, PersonKind, Purpose
@@ -112,6 +113,24 @@ def active(conn: Connection, person_id: int, purpose: Purpose) -> Consent | None
         .first()
     )
     return None if row is None else from_row(row)
+
+
+def with_location(conn: Connection, person_ids: Iterable[int], dialect: str) -> set[int]:
+    """Which of these people have an active location consent, read in the caller's (writing)
+    transaction. On PostgreSQL the consent rows are locked ``FOR SHARE``: a withdrawal waits for this
+    transaction, whose positions its DELETE then sees, or this one waits for the withdrawal and finds no
+    consent (SQLite's single writer already orders them)."""
+    q = _LOCATION_LOCKED if dialect == "postgresql" else _LOCATION
+    return {int(r[0]) for r in conn.execute(q, {"ids": sorted(set(person_ids))})}
+
+
+#: built once: their compiled form is cached, and building them per batch cost more than running them
+_LOCATION = select(consents.c.person_id).where(
+    consents.c.person_id.in_(bindparam("ids", expanding=True)),
+    consents.c.purpose == Purpose.location.value,
+    consents.c.withdrawn_at.is_(None),
+)
+_LOCATION_LOCKED = _LOCATION.with_for_update(read=True)
 
 
 def from_row(r: Any) -> Consent:

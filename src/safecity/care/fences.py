@@ -30,6 +30,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from shapely.geometry import LineString, Polygon
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from safecity.bus.port import Bus
 from safecity.care.events import FenceAlert
@@ -135,6 +136,11 @@ class Fence:
     def __post_init__(self) -> None:
         shapely.prepare(self.shape)
 
+    @cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = self.shape.bounds
+        return (float(x0), float(y0), float(x1), float(y1))
+
     def contains(self, lon: float, lat: float) -> bool:
         return bool(shapely.contains_xy(self.shape, lon, lat))
 
@@ -155,6 +161,11 @@ class State:
     candidate_at: datetime | None = None
     dwell_raised: bool = False
     violation_raised: bool = False
+
+
+_UNKNOWN = State()
+#: built once (a statement built per alert cost more in SQLAlchemy than in the database)
+_INSERT_ALERT = insert(alerts)
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,7 @@ class Fences:
         self.bus = bus
         self._lock = threading.Lock()
         self._people: dict[int, _Person] | None = None
+        self._upsert: Any = None
 
     # -- definitions ---------------------------------------------------------------------------
     def add(self, person_id: int, body: FenceIn) -> Fence:
@@ -278,18 +290,28 @@ class Fences:
         changed: list[tuple[int, int, State]] = []
         with self._lock:
             people = self._load()
-            for fix in fixes:
-                p = people.get(fix.person_id)
-                if p is None:
-                    continue
-                for fence in p.fences:
-                    old = p.states.get(fence.id, State())
-                    new, alerts_ = step(fence, old, fix)
-                    if new != old:
-                        p.states[fence.id] = new
-                        if _decided(new) != _decided(old):
-                            changed.append((fix.person_id, fence.id, new))
-                    raised.extend(alerts_)
+            pairs = [
+                (fix, p, fence)
+                for fix in fixes
+                if (p := people.get(fix.person_id)) is not None
+                for fence in p.fences
+            ]
+            if not pairs:
+                return raised
+            # every (fix, fence) pair of the batch in one vectorised call on prepared polygons
+            inside = shapely.contains_xy(
+                [fence.shape for _, _, fence in pairs],
+                [fix.lon for fix, _, _ in pairs],
+                [fix.lat for fix, _, _ in pairs],
+            ).tolist()
+            for (fix, p, fence), here in zip(pairs, inside, strict=True):
+                old = p.states.get(fence.id, _UNKNOWN)
+                new, alerts_ = step(fence, old, fix, here)
+                if new is not old:
+                    p.states[fence.id] = new
+                    if _decided(new) != _decided(old):
+                        changed.append((fix.person_id, fence.id, new))
+                raised.extend(alerts_)
         self._persist(changed, raised)
         return raised
 
@@ -318,25 +340,29 @@ class Fences:
             return
         now = self.clock.now()
         with self.store.write() as conn:
-            for pid, fid, s in changed:
-                values = {"person_id": pid, "state": _state_json(s)}
-                done = conn.execute(
-                    update(fence_state).where(fence_state.c.fence_id == fid).values(**values)
-                ).rowcount
-                if not done:
-                    conn.execute(insert(fence_state).values(fence_id=fid, **values))
-            for a in raised:
+            if changed:
                 conn.execute(
-                    insert(alerts).values(
-                        person_id=a.person_id,
-                        fence_id=a.fence_id,
-                        kind=a.kind,
-                        at=a.at,
-                        lon=a.lon,
-                        lat=a.lat,
-                        raised_at=now,
-                    )
+                    self._upsert_state(),
+                    [{"fence_id": fid, "person_id": pid, "state": _state_json(s)} for pid, fid, s in changed],
                 )
+            if raised:
+                conn.execute(
+                    _INSERT_ALERT,
+                    [
+                        {
+                            "person_id": a.person_id,
+                            "fence_id": a.fence_id,
+                            "trip_id": None,
+                            "kind": a.kind,
+                            "at": a.at,
+                            "lon": a.lon,
+                            "lat": a.lat,
+                            "raised_at": now,
+                        }
+                        for a in raised
+                    ],
+                )
+            for a in raised:
                 self.bus.publish(
                     conn,
                     FenceAlert(
@@ -349,6 +375,19 @@ class Fences:
                         lat=a.lat,
                     ),
                 )
+
+    def _upsert_state(self) -> Any:
+        """``care_fence_state`` rows written whether or not they exist (built once per store)."""
+        if self._upsert is None:
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            dialect = postgresql if self.store.dialect == "postgresql" else sqlite
+            stmt = dialect.insert(fence_state)
+            self._upsert = stmt.on_conflict_do_update(
+                index_elements=["fence_id"],
+                set_={"person_id": stmt.excluded.person_id, "state": stmt.excluded.state},
+            )
+        return self._upsert
 
     def alerts_of(self, person_id: int, limit: int = 200) -> list[dict[str, Any]]:
         q = select(alerts, fences.c.name).join(fences, fences.c.id == alerts.c.fence_id, isouter=True)
@@ -369,13 +408,17 @@ class Fences:
             ]
 
 
-def step(fence: Fence, s: State, fix: Position) -> tuple[State, list[Alert]]:
-    """One fix through one fence (pure: the tests drive it directly too)."""
+def step(fence: Fence, s: State, fix: Position, here: bool | None = None) -> tuple[State, list[Alert]]:
+    """One fix through one fence (pure: the tests drive it directly too). ``here``: whether the fix is
+    inside, when the caller has already tested it (:meth:`Fences.on_fixes` tests a batch at once)."""
     if s.last_at is not None and fix.at <= s.last_at:
         return s, []  # late or repeated: history, not state
     if fix.accuracy_m is not None and fix.accuracy_m > MAX_ACCURACY_M:
         return s, []
-    here = fence.contains(fix.lon, fix.lat)
+    if here is None:
+        here = fence.contains(fix.lon, fix.lat)
+    if _quiet(fence, s, here, fix):
+        return replace(s, last_at=fix.at, last_lon=fix.lon, last_lat=fix.lat), []
     out: list[Alert] = []
 
     def alert(kind: str, at: datetime, lon: float | None, lat: float | None) -> Alert:
@@ -401,7 +444,20 @@ def step(fence: Fence, s: State, fix: Position) -> tuple[State, list[Alert]]:
     return settled, out + more
 
 
+def _quiet(fence: Fence, s: State, here: bool, fix: Position) -> bool:
+    """The common case, a fix on the confirmed side of a plain fence with nothing pending: nothing to
+    decide but a pass through between two fixes outside."""
+    if here != s.inside or s.candidate is not None or fence.dwell_s is not None or fence.rule != "watch":
+        return False
+    return (
+        here or s.last_lon is None or s.last_lat is None or not _crosses(fence, s.last_lon, s.last_lat, fix)
+    )
+
+
 def _crosses(fence: Fence, lon: float, lat: float, fix: Position) -> bool:
+    x0, y0, x1, y1 = fence.bounds
+    if max(lon, fix.lon) < x0 or min(lon, fix.lon) > x1 or max(lat, fix.lat) < y0 or min(lat, fix.lat) > y1:
+        return False  # the segment's box misses the fence's: no need to build the segment
     return bool(LineString([(lon, lat), (fix.lon, fix.lat)]).intersects(fence.shape))
 
 

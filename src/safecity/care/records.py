@@ -18,6 +18,9 @@ from safecity.care.law import articles
 from safecity.care.model import Basis, NotifyMode, Position, Purpose
 from safecity.care.tables import access, consents, notices, people, positions
 
+COLLECT_PURPOSE = "보호 대상자 위치 수집 / tracking for protection"
+_INSERT_ACCESS = insert(access)
+
 
 def _batch_limits() -> tuple[int, int]:
     """(days, provisions) after which a batched notice is sent (§19④ and its decree, data/law.toml)."""
@@ -36,11 +39,32 @@ def collect(
             action="collect",
             actor="tracker",
             recipient=None,
-            purpose="보호 대상자 위치 수집 / tracking for protection",
+            purpose=COLLECT_PURPOSE,
             count=count,
             first_at=first,
             last_at=last,
         )
+    )
+
+
+def collect_many(conn: Connection, now: datetime, spans: dict[int, tuple[int, datetime, datetime]]) -> None:
+    """Collections of several people at once: person id → (count, first fix, last fix)."""
+    conn.execute(
+        _INSERT_ACCESS,
+        [
+            {
+                "person_id": pid,
+                "at": now,
+                "action": "collect",
+                "actor": "tracker",
+                "recipient": None,
+                "purpose": COLLECT_PURPOSE,
+                "count": count,
+                "first_at": first,
+                "last_at": last,
+            }
+            for pid, (count, first, last) in spans.items()
+        ],
     )
 
 

@@ -47,6 +47,7 @@ from safecity.care.model import (
     Position,
     Purpose,
 )
+from safecity.care.pipeline import FixListener, FixPipeline
 from safecity.care.settings import CareSettings
 from safecity.care.tables import access, consents, devices, guardians, notices, people, positions
 from safecity.care.trips import Trips
@@ -57,9 +58,6 @@ from safecity.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unau
 from safecity.store import Store
 
 KEY_PREFIX = "trk_"
-
-#: Called after fixes are committed, in time order per person (fences, trips, wandering).
-FixListener = Callable[[Sequence[Position]], object]
 
 
 def key_hash(key: str) -> str:
@@ -85,6 +83,7 @@ class Care(Watching):
         #: 3,300 fixes/s reads neither table per fix. Both are dropped on any change.
         self._devices: dict[str, Device] = {}
         self._consented: dict[int, bool] = {}
+        self._insert: Any = None
         #: the OwnTracks MQTT listener when a broker is configured (safecity.care.mqtt)
         self.owntracks: Any = None
         #: server-side fences: they follow every stored fix and forget a person on withdrawal
@@ -100,6 +99,8 @@ class Care(Watching):
         self.on_withdraw.append(self.trips.forget)
         #: heat/cold check-ins of elderly people living alone (safecity.care.checkins)
         self.checkins = CheckIns(store, clock, bus)
+        #: fixes of concurrent requests stored in one transaction (safecity.care.pipeline)
+        self.pipeline = FixPipeline(store, clock, self.listeners, self._refused, self._insert_new)
 
     # -- people ----------------------------------------------------------------------------------
     def add_person(self, body: PersonIn, actor: Actor) -> Person:
@@ -305,7 +306,8 @@ class Care(Watching):
     def ingest(self, device: Device, fixes: Sequence[Fix]) -> IngestResult:
         """Store a device's fixes. Refused (403, nothing stored) without an active location consent;
         a fix repeated (same device and time) is stored once; late fixes are stored in their place in
-        the history (listeners get them in time order and decide what a late fix means)."""
+        the history (listeners get them in time order and decide what a late fix means). Concurrent
+        calls share one transaction (:mod:`safecity.care.pipeline`); each gets its own result."""
         if not fixes:
             return IngestResult(0, 0)
         now = self.clock.now()
@@ -318,52 +320,26 @@ class Care(Watching):
                     message_ko=f"timestamp: {i}번째 위치의 시각 {f.at.isoformat()}이(가) 미래입니다 (단말기 시계 확인)",
                 )
         if not self._has_location_consent(device.person_id):
-            raise Forbidden(
-                f"person {device.person_id} has no active location consent: nothing is stored ({cite('LIA-15')})",
-                message_ko=f"위치정보 수집 동의가 없어 저장하지 않았습니다 ({cite('LIA-15')})",
-            )
-        rows = [
-            {
-                "person_id": device.person_id,
-                "device_id": device.id,
-                "at": f.at,
-                "lon": f.lon,
-                "lat": f.lat,
-                "accuracy_m": f.accuracy_m,
-                "speed_ms": f.speed_ms,
-                "bearing": f.bearing,
-                "altitude_m": f.altitude_m,
-                "battery": f.battery,
-                "received_at": now,
-            }
-            for f in fixes
-        ]
-        with self.store.write() as conn:
-            stored_at = [r[0] for r in conn.execute(self._insert_new().returning(positions.c.at), rows).all()]
-            if stored_at:
-                records.collect(conn, device.person_id, now, len(stored_at), min(stored_at), max(stored_at))
-        stored = sorted(
-            (
-                Position(device.person_id, device.id, f.at, f.lon, f.lat, f.accuracy_m, f.speed_ms, f.battery)
-                for f in fixes
-            ),
-            key=lambda p: p.at,
+            raise self._refused(device)
+        return self.pipeline.submit(device, fixes)
+
+    @staticmethod
+    def _refused(device: Device) -> Forbidden:
+        return Forbidden(
+            f"person {device.person_id} has no active location consent: nothing is stored ({cite('LIA-15')})",
+            message_ko=f"위치정보 수집 동의가 없어 저장하지 않았습니다 ({cite('LIA-15')})",
         )
-        if stored_at and self.listeners:
-            new = set(stored_at)
-            fresh = [p for p in stored if p.at in new]
-            for listener in self.listeners:
-                listener(fresh)
-        return IngestResult(len(stored_at), len(fixes) - len(stored_at))
 
     def _insert_new(self) -> Any:
-        if self.store.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+        """INSERT of positions that skips a repeated (device, time), built once per store."""
+        if self._insert is None:
+            from sqlalchemy.dialects import postgresql, sqlite
 
-            return pg_insert(positions).on_conflict_do_nothing(index_elements=["device_id", "at"])
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(positions).on_conflict_do_nothing(index_elements=["device_id", "at"])
+            dialect = postgresql if self.store.dialect == "postgresql" else sqlite
+            self._insert = dialect.insert(positions).on_conflict_do_nothing(
+                index_elements=["device_id", "at"]
+            )
+        return self._insert
 
     def _has_location_consent(self, person_id: int) -> bool:
         known = self._consented.get(person_id)

@@ -50,6 +50,8 @@ consents = sa.Table(
     sa.Column("recorded_by", sa.String(120), nullable=False),
     sa.Column("withdrawn_at", Timestamp, nullable=True),
     sa.Column("withdrawn_by", sa.String(120), nullable=True),
+    # each batch of tracker fixes re-reads its people's location consents (care/pipeline.py)
+    sa.Index("ix_care_consents_person", "person_id", "purpose"),
 )
 
 devices = sa.Table(

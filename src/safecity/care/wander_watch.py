@@ -49,12 +49,15 @@ class WanderingWatch:
             self._kinds.pop(person_id, None)
 
     def on_fixes(self, fixes: Sequence[Position]) -> list[float]:
-        """Returns the scores of the windows it measured (for the bench and tests)."""
-        if not fixes:
-            return []
-        pid = fixes[0].person_id
-        if not self._watched(pid):
-            return []
+        """Fixes of any people, in time order per person. Returns the scores of the windows it
+        measured (for the bench and tests)."""
+        mine: dict[int, list[Position]] = {}
+        for f in fixes:
+            if self._watched(f.person_id):
+                mine.setdefault(f.person_id, []).append(f)
+        return [score for pid, own in mine.items() for score in self._on_person(pid, own)]
+
+    def _on_person(self, pid: int, fixes: list[Position]) -> list[float]:
         with self._lock:
             window = self._windows.setdefault(pid, deque())
             for f in fixes:
