@@ -79,6 +79,8 @@ def subscribers_by_type(settings: Settings) -> dict[str, list[str]]:
         for cap in platform.capabilities:
             if cap.start is not None:
                 cap.start(ctx)
+            for take_role in cap.roles.values():  # one process of every role (safecity serve)
+                take_role(ctx)
         found: dict[str, list[str]] = {}
         for sub in platform.bus.subscribers():
             for type_ in sub.types:

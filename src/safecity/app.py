@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,16 +25,22 @@ from safecity.auth.deps import allow
 from safecity.auth.model import Role
 from safecity.auth.service import AuthService
 from safecity.bus import Bus, open_bus
+from safecity.bus.leader import Leadership
 from safecity.bus.router import bus_router
 from safecity.capability import (
+    ROLES,
+    SINGLETON_ROLES,
     Capability,
     Context,
     Services,
+    Subscription,
+    Work,
     import_tables,
     load_settings_of,
     migration_folders,
     registered,
     routers_of,
+    work_of,
 )
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import SafecityError
@@ -72,6 +81,13 @@ class Platform:
     #: the workers services start and stop themselves (bus dispatcher, situation clock, warning delivery,
     #: audit writer; MQTT ingest while it runs: ``Capability.tasks``); /health and /metrics show them
     tasks: list[BackgroundWorker] = field(default_factory=list)
+    #: the roles this process runs (safecity.capability.ROLES): all of them for ``safecity serve``
+    roles: frozenset[str] = frozenset(ROLES)
+    #: roles chosen explicitly (``safecity worker --role``): their subscribers and workers are made when
+    #: the process takes the role (a singleton one once it holds its leadership), not when it is built
+    deferred: bool = False
+    #: with ``deferred``, each role's subscriptions and workers, made when the role is taken
+    parts: dict[str, tuple[list[tuple[Subscription, Capability]], list[Work]]] = field(default_factory=dict)
 
     @property
     def context(self) -> Context:
@@ -110,8 +126,13 @@ class Platform:
         return self.services.get(AuditLog)
 
 
-def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
-    """Open the store and the bus, then build every registered capability in order (safecity.capability)."""
+def build_platform(
+    settings: Settings, clock: Clock | None = None, roles: frozenset[str] | None = None
+) -> Platform:
+    """Open the store and the bus, then build every registered capability in order (safecity.capability).
+
+    ``roles`` (``safecity worker --role``): only those roles' subscribers and workers, made when the
+    process takes each role (:class:`RoleRunner`); None (``safecity serve``): all of them, now."""
     clock = clock or SystemClock()
     # configuration the platform cannot run without is checked before anything is opened
     load_wordings(settings.warning.languages, settings.warning.wording_dir)
@@ -122,6 +143,10 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     store.migrate(migration_folders(capabilities))
     bus = open_bus(settings, store, clock)
     platform = Platform(settings, store, bus, Metrics(), clock, capabilities, tasks=[bus.worker])
+    if roles is not None:
+        platform.roles, platform.deferred = roles, True
+        # other processes follow the same outbox: an event is delivered once every cursor passed it
+        bus.shared = True
     _set_up_capabilities(platform, capability_settings)
     return platform
 
@@ -145,15 +170,130 @@ def _set_up_capabilities(platform: Platform, capability_settings: dict[str, Any]
         services,
         capability_settings,
         platform.capabilities,
+        platform.roles,
+        {} if platform.deferred else None,
     )
     services.add(ctx)
     for cap in platform.capabilities:
         if cap.build is not None:
             services.add(cap.build(ctx))
         for sub in cap.subscriptions:
-            platform.bus.subscribe(sub.type, sub.handler(ctx), sub.name)
-        platform.workers.extend(make(ctx) for make in cap.workers)
+            if not platform.deferred:
+                platform.bus.subscribe(sub.type, sub.handler(ctx), sub.name)
+            elif sub.role in platform.roles:
+                platform.parts.setdefault(sub.role, ([], []))[0].append((sub, cap))
+        for item in cap.workers:
+            work = work_of(item)
+            if not platform.deferred:
+                platform.workers.append(work.make(ctx))
+            elif work.role in platform.roles:
+                platform.parts.setdefault(work.role, ([], []))[1].append(work)
         platform.tasks.extend(make(ctx) for make in cap.tasks)
+
+
+class RoleRunner:
+    """Starts the roles of this process (:data:`safecity.capability.ROLES`).
+
+    ``safecity serve`` runs every role at once, as one process always did. With roles chosen
+    (``safecity worker --role``) each singleton role waits for its :class:`Leadership` (a PostgreSQL
+    advisory lock; a ``flock`` on SQLite): the roles this process holds at start-up start with it, the
+    others when it takes them over from a holder that died (checked every
+    ``SAFECITY_BUS__LEADER_INTERVAL_S``). A process that loses a role it held (its store session ended)
+    exits at once (status 75) rather than run beside the new holder: its supervisor (systemd,
+    a Procfile runner) starts it again, as a standby.
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.held: set[str] = set()
+        self.leaders: dict[str, Leadership] = {}
+        self._starting = True
+        self._stopping = False
+        self._gained: list[str] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> list[str]:
+        """Take the roles that can be taken now, and compete for the others; returns the roles taken
+        now (their parts are started by :meth:`begin`, before the bus dispatches)."""
+        p = self.platform
+        if not p.deferred:
+            self.held = set(p.roles)
+            return [r for r in ROLES if r in p.roles]
+        p.bus.relay_enabled = False  # until this process holds ``relay``
+        now = [r for r in ROLES if r in p.roles and r not in SINGLETON_ROLES]
+        for role in (r for r in ROLES if r in p.roles and r in SINGLETON_ROLES):
+            leader = Leadership(
+                p.store.engine,
+                f"role-{role}",
+                on_gain=functools.partial(self._gain, role),
+                on_lose=functools.partial(self._lose, role),
+                interval_s=p.settings.bus.leader_interval_s,
+            )
+            self.leaders[role] = leader
+            leader.step()  # at once: a process alone takes its roles before it serves
+        now += self._gained
+        self._gained = []
+        self.held.update(now)
+        return [r for r in ROLES if r in now]
+
+    def begin(self, roles: list[str]) -> None:
+        """Make and start the parts of ``roles``: subscriptions, each capability's role hook (in
+        registration order), workers. At start-up the caller starts the bus and the workers after."""
+        p, ctx = self.platform, self.platform.context
+        for role in roles:
+            subs = p.parts.get(role, ([], []))[0]
+            for sub, _cap in subs:
+                p.bus.subscribe(sub.type, sub.handler(ctx), sub.name)
+            for subscribe in (ctx.deferred or {}).get(role, []):
+                subscribe()
+        for cap in p.capabilities:
+            for role in roles:
+                hook = cap.roles.get(role)
+                if hook is not None:
+                    hook(ctx)
+        for role in roles:
+            for work in p.parts.get(role, ([], []))[1]:
+                p.workers.append(work.make(ctx))
+        if "relay" in roles:
+            p.bus.relay_enabled = True
+        log.info("roles taken", roles=roles, pid=os.getpid())
+
+    def compete(self) -> None:
+        """After start-up: keep the roles held, and wait for the others."""
+        self._starting = False
+        for leader in self.leaders.values():
+            leader.start()
+
+    def _gain(self, role: str) -> None:
+        if self._starting:
+            self._gained.append(role)
+            return
+        with self._lock:
+            if self._stopping:
+                return
+            before = len(self.platform.workers)
+            self.begin([role])
+            for worker in self.platform.workers[before:]:
+                worker.start()
+            self.held.add(role)  # once its parts run (what /health says)
+            self.platform.bus.notify()
+
+    def _lose(self, role: str) -> None:
+        if self._stopping:
+            return
+        # another process may hold the role by now: going on would do its work twice
+        log.critical("role lost; exiting so that the supervisor starts this process again", role=role)
+        os._exit(75)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+        for leader in self.leaders.values():
+            leader.stop()
+
+    def state(self) -> dict[str, str]:
+        """Each role of this process: ``held`` or ``standby`` (waiting for a holder to die)."""
+        return {r: "held" if r in self.held else "standby" for r in ROLES if r in self.platform.roles}
 
 
 def create_app(
@@ -162,26 +302,32 @@ def create_app(
     *,
     start_services: bool = True,
     edge_clock: Callable[[], float] = time.monotonic,
+    roles: frozenset[str] | None = None,
 ) -> FastAPI:
     """The ASGI application. ``start_services`` runs the bus dispatcher and MQTT with the app's lifespan;
     ``edge_clock`` (monotonic seconds) drives the HTTP edge's rate limit (tests inject one)."""
     check_production(settings)
     log_mode(settings)
-    platform = platform or build_platform(settings)
+    platform = platform or build_platform(settings, roles=roles)
+    runner = RoleRunner(platform)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mqtt = None
         ctx = platform.context
         if start_services:
-            # each capability's start before the bus dispatches (the rule engine subscribes and warms up)
+            taken = runner.start()
+            # each capability's start, and its part of the roles taken, before the bus dispatches (the
+            # rule engine subscribes and warms up)
             for cap in platform.capabilities:
                 if cap.start is not None:
                     cap.start(ctx)
+            runner.begin(taken)
             platform.bus.start()
             for worker in platform.workers:
                 worker.start()
-            if settings.mqtt.enabled:
+            runner.compete()
+            if settings.mqtt.enabled and platform.context.runs("ingest"):
                 from safecity.sensing.mqtt import start_mqtt
 
                 mqtt = await start_mqtt(settings, platform)
@@ -193,6 +339,7 @@ def create_app(
             if mqtt is not None:
                 await mqtt.stop()
                 platform.tasks.remove(mqtt.pipeline.worker)
+            runner.stop()
             for worker in reversed(platform.workers):
                 worker.stop()
             platform.bus.stop()
@@ -233,6 +380,7 @@ def create_app(
             "status": "ok",
             "store": platform.store.dialect,
             "outboxPending": platform.bus.pending(),
+            "roles": runner.state(),
         }
         # the platform's own workers, then the declared capabilities'
         body["tasks"] = {w.name: w.health().to_json() for w in [*platform.tasks, *platform.workers]}

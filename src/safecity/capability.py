@@ -23,6 +23,8 @@ registered capabilities, so adding one touches nothing outside its package:
   stopped with the app, their health on ``/health`` and ``/metrics``;
 * ``start``, ``stop``: what its services do when the app starts and stops (around the bus);
 * ``tasks``: the workers its services run themselves, for ``/health`` and ``/metrics``;
+* ``roles``: what it starts when this process takes a role (:data:`ROLES`); each subscription and
+  worker names its role too, so ``safecity worker --role rules`` builds only the rule engine's parts;
 * ``layers``: feature collections (:class:`Layer`) it contributes to the OGC API (``/ogcapi/collections/<id>``);
 * ``importers``: kinds of geodata layer it takes from files (:class:`Importer`,
   ``safecity import layer FILE --as <kind>``);
@@ -41,7 +43,7 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +89,30 @@ BUILT_IN: tuple[str, ...] = (
 )
 
 
+#: The roles a process can run (``safecity worker --role ...``; ``safecity serve`` runs them all):
+#: ``ingest`` (MQTT ingest; every process serves the HTTP API), ``rules`` (the rule engine),
+#: ``incidents`` (reactions to events: alert drafts and automatic issue, dispatch, care, quake; the
+#: default role of a subscription or a worker), ``delivery`` (sending alerts), ``audit`` (the audit
+#: log's bus subscriber), ``relay`` (outbox to NATS JetStream). docs/scaling.md says what each does.
+ROLES: tuple[str, ...] = ("ingest", "rules", "incidents", "delivery", "audit", "relay")
+#: Roles one process at a time may run among the processes of a store: each holds a
+#: ``safecity.bus.leader.Leadership`` (the subscribers of a durable name, the timers that issue
+#: alerts, the sender of pending deliveries must not run twice); another process of the same role
+#: waits as a standby and takes over when the holder dies. ``ingest`` scales out.
+SINGLETON_ROLES: frozenset[str] = frozenset({"rules", "incidents", "delivery", "audit", "relay"})
+#: The role of a subscription or worker that does not name one.
+DEFAULT_ROLE = "incidents"
+
+
+def check_roles(roles: Iterable[str]) -> frozenset[str]:
+    """The roles, checked against :data:`ROLES` (ValueError naming the unknown one)."""
+    out = frozenset(roles)
+    unknown = sorted(out - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role {unknown[0]!r}: the roles are {', '.join(ROLES)}")
+    return out
+
+
 class CapabilityError(Exception):
     """A capability cannot be loaded or configured; the message says which and what to do."""
 
@@ -100,6 +126,21 @@ class Subscription:
     name: str
     #: builds the handler once the services exist (so it can use the capability's own service)
     handler: Callable[[Context], Handler]
+    #: the role whose process runs it (:data:`ROLES`)
+    role: str = DEFAULT_ROLE
+
+
+@dataclass(frozen=True)
+class Work:
+    """A background worker that belongs to a role other than :data:`DEFAULT_ROLE` (``workers=(
+    Work("ingest", make_listener),)``); a bare factory in ``workers`` is of the default role."""
+
+    role: str
+    make: Callable[[Context], Worker]
+
+
+def work_of(item: Callable[[Context], Worker] | Work) -> Work:
+    return item if isinstance(item, Work) else Work(DEFAULT_ROLE, item)
 
 
 @dataclass(frozen=True)
@@ -116,7 +157,7 @@ class Capability:
     migrations: Path | None = None
     build: Callable[[Context], object] | None = None
     subscriptions: Sequence[Subscription] = ()
-    workers: Sequence[Callable[[Context], Worker]] = ()
+    workers: Sequence[Callable[[Context], Worker] | Work] = ()
     layers: Sequence[Layer] = ()
     #: kinds of geodata layer it imports from files (``safecity import layer FILE --as <kind>``)
     importers: Sequence[Importer] = ()
@@ -131,6 +172,10 @@ class Capability:
     #: the workers its services start and stop themselves (the delivery worker, the audit writer...):
     #: listed on ``/health`` and ``/metrics`` with the others, not started by the app
     tasks: Sequence[Callable[[Context], Worker]] = ()
+    #: what it starts when this process takes a role, by role name (the rule engine loads its rules,
+    #: warms up and subscribes when its process takes ``rules``): after ``start``, before the bus
+    #: dispatches at start-up; a standby calls it when it takes the role over. ``stop`` undoes it.
+    roles: Mapping[str, Callable[[Context], None]] = field(default_factory=dict)
 
 
 #: What a layer's ``base`` returns: ``(SELECT id, geom, <queryable columns...>, id column, geometry column,
@@ -256,6 +301,25 @@ class Context:
     capability_settings: dict[str, BaseModel] = field(default_factory=dict)
     #: every registered capability, in registration order (e.g. to gather their layers)
     capabilities: Sequence[Capability] = ()
+    #: the roles this process runs (:data:`ROLES`; all of them for ``safecity serve``)
+    roles: frozenset[str] = frozenset(ROLES)
+    #: with roles chosen (``safecity worker --role``): what :meth:`subscribe` left for when this process
+    #: takes each role; None: subscribe at once (``safecity serve``)
+    deferred: dict[str, list[Callable[[], None]]] | None = None
+
+    def runs(self, role: str) -> bool:
+        return role in self.roles
+
+    def subscribe(self, role: str, types: str | Sequence[str], handler: Handler, name: str) -> None:
+        """A bus subscriber of ``role`` made in a capability's ``build`` (when its types or handler are
+        known only then; otherwise declare a :class:`Subscription`): subscribed now, or when this
+        process takes the role, or never in a process without it."""
+        if role not in self.roles:
+            return
+        if self.deferred is None:
+            self.bus.subscribe(types, handler, name)
+        else:
+            self.deferred.setdefault(role, []).append(lambda: self.bus.subscribe(types, handler, name))
 
     def settings_of(self, name: str, model: type[M]) -> M:
         value = self.capability_settings.get(name)
@@ -293,6 +357,11 @@ def load(module: str) -> Capability:
         raise CapabilityError(f"{module}.setup() returned {type(cap).__name__}, not a Capability")
     if not cap.name.isidentifier() or cap.name != cap.name.lower():
         raise CapabilityError(f"capability name {cap.name!r} must be a lower-case identifier")
+    declared = [*cap.roles, *(s.role for s in cap.subscriptions), *(work_of(w).role for w in cap.workers)]
+    try:
+        check_roles(declared)
+    except ValueError as e:
+        raise CapabilityError(f"capability {cap.name!r}: {e}") from None
     return cap
 
 

@@ -75,6 +75,47 @@ def serve(
     uvicorn.run(application, host=settings.host, port=settings.port, **server_options(settings))
 
 
+@app.command()
+def worker(
+    role: Annotated[
+        list[str],
+        typer.Option(
+            help="A role this process runs, repeatable or comma-separated: ingest, rules, incidents, "
+            "delivery, audit, relay [SAFECITY_WORKER_ROLE]",
+            envvar="SAFECITY_WORKER_ROLE",
+        ),
+    ],
+    host: Annotated[str | None, typer.Option(help="Listen address [SAFECITY_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [SAFECITY_PORT]")] = None,
+) -> None:
+    """Run some roles only, beside other processes on the same PostgreSQL (and NATS): every process
+    serves the API; singleton roles wait for their holder to die (docs/scaling.md)."""
+    import uvicorn
+
+    from safecity.app import create_app
+    from safecity.capability import check_roles
+
+    try:
+        roles = check_roles(r.strip() for item in role for r in item.split(",") if r.strip())
+    except ValueError as e:
+        _fail(f"--role: {e}", 2)
+    if not roles:
+        _fail("--role: name at least one role (ingest, rules, incidents, delivery, audit, relay)", 2)
+    settings = _settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_json, background=True)
+    try:
+        application = create_app(settings, roles=roles)
+    except SafecityError as e:
+        _fail(e.message)
+    typer.echo(
+        f"safecity worker ({', '.join(sorted(roles))}) on http://{settings.host}:{settings.port}/", err=True
+    )
+    _tune_gc()
+    from safecity.hygiene.head_limit import server_options
+
+    uvicorn.run(application, host=settings.host, port=settings.port, **server_options(settings))
+
+
 def _tune_gc() -> None:
     """Ingest allocates many short-lived lists; CPython's default collector thresholds (700) then run
     collections thousands of times a second over the long-lived objects of the app. Freezing what start-up

@@ -60,7 +60,11 @@ DISTRICTS = {
 class Server:
     """``safecity serve`` as a separate process; ``kill`` is SIGKILL, ``start`` again reuses the data."""
 
-    def __init__(self, data_dir: Path, store_url: str | None, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, store_url: str | None, command: Sequence[str] = ("serve",), **env: str
+    ) -> None:
+        """``command``: the arguments after ``safecity`` (``worker --role ingest`` for one role)."""
+        self.command = list(command)
         self.data_dir = data_dir
         self.store_url = store_url
         self.port = free_port()
@@ -116,7 +120,7 @@ class Server:
         with self.log.open("ab") as log:
             log.write(f"--- start {self.starts} ---\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "safecity", "serve"], env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "safecity", *self.command], env=self.env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

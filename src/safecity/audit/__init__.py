@@ -21,8 +21,9 @@ def _audit(ctx: Context) -> AuditLog:
     audit = AuditLog(ctx.store)
     ctx.services.add(RequestAudit(audit), AccessLog)  # what auth audits (logins, keys) goes through it
     # what the log keeps of other capabilities' acts (alerts issued, dead letters replayed) comes from the
-    # bus; the capabilities registered before this one have imported their events modules by now
-    ctx.bus.subscribe(audited_types(), subscribers.event_recorder(audit), subscribers.SUBSCRIBER)
+    # bus, in the process of the role ``audit``; the capabilities registered before this one have imported
+    # their events modules by now
+    ctx.subscribe("audit", audited_types(), subscribers.event_recorder(audit), subscribers.SUBSCRIBER)
     return audit
 
 

@@ -170,6 +170,8 @@ class InProcessBus:
         self.coalesce_s = coalesce_s
         self.settings = settings or BusSettings()
         self.batch = batch
+        self.relay_enabled = True
+        self.shared = False
         self._subs: dict[str, _Subscriber] = {}
         self._decoders: dict[tuple[str, int], Decoder] = {}
         self._lock = threading.RLock()  # one round at a time (the thread, drain, tests)
@@ -528,6 +530,9 @@ class InProcessBus:
     def _save(self, rnd: _Round) -> None:
         subs = list(self._subs.values())
         positions = [s.cursor.position for s in subs if s.cursor is not None]
+        if self.shared:  # the subscribers of the other processes count too (their cursors are stored)
+            with self.store.engine.connect() as conn:
+                positions += [c.position for c in ob.all_cursors(conn)]
         upto = min(positions) if positions else rnd.head
         changed = [s.cursor for s in subs if s.dirty and s.cursor is not None]
         prune = self._pruned_at is None or rnd.now - self._pruned_at >= timedelta(

@@ -184,6 +184,8 @@ class NatsBus(InProcessBus):
         return f"{self.prefix}.{type_}.{key_token(key)}"
 
     def _relay(self) -> int:
+        if not self.relay_enabled:
+            return 0  # another process holds the role ``relay``
         with self.store.write() as conn:
             if (
                 conn.dialect.name == "postgresql"

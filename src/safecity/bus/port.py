@@ -84,6 +84,12 @@ def _iso(value: datetime | None) -> str | None:
 class Bus(Protocol):
     #: the dispatcher's lifecycle (its health is shown by /health and /metrics)
     worker: Worker
+    #: this process moves committed events to the broker (NATS: the role ``relay``; the embedded bus
+    #: reads the outbox itself and ignores it)
+    relay_enabled: bool
+    #: processes with other subscribers follow the same outbox (``safecity worker --role``): an event
+    #: counts as delivered once every subscriber's cursor in the store passed it, not only this process's
+    shared: bool
 
     def subscribe(
         self,

@@ -182,7 +182,7 @@ def _owntracks(ctx: Context) -> Worker:
 
 
 def setup() -> Capability:
-    from safecity.capability import Capability, Importer, Layer, Subscription
+    from safecity.capability import Capability, Importer, Layer, Subscription, Work
     from safecity.care.cli import cli
     from safecity.care.settings import CareSettings
 
@@ -195,7 +195,8 @@ def setup() -> Capability:
         tables=("safecity.care.tables",),
         migrations=Path(__file__).with_name("migrations"),
         build=_build,
-        workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, _owntracks),
+        # the clocks decide alerts (one process at a time); OwnTracks positions are ingest
+        workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, Work("ingest", _owntracks)),
         subscriptions=(
             Subscription("situation.IncidentOpened", "care.heat-cold-checkins", _on_incident_opened),
         ),

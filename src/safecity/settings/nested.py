@@ -59,6 +59,13 @@ class BusSettings(BaseModel):
         description="How long a message handed to a process may stay unacknowledged before JetStream "
         "offers it again (a process that died mid-batch): longer than a handler's slowest batch.",
     )
+    leader_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="With safecity worker --role: how often a standby tries to take a singleton role "
+        "(rules, incidents, delivery, audit, relay) and its holder checks it still holds it. A holder "
+        "killed is replaced within about this long (target: under 5 s).",
+    )
     nats_fetch_timeout_s: float = Field(
         default=1.0,
         gt=0,

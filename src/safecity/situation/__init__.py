@@ -100,7 +100,8 @@ def setup() -> Capability:
         routers=("safecity.situation.incident_router:router", "safecity.situation.router:router"),
         tables=("safecity.situation.tables",),
         build=_situation,
-        start=_start,
+        # the rule engine runs in the process that holds the role ``rules`` (safecity worker --role rules)
+        roles={"rules": _start},
         stop=_stop,
         tasks=(_clock,),
     )

@@ -59,7 +59,8 @@ def _warnings(ctx: Context) -> Warnings:
         for e in events:
             situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
 
-    ctx.bus.subscribe((ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), alerts_to_room, "situation.alerts")
+    kinds = (ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED)
+    ctx.subscribe("incidents", kinds, alerts_to_room, "situation.alerts")
     return warnings
 
 
@@ -74,11 +75,15 @@ def _board(services: Services) -> dict[str, Any]:
     }
 
 
-def _start(ctx: Context) -> None:
-    from safecity.warning.delivery import Delivery
+def _start_incidents(ctx: Context) -> None:
     from safecity.warning.service import Warnings
 
     ctx.services.get(Warnings).start(ticker=True)  # renews alerts in force near their <expires>
+
+
+def _start_delivery(ctx: Context) -> None:
+    from safecity.warning.delivery import Delivery
+
     ctx.services.get(Delivery).start()
 
 
@@ -116,7 +121,8 @@ def setup() -> Capability:
             "safecity.warning.subscription_tables",
         ),
         build=_warnings,
-        start=_start,
+        # drafting and issuing alerts from incident events, and sending them, each in one process at a time
+        roles={"incidents": _start_incidents, "delivery": _start_delivery},
         stop=_stop,
         tasks=(_delivery, _renew),
         board=(BoardPart(("alertDrafts", "externalAlerts"), _board),),
