@@ -109,9 +109,9 @@ def test_the_procfile_runs_and_a_standby_takes_the_roles_over(
     ]
     made = procs["core"].init(gauges)
     try:
-        procs["core"].start()
-        procs["standby"].start()
-        procs["ingest"].start()
+        procs["core"].start(180)
+        procs["standby"].start(180)
+        procs["ingest"].start(180)
         assert set(_roles(procs["core"]).values()) == {"held"}
         assert set(_roles(procs["standby"]).values()) == {"standby"}
         assert _roles(procs["ingest"]) == {"ingest": "held"}
