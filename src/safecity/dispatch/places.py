@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Where a call is: distances as a dispatcher compares them by eye, and the dong of a point, a code or an
-address (no geocoder: a street address alone cannot be placed, and the caller is told what to add)."""
+"""Where a call is: distances as a dispatcher compares them by eye, and the dong of a point or a code
+(an address is placed by the geocoder, :mod:`safecity.geo.gazetteer`)."""
 
 from __future__ import annotations
 
@@ -50,30 +50,3 @@ def dong_by_code(code: str) -> Boundary:
         where="dong",
         message_ko=f"dong: '{code}'은(는) 서울의 행정동 코드가 아닙니다",
     )
-
-
-def dong_in_address(address: str) -> Boundary:
-    """The dong an address names ("서울 마포구 공덕동 12-3"): its district and dong names must both appear.
-    A street address without a dong name cannot be placed without a geocoder: the caller is told so."""
-    words = address.replace(",", " ").split()
-    found = [
-        d
-        for d in dongs()
-        if d.name_ko in words or d.name_ko.removesuffix("동") in words or d.name_en.lower() in address.lower()
-    ]
-    if len(found) > 1:
-        from safecity.geo.seoul import districts
-
-        named = {b.code for b in districts() if b.name_ko in words}
-        found = [d for d in found if d.district_code in named] or found
-    if len(found) != 1:
-        raise BadRequest(
-            "address: cannot place it: name its district and dong (e.g. '마포구 공덕동'), or give lon/lat"
-            if not found
-            else f"address: names {len(found)} dongs; add the district name or give lon/lat",
-            where="address",
-            message_ko="address: 위치를 찾을 수 없습니다. 구와 동 이름(예: '마포구 공덕동')이나 좌표를 주십시오"
-            if not found
-            else f"address: 동 {len(found)}곳과 일치합니다. 구 이름을 더하거나 좌표를 주십시오",
-        )
-    return found[0]

@@ -120,6 +120,15 @@ def set_capacity(hospital_code: HospitalCode, body: CapacityIn, svc: Svc, who: W
     return set_capacity(svc.store, svc.bus, svc.clock, hospital_code, body, who.name)
 
 
+@router.get(
+    "/geocode",
+    dependencies=[allow(*STAFF)],
+    summary="An address, place name or dong to a point (the roads' OSM gazetteer, then the shipped dongs)",
+)
+def geocode(svc: Svc, q: Annotated[str, Query(min_length=2, max_length=300)]) -> dict[str, Any]:
+    return svc.geocode(q, where="q").public()
+
+
 @router.get("/units", dependencies=[allow(*STAFF)], summary="The unit board")
 def list_units(svc: Svc) -> list[dict[str, Any]]:
     return [u.public() for u in svc.units()]

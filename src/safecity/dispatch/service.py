@@ -35,7 +35,7 @@ from safecity.dispatch.model import (
     UnitType,
     call_type,
 )
-from safecity.dispatch.places import dong_at, dong_by_code, dong_in_address, metres
+from safecity.dispatch.places import dong_at, dong_by_code, metres
 from safecity.dispatch.settings import DispatchSettings
 from safecity.dispatch.tables import assignments, calls, incidents, stations, unit_status, units
 from safecity.store import Store
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from safecity.dispatch.recommend import Recommendation
     from safecity.dispatch.roadtime import RoadTimes
     from safecity.dispatch.sensors import RainNow
+    from safecity.geo.gazetteer import Gazetteer, Place
 
 
 class Dispatch:
@@ -57,6 +58,7 @@ class Dispatch:
         self.data_dir = data_dir
         self._roads: tuple[float, RoadTimes] | None = None
         self._roads_lock = threading.Lock()
+        self._gazetteer: tuple[float | None, Gazetteer | None] | None = None
         #: the rain at a point, or over the city (set by setup(): the rain gauges, ``sensors.py``)
         self.rain: Callable[[float | None, float | None], RainNow] | None = None
 
@@ -128,6 +130,19 @@ class Dispatch:
             limit_s=self.settings.search_limit_s,
         )
         return dataclasses.replace(rec, rain=rain.public())
+
+    def geocode(self, text: str, where: str = "address") -> Place:
+        """An address, place name or dong to a point: the gazetteer imported with the roads, then the
+        shipped dongs (safecity.geo.gazetteer); a 400 naming ``where`` when nothing matches."""
+        from safecity.geo.gazetteer import gazetteer_path, geocode, load_gazetteer
+
+        path = gazetteer_path(self.data_dir) if self.data_dir else None
+        mtime = path.stat().st_mtime if path is not None and path.is_file() else None
+        with self._roads_lock:
+            if self._gazetteer is None or self._gazetteer[0] != mtime:
+                self._gazetteer = (mtime, load_gazetteer(self.data_dir) if mtime is not None else None)
+            gaz = self._gazetteer[1]
+        return geocode(text, gaz, where=where)
 
     def road_times_to(self, lon: float, lat: float, lons: Any, lats: Any) -> Any:
         """Road seconds from (lon, lat) to each point now (hour, rain there, closures), access included;
@@ -371,10 +386,14 @@ class Dispatch:
         if data.lon is not None and data.lat is not None:
             lon, lat = data.lon, data.lat
             dong = dong_at(lon, lat)
-        else:
-            dong = dong_by_code(data.dong) if data.dong else dong_in_address(data.address or "")
+        elif data.dong:
+            dong = dong_by_code(data.dong)
             c = dong.polygon.representative_point()
             lon, lat = float(c.x), float(c.y)
+        else:
+            place = self.geocode(data.address or "")
+            lon, lat = place.lon, place.lat
+            dong = dong_by_code(place.dong) if place.dong else dong_at(lon, lat)
         now = self.clock.now()
         with self.store.write() as conn:
             incident = self._incident_for(conn, data, kind.category.value, lon, lat, now)

@@ -155,7 +155,12 @@ def import_roads_cmd(
         )
     out = graph_path(settings.data_dir)
     result.graph.save(out)
-    counts = result.graph.counts()
+    # the same extract's addresses, streets and named places, for the geocoder (call intake, reports)
+    from safecity.geo.gazetteer import gazetteer_path, read_gazetteer
+
+    gazetteer = read_gazetteer(file)
+    gazetteer.save(gazetteer_path(settings.data_dir))
+    counts = {**result.graph.counts(), **gazetteer.counts()}
     if json_out:
         typer.echo(json.dumps({**counts, "path": str(out)}))
     else:
@@ -164,7 +169,8 @@ def import_roads_cmd(
             f"{counts['walk_edges']} walk edges, {counts['drive_edges']} drive edges, "
             f"{counts['oneway_segments']} one-way, {counts['bridge_segments']} bridge, "
             f"{counts['tunnel_segments']} tunnel, {counts['underpass_segments']} underpass segments; "
-            f"written to {out}",
+            f"{counts['addresses']} addresses, {counts['streets']} named streets, {counts['places']} named "
+            f"places for the geocoder; written to {out.parent}",
             err=True,
         )
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from safecity.geo.gazetteer import load_gazetteer
 from safecity.geo.roads.graph import graph_path, load_graph
 from tests.geo.roads.osm_data import GONGDEOK, HELSINKI_PBF
 
@@ -27,6 +28,10 @@ def test_import_roads(tmp_path: Path) -> None:
     counts = json.loads(r.stdout)
     assert counts["nodes"] == 2016 and counts["walk_edges"] == 4556 and counts["oneway_segments"] > 0
     assert load_graph(graph_path(tmp_path)).segment_count == counts["segments"]
+    # the geocoder's gazetteer from the same extract, beside the graph
+    gaz = load_gazetteer(tmp_path)
+    assert gaz is not None and gaz.counts()["addresses"] == counts["addresses"] > 10
+    assert "마포대로" in gaz.addresses and counts["places"] > 0 and counts["streets"] > 0
 
     r = run(["import", "roads", str(HELSINKI_PBF)], tmp_path)
     assert r.returncode == 0, r.stderr
