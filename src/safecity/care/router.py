@@ -348,6 +348,15 @@ def list_trips(
 
 
 @router.get(
+    "/trips/escalated",
+    dependencies=[allow(Role.operator)],
+    summary="Operators: the trips passed to the control room (no positions; audited)",
+)
+def escalated_trips(care: CareDep, request: Request, who: Who) -> Response:
+    return _json(care.escalated_trips(actor_of(request, who)))
+
+
+@router.get(
     "/people/{person_id}/trips/{trip_id}", dependencies=[allow(*PEOPLE)], summary="One trip (audited)"
 )
 def get_trip(
@@ -452,6 +461,8 @@ _TYPES = {
     "guardian.html": "text/html; charset=utf-8",
     "guardian.js": "text/javascript",
     "guardian.css": "text/css",
+    "operator.html": "text/html; charset=utf-8",
+    "operator.js": "text/javascript",
 }
 
 
@@ -470,3 +481,18 @@ def guardian_js() -> Response:
 @router.get("/guardian.css", dependencies=[allow(Role.public)], include_in_schema=False)
 def guardian_css() -> Response:
     return Response((_STATIC / "guardian.css").read_bytes(), media_type=_TYPES["guardian.css"])
+
+
+@router.get(
+    "/operator",
+    dependencies=[allow(Role.public)],
+    summary="The control room's view of escalated trips",
+    include_in_schema=False,
+)
+def operator_page() -> Response:
+    return Response((_STATIC / "operator.html").read_bytes(), media_type=_TYPES["operator.html"])
+
+
+@router.get("/operator.js", dependencies=[allow(Role.public)], include_in_schema=False)
+def operator_js() -> Response:
+    return Response((_STATIC / "operator.js").read_bytes(), media_type=_TYPES["operator.js"])

@@ -356,6 +356,12 @@ class Trips:
         with self.store.engine.connect() as conn:
             return [(_trip(r), _state(r["state"])) for r in conn.execute(q).mappings()]
 
+    def escalated(self) -> list[tuple[Trip, State]]:
+        """Active trips passed to the operators (an incident was opened), newest first."""
+        with self._lock:
+            live = [(v.trip, v.state) for v in self._load().values() if v.state.escalated]
+        return sorted(live, key=lambda ts: ts[0].id, reverse=True)
+
     def active_of(self, person_id: int) -> Trip | None:
         with self._lock:
             for live in self._load().values():

@@ -17,9 +17,9 @@ from safecity.care.entitlement import is_operator
 from safecity.care.law import cite
 from safecity.care.model import Actor, Device, Fix, IngestResult, Position, Purpose
 from safecity.care.settings import CareSettings
-from safecity.care.tables import guardians, positions
+from safecity.care.tables import guardians, people, positions
+from safecity.care.trips import PROBLEMS, Trip, TripIn, Trips
 from safecity.care.trips import State as TripState
-from safecity.care.trips import Trip, TripIn, Trips
 from safecity.core.clock import Clock
 from safecity.core.errors import BadRequest, Forbidden
 from safecity.store import Store
@@ -99,6 +99,35 @@ class Watching:
             {"count": len(found), "reason": actor.reason},
         )
         return found
+
+    def escalated_trips(self, actor: Actor) -> list[dict[str, Any]]:
+        """Operators: the trips passed to them, without positions (opening one is a recorded *use*
+        with a reason, through :meth:`trips_of` and ``positions``)."""
+        if not is_operator(actor):
+            raise Forbidden("only operators see the escalated trips", message_ko="관제 요원만 볼 수 있습니다")
+        found = self.trips.escalated()
+        with self.store.engine.connect() as conn:
+            names = {
+                int(r[0]): str(r[1])
+                for r in conn.execute(
+                    select(people.c.id, people.c.name).where(people.c.id.in_([t.person_id for t, _ in found]))
+                )
+            }
+        self._audit(
+            actor, "personal.read", "care:trips:escalated", {"count": len(found), "reason": actor.reason}
+        )
+        return [
+            {
+                "tripId": t.id,
+                "personId": t.person_id,
+                "name": names.get(t.person_id, ""),
+                "startedAt": t.started_at.isoformat(),
+                "destination": t.dest_name,
+                "incidentId": s.incident_id,
+                "problems": [k for k in PROBLEMS if getattr(s, k, False)],
+            }
+            for t, s in found
+        ]
 
     def end_trip(self, person_id: int, trip_id: int, actor: Actor) -> Trip:
         with self.store.engine.connect() as conn:
