@@ -35,6 +35,10 @@ REQUIRE = os.environ.get("SAFECITY_REQUIRE_SERVICES") == "1"
 # 20,000-building inventory built on first use (a test of the quake chain sets its own).
 os.environ.setdefault("SAFECITY_QUAKE__WARM_UP", "false")
 os.environ.setdefault("SAFECITY_QUAKE__BUILDINGS", "20000")
+# Hundreds of tests create a user and log in: with the production Argon2id parameters (64 MiB, t=3, p=4)
+# each hash costs 0.1 s on an idle core and about 1 s at this machine's usual test load. The suite hashes
+# with argon2-cffi's cheapest parameters; tests/auth/test_password_hash.py checks the production ones.
+os.environ.setdefault("SAFECITY_AUTH__PASSWORD_HASH", "cheapest")
 
 
 def service_missing(what: str) -> None:

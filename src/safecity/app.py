@@ -147,7 +147,13 @@ def build_platform(
         platform.roles, platform.deferred = roles, True
         # other processes follow the same outbox: an event is delivered once every cursor passed it
         bus.shared = True
-    _set_up_capabilities(platform, capability_settings)
+    try:
+        _set_up_capabilities(platform, capability_settings)
+    except BaseException:
+        # a capability that refuses its configuration: nothing stays open behind the error
+        bus.stop()
+        store.close()
+        raise
     return platform
 
 

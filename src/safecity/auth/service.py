@@ -27,7 +27,6 @@ from safecity.auth.tables import api_keys, users
 from safecity.core.errors import BadRequest, Conflict, NotFound, Unauthorized
 from safecity.store import Store
 
-_HASHER = PasswordHasher()
 _ALGORITHM = "HS256"
 KEY_PREFIX_LEN = 12
 #: Seconds a verified device key (or a user's active state) is trusted before it is looked up again:
@@ -40,13 +39,6 @@ ThingExists = Callable[[Connection, int], bool]
 MAX_CACHED_KEYS = 100_000
 
 
-@functools.cache
-def _decoy_hash() -> str:
-    """A hash to verify against when the user does not exist, so unknown and known names take the
-    same time (the answer must not tell which accounts exist)."""
-    return _HASHER.hash(secrets.token_urlsafe(16))
-
-
 class AuthService:
     def __init__(
         self,
@@ -55,8 +47,11 @@ class AuthService:
         token_ttl: timedelta,
         guard: LoginGuard | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        hasher: PasswordHasher | None = None,
     ) -> None:
+        """``hasher``: Argon2id with argon2-cffi's default parameters unless given (AuthSettings)."""
         self.store = store
+        self._hasher = hasher or PasswordHasher()
         self._secret = jwt_secret
         self._ttl = token_ttl
         self.guard = guard or LoginGuard()
@@ -68,6 +63,15 @@ class AuthService:
         self._key_live: dict[int, tuple[bool, float]] = {}
         self._users: dict[str, tuple[Principal, float]] = {}
         self.monotonic = monotonic
+
+    @functools.cached_property
+    def _decoy(self) -> str:
+        return self._hasher.hash(secrets.token_urlsafe(16))
+
+    def _decoy_hash(self) -> str:
+        """A hash to verify against when the user does not exist, so unknown and known names take the
+        same time (the answer must not tell which accounts exist); made with this service's parameters."""
+        return self._decoy
 
     # people -------------------------------------------------------------------------------------
     def create_user(self, username: str, password: str, roles: set[Role]) -> int:
@@ -87,7 +91,7 @@ class AuthService:
                     insert(users)
                     .values(
                         username=username,
-                        password_hash=_HASHER.hash(password),
+                        password_hash=self._hasher.hash(password),
                         roles=",".join(sorted(r.value for r in roles)),
                         active=True,
                         created_at=datetime.now(UTC),
@@ -117,7 +121,9 @@ class AuthService:
         known = row is not None and bool(row.active)
         with self.guard.hash_slot():
             try:
-                _HASHER.verify(row.password_hash if known and row is not None else _decoy_hash(), password)
+                self._hasher.verify(
+                    row.password_hash if known and row is not None else self._decoy_hash(), password
+                )
                 ok = known
             except (VerificationError, InvalidHashError):
                 ok = False
