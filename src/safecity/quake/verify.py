@@ -129,6 +129,102 @@ def case_hazus_hand(_: Path | None) -> list[Row]:
     return rows
 
 
+#: Relative tolerance of a performance point: the bisection stops at 1e-12 of the ultimate displacement.
+CSM_REL_TOL = 1e-8
+#: Sd fragility vs SimCenter's encoding: the manual prints drift to four decimals and Sd to two or three
+#: significant figures; the two roundings together differ by up to 0.67e-4 (S4M, severe code).
+SD_DRIFT_TOL = 1e-4
+DLML_SD = Path("hazus") / "simcenter_dlml" / "hazus_v6.1_hazus_data_eq.json"
+DLML_LEVELS = {
+    "severe": "Severe_code",
+    "very_high": "Veryhigh_code",
+    "high": "High_code",
+    "moderate": "Moderate_code",
+    "low": "Low_code",
+    "pre": "Pre_code",
+}
+
+
+def case_csm_hand(_: Path | None) -> list[Row]:
+    """The capacity-spectrum performance point and its damage, against hand-computed values."""
+    from safecity.quake.csm import CapacityCurve, hazus_sd, performance_point
+
+    want = {(r["case"], r["measure"]): float(r["value"]) for r in _table("csm_hand.csv")}
+    elastic = performance_point(CapacityCurve(0.02, 0.2, 0.2, 0.3), 0.5, 0.1, kappa=0.5)
+    plastic = performance_point(CapacityCurve(0.01, 0.1, 0.1, 0.1), 0.5, 0.1, kappa=0.0)
+    hysteretic = performance_point(CapacityCurve(0.01, 0.1, 0.3, 0.1), 0.5, 0.1, kappa=1.0)
+    rows = [
+        Row("csm-hand", "elastic Sd m", elastic.sd, want["elastic", "sd_m"], CSM_REL_TOL, relative=True),
+        Row("csm-hand", "elastic Sa g", elastic.sa, want["elastic", "sa_g"], CSM_REL_TOL, relative=True),
+        Row("csm-hand", "plastic Sd m", plastic.sd, want["plastic", "sd_m"], CSM_REL_TOL, relative=True),
+        Row("csm-hand", "plastic Sa g", plastic.sa, want["plastic", "sa_g"], CSM_REL_TOL, relative=True),
+        Row(
+            "csm-hand",
+            "hysteretic Sd m",
+            hysteretic.sd,
+            want["hysteretic", "sd_m"],
+            CSM_REL_TOL,
+            relative=True,
+        ),
+        Row(
+            "csm-hand",
+            "hysteretic effective damping %",
+            hysteretic.damping,
+            want["hysteretic", "damping_pct"],
+            CSM_REL_TOL,
+            relative=True,
+        ),
+    ]
+    frag = hazus_sd()
+    ex = frag.exceedance(np.array([plastic.sd]), frag.index(["C1L/high"]))[0]
+    for s, p in zip(HAZUS_STATES, ex, strict=True):
+        rows.append(
+            Row(
+                "csm-hand",
+                f"C1L/high at the plastic point P(>={s})",
+                float(p),
+                want["plastic", f"p_{s}"],
+                HAND_TOL,
+            )
+        )
+    return rows
+
+
+def case_sd_dlml(data: Path | None) -> list[Row]:
+    """Our Sd medians (Tables 5-17 to 5-22 as printed) over the modal height against the roof-drift
+    limits of SimCenter's independent encoding of the same tables, per design level (worst type)."""
+    import json
+
+    from safecity.quake.csm import INCH, hazus_sd, sd_rows
+
+    path = (data / DLML_SD) if data else None
+    if path is None or not path.is_file():
+        raise DataMissing(f"{DLML_SD} not found under the shared data directory")
+    limits = json.loads(path.read_text(encoding="utf-8"))["Structural_Fragility_Groups"]["EDP_limits"]
+    frag = hazus_sd()
+    worst: dict[str, tuple[float, float, str, int]] = {}
+    for r in sd_rows():
+        level, kind = r["design_level"], r["building_type"]
+        ref = np.asarray(limits[DLML_LEVELS[level]][kind], dtype=np.float64)
+        ours = frag.median[frag.index([f"{kind}/{level}"])[0]] / (float(r["modal_height_in"]) * INCH)
+        k = int(np.argmax(np.abs(ours - ref)))
+        n = worst.get(level, (0.0, 0.0, "", 0))[3] + 1
+        if level not in worst or abs(ours[k] - ref[k]) > abs(worst[level][0] - worst[level][1]):
+            worst[level] = (float(ours[k]), float(ref[k]), f"{kind} {HAZUS_STATES[k]}", n)
+        else:
+            worst[level] = (*worst[level][:3], n)
+    return [
+        Row(
+            "hazus-sd-dlml",
+            f"{level}: Sd/modal height, worst of {n} types ({what})",
+            ours,
+            ref,
+            SD_DRIFT_TOL,
+        )
+        for level, (ours, ref, what, n) in worst.items()
+    ]
+
+
 def case_baker2021(_: Path | None) -> list[Row]:
     frag = hazus_pga()
     ex = frag.exceedance(np.array([0.5]), frag.index(["C2L/High"]))
@@ -452,6 +548,8 @@ def case_oq_18(data: Path | None) -> list[Row]:
 CASES: dict[str, Callable[[Path | None], list[Row]]] = {
     "hazus-hand": case_hazus_hand,
     "baker2021": case_baker2021,
+    "csm-hand": case_csm_hand,
+    "hazus-sd-dlml": case_sd_dlml,
     "bssa14-published": case_bssa14_published,
     "bssa14-pygmm": case_bssa14_pygmm,
     "binned-pygmm": case_binned_pygmm,
