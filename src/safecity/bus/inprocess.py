@@ -59,6 +59,10 @@ class _Round:
     now: datetime
     head: int
     envelopes: dict[int, Envelope] = field(default_factory=dict)  # decoded once for all subscribers
+    #: the events of every subscriber's types after a position, read once for the subscribers there
+    #: (whether the read was cut at its limit, so more may follow)
+    after: dict[tuple[int, int], tuple[list[ob.Row], bool]] = field(default_factory=dict)
+    types: frozenset[str] = frozenset()
     dead: list[tuple[str, ob.Row, str, int]] = field(default_factory=list)
     replays: list[tuple[int, str | None]] = field(default_factory=list)
     handled: int = 0
@@ -328,6 +332,7 @@ class InProcessBus:
             relayed = self._relay()
             with self.store.engine.connect() as conn:
                 rnd = _Round(self.clock.now(), self._head(conn))
+                rnd.types = frozenset().union(*(s.types for s in self._subs.values()))
                 rnd.handled += relayed
                 self._load_cursors(conn)
                 self._replay_requested(conn, rnd)
@@ -441,7 +446,7 @@ class InProcessBus:
         """Up to ``limit`` of the subscriber's events after its position, in commit order; None: some
         are known to exist but cannot be read yet (the position must not move past them)."""
         assert sub.cursor is not None
-        rows = ob.read_after(conn, sub.cursor.position, sub.types, limit, payload=False)
+        rows = self._rows_after(conn, sub, rnd, limit)
         missing: list[int] = []
         for r in rows:
             if r.id in rnd.envelopes:
@@ -464,6 +469,28 @@ class InProcessBus:
             return rows
         found = ob.payloads(conn, missing)
         return [replace(r, payload=found[r.id]) if r.id in found else r for r in rows]
+
+    def _rows_after(self, conn: Connection, sub: _Subscriber, rnd: _Round, limit: int) -> list[ob.Row]:
+        """Up to ``limit`` of the subscriber's events after its position. Most subscribers of a round
+        stand at the same position (the last head): one read of every subscriber's types serves them
+        all, instead of one query each (py-spy under 10,000 obs/s: the dispatcher's largest cost)."""
+        assert sub.cursor is not None
+        position = sub.cursor.position
+        # alone when retrying one event, or when its types are all there is (or were not known when the
+        # round began: a subscriber added by a handler)
+        if limit == 1 or not sub.types < rnd.types:
+            return ob.read_after(conn, position, sub.types, limit, payload=False)
+        shared = rnd.after.get((position, limit))
+        if shared is None:
+            got = ob.read_after(conn, position, rnd.types, limit, payload=False)
+            shared = rnd.after[(position, limit)] = (got, len(got) >= limit)
+        everyone, cut = shared
+        types = sub.types
+        mine = [r for r in everyone if r.type in types]
+        if not mine and cut:
+            # the shared read ended before any event of its types: they may still follow
+            return ob.read_after(conn, position, types, limit, payload=False)
+        return mine
 
     def _handled(self, sub: _Subscriber, rows: list[ob.Row]) -> None:
         """The handler took ``rows`` (a broker acknowledges them)."""

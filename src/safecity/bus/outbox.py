@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from safecity.bus.tables import cursors, dead_letters, outbox
@@ -81,17 +81,39 @@ _ROW = (
 )
 
 
+def _read_after(payload: bool) -> Any:
+    columns = _ROW if payload else tuple(c for c in _ROW if c is not outbox.c.payload)
+    return (
+        select(*columns)
+        .where(outbox.c.id > bindparam("position"), outbox.c.topic.in_(bindparam("types", expanding=True)))
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+# Built once: the dispatcher reads once per subscriber and round, and building the statement cost more
+# than running it (py-spy under 10,000 obs/s: 40 % of the dispatcher thread in SQLAlchemy's
+# construction and cache-key code for these two statements).
+_READ_AFTER = {True: _read_after(True), False: _read_after(False)}
+_SAVE_CURSOR = (
+    update(cursors)
+    .where(cursors.c.subscriber == bindparam("b_subscriber"))
+    .values(
+        {
+            name: bindparam(f"b_{name}", type_=cursors.c[name].type)
+            for name in ("position", "attempts", "retry_at", "last_error", "updated_at")
+        }
+    )
+)
+
+
 def read_after(
     conn: Connection, position: int, types: Collection[str], limit: int, payload: bool = True
 ) -> list[Row]:
     """Events of ``types`` after ``position``, in id (commit) order; without ``payload`` each row's
     payload is :data:`NOT_READ`."""
-    columns = _ROW if payload else tuple(c for c in _ROW if c is not outbox.c.payload)
     rows = conn.execute(
-        select(*columns)
-        .where(outbox.c.id > position, outbox.c.topic.in_(list(types)))
-        .order_by(outbox.c.id)
-        .limit(limit)
+        _READ_AFTER[payload], {"position": position, "types": list(types), "limit": limit}
     ).all()
     if payload:
         return [Row(*r) for r in rows]
@@ -152,7 +174,9 @@ def save_cursors(conn: Connection, saved: Sequence[Cursor], now: datetime) -> No
             "last_error": c.last_error,
             "updated_at": now,
         }
-        done = conn.execute(update(cursors).where(cursors.c.subscriber == c.subscriber).values(**values))
+        done = conn.execute(
+            _SAVE_CURSOR, {"b_subscriber": c.subscriber, **{f"b_{k}": v for k, v in values.items()}}
+        )
         if done.rowcount == 0:
             conn.execute(insert(cursors).values(subscriber=c.subscriber, **values))
 
