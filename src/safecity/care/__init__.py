@@ -131,6 +131,19 @@ def _on_incident_opened(ctx: Context) -> Handler:
     return handle
 
 
+def _guardian_notices(ctx: Context) -> Handler:
+    """Fence, wandering and trip alerts to the guardians through warning's delivery (care/notify.py)."""
+    from safecity.care.notify import handler_for
+
+    notices = handler_for(ctx.services, ctx.store, ctx.settings.public_url)
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        if notices is not None:
+            notices(batch)
+
+    return handle
+
+
 def _trip_clock(ctx: Context) -> Worker:
     """Trips decide on the clock too: late arrival, lost signal, escalation to the operators."""
     from safecity.care.service import Care
@@ -199,6 +212,9 @@ def setup() -> Capability:
         workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, Work("ingest", _owntracks)),
         subscriptions=(
             Subscription("situation.IncidentOpened", "care.heat-cold-checkins", _on_incident_opened),
+            Subscription("care.FenceAlert", "care.guardian-notices.fences", _guardian_notices),
+            Subscription("care.WanderingSuspected", "care.guardian-notices.wandering", _guardian_notices),
+            Subscription("care.TripAlert", "care.guardian-notices.trips", _guardian_notices),
         ),
         layers=(
             Layer(

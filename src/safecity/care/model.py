@@ -72,6 +72,16 @@ class GuardianIn(_In):
     kind: GuardianKind = GuardianKind.guardian
     legal: bool = Field(False, description="보호의무자 / 법정대리인: may consent for the person.")
     phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(
+        None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Alerts by e-mail"
+    )
+    webhook_url: str | None = Field(
+        None,
+        max_length=500,
+        pattern=r"^https?://\S+$",
+        description="Alerts as JSON POSTs (warning's webhook)",
+    )
+    language: str = Field("ko", pattern="^(ko|en)$", description="The language alerts are written in first")
 
 
 class DeviceIn(_In):

@@ -134,7 +134,7 @@ class FixPipeline:
                     listener(fresh)
         except BaseException as exc:
             # the fixes are stored; the requests learn that deciding on them failed (as before batching)
-            log.exception("care fixes: a listener failed on a batch of %d positions", len(fresh))
+            log.exception("care fixes: a listener failed on a batch", positions=len(fresh))
             for req in batch:
                 if not req.done.is_set():
                     req.error = exc

@@ -33,6 +33,10 @@ guardians = sa.Table(
     sa.Column("kind", sa.String(10), nullable=False),  # guardian (sees positions) | carer (check-ins)
     sa.Column("legal", sa.Boolean, nullable=False),  # 보호의무자 / 법정대리인: may consent for the person
     sa.Column("phone", sa.String(40), nullable=True),
+    # where alerts are sent (safecity.care.notify, through warning's delivery queue; care_0007)
+    sa.Column("email", sa.String(200), nullable=True),
+    sa.Column("webhook_url", sa.String(500), nullable=True),
+    sa.Column("language", sa.String(5), nullable=False, server_default="ko"),
     sa.UniqueConstraint("person_id", "username", name="uq_care_guardians_person_user"),
 )
 
