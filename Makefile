@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv || true
-	# uv installs ~7x faster; plain pip is the fallback so a machine without uv still works.
+	# uv installs ~7x faster; plain pip is the fallback so a machine without uv still works. Bytecode is
+	# compiled at install (uv does not by default; pip does): where PYTHONDONTWRITEBYTECODE is set, every
+	# process would otherwise compile its imports again (a server start took > 60 s on a loaded machine).
 	if [ -x $(BIN)/uv ]; then \
-	  $(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock -e . ; \
+	  $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock -e . ; \
 	else \
 	  $(BIN)/python -m pip install --quiet -r requirements.lock -e . ; \
 	fi
@@ -24,6 +26,7 @@ assets: $(STAMP)
 	$(BIN)/safecity assets fetch
 
 demo: assets
+	$(BIN)/python -m compileall -q src
 	$(BIN)/safecity demo
 
 serve: assets
@@ -43,6 +46,7 @@ browser:
 # pytest-xdist: one worker per core, each test file on one worker (its module fixtures built once);
 # PYTEST_ARGS='-n 0' runs everything in one process.
 test: assets browser
+	$(BIN)/python -m compileall -q src  # our own bytecode, for the many processes the tests start
 	$(BIN)/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
