@@ -61,7 +61,7 @@ def setup() -> Capability:
     tables and migrations, the ``/flood/forecast`` routes and the ``flood-forecast`` map layer."""
     from pathlib import Path
 
-    from safecity.capability import Capability, Subscription
+    from safecity.capability import Capability, Importer, Subscription
     from safecity.flood.cli import flood_app
     from safecity.flood.layers import collections
     from safecity.flood.settings import FloodSettings
@@ -78,7 +78,33 @@ def setup() -> Capability:
         subscriptions=(Subscription("sensing.ObservationAccepted", "flood.rain", _on_observations),),
         workers=(_worker,),
         layers=collections(),
+        start=_start,
+        # safecity import layer FILE --as underpasses|semi-basements: geography reads, flood writes
+        importers=(
+            Importer(
+                "underpasses",
+                "safecity.flood.sites:import_underpasses",
+                "Road underpasses (points or outlines) the forecasts report on, replacing the earlier ones.",
+            ),
+            Importer(
+                "semi-basements",
+                "safecity.flood.sites:import_semi_basements",
+                "Buildings with semi-basement homes (points or footprints, a 'homes' field), replacing the"
+                " earlier ones.",
+            ),
+        ),
     )
+
+
+def _start(ctx: Context) -> None:
+    """Forecast on the city's own catchment from start-up when districts are configured."""
+    from safecity.flood.deploy import imported_catchment
+    from safecity.flood.service import FloodForecasts
+
+    svc = ctx.services.get(FloodForecasts)
+    districts = svc.settings.catchment_districts
+    if districts and svc.catchment is None:
+        svc.use(imported_catchment(ctx.store, ctx.settings.data_dir, districts, svc.settings.cell_m))
 
 
 def _build(ctx: Context) -> FloodForecasts:

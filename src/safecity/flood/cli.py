@@ -145,3 +145,38 @@ def radar_import(
         typer.echo(json.dumps(kept.to_json(), ensure_ascii=False))
     else:
         typer.echo(f"kept {kept.bands} frame(s) from {kept.start.isoformat()} every {step_min:g} min: {kept.path}")
+
+
+@flood_app.command("catchment")
+def catchment_cmd(
+    command: typer.Context,
+    district: Annotated[list[str], typer.Option(help="a 5-digit district code (repeatable)")],
+    cell_m: Annotated[float, typer.Option("--cell-m", help="cell size, metres")] = 100.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the counts as JSON on stdout")] = False,
+) -> None:
+    """Build the forecast catchment from the imported DEM, roads, underpasses and semi-basement homes
+    (what SAFECITY_FLOOD__CATCHMENT_DISTRICTS makes the server forecast on) and say what it holds."""
+    from safecity.capability import cli_context, cli_fail, cli_settings
+    from safecity.core.errors import BadRequest
+    from safecity.flood.deploy import imported_catchment
+
+    settings = cli_settings()
+    ctx = cli_context(command, settings)
+    try:
+        c = imported_catchment(ctx.store, settings.data_dir, district, cell_m)
+    except BadRequest as e:
+        cli_fail(e.message)
+    active = int((~c.domain.inactive).sum()) if c.domain.inactive is not None else c.grid.nx * c.grid.ny
+    counts = {
+        "label": c.label,
+        "cells": c.grid.nx * c.grid.ny,
+        "activeCells": active,
+        "underpasses": len(c.of_kind("underpass")),
+        "roads": len(c.of_kind("road")),
+        "semiBasementBuildings": len(c.of_kind("building")),
+        "semiBasementHomes": sum(int(p.properties.get("homes", 1)) for p in c.of_kind("building")),
+    }
+    if json_out:
+        typer.echo(json.dumps(counts, ensure_ascii=False))
+    else:
+        typer.echo(", ".join(f"{k} {v}" for k, v in counts.items()))

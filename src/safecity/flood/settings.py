@@ -41,3 +41,9 @@ class FloodSettings(BaseModel):
         description="Close underpasses and roads in evacuation routing when a forecast predicts 15 cm"
         " (SAFECITY_FLOOD__CLOSE_ROADS).",
     )
+    catchment_districts: list[str] = Field(
+        default_factory=list,
+        description="5-digit district codes (SAFECITY_FLOOD__CATCHMENT_DISTRICTS='[\"11650\"]'): forecast from"
+        " start-up on the catchment built from the imported DEM, roads, underpasses and semi-basement homes"
+        " over these districts (safecity.flood.deploy); empty: no forecasts until the demo gives its city.",
+    )

@@ -53,3 +53,18 @@ places = sa.Table(
     sa.Column("properties", JSONDoc, nullable=False),
     sa.Column("geom", Geometry, nullable=False),
 )
+
+# places a city imports for its forecasts (safecity import layer FILE --as underpasses|semi-basements):
+# road underpasses, and buildings with semi-basement homes (flood_0002)
+sites = sa.Table(
+    "flood_sites",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False, index=True),  # underpass | semi_basement
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("homes", sa.Integer, nullable=False),  # semi-basement homes in it (1 for an underpass)
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("generated", sa.Boolean, nullable=False),  # generated, not surveyed: labelled so
+    sa.Column("geom", Geometry, nullable=False),  # WGS84 point
+    sa.Column("imported_at", Timestamp, nullable=False),
+)
