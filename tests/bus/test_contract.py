@@ -291,3 +291,25 @@ def test_events_delivered_to_every_subscriber_are_pruned_after_the_retention(
     assert bus.prune() == 2
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
+
+
+class Pong(Ping):
+    type = "bustest.Pong"
+
+
+def test_a_subscriber_of_a_rarer_type_gets_it_behind_a_burst_of_others(
+    factory: Factory, store: Store, clock: ManualClock
+) -> None:
+    """The in-process dispatcher reads the events of every subscriber's types once per position and round
+    (up to its batch, 5 here): a subscriber of a type that comes only after more than a batch of
+    another type must still get it, and the subscriber of both every event, in order."""
+    bus = factory(store, clock)
+    rare, both = Recorder(), Recorder()
+    bus.subscribe(Pong.type, rare, "test.rare")
+    bus.subscribe([Ping.type, Pong.type], both, "test.both")
+    publish(bus, store, *pings("a", 1, 12))
+    publish(bus, store, Pong(k="a", n=13))
+    publish(bus, store, *pings("a", 14, 20))
+    settle(bus)
+    assert rare.values() == [13]
+    assert both.values() == list(range(1, 21))
