@@ -54,6 +54,7 @@ _OWN = (
     "citizen.js",
     "citizen-subscribe.js",
     "citizen-quake.js",
+    "citizen-schools.js",
 )
 _ASSETS = {name: _MEDIA[Path(name).suffix] for name in _OWN}
 

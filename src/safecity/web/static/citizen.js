@@ -6,6 +6,7 @@
 import { $, el, when, savedLang, leaflet, addTiles, waterLayer, COLOURS, SEVERITY_COLOUR, capAreas, infoFor, sse } from "/static/common.js";
 import { subscribe, mySubscriptions } from "/static/citizen-subscribe.js";
 import { afterShaking } from "/static/citizen-quake.js";
+import { schoolZones } from "/static/citizen-schools.js";
 
 const T = {
   ko: {
@@ -59,6 +60,7 @@ let marker = null;
 let areaLayer = null;
 let shelterLayer = null;
 let routeLayer = null;
+let schoolLayer = null;
 let online = false;
 let shown = 0; // the newest show(): an older answer arriving late must not overwrite a newer place
 let caps = []; // the issued alerts of the Atom feed, newest first (CAP JSON)
@@ -167,7 +169,9 @@ async function show() {
   else box.replaceChildren(...warnings.map((w, i) => warningCard(w, i === 0)));
   // shelters and the route for the most severe hazard in force (a flood warning: flood-safe shelters)
   const hazard = warnings.find((w) => w.shelterHazard)?.shelterHazard ?? null;
-  await Promise.all([shelters(hazard), warnings.length ? route(hazard, mine) : clearRoute(), afterShaking(place, lang)]);
+  await Promise.all([
+    shelters(hazard), warnings.length ? route(hazard, mine) : clearRoute(), afterShaking(place, lang), schoolZones(place, lang, L, schoolLayer),
+  ]);
 }
 
 function distance(m) {
@@ -322,6 +326,7 @@ async function initMap(fc) {
   areaLayer = L.layerGroup().addTo(map);
   shelterLayer = L.layerGroup().addTo(map);
   routeLayer = L.layerGroup().addTo(map);
+  schoolLayer = L.layerGroup().addTo(map);
   map.on("click", (e) => {
     place = { lon: Number(e.latlng.lng.toFixed(5)), lat: Number(e.latlng.lat.toFixed(5)) };
     $("district").value = "";
