@@ -194,6 +194,21 @@ def _owntracks(ctx: Context) -> Worker:
     return ListenerWorker("care.owntracks", listener)
 
 
+def _osmand_port(ctx: Context) -> Worker:
+    """Traccar Client's own port (its default is 5055) when ``osmand_port`` is set: GET/POST / there is
+    /tracking/osmand."""
+    from safecity.care.service import Care
+    from safecity.care.worker import ListenerWorker
+
+    care = ctx.services.get(Care)
+    listener = None
+    if care.settings.osmand_port is not None:
+        from safecity.care.osmand_port import OsmAndPort
+
+        listener = OsmAndPort(care, ctx.settings.host, care.settings.osmand_port)
+    return ListenerWorker("care.osmand-port", listener)
+
+
 def setup() -> Capability:
     from safecity.capability import Capability, Importer, Layer, Subscription, Work
     from safecity.care.cli import cli
@@ -209,7 +224,14 @@ def setup() -> Capability:
         migrations=Path(__file__).with_name("migrations"),
         build=_build,
         # the clocks decide alerts (one process at a time); OwnTracks positions are ingest
-        workers=(_housekeeping, _fence_clock, _trip_clock, _checkin_clock, Work("ingest", _owntracks)),
+        workers=(
+            _housekeeping,
+            _fence_clock,
+            _trip_clock,
+            _checkin_clock,
+            Work("ingest", _owntracks),
+            Work("ingest", _osmand_port),
+        ),
         subscriptions=(
             Subscription("situation.IncidentOpened", "care.heat-cold-checkins", _on_incident_opened),
             Subscription("care.FenceAlert", "care.guardian-notices.fences", _guardian_notices),

@@ -36,6 +36,14 @@ class CareSettings(BaseModel):
         "MQTT is off (HTTP still works).",
     )
     mqtt_topic: str = Field("owntracks/+/+", description="The OwnTracks location topic filter.")
+    osmand_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A port of its own for OsmAnd/Traccar Client, whose server URL defaults to port 5055: "
+        "GET/POST / there is /tracking/osmand, and nothing else is served on it (open it to devices "
+        "without exposing the API). Empty: only /tracking/osmand on the platform's port.",
+    )
     fence_tick_s: float = Field(
         5.0, gt=0, description="How often fences check delays, dwell and schedules without a new fix."
     )
