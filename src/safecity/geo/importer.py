@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from safecity.capability import BUILT_IN, Capability, Importer, resolve
@@ -210,6 +210,8 @@ def _import_areas(
     }
     seen: set[str] = set()
     total = len(data.geoms)
+    # new areas go in as one executemany: one statement compiled, not one per area (a city's 425 dongs)
+    created: list[dict[str, Any]] = []
     for i, raw in enumerate(data.geoms):
         tick(progress, i, total)
         code = data.text(cols.code, i)
@@ -246,10 +248,10 @@ def _import_areas(
             conn.execute(update(t.areas).where(t.areas.c.id == existing[code]).values(**values))
             report.updated += 1
         else:
-            conn.execute(
-                t.areas.insert().values(kind=area_kind, code=code, code_system=cols.code_system, **values)
-            )
+            created.append({"kind": area_kind, "code": code, "code_system": cols.code_system, **values})
             report.created += 1
+    if created:
+        conn.execute(t.areas.insert(), created)
     tick(progress, total, total)
 
 
@@ -270,12 +272,18 @@ def _link_parents(conn: Connection) -> None:
             t.areas.c.id, t.areas.c.code, t.areas.c.code_system, t.areas.c.geom, t.areas.c.parent_id
         ).where(t.areas.c.kind == "dong")
     ).all()
+    changed: list[dict[str, int]] = []
     for dong in dongs:
         parent = by_code.get((PARENT_SYSTEM.get(dong.code_system, dong.code_system), dong.code[:5]))
         if parent is None:
             parent = districts[_containing(dong.geom, dong.code_system, districts, tree)].id
         if parent != dong.parent_id:
-            conn.execute(update(t.areas).where(t.areas.c.id == dong.id).values(parent_id=parent))
+            changed.append({"dong_id": dong.id, "parent": parent})
+    if changed:  # one executemany
+        conn.execute(
+            update(t.areas).where(t.areas.c.id == bindparam("dong_id")).values(parent_id=bindparam("parent")),
+            changed,
+        )
 
 
 def _containing(geom: BaseGeometry, code_system: str, districts: Sequence[Any], tree: shapely.STRtree) -> int:
