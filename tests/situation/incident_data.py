@@ -12,6 +12,7 @@ from safecity.app import Platform
 from safecity.bus.tables import outbox
 from safecity.core.timeutil import to_micros
 from safecity.sensing import tables as st
+from safecity.situation import events as ev
 from safecity.situation import tables as t
 from safecity.situation.model import ConditionChange, Crisis, Site
 
@@ -75,15 +76,23 @@ def change(
     )
 
 
+#: The situation events that are not about incidents (the stream's condition and rules frames).
+NOT_INCIDENTS = (ev.CONDITION_CHANGED, ev.RULES_RELOADED)
+
+
 def counts(platform: Platform) -> dict[str, int]:
-    """Rows in each incident table and situation events in the outbox."""
+    """Rows in each incident table and incident events in the outbox."""
     with platform.store.engine.connect() as conn:
         out = {
             name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
             for name, table in (("incidents", t.incidents), ("timeline", t.timeline), ("links", t.links))
         }
         out["events"] = int(
-            conn.execute(select(func.count()).where(outbox.c.topic.like("situation.%"))).scalar_one()
+            conn.execute(
+                select(func.count()).where(
+                    outbox.c.topic.like("situation.%"), outbox.c.topic.not_in(NOT_INCIDENTS)
+                )
+            ).scalar_one()
         )
     return out
 
@@ -92,7 +101,7 @@ def outbox_events(platform: Platform) -> list[tuple[str, dict[str, Any]]]:
     with platform.store.engine.connect() as conn:
         rows = conn.execute(
             select(outbox.c.topic, outbox.c.payload)
-            .where(outbox.c.topic.like("situation.%"))
+            .where(outbox.c.topic.like("situation.%"), outbox.c.topic.not_in(NOT_INCIDENTS))
             .order_by(outbox.c.id)
         ).all()
     return [(r.topic, r.payload) for r in rows]

@@ -34,6 +34,36 @@ INCIDENT_STATUS_CHANGED = "situation.IncidentStatusChanged"
 INCIDENT_CLOSED = "situation.IncidentClosed"
 
 TOPICS = (INCIDENT_OPENED, INCIDENT_UPDATED, CRISIS_LEVEL_CHANGED, INCIDENT_STATUS_CHANGED, INCIDENT_CLOSED)
+#: A rule's condition entered, changed or left a level (the situation stream's ``condition`` frames, fed
+#: from the bus so that every process streams it with the event's id).
+CONDITION_CHANGED = "situation.ConditionChanged"
+#: The rule engine (re)loaded its rules (the stream's ``rules`` frames).
+RULES_RELOADED = "situation.RulesReloaded"
+
+
+class ConditionChanged(Event):
+    """The payload is ``ConditionChange.to_json()`` (rule, ruleVersion, subject, level, previous,
+    stageKo, stageEn, at, value, signal, datastreams, things, observations, districts, ...)."""
+
+    type = CONDITION_CHANGED
+
+    rule: str
+    rule_version: int = Field(alias="ruleVersion")
+    hazard: str
+    subject: str
+    level: int
+    previous: int
+    at: datetime
+
+    def ordering_key(self) -> str:
+        return f"condition:{self.rule}"
+
+
+class RulesReloaded(Event):
+    type = RULES_RELOADED
+
+    loaded: int
+    errors: int
 
 
 class _IncidentEvent(Event):

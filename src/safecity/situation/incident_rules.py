@@ -140,6 +140,9 @@ class RuleIncidents(IncidentRegister):
                 c.thing_ids,
                 lambda code: a.centroid if (a := self._area(conn, code, work)) else None,
             ) or self._open_for(conn, work, c, districts)
+        # the situation stream of every process shows the change (a repeat above is not one), before
+        # the incident events it causes (published when the work is flushed)
+        self.bus.publish(conn, ev.CONDITION_CHANGED, c.to_json())
         self._record(conn, work, inc, c, districts)
 
     def _title(

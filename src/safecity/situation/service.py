@@ -33,6 +33,7 @@ from safecity.sensing.events import (
     entity_changes,
     observations,
 )
+from safecity.situation import events as ev
 from safecity.situation import rulestore
 from safecity.situation.board import Board, DistrictLevels, RulesState
 from safecity.situation.broadcast import Broadcaster
@@ -106,7 +107,9 @@ class Situation:
         self.rules_dir = rules_dir
         self.tick_s = tick_s
         self.engine = Engine(ceilings={spec.key: spec.valid_max for spec in catalogue})
-        self.broadcast = Broadcaster()
+        #: the situation stream: incidents, levels and conditions from the bus, in every process
+        self.broadcast = Broadcaster(store, "situation-stream")
+        self.broadcast.follow((*ev.TOPICS, ev.CONDITION_CHANGED, ev.RULES_RELOADED), _render_situation_event)
         self.lock = threading.RLock()
         self.rule_errors: list[RuleError] = []
         self.loaded_at: datetime | None = None
@@ -121,7 +124,6 @@ class Situation:
         self.on_batch_seconds: Callable[[float], None] | None = None
         self.clock_worker = Worker("situation-clock", self._tick_step, interval_s=tick_s, wait_first=True)
         self._started = False
-        incidents.listeners.append(self._incident_event)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, *, ticker: bool = True) -> None:
@@ -146,6 +148,7 @@ class Situation:
 
     def stop(self) -> None:
         self.clock_worker.stop()
+        self.broadcast.stop()
 
     def _wants(self) -> bool:
         # a pending re-plan may bring the streams this data is for: it must be read, not skipped
@@ -223,7 +226,8 @@ class Situation:
         for e in ruleset.errors:
             log.warning("rule not loaded", error=str(e))
         self._record(changes)
-        self.broadcast.publish("rules", {"loaded": len(ruleset.rules), "errors": len(ruleset.errors)})
+        with self.store.write() as conn:  # the stream's "rules" frame, in every process
+            self.bus.publish(conn, ev.RulesReloaded(loaded=len(ruleset.rules), errors=len(ruleset.errors)))
         return self.rules_summary()
 
     def _plan(self, rules: Sequence[LoadedRule]) -> list[ConditionChange]:
@@ -344,12 +348,8 @@ class Situation:
     def _record(self, changes: list[ConditionChange]) -> None:
         if not changes:
             return
-        for c in changes:
-            self.broadcast.publish("condition", c.to_json())
+        # each change is published (situation.ConditionChanged) with what it did to the incidents
         self.incidents.apply(changes)
-
-    def _incident_event(self, event: dict[str, Any]) -> None:
-        self.broadcast.publish(str(event.get("topic", "incident")).rsplit(".", 1)[-1], event)
 
     # -- the board ---------------------------------------------------------------------------------
     def stats(self) -> tuple[int, int, int]:
@@ -512,3 +512,13 @@ def _locator(conn: Connection) -> Any:
         return (d.code if d else None, g.code if g else None)
 
     return locate
+
+
+def _render_situation_event(type_: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An event on the situation stream: ``condition`` and ``rules`` frames carry the payload as it is;
+    incident and level frames are named after the type and carry it with ``topic``."""
+    if type_ == ev.CONDITION_CHANGED:
+        return "condition", payload
+    if type_ == ev.RULES_RELOADED:
+        return "rules", payload
+    return type_.rsplit(".", 1)[-1], {**payload, "topic": type_}

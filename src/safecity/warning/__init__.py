@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from safecity.capability import Capability, Context, Services
-    from safecity.core.events import Envelope
     from safecity.core.worker import Worker
     from safecity.warning.service import Warnings
 
@@ -17,14 +15,14 @@ def _warnings(ctx: Context) -> Warnings:
     from safecity.situation.incidents import Incidents
     from safecity.situation.service import Situation
     from safecity.warning.channels import build_channels
-    from safecity.warning.channels.sse import AlertStream
+    from safecity.warning.channels.sse import EVENT, AlertStream, stream_data
     from safecity.warning.delivery import Delivery
     from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
     from safecity.warning.recipients import RecipientFinder
     from safecity.warning.service import Warnings
 
     settings = ctx.settings
-    alert_stream = AlertStream()  # the public stream of issued alerts (the SSE channel publishes to it)
+    alert_stream = AlertStream(ctx.store, "alert-stream")  # the public stream of issued alerts
     ctx.services.add(alert_stream)
     channels = build_channels(settings, alert_stream)
     delivery = Delivery(ctx.store, ctx.clock, channels, settings)
@@ -54,13 +52,16 @@ def _warnings(ctx: Context) -> Warnings:
     situation = ctx.services.get(Situation)
 
     # the situation room hears of every draft, issue and import on its own stream (an automatic issue
-    # included), from the bus
-    def alerts_to_room(events: Sequence[Envelope]) -> None:
-        for e in events:
-            situation.broadcast.publish("alert", {**e.data.to_json(), "topic": e.type})
+    # included), from the bus, in every process
+    situation.broadcast.follow(
+        (ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED), lambda type_, data: ("alert", {**data, "topic": type_})
+    )
 
-    kinds = (ALERT_DRAFTED, ALERT_ISSUED, ALERT_IMPORTED)
-    ctx.subscribe("incidents", kinds, alerts_to_room, "situation.alerts")
+    def public(type_: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        message = warnings.public_message(str(data.get("identifier")))
+        return None if message is None else (EVENT, stream_data(message))
+
+    alert_stream.follow((ALERT_ISSUED,), public)
     return warnings
 
 
@@ -88,11 +89,13 @@ def _start_delivery(ctx: Context) -> None:
 
 
 def _stop(ctx: Context) -> None:
+    from safecity.warning.channels.sse import AlertStream
     from safecity.warning.delivery import Delivery
     from safecity.warning.service import Warnings
 
     ctx.services.get(Warnings).stop()
     ctx.services.get(Delivery).close()
+    ctx.services.get(AlertStream).stop()
 
 
 def _delivery(ctx: Context) -> Worker:

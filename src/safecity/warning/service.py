@@ -349,6 +349,21 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             link=f"{self.public_url}/alerts/{alert.identifier}.xml" if self.public_url else None,
         )
 
+    def public_message(self, identifier: str) -> Message | None:
+        """An issued alert as the public stream shows it (every language, the general audience's
+        guide); None when it is not issued or this platform does not broadcast on the stream."""
+        if "sse" not in self.broadcast_channels:
+            return None
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(t.alerts.c.cap, t.alerts.c.xml).where(
+                    t.alerts.c.identifier == identifier, t.alerts.c.sent.is_not(None)
+                )
+            ).first()
+        if row is None or row.xml is None:
+            return None
+        return self._message(from_json(row.cap), row.xml.encode("utf-8"), "general")
+
     def cancel(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
         """Withdraw an issued alert: draft a CAP Cancel referencing it (its areas, the operator's reason
         as <note>) and issue it at once. Only the latest issued alert of a thread can be cancelled, and
