@@ -54,6 +54,8 @@ def install_hygiene(
         sse_max=settings.sse_max_per_client,
         on_limited=lambda limit: metrics.limited.labels(limit).inc(),
         clock=clock,
+        shared_url=settings.rate_limit.url,
+        key_prefix=settings.rate_limit.key_prefix,
     )
     if settings.cors_origins:
         app.add_middleware(cors, origins=settings.cors_origins)

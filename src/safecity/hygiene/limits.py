@@ -195,6 +195,52 @@ class TokenBuckets:
         b.at = now
 
 
+class SharedBuckets:
+    """The anonymous clients' budgets in a store every process shares (Redis), through the ``limits``
+    library: ``burst`` requests in any moving window of ``burst / rate`` seconds, which allows the same
+    bursts and the same long-run rate as :class:`TokenBuckets`. Two processes behind one load balancer
+    then count a client's requests together instead of granting it twice the budget.
+
+    If the store cannot be reached the request is let through (logged and counted): in a disaster a
+    citizen's page must not fail because a rate limiter's store did.
+    """
+
+    def __init__(self, url: str, rate: float, burst: int, key_prefix: str = "safecity") -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.window_s = max(1, round(burst / rate))
+        self.item = RateLimitItemPerSecond(burst, self.window_s)
+        storage = storage_from_string(url, key_prefix=key_prefix, wrap_exceptions=True)
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.failures = 0
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """Take one request from the client's budget: 0 when granted, else the seconds to wait."""
+        from limits.errors import StorageError
+
+        try:
+            if self.limiter.hit(self.item, "anonymous", client):
+                return 0.0
+            stats = self.limiter.get_window_stats(self.item, "anonymous", client)
+        except StorageError as e:
+            self.failures += 1
+            log.warning("rate limit store unreachable; request let through", error=str(e))
+            return 0.0
+        return max(0.001, stats.reset_time - time.time())
+
+    def charge(self, client: str, now: float | None = None) -> None:
+        """Count a request after the fact (its credentials failed)."""
+        from limits.errors import StorageError
+
+        try:
+            self.limiter.hit(self.item, "anonymous", client)
+        except StorageError as e:
+            self.failures += 1
+            log.warning("rate limit store unreachable", error=str(e))
+
+
 class RateLimit:
     """429 with Retry-After for anonymous clients over their budget, and for a client holding too many
     SSE streams.
@@ -212,9 +258,17 @@ class RateLimit:
         sse_max: int,
         on_limited: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared_url: str | None = None,
+        key_prefix: str = "safecity",
     ) -> None:
+        """``shared_url`` (redis://...): keep the budgets there (:class:`SharedBuckets`); else in this
+        process, on ``clock``."""
         self.app = app
-        self.buckets = TokenBuckets(rate, burst, clock=clock)
+        self.buckets: TokenBuckets | SharedBuckets = (
+            SharedBuckets(shared_url, rate, burst, key_prefix)
+            if shared_url
+            else TokenBuckets(rate, burst, clock=clock)
+        )
         self.sse_max = sse_max
         self.sse_open: dict[str, int] = {}
         self.on_limited = on_limited

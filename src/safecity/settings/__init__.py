@@ -30,6 +30,7 @@ from safecity.settings.nested import (
     DeprecatedEnv,
     MastodonSettings,
     MqttSettings,
+    RateLimitSettings,
     SituationSettings,
     SmsSettings,
     SmtpSettings,
@@ -151,6 +152,11 @@ class Settings(BaseSettings):
         100,
         gt=0,
         description="Requests an anonymous client may make at once (a page load fetches ~15 files).",
+    )
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings,
+        description="Where the anonymous clients' budgets are counted: this process's memory, or a "
+        "shared Redis for several processes (SAFECITY_RATE_LIMIT__URL=redis://...).",
     )
     sse_max_per_client: int = Field(
         4, gt=0, description="Open Server-Sent Event streams one client address may hold."

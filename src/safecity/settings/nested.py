@@ -74,6 +74,24 @@ class BusSettings(BaseModel):
     )
 
 
+class RateLimitSettings(BaseModel):
+    """Where the anonymous clients' request budgets are kept (``SAFECITY_RATE_LIMIT__<FIELD>``, or
+    ``[rate_limit]`` in the TOML); the budget itself is ``SAFECITY_RATE_LIMIT_PER_S`` and ``_BURST``."""
+
+    url: str | None = Field(
+        None,
+        description="A shared store for the budgets, e.g. redis://127.0.0.1:6379/0, so that every "
+        "process behind one load balancer counts a client's requests together (the limits library; "
+        "its redis://, rediss:// and redis+sentinel:// URLs). Empty: each process counts in its own "
+        "memory, which is right for one process.",
+    )
+    key_prefix: str = Field(
+        "safecity",
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="Prefix of the budgets' keys in the shared store: one per city sharing a Redis.",
+    )
+
+
 class SmtpSettings(BaseModel):
     """The e-mail channel of alerts (``SAFECITY_WARNING__SMTP__<FIELD>``, or ``[warning.smtp]`` in the TOML).
     Without ``host`` and ``from_address`` there is no e-mail channel."""
