@@ -137,6 +137,17 @@ def test_endpoints(api: Api, tmp_path: Path) -> None:
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["numberReturned"] == 1 and body["dropped_unconnected"] == 1
+    # the answer's keys as clients read them (the service returns a typed DerivedZones)
+    assert list(body) == [
+        "type",
+        "numberReturned",
+        "features",
+        "cells",
+        "dropped_small",
+        "dropped_unconnected",
+        "dropped_over_limit",
+        "notes",
+    ]
     zone = body["features"][0]
     p = zone["properties"]
     assert p["hazard"] == "flood" and p["water_level_m"] == 7 and p["source"] == "dem:flood-prone"

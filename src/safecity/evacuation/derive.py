@@ -256,8 +256,8 @@ def _store_derived(
     return zones
 
 
-def derive_flood_zones(conn: Connection, data_dir: Path, body: FloodProneIn, now: datetime) -> dict[str, Any]:
-    """Derive and store flood-prone zones with guidance, in the caller's transaction; a summary."""
+def derive_flood_zones(conn: Connection, data_dir: Path, body: FloodProneIn, now: datetime) -> DerivedZones:
+    """Derive and store flood-prone zones with guidance, in the caller's transaction."""
     river = (
         parse_geojson_geometry(
             body.river, "river", ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
@@ -281,13 +281,13 @@ def derive_flood_zones(conn: Connection, data_dir: Path, body: FloodProneIn, now
         expires_at=body.expires_at,
         replace=body.replace,
     )
-    return _summary(derived, zones)
+    return DerivedZones(tuple(zones), derived)
 
 
 def derive_landslide_zones(
     conn: Connection, data_dir: Path, body: LandslideProneIn, now: datetime
-) -> dict[str, Any]:
-    """Derive and store landslide-prone zones with guidance, in the caller's transaction; a summary."""
+) -> DerivedZones:
+    """Derive and store landslide-prone zones with guidance, in the caller's transaction."""
     derived = landslide_prone(
         data_dir, body.min_slope_deg, min_area_m2=body.min_area_m2, simplify_m=body.simplify_m
     )
@@ -304,17 +304,26 @@ def derive_landslide_zones(
         expires_at=body.expires_at,
         replace=body.replace,
     )
-    return _summary(derived, zones)
+    return DerivedZones(tuple(zones), derived)
 
 
-def _summary(derived: Derived, zones: list[HazardZone]) -> dict[str, Any]:
-    return {
-        "type": "FeatureCollection",
-        "numberReturned": len(zones),
-        "features": [z.to_feature() for z in zones],
-        "cells": derived.cells,
-        "dropped_small": derived.dropped_small,
-        "dropped_unconnected": derived.dropped_unconnected,
-        "dropped_over_limit": derived.dropped_over_limit,
-        "notes": derived.notes,
-    }
+@dataclass(frozen=True, slots=True)
+class DerivedZones:
+    """The zones derived from the DEM and stored, and what the derivation counted and dropped."""
+
+    zones: tuple[HazardZone, ...]
+    derived: Derived
+
+    def to_json(self) -> dict[str, Any]:
+        """The HTTP answer: a GeoJSON FeatureCollection of the zones with the derivation's counts."""
+        derived = self.derived
+        return {
+            "type": "FeatureCollection",
+            "numberReturned": len(self.zones),
+            "features": [z.to_feature() for z in self.zones],
+            "cells": derived.cells,
+            "dropped_small": derived.dropped_small,
+            "dropped_unconnected": derived.dropped_unconnected,
+            "dropped_over_limit": derived.dropped_over_limit,
+            "notes": derived.notes,
+        }

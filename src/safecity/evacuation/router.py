@@ -261,7 +261,7 @@ def derive_flood_prone(
     data_dir = settings.data_dir
     with store.write() as conn:
         result = derive.derive_flood_zones(conn, data_dir, body, clock.now())
-    return _json(result, 201)
+    return _json(result.to_json(), 201)
 
 
 @router.post(
@@ -276,7 +276,7 @@ def derive_landslide_prone(
     data_dir = settings.data_dir
     with store.write() as conn:
         result = derive.derive_landslide_zones(conn, data_dir, body, clock.now())
-    return _json(result, 201)
+    return _json(result.to_json(), 201)
 
 
 @router.post(
