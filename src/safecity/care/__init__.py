@@ -61,6 +61,26 @@ def _wire_trips(ctx: Context, care: Care) -> None:
             return route.line, route.distance_m, route.duration_s
 
         care.trips.planner = plan
+
+        def streets(box: tuple[float, float, float, float]) -> list[LineString]:
+            """The network's walkable segments with an end in ``box`` (WGS84), for map matching."""
+            import numpy as np
+            import shapely
+
+            from safecity.geo.roads.graph import WALK
+            from safecity.geo.roads.routing import RoadNetworkMissing
+
+            try:
+                g = routing.router().graph
+            except RoadNetworkMissing:
+                return []
+            ends = [(g.node_lon[g.seg_u], g.node_lat[g.seg_u]), (g.node_lon[g.seg_v], g.node_lat[g.seg_v])]
+            inside = [(x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]) for x, y in ends]
+            sel = ((g.seg_flags & WALK) != 0) & (inside[0] | inside[1])
+            coords = np.stack([np.column_stack(ends[0]), np.column_stack(ends[1])], axis=1)[sel]
+            return list(shapely.linestrings(coords))
+
+        care.trips.streets = streets
     if Incidents in ctx.services:
         incidents = ctx.services.get(Incidents)
 

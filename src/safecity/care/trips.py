@@ -2,9 +2,11 @@
 """Safe return home (안심귀가): a person walks to a destination and the server watches each fix.
 
 * **deviation**: the expected walking route is computed on the imported road network (evacuation's
-  routing, ``Mode.walk``); a fix farther than ``trip_deviation_m`` from that polyline counts, and
-  ``trip_deviation_fixes`` such fixes in a row raise ``deviation`` (one fix off is GPS noise between
-  tall buildings). Back on the route, a later excursion raises again.
+  routing, ``Mode.walk``); each fix is map-matched to the network's streets (:mod:`.matching`: off
+  the route when on another street than the route's, or far from every street and farther than
+  ``trip_deviation_m`` from the route), and ``trip_deviation_fixes`` such fixes in a row raise
+  ``deviation`` (one fix off is GPS noise between tall buildings). Back on the route, a later
+  excursion raises again.
 * **stopped**: the fixes stay within ``trip_stop_radius_m`` of one point for ``trip_stop_s`` before the
   destination (once per stop).
 * **late**: the clock passes the trip's due time (expected walking time × ``trip_late_factor`` +
@@ -41,6 +43,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from safecity.bus.port import Bus
 from safecity.care.events import TripAlert
+from safecity.care.matching import Streets, StreetSource
 from safecity.care.model import Position
 from safecity.care.settings import CareSettings
 from safecity.care.tables import alerts, trips
@@ -182,7 +185,13 @@ class Local:
 
 
 def step(
-    trip: Trip, s: State, fix: Position, cfg: CareSettings, local: Local, route_m: LineString | None
+    trip: Trip,
+    s: State,
+    fix: Position,
+    cfg: CareSettings,
+    local: Local,
+    route_m: LineString | None,
+    streets: Streets | None = None,
 ) -> tuple[State, list[Alert], bool]:
     """One fix through an active trip (pure). Returns the new state, the alerts and whether it arrived."""
     if fix.at < trip.started_at or (s.last_at is not None and fix.at <= s.last_at):
@@ -199,8 +208,12 @@ def step(
     if local.dist(here, trip.dest) <= cfg.trip_arrive_m:
         return s, [alert("arrived")], True
     if route_m is not None:
-        off = float(route_m.distance(Point(local.xy(*here))))
-        if off > cfg.trip_deviation_m:
+        p = Point(local.xy(*here))
+        off = float(route_m.distance(p))
+        away = off > cfg.trip_deviation_m
+        if streets is not None:  # map-matched (safecity.care.matching)
+            away = streets.off_route(p, off, cfg.trip_deviation_m, fix.accuracy_m)
+        if away:
             s = replace(s, off_route=s.off_route + 1, off_route_m=round(off, 1))
             if s.off_route >= cfg.trip_deviation_fixes and not s.deviation:
                 s = replace(s, deviation=True)
@@ -245,6 +258,7 @@ class _Live:
     state: State
     local: Local
     route_m: LineString | None
+    streets: Streets | None = None
 
 
 class Trips:
@@ -256,6 +270,8 @@ class Trips:
         self.bus = bus
         self.settings = settings
         self.planner: RoutePlanner | None = None
+        #: the road network's walkable streets, for map-matched deviation (safecity.care.matching)
+        self.streets: StreetSource | None = None
         self.open_incident: IncidentOpener | None = None
         self._lock = threading.RLock()
         self._active: dict[int, _Live] | None = None  # trip id → live trip
@@ -314,7 +330,7 @@ class Trips:
                 due,
                 ACTIVE,
             )
-            self._load()[tid] = _live(trip, State())
+            self._load()[tid] = _live(trip, State(), self.streets)
         return trip
 
     def end(self, person_id: int, trip_id: int) -> Trip:
@@ -391,7 +407,9 @@ class Trips:
                 live = by_person.get(fix.person_id)
                 if live is None or live.trip.id in arrived:
                     continue
-                new, out, done = step(live.trip, live.state, fix, self.settings, live.local, live.route_m)
+                new, out, done = step(
+                    live.trip, live.state, fix, self.settings, live.local, live.route_m, live.streets
+                )
                 if new != live.state:
                     live.state = new
                     touched[live.trip.id] = live
@@ -543,7 +561,7 @@ class Trips:
         if self._active is None:
             with self.store.engine.connect() as conn:
                 rows = conn.execute(select(trips).where(trips.c.status == ACTIVE)).mappings().all()
-            self._active = {int(r["id"]): _live(_trip(r), _state(r["state"])) for r in rows}
+            self._active = {int(r["id"]): _live(_trip(r), _state(r["state"]), self.streets) for r in rows}
         return self._active
 
 
@@ -556,12 +574,18 @@ KIND_TEXT = {
 }
 
 
-def _live(trip: Trip, state: State) -> _Live:
+def _live(trip: Trip, state: State, source: StreetSource | None = None) -> _Live:
     local = Local(*trip.origin)
     route_m = None if trip.route is None else local.line(trip.route)
+    streets = None
     if route_m is not None:
         shapely.prepare(route_m)
-    return _Live(trip, state, local, route_m)
+        if source is not None and trip.route is not None:
+            x0, y0, x1, y1 = trip.route.bounds
+            pad = 0.004  # about 300-450 m at Seoul's latitude: matching.AROUND_M
+            lines = source((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+            streets = Streets.around(route_m, [local.line(ln) for ln in lines])
+    return _Live(trip, state, local, route_m, streets)
 
 
 def _trip(r: Any) -> Trip:
