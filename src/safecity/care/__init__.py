@@ -164,6 +164,37 @@ def _guardian_notices(ctx: Context) -> Handler:
     return handle
 
 
+def _sta_trackers(ctx: Context) -> Handler:
+    """SensorThings Things as trackers: each new HistoricalLocation of a Thing registered as a device
+    (protocol ``sta``) is a fix of its person, stored like any tracker's (refused without consent)."""
+    from safecity.care.model import Fix
+    from safecity.care.service import Care
+    from safecity.core.errors import Forbidden
+    from safecity.sensing.service import historical_location
+
+    care = ctx.services.get(Care)
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        for envelope in batch:
+            data = envelope.data.to_json()
+            if data.get("entity") != "HistoricalLocation" or data.get("action") != "created":
+                continue
+            with ctx.store.engine.connect() as conn:
+                found = historical_location(conn, int(data["id"]))
+            if found is None:
+                continue
+            thing, at, lon, lat = found
+            device = care.device_by_topic(f"sta:{thing}")
+            if device is None:
+                continue  # a Thing no person is tracked by
+            try:
+                care.ingest(device, [Fix(at=at, lon=lon, lat=lat)])
+            except Forbidden:
+                continue  # no location consent: nothing stored, as for any tracker
+
+    return handle
+
+
 def _trip_clock(ctx: Context) -> Worker:
     """Trips decide on the clock too: late arrival, lost signal, escalation to the operators."""
     from safecity.care.service import Care
@@ -257,6 +288,7 @@ def setup() -> Capability:
             Subscription("care.FenceAlert", "care.guardian-notices.fences", _guardian_notices),
             Subscription("care.WanderingSuspected", "care.guardian-notices.wandering", _guardian_notices),
             Subscription("care.TripAlert", "care.guardian-notices.trips", _guardian_notices),
+            Subscription("sensing.EntityChanged", "care.sta-trackers", _sta_trackers),
         ),
         layers=(
             Layer(

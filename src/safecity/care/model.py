@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -85,13 +85,29 @@ class GuardianIn(_In):
 
 
 class DeviceIn(_In):
-    protocol: str = Field(pattern="^(osmand|owntracks)$")
+    protocol: str = Field(pattern="^(osmand|owntracks|sta)$")
     topic_id: str | None = Field(
         None,
         max_length=200,
         pattern=r"^[^/+#]+/[^/+#]+$",
         description="OwnTracks over MQTT: '<user>/<device>' of owntracks/<user>/<device>.",
     )
+    thing_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="protocol 'sta': the SensorThings Thing whose Locations it reports",
+    )
+
+    @model_validator(mode="after")
+    def _thing(self) -> DeviceIn:
+        if (self.protocol == "sta") != (self.thing_id is not None):
+            raise ValueError("thingId: given with protocol 'sta' (a SensorThings Thing), and only then")
+        return self
+
+    def topic(self) -> str | None:
+        """The device's unique address: OwnTracks' topic, or ``sta:<Thing id>``."""
+        return f"sta:{self.thing_id}" if self.thing_id is not None else self.topic_id
 
 
 @dataclass(frozen=True)

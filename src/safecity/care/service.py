@@ -252,13 +252,18 @@ class Care(Watching):
         key = KEY_PREFIX + secrets.token_urlsafe(18)
         with self.store.write() as conn:
             self._person(conn, person_id)
+            if body.thing_id is not None:
+                from safecity.sensing.service import thing_exists
+
+                if not thing_exists(conn, body.thing_id):
+                    raise BadRequest(f"thingId: there is no Thing {body.thing_id}", where="thingId")
             try:
                 did = conn.execute(
                     insert(devices)
                     .values(
                         person_id=person_id,
                         protocol=body.protocol,
-                        topic_id=body.topic_id,
+                        topic_id=body.topic(),
                         key_hash=key_hash(key),
                         active=True,
                         created_at=self.clock.now(),
@@ -266,9 +271,12 @@ class Care(Watching):
                     .returning(devices.c.id)
                 ).scalar_one()
             except IntegrityError:
-                raise Conflict(f"topicId: {body.topic_id} is already registered", where="topicId") from None
+                raise Conflict(
+                    f"{'thingId' if body.thing_id else 'topicId'}: {body.topic()} is already registered",
+                    where="thingId" if body.thing_id else "topicId",
+                ) from None
         self._audit(actor, "care.device_added", f"care:person:{person_id}", {"device": did})
-        return Device(did, person_id, body.protocol, body.topic_id), key
+        return Device(did, person_id, body.protocol, body.topic()), key
 
     def device_by_key(self, key: str | None) -> Device:
         """The active device whose key this is; Unauthorized otherwise (the message never says which)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -62,3 +63,28 @@ def existing_ids(
         return set()
     table = {"observation": observations, "datastream": datastreams, "thing": things}[kind]
     return {int(r[0]) for r in conn.execute(select(table.c.id).where(table.c.id.in_(sorted(set(ids)))))}
+
+
+def historical_location(conn: Connection, hl_id: int) -> tuple[int, datetime, float, float] | None:
+    """A SensorThings HistoricalLocation as (Thing id, time, lon, lat) of its Point Location, or None
+    when it does not exist or has no Point (for capabilities that follow Things as trackers)."""
+    from safecity.sensing.tables import historical_locations, location_historical_locations, locations
+
+    row = conn.execute(
+        select(historical_locations.c.thing_id, historical_locations.c.time, locations.c.location)
+        .join(
+            location_historical_locations,
+            location_historical_locations.c.historical_location_id == historical_locations.c.id,
+        )
+        .join(locations, locations.c.id == location_historical_locations.c.location_id)
+        .where(historical_locations.c.id == hl_id)
+    ).first()
+    if row is None:
+        return None
+    geo = row[2] if isinstance(row[2], dict) else {}
+    if geo.get("type") == "Feature":
+        geo = geo.get("geometry") or {}
+    coords = geo.get("coordinates") if geo.get("type") == "Point" else None
+    if not isinstance(coords, list) or len(coords) < 2:
+        return None
+    return int(row[0]), row[1], float(coords[0]), float(coords[1])
