@@ -231,7 +231,9 @@ def test_a_rule_firing_reaches_the_stream_and_a_reconnect_replays_what_was_misse
     assert replayed[: len(events) - 1] == [(e.id, e.event, e.raw) for e in events[1:]]
     assert all(e.id > events[0].id for e in again.events)
 
-    # a client without Last-Event-ID gets only what happens from now on (a reload announces itself)
+    # a client without Last-Event-ID gets only what happens from now on (a reload announces itself);
+    # first let the incident's consequences (an alert a round or two later) reach the stream
+    assert platform.bus.drain(DEADLINE)
     admin = _login(server, "admin1", {Role.admin})
     fresh = Reader(url, operator, _has("rules")).start()
     r = httpx.post(f"{server.url}/situation/rules/reload", headers=admin)
