@@ -11,8 +11,8 @@ from typing import Any
 
 from shapely.geometry import LineString, Point
 
+from safecity.care.matching import Local
 from safecity.care.settings import CareSettings
-from safecity.care.trips import Local
 from tests.care.conftest import CareEnv
 from tests.care.test_trips import ORIGIN, STEP_S, _along, _send, _start
 

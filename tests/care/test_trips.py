@@ -18,9 +18,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from shapely.geometry import LineString
 
+from safecity.care.matching import Local
 from safecity.care.model import Position
 from safecity.care.settings import CareSettings
-from safecity.care.trips import Local, State, Trip, settle, step
+from safecity.care.trips import State, Trip, settle, step
 from safecity.core.events import Envelope
 from safecity.settings import Settings
 from tests.care.conftest import MOSQUITTO, START, CareEnv

@@ -20,6 +20,7 @@ fixes in a row before it raises a deviation, which absorbs single mismatches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
 
+EARTH_M = 6_371_008.8
 #: A fix farther than this (metres) from every street is not matched to one.
 MATCH_M = 25.0
 #: The route must be farther than the matched street by this much (metres) to count as off it.
@@ -38,6 +40,25 @@ AROUND_M = 300.0
 
 #: The walkable streets in a WGS84 box (min lon, min lat, max lon, max lat), as WGS84 lines.
 StreetSource = Callable[[tuple[float, float, float, float]], Sequence[LineString]]
+
+
+class Local:
+    """A local equirectangular projection (metres) around a point."""
+
+    def __init__(self, lon0: float, lat0: float) -> None:
+        self.lon0, self.lat0 = lon0, lat0
+        self.kx = math.radians(1) * EARTH_M * math.cos(math.radians(lat0))
+        self.ky = math.radians(1) * EARTH_M
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
+
+    def line(self, line: LineString) -> LineString:
+        return LineString([self.xy(x, y) for x, y in line.coords])
+
+    def dist(self, a: tuple[float, float], b: tuple[float, float]) -> float:
+        (ax, ay), (bx, by) = self.xy(*a), self.xy(*b)
+        return math.hypot(ax - bx, ay - by)
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,18 @@ class Streets:
             [route_m.distance(a) <= ON_ROUTE_M and route_m.distance(b) <= ON_ROUTE_M for a, b in ends]
         )
         return cls(shapely.STRtree(arr), arr, on)
+
+    @classmethod
+    def for_route(
+        cls, local: Local, route: LineString, route_m: LineString, source: StreetSource | None
+    ) -> Streets | None:
+        """The streets around a route (WGS84 ``route``; ``route_m`` in ``local`` metres) from ``source``."""
+        if source is None:
+            return None
+        x0, y0, x1, y1 = route.bounds
+        pad = 0.004  # about 300-450 m at Seoul's latitude: AROUND_M
+        lines = source((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        return cls.around(route_m, [local.line(ln) for ln in lines])
 
     def off_route(self, p: Point, off_m: float, deviation_m: float, accuracy_m: float | None) -> bool:
         """Whether the fix ``p`` (local metres, ``off_m`` from the route line) is off the route."""

@@ -22,13 +22,12 @@ same chain every incident takes to the board and to warnings) and ``escalated`` 
 id. An SOS opens the incident at once. The decisions are pure functions (:func:`step`, :func:`settle`)
 over a :class:`State` kept in ``care_trips.state``, written in the alert's transaction.
 
-Geometry: distances in a local equirectangular projection around the trip's origin (metres; below a
-few centimetres of error over the length of a walk home).
+Geometry: distances in a local equirectangular projection around the trip's origin
+(:class:`.matching.Local`, metres; below a few centimetres of error over the length of a walk home).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -43,7 +42,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from safecity.bus.port import Bus
 from safecity.care.events import TripAlert
-from safecity.care.matching import Streets, StreetSource
+from safecity.care.matching import Local, Streets, StreetSource
 from safecity.care.model import Position
 from safecity.care.settings import CareSettings
 from safecity.care.tables import alerts, trips
@@ -51,7 +50,6 @@ from safecity.core.clock import Clock
 from safecity.core.errors import Conflict, NotFound
 from safecity.store import Store
 
-EARTH_M = 6_371_008.8
 #: A fix less accurate than this (metres) says nothing about which street the person is on.
 MAX_ACCURACY_M = 150.0
 ACTIVE, ARRIVED, ENDED = "active", "arrived", "ended"
@@ -163,25 +161,6 @@ class Alert:
     lat: float | None
     escalation: str = "guardian"
     incident_id: int | None = None
-
-
-class Local:
-    """A local equirectangular projection (metres) around a point."""
-
-    def __init__(self, lon0: float, lat0: float) -> None:
-        self.lon0, self.lat0 = lon0, lat0
-        self.kx = math.radians(1) * EARTH_M * math.cos(math.radians(lat0))
-        self.ky = math.radians(1) * EARTH_M
-
-    def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
-
-    def line(self, line: LineString) -> LineString:
-        return LineString([self.xy(x, y) for x, y in line.coords])
-
-    def dist(self, a: tuple[float, float], b: tuple[float, float]) -> float:
-        (ax, ay), (bx, by) = self.xy(*a), self.xy(*b)
-        return math.hypot(ax - bx, ay - by)
 
 
 def step(
@@ -578,13 +557,9 @@ def _live(trip: Trip, state: State, source: StreetSource | None = None) -> _Live
     local = Local(*trip.origin)
     route_m = None if trip.route is None else local.line(trip.route)
     streets = None
-    if route_m is not None:
+    if route_m is not None and trip.route is not None:
         shapely.prepare(route_m)
-        if source is not None and trip.route is not None:
-            x0, y0, x1, y1 = trip.route.bounds
-            pad = 0.004  # about 300-450 m at Seoul's latitude: matching.AROUND_M
-            lines = source((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
-            streets = Streets.around(route_m, [local.line(ln) for ln in lines])
+        streets = Streets.for_route(local, trip.route, route_m, source)
     return _Live(trip, state, local, route_m, streets)
 
 
