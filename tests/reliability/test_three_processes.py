@@ -200,6 +200,13 @@ def _holds_all(server: Server) -> bool:
         return False
 
 
+def _roles_or_error(server: Server) -> object:
+    try:
+        return _roles(server)
+    except httpx.HTTPError as e:
+        return repr(e)
+
+
 def _holder(procs: dict[str, Server]) -> str:
     for name in ("core", "standby"):
         try:
@@ -287,7 +294,15 @@ def test_three_processes_killed_at_random_lose_nothing(new_store: Any, nats_url:
                     other = "standby" if victim == "core" else "core"
                     procs[victim].kill()
                     killed_at = time.monotonic()
-                    wait_for(f"{other} to hold every role", functools.partial(_holds_all, procs[other]), 60)
+                    try:
+                        wait_for(
+                            f"{other} to hold every role", functools.partial(_holds_all, procs[other]), 60
+                        )
+                    except AssertionError as e:  # what to re-run it with, and what the survivor said
+                        raise AssertionError(
+                            f"{e} (SAFECITY_FAULT_SEED={seed}, kills so far {kills} then {victim}); "
+                            f"{other}'s roles: {_roles_or_error(procs[other])}\n{procs[other].tail()}"
+                        ) from None
                     failovers.append(time.monotonic() - killed_at)
                 else:
                     procs[victim].kill()
