@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from safecity.sensing.tables import observations
 from safecity.settings import Settings
 from safecity.store import open_store
 from safecity.warning.delivery_tables import deliveries
-from tests.conftest import free_port
+from tests.conftest import free_port, service_missing
 
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 ADMIN = ("reliability-admin", "reliability-password-1")
@@ -333,3 +336,35 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_mosquitto(directory: Path, max_queued: int) -> tuple[subprocess.Popen[bytes], int]:
+    """A Mosquitto of the test's own on a free port (config and log in ``directory``), answering once it
+    accepts a connection. ``max_queued`` is its queue per client session (0: unlimited); the caller
+    terminates the process."""
+    binary = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    if binary is None:
+        service_missing("the mosquitto binary (apt install mosquitto)")
+    assert binary is not None
+    port = free_port()
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages {max_queued}\n",
+        encoding="utf-8",
+    )
+    with (directory / "mosquitto.log").open("wb") as log:  # the broker keeps its own descriptor
+        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while True:
+        probe = mqtt.Client(CallbackAPIVersion.VERSION2)
+        try:
+            probe.connect("127.0.0.1", port)
+            probe.disconnect()
+            return proc, port
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("mosquitto did not start") from None
+            time.sleep(0.1)

@@ -18,8 +18,6 @@ once with the value sent, because the server
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +32,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import Connection
 
-from tests.conftest import free_port, service_missing
-from tests.reliability.harness import Server, thing
+from tests.reliability.harness import Server, start_mosquitto, thing
 
 pytestmark = [pytest.mark.reliability, pytest.mark.mosquitto]
 
@@ -47,37 +44,12 @@ BASE = datetime(2025, 3, 1, tzinfo=UTC)
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[int]:
     """A Mosquitto of this test's own, on a free port, with a 10-message queue per client."""
-    binary = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
-    if binary is None:
-        service_missing("the mosquitto binary (apt install mosquitto)")
-    assert binary is not None
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10\n",
-        encoding="utf-8",
-    )
-    log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+    proc, port = start_mosquitto(tmp_path, max_queued=10)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            probe = mqtt.Client(CallbackAPIVersion.VERSION2)
-            try:
-                probe.connect("127.0.0.1", port)
-                probe.disconnect()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("mosquitto did not start") from None
-                time.sleep(0.1)
         yield port
     finally:
         proc.terminate()
         proc.wait(10)
-        log.close()
 
 
 @contextmanager

@@ -25,8 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -43,8 +41,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from safecity.sensing.tables import observations
-from tests.conftest import free_port, service_missing
-from tests.reliability.harness import Receiver, Server, delivery_rows, secret, thing, wait_for
+from tests.reliability.harness import (
+    Receiver,
+    Server,
+    delivery_rows,
+    secret,
+    start_mosquitto,
+    thing,
+    wait_for,
+)
 from tests.reliability.test_crash_observations import NO_STALE_RULE
 from tests.reliability.test_procfile import _issued, _roles, _rule_incidents, _rules_caught_up, procfile
 
@@ -156,37 +161,6 @@ class Device:
         self.client.loop_stop()
 
 
-def _mosquitto(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """A Mosquitto of the test's own whose queue for a disconnected session is unlimited (the ingest
-    process is away for a restart: what the broker acknowledged meanwhile must wait for it)."""
-    binary = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
-    if binary is None:
-        service_missing("the mosquitto binary (apt install mosquitto)")
-    assert binary is not None
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n",
-        encoding="utf-8",
-    )
-    with (tmp_path / "mosquitto.log").open("wb") as log:  # the broker keeps its own descriptor
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while True:
-        probe = mqtt.Client(CallbackAPIVersion.VERSION2)
-        try:
-            probe.connect("127.0.0.1", port)
-            probe.disconnect()
-            return proc, port
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("mosquitto did not start") from None
-            time.sleep(0.1)
-
-
 def _stored(server: Server) -> Counter[tuple[int, datetime]]:
     with server.store() as conn:
         rows = conn.execute(select(observations.c.datastream_id, observations.c.phenomenon_time))
@@ -237,7 +211,9 @@ def test_three_processes_killed_at_random_lose_nothing(new_store: Any, nats_url:
         "SAFECITY_WARNING__RETRY_BASE_S": "0.5",
         "SAFECITY_WARNING__RETRY_MAX_S": "2",
     }
-    broker, mqtt_port = _mosquitto(tmp_path)
+    # unlimited queue for a disconnected session: the ingest process is away for a restart, and what
+    # the broker acknowledged meanwhile must wait for it
+    broker, mqtt_port = start_mosquitto(tmp_path, max_queued=0)
     # only the ingest process runs MQTT (its role); a stable session: what it had not acknowledged
     # when it died, the broker sends again when it is back
     env["SAFECITY_MQTT__URL"] = f"mqtt://127.0.0.1:{mqtt_port}"
