@@ -78,8 +78,13 @@ def catchment(side: int = 2500, dx: float = 2.0, seed: int = 7) -> Domain:
     lattice = rng.random((side // k + 1, side // k + 1)) < 0.3
     bld = np.kron(lattice, np.ones((k, k), dtype=bool))[:side, :side] & ~street
     return Domain(
-        grid=g, dem=z, manning=np.where(street, 0.015, 0.05), runoff_coefficient=0.9,
-        drainage_mm_h=sewer_capacity_mm_h("citywide", 0.9), buildings=bld, building_mode="blocked",
+        grid=g,
+        dem=z,
+        manning=np.where(street, 0.015, 0.05),
+        runoff_coefficient=0.9,
+        drainage_mm_h=sewer_capacity_mm_h("citywide", 0.9),
+        buildings=bld,
+        building_mode="blocked",
         edges=Edges(north="free"),
     )
 
@@ -91,7 +96,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="rounds interleaving the engines")
     ap.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of the catchment run")
     ap.add_argument(
-        "--wet-start", type=float, default=0.05,
+        "--wet-start",
+        type=float,
+        default=0.05,
         help="initial depth on every active cell, m: start mid-storm, where the time step is what it is in a flood",
     )
     ap.add_argument("--catchment-km", type=float, default=5.0, help="catchment side, km (5 km: 25 km²)")
@@ -123,25 +130,33 @@ def main() -> None:
             rates[k].append(timed_steps(m, ref_steps if "numpy" in k else args.steps))
     med = {k: float(np.median(v)) for k, v in rates.items()}
     for k, v in med.items():
-        print(f"  {k}: {v / 1e6:8.1f} M cell-updates/s  (rounds: {', '.join(f'{x / 1e6:.1f}' for x in rates[k])})")
+        print(
+            f"  {k}: {v / 1e6:8.1f} M cell-updates/s  (rounds: {', '.join(f'{x / 1e6:.1f}' for x in rates[k])})"
+        )
     one, two, base = med["numba, 1 thread "], med[f"numba, {MAX_THREADS} threads"], med["numpy reference "]
     print(f"  ratio numba 1 thread / numpy : {one / base:5.1f}x   (goal >= 6x)")
     print(f"  ratio numba {MAX_THREADS} threads / numpy: {two / base:5.1f}x")
     print(f"  thread scaling {MAX_THREADS} / 1        : {two / one:5.2f}x")
     m1, m2 = models["numba, 1 thread "], models[f"numba, {MAX_THREADS} threads"]
-    print(f"  1- and {MAX_THREADS}-thread runs identical after {m1.steps} steps: {np.array_equal(m1.h, m2.h)}")
+    print(
+        f"  1- and {MAX_THREADS}-thread runs identical after {m1.steps} steps: {np.array_equal(m1.h, m2.h)}"
+    )
     print(f"after part 1: {load()}")
 
     if args.skip_catchment:
         return
     km, cdx = args.catchment_km, args.catchment_dx
-    print(f"\n[2] Gangnam–Seocho-sized catchment: {km:g} × {km:g} km at {cdx:g} m, SYNTHETIC DEM (see the docstring)")
+    print(
+        f"\n[2] Gangnam–Seocho-sized catchment: {km:g} × {km:g} km at {cdx:g} m, SYNTHETIC DEM (see the docstring)"
+    )
     t0 = time.perf_counter()
     cat = catchment(round(args.catchment_km * 1000 / args.catchment_dx), args.catchment_dx)
     rain = RainSeries.uniform([0.0, 3600.0], [141.5])
     h0 = np.where(cat.solver_fields().active == 1, args.wet_start, 0.0)
     model = FloodModel(cat, Forcing(rain=rain), SolverOptions(), h0=h0)
-    print(f"  {cat.grid.cells / 1e6:.2f} M cells ({int(model.fields.active.sum()) / 1e6:.2f} M active), set up in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"  {cat.grid.cells / 1e6:.2f} M cells ({int(model.fields.active.sum()) / 1e6:.2f} M active), set up in {time.perf_counter() - t0:.1f} s"
+    )
     model.step(1e12)  # warm-up: loads the compiled kernel
     t_sim0, steps0 = model.t, model.steps
     t0 = time.perf_counter()
@@ -155,7 +170,9 @@ def main() -> None:
     print(f"  simulated {sim / 60:.1f} min in {wall:.1f} s wall: {sim / wall:.2f}x real time   (goal >= 60x)")
     print(f"  {steps} steps, mean dt {sim / steps:.2f} s, last dt limited by h_max = {model.hmax:.3f} m")
     print(f"  {rate / 1e6:.1f} M cell-updates/s on {MAX_THREADS} threads   (goal >= 30 M)")
-    print(f"  volume error {model.ledger.volume_error():.3e} m³ (relative {model.ledger.relative_error():.1e})")
+    print(
+        f"  volume error {model.ledger.volume_error():.3e} m³ (relative {model.ledger.relative_error():.1e})"
+    )
     wet = model.h > 0.15
     print(f"  cells deeper than 15 cm: {int(wet.sum()):,} ({wet.sum() * cat.grid.cell_area / 1e6:.3f} km²)")
     per_hour = cat.grid.cells * 3600.0 / (sim / steps)

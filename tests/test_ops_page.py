@@ -146,5 +146,7 @@ def test_missing_libraries_are_named_in_both_languages(
     r = api.client.get("/static/vendor/leaflet/leaflet-src.esm.js")
     assert r.status_code == 404 and "safecity assets fetch" in r.json()["message"]
     # the files come back (copied, as `safecity assets fetch` would extract them): the message goes
-    shutil.copytree(Path(str(resource_files("safecity.web") / "static" / "vendor")), empty, dirs_exist_ok=True)
+    shutil.copytree(
+        Path(str(resource_files("safecity.web") / "static" / "vendor")), empty, dirs_exist_ok=True
+    )
     assert "assets-missing" not in api.client.get("/").text

@@ -110,7 +110,9 @@ def test_phone_citizen_inside_the_storm_sees_the_warning_and_the_way_to_a_flood_
     page.on("pageerror", lambda e: errors.append(str(e)))
     # Chromium's own note that a private (Playwright) profile has no Push API: the page falls back, by design
     private = "does not support the Push API in incognito"
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and private not in m.text else None)
+    page.on(
+        "console", lambda m: errors.append(m.text) if m.type == "error" and private not in m.text else None
+    )
     page.goto(f"{base}/about")
     page.evaluate("localStorage.setItem('safecity.lang', 'ko')")
 

@@ -20,7 +20,10 @@ def test_verify_prints_the_table_and_json() -> None:
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[1].split()[:2] == ["lake_at_rest", "max_velocity"]
     assert res.stdout.splitlines()[1].split()[-1] == "pass"
-    res = runner.invoke(app, ["flood", "verify", "--data", str(DATA), "--case", "lake_at_rest", "--case", "ea_test8a", "--json"])
+    res = runner.invoke(
+        app,
+        ["flood", "verify", "--data", str(DATA), "--case", "lake_at_rest", "--case", "ea_test8a", "--json"],
+    )
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)
     assert body["failed"] == 0 and body["passed"] == 3 and body["skipped"] == 9
@@ -33,7 +36,9 @@ def test_verify_exits_1_when_a_row_fails(tmp_path: Path) -> None:
     # The MacDonald reference with its water surface shifted 10 cm: the model is right, the table must say FAIL.
     src = DATA / "flood" / "analytic_macdonald" / "mcdo_norain.csv"
     lines = src.read_text().splitlines()
-    shifted = [lines[0]] + [",".join([*ln.split(",")[:2], str(float(ln.split(",")[2]) + 0.1)]) for ln in lines[1:]]
+    shifted = [lines[0]] + [
+        ",".join([*ln.split(",")[:2], str(float(ln.split(",")[2]) + 0.1)]) for ln in lines[1:]
+    ]
     (tmp_path / "flood" / "analytic_macdonald").mkdir(parents=True)
     (tmp_path / "flood" / "analytic_macdonald" / "mcdo_norain.csv").write_text("\n".join(shifted) + "\n")
     res = CliRunner().invoke(app, ["flood", "verify", "--data", str(tmp_path), "--case", "macdonald_norain"])

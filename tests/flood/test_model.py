@@ -28,20 +28,35 @@ def _catchment(buildings: np.ndarray | None = None, mode: str = "blocked") -> Do
     """A 40 × 30 tilted street grid with a depression, rough and smooth cells, soil and sewer sinks."""
     g = Grid(nx=40, ny=30, dx=2.0, x_min=0.0, y_max=60.0)
     x, y = np.meshgrid(g.centres_x(), g.centres_y())
-    z = 0.01 * x + 0.3 * np.exp(-((x - 40) ** 2 + (y - 30) ** 2) / 50.0) - 0.4 * np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / 30.0)
+    z = (
+        0.01 * x
+        + 0.3 * np.exp(-((x - 40) ** 2 + (y - 30) ** 2) / 50.0)
+        - 0.4 * np.exp(-((x - 20) ** 2 + (y - 20) ** 2) / 30.0)
+    )
     n = np.where((x > 30) & (x < 36), 0.015, 0.05)
     return Domain(
-        grid=g, dem=z, manning=n, runoff_coefficient=np.where(x > 60, 0.3, 0.9),
-        infiltration_mm_h=np.where(x > 60, 10.0, 0.0), drainage_mm_h=np.where(x < 20, 30.0, 0.0),
-        buildings=buildings, building_mode=mode,  # type: ignore[arg-type]
+        grid=g,
+        dem=z,
+        manning=n,
+        runoff_coefficient=np.where(x > 60, 0.3, 0.9),
+        infiltration_mm_h=np.where(x > 60, 10.0, 0.0),
+        drainage_mm_h=np.where(x < 20, 30.0, 0.0),
+        buildings=buildings,
+        building_mode=mode,  # type: ignore[arg-type]
         edges=Edges(west="free", south="free"),
     )
 
 
 def _forcing(dom: Domain) -> Forcing:
     rain = RainSeries.uniform([0.0, 120.0, 300.0, 420.0], [80.0, 140.0, 20.0])
-    inflow = Inflow("culvert", ((5, 35),), Hydrograph(np.array([0.0, 60.0, 200.0, 400.0]), np.array([0.0, 0.5, 0.5, 0.0])))
-    line = Inflow("line", line_cells(dom.grid, "N", 10.0, 30.0), Hydrograph(np.array([100.0, 300.0]), np.array([0.2, 0.2])))
+    inflow = Inflow(
+        "culvert", ((5, 35),), Hydrograph(np.array([0.0, 60.0, 200.0, 400.0]), np.array([0.0, 0.5, 0.5, 0.0]))
+    )
+    line = Inflow(
+        "line",
+        line_cells(dom.grid, "N", 10.0, 30.0),
+        Hydrograph(np.array([100.0, 300.0]), np.array([0.2, 0.2])),
+    )
     return Forcing(rain=rain, inflows=(inflow, line))
 
 
@@ -96,7 +111,10 @@ def test_gridded_rain_falls_where_it_is_given() -> None:
     g = Grid(nx=20, ny=10, dx=5.0)
     frames = np.zeros((1, 10, 20))
     frames[0, :, :10] = 60.0  # rain on the western half only
-    m = FloodModel(Domain(grid=g, dem=np.zeros((10, 20)), manning=0.05), Forcing(rain=RainSeries(np.array([0.0, 60.0]), frames)))
+    m = FloodModel(
+        Domain(grid=g, dem=np.zeros((10, 20)), manning=0.05),
+        Forcing(rain=RainSeries(np.array([0.0, 60.0]), frames)),
+    )
     m.advance(60.0)
     assert m.ledger.rain == pytest.approx(60 / 3.6e6 * 60 * 100 * 25.0)
     assert m.h[:, :5].mean() > 10 * m.h[:, 15:].mean()
@@ -146,10 +164,18 @@ def test_land_cover_sets_the_ground_and_the_park_soaks_up_what_the_road_sheds() 
     assert table["road"].manning == 0.02 and table["park"].infiltration_mm_h > 0
     classes = np.array([["road"] * 10 + ["park"] * 10] * 5)
     gf = ground_fields(classes)
-    assert gf.manning[0, 0] == table["road"].manning and gf.runoff_coefficient[0, 15] == table["park"].runoff_coefficient
+    assert (
+        gf.manning[0, 0] == table["road"].manning
+        and gf.runoff_coefficient[0, 15] == table["park"].runoff_coefficient
+    )
     g = Grid(nx=20, ny=5, dx=2.0)
-    dom = Domain(grid=g, dem=np.zeros((5, 20)), manning=gf.manning, runoff_coefficient=gf.runoff_coefficient,
-                 infiltration_mm_h=gf.infiltration_mm_h)
+    dom = Domain(
+        grid=g,
+        dem=np.zeros((5, 20)),
+        manning=gf.manning,
+        runoff_coefficient=gf.runoff_coefficient,
+        infiltration_mm_h=gf.infiltration_mm_h,
+    )
     m = FloodModel(dom, Forcing(rain=RainSeries.uniform([0, 1800], [60.0])))
     m.advance(1800.0)
     assert m.ledger.infiltration > 0.0 and abs(m.ledger.relative_error()) < 1e-12

@@ -79,8 +79,13 @@ def test_sewer_sink_takes_the_design_rain_and_ponds_the_excess() -> None:
     from safecity.flood import Forcing, RainSeries
 
     g = Grid(nx=10, ny=10, dx=2.0)
-    dom = Domain(grid=g, dem=np.zeros((10, 10)), manning=0.02, runoff_coefficient=0.9,
-                 drainage_mm_h=sewer_capacity_mm_h("citywide", 0.9))
+    dom = Domain(
+        grid=g,
+        dem=np.zeros((10, 10)),
+        manning=0.02,
+        runoff_coefficient=0.9,
+        drainage_mm_h=sewer_capacity_mm_h("citywide", 0.9),
+    )
     below = FloodModel(dom, Forcing(rain=RainSeries.uniform([0, 3600], [100.0])))
     below.advance(3600.0)
     assert below.h.max() == pytest.approx(0.0, abs=1e-12)

@@ -62,7 +62,9 @@ def test_derived_tolerances_are_the_analytic_gap_plus_the_numerical_one() -> Non
     assert pytest.approx(gap + tolerances.DAMBREAK_FRONT_M) == tolerances.RITTER_FRONT_M
     # and the checks in analytic.md hold for our Stoker solver
     st = an.stoker_state(10.0, 1.0)
-    assert (st.c_m, st.h_m, st.u_m, st.bore_speed) == pytest.approx((6.234160, 3.961748, 7.340769, 9.819295), abs=2e-6)
+    assert (st.c_m, st.h_m, st.u_m, st.bore_speed) == pytest.approx(
+        (6.234160, 3.961748, 7.340769, 9.819295), abs=2e-6
+    )
     st = an.stoker_state(0.005, 0.001)
     assert st.h_m == pytest.approx(0.002539, abs=1e-6)
 

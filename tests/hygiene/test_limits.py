@@ -39,9 +39,7 @@ class EdgeClock:
         self.now += seconds
 
 
-def _app(
-    settings: Settings, edge_clock: EdgeClock | None = None, **limits: Any
-) -> tuple[FastAPI, Any]:
+def _app(settings: Settings, edge_clock: EdgeClock | None = None, **limits: Any) -> tuple[FastAPI, Any]:
     s = settings.model_copy(update=limits)
     platform = build_platform(s)
     platform.auth.create_user("operator1", "operator-password", {Role.operator})

@@ -16,7 +16,10 @@ from typing import Annotated
 
 import typer
 
-flood_app = typer.Typer(help="Flood simulation: verification of the 2D surface model and the sewer coupling.", no_args_is_help=True)
+flood_app = typer.Typer(
+    help="Flood simulation: verification of the 2D surface model and the sewer coupling.",
+    no_args_is_help=True,
+)
 radar_app = typer.Typer(help="Radar or nowcast rain for the flood forecasts.", no_args_is_help=True)
 flood_app.add_typer(radar_app, name="radar")
 
@@ -48,7 +51,12 @@ def verify(
         ),
     ] = None,
     case: Annotated[
-        list[str] | None, typer.Option("--case", help="Run only this case (repeatable) [SAFECITY_FLOOD_CASE]", envvar="SAFECITY_FLOOD_CASE")
+        list[str] | None,
+        typer.Option(
+            "--case",
+            help="Run only this case (repeatable) [SAFECITY_FLOOD_CASE]",
+            envvar="SAFECITY_FLOOD_CASE",
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the table as JSON on stdout")] = False,
 ) -> None:
@@ -92,9 +100,22 @@ def verify(
         header = ("case", "measure", "unit", "ours", "reference", "tolerance", "check", "pass")
         lines = [header]
         for o in outcomes:
-            verdict = {True: "pass", False: "FAIL", None: "skip" if o.note.startswith("skipped") else "report"}[o.passed]
+            verdict = {
+                True: "pass",
+                False: "FAIL",
+                None: "skip" if o.note.startswith("skipped") else "report",
+            }[o.passed]
             lines.append(
-                (o.row.case, o.row.measure, o.row.unit, _fmt(o.value), _fmt(o.reference), _fmt(o.tolerance), o.row.check, verdict)
+                (
+                    o.row.case,
+                    o.row.measure,
+                    o.row.unit,
+                    _fmt(o.value),
+                    _fmt(o.reference),
+                    _fmt(o.tolerance),
+                    o.row.check,
+                    verdict,
+                )
             )
         widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
         for r in lines:
@@ -102,7 +123,8 @@ def verify(
         for reason in sorted({o.note for o in outcomes if o.note.startswith("skipped")}):
             typer.echo(f"note: {reason}", err=True)
         typer.echo(
-            f"{passed} passed, {len(failed)} failed, {skipped} skipped, {reported} reported in {elapsed:.0f} s", err=True
+            f"{passed} passed, {len(failed)} failed, {skipped} skipped, {reported} reported in {elapsed:.0f} s",
+            err=True,
         )
     if failed:
         raise typer.Exit(1)
@@ -110,14 +132,23 @@ def verify(
 
 @radar_app.command("import")
 def radar_import(
-    file: Annotated[Path, typer.Argument(help="a GeoTIFF or NetCDF of rain in mm/h, one band per frame, with a CRS")],
+    file: Annotated[
+        Path, typer.Argument(help="a GeoTIFF or NetCDF of rain in mm/h, one band per frame, with a CRS")
+    ],
     start: Annotated[
         str,
-        typer.Option(help="start of the first frame, ISO 8601 with its zone [SAFECITY_FLOOD_RADAR_START]", envvar="SAFECITY_FLOOD_RADAR_START"),
+        typer.Option(
+            help="start of the first frame, ISO 8601 with its zone [SAFECITY_FLOOD_RADAR_START]",
+            envvar="SAFECITY_FLOOD_RADAR_START",
+        ),
     ],
     step_min: Annotated[
         float,
-        typer.Option("--step-min", help="minutes each frame covers [SAFECITY_FLOOD_RADAR_STEP_MIN]", envvar="SAFECITY_FLOOD_RADAR_STEP_MIN"),
+        typer.Option(
+            "--step-min",
+            help="minutes each frame covers [SAFECITY_FLOOD_RADAR_STEP_MIN]",
+            envvar="SAFECITY_FLOOD_RADAR_STEP_MIN",
+        ),
     ] = 10.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was kept as JSON on stdout")] = False,
 ) -> None:
@@ -131,7 +162,9 @@ def radar_import(
     try:
         when = datetime.fromisoformat(start)
     except ValueError:
-        typer.echo(f"error: --start {start!r} is not an ISO 8601 time (e.g. 2022-08-08T21:00:00+09:00)", err=True)
+        typer.echo(
+            f"error: --start {start!r} is not an ISO 8601 time (e.g. 2022-08-08T21:00:00+09:00)", err=True
+        )
         raise typer.Exit(2) from None
     if not file.is_file():
         typer.echo(f"error: {file}: no such file", err=True)
@@ -144,7 +177,9 @@ def radar_import(
     if json_out:
         typer.echo(json.dumps(kept.to_json(), ensure_ascii=False))
     else:
-        typer.echo(f"kept {kept.bands} frame(s) from {kept.start.isoformat()} every {step_min:g} min: {kept.path}")
+        typer.echo(
+            f"kept {kept.bands} frame(s) from {kept.start.isoformat()} every {step_min:g} min: {kept.path}"
+        )
 
 
 @flood_app.command("catchment")

@@ -45,7 +45,9 @@ def design_rainfall() -> dict[str, DesignRainfall]:
 
 
 def sewer_capacity_mm_h(
-    zones: npt.NDArray[np.str_] | str, runoff_coefficient: float | F64, served: npt.NDArray[np.bool_] | None = None
+    zones: npt.NDArray[np.str_] | str,
+    runoff_coefficient: float | F64,
+    served: npt.NDArray[np.bool_] | None = None,
 ) -> F64:
     """Sewer capacity as a depth rate (mm/h) per cell: ``C · i_design`` where a sewer serves the cell.
 
@@ -64,7 +66,9 @@ def sewer_capacity_mm_h(
     else:
         unknown = set(np.unique(z).tolist()) - set(table)
         if unknown:
-            raise KeyError(f"design rainfall zones {sorted(unknown)} unknown; known: {', '.join(sorted(table))}")
+            raise KeyError(
+                f"design rainfall zones {sorted(unknown)} unknown; known: {', '.join(sorted(table))}"
+            )
         i = np.vectorize(lambda k: table[k].mm_per_1h, otypes=[np.float64])(z)
         rate = np.asarray(i * c, dtype=np.float64)
     if served is not None:

@@ -63,7 +63,9 @@ class RainSeries:
 
     def check_grid(self, grid: Grid) -> None:
         if self.gridded and self.rates.shape[1:] != (grid.ny, grid.nx):
-            raise ForcingError(f"rain: frames are {self.rates.shape[1:]} but the grid is {(grid.ny, grid.nx)}")
+            raise ForcingError(
+                f"rain: frames are {self.rates.shape[1:]} but the grid is {(grid.ny, grid.nx)}"
+            )
 
     def interval(self, t: float) -> int:
         """Index of the interval holding ``t``, or −1 where there is no rain."""
@@ -94,7 +96,9 @@ class Hydrograph:
         object.__setattr__(self, "times", t)
         object.__setattr__(self, "flows", q)
         if t.ndim != 1 or t.shape != q.shape or len(t) < 1 or np.any(np.diff(t) < 0):
-            raise ForcingError("hydrograph: times (s) and flows (m³/s) must be equal-length, times non-decreasing")
+            raise ForcingError(
+                "hydrograph: times (s) and flows (m³/s) must be equal-length, times non-decreasing"
+            )
         if not np.all(np.isfinite(q)):
             raise ForcingError("hydrograph: flows must be finite")
 

@@ -76,7 +76,9 @@ def _pow_7_3(v: float, buf: F64, bits: npt.NDArray[np.int64]) -> float:
 
 
 @numba.njit(inline="always", cache=True)
-def _edge_flux(q: float, h: float, slope: float, sign: float, n2: float, dt: float, g: float, h_min: float) -> float:
+def _edge_flux(
+    q: float, h: float, slope: float, sign: float, n2: float, dt: float, g: float, h_min: float
+) -> float:
     """New flux at a free-outflow edge face (m²/s).
 
     ``slope`` is the fall of the water surface from the inner neighbour to the edge cell per metre;
@@ -149,7 +151,9 @@ def compute_fluxes(
                 q = qx[j, i]
                 qt = theta * q + w * (qx[j, i - 1] + qx[j, i + 1])
                 nf = 0.5 * (n2[j, i - 1] + n2[j, i])
-                qx_new[j, i] = (qt - g * hf * dt * (eb - ea) / dx) / (1.0 + g * dt * nf * abs(q) / _pow_7_3(hf, buf, bits))
+                qx_new[j, i] = (qt - g * hf * dt * (eb - ea) / dx) / (
+                    1.0 + g * dt * nf * abs(q) / _pow_7_3(hf, buf, bits)
+                )
         if j > 0 and dry_up:
             qy_new[j, :] = 0.0
         elif j > 0:
@@ -165,7 +169,9 @@ def compute_fluxes(
                 q = qy[j, i]
                 qt = theta * q + w * (qy[j - 1, i] + qy[j + 1, i])
                 nf = 0.5 * (n2[j - 1, i] + n2[j, i])
-                qy_new[j, i] = (qt - g * hf * dt * (eb - ea) / dx) / (1.0 + g * dt * nf * abs(q) / _pow_7_3(hf, buf, bits))
+                qy_new[j, i] = (qt - g * hf * dt * (eb - ea) / dx) / (
+                    1.0 + g * dt * nf * abs(q) / _pow_7_3(hf, buf, bits)
+                )
         # West and east edge faces of this row.
         qx_new[j, 0] = 0.0
         qx_new[j, nx] = 0.0
@@ -204,7 +210,9 @@ def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, limited: U8, dt: float,
     for j in numba.prange(ny):
         any_limited = 0
         for i in range(nx):
-            out = c * (max(qx[j, i + 1], 0.0) + max(-qx[j, i], 0.0) + max(qy[j + 1, i], 0.0) + max(-qy[j, i], 0.0))
+            out = c * (
+                max(qx[j, i + 1], 0.0) + max(-qx[j, i], 0.0) + max(qy[j + 1, i], 0.0) + max(-qy[j, i], 0.0)
+            )
             hv = h[j, i]
             if out > hv:
                 ratio[j, i] = hv / out

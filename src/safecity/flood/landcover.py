@@ -37,8 +37,14 @@ def land_cover_table() -> dict[str, LandCover]:
     text = resources.files("safecity.flood").joinpath("data/land_cover.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)["classes"]
     return {
-        name: LandCover(name, v["name_ko"], v["name_en"], float(v["manning"]), float(v["runoff_coefficient"]),
-                        float(v["infiltration_mm_h"]))
+        name: LandCover(
+            name,
+            v["name_ko"],
+            v["name_en"],
+            float(v["manning"]),
+            float(v["runoff_coefficient"]),
+            float(v["infiltration_mm_h"]),
+        )
         for name, v in raw.items()
     }
 

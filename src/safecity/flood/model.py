@@ -159,8 +159,12 @@ class FloodModel:
         if self.h.shape != (g.ny, g.nx) or np.any(self.h < 0):
             raise ValueError("h0: must match the grid and be ≥ 0 m")
         self.h[self.fields.active == 0] = 0.0
-        self.qx: F64 = np.zeros((g.ny, g.nx + 1)) if self.qx0 is None else np.array(self.qx0, dtype=np.float64)
-        self.qy: F64 = np.zeros((g.ny + 1, g.nx)) if self.qy0 is None else np.array(self.qy0, dtype=np.float64)
+        self.qx: F64 = (
+            np.zeros((g.ny, g.nx + 1)) if self.qx0 is None else np.array(self.qx0, dtype=np.float64)
+        )
+        self.qy: F64 = (
+            np.zeros((g.ny + 1, g.nx)) if self.qy0 is None else np.array(self.qy0, dtype=np.float64)
+        )
         if self.qx.shape != (g.ny, g.nx + 1) or self.qy.shape != (g.ny + 1, g.nx):
             raise ValueError("qx0/qy0: face arrays must be (ny, nx + 1) and (ny + 1, nx)")
         self._qx_tmp = np.zeros_like(self.qx)
@@ -224,15 +228,40 @@ class FloodModel:
         if impl is kernel and numba.get_num_threads() != self._threads:
             numba.set_num_threads(self._threads)
         impl.compute_fluxes(
-            self.h, f.z_kernel, self.qx, self.qy, self._qx_tmp, self._qy_tmp, f.n2, self._edges,
-            dt, dx, o.g, o.theta, o.h_min,
+            self.h,
+            f.z_kernel,
+            self.qx,
+            self.qy,
+            self._qx_tmp,
+            self._qy_tmp,
+            f.n2,
+            self._edges,
+            dt,
+            dx,
+            o.g,
+            o.theta,
+            o.h_min,
         )
         impl.limit_outflows(self.h, self._qx_tmp, self._qy_tmp, self._ratio, self._limited, dt, dx)
         rate, rain_field, use_field = self._rain(self.t)
         # Limited fluxes go into the old buffers, which then become the current ones (no copy).
         impl.update_depths(
-            self.h, self._qx_tmp, self._qy_tmp, self.qx, self.qy, self._ratio, self._limited, f.rain_factor,
-            rain_field, rate, use_field, f.infiltration, f.drainage, self._tally, dt, dx,
+            self.h,
+            self._qx_tmp,
+            self._qy_tmp,
+            self.qx,
+            self.qy,
+            self._ratio,
+            self._limited,
+            f.rain_factor,
+            rain_field,
+            rate,
+            use_field,
+            f.infiltration,
+            f.drainage,
+            self._tally,
+            dt,
+            dx,
         )
         totals = self._tally.sum(axis=0)
         led = self.ledger

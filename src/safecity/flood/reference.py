@@ -17,8 +17,17 @@ F64 = npt.NDArray[np.float64]
 
 
 def _faces(
-    q: F64, q_theta: F64, eta_a: F64, eta_b: F64, z_a: F64, z_b: F64, n2: F64,
-    dt: float, dx: float, g: float, h_min: float,
+    q: F64,
+    q_theta: F64,
+    eta_a: F64,
+    eta_b: F64,
+    z_a: F64,
+    z_b: F64,
+    n2: F64,
+    dt: float,
+    dx: float,
+    g: float,
+    h_min: float,
 ) -> F64:
     hf = np.maximum(eta_a, eta_b) - np.maximum(z_a, z_b)
     wet = hf > h_min
@@ -38,8 +47,19 @@ def _edge(q: F64, h: F64, slope: F64, sign: float, n2: F64, dt: float, g: float,
 
 
 def compute_fluxes(
-    h: F64, z: F64, qx: F64, qy: F64, qx_new: F64, qy_new: F64, n2: F64,
-    edges: npt.NDArray[np.int64], dt: float, dx: float, g: float, theta: float, h_min: float,
+    h: F64,
+    z: F64,
+    qx: F64,
+    qy: F64,
+    qx_new: F64,
+    qy_new: F64,
+    n2: F64,
+    edges: npt.NDArray[np.int64],
+    dt: float,
+    dx: float,
+    g: float,
+    theta: float,
+    h_min: float,
 ) -> None:
     """Pass 1, as :func:`safecity.flood.kernel.compute_fluxes`."""
     ny, nx = h.shape
@@ -50,8 +70,17 @@ def compute_fluxes(
     if nx > 1:
         q = qx[:, 1:-1]
         qx_new[:, 1:-1] = _faces(
-            q, theta * q + w * (qx[:, :-2] + qx[:, 2:]), eta[:, :-1], eta[:, 1:], z[:, :-1], z[:, 1:],
-            0.5 * (n2[:, :-1] + n2[:, 1:]), dt, dx, g, h_min,
+            q,
+            theta * q + w * (qx[:, :-2] + qx[:, 2:]),
+            eta[:, :-1],
+            eta[:, 1:],
+            z[:, :-1],
+            z[:, 1:],
+            0.5 * (n2[:, :-1] + n2[:, 1:]),
+            dt,
+            dx,
+            g,
+            h_min,
         )
         if edges[WEST] == 1:
             slope = (eta[:, 1] - eta[:, 0]) / dx
@@ -62,8 +91,17 @@ def compute_fluxes(
     if ny > 1:
         q = qy[1:-1, :]
         qy_new[1:-1, :] = _faces(
-            q, theta * q + w * (qy[:-2, :] + qy[2:, :]), eta[:-1, :], eta[1:, :], z[:-1, :], z[1:, :],
-            0.5 * (n2[:-1, :] + n2[1:, :]), dt, dx, g, h_min,
+            q,
+            theta * q + w * (qy[:-2, :] + qy[2:, :]),
+            eta[:-1, :],
+            eta[1:, :],
+            z[:-1, :],
+            z[1:, :],
+            0.5 * (n2[:-1, :] + n2[1:, :]),
+            dt,
+            dx,
+            g,
+            h_min,
         )
         if edges[NORTH] == 1:
             slope = (eta[1, :] - eta[0, :]) / dx
@@ -73,12 +111,16 @@ def compute_fluxes(
             qy_new[ny, :] = _edge(qy[ny, :], h[-1, :], slope, 1.0, n2[-1, :], dt, g, h_min)
 
 
-def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, limited: npt.NDArray[np.uint8], dt: float, dx: float) -> None:
+def limit_outflows(
+    h: F64, qx: F64, qy: F64, ratio: F64, limited: npt.NDArray[np.uint8], dt: float, dx: float
+) -> None:
     """Pass 2, as :func:`safecity.flood.kernel.limit_outflows`."""
     c = dt / dx
     out = c * (
-        np.maximum(qx[:, 1:], 0.0) + np.maximum(-qx[:, :-1], 0.0)
-        + np.maximum(qy[1:, :], 0.0) + np.maximum(-qy[:-1, :], 0.0)
+        np.maximum(qx[:, 1:], 0.0)
+        + np.maximum(-qx[:, :-1], 0.0)
+        + np.maximum(qy[1:, :], 0.0)
+        + np.maximum(-qy[:-1, :], 0.0)
     )
     big = out > h
     ratio[:] = np.where(big, h / np.where(big, out, 1.0), 1.0)
@@ -86,9 +128,22 @@ def limit_outflows(h: F64, qx: F64, qy: F64, ratio: F64, limited: npt.NDArray[np
 
 
 def update_depths(
-    h: F64, qx: F64, qy: F64, qx_out: F64, qy_out: F64, ratio: F64, limited: npt.NDArray[np.uint8], rain_factor: F64,
-    rain_field: F64, rain_rate: float, use_field: bool, infiltration: F64, drainage: F64, tally: F64,
-    dt: float, dx: float,
+    h: F64,
+    qx: F64,
+    qy: F64,
+    qx_out: F64,
+    qy_out: F64,
+    ratio: F64,
+    limited: npt.NDArray[np.uint8],
+    rain_factor: F64,
+    rain_field: F64,
+    rain_rate: float,
+    use_field: bool,
+    infiltration: F64,
+    drainage: F64,
+    tally: F64,
+    dt: float,
+    dx: float,
 ) -> None:
     """Pass 3, as :func:`safecity.flood.kernel.update_depths`."""
     ny, nx = h.shape

@@ -32,7 +32,14 @@ from types import TracebackType
 from safecity.flood.model import FloodModel
 
 #: Flow units SWMM may use → m³/s.
-FLOW_TO_M3S = {"CMS": 1.0, "LPS": 1e-3, "MLD": 1e3 / 86400.0, "CFS": 0.3048**3, "GPM": 6.30901964e-5, "MGD": 0.0438126364}
+FLOW_TO_M3S = {
+    "CMS": 1.0,
+    "LPS": 1e-3,
+    "MLD": 1e3 / 86400.0,
+    "CFS": 0.3048**3,
+    "GPM": 6.30901964e-5,
+    "MGD": 0.0438126364,
+}
 #: SWMM lengths → m (US customary models are in feet).
 LENGTH_TO_M = {"US": 0.3048, "SI": 1.0}
 #: Surcharge depth given to coupled manholes, m: high enough that SWMM never overflows them itself.
@@ -201,7 +208,9 @@ class SewerNetwork:
                 r, c = mh.cell
                 q = 0.0
                 if not self.finished:
-                    q = exchange_flow(float(surface.h[r, c]), float(surface.fields.z[r, c]), self.head(mh.node), mh)
+                    q = exchange_flow(
+                        float(surface.h[r, c]), float(surface.fields.z[r, c]), self.head(mh.node), mh
+                    )
                     q = min(q, float(surface.h[r, c]) * area / interval)
                 flows[mh.node] = q
                 self.nodes[mh.node].generated_inflow(q / self.q_unit)

@@ -121,5 +121,3 @@ def guarded_transport(policy: EgressPolicy) -> httpx.HTTPTransport:
     # httpx does not take a network backend; its connection pool does (httpcore 1.x, locked)
     transport._pool._network_backend = _GuardedBackend(policy)
     return transport
-
-

@@ -98,7 +98,9 @@ class Paraboloid:
         X = x - self.length / 2
         Y = y - self.length / 2
         w = self.omega
-        eta = (self.eps * self.h0 / self.a**2) * (2 * X * math.cos(w * t) + 2 * Y * math.sin(w * t) - self.eps)
+        eta = (self.eps * self.h0 / self.a**2) * (
+            2 * X * math.cos(w * t) + 2 * Y * math.sin(w * t) - self.eps
+        )
         return np.maximum(0.0, eta - self.bed(x, y))
 
     def centre(self, t: float) -> tuple[float, float]:

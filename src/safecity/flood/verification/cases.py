@@ -123,7 +123,9 @@ def _stoker(h_r: float) -> dict[str, Measured]:
     return {
         "inertial_depth_l1": Measured(float(np.mean(np.abs(h - exact.depth(x, DAM_T))))),
         "inertial_bore": Measured(front, exact.front(DAM_T)),
-        "stoker_depth_l1": Measured(float(np.mean(np.abs(h - an.stoker_depth(x, DAM_T, DAM_HL, h_r, DAM_X0))))),
+        "stoker_depth_l1": Measured(
+            float(np.mean(np.abs(h - an.stoker_depth(x, DAM_T, DAM_HL, h_r, DAM_X0))))
+        ),
         "stoker_bore": Measured(_front(x, h, 0.5 * (st.h_m + h_r)), x_c),
         "stoker_plateau": Measured(float(np.mean(h[plateau])) if plateau.any() else math.nan, st.h_m),
         "froude_max": Measured(m.froude_max()),
@@ -185,7 +187,9 @@ def _macdonald(data: Path, name: str, q_in: float, rain_m_s: float, t_end: float
     g = Grid(nx=len(d), ny=1, dx=dx, x_min=0.0, y_max=dx)
     dom = Domain(grid=g, dem=d["topo"][None, :], manning=0.033, edges=Edges(east="free"))
     # q (m²/s) over one cell's width enters the first cell, as itzi's test does.
-    inflow = Inflow("upstream", ((0, 0),), Hydrograph(np.array([0.0, t_end]), np.array([q_in * dx, q_in * dx])))
+    inflow = Inflow(
+        "upstream", ((0, 0),), Hydrograph(np.array([0.0, t_end]), np.array([q_in * dx, q_in * dx]))
+    )
     rain = RainSeries.uniform([0.0, t_end], [rain_m_s * 3.6e6]) if rain_m_s > 0 else None
     m = FloodModel(dom, Forcing(rain=rain, inflows=(inflow,)), SolverOptions())
     m.advance(t_end)

@@ -131,7 +131,9 @@ def ea_test4(data: Path) -> dict[str, Measured]:
         n = i + 1
         out[f"rmse_gauge{n}"] = Measured(float(np.sqrt(np.mean((ours[:, i] - ref.depths[:, i]) ** 2))))
         out[f"peak_gauge{n}"] = Measured(float(ours[:, i].max()), float(ref.depths[:, i].max()))
-        out[f"arrival_gauge{n}"] = Measured(_arrival(ref.times, ours[:, i]), _arrival(ref.times, ref.depths[:, i]))
+        out[f"arrival_gauge{n}"] = Measured(
+            _arrival(ref.times, ours[:, i]), _arrival(ref.times, ref.depths[:, i])
+        )
     out["volume_error"] = Measured(abs(m.ledger.relative_error()))
     return out
 
@@ -194,7 +196,11 @@ def ea8_domain(dem_path: Path, raise_buildings: bool) -> tuple[Domain, float]:
     z = block(dem)
     g = Grid(nx=z.shape[1], ny=z.shape[0], dx=src_dx * factor, x_min=x_min, y_max=y_max)
     dom = Domain(
-        grid=g, dem=z, manning=manning, buildings=buildings, building_mode="raised",
+        grid=g,
+        dem=z,
+        manning=manning,
+        buildings=buildings,
+        building_mode="raised",
         inactive=block(inactive.astype(np.float64)) > 0.5,
     )
     return dom, src_dx

@@ -25,7 +25,10 @@ F64 = npt.NDArray[np.float64]
 
 #: Case name → (input path, reference stem), relative to ``shared/data/swmm``.
 MODELS: dict[str, tuple[str, str]] = {
-    **{f"swmm_example{i}": (f"epa_examples/Example{i}.inp", f"epa_benchmark_swmm5112/Example_{i}/Example{i}") for i in range(1, 7)},
+    **{
+        f"swmm_example{i}": (f"epa_examples/Example{i}.inp", f"epa_benchmark_swmm5112/Example_{i}/Example{i}")
+        for i in range(1, 7)
+    },
     **{
         f"swmm_extran{k}": (f"epa_extran/extran{k}.inp", f"epa_benchmark_swmm5112/extran_{k}/extran{k}")
         for k in ("1", "2", "3", "4", "5", "6", "7", "8a", "8b", "9", "10")
@@ -90,7 +93,9 @@ def run_model(data: Path, case: str) -> dict[str, Measured]:
         "outfall_nse": Measured(nse(q_ours[:n], q_ref[:n])),
     }
     if "Runoff Quantity Continuity" in theirs:
-        out["runoff_continuity"] = Measured(ours["Runoff Quantity Continuity"], theirs["Runoff Quantity Continuity"])
+        out["runoff_continuity"] = Measured(
+            ours["Runoff Quantity Continuity"], theirs["Runoff Quantity Continuity"]
+        )
     return out
 
 

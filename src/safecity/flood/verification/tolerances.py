@@ -65,7 +65,9 @@ STOKER_BORE_M = abs(_WET.front(6.0) - (50.0 + an.stoker_state(1.0, 0.2).bore_spe
 STOKER_L1_M = _gap_l1(_WET, an.stoker_depth(_X, 6.0, 1.0, 0.2, 50.0)) + DAMBREAK_L1_M
 #: Stoker weak bore h_r/h_l = 0.8 (Froude 0.11, inside the approximation's range; de Almeida & Bates
 #: 2013 put it at Froude < 0.5): derived, and the gap is small, so this is a tight check against the SWE.
-STOKER_WEAK_BORE_M = abs(_WEAK.front(6.0) - (50.0 + an.stoker_state(1.0, 0.8).bore_speed * 6.0)) + DAMBREAK_FRONT_M
+STOKER_WEAK_BORE_M = (
+    abs(_WEAK.front(6.0) - (50.0 + an.stoker_state(1.0, 0.8).bore_speed * 6.0)) + DAMBREAK_FRONT_M
+)
 STOKER_WEAK_L1_M = _gap_l1(_WEAK, an.stoker_depth(_X, 6.0, 1.0, 0.8, 50.0)) + DAMBREAK_L1_M
 
 # --- Thacker planar surface (h0 = 0.1 m, a = 1 m, ε = 0.1 m, 2 cm cells), compared at t = T/2 --------
@@ -114,5 +116,7 @@ def resolve(name: str) -> float:
     """The value of a tolerance named in ``cases.csv``; raises ``KeyError`` naming it if unknown."""
     value = globals().get(name)
     if not isinstance(value, int | float):
-        raise KeyError(f"cases.csv names tolerance {name!r}, which safecity.flood.verification.tolerances lacks")
+        raise KeyError(
+            f"cases.csv names tolerance {name!r}, which safecity.flood.verification.tolerances lacks"
+        )
     return float(value)
