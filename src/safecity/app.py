@@ -228,9 +228,11 @@ class RoleRunner:
         p.bus.relay_enabled = False  # until this process holds ``relay``
         now = [r for r in ROLES if r in p.roles and r not in SINGLETON_ROLES]
         for role in (r for r in ROLES if r in p.roles and r in SINGLETON_ROLES):
+            # rule engines of different districts (SAFECITY_SITUATION__PARTITION) are different roles
+            tag = p.settings.situation.partition_tag if role == "rules" else ""
             leader = Leadership(
                 p.store.engine,
-                f"role-{role}",
+                f"role-{role}{tag}",
                 on_gain=functools.partial(self._gain, role),
                 on_lose=functools.partial(self._lose, role),
                 interval_s=p.settings.bus.leader_interval_s,

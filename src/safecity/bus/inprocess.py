@@ -48,6 +48,8 @@ class _Subscriber:
     types: set[str]
     handler: Handler
     wants: Callable[[], bool] | None
+    #: the ordering keys it takes (one partition of the work), None: every key
+    keys: frozenset[str] | None = None
     cursor: ob.Cursor | None = None
     #: after a batch failed: deliver one by one up to this id, to find the event that fails
     isolate_upto: int = 0
@@ -196,19 +198,29 @@ class InProcessBus:
         handler: Handler,
         name: str,
         wants: Callable[[], bool] | None = None,
+        keys: Iterable[str] | None = None,
     ) -> None:
         wanted = {types} if isinstance(types, str) else set(types)
         for t in wanted:
             event_class(t)  # a typo in a type name fails here, not silently never delivering
+        taken = frozenset(keys) if keys is not None else None
         with self._lock:
             known = self._subs.get(name)
             if known is not None:
                 # the same subscriber again (a service restarted in the same process): it keeps its
                 # cursor, takes the new handler
                 known.types |= wanted
-                known.handler, known.wants = handler, wants
+                known.handler, known.wants, known.keys = handler, wants, taken
                 return
-            self._subs[name] = _Subscriber(name, wanted, handler, wants)
+            sub = self._subs[name] = _Subscriber(name, wanted, handler, wants, taken)
+            if self.shared:
+                # the other processes mark an event delivered once every stored cursor passed it: this
+                # subscriber's position is stored now, so nothing committed from here on passes it by
+                with self.store.write() as conn:
+                    sub.cursor = ob.load_cursor(conn, name)
+                    if sub.cursor is None:
+                        sub.cursor = ob.Cursor(name, ob.start_position(conn))
+                        ob.save_cursors(conn, [sub.cursor], self.clock.now())
 
     def register_decoder(self, type_: str, decoder: Decoder, version: int = 1) -> None:
         self._decoders[(type_, version)] = decoder
@@ -270,7 +282,7 @@ class InProcessBus:
                         s.name,
                         tuple(sorted(s.types)),
                         c.position,
-                        ob.lag(conn, c.position, s.types),
+                        ob.lag(conn, c.position, s.types, s.keys),
                         c.attempts,
                         c.retry_at,
                         c.last_error,
@@ -371,7 +383,7 @@ class InProcessBus:
             return  # backing off
         if sub.wants is not None and c.attempts == 0 and not sub.wants():
             if rnd.head > c.position:  # not wanted now: passed over without being read
-                rnd.handled += ob.lag(conn, c.position, sub.types)
+                rnd.handled += ob.lag(conn, c.position, sub.types, sub.keys)
                 c.position = rnd.head
                 sub.dirty = True
             return
@@ -478,18 +490,19 @@ class InProcessBus:
         position = sub.cursor.position
         # alone when retrying one event, or when its types are all there is (or were not known when the
         # round began: a subscriber added by a handler)
+        keys = sub.keys
         if limit == 1 or not sub.types < rnd.types:
-            return ob.read_after(conn, position, sub.types, limit, payload=False)
+            return ob.read_after(conn, position, sub.types, limit, payload=False, keys=keys)
         shared = rnd.after.get((position, limit))
         if shared is None:
             got = ob.read_after(conn, position, rnd.types, limit, payload=False)
             shared = rnd.after[(position, limit)] = (got, len(got) >= limit)
         everyone, cut = shared
         types = sub.types
-        mine = [r for r in everyone if r.type in types]
+        mine = [r for r in everyone if r.type in types and (keys is None or r.key in keys)]
         if not mine and cut:
-            # the shared read ended before any event of its types: they may still follow
-            return ob.read_after(conn, position, types, limit, payload=False)
+            # the shared read ended before any event of its types (and keys): they may still follow
+            return ob.read_after(conn, position, types, limit, payload=False, keys=keys)
         return mine
 
     def _handled(self, sub: _Subscriber, rows: list[ob.Row]) -> None:

@@ -147,11 +147,12 @@ class NatsBus(InProcessBus):
         wants: Callable[[], bool] | None = None,
         keys: Iterable[str] | None = None,
     ) -> None:
-        """As the port's; ``keys``, when given, limits the subscriber to events of those ordering keys
-        (one partition of the work: another process subscribes another name with other keys)."""
-        super().subscribe(types, handler, name, wants)
+        """As the port's; with ``keys`` the subscriber's consumer filters on those keys' subjects."""
+        super().subscribe(types, handler, name, wants, keys)
         if keys is not None:
             self._keys[name] = tuple(sorted(set(keys)))
+        else:
+            self._keys.pop(name, None)
 
     def stop(self) -> None:
         super().stop()

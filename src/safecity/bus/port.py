@@ -97,11 +97,15 @@ class Bus(Protocol):
         handler: Handler,
         name: str,
         wants: Callable[[], bool] | None = None,
+        keys: Iterable[str] | None = None,
     ) -> None:
         """Register a handler for one or more event types; ``name`` is the subscriber's identity (its
         cursor and dead letters are kept under it, so it must stay the same across restarts).
         ``wants``, when given, says cheaply whether the handler cares right now (an MQTT notifier
-        with no MQTT subscribers does not); events it does not want are passed over, not decoded."""
+        with no MQTT subscribers does not); events it does not want are passed over, not decoded.
+        ``keys``, when given, limits it to events of those ordering keys (one partition of the work,
+        e.g. the rule engine's districts: another process subscribes under another name with the
+        other keys)."""
 
     def register_decoder(self, type_: str, decoder: Decoder, version: int = 1) -> None:
         """How to read payloads of ``type_`` written in an older ``version`` (an upcaster)."""

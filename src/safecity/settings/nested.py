@@ -263,6 +263,44 @@ class SituationSettings(BaseModel):
         description="How often the rule engine looks at the clock (windows slide, clearing delays run "
         "out and sensors go stale even when no data arrives).",
     )
+    partition: str = Field(
+        "",
+        pattern=r"^$|^[1-9][0-9]*/[1-9][0-9]*$",
+        description="This rule engine's share of the districts, 'i/n' (e.g. 1/2 and 2/2 in two processes "
+        "of the role rules): a district goes to share crc32(code) mod n + 1; share 1 also takes the "
+        "sensors outside every district. Empty: every district (one rule engine).",
+    )
+    districts: list[str] = Field(
+        default_factory=list,
+        description='This rule engine\'s districts by code (e.g. ["11680", "11650"]; "none" for the '
+        "sensors outside every district), instead of a share. Empty: see partition.",
+    )
+
+    def model_post_init(self, context: Any) -> None:
+        if self.partition:
+            i, n = (int(x) for x in self.partition.split("/"))
+            if i > n:
+                raise ValueError(
+                    f"SAFECITY_SITUATION__PARTITION={self.partition}: share {i} of {n} does not exist"
+                )
+        if self.partition and self.districts:
+            raise ValueError(
+                "SAFECITY_SITUATION__PARTITION and SAFECITY_SITUATION__DISTRICTS: set one, not both"
+            )
+
+    @property
+    def partition_tag(self) -> str:
+        """What the names of a partitioned rule engine's subscribers and leadership end with ('' for
+        one engine of every district): '.p1of2', or '.d' and a digest of the districts."""
+        if self.partition:
+            i, n = self.partition.split("/")
+            return f".p{i}of{n}"
+        if self.districts:
+            import hashlib
+
+            digest = hashlib.sha1(",".join(sorted(set(self.districts))).encode()).hexdigest()[:10]
+            return f".d{digest}"
+        return ""
 
 
 class MqttSettings(BaseModel):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 def _situation(ctx: Context) -> Situation:
     from safecity.sensing.service import Sensing
     from safecity.situation.incidents import Incidents
+    from safecity.situation.partition import Partition
     from safecity.situation.service import Situation
 
     incidents = Incidents(ctx.store, ctx.bus, ctx.clock)
@@ -30,6 +31,7 @@ def _situation(ctx: Context) -> Situation:
         rules_dir=ctx.settings.rules_dir,
         tick_s=ctx.settings.situation.tick_s,
         board_parts=_board_parts(ctx),
+        partition=Partition.of(ctx.settings.situation),
     )
     situation.on_batch_seconds = ctx.metrics.rule_batch_seconds.observe
     # Observation events keyed by their Thing's district, so the rule engine can be split by district

@@ -40,6 +40,7 @@ from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
 from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
+from safecity.situation.partition import Partition
 from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
 from safecity.store import Store
 
@@ -98,8 +99,11 @@ class Situation:
         rules_dir: Path | None = None,
         tick_s: float = 5.0,
         board_parts: Sequence[BoardSource] = (),
+        partition: Partition | None = None,
     ) -> None:
         self.store = store
+        #: the districts this engine takes (SAFECITY_SITUATION__PARTITION): the whole city by default
+        self.partition = partition or Partition()
         self.bus = bus
         self.clock = clock
         self.catalogue = catalogue
@@ -134,14 +138,18 @@ class Situation:
         self._started = True
         self.reload()
         self.warm_up()
+        tag = self.partition.tag
+        with self.store.engine.connect() as conn:
+            keys = self.partition.keys(conn)
         self.bus.subscribe(
             OBSERVATIONS_ACCEPTED,
             lambda es: self.on_observations(observations(es)),
-            "situation.rules",
+            f"situation.rules{tag}",
             self._wants,
+            keys=keys,
         )
         self.bus.subscribe(
-            ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), "situation.directory"
+            ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), f"situation.directory{tag}"
         )
         if ticker:
             self.clock_worker.start()
@@ -233,11 +241,17 @@ class Situation:
     def _plan(self, rules: Sequence[LoadedRule]) -> list[ConditionChange]:
         with self.store.engine.connect() as conn:
             infos = stream_directory(conn, self.catalogue)
-            self.engine.locate = _locator(conn)
-            try:
-                return self.engine.plan(rules, infos)
-            finally:
-                self.engine.locate = None
+            locate = _locator(conn)
+        where: dict[int, tuple[str | None, str | None]] = {}
+        mine: list[StreamInfo] = []
+        for info in infos:
+            found = (
+                locate(info.lon, info.lat) if info.lon is not None and info.lat is not None else (None, None)
+            )
+            if self.partition.owns(found[0]):  # another engine's district: not planned here
+                where[info.datastream_id] = found
+                mine.append(info)
+        return self.engine.plan(rules, mine, where)
 
     def warm_up(self) -> int:
         """Refill the windows from recent history (a restart must not forget the last hours of rain)."""
