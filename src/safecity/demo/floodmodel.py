@@ -80,6 +80,8 @@ def semi_basement_places(city: DemoCity) -> list[PlaceIn]:
                 {
                     "homes": homes,
                     "buildings": max(1, math.ceil(homes / facts.homes_per_building)),
+                    # a targeted warning's circle covers the whole cell: its half-diagonal
+                    "radius_m": round(city.population_cell_m / math.sqrt(2)),
                     "dong": c.dong_code,
                     "generated": True,
                     "source": facts.source,

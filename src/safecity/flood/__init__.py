@@ -121,8 +121,14 @@ def _build(ctx: Context) -> FloodForecasts:
         with ctx.store.engine.connect() as conn:
             return list(stream_directory(conn, sensing.catalogue))
 
+    from safecity.warning.targeted import TargetedAlerts
+
     streams = ForecastStreams(sensing, settings.forecast_interval_min * 60)
-    return FloodForecasts(ctx.store, ctx.bus, ctx.clock, settings, directory, streams, ctx.settings.data_dir)
+    # the forecast's warning aimed at the underpasses and semi-basement homes at risk (warning's public API)
+    alerts = ctx.services.get(TargetedAlerts) if TargetedAlerts in ctx.services else None
+    return FloodForecasts(
+        ctx.store, ctx.bus, ctx.clock, settings, directory, streams, ctx.settings.data_dir, alerts
+    )
 
 
 def _on_observations(ctx: Context) -> Handler:

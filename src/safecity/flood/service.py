@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from safecity.flood.forecast import Forecaster, ForecastResult
     from safecity.flood.model import SolverOptions
     from safecity.flood.nowcast import Gauge
+    from safecity.warning.targeted import TargetedAlerts
 
 log = get_logger(__name__)
 
@@ -82,10 +83,12 @@ class FloodForecasts:
         directory: Callable[[], Sequence[Any]] | None = None,
         streams: ForecastStreams | None = None,
         data_dir: Path | None = None,
+        alerts: TargetedAlerts | None = None,
     ) -> None:
         """``directory`` lists sensing's streams (:func:`safecity.sensing.directory.stream_directory`
         items: datastream id, property, lon, lat); ``streams`` writes each run's predictions as
-        observations for the situation rules (:mod:`safecity.flood.chain`)."""
+        observations for the situation rules (:mod:`safecity.flood.chain`); ``alerts`` drafts each run's
+        warning aimed at the places at risk (:mod:`safecity.flood.targets`)."""
         self.store = store
         self.bus = bus
         self.clock = clock
@@ -106,6 +109,7 @@ class FloodForecasts:
         #: where imported radar rasters are kept (flood/radar.py), and those already read
         self.data_dir = data_dir
         self._radar_read: set[str] = set()
+        self.alerts = alerts
 
     # -- set-up --------------------------------------------------------------------------------------
     def use(self, catchment: Catchment, options: SolverOptions | None = None) -> None:
@@ -244,23 +248,44 @@ class FloodForecasts:
                 return None
             self._last_run = now
             last_start, last_end, last = self._frames[-1]
-            if last.max(initial=0.0) < TRACE_MM_H and self.forecaster.model.hmax < DRY_M:
-                # no rain and no water: nothing can flood within the horizon (and an hour of a dry city
-                # costs as much to simulate as a wet one)
-                return None
-            motion = Motion.still("one frame only")
-            if len(self._frames) == 2:
-                _, p_end, prev = self._frames[0]
-                motion = estimate_motion(
-                    prev, last, (last_end - p_end).total_seconds(), self.catchment.grid.dx
-                )
-            horizon = timedelta(minutes=self.settings.horizon_min)
-            result = self.forecaster.forecast(now, last, motion, horizon, last_end - last_start)
-            self.last = result
-        self._store(result)
+            dry = last.max(initial=0.0) < TRACE_MM_H and self.forecaster.model.hmax < DRY_M
+            if not dry:
+                motion = Motion.still("one frame only")
+                if len(self._frames) == 2:
+                    _, p_end, prev = self._frames[0]
+                    motion = estimate_motion(
+                        prev, last, (last_end - p_end).total_seconds(), self.catchment.grid.dx
+                    )
+                horizon = timedelta(minutes=self.settings.horizon_min)
+                result = self.forecaster.forecast(now, last, motion, horizon, last_end - last_start)
+                self.last = result
+        if dry:
+            # no rain and no water: nothing can flood within the horizon (and an hour of a dry city costs
+            # as much to simulate as a wet one); a warning still in force ends
+            self._target(None, None)
+            return None
+        run_id = self._store(result)
         if self.streams is not None:
             self.streams.publish(result)
+        self._target(result, run_id)
         return result
+
+    def _target(self, r: ForecastResult | None, run_id: int | None) -> None:
+        """Draft (or update, or end) the warning aimed at the places ``r`` puts at risk. A failure is
+        logged: the forecast, its closures and its rules stand without it."""
+        from safecity.flood.targets import THREAD, targeted_warning
+
+        if self.alerts is None or not self.settings.target_warnings:
+            return
+        try:
+            with self.store.engine.connect() as conn:
+                warning = targeted_warning(conn, r, run_id) if r is not None else None
+            if warning is None:
+                self.alerts.end(THREAD)
+            else:
+                self.alerts.warn(THREAD, warning)
+        except Exception:  # the warning's boundary: the forecast itself went through
+            log.exception("could not draft the forecast's targeted warning", run=run_id)
 
     def _store(self, r: ForecastResult) -> int:
         valid_until = r.issued + r.horizon

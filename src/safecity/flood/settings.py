@@ -41,6 +41,13 @@ class FloodSettings(BaseModel):
         description="Close underpasses and roads in evacuation routing when a forecast predicts 15 cm"
         " (SAFECITY_FLOOD__CLOSE_ROADS).",
     )
+    target_warnings: bool = Field(
+        True,
+        description="Each forecast run drafts one warning aimed at the underpasses predicted to reach 15 cm and"
+        " the semi-basement homes predicted at risk (circles around them, one CAP area per district; issued"
+        " without an operator only where the warning policy makes 주의 heavy-rain alerts automatic), and"
+        " cancels it when nothing is at risk (SAFECITY_FLOOD__TARGET_WARNINGS).",
+    )
     catchment_districts: list[str] = Field(
         default_factory=list,
         description="5-digit district codes (SAFECITY_FLOOD__CATCHMENT_DISTRICTS='[\"11650\"]'): forecast from"

@@ -20,6 +20,7 @@ def _warnings(ctx: Context) -> Warnings:
     from safecity.warning.events import ALERT_DRAFTED, ALERT_IMPORTED, ALERT_ISSUED
     from safecity.warning.recipients import RecipientFinder
     from safecity.warning.service import Warnings
+    from safecity.warning.targeted import TargetedAlerts
 
     settings = ctx.settings
     alert_stream = AlertStream(ctx.store, "alert-stream")  # the public stream of issued alerts
@@ -49,6 +50,8 @@ def _warnings(ctx: Context) -> Warnings:
         wording_dir=settings.warning.wording_dir,
         guides_dir=settings.guides_dir,
     )
+    # warnings aimed at many small places at once (a flood forecast's underpasses and semi-basements)
+    ctx.services.add(TargetedAlerts(warnings))
     situation = ctx.services.get(Situation)
 
     # the situation room hears of every draft, issue and import on its own stream (an automatic issue
