@@ -7,8 +7,9 @@ service, every draft issued):
 * no alert of a point incident reaches a place 2 km from it;
 * no evacuation is in force two simulated hours after the rain stopped;
 * nothing goes out as 위급재난문자 from the platform's own sensors;
-* in the heavy rain, the flood model predicts the underpasses' 15 cm before their gauges read it, and
-  routing has them closed from the prediction on (issue 18).
+* in the heavy rain, the flood model predicts the underpasses' 15 cm before their gauges read it, routing
+  has them closed from the prediction on and a drive past each goes around it, and a warning aimed at
+  them is in force before the water (issue 18).
 
 A check that fails because of warning-side behaviour not yet on main is marked xfail with the reason
 (``WARNING_PENDING``); the check itself is never weakened. ``bench/scenarios.py`` prints the figures.
@@ -110,6 +111,14 @@ def test_the_flood_model_closes_the_underpasses_before_the_water() -> None:
     assert all(r.predicted[code] < seen for code, seen in r.observed.items())
     assert not r.failed("flood_predicted_first"), _failures(r, "flood_predicted_first")
     assert not r.failed("closed_from_prediction"), _failures(r, "closed_from_prediction")
+    # ... and routing itself goes around them: a drive along each flooded underpass's road, which goes
+    # through it when nothing is closed, keeps away from it from the prediction on
+    assert all(r.through_routes.get(code) for code in r.observed), r.through_routes
+    assert not r.failed("routed_around"), _failures(r, "routed_around")
+    # people there were warned before the water: the forecast's targeted warning (circles around the
+    # underpasses and semi-basement homes at risk) was in force over each of them first
+    assert r.targeted >= 1
+    assert not r.failed("warned_before_flooding"), _failures(r, "warned_before_flooding")
 
 
 @SLOW

@@ -174,3 +174,72 @@ def test_the_service_forecasts_from_the_gauges_and_closes_the_road(api: Api) -> 
     assert len([c for c in active if "Flood forecast" in c["properties"]["reason"]]) == 1
     # semi-basement buildings are for operators only
     assert api.client.get("/flood/forecast/semi-basements").status_code in (401, 403)
+
+
+def _depth_gauge(lon: float, lat: float) -> dict[str, Any]:
+    return {
+        "name": "Underpass water gauge",
+        "description": "Water depth at the underpass's lowest point",
+        "Locations": [
+            {
+                "name": "sag",
+                "description": "lowest point",
+                "encodingType": "application/geo+json",
+                "location": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        ],
+        "Datastreams": [
+            {
+                "name": "road water depth",
+                "description": "standing water on the carriageway",
+                "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+                "unitOfMeasurement": {"name": "metre", "symbol": "m", "definition": "ucum:m"},
+                "Sensor": {
+                    "name": "radar level gauge",
+                    "description": "downward-looking radar",
+                    "encodingType": "application/pdf",
+                    "metadata": "https://example.org/level.pdf",
+                },
+                "ObservedProperty": {
+                    "name": "road_water_depth",
+                    "definition": "urn:safecity:def:observed-property:road_water_depth",
+                    "description": "Depth of standing water on the road",
+                },
+            }
+        ],
+    }
+
+
+def test_an_underpass_its_gauge_says_is_flooded_stays_closed_whatever_the_forecast(api: Api) -> None:
+    # the model's analysis follows the rain gauges and may drain the sag before the real one is dry: the
+    # underpass's own water gauge keeps it closed to routing while it reads 15 cm
+    platform = api.platform
+    svc = platform.services.get(FloodForecasts)
+    svc.use(_catchment())
+    rain = api.create("/Things", weather_station("AWS", 127.03, 37.50))
+    rain_ds = api.get(f"/Things({rain})/Datastreams").json()["value"][0]["@iot.id"]
+    gauge = api.create("/Things", _depth_gauge(UNDERPASS.x + 0.0005, UNDERPASS.y))  # ~45 m from it
+    depth_ds = api.get(f"/Things({gauge})/Datastreams").json()["value"][0]["@iot.id"]
+    t0 = platform.clock.now().replace(second=0, microsecond=0) - timedelta(minutes=20)
+
+    def post(ds: int, at: datetime, value: float) -> None:
+        body = {"Datastream": {"@iot.id": ds}, "phenomenonTime": at.isoformat(), "result": value}
+        assert api.post("/Observations", body).status_code == 201
+
+    for k in (1, 2):
+        post(rain_ds, t0 + timedelta(minutes=10 * k), 0.0)  # no rain: the model has no water at all
+    post(depth_ds, t0 + timedelta(minutes=15), 0.22)
+    platform.bus.drain()
+    result = svc.run(t0 + timedelta(minutes=20))
+    assert result is not None and result.closing() == []  # the forecast predicts nothing
+    assert svc.observed_flooded(t0 + timedelta(minutes=20)) == {"up-1": 0.22}
+    closures = api.client.get("/evacuation/road-closures").json()["features"]
+    (closure,) = [c for c in closures if "Flooding observed" in c["properties"]["reason"]]
+    assert "Test underpass, 22 cm of water (gauge)" in closure["properties"]["reason"]
+    assert "시험 지하차도 수심 22 cm" in closure["properties"]["reason"]
+    # the water goes down: a dry city needs no run, and nothing keeps the closure (it expires on its own)
+    post(depth_ds, t0 + timedelta(minutes=25), 0.04)
+    post(rain_ds, t0 + timedelta(minutes=30), 0.0)
+    platform.bus.drain()
+    assert svc.run(t0 + timedelta(minutes=30)) is None
+    assert svc.observed_flooded(t0 + timedelta(minutes=30)) == {}

@@ -17,7 +17,15 @@ in force:
   predicted to reach it by a flood forecast run before the reading;
 * ``closed_from_prediction``: from that prediction until the water was observed, evacuation routing had
   the underpass closed (an active road closure covering it) at every minute. Underpasses predicted but
-  never flooded are counted as ``false_alarms``, not failed.
+  never flooded are counted as ``false_alarms``, not failed;
+* ``routed_around``: the same, by routing itself on the demo's road network (the graph the live demo
+  imports): a drive between the underpass's road two vertices either side of it, which without closures
+  goes through the underpass (``Report.through_routes``: the check is not empty), keeps more than
+  :data:`AROUND_M` from it with the platform's active closures and hazard zones (evacuation's
+  ``avoided_geometries``, what ``GET /evacuation/route`` avoids) at every minute from the first prediction
+  until the water was observed and while the gauge reads 15 cm;
+* ``warned_before_flooding``: every underpass whose gauge reads 15 cm was inside an alert in force (the
+  forecast's targeted warning, or any other) before the reading.
 
 In a storm scenario the flood capability forecasts on the demo city's catchment
 (:func:`safecity.demo.floodmodel.demo_catchment`) once per step, after the step's readings, from the rain
@@ -69,7 +77,11 @@ CHECKS = (
     "no_emergency",
     "flood_predicted_first",
     "closed_from_prediction",
+    "routed_around",
+    "warned_before_flooding",
 )
+#: How far a route avoiding a closed underpass keeps from it, m (the closure is a box of 60 m either side).
+AROUND_M = 50.0
 #: Underpass closure depth (facility pack; safecity.flood.forecast.CLOSE_DEPTH_M).
 CLOSE_DEPTH_M = 0.15
 #: Hazards whose incidents are a point (situation.correlate's point policies that carry a cordon).
@@ -114,6 +126,11 @@ class Report:
     observed: dict[str, datetime] = field(default_factory=dict)
     radar: bool = True  # the forecast gets the demo's generated radar frames, not the gauges alone
     forecast_runs: int = 0
+    #: underpass code -> whether a drive through it exists on the road network (routed_around's baseline)
+    through_routes: dict[str, bool] = field(default_factory=dict)
+    #: underpass code -> the first minute an alert in force covered it
+    warned: dict[str, datetime] = field(default_factory=dict)
+    targeted: int = 0  # targeted alerts issued (circles around the places at risk, no incident)
     forecast_seconds: float = 0.0  # wall-clock time of all forecast runs
     violations: list[Violation] = field(default_factory=list)
     #: an earthquake incident's expected damage as the operator and citizens see it (issue 19): wall-clock
@@ -212,6 +229,14 @@ def judge(
             player = Player(platform, settings, sc, feed)
             player.register()
             flood = _use_flood_model(platform, sc, city, network, radar)
+            if flood is not None:
+                # the demo's road network, as the live demo imports it: routing is judged on it
+                from safecity.demo.load import write_osm
+                from safecity.geo.roads.graph import graph_path
+                from safecity.geo.roads.osm import read_osm
+
+                osm = write_osm(city, settings.data_dir / "demo_roads.osm")
+                read_osm(osm, strict=True).graph.save(graph_path(settings.data_dir))
             platform.auth.create_user(JUDGE_USER, JUDGE_PASSWORD, {Role.operator})
             judge_run = _Run(platform, city, report)
             with TestClient(app) as client:
@@ -300,6 +325,9 @@ class _Run:
         self.people_index = shapely.STRtree([p for p, _ in self.people])
         self.locations: dict[int, tuple[float, float] | None] = {}
         self.underpass_at: dict[str, tuple[float, float]] = {}
+        self.city = city
+        self.wet: set[str] = set()  # underpasses reading 15 cm in the current step
+        self.through: dict[str, tuple[Any, Any] | None] = {}
 
     # -- driving -----------------------------------------------------------------------------------
     def settle(self, now: datetime) -> None:
@@ -362,6 +390,8 @@ class _Run:
             emergency=emergency,
         )
         self.issued[issued.identifier] = issued
+        if issued.msg_type == "Alert" and issued.incident_id is None and not issued.codes:
+            self.report.targeted += 1  # aimed at the places at risk (circles), not at an incident's areas
         if issued.msg_type == "Alert":
             self.report.issued += 1
         elif issued.msg_type == "Update":
@@ -393,9 +423,14 @@ class _Run:
         elapsed = sc.step_s * i
         for station, streams, _ in player.keys:
             for stream, _ds in streams:
-                if stream.prop == "road_water_depth" and stream.value(elapsed, at) >= CLOSE_DEPTH_M:
+                if stream.prop != "road_water_depth":
+                    continue
+                if stream.value(elapsed, at) >= CLOSE_DEPTH_M:
                     self.report.observed.setdefault(stream.key, at)
                     self.underpass_at.setdefault(stream.key, (station.lon, station.lat))
+                    self.wet.add(stream.key)
+                else:
+                    self.wet.discard(stream.key)
 
     def _check_flood(self, now: datetime) -> None:
         from shapely.geometry import Point
@@ -414,6 +449,15 @@ class _Run:
         # an underpass that did flood must be closed from its first prediction to its first 15 cm; one
         # predicted but never flooded (a false alarm) is rightly reopened when the forecasts stop
         # predicting it, and is counted apart (Report.false_alarms)
+        for code, seen in report.observed.items():
+            warned = report.warned.get(code)
+            if warned is None or warned >= seen:
+                self._violate(
+                    "warned_before_flooding",
+                    seen,
+                    f"{code} read 15 cm at {seen:%H:%M} and no alert in force covered it before",
+                )
+        self._check_routes(now)
         waiting = [
             (code, t)
             for code, t in report.predicted.items()
@@ -433,6 +477,84 @@ class _Run:
                     now,
                     f"{code} predicted at 15 cm at {t:%H:%M} but open to routing at {now:%H:%M}",
                 )
+
+    def _check_routes(self, now: datetime) -> None:
+        """``routed_around`` at ``now``: routes by the platform's routing past every underpass predicted to
+        flood, from its prediction until it was observed and while it reads 15 cm."""
+        from safecity.evacuation.routing import EvacuationRouting, avoided_geometries
+        from safecity.geo.roads.graph import Mode
+        from safecity.geo.roads.routing import Avoid, NoRoute
+
+        report = self.report
+        due = [
+            (code, t)
+            for code, t in report.predicted.items()
+            if code in report.observed and t <= now and (now < report.observed[code] or code in self.wet)
+        ]
+        if not due:
+            return
+        router = self.platform.services.get(EvacuationRouting).router()
+        with self.platform.store.engine.connect() as conn:
+            closures, zones = avoided_geometries(conn, now)
+        avoid = Avoid(tuple(closures), tuple(zones))
+        for code, t in due:
+            at = self.underpass_at.get(code) or self._underpass(code)
+            ends = self._through(code, at)
+            if at is None or ends is None:
+                continue
+            try:
+                route = router.route(ends[0], ends[1], Mode.drive, avoid)
+            except NoRoute:
+                self._violate("routed_around", now, f"no drive around {code} at {now:%H:%M}")
+                continue
+            gap = _metres(route.line, at)
+            if gap <= AROUND_M:
+                self._violate(
+                    "routed_around",
+                    now,
+                    f"{code} predicted at 15 cm at {t:%H:%M} but a drive past it at {now:%H:%M} passes "
+                    f"{gap:.0f} m from it",
+                )
+
+    def _through(self, code: str, at: tuple[float, float] | None) -> tuple[Any, Any] | None:
+        """Two neighbouring vertices of the underpass on its roads, as nearly opposite as can be found,
+        such that the fastest drive between them without closures goes through it (recorded in
+        ``Report.through_routes``)."""
+        from safecity.evacuation.routing import EvacuationRouting
+        from safecity.geo.roads.graph import Mode
+        from safecity.geo.roads.routing import NoRoute
+
+        if code in self.through:
+            return self.through[code]
+        found = None
+        if at is not None:
+            router = self.platform.services.get(EvacuationRouting).router()
+            near: set[tuple[float, float]] = set()
+            for road in self.city.roads:
+                coords = [(round(x, 6), round(y, 6)) for x, y in road.geometry.coords]
+                for k, c in enumerate(coords):
+                    if c == at:
+                        near.update(coords[j] for j in (k - 1, k + 1) if 0 <= j < len(coords))
+            kx = math.cos(math.radians(at[1]))
+
+            def angle(p: tuple[float, float]) -> float:
+                return math.atan2(p[1] - at[1], (p[0] - at[0]) * kx)
+
+            pairs = sorted(
+                ((a, b) for a in near for b in near if a < b),
+                key=lambda ab: -abs(math.remainder(angle(ab[0]) - angle(ab[1]), 2 * math.pi)),
+            )
+            for a, b in pairs:
+                try:
+                    free = router.route(a, b, Mode.drive)
+                except NoRoute:
+                    continue
+                if _metres(free.line, at) <= 10.0:
+                    found = (a, b)
+                    break
+        self.report.through_routes[code] = found is not None
+        self.through[code] = found
+        return found
 
     def _underpass(self, code: str) -> tuple[float, float] | None:
         from safecity.flood.service import FloodForecasts
@@ -516,6 +638,12 @@ class _Run:
         if evacuating:
             report.most_evacuating = max(report.most_evacuating, self._people_in(evacuating))
         if report.predicted or report.observed:
+            for code in {*report.predicted, *report.observed} - set(report.warned):
+                at = self.underpass_at.get(code) or self._underpass(code)
+                if at is not None and any(
+                    a.shape is not None and a.shape.covers(shapely.Point(*at)) for a in force
+                ):
+                    report.warned[code] = now
             self._check_flood(now)
 
     def _target(self, a: _Issued) -> BaseGeometry | None:
@@ -561,3 +689,10 @@ class _Run:
 
 
 __all__ = ["CHECKS", "Report", "Violation", "judge"]
+
+
+def _metres(line: BaseGeometry, at: tuple[float, float]) -> float:
+    """Distance from ``at`` (lon, lat) to ``line`` (WGS84), metres, in a local equirectangular frame."""
+    k = math.cos(math.radians(at[1]))
+    scaled = shapely.transform(line, lambda xy: (xy - [at[0], at[1]]) * [k * _M_PER_DEG_LAT, _M_PER_DEG_LAT])
+    return float(shapely.Point(0.0, 0.0).distance(scaled))

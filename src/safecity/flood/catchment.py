@@ -77,6 +77,9 @@ class Catchment:
     def to_metric(self) -> pyproj.Transformer:
         return pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
 
+    def place(self, code: str) -> Place | None:
+        return next((p for p in self.places if p.code == code), None)
+
     def of_kind(self, kind: PlaceKind) -> list[Place]:
         return [p for p in self.places if p.kind == kind]
 

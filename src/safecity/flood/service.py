@@ -62,6 +62,12 @@ DRY_M = 0.01
 #: A closure around an underpass: the sag and its approaches, metres either side (judgement: the
 #: lowest 100 m of a typical Seoul underpass's ramps).
 UNDERPASS_CLOSURE_M = 60.0
+#: Water-depth gauges (m) whose readings keep a flooded underpass closed while the water is there.
+DEPTH_PROPERTY = "road_water_depth"
+#: A gauge this close to an underpass (m) measures it (judgement: a gauge sits at the sag's lowest point).
+GAUGE_MATCH_M = 150.0
+#: A depth reading older than this no longer keeps a road closed (the facility pack's max_age).
+OBSERVED_MAX_AGE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class FloodForecasts:
         self.options: SolverOptions | None = None
         self.forecaster: Forecaster | None = None
         self._streams: dict[int, RainStream | None] = {}
+        #: water-depth gauges at underpasses: datastream id -> place code; the latest reading per place
+        self._depth_streams: dict[int, str] = {}
+        self._observed: dict[str, tuple[datetime, float]] = {}
         #: reading end time -> datastream id -> mm/h
         self._readings: dict[datetime, dict[int, float]] = defaultdict(dict)
         self._frames: list[tuple[datetime, datetime, np.ndarray[Any, Any]]] = []
@@ -120,12 +129,15 @@ class FloodForecasts:
             self.options = options
             self.forecaster = None
             self._streams.clear()
+            self._depth_streams.clear()
+            self._observed.clear()
             if self.streams is not None:
                 self.streams.ensure(catchment)
 
     # -- rain ----------------------------------------------------------------------------------------
     def on_events(self, batch: Sequence[Envelope]) -> None:
-        """Bus handler of ``sensing.ObservationAccepted``: keep the rain gauges' readings."""
+        """Bus handler of ``sensing.ObservationAccepted``: keep the rain gauges' readings, and the latest
+        depth at each underpass that has a water-depth gauge."""
         if self.catchment is None:
             return
         with self._lock:
@@ -133,9 +145,12 @@ class FloodForecasts:
                 if o.datastream_id is None or not isinstance(o.result, int | float):
                     continue
                 stream = self._stream(o.datastream_id)
-                if stream is None:
-                    continue
                 end = o.phenomenon_time_end or o.phenomenon_time
+                if stream is None:
+                    code = self._depth_streams.get(o.datastream_id)
+                    if code is not None and (code not in self._observed or self._observed[code][0] <= end):
+                        self._observed[code] = (end, float(o.result))
+                    continue
                 self._readings[end][stream.datastream_id] = max(0.0, float(o.result)) / stream.hours
 
     def _stream(self, datastream_id: int) -> RainStream | None:
@@ -148,7 +163,16 @@ class FloodForecasts:
 
         assert self.catchment is not None and self._directory is not None
         to_m = self.catchment.to_metric()
+        underpasses = [
+            (p.code, *to_m.transform(p.geometry.centroid.x, p.geometry.centroid.y))
+            for p in self.catchment.of_kind("underpass")
+        ]
         for s in self._directory():
+            if s.property == DEPTH_PROPERTY and s.lon is not None and s.lat is not None and underpasses:
+                x, y = to_m.transform(s.lon, s.lat)
+                code, ux, uy = min(underpasses, key=lambda u: (u[1] - x) ** 2 + (u[2] - y) ** 2)
+                if (ux - x) ** 2 + (uy - y) ** 2 <= GAUGE_MATCH_M**2:
+                    self._depth_streams[s.datastream_id] = code
             hours = RAIN_PROPERTIES.get(s.property or "")
             if hours is None or s.lon is None or s.lat is None:
                 self._streams.setdefault(s.datastream_id, None)
@@ -248,7 +272,11 @@ class FloodForecasts:
                 return None
             self._last_run = now
             last_start, last_end, last = self._frames[-1]
-            dry = last.max(initial=0.0) < TRACE_MM_H and self.forecaster.model.hmax < DRY_M
+            dry = (
+                last.max(initial=0.0) < TRACE_MM_H
+                and self.forecaster.model.hmax < DRY_M
+                and not self.observed_flooded(now)  # a gauge still reads 15 cm: keep closing it
+            )
             if not dry:
                 motion = Motion.still("one frame only")
                 if len(self._frames) == 2:
@@ -377,7 +405,34 @@ class FloodForecasts:
                 conn, RoadClosureIn(reason=reason, geometry=mapping(geom), expires_at=until), r.issued
             )
             opened[p.place.code] = closure.id
+        # an underpass its gauge says is flooded stays closed whatever the forecast's own water says (the
+        # model's analysis follows the rain gauges and can drain it before the real sag is dry)
+        for code, depth in sorted(self.observed_flooded(r.issued).items()):
+            place = self.catchment.place(code) if self.catchment is not None else None
+            if code in opened or place is None:
+                continue
+            reason = (
+                f"침수 관측: {place.name_ko} 수심 {depth * 100:.0f} cm (계측기) / "
+                f"Flooding observed: {place.name_en}, {depth * 100:.0f} cm of water (gauge)"
+            )
+            geom = _closure_geometry(place.geometry)
+            closure = insert_closure(
+                conn, RoadClosureIn(reason=reason, geometry=mapping(geom), expires_at=until), r.issued
+            )
+            opened[code] = closure.id
         return opened
+
+    def observed_flooded(self, now: datetime) -> dict[str, float]:
+        """Underpasses whose water-depth gauge read closure depth (15 cm) or more in its latest reading,
+        not older than :data:`OBSERVED_MAX_AGE`: place code -> depth (m)."""
+        from safecity.flood.forecast import CLOSE_DEPTH_M
+
+        with self._lock:
+            return {
+                code: depth
+                for code, (at, depth) in self._observed.items()
+                if depth >= CLOSE_DEPTH_M and now - OBSERVED_MAX_AGE <= at <= now
+            }
 
     def _prune(self, conn: Connection, run_id: int) -> None:
         keep_from = run_id - self.settings.keep_runs + 1
