@@ -211,7 +211,9 @@ class QuakeChain:
                 return None
             inventory = self.inventory()
             tod = time_of_day(at)
-            result = assess_readings(readings.stations(), inventory, time_of_day=tod, top=1)
+            result = assess_readings(
+                readings.stations(), inventory, time_of_day=tod, top=1, method=self.settings.damage_method
+            )
             return self._record(
                 incident_id, "readings", result, inventory, readings.to_json(), len(readings.lon)
             )
@@ -226,7 +228,13 @@ class QuakeChain:
         at = message.origin_time or self.clock.now()
         with self._lock:
             inventory = self.inventory()
-            result = assess_scenario(message.rupture, inventory, time_of_day=time_of_day(at), top=1)
+            result = assess_scenario(
+                message.rupture,
+                inventory,
+                time_of_day=time_of_day(at),
+                top=1,
+                method=self.settings.damage_method,
+            )
             named = result.summary.total.to_dict().get("crisis_level")  # the pack's level of the KMA class
             level = int(Crisis[named]) if named else int(Crisis.attention)
             r = message.rupture

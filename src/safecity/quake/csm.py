@@ -7,11 +7,14 @@ What ships and is verified: the structural fragilities in **spectral displacemen
 checked against the independent SimCenter encoding of the same tables (``safecity quake verify``,
 case ``hazus-sd-dlml``).
 
-What does not ship: the **capacity curves** (yield and ultimate points, Tables 5-7) and the **degradation
-factors κ** (Table 5-9) are not in ``../shared/data/hazus`` (its PROVENANCE.md lists none), and we do not
-re-type them unverified. :func:`performance_point` therefore takes the capacity curve, κ and the elastic
-damping as inputs (a city with engineering data supplies them); the earthquake chain keeps the
-equivalent-PGA fragilities (``fragility.hazus_pga``) for its building inventory.
+What ships since: the **capacity curves** (yield and ultimate points, Tables 5-7a to 5-7c), the
+**degradation factors κ** (per design level and shaking duration) and an elastic damping per type, for
+the high, moderate and low code levels (``data/hazus_capacity_curves.csv``, SimCenter's transcription,
+cross-checked against a second one: ``safecity quake verify``, case ``capacity-crosscheck``). Pre-code
+curves are not shipped (the two transcriptions disagree; see the data file): pre-code buildings, and any
+type without a curve, keep the equivalent-PGA fragilities. :func:`assess_csm` runs the method over a
+whole inventory at once (vectorised bisection, the same steps as :func:`performance_point`); the damage
+chain uses it when ``SAFECITY_QUAKE__DAMAGE_METHOD=csm`` (:mod:`safecity.quake.damage`).
 
 The method, per building:
 
@@ -37,6 +40,7 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import numpy.typing as npt
 
 from safecity.quake.fragility import HAZUS_STATES, LognormalFragility
 
@@ -165,3 +169,162 @@ def modal_height_m(building_type: str, design_level: str) -> float:
         if r["building_type"] == building_type and r["design_level"] == design_level:
             return float(r["modal_height_in"]) * INCH
     raise KeyError(f"no Sd fragility {building_type}/{design_level}")
+
+
+# -- the method over a whole inventory ---------------------------------------------------------------
+
+FloatArray = npt.NDArray[np.float64]
+#: Design levels that have capacity curves, from the highest (a building takes its own level's curve, else
+#: the next lower one that exists for its type, as the PGA fragilities do).
+CURVE_LEVELS = ("high", "moderate", "low")
+#: Bisection steps: the bracket [1e-6·dy, 20·du] shrinks below 1e-13·du (the scalar version's 1e-12).
+BISECTIONS = 48
+
+
+@dataclass(frozen=True)
+class CapacityTable:
+    """Capacity curves per ``"<type>/<design level>"`` key: yield and ultimate points (m, g), κ for short,
+    moderate and long shaking (columns), and the elastic damping (%)."""
+
+    keys: tuple[str, ...]
+    dy: FloatArray
+    ay: FloatArray
+    du: FloatArray
+    au: FloatArray
+    kappa: FloatArray  # (n, 3)
+    elastic_pct: FloatArray
+
+    def index(self, key: str) -> int:
+        return self.keys.index(key)
+
+    def curve(self, key: str) -> CapacityCurve:
+        i = self.index(key)
+        return CapacityCurve(float(self.dy[i]), float(self.ay[i]), float(self.du[i]), float(self.au[i]))
+
+
+@cache
+def hazus_capacity() -> CapacityTable:
+    """The shipped capacity curves (``data/hazus_capacity_curves.csv``; its header gives the sources)."""
+    with (
+        resources.files("safecity.quake")
+        .joinpath("data", "hazus_capacity_curves.csv")
+        .open(encoding="utf-8") as f
+    ):
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+    def col(name: str, scale: float = 1.0) -> FloatArray:
+        return np.array([float(r[name]) * scale for r in rows])
+
+    return CapacityTable(
+        keys=tuple(sd_key(r["building_type"], r["design_level"]) for r in rows),
+        dy=col("dy_in", INCH),
+        ay=col("ay_g"),
+        du=col("du_in", INCH),
+        au=col("au_g"),
+        kappa=np.stack([col("kappa_short"), col("kappa_moderate"), col("kappa_long")], axis=1),
+        elastic_pct=col("elastic_damping_pct"),
+    )
+
+
+def duration(magnitude: float) -> int:
+    """The κ column of a shaking's duration from its magnitude: short up to M5.5, long from M7.5."""
+    return 0 if magnitude <= 5.5 else (1 if magnitude < 7.5 else 2)
+
+
+def performance_sd(
+    curves: CapacityTable,
+    rows: npt.NDArray[np.intp],
+    sas: FloatArray,
+    sa1: FloatArray,
+    kappa_column: int,
+) -> FloatArray:
+    """Spectral displacement (m) of the performance point of each building (curve ``rows``) under its
+    demand (``sas``, ``sa1`` in g): :func:`performance_point`'s steps on arrays. ``inf`` where the reduced
+    demand stays above the curve up to 20 × its ultimate displacement (no performance point: the caller
+    takes the building as beyond complete damage); 0 where there is no demand."""
+    dy, ay, du, au = curves.dy[rows], curves.ay[rows], curves.du[rows], curves.au[rows]
+    kappa = curves.kappa[rows, kappa_column]
+    elastic = curves.elastic_pct[rows]
+    sas = np.asarray(sas, dtype=np.float64)
+    sa1 = np.asarray(sa1, dtype=np.float64)
+    shaken = (sas > 0) & (sa1 > 0)
+    sas_safe = np.where(shaken, sas, 1.0)
+    sa1_safe = np.where(shaken, sa1, 1.0)
+
+    def excess(d: FloatArray) -> FloatArray:
+        x = np.clip((du - d) / (du - dy), 0.0, 1.0)
+        a = np.where(d <= dy, ay * d / dy, ay + (au - ay) * np.sqrt(1.0 - x * x))
+        period = 2 * np.pi * np.sqrt(d / (a * G))
+        hysteretic = 63.7 * np.maximum(ay * d - dy * a, 0.0) / (a * d)
+        ln = np.log(elastic + kappa * hysteretic)
+        r_a = 2.12 / (3.21 - 0.68 * ln)
+        r_v = 1.65 / (2.31 - 0.41 * ln)
+        t_av = sa1_safe / sas_safe * (r_a / r_v)
+        demand = np.where(period <= t_av, sas_safe / r_a, sa1_safe / (period * r_v))
+        out: FloatArray = a - demand
+        return out
+
+    lo, hi = dy * 1e-6, du * 20
+    beyond = excess(hi) < 0
+    for _ in range(BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        below = excess(mid) < 0
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    sd: FloatArray = np.where(beyond, np.inf, 0.5 * (lo + hi))
+    return np.where(shaken, sd, 0.0)
+
+
+def curve_rows(
+    hazus_type: npt.NDArray[np.str_], code_level: npt.NDArray[np.str_]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Per building: its row in :func:`hazus_capacity` and in :func:`hazus_sd` (the same key: its own
+    design level, else the next lower with both a curve and an Sd fragility), or -1 for both where there
+    is none (pre-code, or a type without a curve): those keep the PGA fragilities."""
+    curves, frag = hazus_capacity(), hazus_sd()
+    have = set(curves.keys) & set(frag.keys)
+    types, ti = np.unique(hazus_type, return_inverse=True)
+    levels, li = np.unique(np.char.lower(code_level.astype(str)), return_inverse=True)
+    uniq, inverse = np.unique(ti * len(levels) + li, return_inverse=True)
+    c_rows, f_rows = [], []
+    for u in uniq:
+        btype, level = str(types[u // len(levels)]), str(levels[u % len(levels)])
+        found = None
+        if level in CURVE_LEVELS:
+            for lv in CURVE_LEVELS[CURVE_LEVELS.index(level) :]:
+                if sd_key(btype, lv) in have:
+                    found = sd_key(btype, lv)
+                    break
+        c_rows.append(curves.index(found) if found else -1)
+        f_rows.append(frag.index([found])[0] if found else -1)
+    return (
+        np.array(c_rows, dtype=np.intp)[inverse].astype(np.intp),
+        np.array(f_rows, dtype=np.intp)[inverse].astype(np.intp),
+    )
+
+
+def assess_csm(
+    hazus_type: npt.NDArray[np.str_],
+    code_level: npt.NDArray[np.str_],
+    sas: FloatArray,
+    sa1: FloatArray,
+    magnitude: float,
+    rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
+) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """The capacity-spectrum method over many buildings: which have a curve (mask) and, for those, P(≥ ds)
+    for slight…complete (mask.sum() × 4) at their performance point. ``rows``: :func:`curve_rows`, when
+    the caller keeps them."""
+    c_rows, f_rows = rows if rows is not None else curve_rows(hazus_type, code_level)
+    mask = c_rows >= 0
+    sd = performance_sd(
+        hazus_capacity(),
+        c_rows[mask],
+        np.asarray(sas, dtype=np.float64)[mask],
+        np.asarray(sa1, dtype=np.float64)[mask],
+        duration(magnitude),
+    )
+    frag = hazus_sd()
+    finite = np.isfinite(sd)
+    ex = np.ones((len(sd), len(HAZUS_STATES)))
+    ex[finite] = frag.exceedance(sd[finite], f_rows[mask][finite])
+    return mask, ex

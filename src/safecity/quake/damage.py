@@ -2,7 +2,9 @@
 """Damage, casualties and displacement per building, vectorised: the Hazus chain on a shaking field.
 
 1. Damage states: P(DS = none, slight, moderate, extensive, complete) per building from the Hazus
-   equivalent-PGA fragility of its model type and design level (:mod:`safecity.quake.fragility`).
+   equivalent-PGA fragility of its model type and design level (:mod:`safecity.quake.fragility`), or,
+   with ``method="csm"``, from the capacity-spectrum method for every building whose type and design
+   level have a capacity curve (:mod:`safecity.quake.csm`; the others keep PGA).
 2. Collapse: P(complete) × P(collapse | complete) of its type (Hazus 6.1 Table 12-8).
 3. Indoor casualties by severity 1-4 (4 = killed): occupants at the chosen time of day × Σ over damage
    states of P(ds) × rate(type, ds, severity), where the complete state mixes the collapse and
@@ -98,6 +100,8 @@ class Damage:
     displaced: FloatArray
     shelter: FloatArray
     time_of_day: TimeOfDay
+    #: buildings whose damage states came from the capacity-spectrum method (the rest: PGA)
+    csm_buildings: int = 0
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -109,20 +113,51 @@ class Damage:
         return out
 
 
+#: The damage methods (SAFECITY_QUAKE__DAMAGE_METHOD).
+METHODS = ("pga", "csm")
+
+
 def assess(
     inventory: Inventory,
     pga_g: FloatArray,
     *,
     time_of_day: TimeOfDay = TimeOfDay.DAY,
     fragility: LognormalFragility | None = None,
+    method: str = "pga",
+    spectra: tuple[FloatArray, FloatArray] | None = None,
+    magnitude: float | None = None,
 ) -> Damage:
-    """Damage, casualties and displacement of every building for the PGA (g) at each building."""
+    """Damage, casualties and displacement of every building for the PGA (g) at each building. With
+    ``method="csm"``, ``spectra`` (SA(0.3 s), SA(1.0 s) in g at each building) and the ``magnitude`` (the
+    shaking's duration), the buildings with a capacity curve get their damage states from the
+    capacity-spectrum method instead."""
+    if method not in METHODS:
+        raise ValueError(f"damage method {method!r}: one of {', '.join(METHODS)}")
     frag = fragility or hazus_pga()
     rows = inventory.fragility_rows(frag)
-    probs = state_probabilities(
-        frag.exceedance(np.asarray(pga_g, dtype=np.float64), rows),
-        monotone=bool(getattr(frag, "monotone", False)),
-    )
+    exceed = frag.exceedance(np.asarray(pga_g, dtype=np.float64), rows)
+    monotone = bool(getattr(frag, "monotone", False))
+    csm_buildings = 0
+    if method == "csm":
+        if spectra is None or magnitude is None:
+            raise ValueError("the capacity-spectrum method needs SA(0.3 s), SA(1.0 s) and the magnitude")
+        from safecity.quake.csm import assess_csm, curve_rows
+
+        if "csm:rows" not in inventory._cache:
+            inventory._cache["csm:rows"] = curve_rows(inventory.hazus_type, inventory.code_level)
+        mask, csm_exceed = assess_csm(
+            inventory.hazus_type,
+            inventory.code_level,
+            spectra[0],
+            spectra[1],
+            magnitude,
+            rows=inventory._cache["csm:rows"],
+        )
+        exceed = exceed.copy()
+        exceed[mask] = csm_exceed
+        csm_buildings = int(mask.sum())
+        monotone = False  # the Sd fragilities' β differ per state
+    probs = state_probabilities(exceed, monotone=monotone)
     model = casualty_model()
     rates, collapse_fraction, w_ext, w_com = _per_inventory(inventory, model)
     collapse = probs[:, 4] * collapse_fraction
@@ -139,6 +174,7 @@ def assess(
         displaced,
         displaced * SHELTER_SHARE,
         time_of_day,
+        csm_buildings,
     )
 
 

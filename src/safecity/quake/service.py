@@ -39,10 +39,20 @@ def assess_scenario(
     time_of_day: TimeOfDay = TimeOfDay.DAY,
     top: int = 20,
     by: str = "district",
+    method: str = "pga",
 ) -> Assessment:
-    """Shaking at every building of ``inventory`` (conditioned on ``stations``), its damage and summary."""
+    """Shaking at every building of ``inventory`` (conditioned on ``stations``), its damage and summary;
+    ``method``: the damage method (``pga``, or ``csm`` where a building has a capacity curve)."""
     shaking = shake(rupture, inventory.lon, inventory.lat, inventory.vs30, stations=stations)
-    damage = assess(inventory, shaking.motion.pga_g, time_of_day=time_of_day)
+    motion = shaking.motion
+    damage = assess(
+        inventory,
+        motion.pga_g,
+        time_of_day=time_of_day,
+        method=method,
+        spectra=(motion.sa_g[0.3], motion.sa_g[1.0]) if method == "csm" else None,
+        magnitude=rupture.magnitude,
+    )
     summary = summarise(inventory, damage, by=by, top=top)
     return Assessment(rupture, shaking, damage, summary)
 
@@ -54,10 +64,13 @@ def assess_cap(
     stations: Stations | None = None,
     time_of_day: TimeOfDay = TimeOfDay.DAY,
     top: int = 20,
+    method: str = "pga",
 ) -> Assessment:
     """From a CAP earthquake message (untrusted bytes) to the damage summary."""
     message = quake_from_cap(data)
-    result = assess_scenario(message.rupture, inventory, stations=stations, time_of_day=time_of_day, top=top)
+    result = assess_scenario(
+        message.rupture, inventory, stations=stations, time_of_day=time_of_day, top=top, method=method
+    )
     return Assessment(result.rupture, result.shaking, result.damage, result.summary, message)
 
 
@@ -67,7 +80,10 @@ def assess_readings(
     *,
     time_of_day: TimeOfDay = TimeOfDay.DAY,
     top: int = 20,
+    method: str = "pga",
 ) -> Assessment:
     """From accelerometer peaks alone: the best-fitting point source, conditioned on the same readings."""
     rupture = fit_source(stations)
-    return assess_scenario(rupture, inventory, stations=stations, time_of_day=time_of_day, top=top)
+    return assess_scenario(
+        rupture, inventory, stations=stations, time_of_day=time_of_day, top=top, method=method
+    )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -15,6 +17,14 @@ class QuakeSettings(BaseModel):
         "published total (2023). Smaller values make a quicker demo or test, with the same shares.",
     )
     seed: int = Field(592_463, description="Seed of the generated inventory (same seed, same buildings).")
+    damage_method: Literal["pga", "csm"] = Field(
+        "pga",
+        description="How buildings' damage states are computed (SAFECITY_QUAKE__DAMAGE_METHOD): 'pga', Hazus'"
+        " equivalent-PGA fragilities for every building; 'csm', the capacity-spectrum method (Hazus §5.6:"
+        " capacity curve, damped demand spectrum from SA(0.3 s) and SA(1.0 s), Sd fragilities) for every"
+        " building whose type has a capacity curve at its design level (high, moderate, low code), PGA for"
+        " the rest (pre-code; docs/earthquake-model.md).",
+    )
     inspections: int = Field(20, ge=1, le=500, description="Buildings on an incident's inspection list.")
     cordons: int = Field(
         10,
