@@ -259,9 +259,9 @@ class RoleRunner:
                 hook = cap.roles.get(role)
                 if hook is not None:
                     hook(ctx)
-        for role in roles:
-            for work in p.parts.get(role, ([], []))[1]:
-                p.workers.append(work.make(ctx))
+        # made first, added together: a start that fails half-way adds none (it is tried again whole)
+        made = [work.make(ctx) for role in roles for work in p.parts.get(role, ([], []))[1]]
+        p.workers.extend(made)
         if "relay" in roles:
             p.bus.relay_enabled = True
         log.info("roles taken", roles=roles, pid=os.getpid())
@@ -279,12 +279,14 @@ class RoleRunner:
         with self._lock:
             if self._stopping:
                 return
+            started = time.perf_counter()
             before = len(self.platform.workers)
             self.begin([role])
             for worker in self.platform.workers[before:]:
                 worker.start()
             self.held.add(role)  # once its parts run (what /health says)
             self.platform.bus.notify()
+            log.info("role started", role=role, seconds=round(time.perf_counter() - started, 3))
 
     def _lose(self, role: str) -> None:
         if self._stopping:

@@ -116,3 +116,31 @@ def test_a_holder_whose_session_ended_steps_down(store: Store) -> None:
     b.step()
     assert b.held
     b.release()
+
+
+def test_a_role_whose_start_failed_is_started_again_and_stays_held(store: Store) -> None:
+    """A take-over whose start raised (the fault test's survivor once met a refusal of the store while
+    its rule engine warmed up) keeps the lock and starts the role again at the next round, instead of
+    holding a role that nothing runs."""
+    starts: list[int] = []
+
+    def gain() -> None:
+        starts.append(len(starts))
+        if len(starts) == 1:
+            raise RuntimeError("the first start fails")
+
+    a = Leadership(store.engine, "relay", on_gain=gain)
+    b = Leadership(store.engine, "relay")
+    with pytest.raises(RuntimeError):
+        a.step()
+    assert a.held and starts == [0]
+    b.step()
+    assert not b.held  # still a's: nobody else starts the role meanwhile
+    a.step()
+    assert a.held and starts == [0, 1]
+    a.step()
+    assert starts == [0, 1]  # started once it returned: not again
+    a.release()
+    b.step()
+    assert b.held
+    b.release()

@@ -78,7 +78,8 @@ class Server:
             "SAFECITY_DATA_DIR": str(data_dir),
             "SAFECITY_PORT": str(self.port),
             "SAFECITY_MQTT__PORT": str(self.mqtt_port),
-            "SAFECITY_LOG_LEVEL": "WARNING",
+            # SAFECITY_FAULT_LOG_LEVEL=INFO: the servers' logs say when each role was taken and started
+            "SAFECITY_LOG_LEVEL": os.environ.get("SAFECITY_FAULT_LOG_LEVEL", "WARNING"),
             # the alert receivers of the crash tests run on this machine (an allowed internal network)
             "SAFECITY_WEBHOOK_ALLOW_NETWORKS": '["127.0.0.0/8"]',
             **env,

@@ -98,3 +98,27 @@ def test_a_closed_incident_releases_its_conditions(platform: Platform) -> None:
     with platform.store.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(t_links).where(t_links.c.kind == "condition"))
         assert n.scalar_one() == 2  # the dismissed one keeps its record of the condition
+
+
+def test_an_engine_whose_index_is_stale_reloads_and_records_the_condition(platform: Platform) -> None:
+    """A standby's index is as old as its start: the holder it replaces may have added a condition to
+    an incident since. Recording that condition again meets the store's record of it (unique per
+    incident, kind and ref): the engine reloads and updates it (the fault test's survivor once failed
+    to take the rule engine over on this)."""
+    clock = ManualClock(T0 + 5 * M)
+    first = Incidents(platform.store, platform.bus, clock)
+    first.apply([change()])
+    [incident_id] = open_incidents(platform)
+    second = Incidents(platform.store, platform.bus, clock)  # a standby: loaded the incident with ds:1
+    first.apply([change(subject="ds:2", datastreams=(2,), at=T0 + M)])  # the holder adds ds:2
+    assert holders(platform, "kma.heavy_rain|ds:2") == [incident_id]
+    second.apply([change(subject="ds:2", datastreams=(2,), level=Crisis.serious, at=T0 + 2 * M)])
+    assert open_incidents(platform) == [incident_id]
+    assert holders(platform, "kma.heavy_rain|ds:2") == [incident_id]
+    with platform.store.engine.connect() as conn:
+        level = conn.execute(
+            select(t_links.c.level).where(
+                t_links.c.ref == "kma.heavy_rain|ds:2", t_links.c.kind == "condition"
+            )
+        ).scalar_one()
+    assert level == int(Crisis.serious)

@@ -181,6 +181,10 @@ class InProcessBus:
         self._subs: dict[str, _Subscriber] = {}
         self._decoders: dict[tuple[str, int], Decoder] = {}
         self._lock = threading.RLock()  # one round at a time (the thread, drain, tests)
+        # the subscribers' registry: subscribe() must not wait for a round in hand (a process taking a
+        # role over subscribes while its dispatcher works through the backlog; that wait was most of a
+        # 6.8 s failover once). A round serves the subscribers it found when it began.
+        self._subs_lock = threading.Lock()
         self._delivered_upto = -1
         self._pruned_at: datetime | None = None
         self._recent = _Recent(cap=max(64, 4 * batch))
@@ -204,7 +208,7 @@ class InProcessBus:
         for t in wanted:
             event_class(t)  # a typo in a type name fails here, not silently never delivering
         taken = frozenset(keys) if keys is not None else None
-        with self._lock:
+        with self._subs_lock:
             known = self._subs.get(name)
             if known is not None:
                 # the same subscriber again (a service restarted in the same process): it keeps its
@@ -272,9 +276,10 @@ class InProcessBus:
 
     def subscribers(self) -> list[SubscriberState]:
         with self._lock, self.store.engine.connect() as conn:
-            self._load_cursors(conn)
+            subs = self._registered()
+            self._load_cursors(conn, subs)
             out = []
-            for s in self._subs.values():
+            for s in subs:
                 c = s.cursor
                 assert c is not None
                 out.append(
@@ -344,17 +349,22 @@ class InProcessBus:
             relayed = self._relay()
             with self.store.engine.connect() as conn:
                 rnd = _Round(self.clock.now(), self._head(conn))
-                rnd.types = frozenset().union(*(s.types for s in self._subs.values()))
+                subs = self._registered()
+                rnd.types = frozenset().union(*(s.types for s in subs))
                 rnd.handled += relayed
-                self._load_cursors(conn)
+                self._load_cursors(conn, subs)
                 self._replay_requested(conn, rnd)
-                for sub in list(self._subs.values()):
+                for sub in subs:
                     self._serve(conn, sub, rnd, limit or self.batch)
             self._save(rnd)
             return rnd.handled
 
-    def _load_cursors(self, conn: Connection) -> None:
-        for s in self._subs.values():
+    def _registered(self) -> list[_Subscriber]:
+        with self._subs_lock:
+            return list(self._subs.values())
+
+    def _load_cursors(self, conn: Connection, subs: list[_Subscriber]) -> None:
+        for s in subs:
             if s.cursor is None:
                 s.cursor = ob.load_cursor(conn, s.name)
                 if s.cursor is None:
@@ -568,7 +578,7 @@ class InProcessBus:
         )
 
     def _save(self, rnd: _Round) -> None:
-        subs = list(self._subs.values())
+        subs = self._registered()
         positions = [s.cursor.position for s in subs if s.cursor is not None]
         if self.shared:  # the subscribers of the other processes count too (their cursors are stored)
             with self.store.engine.connect() as conn:

@@ -61,6 +61,7 @@ class Leadership:
         self._conn: Connection | None = None
         self._file: IO[bytes] | None = None
         self._held = threading.Event()
+        self._gained = False  # on_gain returned since the lock was taken (the role's parts run)
         self.worker = Worker(f"leader-{name}", self.step, interval_s=interval_s)
 
     @property
@@ -80,20 +81,32 @@ class Leadership:
         self.release()
 
     def step(self) -> int:
-        """One round: keep the role if held and still valid, else try to take it. Returns 0 (a timer)."""
+        """One round: keep the role if held and still valid, else try to take it. Returns 0 (a timer).
+
+        A role whose ``on_gain`` raised (its start met a refusal of the store, say) stays held and
+        ``on_gain`` is called again at the next round, until it returns: the lock is not let go of, so
+        no other process starts the role meanwhile, and the failure is logged and counted by the
+        worker (``/health`` ``tasks``) instead of leaving a role held that nobody runs."""
         if self.held:
             if not self._still_held():
                 log.warning("leadership lost", role=self.name)
                 self._drop()
                 if self.on_lose:
                     self.on_lose()
+            elif not self._gained:
+                log.info("leadership: starting the role again", role=self.name)
+                self._gain()
             return 0
         if self._try_take():
             log.info("leadership taken", role=self.name, pid=os.getpid())
             self._held.set()
-            if self.on_gain:
-                self.on_gain()
+            self._gain()
         return 0
+
+    def _gain(self) -> None:
+        if self.on_gain:
+            self.on_gain()  # raises: the next round calls it again
+        self._gained = True
 
     def release(self) -> None:
         was = self.held
@@ -143,6 +156,7 @@ class Leadership:
 
     def _drop(self) -> None:
         self._held.clear()
+        self._gained = False
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

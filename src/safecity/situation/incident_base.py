@@ -149,6 +149,10 @@ class IncidentRegister:
 
     # ------------------------------------------------------------------------------------- the index
 
+    def reload(self) -> None:
+        """Read the open incidents again (another process may have changed them since)."""
+        self._load()
+
     def _load(self) -> None:
         """Rebuild the open-incident index from the store."""
         open_incidents: dict[int, OpenIncident] = {}

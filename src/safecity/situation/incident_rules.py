@@ -46,12 +46,26 @@ log = get_logger(__name__)
 HELD_CONDITION = "uq_situation_incident_links_held_condition"
 
 
+#: One record per incident and condition (situation/tables.py): met when this process's index is older
+#: than the store's (a standby taking the rule engine over after the holder added a condition).
+CONDITION_RECORD = "uq_situation_incident_links_incident_id_kind_ref"
+
+
 def held_elsewhere(e: IntegrityError) -> bool:
-    """Whether ``e`` is the one-open-incident-per-condition index refusing a second holder."""
+    """Whether ``e`` is the store refusing what another process wrote first: a second open holder of a
+    condition (the one-open-incident-per-condition index), or a second record of a condition in one
+    incident (this process's index did not know the first). Either way the index was stale."""
     msg = str(e.orig)
-    # PostgreSQL names the index; SQLite names the indexed column only
-    return HELD_CONDITION in msg or msg.strip().endswith(
-        "UNIQUE constraint failed: situation_incident_links.ref"
+    # PostgreSQL names the index or constraint; SQLite names the indexed columns only
+    return any(
+        name in msg
+        for name in (
+            HELD_CONDITION,
+            CONDITION_RECORD,
+            "UNIQUE constraint failed: situation_incident_links.ref",
+            "UNIQUE constraint failed: situation_incident_links.incident_id, "
+            "situation_incident_links.kind, situation_incident_links.ref",
+        )
     )
 
 
@@ -90,9 +104,10 @@ class RuleIncidents(IncidentRegister):
             if not held_elsewhere(e):
                 raise
             # Another process (another rule engine) opened an incident for one of these conditions
-            # first. _commit rolled back and reloaded the open incidents from the store, theirs
-            # included: the same changes now join it.
-            log.info("condition held by an incident another process opened; joining it")
+            # first, or recorded it in an incident since this process loaded its index. _commit rolled
+            # back and reloaded the open incidents from the store, theirs included: the same changes
+            # now join it.
+            log.info("condition recorded by another process since this index was loaded; joining it")
             _, events = self._commit(work)
         return self._deliver(events)
 

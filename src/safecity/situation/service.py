@@ -81,6 +81,8 @@ class IncidentSink(Protocol):
 
     def levels(self) -> list[dict[str, Any]]: ...
 
+    def reload(self) -> None: ...
+
     def list(
         self, *, status: str | None, hazard: str | None, open_only: bool, limit: int, offset: int
     ) -> list[dict[str, Any]]: ...
@@ -135,7 +137,9 @@ class Situation:
         starts delivering), and start the clock timer."""
         if self._started:
             return
-        self._started = True
+        # a standby's index of open incidents is as old as its start: the holder it replaces (safecity
+        # worker --role rules) has opened and grown incidents since
+        self.incidents.reload()
         self.reload()
         self.warm_up()
         tag = self.partition.tag
@@ -151,6 +155,9 @@ class Situation:
         self.bus.subscribe(
             ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), f"situation.directory{tag}"
         )
+        # only now: a start that failed (the store refused the warm-up's changes) is tried again whole
+        # by the role's next round (safecity.bus.leader)
+        self._started = True
         if ticker:
             self.clock_worker.start()
 
