@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 import safecity.bus.events  # noqa: F401 - declares bus.ReplayRequested
-from safecity.core.events import audited_types, event_class
-from safecity.sensing.events import ObservationAccepted, ObservationsAccepted
+from safecity.core.events import Envelope, audited_types, event_class
+from safecity.sensing.events import ObservationAccepted, ObservationsAccepted, datastreams, observations
 from safecity.situation.events import CrisisLevelChanged
 from safecity.warning.events import AlertIssued
 
@@ -27,6 +27,24 @@ def test_an_observation_batch_reads_back_the_same_values() -> None:
     stored = orjson.loads(orjson.dumps(ObservationsAccepted.of(items).to_json()))
     assert stored["datastreamIds"] == [7, None, 7] and stored["results"][1] == [1, "a"]
     assert event_class("sensing.ObservationAccepted").model_validate(stored).items() == items  # type: ignore[attr-defined]
+
+
+def test_a_subscriber_of_a_few_streams_gets_exactly_theirs_in_order() -> None:
+    items = [
+        ObservationAccepted(1, 7, None, 3, T, None, None, 12.5, 0),
+        ObservationAccepted(2, None, 9, 3, T, T, datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC), [1, "a"], 4),
+        ObservationAccepted(3, 8, None, 4, T, None, T, {"v": True}, 0),
+        ObservationAccepted(4, 7, None, 3, datetime(2022, 8, 8, 3, 1, tzinfo=UTC), None, None, 13.0, 0),
+    ]
+    stored = orjson.loads(orjson.dumps(ObservationsAccepted.of(items).to_json()))
+    event = event_class("sensing.ObservationAccepted").model_validate(stored)
+    envelopes = [Envelope(id=1, type=event.type, version=2, time=T, source="test", key="k", data=event)]
+    assert datastreams(envelopes) == {7, 8}
+    # picked from the columns before the items exist, and from the items once a subscriber built them
+    assert observations(envelopes, {7}) == [items[0], items[3]]
+    assert observations(envelopes, set()) == []
+    assert observations(envelopes) == items
+    assert observations(envelopes, {8, 7}) == [items[0], items[2], items[3]]
 
 
 def test_a_payload_that_does_not_fit_names_the_field() -> None:

@@ -14,7 +14,7 @@ gauges say.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,6 +95,17 @@ class RainWatch:
         self._latest: dict[int, tuple[datetime, float]] = {}  # datastream id -> (reading's end, mm/h)
         self._warm = False
         self._lock = threading.Lock()
+
+    def gauges(self, stream_ids: Collection[int]) -> set[int]:
+        """Those of these Datastreams that are rain gauges."""
+        if not stream_ids:
+            return set()
+        infos = self.streams.all(stream_ids)
+        return {
+            i
+            for i in stream_ids
+            if (info := infos.get(i)) is not None and (info.property or "") in RAIN_HOURS
+        }
 
     def on_observations(self, items: Sequence[ObservationAccepted]) -> None:
         numbers = [o for o in items if o.datastream_id is not None and isinstance(o.result, int | float)]

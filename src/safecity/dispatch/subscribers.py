@@ -21,7 +21,7 @@ from safecity.dispatch.sensors import RainWatch, Streams
 from safecity.dispatch.service import Dispatch
 from safecity.dispatch.trackers import Trackers
 from safecity.geo.seoul import districts
-from safecity.sensing.events import EntityChanged, observations
+from safecity.sensing.events import EntityChanged, datastreams, observations
 from safecity.sensing.service import Sensing
 
 log = get_logger(__name__)
@@ -113,7 +113,10 @@ def on_tracker_observations(ctx: Context) -> Handler:
     trackers = _of(ctx).trackers
 
     def handle(batch: Sequence[Envelope]) -> None:
-        trackers.on_observations(observations(batch))
+        # only the trackers' streams are read out of the batches (a few among thousands of readings)
+        mine = trackers.tracked(datastreams(batch))
+        if mine:
+            trackers.on_observations(observations(batch, mine))
 
     return handle
 
@@ -123,7 +126,9 @@ def on_rain_observations(ctx: Context) -> Handler:
     rain = _of(ctx).rain
 
     def handle(batch: Sequence[Envelope]) -> None:
-        rain.on_observations(observations(batch))
+        gauges = rain.gauges(datastreams(batch))
+        if gauges:
+            rain.on_observations(observations(batch, gauges))
 
     return handle
 

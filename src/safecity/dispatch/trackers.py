@@ -23,7 +23,7 @@ its unit).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,17 @@ class Trackers:
     def callsign(self, thing_properties: Mapping[str, Any]) -> str | None:
         value = thing_properties.get(self.key)
         return (value.strip() or None) if isinstance(value, str) else None
+
+    def tracked(self, stream_ids: Collection[int]) -> set[int]:
+        """Those of these Datastreams whose Thing is a unit's tracker (names a callsign)."""
+        if not stream_ids:
+            return set()
+        infos = self.streams.all(stream_ids)
+        return {
+            i
+            for i in stream_ids
+            if (info := infos.get(i)) is not None and self.callsign(info.thing_properties)
+        }
 
     def on_observations(self, items: Sequence[ObservationAccepted]) -> int:
         """Move units to the newest position among these observations; returns how many moved."""
