@@ -60,7 +60,8 @@ export async function schoolZones(place, lang, L, layer) {
   box.hidden = false;
   const here = near.some((z) => z.m === 0);
   const label = (p) => (p.generated ? t.generated : String(p.source || "").startsWith("derived from OpenStreetMap") ? t.derived : p.source);
-  box.replaceChildren(
+  // replaceChildren would write a null as the text "null": leave the absent parts out
+  box.replaceChildren(...[
     el("h2", {}, t.title),
     here ? el("p", { class: "school-inside", id: "school-inside" }, t.inside) : null,
     near.length ? el("p", { class: "small" }, t.rules) : el("p", { class: "muted" }, t.none),
@@ -69,7 +70,7 @@ export async function schoolZones(place, lang, L, layer) {
       el("span", { class: "small muted" }, ` — ${t.source}: ${label(f.properties)}`)))),
     near.some(({ f }) => String(f.properties.source || "").includes("OpenStreetMap"))
       ? el("p", { class: "small muted attribution" }, "© OpenStreetMap contributors (ODbL 1.0)") : null,
-  );
+  ].filter(Boolean));
   if (L && layer) {
     for (const { f } of near) {
       L.geoJSON(f, { style: { color: "#f2c200", weight: 2, fillColor: "#f2c200", fillOpacity: 0.15, className: "school-zone" }, interactive: false }).addTo(layer);
