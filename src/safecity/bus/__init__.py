@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Event bus: typed events between capabilities, durable through the store's outbox."""
 
-from safecity.bus.port import Bus, Decoder, Handler, open_bus
+from safecity.bus.port import Bus, Decoder, Handler, HistoryGone, open_bus
 
-__all__ = ["Bus", "Decoder", "Handler", "open_bus"]
+__all__ = ["Bus", "Decoder", "Handler", "HistoryGone", "open_bus"]

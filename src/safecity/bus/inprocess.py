@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from safecity.bus import outbox as ob
 from safecity.bus.events import ReplayRequested
-from safecity.bus.port import DeadLetter, Decoder, Handler, SubscriberState
+from safecity.bus.port import DeadLetter, Decoder, Handler, HistoryGone, SubscriberState
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import Conflict, NotFound
 from safecity.core.events import Envelope, Event, event_class
@@ -225,6 +225,30 @@ class InProcessBus:
                     if sub.cursor is None:
                         sub.cursor = ob.Cursor(name, ob.start_position(conn))
                         ob.save_cursors(conn, [sub.cursor], self.clock.now())
+
+    def position(self, name: str) -> int | None:
+        with self.store.engine.connect() as conn:
+            c = ob.load_cursor(conn, name)
+        return c.position if c is not None else None
+
+    def history(
+        self, types: Iterable[str], after: int, upto: int | None = None, keys: Iterable[str] | None = None
+    ) -> Iterator[Envelope]:
+        wanted = [types] if isinstance(types, str) else list(types)
+        taken = list(keys) if keys is not None else None
+        with self.store.engine.connect() as conn:
+            oldest = ob.oldest(conn)
+            if (oldest is not None and oldest > after + 1) or (oldest is None and (upto or 0) > after):
+                raise HistoryGone(f"events after {after} were pruned (the oldest kept is {oldest})")
+            end = ob.head(conn) if upto is None else upto
+            position = after
+            while position < end:
+                rows = [r for r in ob.read_after(conn, position, wanted, 500, keys=taken) if r.id <= end]
+                if not rows:
+                    return
+                for r in rows:
+                    yield self._decode(conn, r)
+                position = rows[-1].id
 
     def register_decoder(self, type_: str, decoder: Decoder, version: int = 1) -> None:
         self._decoders[(type_, version)] = decoder

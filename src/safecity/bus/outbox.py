@@ -142,6 +142,12 @@ def payloads(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
+def oldest(conn: Connection) -> int | None:
+    """The oldest event kept (None for an empty outbox)."""
+    found = conn.execute(select(func.min(outbox.c.id))).scalar_one()
+    return int(found) if found is not None else None
+
+
 def head(conn: Connection) -> int:
     """The newest event's id (0 for an empty outbox)."""
     return int(conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar_one())

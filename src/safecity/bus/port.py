@@ -14,7 +14,7 @@ Every adapter keeps the same promises, checked by ``tests/bus/test_contract.py``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -81,6 +81,10 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+class HistoryGone(LookupError):
+    """Events after a position were pruned from the outbox: they cannot be read again."""
+
+
 class Bus(Protocol):
     #: the dispatcher's lifecycle (its health is shown by /health and /metrics)
     worker: Worker
@@ -106,6 +110,17 @@ class Bus(Protocol):
         ``keys``, when given, limits it to events of those ordering keys (one partition of the work,
         e.g. the rule engine's districts: another process subscribes under another name with the
         other keys)."""
+
+    def position(self, name: str) -> int | None:
+        """The stored position of a subscriber (the last event it handled), None if it never ran."""
+
+    def history(
+        self, types: Iterable[str], after: int, upto: int | None = None, keys: Iterable[str] | None = None
+    ) -> Iterator[Envelope]:
+        """The committed events of ``types`` (and ``keys``) after the position ``after`` up to ``upto``
+        (the head when None), in commit order, read again from the outbox: a subscriber restoring a
+        snapshot catches up from it. Raises :class:`HistoryGone` when events after ``after`` may have
+        been pruned."""
 
     def register_decoder(self, type_: str, decoder: Decoder, version: int = 1) -> None:
         """How to read payloads of ``type_`` written in an older ``version`` (an upcaster)."""

@@ -263,6 +263,14 @@ class SituationSettings(BaseModel):
         description="How often the rule engine looks at the clock (windows slide, clearing delays run "
         "out and sensors go stale even when no data arrives).",
     )
+    snapshot_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often the rule engine saves its state (windows, levels, timers) with the event "
+        "position it corresponds to: a restart, or another process taking its districts over, resumes "
+        "from it and the events after it instead of re-reading hours of observations. Also saved when "
+        "it stops.",
+    )
     partition: str = Field(
         "",
         pattern=r"^$|^[1-9][0-9]*/[1-9][0-9]*$",

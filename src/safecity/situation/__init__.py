@@ -32,6 +32,7 @@ def _situation(ctx: Context) -> Situation:
         tick_s=ctx.settings.situation.tick_s,
         board_parts=_board_parts(ctx),
         partition=Partition.of(ctx.settings.situation),
+        snapshot_s=ctx.settings.situation.snapshot_s,
     )
     situation.on_batch_seconds = ctx.metrics.rule_batch_seconds.observe
     # Observation events keyed by their Thing's district, so the rule engine can be split by district

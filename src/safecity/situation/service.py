@@ -41,6 +41,7 @@ from safecity.situation.engine import Engine
 from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
 from safecity.situation.partition import Partition
+from safecity.situation.resume import EngineState
 from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
 from safecity.store import Store
 
@@ -102,6 +103,7 @@ class Situation:
         tick_s: float = 5.0,
         board_parts: Sequence[BoardSource] = (),
         partition: Partition | None = None,
+        snapshot_s: float = 60.0,
     ) -> None:
         self.store = store
         #: the districts this engine takes (SAFECITY_SITUATION__PARTITION): the whole city by default
@@ -130,40 +132,62 @@ class Situation:
         self.on_batch_seconds: Callable[[float], None] | None = None
         self.clock_worker = Worker("situation-clock", self._tick_step, interval_s=tick_s, wait_first=True)
         self._started = False
+        #: the last observation event handled (the position the engine's saved state corresponds to)
+        self.position = 0
+        #: the engine's saved state and the conditions every process serves (situation/resume.py)
+        self.state = EngineState(self, snapshot_s)
+        #: set once the engine has resumed: observations delivered before wait for it
+        self._ready = threading.Event()
+        self._ruleset: tuple[float, RuleSet] | None = None  # the board's rules, without the engine
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, *, ticker: bool = True) -> None:
-        """Load rules, warm the windows up from the store, subscribe to the bus (call before the bus
-        starts delivering), and start the clock timer."""
+        """Load rules, resume from the saved state (or warm the windows up from the store), subscribe
+        to the bus, and start the clock timer. Observations the bus delivers before the engine has
+        resumed wait for it."""
         if self._started:
             return
+        self._ready.clear()
         # a standby's index of open incidents is as old as its start: the holder it replaces (safecity
         # worker --role rules) has opened and grown incidents since
         self.incidents.reload()
         self.reload()
-        self.warm_up()
         tag = self.partition.tag
+        name = f"situation.rules{tag}"
+        stored = self.bus.position(name)
         with self.store.engine.connect() as conn:
             keys = self.partition.keys(conn)
         self.bus.subscribe(
             OBSERVATIONS_ACCEPTED,
-            lambda es: self.on_observations(observations(es)),
-            f"situation.rules{tag}",
+            lambda es: self.on_observations(observations(es), es[-1].id if es else None),
+            name,
             self._wants,
             keys=keys,
         )
         self.bus.subscribe(
             ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), f"situation.directory{tag}"
         )
+        self.state.resume(keys, stored)
+        self._ready.set()
         # only now: a start that failed (the store refused the warm-up's changes) is tried again whole
         # by the role's next round (safecity.bus.leader)
         self._started = True
         if ticker:
             self.clock_worker.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether this process runs the rule engine (the role rules)."""
+        return self._started
+
     def stop(self) -> None:
         self.clock_worker.stop()
         self.broadcast.stop()
+        if self._started:
+            try:
+                self.state.save()  # a restart resumes from here
+            except Exception as e:  # noqa: BLE001 - stopping: the last periodic state stands
+                log.warning("rule engine state not saved at stop", error=str(e))
 
     def _wants(self) -> bool:
         # a pending re-plan may bring the streams this data is for: it must be read, not skipped
@@ -171,6 +195,8 @@ class Situation:
 
     def _tick_step(self) -> int:
         self.tick()  # a bad tick is logged by the worker; the next one retries
+        if self.state.due():
+            self.state.save()
         return 0
 
     # -- rules -------------------------------------------------------------------------------------
@@ -260,14 +286,16 @@ class Situation:
                 mine.append(info)
         return self.engine.plan(rules, mine, where)
 
-    def warm_up(self) -> int:
-        """Refill the windows from recent history (a restart must not forget the last hours of rain)."""
+    def warm_up(self, only: set[int] | None = None) -> int:
+        """Refill the windows from recent history (a restart must not forget the last hours of rain);
+        ``only``: of these datastreams (those without a saved state)."""
         with self.lock:
             plan = self.engine.warm_up_plan()
         now = self.clock.now()
         n = 0
         with self.store.engine.connect() as conn:
-            for seconds, ids in sorted(plan.items()):
+            for seconds, every in sorted(plan.items()):
+                ids = every if only is None else [i for i in every if i in only]
                 for chunk in recent_observations(conn, ids, now - timedelta(seconds=seconds)):
                     with self.lock:
                         changes = self.engine.process(chunk)
@@ -302,7 +330,10 @@ class Situation:
             }
 
     # -- events ------------------------------------------------------------------------------------
-    def on_observations(self, events: Sequence[ObservationAccepted]) -> None:
+    def on_observations(self, events: Sequence[ObservationAccepted], position: int | None = None) -> None:
+        """Evaluate a delivery of observations; ``position``: the id of its last event."""
+        if not self._ready.wait(60):  # the bus delivers them again after its backoff
+            raise RuntimeError("the rule engine has not resumed yet (its start failed or is running)")
         if self._replan:
             streams = self.engine.streams
             # a stream the plan does not know yet must be planned before its data is evaluated
@@ -313,6 +344,8 @@ class Situation:
         start = time.perf_counter()
         with self.lock:
             changes = self.engine.process(events)
+            if position is not None and position > self.position:
+                self.position = position
         if self.on_batch_seconds is not None:
             self.on_batch_seconds(time.perf_counter() - start)
         if changes:
@@ -371,6 +404,9 @@ class Situation:
             return
         # each change is published (situation.ConditionChanged) with what it did to the incidents
         self.incidents.apply(changes)
+        self.state.changed(changes)  # the board of every process
+
+    record = _record
 
     # -- the board ---------------------------------------------------------------------------------
     def stats(self) -> tuple[int, int, int]:
@@ -384,8 +420,7 @@ class Situation:
     def board(self, health: dict[str, int] | None = None) -> Board:
         """The board now: ``health`` is the streams by health state (the router counts them)."""
         now = self.clock.now()
-        with self.lock:
-            conditions = self.engine.active(now)
+        conditions = self.state.board(now)
         levels: dict[tuple[str, str], int] = {}
         for c in conditions:
             if c.get("district"):
@@ -425,12 +460,22 @@ class Situation:
             incidents=[self.incidents.get(int(i["id"])) for i in open_incidents],
             conditions=conditions,
             sensors=health or {},
-            rules=RulesState(
-                loaded=sum(1 for s in self.engine.status.values() if s.error is None),
-                failed=tuple(s.rule.rule.id for s in self.engine.status.values() if s.error),
-                errors=tuple(e.to_json() for e in self.rule_errors),
-            ),
+            rules=self._rules_state(),
             parts=parts,
+        )
+
+    def _rules_state(self) -> RulesState:
+        if not self.running:
+            # a process without the rule engine: the rules as loaded from the same files and store
+            found = self._ruleset
+            if found is None or time.monotonic() - found[0] >= self.tick_s:
+                found = self._ruleset = (time.monotonic(), self.load())
+            rs = found[1]
+            return RulesState(loaded=len(rs.rules), failed=(), errors=tuple(e.to_json() for e in rs.errors))
+        return RulesState(
+            loaded=sum(1 for s in self.engine.status.values() if s.error is None),
+            failed=tuple(s.rule.rule.id for s in self.engine.status.values() if s.error),
+            errors=tuple(e.to_json() for e in self.rule_errors),
         )
 
     def derived(self, now: datetime | None = None) -> dict[str, Any]:

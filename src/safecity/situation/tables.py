@@ -8,12 +8,14 @@ has incidents dated on the storm, written today.
 """
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -140,4 +142,21 @@ official_levels = Table(
     Column("set_by", String, nullable=False),
     Column("set_at", Timestamp, nullable=False),  # wall clock of the decision
     Index("ix_situation_official_levels_hazard_area", "hazard", "area", "id"),
+)
+
+#: The rule engine's state by ordering key of its observations (``district:<code>``, ``observations``),
+#: so a restarted engine, or one that takes over districts, resumes from it and the events after
+#: ``position`` instead of re-reading hours of history; and the conditions in force there, which any
+#: process serves on the board (GET /situation), whichever engine evaluates them.
+engine_state = Table(
+    "situation_engine_state",
+    metadata,
+    Column("key", String, primary_key=True),
+    # the last observation event (outbox id) the engine had handled when it took the state
+    Column("position", BigInteger, nullable=False),
+    Column("state", LargeBinary),  # zlib-compressed JSON (safecity.situation.snapshot); null: none yet
+    Column("taken_at", Timestamp),  # wall clock of the state
+    Column("conditions", JSONDoc, nullable=False),  # the conditions at a level there, as on the board
+    Column("conditions_at", Timestamp, nullable=False),  # wall clock of the conditions
+    Column("engine", String, nullable=False),  # which engine wrote it: its partition ("" for one engine)
 )
