@@ -104,6 +104,10 @@ def test_take_a_call_accept_and_everything_follows(live_server: LiveServer, brow
         row = page.locator(f"#kpis tr[data-kpi='{call['district']}/ems_chest_pain']")
         expect(row).to_contain_text("1/1", timeout=30_000)
         expect(row).to_contain_text("Chest pain")
+        expect(row).to_contain_text("Mapo-gu")  # the district by name, not its code
+        # stations by name, the coverage badge in the page's language
+        expect(page.locator("#units td[data-station]").first).to_contain_text("119 centre")
+        expect(page.locator("#cover")).to_contain_text("Residents within 7 min")
         assert page.locator("h1").inner_text() == "119 dispatch"
         page.screenshot(path=str(ARTIFACTS / "dispatch-after.png"))
 

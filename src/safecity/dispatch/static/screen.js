@@ -46,6 +46,13 @@ const ctx = {
 // ctx.api / ctx.post: the shared authenticated client; a 401 logs out
 Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
+// names of the codes the API answers with: stations (GET /dispatch/stations) and districts (the map's layer)
+const names = { stations: new Map(), districts: new Map() };
+const named = (table, code) => {
+  const n = table.get(code);
+  return n ? (ctx.lang === "ko" ? n.ko : n.en || n.ko) : code;
+};
+let fitted = false; // the map has been brought to the units once (then the dispatcher moves it)
 
 function translate() {
   document.documentElement.lang = ctx.lang;
@@ -83,6 +90,7 @@ async function setUpMap() {
   layers = { coverage: L.layerGroup().addTo(map), routes: L.layerGroup().addTo(map), calls: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), pick: L.layerGroup().addTo(map) };
   const districts = await fetch("/ogcapi/collections/districts/items?limit=100").then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if (districts?.features?.length) {
+    for (const f of districts.features) names.districts.set(String(f.properties.code), { ko: f.properties.name_ko, en: f.properties.name_en });
     const d = L.geoJSON(districts, { style: { color: "#7a8794", weight: 1, fillOpacity: 0.04 } }).addTo(map);
     map.fitBounds(d.getBounds());
   }
@@ -107,8 +115,14 @@ function drawUnits(units) {
   fill($("units"), el("tr", {}, ["unit", "kind", "status", "station"].map((k) => el("th", {}, ctx.t(k)))),
     units.map((u) => el("tr", { "data-unit": u.callsign, "data-status": u.status },
       el("td", {}, u.callsign), el("td", {}, name(u, "typeKo", "typeEn")),
-      el("td", {}, el("span", { class: `status s-${u.status}` }, name(u, "statusKo", "statusEn"))), el("td", {}, u.station))));
+      el("td", {}, el("span", { class: `status s-${u.status}` }, name(u, "statusKo", "statusEn"))),
+      el("td", { title: u.station, "data-station": u.station }, named(names.stations, u.station)))));
   if (!map) return;
+  if (!fitted && units.length) {
+    // where the units are, not the whole city: a dispatcher must see them and the calls between them
+    map.fitBounds(L.latLngBounds(units.map((u) => [u.lat, u.lon])).pad(0.25), { maxZoom: 14 });
+    fitted = true;
+  }
   layers.units.clearLayers();
   for (const u of units) {
     L.circleMarker([u.lat, u.lon], { radius: 6, color: COLOUR[u.status], fillOpacity: 0.9, className: `unit-${u.status}` })
@@ -146,6 +160,9 @@ async function select(id) {
     if (map) {
       layers.routes.clearLayers();
       for (const u of rec.units) if (u.route.length > 1) L.polyline(u.route.map(([x, y]) => [y, x]), { color: "#d7261e", weight: 4, opacity: 0.7 }).addTo(layers.routes);
+      // the call and its recommended units' routes in view
+      const routes = layers.routes.getLayers();
+      if (routes.length) map.fitBounds(L.featureGroup(routes).getBounds().pad(0.3), { maxZoom: 16 });
     }
   } catch (e) {
     fill($("rec"));
@@ -233,7 +250,7 @@ async function drawKpis() {
   $("kpi-csv").href = `/dispatch/kpis.csv?month=${month}`;
   const rows = await ctx.api(`/dispatch/kpis?month=${month}`);
   fill($("kpis"), el("tr", {}, ["district", "type", "calls", "mean", "within4", "within7"].map((k) => el("th", {}, ctx.t(k)))),
-    rows.map((r) => el("tr", { "data-kpi": `${r.district}/${r.callType}` }, el("td", {}, r.district), el("td", {}, name(r, "callTypeKo", "callTypeEn")),
+    rows.map((r) => el("tr", { "data-kpi": `${r.district}/${r.callType}` }, el("td", { title: r.district }, named(names.districts, r.district)), el("td", {}, name(r, "callTypeKo", "callTypeEn")),
       el("td", {}, `${r.arrived}/${r.calls}`), el("td", {}, mins(r.responseMeanS)), el("td", {}, pct(r.within4min)), el("td", {}, pct(r.within7min)))));
 }
 
@@ -249,6 +266,8 @@ async function start() {
   $("login").hidden = true; $("room").hidden = false; $("logout").hidden = false;
   ctx.types = await ctx.api("/dispatch/call-types");
   fillTypes();
+  const stations = await ctx.api("/dispatch/stations").catch(() => []);
+  for (const s of stations) names.stations.set(s.code, { ko: s.name_ko, en: s.name_en });
   if (!map) await setUpMap();
   await refresh();
 }
