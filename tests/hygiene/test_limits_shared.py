@@ -78,3 +78,33 @@ def test_an_unreachable_store_lets_requests_through(sqlite_settings: Settings, p
 def test_the_window_keeps_the_budget_and_the_long_run_rate() -> None:
     buckets = SharedBuckets(REDIS, rate=10.0, burst=100)
     assert (buckets.item.amount, buckets.window_s) == (100, 10)  # 100 at once, 10 a second in the long run
+
+
+def test_a_stalled_store_does_not_block_the_event_loop() -> None:
+    """The budget is asked of Redis asynchronously: while a Redis that accepted the connection never
+    answers, the process's event loop goes on serving everything else."""
+    import asyncio
+
+    async def scenario() -> tuple[bool, int]:
+        stalled: list[asyncio.StreamWriter] = []
+
+        async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            stalled.append(writer)  # reads nothing, answers nothing
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        buckets = SharedBuckets(f"redis://127.0.0.1:{port}/0", rate=10.0, burst=100)
+        asking = asyncio.ensure_future(buckets.take("203.0.113.7"))
+        others = 0
+        for _ in range(20):  # other requests' work, on the same loop, while Redis says nothing
+            await asyncio.sleep(0.01)
+            others += 1
+        pending = not asking.done()
+        asking.cancel()
+        for w in stalled:
+            w.close()
+        server.close()
+        return pending, others
+
+    pending, others = asyncio.run(scenario())
+    assert pending and others == 20

@@ -201,42 +201,65 @@ class SharedBuckets:
     bursts and the same long-run rate as :class:`TokenBuckets`. Two processes behind one load balancer
     then count a client's requests together instead of granting it twice the budget.
 
+    Asynchronous (the library's ``async+redis://`` storage over redis-py's asyncio client): a round trip
+    to Redis is awaited, not run on the event loop's thread, so a slow or unreachable Redis does not stall
+    every other request of the process. The client is bound to the event loop it was made on: one per
+    loop (a server has one; a test client may make several).
+
     If the store cannot be reached the request is let through (logged and counted): in a disaster a
     citizen's page must not fail because a rate limiter's store did.
     """
 
     def __init__(self, url: str, rate: float, burst: int, key_prefix: str = "safecity") -> None:
         from limits import RateLimitItemPerSecond
-        from limits.storage import storage_from_string
-        from limits.strategies import MovingWindowRateLimiter
 
+        self.url = url
+        self.key_prefix = key_prefix
         self.window_s = max(1, round(burst / rate))
         self.item = RateLimitItemPerSecond(burst, self.window_s)
-        storage = storage_from_string(url, key_prefix=key_prefix, wrap_exceptions=True)
-        self.limiter = MovingWindowRateLimiter(storage)
         self.failures = 0
+        self._limiters: dict[asyncio.AbstractEventLoop, Any] = {}
 
-    def take(self, client: str, now: float | None = None) -> float:
+    def _limiter(self) -> Any:
+        loop = asyncio.get_running_loop()
+        found = self._limiters.get(loop)
+        if found is None:
+            from limits.aio.strategies import MovingWindowRateLimiter
+            from limits.storage import storage_from_string
+
+            for old in [k for k in self._limiters if k.is_closed()]:
+                del self._limiters[old]
+            storage = storage_from_string(
+                f"async+{self.url}",
+                key_prefix=self.key_prefix,
+                wrap_exceptions=True,
+                implementation="redispy",
+            )
+            found = self._limiters[loop] = MovingWindowRateLimiter(storage)
+        return found
+
+    async def take(self, client: str) -> float:
         """Take one request from the client's budget: 0 when granted, else the seconds to wait."""
         from limits.errors import StorageError
 
         try:
-            if self.limiter.hit(self.item, "anonymous", client):
+            limiter = self._limiter()
+            if await limiter.hit(self.item, "anonymous", client):
                 return 0.0
-            stats = self.limiter.get_window_stats(self.item, "anonymous", client)
-        except StorageError as e:
+            stats = await limiter.get_window_stats(self.item, "anonymous", client)
+        except (StorageError, OSError) as e:
             self.failures += 1
             log.warning("rate limit store unreachable; request let through", error=str(e))
             return 0.0
         return max(0.001, stats.reset_time - time.time())
 
-    def charge(self, client: str, now: float | None = None) -> None:
+    async def charge(self, client: str) -> None:
         """Count a request after the fact (its credentials failed)."""
         from limits.errors import StorageError
 
         try:
-            self.limiter.hit(self.item, "anonymous", client)
-        except StorageError as e:
+            await self._limiter().hit(self.item, "anonymous", client)
+        except (StorageError, OSError) as e:
             self.failures += 1
             log.warning("rate limit store unreachable", error=str(e))
 
@@ -280,7 +303,8 @@ class RateLimit:
         client = client_address(scope)
         credentials = _header(scope, b"authorization") or _header(scope, b"x-api-key")
         if not credentials:
-            wait = self.buckets.take(client)
+            buckets = self.buckets
+            wait = await buckets.take(client) if isinstance(buckets, SharedBuckets) else buckets.take(client)
             if wait > 0:
                 await self._refuse_rate(send, wait)
                 return
@@ -318,7 +342,11 @@ class RateLimit:
                 else:
                     del self.sse_open[client]
             if credentials and status == 401:
-                self.buckets.charge(client)
+                buckets = self.buckets
+                if isinstance(buckets, SharedBuckets):
+                    await buckets.charge(client)
+                else:
+                    buckets.charge(client)
 
     async def _refuse_rate(self, send: Send, wait: float) -> None:
         if self.on_limited:
