@@ -97,6 +97,32 @@ def test_insert_observations_is_idempotent_and_ordered(platform: Platform) -> No
         assert conn.execute(select(func.count()).select_from(t.observations)).scalar_one() == 150
 
 
+def test_every_value_is_stored_whichever_columns_a_batch_leaves_empty(platform: Platform) -> None:
+    """SQLite leaves out of the INSERT the columns that are NULL in every row of a batch: a batch where
+    one row has a value in such a column, and one where no row has, both read back exactly."""
+    ds, foi = _stream(platform)
+    t0 = datetime(2022, 8, 8, 11, 0, tzinfo=UTC)
+    full = _row(ds, foi, t0, 1.0)
+    end, rt, v0, v1 = (to_micros(t0 + timedelta(seconds=s)) for s in (60, 61, 0, 3600))
+    full[2:6] = [end, rt, v0, v1]
+    full[7], full[8], full[9], full[10] = '{"a": 1}', '["late"]', 16, '{"p": 2}'
+    sparse = [_row(ds, foi, t0 + timedelta(minutes=m), float(m)) for m in (1, 2)]
+    alone = [_row(ds, foi, t0 + timedelta(minutes=m), float(m)) for m in (3, 4)]
+    with platform.store.write() as conn:
+        platform.sensing.ingest.writer.insert(conn, [sparse[0], full, sparse[1]])
+        platform.sensing.ingest.writer.insert(conn, alone)
+    o = t.observations
+    columns = [o.c.phenomenon_time_end, o.c.result_time, o.c.valid_time_start, o.c.valid_time_end]
+    columns += [o.c.result_number, o.c.result_json, o.c.result_quality, o.c.qc_flags, o.c.parameters]
+    with platform.store.engine.connect() as conn:
+        stored = conn.execute(select(*columns).order_by(o.c.phenomenon_time)).all()
+    times = (t0 + timedelta(seconds=60), t0 + timedelta(seconds=61), t0, t0 + timedelta(hours=1))
+    assert [tuple(r) for r in stored] == [
+        (*times, 1.0, {"a": 1}, ["late"], 16, {"p": 2}),
+        *[(None, None, None, None, float(m), None, None, 0, None) for m in (1, 2, 3, 4)],
+    ]
+
+
 def test_client_supplied_ids(platform: Platform) -> None:
     ds, foi = _stream(platform)
     t0 = datetime(2022, 8, 8, tzinfo=UTC)

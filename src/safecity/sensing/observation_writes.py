@@ -15,10 +15,12 @@ text: the ingest hot path builds them that way (see :mod:`safecity.sensing.inges
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import text
@@ -47,10 +49,40 @@ OBSERVATION_COLUMNS = (
 #: Positions in an observation row.
 OBS_ID, OBS_TIME, OBS_DS, OBS_MDS = 0, 1, 11, 12
 
-_SQLITE_INSERT = (
-    f"INSERT INTO sta_observations ({', '.join(OBSERVATION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in OBSERVATION_COLUMNS)}) ON CONFLICT DO NOTHING"
+_ALL = tuple(range(len(OBSERVATION_COLUMNS)))
+#: Positions of the columns an observation may leave NULL (the others are always given).
+_NULLABLE = tuple(
+    i
+    for i, c in enumerate(OBSERVATION_COLUMNS)
+    if c not in ("id", "phenomenon_time", "qc_flags", "feature_of_interest_id", "received_at")
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_insert_sql(positions: tuple[int, ...]) -> str:
+    """The INSERT of the columns at ``positions`` (the others take their default, NULL)."""
+    names = [OBSERVATION_COLUMNS[i] for i in positions]
+    return (
+        f"INSERT INTO sta_observations ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' for _ in names)}) ON CONFLICT DO NOTHING"
+    )
+
+
+def _sqlite_params(rows: Sequence[list[Any]]) -> tuple[str, Sequence[Sequence[Any]]]:
+    """The statement and parameters of a batch, leaving out the columns that are NULL in every row.
+
+    Python's sqlite3 binds a None through its adaptation protocol (a key tuple, a dict look-up and two
+    attribute look-ups: about 0.3 us each), and a Data Array row has six to eight of them; leaving those
+    columns to their default took the insert from 6.0 to 4.0 us per row (CPU, the bench's rows). Which
+    columns are empty is asked per batch, in C (itemgetter, list.count)."""
+    n = len(rows)
+    empty = {i for i in _NULLABLE if list(map(itemgetter(i), rows)).count(None) == n}
+    if not empty:
+        return _sqlite_insert_sql(_ALL), rows
+    keep = tuple(i for i in _ALL if i not in empty)
+    return _sqlite_insert_sql(keep), list(map(itemgetter(*keep), rows))
+
+
 # Widen a stream's time spans and record what it last said; the newest observation wins last_result
 # (SET expressions see the row's old values, so a late batch does not overwrite a newer reading).
 _SQLITE_TOUCH = """UPDATE {table} SET
@@ -238,7 +270,7 @@ def _sqlite_insert(conn: Connection, rows: Sequence[list[Any]]) -> list[tuple[in
             next_id += 1
         ids.append(row[0])
     before = raw.total_changes
-    raw.executemany(_SQLITE_INSERT, rows)
+    raw.executemany(*_sqlite_params(rows))
     if raw.total_changes - before == len(rows) and not preexisting:
         return [(i, True) for i in ids]
     # Some rows were already there: find which, and the ids they already have.
