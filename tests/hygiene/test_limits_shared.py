@@ -54,9 +54,16 @@ def test_two_instances_share_one_budget_in_redis(
     sqlite_settings: Settings, platform_: Platform, redis_url: str
 ) -> None:
     prefix = f"safecity-test-{uuid.uuid4().hex}"  # a fresh budget, whatever else uses this Redis
-    first = _client(sqlite_settings, platform_, redis_url, prefix)
-    second = _client(sqlite_settings, platform_, redis_url, prefix)
-    alone = _client(sqlite_settings, platform_, None, prefix)
+    # each as a server runs it: one event loop from start-up to shut-down (the Redis client's)
+    with (
+        _client(sqlite_settings, platform_, redis_url, prefix) as first,
+        _client(sqlite_settings, platform_, redis_url, prefix) as second,
+        _client(sqlite_settings, platform_, None, prefix) as alone,
+    ):
+        _share_one_budget(first, second, alone)
+
+
+def _share_one_budget(first: TestClient, second: TestClient, alone: TestClient) -> None:
     assert [first.get("/health").status_code for _ in range(2)] == [200, 200]
     assert second.get("/health").status_code == 200  # the third request of the budget, elsewhere
     refused = second.get("/health")
@@ -71,8 +78,8 @@ def test_two_instances_share_one_budget_in_redis(
 
 def test_an_unreachable_store_lets_requests_through(sqlite_settings: Settings, platform_: Platform) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    client = _client(sqlite_settings, platform_, url, "safecity-test")
-    assert [client.get("/health").status_code for _ in range(BURST + 2)] == [200] * (BURST + 2)
+    with _client(sqlite_settings, platform_, url, "safecity-test") as client:
+        assert [client.get("/health").status_code for _ in range(BURST + 2)] == [200] * (BURST + 2)
 
 
 def test_the_window_keeps_the_budget_and_the_long_run_rate() -> None:

@@ -204,7 +204,7 @@ class SharedBuckets:
     Asynchronous (the library's ``async+redis://`` storage over redis-py's asyncio client): a round trip
     to Redis is awaited, not run on the event loop's thread, so a slow or unreachable Redis does not stall
     every other request of the process. The client is bound to the event loop it was made on: one per
-    loop (a server has one; a test client may make several).
+    loop (a server has one), whose connections :meth:`aclose` closes when the app shuts down.
 
     If the store cannot be reached the request is let through (logged and counted): in a disaster a
     citizen's page must not fail because a rate limiter's store did.
@@ -218,25 +218,32 @@ class SharedBuckets:
         self.window_s = max(1, round(burst / rate))
         self.item = RateLimitItemPerSecond(burst, self.window_s)
         self.failures = 0
-        self._limiters: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._limiters: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}  # loop: (limiter, pool)
 
     def _limiter(self) -> Any:
         loop = asyncio.get_running_loop()
         found = self._limiters.get(loop)
         if found is None:
+            import redis.asyncio
             from limits.aio.strategies import MovingWindowRateLimiter
             from limits.storage import storage_from_string
 
-            for old in [k for k in self._limiters if k.is_closed()]:
-                del self._limiters[old]
+            pool = redis.asyncio.ConnectionPool.from_url(self.url)
             storage = storage_from_string(
                 f"async+{self.url}",
                 key_prefix=self.key_prefix,
                 wrap_exceptions=True,
                 implementation="redispy",
+                connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
             )
-            found = self._limiters[loop] = MovingWindowRateLimiter(storage)
-        return found
+            found = self._limiters[loop] = (MovingWindowRateLimiter(storage), pool)
+        return found[0]
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (the app's shutdown)."""
+        found = self._limiters.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[1].disconnect()
 
     async def take(self, client: str) -> float:
         """Take one request from the client's budget: 0 when granted, else the seconds to wait."""
@@ -251,7 +258,7 @@ class SharedBuckets:
             self.failures += 1
             log.warning("rate limit store unreachable; request let through", error=str(e))
             return 0.0
-        return max(0.001, stats.reset_time - time.time())
+        return max(0.001, float(stats.reset_time) - time.time())
 
     async def charge(self, client: str) -> None:
         """Count a request after the fact (its credentials failed)."""
@@ -297,6 +304,16 @@ class RateLimit:
         self.on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and isinstance(self.buckets, SharedBuckets):
+            shared = self.buckets
+
+            async def closing_send(message: Message) -> None:
+                if message["type"] == "lifespan.shutdown.complete":
+                    await shared.aclose()
+                await send(message)
+
+            await self.app(scope, receive, closing_send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
