@@ -197,3 +197,46 @@ def test_many_spots_merge_into_few_circles_that_cover_every_one() -> None:
     # scattered spots 4 km apart stay apart when there is room
     assert len(merge_circles(scattered)) == len(scattered)
     assert len(merge_circles(scattered, max_circles=3)) <= 3
+
+
+def test_an_operator_rejects_and_cancels_and_the_forecasts_respect_it(ctx: Ctx) -> None:
+    targeted = ctx.platform.services.get(TargetedAlerts)
+    (draft,) = targeted.warn("flood-forecast", warning())
+    r = ctx.client.post(f"/alerts/{draft}/reject", json={"reason": "물이 빠지고 있음"}, headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    # the next forecasts say the same: the operator's "no" stands; a wider set asks again
+    assert targeted.warn("flood-forecast", warning()) == []
+    (wider,) = targeted.warn("flood-forecast", warning(offset(*HOMES, 1500)))
+    assert ctx.client.post(f"/alerts/{wider}/approve", headers=ctx.headers).status_code == 200
+    # the operator withdraws it: a Cancel to its circles, with the reason, at once
+    r = ctx.client.post(
+        f"/alerts/{wider}/cancel", json={"reason": "현장 확인 결과 침수 없음"}, headers=ctx.headers
+    )
+    assert r.status_code == 200, r.text
+    cancel = r.json()
+    assert (
+        cancel["msgType"] == "Cancel"
+        and cancel["state"] == "issued"
+        and cancel["decidedBy"] == "duty-officer"
+    )
+    xml = ctx.client.get(f"/alerts/{cancel['identifier']}.xml").content
+    assert validate(xml, XSD) == [] and from_xml(xml).note == "현장 확인 결과 침수 없음"
+    assert (
+        ctx.client.get("/alerts/current", params={"lon": HOMES[0], "lat": HOMES[1]}).json()["warnings"] == []
+    )
+    # only the alert in force can be cancelled, and only with a reason
+    again = ctx.client.post(f"/alerts/{wider}/cancel", json={"reason": "again"}, headers=ctx.headers)
+    assert again.status_code == 409, again.text
+
+
+def test_after_an_operator_cancels_an_automatic_warning_the_next_one_waits_for_them(auto_ctx: Ctx) -> None:
+    targeted = auto_ctx.platform.services.get(TargetedAlerts)
+    (first,) = targeted.warn("flood-forecast", warning())
+    assert _alert(auto_ctx, first)["state"] == "issued"
+    r = auto_ctx.client.post(f"/alerts/{first}/cancel", json={"reason": "오경보"}, headers=auto_ctx.headers)
+    assert r.status_code == 200, r.text
+    (next_one,) = targeted.warn("flood-forecast", warning())
+    row = _alert(auto_ctx, next_one)
+    assert row["state"] == "draft" and row["msgType"] == "Alert"  # not issued by itself this time
+    # nothing in force: nothing to end
+    assert targeted.end("flood-forecast") == []

@@ -23,6 +23,7 @@ from safecity.warning.atom import FeedEntry, render_feed
 from safecity.warning.channels.sse import AlertStream
 from safecity.warning.delivery import Delivery
 from safecity.warning.service import Warnings
+from safecity.warning.targeted import TargetedAlerts
 
 router = APIRouter(tags=["warning"])
 
@@ -32,6 +33,7 @@ HEARTBEAT_S = 15.0
 
 
 WarningsDep = Annotated[Warnings, Depends(provider(Warnings))]
+TargetedDep = Annotated[TargetedAlerts, Depends(provider(TargetedAlerts))]
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -278,8 +280,12 @@ class Cancellation(BaseModel):
     dependencies=[allow(Role.operator)],
     summary="Cancel an issued alert: issue a CAP Cancel referencing it, with the reason as its note",
 )
-def cancel(request: Request, warnings: WarningsDep, identifier: Identifier, body: Cancellation) -> Response:
+def cancel(
+    request: Request, warnings: WarningsDep, targeted: TargetedDep, identifier: Identifier, body: Cancellation
+) -> Response:
     principal: Principal = request.state.principal
+    if targeted.owns(identifier) is not None:  # a warning aimed at places at risk (no incident)
+        return _json(warnings.get(targeted.cancel(identifier, principal.name, body.reason)))
     return _json(warnings.cancel(identifier, principal.name, body.reason))
 
 

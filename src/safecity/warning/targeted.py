@@ -22,13 +22,17 @@ policy of incident alerts: the configured automatic levels and hazards, never a 
 never an evacuation order unless enabled, an Update of an automatic thread automatically, a Cancel at once
 when ``auto_lower`` (a stale alert must not wait).
 
+An operator stays in charge: a draft they rejected is not drafted again while the spots at risk stay
+within it (only a wider set or another level makes a new draft), and an alert they cancelled
+(:meth:`TargetedAlerts.cancel`, ``POST /alerts/{id}/cancel``) is followed by drafts for an operator only,
+never an automatic Alert, until an operator issues the thread's next Alert.
+
 Circles are merged so that an alert has at most :data:`MAX_CIRCLES` (neighbouring spots' circles become
 one circle enclosing them): cell-broadcast centres and CAP consumers choke on hundreds of shapes.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +49,9 @@ from safecity.situation.model import Crisis
 from safecity.warning import bands, drafting
 from safecity.warning import tables as t
 from safecity.warning.cap.json import from_json
+from safecity.warning.circles import MAX_CIRCLES, TargetSpot, merge_circles
+
+__all__ = ["MAX_CIRCLES", "TargetArea", "TargetSpot", "TargetedAlerts", "TargetedWarning", "merge_circles"]
 from safecity.warning.events import ALERT_DRAFTED
 from safecity.warning.guides import guide_for
 from safecity.warning.korea import KoreanCategory
@@ -58,21 +65,9 @@ log = get_logger(__name__)
 
 #: CAP <parameter> naming the caller's thread of a targeted warning (e.g. "flood-forecast").
 TARGETED_PARAM = "SAFECITY_TARGETED"
-#: Most circles one alert carries (judgement: a few dozen shapes is what CAP consumers and broadcast
-#: centres are known to take; the Korean 재난문자 centre targets base stations, not shapes at all).
-MAX_CIRCLES = 50
 #: Languages every targeted warning must give its texts in (the platform's alerts are bilingual).
 REQUIRED_LANGUAGES = ("ko", "en")
 _THREAD_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-
-
-@dataclass(frozen=True)
-class TargetSpot:
-    """One place at risk: a circle of ``radius_km`` around (lon, lat), WGS 84."""
-
-    lon: float
-    lat: float
-    radius_km: float
 
 
 @dataclass(frozen=True)
@@ -110,51 +105,6 @@ class TargetedWarning:
 
     def text(self, part: Mapping[str, Any], lang: str) -> Any:
         return part.get(lang) or part.get("en") or part.get("ko")
-
-
-def merge_circles(spots: Sequence[TargetSpot], max_circles: int = MAX_CIRCLES) -> list[TargetSpot]:
-    """Circles covering every spot's circle, at most ``max_circles``: spots whose circles overlap (or,
-    while there are too many, lie within a growing gap of each other) become one circle around their
-    centroid, wide enough to enclose each member's circle."""
-    if not spots:
-        return []
-    lat0 = sum(s.lat for s in spots) / len(spots)
-    kx = 111.32 * math.cos(math.radians(lat0))  # km per degree of longitude here
-    x = np.array([s.lon * kx for s in spots])
-    y = np.array([s.lat * 111.32 for s in spots])
-    r = np.array([s.radius_km for s in spots])
-    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
-    gap = 0.0
-    while True:
-        groups = _components(d <= r[:, None] + r[None, :] + gap)
-        if len(groups) <= max_circles:
-            break
-        gap = max(0.25, 2 * gap)
-    out = []
-    for g in groups:
-        cx, cy = float(x[g].mean()), float(y[g].mean())
-        radius = float(np.max(np.hypot(x[g] - cx, y[g] - cy) + r[g]))
-        out.append(TargetSpot(cx / kx, cy / 111.32, math.ceil(radius * 100 - 1e-9) / 100))
-    return out
-
-
-def _components(adjacent: np.ndarray[Any, Any]) -> list[list[int]]:
-    n = len(adjacent)
-    seen = np.zeros(n, dtype=bool)
-    groups = []
-    for i in range(n):
-        if seen[i]:
-            continue
-        stack, group = [i], []
-        seen[i] = True
-        while stack:
-            k = stack.pop()
-            group.append(k)
-            for j in np.flatnonzero(adjacent[k] & ~seen):
-                seen[j] = True
-                stack.append(int(j))
-        groups.append(sorted(group))
-    return groups
 
 
 @dataclass(frozen=True)
@@ -199,6 +149,14 @@ class TargetedAlerts:
             ):
                 self._supersede([p["id"] for p in pending], now)
                 return []
+            rejected = self._rejected_since(thread, now)
+            if (
+                rejected is not None
+                and rejected["level"] == int(warning.level)
+                and _covers(rejected["cap"], spots)
+            ):
+                self._supersede([p["id"] for p in pending], now)
+                return []  # an operator said no to this: only a wider set or another level asks again
             kept = [
                 p
                 for p in pending
@@ -210,7 +168,7 @@ class TargetedAlerts:
             self._supersede([p["id"] for p in pending], now)
             msg_type = "Alert" if in_force is None else "Update"
             ident = self._draft(thread, warning, msg_type, in_force, actor, now)
-            return [self._maybe_issue(ident, warning.hazard, warning.level, msg_type, in_force)]
+            return [self._maybe_issue(thread, ident, warning.hazard, warning.level, msg_type, in_force)]
 
     def end(self, thread: str, actor: str = "system") -> list[str]:
         """Nothing is at risk any more: cancel the alert in force (a Cancel to the same circles) and
@@ -226,7 +184,7 @@ class TargetedAlerts:
             if in_force is None or any(p["msg_type"] == "Cancel" for p in pending):
                 return []
             ident = self._draft_cancel(thread, in_force, actor, now)
-            return [self._maybe_issue(ident, in_force.hazard, in_force.level, "Cancel", in_force)]
+            return [self._maybe_issue(thread, ident, in_force.hazard, in_force.level, "Cancel", in_force)]
 
     def in_force(self, thread: str, now: datetime | None = None) -> _InForce | None:
         """The thread's alert in force: its latest issued message, unless a Cancel or expired."""
@@ -260,6 +218,84 @@ class TargetedAlerts:
             cap=dict(r["cap"]),
         )
 
+    def owns(self, identifier: str) -> str | None:
+        """The targeted thread an alert belongs to, None when it is not a targeted alert."""
+        with self.w.store.engine.connect() as conn:
+            cap = conn.execute(select(t.alerts.c.cap).where(t.alerts.c.identifier == identifier)).scalar()
+        return _thread_name(cap) if cap is not None else None
+
+    def cancel(self, identifier: str, actor: str, reason: str) -> str:
+        """An operator withdraws the targeted alert in force (``identifier`` must be it): a Cancel to its
+        circles with the reason as its <note>, issued at once; the next forecasts then only draft for an
+        operator (until one issues the thread's next Alert). Returns the Cancel's identifier; BadRequest/Conflict name what
+        stands in the way."""
+        from safecity.core.errors import Conflict
+
+        if not reason.strip():
+            raise BadRequest("say why the alert is cancelled", where="reason")
+        thread = self.owns(identifier)
+        if thread is None:
+            raise Conflict(f"alert {identifier} is not a targeted alert", where="identifier")
+        w = self.w
+        with w._lock:
+            now = w.clock.now()
+            in_force = self.in_force(thread, now)
+            if in_force is None or in_force.identifier != identifier:
+                latest = in_force.identifier if in_force is not None else "none"
+                raise Conflict(
+                    f"alert {identifier} is not the targeted alert in force (that is {latest})",
+                    where="identifier",
+                )
+            self._supersede([p["id"] for p in self._pending(thread)], now)
+            ident = self._draft_cancel(thread, in_force, actor, now, note=reason.strip())
+            w.issue(ident, actor)
+            return ident
+
+    def _rejected_since(self, thread: str, now: datetime) -> Any | None:
+        """The thread's latest rejected draft, if it came after the thread's latest issued message and
+        within the hazard's alert validity (an old "no" does not silence a new storm)."""
+        with self.w.store.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(t.alerts)
+                    .where(
+                        t.alerts.c.state.in_(("rejected", "issued")),
+                        t.alerts.c.origin == "platform",
+                        t.alerts.c.incident_id.is_(None),
+                    )
+                    .order_by(t.alerts.c.id.desc())
+                    .limit(200)
+                )
+                .mappings()
+                .all()
+            )
+        latest = next((r for r in rows if _thread_name(r["cap"]) == thread), None)
+        if latest is None or latest["state"] != "rejected" or latest["msg_type"] == "Cancel":
+            return None
+        valid = self.w.policy.of(latest["hazard"] or "other").expires_after
+        decided = latest["decided_at"] or latest["updated_at"]
+        return latest if decided is not None and now - decided < valid else None
+
+    def _operator_cancelled(self, thread: str) -> bool:
+        """Whether the thread's latest issued message is a Cancel an operator issued (not the platform)."""
+        with self.w.store.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(t.alerts.c.cap, t.alerts.c.msg_type, t.alerts.c.decided_by)
+                    .where(
+                        t.alerts.c.state == "issued",
+                        t.alerts.c.origin == "platform",
+                        t.alerts.c.incident_id.is_(None),
+                    )
+                    .order_by(t.alerts.c.sent.desc(), t.alerts.c.id.desc())
+                    .limit(200)
+                )
+                .mappings()
+                .all()
+            )
+        r = next((r for r in rows if _thread_name(r["cap"]) == thread), None)
+        return r is not None and r["msg_type"] == "Cancel" and r["decided_by"] != "system"
+
     # -- helpers ---------------------------------------------------------------------------------------
     def _pending(self, thread: str) -> list[Any]:
         with self.w.store.engine.connect() as conn:
@@ -289,7 +325,7 @@ class TargetedAlerts:
         return in_force.expires is not None and in_force.expires - now < valid / 2
 
     def _maybe_issue(
-        self, ident: str, hazard: str, level: Crisis, msg_type: str, in_force: _InForce | None
+        self, thread: str, ident: str, hazard: str, level: Crisis, msg_type: str, in_force: _InForce | None
     ) -> str:
         """Issue at once what the policy makes automatic (see the module doc); else leave the draft."""
         w = self.w
@@ -303,6 +339,8 @@ class TargetedAlerts:
                 automatic = False
             elif in_force is not None and in_force.auto:
                 automatic = True
+            elif in_force is None and self._operator_cancelled(thread):
+                automatic = False  # an operator withdrew the last one: they decide on the next
             else:
                 automatic = int(level) in w.auto_levels or hazard in w.auto_hazards
         if automatic:
@@ -440,7 +478,9 @@ class TargetedAlerts:
             info["web"] = tw.web
         return info
 
-    def _draft_cancel(self, thread: str, in_force: _InForce, actor: str, now: datetime) -> str:
+    def _draft_cancel(
+        self, thread: str, in_force: _InForce, actor: str, now: datetime, note: str | None = None
+    ) -> str:
         w = self.w
         before = {(i.get("language") or "ko").split("-")[0]: i for i in in_force.cap.get("info") or []}
         first: dict[str, Any] = next(iter(before.values()), {})
@@ -481,6 +521,8 @@ class TargetedAlerts:
                 )
             cap = _envelope(w.sender, ident, now, "Cancel", infos)
             cap["references"] = in_force.references
+            if note:
+                cap["note"] = note
             return cap
 
         with w.store.engine.connect() as conn:
