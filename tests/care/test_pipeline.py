@@ -5,6 +5,7 @@ cached check missed still refuses it; one failing request does not lose the othe
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -118,9 +119,9 @@ def test_one_batch_answers_each_request_on_its_own(care_env: CareEnv) -> None:
     care = env.care
     a, b, withdrawn = env.child(name="가"), env.child(name="나"), env.child(name="다")
     da, db, dw = (care.device_by_key(env.device(p)) for p in (a, b, withdrawn))
-    # the location consent of the third is withdrawn, but its request's cached check still says yes
+    # the location consent of the third is withdrawn after its device was looked up: the batch's own
+    # reading of the consents (under the writer's lock) refuses it
     assert env.call("mom", "DELETE", f"/care/people/{withdrawn}/consents/location").status_code == 200
-    care._consented[withdrawn] = True
     out = _held(
         env,
         [
@@ -198,3 +199,43 @@ def test_fences_decide_a_batch_of_many_people_in_time_order(care_env: CareEnv, b
             select(alerts.c.person_id, alerts.c.kind).order_by(alerts.c.person_id, alerts.c.at)
         ).all()
     assert [tuple(k) for k in kinds] == [(pid, kind) for pid in people for kind in ("exit", "enter")]
+
+
+def test_requests_of_an_event_loop_are_answered_together(care_env: CareEnv) -> None:
+    """The HTTP trackers' path (Care.ingest_async): requests wait on futures, not threads; one batch
+    answers each with its own result or error, on the loop; a request whose client went away before
+    the answer is stored all the same and troubles nobody."""
+    env = care_env
+    care = env.care
+    pipeline = care.pipeline
+    a, b, withdrawn = env.child(name="가"), env.child(name="나"), env.child(name="다")
+    da, db, dw = (care.device_by_key(env.device(p)) for p in (a, b, withdrawn))
+    assert env.call("mom", "DELETE", f"/care/people/{withdrawn}/consents/location").status_code == 200
+    batches = pipeline.batches
+
+    async def run() -> tuple[list[IngestResult | BaseException], IngestResult]:
+        assert pipeline._leader.acquire(timeout=10)  # hold the writer: the requests queue
+        try:
+            tasks = [
+                asyncio.create_task(care.ingest_async(da, [_fix(1), _fix(2)])),
+                asyncio.create_task(care.ingest_async(dw, [_fix(1)])),
+                asyncio.create_task(care.ingest_async(db, [_fix(1)])),  # its client goes away
+                asyncio.create_task(care.ingest_async(da, [_fix(2)])),  # repeated
+            ]
+            while len(pipeline._queue) < len(tasks):
+                await asyncio.sleep(0.005)
+            tasks[2].cancel()
+        finally:
+            pipeline._leader.release()
+        # the next request finds no writer: it hands one drain of the whole queue to an executor
+        last = await care.ingest_async(db, [_fix(3)])
+        return list(await asyncio.gather(*tasks, return_exceptions=True)), last
+
+    out, last = asyncio.run(run())
+    assert pipeline.batches - batches == 1, "the loop's requests were not written as one batch"
+    assert out[0] == IngestResult(2, 0) and out[3] == IngestResult(0, 1) and last == IngestResult(1, 0)
+    assert isinstance(out[1], Forbidden) and "location consent" in str(out[1])
+    assert isinstance(out[2], asyncio.CancelledError)
+    assert _rows(env, a) == 2 and _rows(env, b) == 2, "the cancelled request's fix is stored all the same"
+    assert _rows(env, withdrawn) == 0
+    assert _collected(env, a) == 2 and _collected(env, b) == 2

@@ -21,24 +21,31 @@ thread is started and nothing waits on a timer: a lone request is stored at once
   so one bad request fails alone and the others are stored (nothing accepted is lost).
 * The same fix (device, time) sent twice, in one batch or across batches, is stored once and counted
   as a duplicate for the request that did not store it.
+* HTTP requests wait without a thread of their own (:meth:`FixPipeline.submit_async`): py-spy showed a
+  quarter of the time holding the interpreter lock in waking one waiting request thread per fix (a
+  futex wake each, and a context switch with the lock held when the machine is loaded). An event loop's
+  requests are answered together: one ``call_soon_threadsafe`` per batch resolves all their futures, and
+  a batch is written on an executor thread only when no leader is already writing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import BigInteger, Connection, type_coerce
 
 from safecity.care import consent, records
 from safecity.care.model import Device, Fix, IngestResult, Position
 from safecity.care.tables import positions
 from safecity.core.clock import Clock
 from safecity.core.logging import get_logger
+from safecity.core.timeutil import to_micros
 from safecity.store import Store
 
 log = get_logger(__name__)
@@ -51,9 +58,30 @@ FixListener = Callable[[Sequence[Position]], object]
 class _Request:
     device: Device
     fixes: Sequence[Fix]
-    done: threading.Event = field(default_factory=threading.Event)
+    #: a thread's request waits on ``done``; an event loop's on ``future`` (set on its loop)
+    done: threading.Event | None = None
+    future: asyncio.Future[IngestResult] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
     result: IngestResult | None = None
     error: BaseException | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+def _resolve(requests: list[_Request]) -> None:
+    """On the requests' event loop: each future gets its request's result or error (a request whose
+    client went away meanwhile has a cancelled future: nothing to tell it)."""
+    for req in requests:
+        fut = req.future
+        if fut is None or fut.done():
+            continue
+        if req.error is not None:
+            fut.set_exception(req.error)
+        else:
+            assert req.result is not None
+            fut.set_result(req.result)
 
 
 class FixPipeline:
@@ -78,38 +106,92 @@ class FixPipeline:
         self.max_batch = max_batch
         self._queue: deque[_Request] = deque()
         self._leader = threading.Lock()
+        self._scheduled = False  # a drain was handed to an executor and has not started yet
         self._insert_returning: Any = None
         #: batches written and requests in them (for the bench's report)
         self.batches = 0
         self.requests = 0
 
     def submit(self, device: Device, fixes: Sequence[Fix]) -> IngestResult:
-        req = _Request(device, fixes)
+        """Store a request's fixes from a thread (MQTT, SensorThings): it leads or waits."""
+        req = _Request(device, fixes, done=threading.Event())
         self._queue.append(req)  # deque.append is atomic: no lock needed to join the queue
-        while self._leader.acquire(blocking=False):
-            try:
-                while self._queue:
-                    batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-                    self._run(batch)
-            finally:
-                self._leader.release()
-            # a request queued after the last look but before the release would wait for nobody:
-            # look again now that the lock is free (another thread may take it first, and drain)
-            if not self._queue:
-                break
+        self._drain()
+        assert req.done is not None
         req.done.wait()
         if req.error is not None:
             raise req.error
         assert req.result is not None
         return req.result
 
+    async def submit_async(self, device: Device, fixes: Sequence[Fix]) -> IngestResult:
+        """Store a request's fixes from an event loop (the HTTP trackers): it waits on a future, and a
+        writer runs on an executor thread only if none is writing already."""
+        loop = asyncio.get_running_loop()
+        req = _Request(device, fixes, future=loop.create_future(), loop=loop)
+        self._queue.append(req)
+        if not self._leader.locked() and not self._scheduled:
+            # a leader that released since would look at the queue again (``_drain``), one that has
+            # not yet released will see this request, and so will a drain scheduled but not yet
+            # started: either way it is not left waiting for nobody (and one drain is scheduled, not
+            # one per request: creating an executor's future each time cost more than the request)
+            self._scheduled = True
+            loop.run_in_executor(None, self._drain)
+        assert req.future is not None
+        return await req.future
+
+    def _drain(self) -> None:
+        self._scheduled = False  # before looking at the queue: a request queued from now is seen
+        while self._leader.acquire(blocking=False):
+            try:
+                while self._queue:
+                    batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                    try:
+                        self._run(batch)
+                    finally:
+                        self._answer(batch)
+            finally:
+                self._leader.release()
+            # a request queued after the last look but before the release would wait for nobody:
+            # look again now that the lock is free (another thread may take it first, and drain)
+            if not self._queue:
+                break
+
+    @staticmethod
+    def _answer(batch: list[_Request]) -> None:
+        """Wake the batch's requests: threads one by one, each event loop once for all of its own."""
+        loops: dict[asyncio.AbstractEventLoop, list[_Request]] = defaultdict(list)
+        for req in batch:
+            if not req.answered:  # the batch failed before deciding on it (an interrupt): say so
+                req.error = RuntimeError("the batch storing this request's fixes failed")
+            if req.done is not None:
+                req.done.set()
+            elif req.loop is not None:
+                loops[req.loop].append(req)
+        for loop, requests in loops.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, requests)
+            except RuntimeError:  # its loop is closed: nobody is waiting any more
+                log.warning("care fixes: %d requests' event loop closed before the answer", len(requests))
+
     def _insert(self) -> Any:
+        """The INSERT returning the (device, time) of each row stored. On SQLite the time comes back
+        as the stored microseconds (making a datetime of each cost more than the insert's own SQL:
+        py-spy), and the fixes' times are compared as microseconds too (:meth:`_at_key`)."""
         if self._insert_returning is None:
-            self._insert_returning = self.insert_new().returning(positions.c.device_id, positions.c.at)
+            at: Any = positions.c.at
+            if self.store.dialect != "postgresql":
+                at = type_coerce(positions.c.at, BigInteger())
+            self._insert_returning = self.insert_new().returning(positions.c.device_id, at)
         return self._insert_returning
+
+    def _at_key(self) -> Callable[[datetime], object]:
+        return (lambda at: at) if self.store.dialect == "postgresql" else to_micros
 
     # -- one batch -----------------------------------------------------------------------------
     def _run(self, batch: list[_Request]) -> None:
+        """Store the batch and decide on it; sets each request's result or error (``_answer`` wakes
+        them)."""
         self.batches += 1
         self.requests += len(batch)
         try:
@@ -120,13 +202,13 @@ class FixPipeline:
             )
             fresh = []
             for req in batch:
-                if req.done.is_set():
+                if req.error is not None:  # refused: nothing of it was to be stored
                     continue
+                req.result = None  # counted in the transaction that failed
                 try:
                     fresh.extend(self._store([req]))
-                except Exception as exc:  # noqa: BLE001 - handed to the request's own thread, which raises it
+                except Exception as exc:  # noqa: BLE001 - handed to the request's own waiter, which raises it
                     req.error = exc
-                    req.done.set()
         try:
             if fresh and self.listeners:
                 fresh.sort(key=lambda p: (p.person_id, p.at))
@@ -136,12 +218,9 @@ class FixPipeline:
             # the fixes are stored; the requests learn that deciding on them failed (as before batching)
             log.exception("care fixes: a listener failed on a batch", positions=len(fresh))
             for req in batch:
-                if not req.done.is_set():
+                if req.error is None:
+                    req.result = None
                     req.error = exc
-                    req.done.set()
-            return
-        for req in batch:
-            req.done.set()
 
     def _store(self, batch: list[_Request]) -> list[Position]:
         """One transaction for the batch; sets each request's result (not ``done``) and returns the
@@ -156,7 +235,6 @@ class FixPipeline:
                     accepted.append(req)
                 else:
                     req.error = self.refused(req.device)
-                    req.done.set()
             rows = [
                 {
                     "person_id": req.device.person_id,
@@ -175,22 +253,24 @@ class FixPipeline:
                 for f in req.fixes
             ]
             if not rows:
-                self._claim(accepted, set())
+                self._claim(accepted, set(), self._at_key())
                 return []
             inserted = {(int(r[0]), r[1]) for r in conn.execute(self._insert(), rows)}
-            fresh = self._claim(accepted, inserted)
+            fresh = self._claim(accepted, inserted, self._at_key())
             _collect(conn, fresh, now)
         return fresh
 
     @staticmethod
-    def _claim(accepted: list[_Request], inserted: set[tuple[int, datetime]]) -> list[Position]:
+    def _claim(
+        accepted: list[_Request], inserted: set[tuple[int, object]], at_key: Callable[[datetime], object]
+    ) -> list[Position]:
         """Each stored (device, time) counted once, for the first request that carried it."""
         fresh: list[Position] = []
         for req in accepted:
             d = req.device
             stored = 0
             for f in req.fixes:
-                key = (d.id, f.at)
+                key = (d.id, at_key(f.at))
                 if key in inserted:
                     inserted.discard(key)
                     stored += 1

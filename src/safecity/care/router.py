@@ -221,7 +221,7 @@ async def osmand(request: Request, care: CareDep) -> Response:
 
             params.update(parse_qsl(body.decode("utf-8", "replace")))
         message = trackers.osmand(params, now)
-    device = care.device_by_key(message.key)
+    device = await _device(care, message.key)
     if message.alarm == "sos" and message.fixes:
         # Traccar's OsmAnd protocol: alarm=sos is the device's SOS button
         await asyncio.to_thread(care.sos, device, message.fixes[-1])
@@ -247,7 +247,7 @@ async def owntracks(request: Request, care: CareDep) -> Response:
             raise BadRequest(f"{i}/_type: missing (an OwnTracks message names its _type)", where=f"{i}/_type")
     fixes = trackers.owntracks(doc, care.clock.now())
     if fixes:
-        device = care.device_by_key(_basic_password(request) or request.query_params.get("key"))
+        device = await _device(care, _basic_password(request) or request.query_params.get("key"))
         await _ingest(care, device, fixes)
     return _json([])  # OwnTracks expects a JSON array (messages for the app): we send none
 
@@ -262,9 +262,14 @@ def _basic_password(request: Request) -> str | None:
         raise BadRequest("Authorization: Basic credentials are not valid base64 'user:password'") from None
 
 
+async def _device(care: Care, key: str | None) -> Any:
+    # a key not seen since start-up is looked up in the store: off the event loop
+    return care.cached_device(key) or await asyncio.to_thread(care.device_by_key, key)
+
+
 async def _ingest(care: Care, device: Any, fixes: list[Any]) -> None:
-    # the store write is blocking: off the event loop, as the other ingest paths do
-    await asyncio.to_thread(care.ingest, device, fixes)
+    # the request waits on a future: the batch is written on an executor thread (care.pipeline)
+    await care.ingest_async(device, fixes)
 
 
 # -- fences --------------------------------------------------------------------------------------

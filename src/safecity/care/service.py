@@ -79,10 +79,9 @@ class Care(Watching):
         #: called inside a location withdrawal's transaction with (conn, person_id): the other care
         #: tables that hold what the positions told (fence states, trips)
         self.on_withdraw: list[Callable[[Connection, int], None]] = []
-        #: device key hash → device, and the people with an active location consent: the hot path of
-        #: 3,300 fixes/s reads neither table per fix. Both are dropped on any change.
+        #: device key hash → device: the hot path of 3,300 fixes/s does not read the table per fix (dropped
+        #: on any change). The consent is read once per batch, under the writer's lock (care.pipeline).
         self._devices: dict[str, Device] = {}
-        self._consented: dict[int, bool] = {}
         self._insert: Any = None
         #: the OwnTracks MQTT listener when a broker is configured (safecity.care.mqtt)
         self.owntracks: Any = None
@@ -183,7 +182,6 @@ class Care(Watching):
             cid = consent.record(conn, person_id, purpose, body, now, actor.name)
             if purpose == Purpose.diagnosis and person.kind != PersonKind.dementia:
                 conn.execute(update(people).where(people.c.id == person_id).values(kind="dementia"))
-        self._consented.pop(person_id, None)
         self.wandering.forget(person_id)
         self._audit(actor, "care.consent_given", f"care:person:{person_id}", {"purpose": purpose.value})
         return self.consents_of(person_id, cid)[0]
@@ -235,7 +233,6 @@ class Care(Watching):
                 ),
             )
         self._devices.clear()
-        self._consented.pop(person_id, None)
         self.wandering.forget(person_id)
         # the audit keeps that it happened and how much was destroyed, never a position
         self._audit(
@@ -299,6 +296,11 @@ class Care(Watching):
             self._devices[h] = found
         return found
 
+    def cached_device(self, key: str | None) -> Device | None:
+        """The device of this key when it is known without reading the store (an event loop asks
+        this first, and :meth:`device_by_key` on a thread otherwise)."""
+        return self._devices.get(key_hash(key)) if key else None
+
     def device_by_topic(self, topic_id: str) -> Device | None:
         with self.store.engine.connect() as conn:
             row = (
@@ -316,8 +318,22 @@ class Care(Watching):
         a fix repeated (same device and time) is stored once; late fixes are stored in their place in
         the history (listeners get them in time order and decide what a late fix means). Concurrent
         calls share one transaction (:mod:`safecity.care.pipeline`); each gets its own result."""
-        if not fixes:
+        if not self._admit(device, fixes):
             return IngestResult(0, 0)
+        return self.pipeline.submit(device, fixes)
+
+    async def ingest_async(self, device: Device, fixes: Sequence[Fix]) -> IngestResult:
+        """:meth:`ingest` for an event loop (the HTTP trackers): the request waits without a thread
+        of its own, and its loop's requests are answered together (:mod:`safecity.care.pipeline`)."""
+        if not self._admit(device, fixes):
+            return IngestResult(0, 0)
+        return await self.pipeline.submit_async(device, fixes)
+
+    def _admit(self, device: Device, fixes: Sequence[Fix]) -> bool:
+        """Checks before the pipeline, without reading the store (the pipeline reads the consent
+        under the writer's lock for each batch and refuses there); False: nothing to do."""
+        if not fixes:
+            return False
         now = self.clock.now()
         limit = now + timedelta(seconds=self.settings.max_future_s)
         for i, f in enumerate(fixes):
@@ -327,9 +343,7 @@ class Care(Watching):
                     where="timestamp",
                     message_ko=f"timestamp: {i}번째 위치의 시각 {f.at.isoformat()}이(가) 미래입니다 (단말기 시계 확인)",
                 )
-        if not self._has_location_consent(device.person_id):
-            raise self._refused(device)
-        return self.pipeline.submit(device, fixes)
+        return True
 
     @staticmethod
     def _refused(device: Device) -> Forbidden:
@@ -348,14 +362,6 @@ class Care(Watching):
                 index_elements=["device_id", "at"]
             )
         return self._insert
-
-    def _has_location_consent(self, person_id: int) -> bool:
-        known = self._consented.get(person_id)
-        if known is None:
-            with self.store.engine.connect() as conn:
-                known = consent.active(conn, person_id, Purpose.location) is not None
-            self._consented[person_id] = known
-        return known
 
     def positions(
         self,

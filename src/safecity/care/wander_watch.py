@@ -52,6 +52,7 @@ class WanderingWatch:
         """Fixes of any people, in time order per person. Returns the scores of the windows it
         measured (for the bench and tests)."""
         mine: dict[int, list[Position]] = {}
+        self._learn({f.person_id for f in fixes if f.person_id not in self._kinds})
         for f in fixes:
             if self._watched(f.person_id):
                 mine.setdefault(f.person_id, []).append(f)
@@ -97,6 +98,16 @@ class WanderingWatch:
                     ),
                 )
         return [m.score]
+
+    def _learn(self, pids: set[int]) -> None:
+        """Who of these people has dementia, in one read (a batch of people first seen since start-up
+        would otherwise read the table once each)."""
+        if not pids:
+            return
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(people.c.id, people.c.kind).where(people.c.id.in_(sorted(pids))))
+            known = {int(r[0]): r[1] == PersonKind.dementia.value for r in rows}
+        self._kinds.update(known)
 
     def _watched(self, pid: int) -> bool:
         known = self._kinds.get(pid)
