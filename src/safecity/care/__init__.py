@@ -288,6 +288,7 @@ def setup() -> Capability:
             Subscription("care.FenceAlert", "care.guardian-notices.fences", _guardian_notices),
             Subscription("care.WanderingSuspected", "care.guardian-notices.wandering", _guardian_notices),
             Subscription("care.TripAlert", "care.guardian-notices.trips", _guardian_notices),
+            Subscription("care.CheckInEscalated", "care.guardian-notices.checkins", _guardian_notices),
             Subscription("sensing.EntityChanged", "care.sta-trackers", _sta_trackers),
         ),
         layers=(

@@ -5,10 +5,13 @@ consented, and never a diagnosis; they name the person by id."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from safecity.core.events import Event
+from safecity.core.events import Event, IncidentReport
+
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 class ConsentWithdrawn(Event):
@@ -68,6 +71,23 @@ class WanderingSuspected(Event):
 
     def ordering_key(self) -> str:
         return f"person:{self.person_id}"
+
+    def incident_report(self) -> IncidentReport:
+        """The control room gets an incident at once (주의, level 2) besides the guardians' notice: a
+        person with dementia found within the first hours is found alive far more often. Named by
+        id only (no name, no diagnosis in the incident); the position is the last fix."""
+        at = self.at.astimezone(SEOUL)
+        return IncidentReport(
+            ref=f"care:wandering:{self.person_id}:{self.at.isoformat()}",
+            hazard="other",
+            level=2,
+            title_ko=f"배회 의심: 보호대상자 #{self.person_id} ({at:%H:%M})",
+            title_en=f"Suspected wandering: protected person #{self.person_id} ({at:%H:%M})",
+            lon=self.lon,
+            lat=self.lat,
+            note=f"care: 배회 감지 / wandering detection (score {self.score:.2f}); "
+            f"보호자 페이지·/care/operator에서 확인 / see /care/operator",
+        )
 
 
 class TripAlert(Event):

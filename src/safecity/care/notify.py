@@ -4,8 +4,10 @@
 Each ``care.FenceAlert``, ``care.WanderingSuspected`` and ``care.TripAlert`` becomes a message in the
 warning capability's delivery queue (:meth:`safecity.warning.delivery.Delivery.enqueue`) for every
 guardian (not carer: carers see no positions) who gave an e-mail address or a webhook, so it is sent,
-retried, and given up on like an issued alert, and shows on the operators' delivery board. Operators
-get the incidents the trips and check-ins open (``Incidents.open_manual``); a guardian's message says
+retried, and given up on like an issued alert, and shows on the operators' delivery board (so does a
+``care.CheckInEscalated``). Operators get the incidents the trips and check-ins open
+(``Incidents.open_manual``) and the one a wandering detection asks for (``incident_report`` on its
+event, opened by the situation capability); a guardian's message says
 what happened, to whom and when, and links to the guardian page, **without a position**: reading where
 the person is stays a recorded, notified provision (위치정보법 §16②/§19) on the page.
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 SEOUL = ZoneInfo("Asia/Seoul")
-KINDS = ("care.FenceAlert", "care.WanderingSuspected", "care.TripAlert")
+KINDS = ("care.FenceAlert", "care.WanderingSuspected", "care.TripAlert", "care.CheckInEscalated")
 
 #: What happened, by event kind: (Korean, English); {fence} is the fence's name.
 TEXT: dict[str, tuple[str, str]] = {
@@ -49,12 +51,29 @@ TEXT: dict[str, tuple[str, str]] = {
     "arrived": ("목적지에 도착했습니다", "arrived"),
     "sos": ("긴급 호출(SOS)을 눌렀습니다", "pressed SOS"),
     "escalated": ("관제센터에 전달되었습니다", "was passed to the control room"),
+    # a heat/cold check-in passed to the operators (care.CheckInEscalated's reason)
+    "checkin_need_help": (
+        "안부 확인에서 도움이 필요하다고 하여 관제센터에 전달되었습니다",
+        "needs help (check-in call); the control room was told",
+    ),
+    "checkin_no_answer": (
+        "안부 전화를 두 번 받지 않아 관제센터에 전달되었습니다",
+        "did not answer two check-in calls; the control room was told",
+    ),
+    "checkin_unanswered": (
+        "제시간에 안부 확인이 되지 않아 관제센터에 전달되었습니다",
+        "was not checked on in time; the control room was told",
+    ),
 }
 
 
 def _kind(envelope: Envelope) -> str:
     data = envelope.data.to_json()
-    return "wandering" if envelope.type == "care.WanderingSuspected" else str(data.get("kind") or "")
+    if envelope.type == "care.WanderingSuspected":
+        return "wandering"
+    if envelope.type == "care.CheckInEscalated":
+        return f"checkin_{data.get('reason')}"
+    return str(data.get("kind") or "")
 
 
 class GuardianNotices:
@@ -82,7 +101,10 @@ class GuardianNotices:
                 rows = conn.execute(
                     select(guardians).where(guardians.c.person_id == pid, guardians.c.kind == "guardian")
                 ).mappings()
-                at = datetime.fromisoformat(str(data["at"])).astimezone(SEOUL)
+                # a check-in's escalation has no fix time: when it was escalated
+                at = (
+                    datetime.fromisoformat(str(data["at"])) if data.get("at") else envelope.time
+                ).astimezone(SEOUL)
                 ko, en = (t.format(fence=data.get("fence") or "") for t in TEXT[kind])
                 texts = {
                     "ko": MessageText(

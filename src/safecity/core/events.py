@@ -34,6 +34,22 @@ class AuditFacts:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentReport:
+    """An incident an event asks the situation room to open (see :meth:`Event.incident_report`).
+    ``ref`` names what happened once (a repeated delivery, or a second publisher of the same thing,
+    opens no second incident); ``level`` is a crisis level 1-4; titles in Korean and English."""
+
+    ref: str
+    hazard: str
+    level: int
+    title_ko: str
+    title_en: str
+    lon: float | None = None
+    lat: float | None = None
+    note: str | None = None
+
+
 class Event(BaseModel):
     """A payload. Subclasses set ``type`` (and ``version`` when the shape changes incompatibly) and
     say which ``key`` orders them; field names are snake_case, the JSON names camelCase aliases."""
@@ -67,6 +83,13 @@ class Event(BaseModel):
         (:func:`audited_types`) without importing the capability."""
         return None
 
+    def incident_report(self) -> IncidentReport | None:
+        """The incident this event asks the situation room to open, if any. A capability makes its
+        event an operator incident by overriding this in its event class; the situation capability
+        subscribes to every such type (:func:`reported_types`) without importing the capability, so the
+        event and the incident come from the publisher's one transaction (the outbox)."""
+        return None
+
     @classmethod
     def publisher(cls) -> str:
         """The capability that publishes it (the envelope's ``source``): the type's prefix."""
@@ -95,6 +118,11 @@ def event_types() -> dict[str, type[Event]]:
 def audited_types() -> list[str]:
     """The types whose class says what the audit log keeps of them."""
     return sorted(t for t, cls in _TYPES.items() if cls.audit_facts is not Event.audit_facts)
+
+
+def reported_types() -> list[str]:
+    """The types whose class says which incident they ask for (:meth:`Event.incident_report`)."""
+    return sorted(t for t, cls in _TYPES.items() if cls.incident_report is not Event.incident_report)
 
 
 class Envelope(BaseModel):

@@ -7,10 +7,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
     from safecity.capability import Capability, Context
+    from safecity.core.events import Envelope
     from safecity.core.worker import Worker
+    from safecity.situation.incidents import Incidents
     from safecity.situation.service import BoardSource, Situation
 
 
@@ -84,6 +88,43 @@ def _stop(ctx: Context) -> None:
     ctx.services.get(Situation).stop()
 
 
+#: the durable name of the subscriber opening the incidents other capabilities' events ask for
+REPORTS = "situation.reported-incidents"
+
+
+def _reports(ctx: Context) -> None:
+    """Every event type whose class asks for an incident (``Event.incident_report``: care's wandering,
+    for one) opens it, once per report's ``ref``, as a manual incident whose actor is the publishing
+    capability. Subscribed when this process takes the role ``incidents``, after every capability is
+    built (so every publisher's event classes are declared), without importing any of them."""
+    from safecity.core.events import reported_types
+    from safecity.situation.incidents import Incidents
+
+    types = reported_types()
+    if types:
+        ctx.bus.subscribe(types, partial(_open_reported, ctx.services.get(Incidents)), REPORTS)
+
+
+def _open_reported(incidents: Incidents, batch: Sequence[Envelope]) -> None:
+    from safecity.situation.incident_inputs import ManualIncidentIn
+
+    for envelope in batch:
+        report = envelope.data.incident_report()
+        if report is None:
+            continue
+        data = ManualIncidentIn(
+            hazard=report.hazard,
+            level=report.level,
+            title_ko=report.title_ko,
+            title_en=report.title_en,
+            lon=report.lon,
+            lat=report.lat,
+            source_note=report.note,
+        )
+        # a report it cannot open (no place) fails here and ends in the dead letters, as any event
+        incidents.open_manual(data, envelope.source, ref=report.ref)
+
+
 def _clock(ctx: Context) -> Worker:
     from safecity.situation.service import Situation
 
@@ -104,7 +145,7 @@ def setup() -> Capability:
         tables=("safecity.situation.tables",),
         build=_situation,
         # the rule engine runs in the process that holds the role ``rules`` (safecity worker --role rules)
-        roles={"rules": _start},
+        roles={"rules": _start, "incidents": _reports},
         stop=_stop,
         tasks=(_clock,),
     )

@@ -146,16 +146,24 @@ class Incidents(RuleIncidents):
 
     # ------------------------------------------------------------------------------ manual input
 
-    def open_manual(self, data: ManualIncidentIn, actor: str) -> dict[str, Any]:
+    def open_manual(self, data: ManualIncidentIn, actor: str, ref: str | None = None) -> dict[str, Any]:
         """Open an incident a person reported; returns it (as :meth:`get`).
 
         Needs a title in at least one language (the other falls back to it) and a place: district
         codes and/or lon/lat (the district containing the point is added when districts are loaded).
+        ``ref``: what another capability reported (``core.events.IncidentReport.ref``); an incident
+        already opened for it is returned instead of a second one (kept as a ``report`` link).
         """
         title_ko, title_en = check_manual(data)
         level = Crisis(data.level)
 
         def work(conn: Connection, w: Work) -> int:
+            if ref is not None:
+                seen = conn.execute(
+                    select(t_links.c.incident_id).where(t_links.c.kind == "report", t_links.c.ref == ref)
+                ).scalar()
+                if seen is not None:
+                    return int(seen)
             at = data.at or w.now
             w.saw(at)
             districts = list(dict.fromkeys(data.districts))
@@ -214,6 +222,8 @@ class Incidents(RuleIncidents):
             for d in districts:
                 self._link(w, inc, "area", d, "areas")
                 inc.areas.add(d)
+            if ref is not None:
+                self._link(w, inc, "report", ref, "reports")
             source_ko = f" (제보: {data.source_note})" if data.source_note else ""
             source_en = f" (reported by: {data.source_note})" if data.source_note else ""
             self._timeline(
