@@ -515,6 +515,57 @@ def test_mosquitto_honours_no_local() -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.mosquitto
+def test_the_buffered_reader_hands_over_every_packet_whole_and_in_order() -> None:
+    """The external transport's paho client reads 64 KiB at a time: a burst of small messages (many
+    packets per read) and large ones (a packet across several reads) arrive whole, once, in order."""
+    _mosquitto()
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from safecity.sensing.mqtt_client import _BufferedClient
+
+    topic = f"safecity-test/{uuid.uuid4().hex}"
+    sizes = [40 + (k * 37) % 300 for k in range(3000)] + [70_000, 10, 200_000, 5]
+    payloads = [bytes([65 + k % 26]) * n + str(k).encode() for k, n in enumerate(sizes)]
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        got.append(bytes(msg.payload))
+        client.ack(msg.mid, msg.qos)
+        if len(got) == len(payloads):
+            done.set()
+
+    sub = _BufferedClient(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"t-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+    sub.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.ReceiveMaximum = 65535
+    sub.connect(*MOSQUITTO, properties=props)
+    sub.subscribe(topic, options=SubscribeOptions(qos=1))
+    sub.loop_start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub.max_inflight_messages_set(100)
+    pub.max_queued_messages_set(0)
+    pub.connect(*MOSQUITTO)
+    pub.loop_start()
+    try:
+        time.sleep(0.3)  # the subscription is in place
+        for info in [pub.publish(topic, p, qos=1) for p in payloads]:
+            info.wait_for_publish(60)
+        assert done.wait(60), f"{len(got)} of {len(payloads)} messages arrived"
+        assert got == payloads
+    finally:
+        for c in (pub, sub):
+            c.disconnect()
+            c.loop_stop()
+
+
 def test_external_broker_url_options_are_checked() -> None:
     from safecity.core.errors import ConfigError
     from safecity.sensing.mqtt_client import _parse_url
