@@ -454,7 +454,11 @@ class TargetedAlerts:
             "expires": cap_time(expires),
             "senderName": words.sender_name,
             "headline": words.headline.format(**fields, action=words.actions[response]),
-            "description": words.description.format(**fields).strip(),
+            # the warning's own actions also close its description: pages that show the description and
+            # the hazard's general guide (the citizen page) would otherwise never show them
+            "description": " ".join(
+                [words.description.format(**fields).strip(), *tw.text(tw.instruction, lang)]
+            ),
             "instruction": "\n".join(dict.fromkeys(lines)),
             "parameter": [
                 {"valueName": "SAFECITY_HAZARD", "value": tw.hazard},
