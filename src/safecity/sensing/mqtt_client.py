@@ -37,6 +37,7 @@ storing it), ``all`` publishes every notification (``on`` is its older name), ``
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -172,6 +173,37 @@ class _BufferedClient(mqtt.Client):
         self._rbuf, self._rpos = b"", 0
         return super().reconnect()
 
+    def ack_many(self, mids: Sequence[int]) -> None:
+        """Acknowledge these QoS 1 messages (PUBACK, success) in one write: paho's ``ack`` queues one
+        packet, wakes its loop and sends, each time."""
+        if mids:
+            packet = b"".join([_PUBACK.pack(_PUBACK_TYPE, 2, mid) for mid in mids])
+            self._packet_queue(_PUBACK_TYPE, packet, 0, 1)
+
+
+#: A PUBACK with success and no properties (MQTT 5 allows leaving the reason code out): type, length, id.
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_TYPE = 0x40
+
+
+class _Pending:
+    """A message received from the broker, until it is settled (called by the ingest pipeline)."""
+
+    __slots__ = ("broker", "connection", "mid", "payload", "qos", "topic")
+
+    def __init__(
+        self, broker: ExternalBroker, topic: str, payload: bytes, mid: int, qos: int, connection: int
+    ) -> None:
+        self.broker, self.topic, self.payload = broker, topic, payload
+        self.mid, self.qos, self.connection = mid, qos, connection
+
+    def __call__(self, stored: bool) -> None:
+        self.broker.settle_many([self], stored)
+
+    @property
+    def settle_many(self) -> Callable[[list[_Pending], bool], None]:
+        return self.broker.settle_many
+
 
 class ExternalBroker:
     """A paho MQTT 5 connection (a :class:`safecity.sensing.mqtt.Transport`)."""
@@ -288,25 +320,32 @@ class ExternalBroker:
             body = {"code": e.code, "message": e.message, "topic": topic}
             self.client.publish(ERRORS, orjson.dumps(body), qos=0)
 
-    def _settler(
-        self, topic: str, payload: bytes, mid: int, qos: int, connection: int
-    ) -> Callable[[bool], None]:
-        def settled(stored: bool) -> None:
-            if stored:
-                # Committed (or answered as rejected): only now may the broker forget the message.
-                if connection == self._connection and not self._closed:
-                    self.client.ack(mid, qos)
-                    self.acked += 1
+    def _settler(self, topic: str, payload: bytes, mid: int, qos: int, connection: int) -> _Pending:
+        return _Pending(self, topic, payload, mid, qos, connection)
+
+    def settle_many(self, messages: list[_Pending], stored: bool) -> None:
+        """Messages settled together (in the order received): stored (committed, or answered as
+        rejected), they are acknowledged in one write; only now may the broker forget them. Not stored,
+        they are ingested again after RETRY_S (MQTT has no negative acknowledgement)."""
+        if stored:
+            if self._closed:
                 return
-            if self._closed or connection != self._connection:
-                return  # the broker sends it again when we (re)connect
+            # Packet ids are per connection: one received before a reconnect is sent again instead.
+            ours = [m for m in messages if m.connection == self._connection]
+            self.client.ack_many([m.mid for m in ours if m.qos == 1])
+            for m in ours:
+                if m.qos != 1:  # never on our QoS 1 subscriptions; paho's own way if it came
+                    self.client.ack(m.mid, m.qos)
+            self.acked += len(ours)
+            return
+        for m in messages:
+            if self._closed or m.connection != self._connection:
+                continue  # the broker sends it again when we (re)connect
             self.retried += 1
-            again = Incoming(topic, payload, None, None, trusted=True, settled=settled)
+            again = Incoming(m.topic, m.payload, None, None, trusted=True, settled=m)
             timer = threading.Timer(RETRY_S, self.submit, (again,))
             timer.daemon = True
             timer.start()
-
-        return settled
 
     # Transport ------------------------------------------------------------------------------------
     def listening(self) -> Callable[[str], bool]:

@@ -135,9 +135,21 @@ def to_observation(msg: Incoming) -> ObservationIn:
 
 
 def _settle(messages: Sequence[Incoming], stored: bool) -> None:
+    """Tell each message's transport it is settled. A ``settled`` callable with a ``settle_many``
+    attribute (the external broker's) is told together with the others of its transport, in order: one
+    write of all their acknowledgements instead of one per message."""
+    together: dict[Callable[[list[Any], bool], None], list[Any]] = {}
     for msg in messages:
-        if msg.settled is not None:
-            msg.settled(stored)
+        settled = msg.settled
+        if settled is None:
+            continue
+        many = getattr(settled, "settle_many", None)
+        if many is None:
+            settled(stored)
+        else:
+            together.setdefault(many, []).append(settled)
+    for many, group in together.items():
+        many(group, stored)
 
 
 def is_notification(payload: bytes) -> bool:
