@@ -1,24 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
 """The control room's view of an escalated safe-return trip (/care/operator) in a real browser
 (Playwright driving Debian's Chromium, headless): a trip deviates, nobody acknowledges it, and the
-operator, linked from the dashboard, sees the live track, the planned route and the nearest 119 units;
+operator, linked from the dashboard, sees the live track, the planned route and the nearest 119 units,
+CCTV (imported from the public standard format) and police stations (the real OSM extract's);
 the read of the track is a *use* recorded with the operator's reason and audited. Screenshots under
 ``test-artifacts/e2e/``."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from safecity.care.safety_points import CCTV_SOURCE, read_cctv_csv, read_osm, replace
 from safecity.care.settings import CareSettings
 from safecity.care.tables import access
 from safecity.dispatch.model import StationIn, UnitIn, UnitType
 from safecity.dispatch.service import Dispatch
 from safecity.settings import Settings
 from tests.care.conftest import PASSWORD, CareEnv
+from tests.care.test_safety_points import OSM, standard_csv
 from tests.care.test_trips import HOME, ORIGIN, STEP_S, _along, _send
 from tests.e2e.conftest import ARTIFACTS, browser  # noqa: F401 (the browser fixture)
 
@@ -29,6 +33,7 @@ def test_an_operator_sees_the_escalated_trip_with_track_route_and_units(
     care_env: CareEnv,
     browser: Any,  # noqa: F811
     settings: Settings,
+    tmp_path: Path,
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = care_env
@@ -57,6 +62,17 @@ def test_an_operator_sees_the_escalated_trip_with_track_route_and_units(
     assert env.call("mom", "GET", "/care/trips/escalated").status_code == 403
     (listed,) = env.call("op", "GET", "/care/trips/escalated").json()
     assert listed["personId"] == pid and "deviation" in listed["problems"] and listed["incidentId"]
+    # the police stations of the real OSM extract; two cameras of this test in the public standard format
+    now = env.clock.now()
+    replace(env.platform.store, read_osm(OSM), f"({OSM.name})", now)
+    cameras = standard_csv(
+        tmp_path / "cctv.csv",
+        [
+            "마포구청,,공덕동 1,생활방범,4,,,30,2019-05,37.5478,126.9553,2026-10-01",
+            "마포구청,,공덕동 2,어린이보호,2,,,30,2020-03,37.5520,126.9700,2026-10-01",
+        ],
+    )
+    replace(env.platform.store, read_cctv_csv(cameras), f"{CCTV_SOURCE} cctv.csv", now)
 
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors: list[str] = []
@@ -79,8 +95,15 @@ def test_an_operator_sees_the_escalated_trip_with_track_route_and_units(
     units = page.locator("#units .unit")
     expect(units).to_have_count(2)
     expect(units.first).to_have_attribute("data-unit", "구급-near")  # nearest first
-    expect(page.locator("#no-cctv")).to_contain_text("CCTV 레이어가 없습니다")
-    expect(page.locator("#police")).to_contain_text("112")
+    cctv = page.locator("#cctv .cctv")
+    expect(cctv).to_have_count(2)
+    expect(cctv.first).to_have_attribute("data-cctv", "생활방범 CCTV 4대 · 공덕동 1")  # nearest first
+    police = page.locator("#police .police")
+    expect(police).to_have_count(2)
+    expect(police.first).to_have_attribute("data-police", "마포경찰서 (Mapo Police Station)")
+    expect(page.locator("#police")).to_contain_text("112")  # patrol cars are not connected
+    page.wait_for_selector("path.police", state="attached")
+    page.wait_for_selector("path.cctv", state="attached")
     page.screenshot(path=str(ARTIFACTS / "care-operator-trip-ko.png"), full_page=True)
     page.click("#lang")
     expect(page.locator("h1")).to_have_text("Safe-return control")

@@ -124,6 +124,18 @@ def _crash_hotspots() -> LayerQuery:
     return crash_hotspots_layer()
 
 
+def _cctv() -> LayerQuery:
+    from safecity.care.zones import points_layer
+
+    return points_layer("cctv")
+
+
+def _police() -> LayerQuery:
+    from safecity.care.zones import points_layer
+
+    return points_layer("police")
+
+
 def _checkin_clock(ctx: Context) -> Worker:
     """Check-ins nobody answered in time go to the operators."""
     from safecity.care.service import Care
@@ -304,6 +316,19 @@ def setup() -> Capability:
                 "Crash hotspots (교통사고 다발 지점)",
                 "Places where crashes concentrate, as the city imported them (generated ones labelled).",
                 _crash_hotspots,
+            ),
+            Layer(
+                "cctv",
+                "CCTV",
+                "Public CCTV installations as the city imported them (전국CCTV표준데이터, or OpenStreetMap's "
+                "man_made=surveillance); none unless imported.",
+                _cctv,
+            ),
+            Layer(
+                "police",
+                "Police stations (경찰서·지구대·파출소)",
+                "Police stations from OpenStreetMap (amenity=police), as the city imported them.",
+                _police,
             ),
         ),
         # safecity import layer FILE --as school-zones|crash-hotspots: geography reads, care writes

@@ -88,3 +88,57 @@ def school_zones_from_osm(
         store.close()
     for z in done:
         typer.echo(f"{z['name']}\t{z['source']}")
+
+
+@cli.command("import-cctv")
+def import_cctv(
+    file: str = typer.Argument(..., help="A 전국CCTV표준데이터 CSV (UTF-8 or CP949) from 공공데이터포털."),
+) -> None:
+    """Import public CCTV installations (위도/경도 per row); they replace this file's earlier import.
+    A row that is not a position fails the import with its line and column."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from safecity.capability import cli_settings
+    from safecity.care.safety_points import CCTV_SOURCE, read_cctv_csv, replace
+    from safecity.core.errors import SafecityError
+    from safecity.store import open_store
+
+    path = Path(file)
+    store = open_store(cli_settings())
+    try:
+        done = replace(store, read_cctv_csv(path), f"{CCTV_SOURCE} {path.name}", datetime.now(UTC))
+    except SafecityError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(orjson.dumps(done).decode())
+
+
+@cli.command("safety-points-from-osm")
+def safety_points_from_osm(
+    file: str = typer.Argument(
+        ..., help="An OSM XML or PBF extract (ODbL: the points carry its attribution)."
+    ),
+) -> None:
+    """Import police stations (amenity=police) and CCTV (man_made=surveillance) from an OSM extract;
+    they replace this file's earlier import."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from safecity.capability import cli_settings
+    from safecity.care.safety_points import read_osm, replace
+    from safecity.core.errors import SafecityError
+    from safecity.store import open_store
+
+    path = Path(file)
+    store = open_store(cli_settings())
+    try:
+        done = replace(store, read_osm(path), f"({path.name})", datetime.now(UTC))
+    except SafecityError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(orjson.dumps(done).decode())

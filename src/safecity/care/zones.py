@@ -102,6 +102,11 @@ def school_zones_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnElement
     return _layer("school_zone")
 
 
+def points_layer(kind: str) -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
+    """CCTV or police stations (safecity.care.safety_points): points, with their name and source."""
+    return _layer(kind)
+
+
 def crash_hotspots_layer() -> tuple[Select[Any], ColumnElement[Any], ColumnElement[Any], dict[str, Any]]:
     return _layer("crash_hotspot")
 

@@ -2,7 +2,7 @@
 // The control room's view of a safe-return trip passed to it (/care/operator): the trips escalated to
 // the operators; for the one chosen, the person's live track since the trip began, the planned route and
 // the destination on a map, with the nearest 119 units (the dispatch board, /dispatch/units) and the
-// nearest CCTV (the OGC API collection "cctv", when a city has imported one). Reading the person's
+// nearest CCTV and police stations (the OGC API collections "cctv" and "police", when a city has imported them). Reading the person's
 // positions is a *use* recorded with the operator's reason (위치정보법 §16②) and audited; the page
 // re-reads them every 20 s while a trip is open. Korean and English.
 import { $, el, fill, when, leaflet, missingMessage, addTiles, apiClient } from "/static/common.js";
@@ -13,7 +13,8 @@ const T = {
     signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다", escalated: "관제센터로 넘어온 귀가",
     reason: "열람 사유 (위치정보법 제16조에 따라 기록됨)", defaultReason: "안심귀가 긴급 대응", none: "넘어온 귀가가 없습니다.",
     units: "가까운 119 출동대", cctv: "가까운 CCTV", police: "경찰", noCctv: "CCTV 레이어가 없습니다 (가져온 CCTV 위치가 없음).",
-    noUnits: "출동대 정보가 없습니다.", noPolice: "경찰 순찰차 위치는 이 플랫폼에 연결되어 있지 않습니다. 112에 연락하십시오.",
+    noUnits: "출동대 정보가 없습니다.", noPolice: "경찰서 레이어가 없습니다 (가져온 경찰서 위치 없음). 112에 연락하십시오.",
+    patrols: "순찰차 위치는 이 플랫폼에 연결되어 있지 않습니다: 112에 연락하십시오.",
     to: "목적지", started: "출발", incident: "사건", last: "마지막 위치", fixes: "위치", away: "떨어짐",
     kinds: { deviation: "경로 이탈", stopped: "장시간 정지", late: "도착 지연", signal_lost: "신호 끊김", sos: "긴급 호출(SOS)" },
   },
@@ -22,7 +23,8 @@ const T = {
     signin: "Log in", badlogin: "Wrong user or password", escalated: "Trips passed to the control room",
     reason: "Reason for reading (recorded, Location Information Act §16)", defaultReason: "safe-return emergency response", none: "No trip has been passed on.",
     units: "Nearest 119 units", cctv: "Nearest CCTV", police: "Police", noCctv: "No CCTV layer (no CCTV positions imported).",
-    noUnits: "No unit positions.", noPolice: "Police patrol positions are not connected to this platform. Call 112.",
+    noUnits: "No unit positions.", noPolice: "No police layer (no police stations imported). Call 112.",
+    patrols: "Police patrol car positions are not connected to this platform: call 112.",
     to: "To", started: "Started", incident: "Incident", last: "Last position", fixes: "fixes", away: "away",
     kinds: { deviation: "route deviation", stopped: "unexpected stop", late: "late arrival", signal_lost: "signal lost", sos: "SOS" },
   },
@@ -101,10 +103,10 @@ async function open(t) {
     ]);
   } catch (e) { $("trip-error").textContent = e.message; return; }
   const last = track[0] ?? null;
-  const [units, cctv] = await Promise.all([nearestUnits(last), nearestCctv(last)]);
+  const [units, cctv, police] = await Promise.all([nearestUnits(last), nearestOf("cctv", last), nearestOf("police", last)]);
   drawTrip(t, trip, track, last);
-  drawNear(units, cctv);
-  if (map) drawMap(trip, track, last, units, cctv);
+  drawNear(units, cctv, police);
+  if (map) drawMap(trip, track, last, units, cctv, police);
 }
 
 async function nearestUnits(last) {
@@ -113,13 +115,16 @@ async function nearestUnits(last) {
   return units.map((u) => ({ ...u, away: metres(last, u) })).sort((a, b) => a.away - b.away).slice(0, 3);
 }
 
-async function nearestCctv(last) {
+// the nearest three points of a public OGC API collection ("cctv", "police") within about 2 km;
+// null when the city has imported none of that kind (the page says so)
+async function nearestOf(collection, last) {
   if (!last) return null;
-  const d = 0.01;  // about 1 km around the last position
+  const d = 0.02;
   const bbox = [last.lon - d, last.lat - d, last.lon + d, last.lat + d].join(",");
-  const listed = await fetch("/ogcapi/collections", { headers: { Accept: "application/json" } }).then((r) => (r.ok ? r.json() : { collections: [] }));
-  if (!(listed.collections ?? []).some((c) => c.id === "cctv")) return null;  // no CCTV collection in this city
-  const response = await fetch(`/ogcapi/collections/cctv/items?bbox=${bbox}&limit=200`, { headers: { Accept: "application/geo+json" } });
+  const any = await fetch(`/ogcapi/collections/${collection}/items?limit=1`, { headers: { Accept: "application/geo+json" } })
+    .then((r) => (r.ok ? r.json() : { features: [] })).catch(() => ({ features: [] }));
+  if (!(any.features ?? []).length) return null;  // nothing of this kind imported in this city
+  const response = await fetch(`/ogcapi/collections/${collection}/items?bbox=${bbox}&limit=500`, { headers: { Accept: "application/geo+json" } });
   if (!response.ok) return null;
   const features = (await response.json()).features ?? [];
   return features.map((f) => {
@@ -142,16 +147,18 @@ function drawTrip(t, trip, track, last) {
   );
 }
 
-function drawNear(units, cctv) {
+function drawNear(units, cctv, police) {
   const away = (m) => `${Math.round(m)} m ${ctx.t("away")}`;
   fill($("units"), units.length ? units.map((u) => el("div", { class: "item unit", "data-unit": u.callsign },
     `${u.callsign} · ${ctx.lang === "ko" ? (u.typeKo ?? u.type) : u.type} · ${away(u.away)}`)) : el("p", { class: "muted" }, ctx.t("noUnits")));
   fill($("cctv"), cctv === null ? el("p", { class: "muted", id: "no-cctv" }, ctx.t("noCctv"))
     : cctv.map((c) => el("div", { class: "item cctv", "data-cctv": c.name }, `${c.name} · ${away(c.away)}`)));
-  $("police").textContent = ctx.t("noPolice");
+  fill($("police"), police === null ? el("p", { class: "muted", id: "no-police" }, ctx.t("noPolice"))
+    : police.map((p) => el("div", { class: "item police", "data-police": p.name }, `${p.name} · ${away(p.away)}`)),
+    el("p", { class: "small muted" }, ctx.t("patrols")));
 }
 
-function drawMap(trip, track, last, units, cctv) {
+function drawMap(trip, track, last, units, cctv, police) {
   for (const g of Object.values(layers)) g.clearLayers();
   if (trip.route) L.polyline(trip.route.coordinates.map(([x, y]) => [y, x]), { color: "#2f6fdb", weight: 5, opacity: 0.6, dashArray: "8 6", className: "trip-route" }).addTo(layers.route);
   L.circleMarker([trip.destination.lat, trip.destination.lon], { radius: 8, color: "#1c7c3a", className: "trip-dest" }).addTo(layers.route);
@@ -159,7 +166,9 @@ function drawMap(trip, track, last, units, cctv) {
   if (last) L.circleMarker([last.lat, last.lon], { radius: 9, color: "#fff", weight: 3, fillColor: "#d7261e", fillOpacity: 1, className: "me" }).addTo(layers.track);
   for (const u of units) L.circleMarker([u.lat, u.lon], { radius: 7, color: "#f07c00", className: "unit" }).bindTooltip(u.callsign).addTo(layers.near);
   for (const c of cctv ?? []) L.circleMarker([c.lat, c.lon], { radius: 5, color: "#6b3fa0", className: "cctv" }).bindTooltip(c.name).addTo(layers.near);
-  const all = [...track.map((p) => [p.lat, p.lon]), ...units.map((u) => [u.lat, u.lon]), [trip.destination.lat, trip.destination.lon]];
+  for (const p of police ?? []) L.circleMarker([p.lat, p.lon], { radius: 7, color: "#1b3a8c", fillOpacity: 0.6, className: "police" }).bindTooltip(p.name).addTo(layers.near);
+  const near = [...(cctv ?? []), ...(police ?? [])].map((p) => [p.lat, p.lon]);
+  const all = [...track.map((p) => [p.lat, p.lon]), ...units.map((u) => [u.lat, u.lon]), ...near, [trip.destination.lat, trip.destination.lon]];
   if (all.length > 1) map.fitBounds(all, { padding: [20, 20] });
 }
 
