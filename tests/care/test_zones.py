@@ -66,6 +66,8 @@ def test_layers_and_the_safety_note(roads: None, care_env: CareEnv, tmp_path: Pa
     body = note.json()
     assert [h["name"] for h in body["hotspots"]] == ["가상 교차로 A"]
     assert "가상 교차로 A" in body["note"]["ko"] and "crash hotspots" in body["note"]["en"]
+    # the hotspots are generated: the note the guardian reads says so
+    assert "GENERATED" in body["note"]["en"] and "생성된 예시" in body["note"]["ko"]
     assert env.call("stranger", "GET", f"/care/people/{pid}/safety-note").status_code == 403
     access = env.call("mom", "GET", f"/care/people/{pid}/access").json()
     assert any(a["purpose"].startswith("보호자 안전 안내") for a in access)

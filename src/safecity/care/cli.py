@@ -142,3 +142,30 @@ def safety_points_from_osm(
     finally:
         store.close()
     typer.echo(orjson.dumps(done).decode())
+
+
+@cli.command("import-taas")
+def import_taas(
+    file: str = typer.Argument(
+        ..., help="A TAAS 사고다발지역 CSV (지점명, 발생건수, 사상자수, 위도, 경도, 다발지역폴리곤)."
+    ),
+) -> None:
+    """Replace the crash hotspots with those of a 도로교통공단 TAAS hotspot file (its polygons, or 100 m
+    circles round 위도/경도). A bad row fails the import with its line and column."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from safecity.capability import cli_settings
+    from safecity.care.taas import import_taas as run
+    from safecity.core.errors import SafecityError
+    from safecity.store import open_store
+
+    store = open_store(cli_settings())
+    try:
+        done = run(store, Path(file), datetime.now(UTC))
+    except SafecityError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(orjson.dumps({"crashHotspots": done}).decode())

@@ -53,7 +53,7 @@ def _column(header: list[str], names: tuple[str, ...]) -> str | None:
     return next((h for h in header if h.strip() in names), None)
 
 
-def _text(path: Path) -> str:
+def decoded_text(path: Path) -> str:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "cp949"):
         try:
@@ -66,7 +66,7 @@ def _text(path: Path) -> str:
 def read_cctv_csv(path: Path) -> list[SafetyPoint]:
     """The cameras of a 전국CCTV표준데이터 CSV. Raises BadRequest naming the line and column of the first
     row that is not a camera position (no partial import)."""
-    reader = csv.DictReader(io.StringIO(_text(path)))
+    reader = csv.DictReader(io.StringIO(decoded_text(path)))
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     lat_col, lon_col = _column(header, LAT), _column(header, LON)

@@ -144,7 +144,11 @@ def note_text(crossed: list[dict[str, Any]]) -> dict[str, str]:
             "en": "The routes of the last two weeks cross no crash hotspot.",
         }
     names = ", ".join(c["name"] for c in crossed)
-    return {
+    note = {
         "ko": f"평소 다니는 길이 교통사고 다발 지점({names})을 지납니다. 횡단보도와 신호를 지키고, 이 구간은 함께 걸어 보며 안전한 길을 알려 주세요.",
         "en": f"The child's usual route passes crash hotspots ({names}). Walk this part together and show them the crossings and signals to use.",
     }
+    if any(c["generated"] for c in crossed):  # generated data is labelled wherever it is shown
+        note["ko"] += " (주의: 이 다발 지점 자료는 실제 통계가 아니라 생성된 예시입니다.)"
+        note["en"] += " (Note: these hotspots are GENERATED example data, not observed crash statistics.)"
+    return note
