@@ -212,18 +212,26 @@ class Binding:
                 if fns[i](t):
                     return i
             return None
-        holds = [f(t) for f in self.fns]
+        fns = self.fns
         cur = self.cur
         since = self.since
+        if self.latches:
+            # hysteresis latches must see every value: every level is evaluated
+            holds = [f(t) for f in fns]
+        else:
+            # the levels below the current one matter only once it has cleared: evaluated then (their
+            # entry timers are reset whenever the level moves, so none is left running below it)
+            holds = [False] * (cur + 1) + [f(t) for f in fns[cur + 1 :]] if cur >= 0 else [f(t) for f in fns]
+            if cur >= 0:
+                holds[cur] = fns[cur](t)
         target = cur
-        for i in range(len(holds) - 1, -1, -1):
+        for i in range(len(holds) - 1, cur, -1):
             if holds[i]:
-                if i > cur:
-                    s = since[i]
-                    if s is None:
-                        since[i] = s = t
-                    if target == cur and t - s >= self.for_[i]:
-                        target = i
+                s = since[i]
+                if s is None:
+                    since[i] = s = t
+                if target == cur and t - s >= self.for_[i]:
+                    target = i
             else:
                 since[i] = None
         if target > cur:
@@ -237,7 +245,7 @@ class Binding:
                     self.clear_since = cs = t
                 if t - cs >= self.clear_after[cur]:
                     for j in range(cur - 1, -1, -1):
-                        if holds[j]:
+                        if holds[j] if self.latches else fns[j](t):
                             return j
                     return -1
         return None
@@ -254,6 +262,8 @@ class Binding:
     def move(self, new: int, t: float) -> None:
         self.cur = new
         self.clear_since = None
+        for i in range(new + 1):  # no entry timer runs at or below the level held
+            self.since[i] = None
         self.entered = t if new >= 0 else None
         self.history.append((t, new))
         if len(self.history) > 64:

@@ -132,7 +132,9 @@ class Broadcaster:
             clients = list(self._clients)
         for change in changes:
             self._fan_out(change, clients)
-        return len(changes) or 1
+        # 0 when nothing followed was committed: the worker then waits for notify() or its interval,
+        # instead of polling flat out while observations (not followed) keep the head moving
+        return len(changes)
 
     def publish_change(self, change: Change) -> None:
         """Hand one change to this process's clients (the feed does; a test may too)."""

@@ -404,6 +404,8 @@ class Situation:
             return
         # each change is published (situation.ConditionChanged) with what it did to the incidents
         self.incidents.apply(changes)
+        # committed: this process's streams send them now, not at the feed's next poll
+        self.broadcast.worker.notify()
         self.state.changed(changes)  # the board of every process
 
     record = _record
