@@ -39,6 +39,12 @@ from _common import Server, station, token
 from safecity.sensing.observation_writes import OBSERVATION_COLUMNS
 from safecity.store.sqlite import SQLITE_TUNING
 
+#: Days after 2024-01-01 where the MQTT runs and the raw baseline write: past every HTTP round's days
+#: (ROUND_DAYS per round and mode, up to 10 rounds) and still in the past, so that no run's rows are
+#: duplicates of another's (not stored again, nor counted: an MQTT run overlapping the last HTTP round
+#: once waited for 498 rows forever) and none is flagged as from the future.
+ROUND_DAYS, MQTT_DAY, RAW_DAY = 20, 600, 900
+
 
 def raw_baseline(db: Path, rows: list[tuple[object, ...]]) -> float:
     """Raw executemany of the same rows into the same (migrated, indexed) table; returns rows/s."""
@@ -117,7 +123,7 @@ def main() -> None:
         day = 0
         for _ in range(args.rounds):
             for mode, (mode_headers, auth) in modes.items():
-                day += 100
+                day += ROUND_DAYS
                 bodies, total = http_bodies(
                     ds_ids, args.batch, args.shape, per_round, t0 + timedelta(days=day)
                 )
@@ -136,7 +142,7 @@ def main() -> None:
                     server,
                     ds_ids,
                     args.mqtt_obs,
-                    t0 + timedelta(days=400 + 100 * k),
+                    t0 + timedelta(days=MQTT_DAY + 100 * k),
                     per,
                     args.mqtt_url,
                     args.mqtt_wait,
@@ -147,7 +153,7 @@ def main() -> None:
     rows = [
         (
             None,
-            int((t0 + timedelta(days=800, seconds=k // len(ds_ids))).timestamp() * 1e6),
+            int((t0 + timedelta(days=RAW_DAY, seconds=k // len(ds_ids))).timestamp() * 1e6),
             None,
             None,
             None,
