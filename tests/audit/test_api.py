@@ -138,7 +138,7 @@ def _incident(platform: Platform, level: int, district: str) -> int:
             "districts": [district],
         }
     )
-    incident = int(platform.incidents.open_manual(body, "operator1")["id"])
+    incident = platform.incidents.open_manual(body, "operator1").id
     while platform.bus.pending():
         platform.bus.drain()
     return incident
@@ -160,8 +160,8 @@ def test_alerts_issued_and_cancelled_by_people_and_by_the_platform(alert_ctx: Ct
     assert ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ops).status_code == 200
     ctx.platform.incidents.transition(incident, "dismissed", "operator1", reason="drain works, no flood")
     cancel = ctx.platform.warnings.draft_for(incident)
-    assert cancel is not None and cancel["msgType"] == "Cancel"
-    assert ctx.client.post(f"/alerts/{cancel['identifier']}/approve", headers=ops).status_code == 200
+    assert cancel is not None and cancel.msg_type == "Cancel"
+    assert ctx.client.post(f"/alerts/{cancel.identifier}/approve", headers=ops).status_code == 200
     _incident(ctx.platform, 4, "11680")  # level 4 is automatic: the platform issues it itself
     issued = ctx.client.get("/alerts", params={"state": "issued"}, headers=ops).json()["alerts"]
     (auto,) = [a for a in issued if a["auto"]]

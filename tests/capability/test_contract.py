@@ -116,7 +116,7 @@ def test_subscribed_to_other_capabilities_events(logbook_platform: Platform) -> 
     )
     logbook_platform.bus.drain()
     entries = logbook_platform.services.get(Logbook).entries()
-    assert [(e.incident_id, e.author) for e in entries] == [(incident["id"], "system")]
+    assert [(e.incident_id, e.author) for e in entries] == [(incident.id, "system")]
 
 
 def test_a_bad_setting_says_which_and_where(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

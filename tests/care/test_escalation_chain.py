@@ -118,7 +118,7 @@ def test_wandering_reaches_the_control_room_and_the_guardian(care_env: CareEnv, 
 
     # the control room: one incident, opened by care, named by id only, at the last fix
     (listed,) = env.platform.incidents.list()
-    incident = env.call("op", "GET", f"/incidents/{listed['id']}").json()
+    incident = env.call("op", "GET", f"/incidents/{listed.id}").json()
     text = json.dumps(incident, ensure_ascii=False)
     assert f"#{person.id}" in incident["titleEn"] and "wandering" in incident["titleEn"]
     assert "배회" in incident["titleKo"] and incident["level"] == 2 and incident["openedBy"] == "care"

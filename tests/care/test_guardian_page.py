@@ -105,7 +105,7 @@ def test_a_guardian_sees_the_child_arrive_and_a_deviation_escalate(
     assert page.locator("h1").inner_text() == "Guardian"
     page.screenshot(path=str(ARTIFACTS / "care-guardian-escalated.png"), full_page=True)
     # the operators have the incident on their board
-    assert any("#" + str(strayer) in (i.get("titleEn") or "") for i in env.platform.incidents.list())
+    assert any("#" + str(strayer) in (i.title_en or "") for i in env.platform.incidents.list())
     # a heat wave: mom is also the carer of an elderly neighbour living alone; the call list appears
     elder = _elderly(env, "박말순", carer="mom")
     _incident(env, "heat_wave")

@@ -41,7 +41,7 @@ def test_replay_a_scenario_against_a_running_platform(live_server: LiveServer) -
     assert any(c["hazard"] == "fire" for c in board.conditions)
     # the fire is an incident; the replayed readings are old history on this platform's clock, so the
     # stale-sensor rule may also report the demo network as silent, and nothing else may appear
-    hazards = [i["hazard"] for i in board.incidents]
+    hazards = [i.hazard for i in board.incidents]
     assert "fire" in hazards and set(hazards) <= {"fire", "sensor"}
 
 

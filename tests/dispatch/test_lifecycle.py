@@ -124,7 +124,7 @@ def test_a_rule_incident_creates_a_call_once(desk: Desk) -> None:
     desk.platform.bus.drain()
     calls = desk.get("/dispatch/calls").json()
     assert [(c["source"], c["situationIncident"], c["type"]) for c in calls] == [
-        ("rule", incident["id"], "fire_building")
+        ("rule", incident.id, "fire_building")
     ]
 
 

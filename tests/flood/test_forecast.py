@@ -165,9 +165,10 @@ def test_the_service_forecasts_from_the_gauges_and_closes_the_road(api: Api) -> 
     # flood-forecast rule pack makes it a heavy-rain incident at 주의 at the underpass
     platform.bus.drain()
     [incident] = platform.incidents.list(hazard="heavy_rain", open_only=True)
-    assert incident["rule"] == "flood.predicted_road_flooding" and incident["crisis"]["key"] == "caution"
-    assert incident["titleEn"] == "Closure depth (15 cm) predicted within the hour"
-    assert incident["location"] == {"lon": UNDERPASS.x, "lat": UNDERPASS.y}
+    assert incident.rule == "flood.predicted_road_flooding" and incident.level.name == "caution"
+    assert incident.title_en == "Closure depth (15 cm) predicted within the hour"
+    assert incident.location is not None
+    assert incident.location.to_json() == {"lon": UNDERPASS.x, "lat": UNDERPASS.y}
     # the next run replaces the closures of the last: one closure per place, never a pile
     svc.run(t0 + timedelta(minutes=30))
     active = api.client.get("/evacuation/road-closures").json()["features"]

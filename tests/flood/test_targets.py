@@ -88,8 +88,8 @@ def test_the_forecast_warns_the_underpass_and_the_homes_at_risk_and_ends_when_dr
         "지하차도에 진입하지 마십시오.",
     ]
     detail = ctx.platform.warnings.get(draft["identifier"])
-    assert detail["problems"] == [] and detail["disagreements"] == []
-    assert len(detail["shortTexts"]["ko"]["text"]) <= 90
+    assert detail.check.problems == () and detail.check.disagreements == ()
+    assert len(detail.short_texts["ko"].text) <= 90
 
     r = ctx.client.post(f"/alerts/{draft['identifier']}/approve", headers=ctx.headers)
     assert r.status_code == 200, r.text

@@ -275,11 +275,11 @@ def test_an_edit_with_a_control_character_is_a_400_naming_the_field(stacks: dict
         )
         assert r.status_code == 201, r.text
         draft = stack.platform.warnings.draft_for(r.json()["id"])
-        assert draft is not None and draft["state"] == "draft", draft
+        assert draft is not None and draft.state == "draft", draft
         edit = stack.client.patch(
-            f"/alerts/{draft['identifier']}", json={"ko": {"headline": "침수\x01주의"}}, headers=stack.headers
+            f"/alerts/{draft.identifier}", json={"ko": {"headline": "침수\x01주의"}}, headers=stack.headers
         )
         assert edit.status_code == 400, edit.text
         assert "headline" in edit.json()["where"] and "U+0001" in edit.json()["message"]
-        xml = stack.client.get(f"/alerts/{draft['identifier']}.xml", headers=stack.headers)
+        xml = stack.client.get(f"/alerts/{draft.identifier}.xml", headers=stack.headers)
         assert xml.status_code == 200 and b"\x01" not in xml.content

@@ -19,6 +19,7 @@ from safecity.quake.chain import QuakeChain, time_of_day
 from safecity.quake.events import DAMAGE_ASSESSED
 from safecity.quake.intensity import pga_gal
 from safecity.quake.inventory import TimeOfDay
+from safecity.situation.incident_model import Incident
 from tests.conftest import Api
 
 #: The demo's earthquake: M5.8 near Uiwang, 12 km south of the city (src/safecity/demo/scenarios).
@@ -117,8 +118,8 @@ def _settle(api: Api) -> None:
         p.bus.drain()
 
 
-def _earthquake_incident(api: Api) -> dict[str, Any]:
-    found = [i for i in api.platform.incidents.list() if i["hazard"] == "earthquake"]
+def _earthquake_incident(api: Api) -> Incident:
+    found = [i for i in api.platform.incidents.list() if i.hazard == "earthquake"]
     assert len(found) == 1, found
     return found[0]
 
@@ -183,7 +184,7 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
     _settle(api)
 
     incident = _earthquake_incident(api)
-    r = api.client.get(f"/quake/incidents/{incident['id']}", headers=api.headers)
+    r = api.client.get(f"/quake/incidents/{incident.id}", headers=api.headers)
     assert r.status_code == 200, r.text
     damage = r.json()
     assert damage["origin"] == "readings" and damage["earthquake"]["stations"] == len(SITES)
@@ -212,7 +213,7 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
     assert all(len(s["code"]) == 10 for s in damage["shelterDemand"])
     # the damage map: a public OGC API collection, one feature per cell with buildings
     cells = api.client.get(
-        f"/ogcapi/collections/quake-damage/items?incident_id={incident['id']}&limit=1000"
+        f"/ogcapi/collections/quake-damage/items?incident_id={incident.id}&limit=1000"
     ).json()
     assert cells["numberMatched"] == damage["map"]["cells"] > 0
     assert sum(f["properties"]["buildings"] for f in cells["features"]) == 4000
@@ -221,13 +222,13 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
         first[k] for k in ("p_none", "p_slight", "p_moderate", "p_extensive", "p_complete")
     ) == pytest.approx(1, abs=1e-3)
     # the incident carries the summary in Korean and English, and the bus the event
-    notes = [e for e in api.platform.incidents.get(incident["id"])["timeline"] if e.get("actor") == "quake"]
+    notes = [e for e in api.platform.incidents.get(incident.id).timeline if e.actor == "quake"]
     assert (
         len(notes) == 1
         and "지진 피해 추정" in str(notes[0])
         and "Expected earthquake damage" in str(notes[0])
     )
-    assert [e.data.incident_id for e in assessed] == [incident["id"]]  # type: ignore[attr-defined]
+    assert [e.data.incident_id for e in assessed] == [incident.id]  # type: ignore[attr-defined]
 
     # the citizen page (no login): what to do after the shaking, in both languages, and the nearest
     # outdoor earthquake sites from the chosen place, nearest first
@@ -246,7 +247,7 @@ def test_readings_open_an_incident_that_gets_its_expected_damage(api: Api) -> No
 
     # a repeat changes nothing (at least once delivery; our own note coming back as IncidentUpdated)
     chain = api.platform.services.get(QuakeChain)
-    assert chain.assess_incident(incident["id"], shaking) is None
+    assert chain.assess_incident(incident.id, shaking) is None
     _settle(api)
     assert len(assessed) == 1
 
@@ -270,7 +271,7 @@ def test_a_cap_message_opens_its_incident_with_damage(api: Api) -> None:
     assert r.status_code == 201, r.text
     body = r.json()
     incident = api.platform.incidents.get(body["incidentId"])
-    assert incident["hazard"] == "earthquake"
+    assert incident.hazard == "earthquake"
     assert body["damage"]["origin"] == "cap" and body["damage"]["total"]["buildings"] == 4000
     r = api.client.post("/quake/messages", content=b"<not-cap/>", headers=api.headers)
     assert r.status_code == 400

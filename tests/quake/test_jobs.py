@@ -29,7 +29,7 @@ def _quake(platform: Platform) -> int:
         ),
         "op",
     )
-    return int(opened["id"])
+    return opened.id
 
 
 def test_a_held_assessment_does_not_stall_the_other_subscribers(platform: Platform) -> None:

@@ -102,7 +102,7 @@ def test_the_title_follows_the_current_stage_and_areas(incidents: Incidents) -> 
         "호우경보 — 서울 남서부 8개 구",
         "Heavy rain warning — 8 districts of south-west Seoul",
     )
-    assert incidents.get(incident_id)["titleKo"] == "호우경보 — 서울 남서부 8개 구"
+    assert incidents.get(incident_id).title_ko == "호우경보 — 서울 남서부 8개 구"
     # one district at 극한호우: the title says 극한호우 over the districts at that stage
     incidents.apply(
         [
@@ -118,7 +118,7 @@ def test_the_title_follows_the_current_stage_and_areas(incidents: Incidents) -> 
     assert _updates(incidents.tick(T0 + 60 * M))[-1]["titleKo"] == "호우 심각 — 동작구"
     # after a restart the register keeps the current title
     again = Incidents(incidents.store, incidents.bus, incidents.clock)
-    assert again.get(incident_id)["titleKo"] == "호우 심각 — 동작구"
+    assert again.get(incident_id).title_ko == "호우 심각 — 동작구"
 
 
 # --- batching --------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
         updates += [e for e in _updates(out) if "areas" in e["added"]]
     assert updates == []
     inc = incidents.get(incident_id)
-    assert [a["code"] for a in inc["areas"]] == [ALL[0]]
+    assert [a.code for a in inc.areas] == [ALL[0]]
     # the board's district levels do not wait
     assert len({lv["district"] for lv in incidents.levels()}) == 18
     assert incidents.tick(T0 + 119 * M) == []
@@ -153,7 +153,7 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
     assert upd["added"]["areas"] == sorted(ALL[1:18])
     # the 18 lowest codes lie around the centre (종로 … 강서), 20 would be "서울 전역"
     assert upd["titleKo"] == "폭염주의보 기준 — 서울 중심부 18개 구"
-    assert len(incidents.get(incident_id)["areas"]) == 18
+    assert len(incidents.get(incident_id).areas) == 18
     # a district whose level falls is published at once, inside the batch interval
     out = incidents.apply(
         [
@@ -168,7 +168,7 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
     )
     (upd,) = _updates(out)
     assert upd["added"]["levels"] == [{"area": ALL[3], "level": 0}]
-    levels = {a["code"]: a["level"] for a in incidents.get(incident_id)["areas"]}
+    levels = {a.code: a.level for a in incidents.get(incident_id).areas}
     assert levels[ALL[3]] == 0 and levels[ALL[4]] == 2
 
 
@@ -190,9 +190,9 @@ def test_an_earthquake_is_one_incident_with_all_its_districts(incidents: Inciden
     )
     assert sum(e["topic"] == ev.INCIDENT_OPENED for e in out) == 1
     (listed,) = incidents.list(open_only=True)
-    inc = incidents.get(listed["id"])
-    assert len(inc["areas"]) == 25
-    assert (inc["titleKo"], inc["titleEn"]) == (
+    inc = incidents.get(listed.id)
+    assert len(inc.areas) == 25
+    assert (inc.title_ko, inc.title_en) == (
         "지진 흔들림 관측: 진도 VI — 서울 전역",
         "Earthquake shaking recorded: Intensity VI — all of Seoul",
     )
@@ -243,11 +243,11 @@ def test_an_official_stage_is_its_own_incident(incidents: Incidents) -> None:
         ]
     )
     assert ev.INCIDENT_OPENED not in [e["topic"] for e in more]
-    assert {i["id"] for i in incidents.list(open_only=True)} == {
+    assert {i.id for i in incidents.list(open_only=True)} == {
         jamsu[0]["incidentId"],
         opened[0]["incidentId"],
     }
-    assert incidents.get(opened[0]["incidentId"])["official"] is True
+    assert incidents.get(opened[0]["incidentId"]).official is True
 
 
 def test_a_point_incident_carries_its_cordon_and_facility(incidents: Incidents) -> None:
@@ -272,7 +272,7 @@ def test_a_point_incident_carries_its_cordon_and_facility(incidents: Incidents) 
         ]
     )
     inc = incidents.get(out[0]["incidentId"])
-    assert inc["location"] == {
+    assert inc.location is not None and inc.location.to_json() == {
         "lon": 126.9612,
         "lat": 37.5630,
         "radiusM": 300.0,
@@ -281,14 +281,14 @@ def test_a_point_incident_carries_its_cordon_and_facility(incidents: Incidents) 
         "addressKo": "서울특별시 서대문구 충현동",
         "addressEn": "Chunghyeon-dong, Seodaemun-gu",
     }
-    assert inc["titleKo"] == "붕괴 위험 (허용치 2배 초과) — 충정아파트 (서대문구)"
-    assert inc["liftWithinS"] == 3600.0
+    assert inc.title_ko == "붕괴 위험 (허용치 2배 초과) — 충정아파트 (서대문구)"
+    assert inc.lift_within_s == 3600.0
     # an area incident has no cordon
     rain = incidents.get(
         incidents.apply([change(subject="ds:9", districts=(NOWON,), lon=127.06, lat=37.65)])[0]["incidentId"]
     )
-    assert "radiusM" not in (rain["location"] or {})
-    assert GANGNAM not in [a["code"] for a in rain["areas"]]
+    assert rain.location is None or rain.location.radius_m is None
+    assert GANGNAM not in [a.code for a in rain.areas]
 
 
 def test_batching_resumes_after_a_restart_where_it_stood(incidents: Incidents) -> None:

@@ -97,9 +97,9 @@ def test_heavy_rain_over_three_districts_is_one_incident(incidents: Incidents, p
         [GWANAK, YEONGDEUNGPO]
     )
 
-    listed = incidents.list(open_only=True)
+    listed = [i.to_json() for i in incidents.list(open_only=True)]
     assert len(listed) == 1
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     assert [a["code"] for a in inc["areas"]] == sorted([DONGJAK, GWANAK, YEONGDEUNGPO])
     assert all(a["level"] == 3 for a in inc["areas"])
     assert inc["level"] == 3 and inc["crisis"]["nameKo"] == "경계" and inc["status"] == "detected"
@@ -127,7 +127,7 @@ def test_other_hazard_or_later_storm_is_another_incident(incidents: Incidents) -
     incidents.apply([change(rule="kma.strong_wind", hazard="strong_wind", subject="ds:9")])
     # Same hazard, but 7 hours after the first incident's last activity (gap 6 h).
     incidents.apply([change(subject="ds:2", districts=(NOWON,), at=T0 + timedelta(hours=7))])
-    listed = incidents.list(open_only=True)
+    listed = [i.to_json() for i in incidents.list(open_only=True)]
     assert len(listed) == 3
     assert sorted(i["hazard"] for i in listed) == ["heavy_rain", "heavy_rain", "strong_wind"]
 
@@ -137,7 +137,7 @@ def test_districts_by_name_geometry_and_point_lookup(incidents: Incidents, seoul
     out = incidents.apply([change(districts=(), lon=126.9398, lat=37.5124)])
     incident_id = out[0]["incidentId"]
     incidents.apply([change(subject="ds:2", districts=(GWANAK,), at=T0 + 10 * M)])
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     # the title follows the areas: both districts now
     assert inc["titleKo"] == "호우경보 — 동작구, 관악구"
     assert inc["titleEn"] == "Heavy rain warning — Dongjak-gu, Gwanak-gu"
@@ -176,9 +176,9 @@ def test_far_apart_facilities_are_two_incidents(incidents: Incidents) -> None:
     assert len(incidents.list(open_only=True)) == 2
     # Another stream of bridge 1 (same Thing) and a sensor 200 m from it join bridge 1's incident.
     incidents.apply([bridge("ds:11", 1, 126.9707, 37.5284, 5), bridge("ds:30", 3, 126.9727, 37.5295, 6)])
-    listed = sorted(incidents.list(open_only=True), key=lambda i: i["id"])
+    listed = sorted(incidents.list(open_only=True), key=lambda i: i.id)
     assert len(listed) == 2
-    first = incidents.get(listed[0]["id"])
+    first = incidents.get(listed[0].id).to_json()
     assert first["things"] == [1, 3] and len(first["conditions"]) == 3
 
 
@@ -197,7 +197,7 @@ def test_levels_escalate_at_once_and_follow_deescalation(incidents: Incidents, p
     # ds:2 is still at attention: the incident follows it down to 1.
     assert [(e["level"], e["previous"]) for e in cleared if e.get("scope") == "incident"] == [(1, 2)]
     assert [(e["district"], e["level"]) for e in cleared if e.get("scope") == "district"] == [(DONGJAK, 0)]
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     assert inc["level"] == 1 and inc["clearedAt"] is None
     assert [t["kind"] for t in inc["timeline"]] == [
         "opened",
@@ -239,7 +239,7 @@ def test_tick_closes_after_close_after_and_refire_reescalates(incidents: Inciden
     out = incidents.apply([change()])
     incident_id = out[0]["incidentId"]
     incidents.apply([change(level=Crisis.none, previous=Crisis.alert, at=T0 + 30 * M)])
-    assert incidents.get(incident_id)["clearedAt"] == (T0 + 30 * M).isoformat()
+    assert incidents.get(incident_id).to_json()["clearedAt"] == (T0 + 30 * M).isoformat()
     assert incidents.tick(T0 + 89 * M) == []
     # Fires again before close_after: the same incident, no longer cleared.
     again = incidents.apply([change(previous=Crisis.none, at=T0 + 80 * M)])
@@ -250,7 +250,7 @@ def test_tick_closes_after_close_after_and_refire_reescalates(incidents: Inciden
     closed = incidents.tick(T0 + 160 * M)
     assert _topics(closed) == [ev.INCIDENT_STATUS_CHANGED, ev.INCIDENT_CLOSED]
     assert closed[1]["status"] == "closed" and closed[1]["actor"] == "system"
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     assert inc["status"] == "closed" and inc["closedBy"] == "system"
     assert inc["closedAt"] == (T0 + 160 * M).isoformat()
     last = inc["timeline"][-1]
@@ -276,7 +276,7 @@ def test_tick_moves_responding_to_recovering_and_refire_back(incidents: Incident
     assert [(e["previous"], e["status"], e["actor"]) for e in status] == [
         ("recovering", "responding", "system")
     ]
-    assert incidents.get(incident_id)["status"] == "responding"
+    assert incidents.get(incident_id).to_json()["status"] == "responding"
 
 
 def test_per_hazard_close_after(platform: Platform, clock: ManualClock) -> None:
@@ -294,7 +294,7 @@ def test_per_hazard_close_after(platform: Platform, clock: ManualClock) -> None:
 def test_lifecycle_steps_record_who_and_when(incidents: Incidents, clock: ManualClock) -> None:
     incident_id = incidents.apply([change()])[0]["incidentId"]
     clock.advance(2 * M)
-    inc = incidents.transition(incident_id, "responding", "kim", note="pumps sent to 사당역")
+    inc = incidents.transition(incident_id, "responding", "kim", note="pumps sent to 사당역").to_json()
     assert inc["status"] == "responding" and inc["statusChangedBy"] == "kim"
     assert inc["statusChangedAt"] == (T0 + 7 * M).isoformat()
     step = inc["timeline"][-1]
@@ -311,14 +311,16 @@ def test_lifecycle_steps_record_who_and_when(incidents: Incidents, clock: Manual
     assert bad.value.where == "status"
     incidents.transition(incident_id, "recovering", "lee")
     incidents.transition(incident_id, "responding", "lee")  # the situation worsened again
-    closed = incidents.transition(incident_id, "closed", "lee")
+    closed = incidents.transition(incident_id, "closed", "lee").to_json()
     assert closed["closedBy"] == "lee" and closed["status"] == "closed"
     with pytest.raises(Conflict) as final:
         incidents.transition(incident_id, "dismissed", "lee", reason="x")
     assert final.value.details == {"from": "closed", "to": "dismissed"}
     with pytest.raises(NotFound):
         incidents.transition(999, "closed", "lee")
-    assert [t["actor"] for t in incidents.get(incident_id)["timeline"] if t["kind"] == "status"] == [
+    assert [
+        t["actor"] for t in incidents.get(incident_id).to_json()["timeline"] if t["kind"] == "status"
+    ] == [
         "kim",
         "lee",
         "lee",
@@ -338,7 +340,7 @@ def test_dismiss_needs_a_reason_and_counts_in_rule_stats(incidents: Incidents, p
     assert counts(platform) == before
     events: list[Any] = []
     incidents.listeners.append(events.append)
-    out = incidents.transition(incident_id, "dismissed", "kim", reason="gauge clogged by leaves")
+    out = incidents.transition(incident_id, "dismissed", "kim", reason="gauge clogged by leaves").to_json()
     assert out["status"] == "dismissed" and out["dismissedReason"] == "gauge clogged by leaves"
     assert [e["topic"] for e in events][:2] == [ev.INCIDENT_STATUS_CHANGED, ev.INCIDENT_CLOSED]
     # Its district goes back to normal at once.
@@ -377,7 +379,7 @@ def test_manual_incident_joins_rules_and_takes_attachments(incidents: Incidents,
             source_note="주민 전화 신고",
         ),
         "kim",
-    )
+    ).to_json()
     incident_id = opened["id"]
     assert opened["titleEn"] == "도림천 범람 제보" and opened["level"] == 3 and opened["source"] == "manual"
     assert opened["openedBy"] == "kim" and opened["sourceNote"] == "주민 전화 신고"
@@ -398,7 +400,7 @@ def test_manual_incident_joins_rules_and_takes_attachments(incidents: Incidents,
         ]
     )
     assert ev.INCIDENT_OPENED not in _topics(joined)
-    assert incidents.get(incident_id)["level"] == 3
+    assert incidents.get(incident_id).to_json()["level"] == 3
 
     before = counts(platform)
     for kind, ref, error in (
@@ -424,7 +426,7 @@ def test_manual_incident_joins_rules_and_takes_attachments(incidents: Incidents,
     incidents.attach(incident_id, AttachmentIn(kind="note", note="대피 안내 방송 완료"), "lee")
     with pytest.raises(Conflict):
         incidents.attach(incident_id, AttachmentIn(kind="thing", ref=ids["thing"]), "kim")
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     assert inc["things"] == [ids["thing"]] and inc["observations"] == [ids["observation"]]
     assert ids["datastream"] in inc["datastreams"] and inc["links"] == ["https://news.example/dorimcheon"]
     entries = [t for t in inc["timeline"] if t["kind"] in ("attachment", "note")]
@@ -484,7 +486,7 @@ def test_manual_districts_are_checked_when_districts_are_loaded(
             hazard="fire", level=2, title_en="Fire at Gangnam-gu office", lon=127.0473, lat=37.5172
         ),
         "k",
-    )
+    ).to_json()
     assert [a["code"] for a in inc["areas"]] == [GANGNAM] and shape(inc["geometry"]).is_valid
 
 
@@ -526,7 +528,7 @@ def test_restart_keeps_open_incidents_and_correlates_into_them(
         ]
     )
     assert ev.INCIDENT_OPENED not in _topics(out)
-    inc = second.get(incident_id)
+    inc = second.get(incident_id).to_json()
     assert [a["code"] for a in inc["areas"]] == [DONGJAK, GWANAK] and inc["level"] == 3
     assert {c["subject"]: c["level"] for c in inc["conditions"]} == {"ds:1": 0, "ds:2": 3}
     # The manual gas report is still open and still attracts a leak sensor 100 m away.
@@ -534,7 +536,7 @@ def test_restart_keeps_open_incidents_and_correlates_into_them(
         [change(rule="gas.lel", hazard="gas", subject="ds:40", districts=(), lon=127.0009, lat=37.5004)]
     )
     assert ev.INCIDENT_OPENED not in _topics(gas)
-    assert second.get(manual["id"])["conditions"][0]["subject"] == "ds:40"
+    assert second.get(manual.id).conditions[0].subject == "ds:40"
     assert {lv["district"] for lv in second.levels()} == {GWANAK}
 
 
@@ -554,7 +556,7 @@ def test_an_earlier_change_arriving_later_moves_the_opening_back(
 
     # after a restart too: the register reads the moved opening back
     for reg in (incidents, Incidents(platform.store, platform.bus, clock)):
-        inc = reg.get(incident_id)
+        inc = reg.get(incident_id).to_json()
         assert inc["openedAt"] == T0.isoformat() and inc["lastActivityAt"] == late.isoformat()
         assert (inc["titleKo"], inc["titleEn"]) == ("호우주의보 — 11590", "Heavy rain advisory — 11590")
         opened = [t for t in inc["timeline"] if t["kind"] == "opened"]
@@ -571,11 +573,11 @@ def test_an_earlier_change_arriving_later_moves_the_opening_back(
     opened_event = next(e for e in other if e["topic"] == ev.INCIDENT_OPENED)
     assert sum(e["topic"] == ev.INCIDENT_OPENED for e in other) == 1
     assert opened_event["at"] == T0.isoformat() and opened_event["titleEn"].endswith("— 11170")
-    assert incidents.get(opened_event["incidentId"])["openedAt"] == T0.isoformat()
+    assert incidents.get(opened_event["incidentId"]).to_json()["openedAt"] == T0.isoformat()
 
     # A later change never moves it.
     incidents.apply([change(subject="ds:3", districts=(GWANAK,), at=T0 + 5 * M, level=Crisis.caution)])
-    assert incidents.get(incident_id)["openedAt"] == T0.isoformat()
+    assert incidents.get(incident_id).to_json()["openedAt"] == T0.isoformat()
 
 
 def test_bad_changes_are_skipped_not_fatal(incidents: Incidents, platform: Platform) -> None:
@@ -616,7 +618,7 @@ def test_concurrent_batches_and_requests_stay_consistent(incidents: Incidents, p
     for th in threads:
         th.join(timeout=60)
     assert errors == []
-    inc = incidents.get(incident_id)
+    inc = incidents.get(incident_id).to_json()
     assert len(inc["conditions"]) == 31 and len(incidents.list(open_only=True)) == 1
     assert sum(1 for t in inc["timeline"] if t["kind"] == "note") == 10
     # What memory says is what the store says.

@@ -48,7 +48,7 @@ def test_a_second_engine_joins_the_incident_the_first_opened(platform: Platform)
     assert not any(e["topic"] == "situation.IncidentOpened" for e in joined)
     assert {e.get("incidentId") for e in joined if "incidentId" in e} == {incident_id}
     assert holders(platform, "kma.heavy_rain|ds:1") == [incident_id]
-    assert second.get(incident_id)["level"] == int(Crisis.alert)
+    assert second.get(incident_id).level == Crisis.alert
 
 
 def test_the_store_refuses_a_second_open_holder_of_a_condition(platform: Platform) -> None:

@@ -46,7 +46,7 @@ class Ctx:
         )
         incident = self.platform.incidents.open_manual(body, "duty-officer")
         self.deliver()
-        return int(incident["id"])
+        return incident.id
 
     def deliver(self) -> None:
         while self.platform.bus.pending():
@@ -336,9 +336,9 @@ def test_every_alert_expires_and_one_whose_condition_lasts_is_renewed_before_it_
     assert ctx.platform.warnings.renew() == []  # far from its expiry: nothing to do
     clock.set(NOW + timedelta(hours=2))
     (renewed,) = ctx.platform.warnings.renew()
-    assert renewed["msgType"] == "Update" and renewed["auto"] and renewed["references"]
-    assert draft["identifier"] in renewed["references"]
-    again = from_xml(ctx.client.get(f"/alerts/{renewed['identifier']}.xml").content)
+    assert renewed.msg_type == "Update" and renewed.auto and renewed.references
+    assert draft["identifier"] in renewed.references
+    again = from_xml(ctx.client.get(f"/alerts/{renewed.identifier}.xml").content)
     assert again.infos[0].expires == NOW + timedelta(hours=5)
     # past its expiry an alert is no longer in force on the citizen page, even without a Cancel
     clock.set(NOW + timedelta(hours=6))

@@ -73,5 +73,5 @@ def test_an_alert_for_one_dong_reaches_that_dong_only(ctx: Ctx) -> None:
     (area,) = cap.infos[0].areas
     assert [(g.value_name, g.value) for g in area.geocodes] == [(DONG_GEOCODE, NORYANGJIN1)] and area.polygons
     assert "노량진1동" in (cap.infos[0].headline or "")
-    reached = {r.subscription_id for r in w.recipients_of(cap, issued["districts"])}
+    reached = {r.subscription_id for r in w.recipients_of(cap, issued.districts)}
     assert in_dong in reached and by_code in reached and next_dong not in reached

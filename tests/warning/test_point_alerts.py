@@ -13,7 +13,15 @@ import shapely
 
 from safecity.settings import Settings
 from safecity.situation.incident_inputs import ManualIncidentIn
-from safecity.situation.model import Crisis
+from safecity.situation.incident_model import (
+    IncidentArea,
+    IncidentCondition,
+    IncidentDetail,
+    IncidentLocation,
+    TimelineEntry,
+)
+from safecity.situation.lifecycle import Status
+from safecity.situation.model import Crisis, Site
 from safecity.warning.bands import Step
 from safecity.warning.cap.xml import from_xml
 from safecity.warning.drafting import IncidentFacts, Place, draft_info
@@ -86,31 +94,66 @@ def test_a_gas_leak_reaches_the_circle_and_nothing_2_km_away(auto_ctx: Ctx) -> N
 
 
 def test_the_text_names_the_facility_and_no_internal_key() -> None:
-    incident = {
-        "id": 7,
-        "hazard": "fire",
-        "status": "open",
-        "level": 3,
-        "titleKo": "smoke_obscuration 급상승",
-        "titleEn": "smoke_obscuration rising",
-        "areas": [{"code": "11140", "nameKo": "중구", "nameEn": "Jung-gu", "level": 3}],
-        "location": {
-            "lon": LEAK[0],
-            "lat": LEAK[1],
-            "radiusM": 400,
-            "nameKo": "을지로 센터빌딩",
-            "nameEn": "Euljiro Center Building",
-        },
-        "conditions": [{"level": 3, "stageKo": "화재 경보", "stageEn": "Fire alarm", "districts": ["11140"]}],
-        "timeline": [
-            {
-                "kind": "fired",
-                "level": 3,
-                "detailKo": "smoke_obscuration 12 %/m",
-                "detailEn": "smoke_obscuration 12 %/m",
-            }
-        ],
-    }
+    incident = IncidentDetail(
+        id=7,
+        hazard="fire",
+        hazard_ko="화재",
+        hazard_en="Fire",
+        level=Crisis.alert,
+        base_level=0,
+        status=Status.detected,
+        title_ko="smoke_obscuration 급상승",
+        title_en="smoke_obscuration rising",
+        description=None,
+        source="rule",
+        source_note=None,
+        rule=None,
+        location=IncidentLocation(
+            LEAK[0], LEAK[1], 400, Site(name_ko="을지로 센터빌딩", name_en="Euljiro Center Building")
+        ),
+        opened_at=None,
+        opened_by=None,
+        last_activity_at=None,
+        cleared_at=None,
+        status_changed_at=None,
+        status_changed_by=None,
+        closed_at=None,
+        closed_by=None,
+        dismissed_reason=None,
+        created_at=None,
+        updated_at=None,
+        areas=(IncidentArea("11140", "중구", "Jung-gu", 3),),
+        lift_within_s=None,
+        official=False,
+        conditions=(
+            IncidentCondition(
+                rule=None,
+                subject=None,
+                level=3,
+                since=None,
+                stage_ko="화재 경보",
+                stage_en="Fire alarm",
+                districts=("11140",),
+                official=False,
+                lift_within_s=None,
+                site=None,
+            ),
+        ),
+        timeline=(
+            TimelineEntry(
+                id=1,
+                at=None,
+                recorded_at=None,
+                kind="fired",
+                actor=None,
+                rule=None,
+                level=3,
+                detail_ko="smoke_obscuration 12 %/m",
+                detail_en="smoke_obscuration 12 %/m",
+                data=None,
+            ),
+        ),
+    )
     view = view_of(incident)
     assert view.site is not None and view.site.radius_km == 0.4 and view.site.name_ko == "을지로 센터빌딩"
     assert view.details[3] == ("연기 감광률 12 %/m", "smoke obscuration 12 %/m")

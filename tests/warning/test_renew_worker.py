@@ -13,6 +13,7 @@ import pytest
 
 from safecity.core.clock import ManualClock
 from safecity.settings import Settings
+from safecity.warning.model import AlertDetail
 from tests.warning.test_alert_api import NOW, XSD, Ctx, _ctx
 
 WAIT = 60.0  # a round is quick; the bound only keeps a broken worker from hanging the test
@@ -59,7 +60,7 @@ def test_a_failing_round_is_counted_and_the_next_one_runs(ctx: Ctx, monkeypatch:
     renew = warnings.renew
     faults = ["store unreachable"]
 
-    def flaky(now: Any = None) -> list[dict[str, Any]]:
+    def flaky(now: Any = None) -> list[AlertDetail]:
         if faults:
             raise RuntimeError(faults.pop())
         return renew(now)

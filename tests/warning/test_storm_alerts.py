@@ -28,7 +28,7 @@ from safecity.core.clock import ManualClock
 from safecity.geo.importer import import_layer
 from safecity.settings import Settings, SmtpSettings
 from safecity.warning.cap.xml import from_xml, validate
-from safecity.warning.reading import AlertSummary
+from safecity.warning.model import AlertSummary
 from tests.conftest import SHARED, free_port, weather_station
 from tests.geo.data import MOIS_DISTRICTS
 from tests.situation.test_heavy_rain import DONGJAK, GAUGES, START
@@ -130,7 +130,7 @@ def assert_right_level(platform: Platform, now: datetime) -> None:
     for a in sorted(in_force, key=lambda a: (a.sent or a.created_at, a.identifier)):
         full = platform.warnings.get(a.identifier)
         thread = next(
-            p["value"] for p in full["cap"]["info"][0]["parameter"] if p["valueName"] == "SAFECITY_THREAD"
+            p["value"] for p in full.cap["info"][0]["parameter"] if p["valueName"] == "SAFECITY_THREAD"
         )
         latest[thread] = a
     for a in latest.values():
@@ -138,7 +138,7 @@ def assert_right_level(platform: Platform, now: datetime) -> None:
             continue
         assert a.incident_id is not None and a.level is not None
         incident = platform.incidents.get(a.incident_id)
-        own = {x["code"]: x["level"] for x in incident["areas"]}
+        own = {x.code: x.level for x in incident.areas}
         for code in a.districts:
             assert own.get(code, 0) >= a.level, (now, code, own, a)
 

@@ -106,11 +106,11 @@ def test_one_alert_reaches_every_circle_and_nobody_by_district(ctx: Ctx) -> None
     assert [a.area_desc for a in ko.areas] == ["구로구: 시험 지하차도", "관악구: 반지하 주택 24세대"]
     assert (ko.instruction or "").startswith("반지하 주택에 계신 분은")
     # the short texts: hazard, action, place, within the 90 characters, Korean and English agreeing
-    check = ctx.platform.warnings.text_check(ctx.platform.warnings.get(ident)["cap"])
-    assert check["problems"] == [] and check["disagreements"] == []
-    shorts = ctx.platform.warnings.short_texts(ctx.platform.warnings.get(ident)["cap"])
-    assert "호우 침수 예측, 대비하십시오" in shorts["ko"]["text"] and len(shorts["ko"]["text"]) <= 90
-    assert "지하차도 1곳·반지하 주택 24세대" in shorts["ko"]["text"]
+    check = ctx.platform.warnings.text_check(ctx.platform.warnings.get(ident).cap)
+    assert check.problems == () and check.disagreements == ()
+    shorts = ctx.platform.warnings.short_texts(ctx.platform.warnings.get(ident).cap)
+    assert "호우 침수 예측, 대비하십시오" in shorts["ko"].text and len(shorts["ko"].text) <= 90
+    assert "지하차도 1곳·반지하 주택 24세대" in shorts["ko"].text
 
     r = ctx.client.post(f"/alerts/{ident}/approve", headers=ctx.headers)
     assert r.status_code == 200, r.text

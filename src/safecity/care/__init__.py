@@ -104,7 +104,7 @@ def _wire_trips(ctx: Context, care: Care) -> None:
                 districts=[] if lon is not None else districts,
                 source_note=note,
             )
-            return int(incidents.open_manual(data, INCIDENT_ACTOR)["id"])
+            return incidents.open_manual(data, INCIDENT_ACTOR).id
 
         care.trips.open_incident = lambda ko, en, lon, lat, level, note: open_incident(
             "other", ko, en, lon, lat, [], level, note

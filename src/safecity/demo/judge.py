@@ -67,7 +67,7 @@ from safecity.settings import MqttSettings, Settings, load_settings
 from safecity.warning import korea
 from safecity.warning.cap.json import from_json
 from safecity.warning.cap.model import Alert, parse_references
-from safecity.warning.reading import AlertSummary
+from safecity.warning.model import AlertSummary
 from safecity.warning.recipients import alert_area
 
 CHECKS = (
@@ -350,7 +350,7 @@ class _Run:
 
     def _remember(self, row: AlertSummary) -> None:
         full = self.platform.warnings.get(row.identifier)
-        alert = from_json(full["cap"])
+        alert = from_json(full.cap)
         codes = sorted(
             {
                 g.value
@@ -360,13 +360,12 @@ class _Run:
                 if g.value.isdigit() and len(g.value) in (5, 10)
             }
         )
-        texts = full.get("shortTexts") or {}
+        texts = full.short_texts
         emergency = any(
-            korea.KoreanCategory.EMERGENCY.value in str(t.get("category", ""))
-            or "위급재난문자" in str(t.get("text", ""))
+            korea.KoreanCategory.EMERGENCY.value in t.category or "위급재난문자" in t.text
             for t in texts.values()
         )
-        if not any("category" in t for t in texts.values()):
+        if not texts:
             # a warning side that does not name the category in its texts: CAP severity and urgency
             # (the platform never sends 위급 except for an earthquake, the rule warning applies)
             first = alert.infos[0] if alert.infos else None
@@ -573,17 +572,17 @@ class _Run:
         report = self.report
         if report.quake_damage_after_s is not None:
             return
-        quakes = [i for i in self.platform.incidents.list() if i["hazard"] == "earthquake"]
+        quakes = [i for i in self.platform.incidents.list() if i.hazard == "earthquake"]
         if not quakes:
             return
-        r = client.get(f"/quake/incidents/{quakes[0]['id']}", headers=headers)
+        r = client.get(f"/quake/incidents/{quakes[0].id}", headers=headers)
         if r.status_code != 200:
             return
         report.quake_damage_after_s = time.monotonic() - posted
         damage = r.json()
         report.quake_inspections = len(damage["inspections"])
         report.quake_cordons = len(damage["cordons"])
-        cells = client.get(f"/ogcapi/collections/quake-damage/items?incident_id={quakes[0]['id']}&limit=1")
+        cells = client.get(f"/ogcapi/collections/quake-damage/items?incident_id={quakes[0].id}&limit=1")
         report.quake_cells = int(cells.json()["numberMatched"])
         after = client.get(f"/quake/after-shaking?near={CITY_HALL[0]},{CITY_HALL[1]}").json()
         report.quake_outdoor_sites = len(after["sites"]) if after["earthquake"]["active"] else 0
@@ -658,8 +657,8 @@ class _Run:
         """The farthest point of the alert's target from its incident's location, in metres."""
         assert a.incident_id is not None
         if a.incident_id not in self.locations:
-            loc = self.platform.incidents.get(a.incident_id).get("location")
-            self.locations[a.incident_id] = (loc["lon"], loc["lat"]) if loc else None
+            loc = self.platform.incidents.get(a.incident_id).location
+            self.locations[a.incident_id] = (loc.lon, loc.lat) if loc else None
         centre = self.locations[a.incident_id]
         target = self._target(a)
         if centre is None or target is None:

@@ -394,8 +394,8 @@ def _print_alert(platform: Any) -> Any:
         if str(event.get("topic", "")).endswith("AlertIssued"):
             alert = platform.warnings.get(event["identifier"])
             print(
-                f"  >> CAP {alert['msgType']} 발령 / issued: {alert['headlines'].get('ko')} "
-                f"(/alerts/{alert['identifier']}.xml, feed /alerts/feed.atom)",
+                f"  >> CAP {alert.msg_type} 발령 / issued: {alert.headlines.get('ko')} "
+                f"(/alerts/{alert.identifier}.xml, feed /alerts/feed.atom)",
                 flush=True,
             )
 

@@ -250,7 +250,7 @@ class QuakeChain:
                 ),
                 actor,
             )
-            incident_id = int(opened["id"])
+            incident_id = opened.id
             self._record(incident_id, "cap", result, inventory, {"message": message.identifier}, 0)
         return incident_id
 

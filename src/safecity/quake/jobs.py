@@ -169,10 +169,10 @@ def on_alert_imported(ctx: Context) -> Handler:
                 continue
             full = warnings.get(envelope.data.identifier)
             try:
-                quake_from_alert(from_json(full["cap"]))  # cheap: only earthquake messages are queued
+                quake_from_alert(from_json(full.cap))  # cheap: only earthquake messages are queued
             except CapQuakeError:
                 continue  # not an earthquake message, or one without a magnitude and an epicentre
-            chain.queue.message(envelope.id, full["cap"])
+            chain.queue.message(envelope.id, full.cap)
             queued = True
         if queued:
             chain.queue.kick()

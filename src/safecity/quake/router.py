@@ -140,8 +140,7 @@ def after_shaking(
     latest = chain.latest()
     active = False
     if latest is not None:
-        status = incidents.get(int(latest["incidentId"])).get("status")
-        active = status not in ("closed", "dismissed")
+        active = incidents.get(int(latest["incidentId"])).open
     return {
         "guide": {
             lang: {"title": guide[lang]["title"], "steps": guide[lang]["steps"]} for lang in ("ko", "en")

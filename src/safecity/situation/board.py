@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from safecity.situation.incident_model import IncidentDetail
 from safecity.situation.model import HAZARDS, Crisis
 from safecity.situation.official import RISK_LEVEL
 
@@ -69,7 +70,7 @@ class Board:
     level: Crisis  # the highest computed level of any district (위험 수준, not the declared 위기경보)
     official: Sequence[dict[str, Any]]  # the 위기경보 declared by people, in force (official.in_force)
     districts: Sequence[DistrictLevels]  # by code
-    incidents: Sequence[dict[str, Any]]  # open incidents, as GET /situation/incidents/{id} shows them
+    incidents: Sequence[IncidentDetail]  # open incidents, as GET /situation/incidents/{id} shows them
     conditions: Sequence[dict[str, Any]]  # rule conditions at a level now (the engine's active())
     sensors: Mapping[str, int]  # streams by health state, and "total"
     rules: RulesState
@@ -88,7 +89,7 @@ class Board:
             "districts": [d.to_json() for d in self.districts],
             "hazards": [{"key": h.key, "nameKo": h.name_ko, "nameEn": h.name_en} for h in HAZARDS.values()],
             "crisisLevels": [c.to_json() for c in Crisis],
-            "incidents": list(self.incidents),
+            "incidents": [i.to_json() for i in self.incidents],
             "conditions": list(self.conditions),
             "sensors": dict(self.sensors),
             "rules": self.rules.to_json(),

@@ -29,10 +29,8 @@ from safecity.situation.correlate import (
     IncidentConfig,
     OpenIncident,
 )
-from safecity.situation.incident_read import (
-    AreaInfo,
-    iso,
-)
+from safecity.situation.incident_model import iso
+from safecity.situation.incident_read import AreaInfo, site_args
 from safecity.situation.lifecycle import OPEN, TERMINAL, Status
 from safecity.situation.model import Crisis, Site
 from safecity.situation.tables import incidents as t_incidents
@@ -91,16 +89,6 @@ class Work:
 
     def saw(self, at: datetime) -> None:
         self.at = at if self.at is None or at > self.at else self.at
-
-
-def _site_args(data: dict[str, Any]) -> dict[str, str]:
-    """A stored site's fields (camelCase JSON) as :class:`Site` arguments."""
-    return {
-        "name_ko": str(data.get("nameKo") or ""),
-        "name_en": str(data.get("nameEn") or ""),
-        "address_ko": str(data.get("addressKo") or ""),
-        "address_en": str(data.get("addressEn") or ""),
-    }
 
 
 def jsonable(value: Any) -> Any:
@@ -227,7 +215,7 @@ class IncidentRegister:
                 lat=data.get("lat"),
                 official=bool(data.get("official")),
                 lift_within_s=data.get("liftWithinS"),
-                site=Site(**_site_args(data["site"])) if isinstance(data.get("site"), dict) else None,
+                site=Site(**site_args(data["site"])) if isinstance(data.get("site"), dict) else None,
             )
             inc.conditions[ref] = cond
             if cond.official:

@@ -1,31 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reading incidents: the JSON shapes the API, the board and the CLI show, and rule tuning statistics.
+"""Reading incidents: the incidents the API, the board and the CLI show, and rule tuning statistics.
 
 Every function reads inside the caller's connection; ``area_of`` names a district code (names and
 centroid from ``geo.areas``, cached by the caller) or answers None when districts are not loaded.
 
-What the warning capability reads of an incident (the interface between the two; keep it stable):
-
-* ``level`` (the highest live level), ``baseLevel`` (a manual incident's declared floor, 0 for rules),
-  ``titleKo``/``titleEn`` (the current stage over the areas at it, kept current as the situation moves);
-* ``areas[]``: ``code``, ``kind`` (``district`` | ``dong``), names and ``level``: the area's own level as
-  *published* (growth batched per hazard, a fall at once; never above the live level), so an alert that
-  follows it never tells an area more than its level;
-* ``location``: ``lon``, ``lat`` where it started; for a point hazard also ``radiusM`` (the cordon, from
-  :class:`~safecity.situation.correlate.HazardPolicy`) and the facility's ``nameKo``/``nameEn``/
-  ``addressKo``/``addressEn`` (never an internal key);
-* ``liftWithinS``: at most how long after the driving input ends the conditions clear (the longest
-  ``RuleDef.lift_within_s`` of its rules), for ``<expires>`` and lifting; ``official``: the incident is an
-  authority's official stage (its own headline);
-* ``conditions[]``: ``rule``, ``level``, ``stageKo``/``stageEn``, ``districts``, ``site``, ``official``,
-  ``liftWithinS`` (read with :func:`read_incident`, not in lists).
+The shapes are typed (:mod:`safecity.situation.incident_model`, which also says what the warning
+capability reads of an incident); routers serialise them with ``to_json()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import shapely
@@ -35,8 +21,17 @@ from sqlalchemy.engine import Connection, RowMapping
 from safecity.core.errors import BadRequest, NotFound
 from safecity.geo import areas as geo_areas
 from safecity.situation.correlate import Point
+from safecity.situation.incident_model import (
+    Incident,
+    IncidentArea,
+    IncidentCondition,
+    IncidentDetail,
+    IncidentLocation,
+    TimelineEntry,
+    iso,
+)
 from safecity.situation.lifecycle import OPEN, Status, parse_status
-from safecity.situation.model import HAZARDS, Crisis
+from safecity.situation.model import HAZARDS, Crisis, Site
 from safecity.situation.tables import incidents as t_incidents
 from safecity.situation.tables import links as t_links
 from safecity.situation.tables import timeline as t_timeline
@@ -60,10 +55,6 @@ class AreaInfo:
 AreaLookup = Callable[[Connection, str], "AreaInfo | None"]
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def incident_row(conn: Connection, incident_id: int) -> RowMapping:
     row = conn.execute(select(t_incidents).where(t_incidents.c.id == incident_id)).mappings().first()
     if row is None:
@@ -71,12 +62,12 @@ def incident_row(conn: Connection, incident_id: int) -> RowMapping:
     return row
 
 
-def _areas_json(
+def _areas(
     conn: Connection,
     codes: Sequence[tuple[str, int | None]],
     conditions: Sequence[RowMapping],
     area_of: AreaLookup,
-) -> list[dict[str, Any]]:
+) -> tuple[IncidentArea, ...]:
     out = []
     for code, published in codes:
         area = area_of(conn, code)
@@ -95,22 +86,19 @@ def _areas_json(
             )
         )
         out.append(
-            {
-                "code": code,
-                "kind": "dong" if len(code) == 10 else "district",
-                "nameKo": area.name_ko if area else None,
-                "nameEn": area.name_en if area else None,
-                "level": level,
-            }
+            IncidentArea(
+                code=code,
+                name_ko=area.name_ko if area else None,
+                name_en=area.name_en if area else None,
+                level=level,
+            )
         )
-    return out
+    return tuple(out)
 
 
-def incident_json(
+def _incident_fields(
     conn: Connection, r: RowMapping, incident_links: Sequence[RowMapping], area_of: AreaLookup
 ) -> dict[str, Any]:
-    level = Crisis(r["level"])
-    status = Status(r["status"])
     hazard = HAZARDS.get(r["hazard"])
     conditions = [lr for lr in incident_links if lr["kind"] == "condition"]
     codes = sorted((lr["ref"], lr["level"]) for lr in incident_links if lr["kind"] == "area")
@@ -119,41 +107,57 @@ def incident_json(
     return {
         "id": int(r["id"]),
         "hazard": r["hazard"],
-        "hazardKo": hazard.name_ko if hazard else r["hazard"],
-        "hazardEn": hazard.name_en if hazard else r["hazard"],
-        "level": int(level),
-        "baseLevel": int(r["base_level"]),
-        "crisis": level.to_json(),
-        "status": status.value,
-        "statusKo": status.name_ko,
-        "statusEn": status.name_en,
-        "titleKo": r["title_ko"],
-        "titleEn": r["title_en"],
+        "hazard_ko": hazard.name_ko if hazard else r["hazard"],
+        "hazard_en": hazard.name_en if hazard else r["hazard"],
+        "level": Crisis(r["level"]),
+        "base_level": int(r["base_level"]),
+        "status": Status(r["status"]),
+        "title_ko": r["title_ko"],
+        "title_en": r["title_en"],
         "description": r["description"],
         "source": r["source"],
-        "sourceNote": r["source_note"],
+        "source_note": r["source_note"],
         "rule": r["rule_id"],
-        "location": None if r["lon"] is None else {"lon": r["lon"], "lat": r["lat"]},
-        "openedAt": iso(r["opened_at"]),
-        "openedBy": r["opened_by"],
-        "lastActivityAt": iso(r["last_activity_at"]),
-        "clearedAt": iso(r["cleared_at"]),
-        "statusChangedAt": iso(r["status_changed_at"]),
-        "statusChangedBy": r["status_changed_by"],
-        "closedAt": iso(r["closed_at"]),
-        "closedBy": r["closed_by"],
-        "dismissedReason": r["dismissed_reason"],
-        "createdAt": iso(r["created_at"]),
-        "updatedAt": iso(r["updated_at"]),
-        "areas": _areas_json(conn, codes, conditions, area_of),
-        # at most how long after the hazard's driving input ends its conditions clear (the longest of
-        # its rules' RuleDef.lift_within_s), for the warning side's <expires> and lifting
-        "liftWithinS": max(lifts) if lifts else None,
+        "location": None if r["lon"] is None else IncidentLocation(r["lon"], r["lat"]),
+        "opened_at": r["opened_at"],
+        "opened_by": r["opened_by"],
+        "last_activity_at": r["last_activity_at"],
+        "cleared_at": r["cleared_at"],
+        "status_changed_at": r["status_changed_at"],
+        "status_changed_by": r["status_changed_by"],
+        "closed_at": r["closed_at"],
+        "closed_by": r["closed_by"],
+        "dismissed_reason": r["dismissed_reason"],
+        "created_at": r["created_at"],
+        "updated_at": r["updated_at"],
+        "areas": _areas(conn, codes, conditions, area_of),
+        "lift_within_s": max(lifts) if lifts else None,
         "official": any(d.get("official") for d in data),
     }
 
 
-def read_incident(conn: Connection, incident_id: int, area_of: AreaLookup) -> dict[str, Any]:
+def incident_of(
+    conn: Connection, r: RowMapping, incident_links: Sequence[RowMapping], area_of: AreaLookup
+) -> Incident:
+    """An incident as the lists show it, from its row and its area and condition links."""
+    return Incident(**_incident_fields(conn, r, incident_links, area_of))
+
+
+def _site(value: Any) -> Site | None:
+    return Site(**site_args(value)) if isinstance(value, dict) else None
+
+
+def site_args(data: dict[str, Any]) -> dict[str, str]:
+    """A stored site's fields (camelCase JSON) as :class:`~safecity.situation.model.Site` arguments."""
+    return {
+        "name_ko": str(data.get("nameKo") or ""),
+        "name_en": str(data.get("nameEn") or ""),
+        "address_ko": str(data.get("addressKo") or ""),
+        "address_en": str(data.get("addressEn") or ""),
+    }
+
+
+def read_incident(conn: Connection, incident_id: int, area_of: AreaLookup) -> IncidentDetail:
     """One incident with its timeline (oldest first), conditions, affected areas (with the GeoJSON
     union of their geometries when districts are loaded), datastreams, things, observations, links.
     Raises NotFound."""
@@ -163,57 +167,61 @@ def read_incident(conn: Connection, incident_id: int, area_of: AreaLookup) -> di
             select(t_links).where(t_links.c.incident_id == incident_id).order_by(t_links.c.id)
         ).mappings()
     )
-    out = incident_json(conn, r, incident_links, area_of)
+    fields = _incident_fields(conn, r, incident_links, area_of)
     ids = {
-        k: [int(lr["ref"]) for lr in incident_links if lr["kind"] == k]
+        k: tuple(int(lr["ref"]) for lr in incident_links if lr["kind"] == k)
         for k in ("datastream", "thing", "observation")
     }
     geoms = []
-    for a in out["areas"]:
-        ref = geo_areas.area_by_code(conn, a["code"], kind="district")
+    for a in fields["areas"]:
+        ref = geo_areas.area_by_code(conn, a.code, kind="district")
         geom = geo_areas.geometry_of(conn, ref.id) if ref is not None else None
         if geom is not None:
             geoms.append(geom)
     timeline_rows = conn.execute(
         select(t_timeline).where(t_timeline.c.incident_id == incident_id).order_by(t_timeline.c.id)
     ).mappings()
-    out["timeline"] = [
-        {
-            "id": int(t["id"]),
-            "at": iso(t["at"]),
-            "recordedAt": iso(t["recorded_at"]),
-            "kind": t["kind"],
-            "actor": t["actor"],
-            "rule": t["rule_id"],
-            "level": t["level"],
-            "detailKo": t["detail_ko"],
-            "detailEn": t["detail_en"],
-            "data": t["data"],
-        }
+    timeline = tuple(
+        TimelineEntry(
+            id=int(t["id"]),
+            at=t["at"],
+            recorded_at=t["recorded_at"],
+            kind=t["kind"],
+            actor=t["actor"],
+            rule=t["rule_id"],
+            level=t["level"],
+            detail_ko=t["detail_ko"],
+            detail_en=t["detail_en"],
+            data=t["data"],
+        )
         for t in timeline_rows
-    ]
-    out["geometry"] = shapely.union_all(geoms).__geo_interface__ if geoms else None
-    out["conditions"] = [
-        {
-            "rule": lr["rule_id"],
-            "subject": (lr["data"] or {}).get("subject"),
-            "level": int(lr["level"] or 0),
-            "since": iso(lr["since"]),
-            "stageKo": (lr["data"] or {}).get("stageKo"),
-            "stageEn": (lr["data"] or {}).get("stageEn"),
-            "districts": (lr["data"] or {}).get("districts", []),
-            "official": bool((lr["data"] or {}).get("official")),
-            "liftWithinS": (lr["data"] or {}).get("liftWithinS"),
-            "site": (lr["data"] or {}).get("site"),
-        }
+    )
+    conditions = tuple(
+        IncidentCondition(
+            rule=lr["rule_id"],
+            subject=(lr["data"] or {}).get("subject"),
+            level=int(lr["level"] or 0),
+            since=lr["since"],
+            stage_ko=(lr["data"] or {}).get("stageKo"),
+            stage_en=(lr["data"] or {}).get("stageEn"),
+            districts=tuple((lr["data"] or {}).get("districts", [])),
+            official=bool((lr["data"] or {}).get("official")),
+            lift_within_s=(lr["data"] or {}).get("liftWithinS"),
+            site=_site((lr["data"] or {}).get("site")),
+        )
         for lr in incident_links
         if lr["kind"] == "condition"
-    ]
-    out["datastreams"] = ids["datastream"]
-    out["things"] = ids["thing"]
-    out["observations"] = ids["observation"]
-    out["links"] = [lr["ref"] for lr in incident_links if lr["kind"] == "link"]
-    return out
+    )
+    return IncidentDetail(
+        **fields,
+        timeline=timeline,
+        geometry=shapely.union_all(geoms).__geo_interface__ if geoms else None,
+        conditions=conditions,
+        datastreams=ids["datastream"],
+        things=ids["thing"],
+        observations=ids["observation"],
+        links=tuple(lr["ref"] for lr in incident_links if lr["kind"] == "link"),
+    )
 
 
 def list_incidents(
@@ -225,7 +233,7 @@ def list_incidents(
     open_only: bool = False,
     limit: int = 100,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[Incident]:
     """Incidents, newest first (by when they opened), without timelines. BadRequest names a bad filter."""
     q = select(t_incidents)
     if status is not None:
@@ -253,7 +261,7 @@ def list_incidents(
             )
         ).mappings():
             by_incident[int(lr["incident_id"])].append(lr)
-    return [incident_json(conn, r, by_incident[int(r["id"])], area_of) for r in rows]
+    return [incident_of(conn, r, by_incident[int(r["id"])], area_of) for r in rows]
 
 
 def rule_stats(conn: Connection) -> list[dict[str, Any]]:

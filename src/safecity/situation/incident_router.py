@@ -27,7 +27,7 @@ router = APIRouter(tags=["incidents"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def _json(data: dict[str, Any] | list[Any], status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
@@ -51,7 +51,7 @@ def list_incidents(
     found = incidents.list(
         status=status.value if status else None, hazard=hazard, open_only=open, limit=limit, offset=offset
     )
-    return _json({"numberReturned": len(found), "incidents": found})
+    return _json({"numberReturned": len(found), "incidents": [i.to_json() for i in found]})
 
 
 @router.get(
@@ -60,7 +60,7 @@ def list_incidents(
     summary="One incident with its timeline, areas and sensors",
 )
 def get_incident(incidents: IncidentsDep, incident_id: Id) -> Response:
-    return _json(incidents.get(incident_id))
+    return _json(incidents.get(incident_id).to_json())
 
 
 @router.post(
@@ -70,7 +70,7 @@ def get_incident(incidents: IncidentsDep, incident_id: Id) -> Response:
     summary="Open an incident reported by a person",
 )
 def open_incident(request: Request, incidents: IncidentsDep, body: ManualIncidentIn) -> Response:
-    return _json(incidents.open_manual(body, _actor(request)), 201)
+    return _json(incidents.open_manual(body, _actor(request)).to_json(), 201)
 
 
 @router.post(
@@ -87,7 +87,7 @@ def set_status(
     incident = incidents.transition(
         incident_id, body.status.value, _actor(request), reason=body.reason, note=body.note
     )
-    return _json(incident)
+    return _json(incident.to_json())
 
 
 @router.post(
@@ -102,7 +102,7 @@ def attach(
     incident_id: Id,
     body: AttachmentIn,
 ) -> Response:
-    return _json(incidents.attach(incident_id, body, _actor(request)), 201)
+    return _json(incidents.attach(incident_id, body, _actor(request)).to_json(), 201)
 
 
 @router.get(

@@ -33,7 +33,7 @@ from safecity.situation.incident_base import (
     fmt_num,
     jsonable,
 )
-from safecity.situation.incident_read import iso
+from safecity.situation.incident_model import iso
 from safecity.situation.lifecycle import Status
 from safecity.situation.model import HAZARDS, ConditionChange, Crisis
 from safecity.situation.tables import incidents as t_incidents

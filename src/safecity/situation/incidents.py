@@ -16,8 +16,9 @@ memory is rebuilt from it at start-up and after any failed transaction.
 
 from __future__ import annotations
 
+import builtins
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -35,9 +36,9 @@ from safecity.situation.incident_inputs import (
     attachment_ref,
     check_manual,
 )
+from safecity.situation.incident_model import Incident, IncidentDetail, IncidentLocation, iso
 from safecity.situation.incident_read import (
     incident_row,
-    iso,
     list_incidents,
     read_incident,
     rule_stats,
@@ -62,7 +63,7 @@ class Incidents(RuleIncidents):
 
     def transition(
         self, incident_id: int, status: str, actor: str, reason: str | None = None, note: str | None = None
-    ) -> dict[str, Any]:
+    ) -> IncidentDetail:
         """Move an incident to ``status`` as ``actor``; returns the incident (as :meth:`get`).
 
         Raises NotFound (no such incident), BadRequest (unknown status; dismissing without a reason) or
@@ -146,7 +147,7 @@ class Incidents(RuleIncidents):
 
     # ------------------------------------------------------------------------------ manual input
 
-    def open_manual(self, data: ManualIncidentIn, actor: str, ref: str | None = None) -> dict[str, Any]:
+    def open_manual(self, data: ManualIncidentIn, actor: str, ref: str | None = None) -> IncidentDetail:
         """Open an incident a person reported; returns it (as :meth:`get`).
 
         Needs a title in at least one language (the other falls back to it) and a place: district
@@ -260,7 +261,7 @@ class Incidents(RuleIncidents):
         self._deliver(events)
         return self.get(incident_id)
 
-    def attach(self, incident_id: int, data: AttachmentIn, actor: str) -> dict[str, Any]:
+    def attach(self, incident_id: int, data: AttachmentIn, actor: str) -> IncidentDetail:
         """Attach an observation, datastream, thing, link or note to an incident (closed ones too, for
         the review afterwards); returns the incident. NotFound for an id that names nothing, Conflict
         for something already attached."""
@@ -345,29 +346,25 @@ class Incidents(RuleIncidents):
 
     # ----------------------------------------------------------------------------------- reading
 
-    def get(self, incident_id: int) -> dict[str, Any]:
+    def get(self, incident_id: int) -> IncidentDetail:
         """One incident with its timeline (oldest first), conditions, affected areas (with the GeoJSON
         union of their geometries when districts are loaded), datastreams, things, observations, links.
         Raises NotFound."""
         with self.store.engine.connect() as conn:
             return self._with_site(read_incident(conn, incident_id, self._area))
 
-    def _with_site(self, incident: dict[str, Any]) -> dict[str, Any]:
-        """A point incident's location with its cordon (``radiusM``, the hazard's
+    def _with_site(self, incident: IncidentDetail) -> IncidentDetail:
+        """A point incident's location with its cordon (the hazard's
         :attr:`~safecity.situation.correlate.HazardPolicy.cordon_m`) and the facility's names and address
-        (``nameKo``/``nameEn``/``addressKo``/``addressEn``, from its highest condition's site)."""
-        loc = incident.get("location")
-        policy = self.config.policy(incident["hazard"])
-        if loc is None or not (policy.point or incident.get("official")):
+        (from its highest condition's site)."""
+        loc = incident.location
+        policy = self.config.policy(incident.hazard)
+        if loc is None or not (policy.point or incident.official):
             return incident
-        if policy.point and policy.cordon_m:
-            loc["radiusM"] = policy.cordon_m
-        sited = sorted(
-            (c for c in incident.get("conditions", []) if c.get("site")), key=lambda c: -int(c["level"])
-        )
-        if sited:
-            loc.update({k: v for k, v in sited[0]["site"].items() if v})
-        return incident
+        radius = policy.cordon_m if policy.point and policy.cordon_m else None
+        sited = sorted((c for c in incident.conditions if c.site), key=lambda c: -c.level)
+        located = IncidentLocation(loc.lon, loc.lat, radius, sited[0].site if sited else None)
+        return replace(incident, location=located)
 
     def list(
         self,
@@ -377,7 +374,7 @@ class Incidents(RuleIncidents):
         open_only: bool = False,
         limit: int = 100,
         offset: int = 0,
-    ) -> Events:
+    ) -> builtins.list[Incident]:
         """Incidents, newest first (by when they opened), without timelines. BadRequest names a bad filter."""
         with self.store.engine.connect() as conn:
             return list_incidents(

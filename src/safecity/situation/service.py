@@ -38,6 +38,7 @@ from safecity.situation import rulestore
 from safecity.situation.board import Board, DistrictLevels, RulesState
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
+from safecity.situation.incident_model import Incident, IncidentDetail
 from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
 from safecity.situation.partition import Partition
@@ -86,9 +87,9 @@ class IncidentSink(Protocol):
 
     def list(
         self, *, status: str | None, hazard: str | None, open_only: bool, limit: int, offset: int
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Incident]: ...
 
-    def get(self, incident_id: int) -> dict[str, Any]: ...
+    def get(self, incident_id: int) -> IncidentDetail: ...
 
 
 class Situation:
@@ -459,7 +460,7 @@ class Situation:
             level=Crisis(overall),
             official=official,
             districts=districts,
-            incidents=[self.incidents.get(int(i["id"])) for i in open_incidents],
+            incidents=[self.incidents.get(i.id) for i in open_incidents],
             conditions=conditions,
             sensors=health or {},
             rules=self._rules_state(),

@@ -19,6 +19,7 @@ from safecity.warning.cap.json import to_json
 from safecity.warning.cap.xml import from_xml, validate
 from safecity.warning.drafting import DONG_GEOCODE
 from safecity.warning.events import ALERT_IMPORTED
+from safecity.warning.model import AlertDetail
 
 
 class AlertImporter:
@@ -26,11 +27,11 @@ class AlertImporter:
     bus: Bus
     clock: Clock
     xsd: Any
-    get: Callable[[str], dict[str, Any]]
+    get: Callable[[str], AlertDetail]
     _log: Callable[[Connection, int, Any, str, str, dict[str, Any]], None]
     _notify: Callable[[dict[str, Any]], None]
 
-    def import_cap(self, data: bytes, actor: str) -> list[dict[str, Any]]:
+    def import_cap(self, data: bytes, actor: str) -> list[AlertDetail]:
         """Store CAP alerts of another agency (parsed safely, validated, nothing lost) for the board."""
         alert = from_xml(data)
         if self.xsd is not None:

@@ -1,20 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the warning capability reads of an incident: the one interface between situation and warning.
 
-The situation capability hands incidents over as the JSON shape of ``Incidents.get`` (see
-:mod:`safecity.situation.incident_read`); this module turns that dict into a typed :class:`IncidentView`
-and is the only place in the warning package that knows its keys. Keys read:
+The situation capability hands incidents over as :class:`~safecity.situation.incident_model.
+IncidentDetail` (``Incidents.get``); this module turns one into the :class:`IncidentView` drafting needs
+and is the only place in the warning package that reads it:
 
-* ``id, hazard, status, level, titleKo, titleEn``;
-* ``areas[]``: ``code`` (5-digit district or 10-digit dong MOIS code), ``nameKo, nameEn``, ``level`` (the
-  area's own level over the incident's active conditions), optional ``kind`` (``district`` | ``dong``);
-* optional ``baseLevel``: a level an operator declared for the incident's areas (a manual incident). When
-  absent and no active condition names any area, the incident's level is its areas' level (a manual
-  incident carries its declared level and has no conditions);
-* ``location``: ``lon, lat`` of a point incident, optional ``radiusM`` (the cordon), ``nameKo, nameEn``
-  (facility) or ``addressKo, addressEn``;
-* ``conditions[]``: ``level, stageKo, stageEn, districts`` (and optional ``dongs``);
-* ``timeline[]``: the ``fired`` entries' ``level, detailKo, detailEn`` (why the incident is at a level).
+* ``id, hazard, status, level``, the titles;
+* ``areas``: ``code`` (5-digit district or 10-digit dong MOIS code), names, ``level`` (the area's own
+  level as published); ``base_level``: the level an operator declared for a manual incident's areas
+  (0 for rules), a floor under each area's level;
+* ``location``: ``lon, lat`` of a point incident, its cordon (``radius_m``) and its facility's names or
+  address (``site``);
+* ``conditions``: ``level, stage_ko, stage_en, districts``;
+* ``timeline``: the ``fired`` entries' ``level, detail_ko, detail_en`` (why the incident is at a level).
 
 Internal keys (observed properties such as ``smoke_obscuration``) never reach a citizen: details are
 passed through :func:`words_for_keys`, which names them from the sensing catalogue.
@@ -26,8 +24,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
+from safecity.situation.incident_model import IncidentDetail
 from safecity.situation.model import Crisis
 
 
@@ -103,45 +101,35 @@ class IncidentView:
         return "", ""
 
 
-def view_of(incident: Mapping[str, Any]) -> IncidentView:
-    level = Crisis(int(incident.get("level") or 0))
-    conditions = [c for c in incident.get("conditions") or [] if int(c.get("level") or 0) > 0]
-    named = {str(d) for c in conditions for d in (c.get("districts") or []) + (c.get("dongs") or [])}
-    base = incident.get("baseLevel")
-    floor = Crisis(int(base)) if base is not None else (level if not named else Crisis.none)
+def view_of(incident: IncidentDetail) -> IncidentView:
+    level = incident.level
+    conditions = [c for c in incident.conditions if c.level > 0]
+    floor = Crisis(incident.base_level)  # a manual incident's declared level; 0 for rules
     areas = []
-    for a in incident.get("areas") or []:
-        code = str(a["code"])
-        own = Crisis(max(int(a.get("level") or 0), int(floor)))
-        areas.append(
-            AreaLevel(code, a.get("nameKo") or code, a.get("nameEn") or a.get("nameKo") or code, own)
-        )
+    for a in incident.areas:
+        own = Crisis(max(a.level, int(floor)))
+        areas.append(AreaLevel(a.code, a.name_ko or a.code, a.name_en or a.name_ko or a.code, own))
     stages = sorted(
         (
-            Stage(
-                Crisis(int(c["level"])),
-                c.get("stageKo") or "",
-                c.get("stageEn") or "",
-                frozenset(str(d) for d in (c.get("districts") or []) + (c.get("dongs") or [])),
-            )
+            Stage(Crisis(c.level), c.stage_ko or "", c.stage_en or "", frozenset(c.districts))
             for c in conditions
         ),
         key=lambda s: -int(s.level),
     )
     details: dict[int, tuple[str, str]] = {}
-    for e in incident.get("timeline") or []:
-        if e.get("kind") == "fired" and e.get("level") is not None:
-            details[int(e["level"])] = (
-                words_for_keys(e.get("detailKo") or "", "ko"),
-                words_for_keys(e.get("detailEn") or "", "en"),
+    for e in incident.timeline:
+        if e.kind == "fired" and e.level is not None:
+            details[int(e.level)] = (
+                words_for_keys(e.detail_ko or "", "ko"),
+                words_for_keys(e.detail_en or "", "en"),
             )
     return IncidentView(
-        id=int(incident["id"]),
-        hazard=str(incident["hazard"]),
-        status=str(incident["status"]),
+        id=incident.id,
+        hazard=incident.hazard,
+        status=incident.status.value,
         level=level,
-        title_ko=words_for_keys(incident.get("titleKo") or "", "ko"),
-        title_en=words_for_keys(incident.get("titleEn") or "", "en"),
+        title_ko=words_for_keys(incident.title_ko or "", "ko"),
+        title_en=words_for_keys(incident.title_en or "", "en"),
         areas=tuple(areas),
         site=_site(incident),
         stages=tuple(stages),
@@ -149,19 +137,19 @@ def view_of(incident: Mapping[str, Any]) -> IncidentView:
     )
 
 
-def _site(incident: Mapping[str, Any]) -> Site | None:
-    loc = incident.get("location")
-    if not isinstance(loc, Mapping) or loc.get("lon") is None or loc.get("lat") is None:
+def _site(incident: IncidentDetail) -> Site | None:
+    loc = incident.location
+    if loc is None or loc.lon is None or loc.lat is None:
         return None
-    radius_m = loc.get("radiusM")
-    name_ko = loc.get("nameKo") or loc.get("addressKo") or ""
-    name_en = loc.get("nameEn") or loc.get("addressEn") or ""
+    site = loc.site
+    name_ko = (site.name_ko or site.address_ko) if site else ""
+    name_en = (site.name_en or site.address_en) if site else ""
     return Site(
-        float(loc["lon"]),
-        float(loc["lat"]),
-        float(radius_m) / 1000.0 if radius_m else None,
-        words_for_keys(str(name_ko), "ko"),
-        words_for_keys(str(name_en or name_ko), "en"),
+        float(loc.lon),
+        float(loc.lat),
+        float(loc.radius_m) / 1000.0 if loc.radius_m else None,
+        words_for_keys(name_ko, "ko"),
+        words_for_keys(name_en or name_ko, "en"),
     )
 
 

@@ -31,6 +31,7 @@ from safecity.warning.events import ALERT_DRAFTED
 from safecity.warning.guides import guide_for
 from safecity.warning.incident_view import IncidentView, view_of
 from safecity.warning.korea import KoreanCategory
+from safecity.warning.model import AlertDetail, TextCheck
 from safecity.warning.policy import Policy
 from safecity.warning.reading import CATEGORY_PARAM, EVACUATION_HAZARD, KST, cap_time, thread_of
 from safecity.warning.wording import Wording
@@ -52,15 +53,15 @@ class AlertPlanner:
     guides_dir: Path | None
     policy: Policy
     _lock: threading.RLock
-    issue: Callable[..., dict[str, Any]]
-    get: Callable[[str], dict[str, Any]]
+    issue: Callable[..., AlertDetail]
+    get: Callable[[str], AlertDetail]
     _log: Callable[[Connection, int, datetime, str, str, dict[str, Any]], None]
     _notify: Callable[[dict[str, Any]], None]
     auto_evacuate: bool
-    text_check: Callable[[dict[str, Any]], dict[str, Any]]
+    text_check: Callable[[dict[str, Any]], TextCheck]
     _total: int | None = None  # the city's districts, counted once
 
-    def renew(self, now: datetime | None = None) -> builtins.list[dict[str, Any]]:
+    def renew(self, now: datetime | None = None) -> builtins.list[AlertDetail]:
         """Re-plan the incidents that have an alert in force within half its validity of ``<expires>``:
         an alert whose condition lasts is renewed (an Update), one whose incident ended is cancelled."""
         now = now or self.clock.now()
@@ -92,7 +93,7 @@ class AlertPlanner:
                 log.exception("could not renew the alerts", incident=incident_id)
         return out
 
-    def draft_for(self, incident_id: int, actor: str = "system") -> dict[str, Any] | None:
+    def draft_for(self, incident_id: int, actor: str = "system") -> AlertDetail | None:
         """Re-plan the incident's alerts (one thread per level band, see :mod:`safecity.warning.bands`):
         draft the Alerts, Updates and Cancels that make the alerts in force match each area's own level,
         replacing older drafts that no longer fit; issue at once the ones that are automatic. Returns the
@@ -101,7 +102,7 @@ class AlertPlanner:
         done = self.plan_for(incident_id, actor)
         return done[0] if done else None
 
-    def plan_for(self, incident_id: int, actor: str = "system") -> builtins.list[dict[str, Any]]:
+    def plan_for(self, incident_id: int, actor: str = "system") -> builtins.list[AlertDetail]:
         with self._lock:
             view = view_of(self.incidents.get(incident_id))
             now = self.clock.now()
@@ -205,7 +206,7 @@ class AlertPlanner:
         is kept up to date automatically; else the configured levels and hazards."""
         if step.lowering and self.auto_lower and not view.closed:
             return True
-        if self.text_check(self.get(ident)["cap"])["problems"]:
+        if self.text_check(self.get(ident).cap).problems:
             return False
         response = drafting.response_for(view.hazard, step.level)
         if step.msg_type != "Cancel" and response == "Evacuate" and not self.auto_evacuate:

@@ -6,7 +6,6 @@ Warnings`, which holds the state these methods read."""
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,15 @@ from safecity.warning.cap.json import from_json
 from safecity.warning.cap.model import Alert, Info
 from safecity.warning.cap.xml import to_xml
 from safecity.warning.guides import guide_for
+from safecity.warning.model import (
+    AlertDetail,
+    AlertLogEntry,
+    AlertSummary,
+    GuideText,
+    ShortText,
+    TextCheck,
+    WarningInForce,
+)
 from safecity.warning.policy import Policy
 from safecity.warning.wording import Wording
 
@@ -74,7 +82,7 @@ class AlertReader:
             raise NotFound(f"no alert {identifier!r}", where="identifier")
         return row
 
-    def get(self, identifier: str) -> dict[str, Any]:
+    def get(self, identifier: str) -> AlertDetail:
         with self.store.engine.connect() as conn:
             row = self._row(conn, identifier)
             log_rows = (
@@ -84,18 +92,15 @@ class AlertReader:
                 .mappings()
                 .all()
             )
-        return {
-            **AlertSummary.of(row).to_json(),
-            "cap": row["cap"],
-            "shortTexts": self.short_texts(row["cap"]),
-            "cbMaxChars": self.limits.urgent,
+        shorts = self.short_texts(row["cap"])
+        return AlertDetail.of_row(
+            row,
+            short_texts=shorts,
+            cb_max_chars=self.limits.urgent,
             # problems block automatic issue; disagreements between languages are warnings
-            **self.text_check(row["cap"]),
-            "log": [
-                {"at": r["at"].isoformat(), "actor": r["actor"], "action": r["action"], "detail": r["detail"]}
-                for r in log_rows
-            ],
-        }
+            check=self.check_texts(row["cap"], shorts),
+            log=tuple(AlertLogEntry(r["at"], r["actor"], r["action"], r["detail"]) for r in log_rows),
+        )
 
     def xml(self, identifier: str) -> bytes:
         with self.store.engine.connect() as conn:
@@ -137,7 +142,7 @@ class AlertReader:
         district: str | None = None,
         lang: str = "ko",
         audience: str = "general",
-    ) -> builtins.list[dict[str, Any]]:
+    ) -> builtins.list[WarningInForce]:
         """The warnings in force for a place (a point, or a district code): for each incident, its latest
         issued alert unless that was a Cancel or has expired; in ``lang`` (falling back to Korean), with
         the action guide for ``audience``. Public: this is what the citizen page shows."""
@@ -189,34 +194,33 @@ class AlertReader:
             guide = guide_for(r["hazard"] or hazard_of(alert), profile, used, self.guides_dir)
             category = category_of(info, self.policy)
             out.append(
-                {
-                    "identifier": r["identifier"],
-                    "msgType": r["msg_type"],
-                    "sent": r["sent"].isoformat() if r["sent"] else None,
-                    "hazard": r["hazard"],
-                    # which shelters are safe from it (the citizen page's route and shelter list)
-                    "shelterHazard": shelter_hazard(r["hazard"]),
-                    "level": r["level"],
-                    "language": info.language,
-                    "category": category.name_ko if used == "ko" else category.name_en,
-                    "severity": info.severity.value,
-                    "urgency": info.urgency.value,
-                    "headline": info.headline,
-                    "description": info.description,
-                    "instruction": info.instruction,
-                    "areaDesc": ", ".join(a.area_desc for a in info.areas),
-                    "districts": list(r["districts"] or []),
-                    "guide": {
-                        "title": guide.title,
-                        "lines": list(guide.active_lines(self.policy.of(r["hazard"] or "other").guide_phase)),
-                        "audience": guide.audience,
-                    },
-                    "cap": f"/alerts/{r['identifier']}.xml",
-                }
+                WarningInForce(
+                    identifier=r["identifier"],
+                    msg_type=r["msg_type"],
+                    sent=r["sent"],
+                    hazard=r["hazard"],
+                    shelter_hazard=shelter_hazard(r["hazard"]),
+                    level=r["level"],
+                    language=info.language,
+                    category=category.name_ko if used == "ko" else category.name_en,
+                    severity=info.severity.value,
+                    urgency=info.urgency.value,
+                    headline=info.headline,
+                    description=info.description,
+                    instruction=info.instruction,
+                    area_desc=", ".join(a.area_desc for a in info.areas),
+                    districts=tuple(r["districts"] or ()),
+                    guide=GuideText(
+                        title=guide.title,
+                        lines=tuple(guide.active_lines(self.policy.of(r["hazard"] or "other").guide_phase)),
+                        audience=guide.audience,
+                    ),
+                    cap=f"/alerts/{r['identifier']}.xml",
+                )
             )
         return out
 
-    def short_texts(self, cap: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def short_texts(self, cap: dict[str, Any]) -> dict[str, ShortText]:
         """Per language, the short text (재난문자/cell broadcast/SMS) the alert would go out with (the
         operator's edit, else :func:`safecity.warning.texts.compose`), its length, its category's limit
         and its problems (:func:`safecity.warning.texts.problems`)."""
@@ -231,105 +235,32 @@ class AlertReader:
             text = edited or texts.compose(
                 info, words, category, limit, self.policy, self.short_sender.get(lang, "")
             )
-            out[lang] = {
-                "text": text,
-                "chars": len(text),
-                "max": limit,
-                "category": category.value,
-                "edited": edited is not None,
-                "problems": texts.problems(text, texts.essentials(info, words), limit),
-            }
+            out[lang] = ShortText(
+                text=text,
+                chars=len(text),
+                max=limit,
+                category=category.value,
+                edited=edited is not None,
+                problems=tuple(texts.problems(text, texts.essentials(info, words), limit)),
+            )
         return out
 
-    def text_check(self, cap: dict[str, Any]) -> dict[str, Any]:
+    def text_check(self, cap: dict[str, Any]) -> TextCheck:
         """What the operator must see before issuing: every short text's problems (they block automatic
         issue) and where the languages disagree (warnings)."""
+        return self.check_texts(cap, self.short_texts(cap))
+
+    def check_texts(self, cap: dict[str, Any], shorts: dict[str, ShortText]) -> TextCheck:
+        """:meth:`text_check` with the :meth:`short_texts` of ``cap`` already at hand."""
         alert = from_json(cap)
-        shorts = self.short_texts(cap)
         ess = {}
         for info in alert.infos:
             lang = (info.language or "ko").split("-")[0]
             ess[lang] = texts.essentials(info, self.wordings.get(lang) or self.wordings["ko"])
-        return {
-            "problems": [f"{lang}: {p}" for lang, s in shorts.items() for p in s["problems"]],
-            "disagreements": texts.disagreements({k: v["text"] for k, v in shorts.items()}, ess),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSummary:
-    """One alert as the lists show it (``GET /alerts``, the board's drafts and other agencies' alerts,
-    the Atom feed): its state and its first <info>'s headline per language, without the CAP document."""
-
-    identifier: str
-    sender: str
-    state: str  # draft, issued, rejected, superseded
-    msg_type: str  # CAP msgType: Alert, Update, Cancel...
-    origin: str  # platform (drafted here) or import (another agency's)
-    incident_id: int | None
-    hazard: str | None
-    level: int | None  # crisis level 1..4 of the band it warns about
-    auto: bool  # issued without an operator
-    districts: tuple[str, ...]  # sigungu (or dong) codes of its areas
-    sent: datetime | None  # None while a draft
-    expires: datetime | None
-    #: the headline per language ("ko", "en"...), from each <info>
-    headlines: dict[str, str | None]
-    severity: str | None
-    urgency: str | None
-    references: str | None  # CAP <references>: the alerts an Update or Cancel follows
-    created_at: datetime
-    decided_by: str | None  # who approved or rejected it
-
-    @classmethod
-    def of(cls, row: Any) -> AlertSummary:
-        """From a row of the alerts table."""
-        cap = row["cap"] or {}
-        infos = cap.get("info") or []
-        first = infos[0] if infos else {}
-        return cls(
-            identifier=row["identifier"],
-            sender=row["sender"],
-            state=row["state"],
-            msg_type=row["msg_type"],
-            origin=row["origin"],
-            incident_id=row["incident_id"],
-            hazard=row["hazard"],
-            level=row["level"],
-            auto=bool(row["auto"]),
-            districts=tuple(row["districts"] or ()),
-            sent=row["sent"],
-            expires=row["expires"],
-            headlines={(i.get("language") or "").split("-")[0]: i.get("headline") for i in infos},
-            severity=first.get("severity"),
-            urgency=first.get("urgency"),
-            references=cap.get("references"),
-            created_at=row["created_at"],
-            decided_by=row["decided_by"],
+        return TextCheck(
+            problems=tuple(f"{lang}: {p}" for lang, s in shorts.items() for p in s.problems),
+            disagreements=tuple(texts.disagreements({k: v.text for k, v in shorts.items()}, ess)),
         )
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON of the HTTP API (camelCase; times in ISO 8601 as stored, with their offset)."""
-        return {
-            "identifier": self.identifier,
-            "sender": self.sender,
-            "state": self.state,
-            "msgType": self.msg_type,
-            "origin": self.origin,
-            "incidentId": self.incident_id,
-            "hazard": self.hazard,
-            "level": self.level,
-            "auto": self.auto,
-            "districts": list(self.districts),
-            "sent": self.sent.isoformat() if self.sent else None,
-            "expires": self.expires.isoformat() if self.expires else None,
-            "headlines": dict(self.headlines),
-            "severity": self.severity,
-            "urgency": self.urgency,
-            "references": self.references,
-            "createdAt": self.created_at.isoformat(),
-            "decidedBy": self.decided_by,
-        }
 
 
 #: CAP <parameter> holding an operator's own cell-broadcast text for that <info>.

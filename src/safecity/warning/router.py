@@ -22,6 +22,7 @@ from safecity.core.errors import BadRequest, NotFound
 from safecity.warning.atom import FeedEntry, render_feed
 from safecity.warning.channels.sse import AlertStream
 from safecity.warning.delivery import Delivery
+from safecity.warning.model import AlertSummary
 from safecity.warning.service import Warnings
 from safecity.warning.targeted import TargetedAlerts
 
@@ -36,7 +37,7 @@ WarningsDep = Annotated[Warnings, Depends(provider(Warnings))]
 TargetedDep = Annotated[TargetedAlerts, Depends(provider(TargetedAlerts))]
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def _json(data: dict[str, Any] | list[Any], status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
@@ -147,7 +148,7 @@ def current(
     if lon is None and district is None:
         raise BadRequest("say where: lon and lat, or district (e.g. 11590)", where="lon")
     found = warnings.current(lon=lon, lat=lat, district=district, lang=lang, audience=audience)
-    return _json({"warnings": found})
+    return _json({"warnings": [w.to_json() for w in found]})
 
 
 @router.get(
@@ -196,16 +197,16 @@ async def import_alert(request: Request, warnings: WarningsDep) -> Response:
         raise BadRequest("send a CAP 1.2 alert as XML", where="body")
     principal: Principal = request.state.principal
     found = await asyncio.to_thread(warnings.import_cap, body, principal.name)
-    return _json({"imported": found}, 201)
+    return _json({"imported": [a.to_json() for a in found]}, 201)
 
 
-def _visible(request: Request, alert: dict[str, Any]) -> None:
+def _visible(request: Request, alert: AlertSummary) -> None:
     """Issued and imported alerts are public; drafts and rejected ones only for the situation room."""
-    if alert["state"] == "issued":
+    if alert.state == "issued":
         return
     principal = resolve_principal(request)
     if not principal.has_any(frozenset({Role.operator})):
-        raise NotFound(f"no alert {alert['identifier']!r}", where="identifier")
+        raise NotFound(f"no alert {alert.identifier!r}", where="identifier")
 
 
 @router.get(
@@ -223,7 +224,7 @@ def alert_xml(request: Request, warnings: WarningsDep, identifier: Identifier) -
 def alert_json(request: Request, warnings: WarningsDep, identifier: Identifier) -> Response:
     alert = warnings.get(identifier)
     _visible(request, alert)
-    return _json(alert["cap"])
+    return _json(alert.cap)
 
 
 @router.get(
@@ -232,13 +233,13 @@ def alert_json(request: Request, warnings: WarningsDep, identifier: Identifier) 
     summary="An alert with its state and approval log",
 )
 def alert(warnings: WarningsDep, identifier: Identifier) -> Response:
-    return _json(warnings.get(identifier))
+    return _json(warnings.get(identifier).to_json())
 
 
 @router.patch("/alerts/{identifier}", dependencies=[allow(Role.operator)], summary="Edit a draft's texts")
 def edit(request: Request, warnings: WarningsDep, identifier: Identifier, body: AlertEdits) -> Response:
     principal: Principal = request.state.principal
-    return _json(warnings.edit(identifier, body.changes(), principal.name))
+    return _json(warnings.edit(identifier, body.changes(), principal.name).to_json())
 
 
 @router.post(
@@ -252,7 +253,8 @@ async def approve(
     principal: Principal = request.state.principal
     if body is not None and body.changes():
         await asyncio.to_thread(warnings.edit, identifier, body.changes(), principal.name)
-    return _json(await asyncio.to_thread(warnings.issue, identifier, principal.name))
+    issued = await asyncio.to_thread(warnings.issue, identifier, principal.name)
+    return _json(issued.to_json())
 
 
 @router.post(
@@ -261,13 +263,13 @@ async def approve(
     summary="Check a draft's texts with edits (nothing saved): short texts, problems, ko/en disagreements",
 )
 def check(warnings: WarningsDep, identifier: Identifier, body: AlertEdits | None = None) -> Response:
-    return _json(warnings.preview(identifier, body.changes() if body else {}))
+    return _json(warnings.preview(identifier, body.changes() if body else {}).to_json())
 
 
 @router.post("/alerts/{identifier}/reject", dependencies=[allow(Role.operator)], summary="Reject a draft")
 def reject(request: Request, warnings: WarningsDep, identifier: Identifier, body: Rejection) -> Response:
     principal: Principal = request.state.principal
-    return _json(warnings.reject(identifier, principal.name, body.reason))
+    return _json(warnings.reject(identifier, principal.name, body.reason).to_json())
 
 
 class Cancellation(BaseModel):
@@ -285,8 +287,8 @@ def cancel(
 ) -> Response:
     principal: Principal = request.state.principal
     if targeted.owns(identifier) is not None:  # a warning aimed at places at risk (no incident)
-        return _json(warnings.get(targeted.cancel(identifier, principal.name, body.reason)))
-    return _json(warnings.cancel(identifier, principal.name, body.reason))
+        return _json(warnings.get(targeted.cancel(identifier, principal.name, body.reason)).to_json())
+    return _json(warnings.cancel(identifier, principal.name, body.reason).to_json())
 
 
 @router.get(

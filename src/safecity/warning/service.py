@@ -39,6 +39,7 @@ from safecity.warning.guides import guide_for
 from safecity.warning.imports import AlertImporter
 from safecity.warning.incident_view import view_of
 from safecity.warning.message import Message, MessageText, Recipient
+from safecity.warning.model import AlertDetail, AlertPreview
 from safecity.warning.planning import AlertPlanner
 from safecity.warning.policy import Policy, default_policy
 from safecity.warning.reading import (
@@ -166,7 +167,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                 log.exception("alert listener failed")
 
     # -- operator actions --------------------------------------------------------------------------
-    def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> dict[str, Any]:
+    def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> AlertDetail:
         """Change a draft's texts: ``{"ko": {"headline": ..., "instruction": ...}, "en": {...}}``."""
         with self._lock, self.store.write() as conn:
             row = self._row(conn, identifier)
@@ -180,13 +181,14 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             self._log(conn, row["id"], now, actor, "edited", {"fields": sorted(changes)})
         return self.get(identifier)
 
-    def preview(self, identifier: str, changes: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def preview(self, identifier: str, changes: dict[str, dict[str, str]]) -> AlertPreview:
         """What the composer shows while an operator edits, nothing saved: the short texts the alert would
         go out with after ``changes``, their problems and where the languages disagree."""
         with self.store.engine.connect() as conn:
             row = self._row(conn, identifier)
         cap = self._edited(row["cap"], changes)
-        return {"identifier": identifier, "shortTexts": self.short_texts(cap), **self.text_check(cap)}
+        shorts = self.short_texts(cap)
+        return AlertPreview(identifier, shorts, self.check_texts(cap, shorts))
 
     def _edited(self, original: dict[str, Any], changes: dict[str, dict[str, str]]) -> dict[str, Any]:
         """A copy of the CAP alert with ``changes`` applied; BadRequest names a field that cannot be."""
@@ -218,7 +220,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         from_json(cap)
         return cap
 
-    def reject(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
+    def reject(self, identifier: str, actor: str, reason: str) -> AlertDetail:
         if not reason.strip():
             raise BadRequest("say why the draft is rejected", where="reason")
         with self._lock, self.store.write() as conn:
@@ -236,7 +238,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             self._log(conn, row["id"], now, actor, "rejected", {"reason": reason})
         return self.get(identifier)
 
-    def issue(self, identifier: str, actor: str, *, auto: bool = False) -> dict[str, Any]:
+    def issue(self, identifier: str, actor: str, *, auto: bool = False) -> AlertDetail:
         """Approve and issue a draft: stamp it, validate it, queue its deliveries, announce it."""
         with self._lock:
             now = self.clock.now()
@@ -334,7 +336,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                 guide=guide.after
                 if alert.msg_type.value == "Cancel"
                 else guide.active_lines(self.policy.of(hazard or hazard_of(alert)).guide_phase),
-                short_text=shorts.get(lang, {}).get("text", ""),
+                short_text=shorts[lang].text if lang in shorts else "",
             )
         first = alert.infos[0] if alert.infos else None
         category = category_of(first, self.policy).name_ko if first is not None else "안전안내문자"
@@ -364,7 +366,7 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             return None
         return self._message(from_json(row.cap), row.xml.encode("utf-8"), "general")
 
-    def cancel(self, identifier: str, actor: str, reason: str) -> dict[str, Any]:
+    def cancel(self, identifier: str, actor: str, reason: str) -> AlertDetail:
         """Withdraw an issued alert: draft a CAP Cancel referencing it (its areas, the operator's reason
         as <note>) and issue it at once. Only the latest issued alert of a thread can be cancelled, and
         not a Cancel; raises Conflict naming what stands in the way."""

@@ -335,7 +335,7 @@ class TargetedAlerts:
             with w.store.engine.connect() as conn:
                 cap = conn.execute(select(t.alerts.c.cap).where(t.alerts.c.identifier == ident)).scalar_one()
             response = drafting.response_for(hazard, level)
-            if w.text_check(dict(cap))["problems"] or (response == "Evacuate" and not w.auto_evacuate):
+            if w.text_check(dict(cap)).problems or (response == "Evacuate" and not w.auto_evacuate):
                 automatic = False
             elif in_force is not None and in_force.auto:
                 automatic = True
