@@ -182,16 +182,22 @@ def restore(engine: Engine, states: Iterable[dict[str, Any]]) -> set[int]:
     return restored
 
 
-def conditions(engine: Engine, key_of: KeyOf, now: datetime | None) -> dict[str, list[dict[str, Any]]]:
-    """The conditions at a level (as on the board), by key."""
+def conditions(
+    engine: Engine, key_of: KeyOf, now: datetime | None, keys: set[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The conditions at a level (as on the board), by key (of ``keys`` only, when given)."""
     bindings: dict[str, list[Binding]] = {}
     groups: dict[str, list[AreaGroup]] = {}
     for b in engine.bindings:
         if b.cur >= 0 and b.group is None:
-            bindings.setdefault(key_of(b.where.district), []).append(b)
+            k = key_of(b.where.district)
+            if keys is None or k in keys:
+                bindings.setdefault(k, []).append(b)
     for g in engine.groups.values():
         if g.level > Crisis.none:
-            groups.setdefault(group_key(g, key_of), []).append(g)
+            k = group_key(g, key_of)
+            if keys is None or k in keys:
+                groups.setdefault(k, []).append(g)
     return {k: active_conditions(bindings.get(k, ()), groups.get(k, ()), now) for k in {*bindings, *groups}}
 
 
