@@ -624,3 +624,39 @@ def test_concurrent_batches_and_requests_stay_consistent(incidents: Incidents, p
     # What memory says is what the store says.
     again = Incidents(platform.store, platform.bus, incidents.clock)
     assert again.levels() == incidents.levels()
+
+
+def test_manual_districts_may_each_have_their_own_level(platform: Platform, clock: ManualClock) -> None:
+    """An earthquake message's shaking differs per district: each district keeps its own level (the
+    warnings tell each its own), the incident is at the highest, across a restart too."""
+    first = Incidents(platform.store, platform.bus, clock, unbatched())
+    with pytest.raises(BadRequest) as e:
+        first.open_manual(
+            ManualIncidentIn(hazard="earthquake", level=2, title_en="x", district_levels={GWANAK: 3}), "k"
+        )
+    assert e.value.where == f"district_levels[{GWANAK}]"
+    with pytest.raises(ValueError):
+        ManualIncidentIn(hazard="earthquake", level=4, title_en="x", district_levels={GWANAK: 5})
+    opened = first.open_manual(
+        ManualIncidentIn(
+            hazard="earthquake",
+            level=4,
+            title_ko="지진",
+            districts=[DONGJAK],  # at the incident's level
+            district_levels={GWANAK: 4, NOWON: 2},
+        ),
+        "k",
+    )
+    levels = {a["code"]: a["level"] for a in opened["areas"]}
+    assert levels == {DONGJAK: 4, GWANAK: 4, NOWON: 2}
+    assert opened["level"] == 4 and opened["baseLevel"] == 2
+    assert "심각 2개 구, 주의 1개 구" in opened["timeline"][0]["detailKo"]
+    assert {(lv["district"], lv["level"]) for lv in first.levels()} == {(DONGJAK, 4), (GWANAK, 4), (NOWON, 2)}
+    second = Incidents(platform.store, platform.bus, clock, unbatched())
+    again = second.get(opened["id"])
+    assert {a["code"]: a["level"] for a in again["areas"]} == levels
+    assert {(lv["district"], lv["level"]) for lv in second.levels()} == {
+        (DONGJAK, 4),
+        (GWANAK, 4),
+        (NOWON, 2),
+    }

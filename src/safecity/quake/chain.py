@@ -235,16 +235,19 @@ class QuakeChain:
                 top=1,
                 method=self.settings.damage_method,
             )
-            named = result.summary.total.to_dict().get("crisis_level")  # the pack's level of the KMA class
-            level = int(Crisis[named]) if named else int(Crisis.attention)
+            levels = district_levels(result)
             r = message.rupture
             opened = self.incidents.open_manual(
                 ManualIncidentIn(
                     hazard="earthquake",
-                    level=max(1, min(4, level)),
+                    level=max(levels.values(), default=int(Crisis.attention)),
                     title_ko=f"지진 규모 {r.magnitude:.1f} (통보문 {message.sender})",
                     title_en=f"Earthquake M{r.magnitude:.1f} (message from {message.sender})",
-                    districts=_shaken_districts(result),
+                    # each district at the level of its own shaking (the warnings tell each its own)
+                    district_levels=levels,
+                    # shaken nowhere in the city at IV or more: an incident for the room, at its epicentre
+                    lon=None if levels else r.lon,
+                    lat=None if levels else r.lat,
                     source_note=f"CAP {message.identifier}",
                     at=at,
                 ),
@@ -485,10 +488,16 @@ def _cell_row(assessment_id: int, incident_id: int, cell: rep.Cell, generated: b
     }
 
 
-def _shaken_districts(result: Assessment) -> list[str]:
-    """District codes shaken at KMA intensity IV or more (all districts when none is)."""
-    codes = [a.code for a in result.summary.areas if a.kma_intensity != "below IV" and len(a.code) == 5]
-    return codes or [a.code for a in result.summary.areas if len(a.code) == 5][:100]
+def district_levels(result: Assessment) -> dict[str, int]:
+    """Each district shaken at KMA intensity IV or more and the crisis level the earthquake pack maps
+    its class to (its strongest shaking, as the rule engine takes a district's strongest station);
+    the districts below IV are left out: nothing to warn them of."""
+    out = {}
+    for a in result.summary.areas:
+        named = a.to_dict().get("crisis_level")
+        if named and len(a.code) == 5:
+            out[a.code] = int(Crisis[named])
+    return dict(sorted(out.items())[:100])
 
 
 def _note(report: dict[str, Any]) -> str:

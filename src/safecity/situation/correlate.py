@@ -152,11 +152,18 @@ class OpenIncident:
     published: dict[str, Crisis] = field(default_factory=dict)
     published_at: datetime | None = None  # event time of the last published growth
     pending: bool = False  # growth waits for the batch interval
+    #: a manual incident's own level per area when its areas differ (ManualIncidentIn.district_levels:
+    #: an earthquake's shaking per district); ``base_level`` is then the lowest of them (the floor)
+    declared: dict[str, Crisis] = field(default_factory=dict)
 
     def area_levels(self) -> dict[str, Crisis]:
         """Each district's own level now: the highest of the conditions naming it (a manual incident's
-        declared level is its areas' floor)."""
-        out = dict.fromkeys(self.areas, self.base_level) if self.base_level > Crisis.none else {}
+        declared level is its areas' floor, or each area's own declared level)."""
+        out = (
+            {a: self.declared.get(a, self.base_level) for a in self.areas}
+            if self.base_level > Crisis.none
+            else {}
+        )
         for c in self.conditions.values():
             if c.level > Crisis.none:
                 for d in c.districts:
@@ -165,7 +172,7 @@ class OpenIncident:
 
     def current_level(self) -> Crisis:
         # A manual incident's declared level is a floor: conditions raise it, never lower it.
-        return max([self.base_level, *(c.level for c in self.conditions.values())])
+        return max([self.base_level, *self.declared.values(), *(c.level for c in self.conditions.values())])
 
     def active(self) -> bool:
         return any(c.level > Crisis.none for c in self.conditions.values())

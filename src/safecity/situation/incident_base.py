@@ -85,6 +85,8 @@ class Work:
     missing_areas: set[str] = field(default_factory=set)  # codes geo.areas does not know (this work)
     backdated: dict[int, Opening] = field(default_factory=dict)  # incident → its new opening
     area_levels: dict[tuple[int, str], Crisis] = field(default_factory=dict)  # (incident, area) → published
+    #: (incident, area) → the level a person declared for that area (OpenIncident.declared)
+    area_declared: dict[tuple[int, str], Crisis] = field(default_factory=dict)
     retitled: dict[int, tuple[str, str]] = field(default_factory=dict)  # incident → (title_ko, title_en)
 
     def saw(self, at: datetime) -> None:
@@ -192,6 +194,9 @@ class IncidentRegister:
         if kind == "area":
             inc.areas.add(ref)
             inc.published[ref] = Crisis(lr["level"] or 0)
+            declared = (lr["data"] or {}).get("declared")
+            if declared is not None:
+                inc.declared[ref] = Crisis(int(declared))
             # an area link's ``since``: when the incident's growth was last published (batching resumes
             # after a restart where it stood)
             if lr["since"] is not None and (inc.published_at is None or lr["since"] > inc.published_at):
@@ -253,7 +258,7 @@ class IncidentRegister:
                         raise_to(d, inc.hazard, cond.level, inc.id)
             if inc.base_level > Crisis.none:
                 for d in inc.areas:
-                    raise_to(d, inc.hazard, inc.base_level, inc.id)
+                    raise_to(d, inc.hazard, inc.declared.get(d, inc.base_level), inc.id)
         return out
 
     # ------------------------------------------------------------------------------------ geography
@@ -371,10 +376,12 @@ class IncidentRegister:
             conn.execute(insert(t_links), work.links)
         for (incident_id, code), lv in sorted(work.area_levels.items()):
             published = self._open[incident_id].published_at if incident_id in self._open else None
+            declared = work.area_declared.get((incident_id, code))
+            extra = {"data": {"declared": int(declared)}} if declared is not None else {}
             conn.execute(
                 update(t_links)
                 .where(t_links.c.incident_id == incident_id, t_links.c.kind == "area", t_links.c.ref == code)
-                .values(level=int(lv), since=published, updated_at=now)
+                .values(level=int(lv), since=published, updated_at=now, **extra)
             )
         for incident_id, (title_ko, title_en) in sorted(work.retitled.items()):
             conn.execute(

@@ -42,6 +42,13 @@ class ManualIncidentIn(BaseModel):
     title_en: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=10_000)
     districts: list[DistrictCode] = Field(default_factory=list, max_length=100)
+    district_levels: dict[DistrictCode, Annotated[int, Field(ge=1, le=4)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="each district's own level (1-4) when the districts differ, e.g. an earthquake's shaking "
+        "per district; these districts join `districts`, the others are at `level` (the incident's, which "
+        "no district's may exceed)",
+    )
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
     source_note: str | None = Field(default=None, max_length=2000, description="who reported it, how")
@@ -115,7 +122,14 @@ def check_manual(data: ManualIncidentIn) -> tuple[str, str]:
     if (data.lon is None) != (data.lat is None):
         where = "lat" if data.lat is None else "lon"
         raise BadRequest(f"{where}: lon and lat go together", where=where)
-    if not data.districts and data.lon is None:
+    for code, own in data.district_levels.items():
+        if own > data.level:
+            raise BadRequest(
+                f"district_levels[{code}]: {own} is above the incident's level {data.level}",
+                where=f"district_levels[{code}]",
+                message_ko=f"district_levels[{code}]: 사건의 위험 수준({data.level})보다 높을 수 없습니다",
+            )
+    if not data.districts and not data.district_levels and data.lon is None:
         raise BadRequest(
             'districts: say where: district codes (e.g. ["11590"]) and/or lon and lat',
             where="districts",

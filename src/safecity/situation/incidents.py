@@ -152,6 +152,9 @@ class Incidents(RuleIncidents):
 
         Needs a title in at least one language (the other falls back to it) and a place: district
         codes and/or lon/lat (the district containing the point is added when districts are loaded).
+        ``district_levels`` gives districts their own levels (an earthquake's shaking per district): each
+        area's published level is its own, the incident's level the highest and its floor
+        (``baseLevel``) the lowest, so a warning tells each district its own level.
         ``ref``: what another capability reported (``core.events.IncidentReport.ref``); an incident
         already opened for it is returned instead of a second one (kept as a ``report`` link).
         """
@@ -167,7 +170,7 @@ class Incidents(RuleIncidents):
                     return int(seen)
             at = data.at or w.now
             w.saw(at)
-            districts = list(dict.fromkeys(data.districts))
+            districts = list(dict.fromkeys([*data.districts, *data.district_levels]))
             if geo_areas.areas_of(conn, "district"):
                 # Districts are loaded: a code that names none is a typo, not a place.
                 for i, code in enumerate(districts):
@@ -179,13 +182,19 @@ class Incidents(RuleIncidents):
                     found = geo_areas.area_at(conn, data.lon, data.lat, "district")
                     if found is not None and found.code not in districts:
                         districts.append(found.code)
+            declared = (
+                {d: Crisis(data.district_levels.get(d, int(level))) for d in districts}
+                if data.district_levels
+                else {}
+            )
+            floor = min(declared.values(), default=level)
             incident_id = int(
                 conn.execute(
                     insert(t_incidents)
                     .values(
                         hazard=data.hazard,
                         level=int(level),
-                        base_level=int(level),
+                        base_level=int(floor),
                         status=Status.detected.value,
                         title_ko=title_ko,
                         title_en=title_en,
@@ -210,11 +219,12 @@ class Incidents(RuleIncidents):
                 hazard=data.hazard,
                 status=Status.detected.value,
                 level=level,
-                base_level=level,
+                base_level=floor,
                 last_activity=at,
                 cleared_at=None,
                 opened_at=at,
                 source="manual",
+                declared=declared,
             )
             if data.lon is not None and data.lat is not None:
                 inc.points.add((data.lon, data.lat))
@@ -223,6 +233,10 @@ class Incidents(RuleIncidents):
             for d in districts:
                 self._link(w, inc, "area", d, "areas")
                 inc.areas.add(d)
+                if d in declared:  # published at once: a person declared it
+                    inc.published[d] = declared[d]
+                    w.area_levels[(incident_id, d)] = declared[d]
+                    w.area_declared[(incident_id, d)] = declared[d]
             if ref is not None:
                 self._link(w, inc, "report", ref, "reports")
             source_ko = f" (제보: {data.source_note})" if data.source_note else ""
@@ -233,8 +247,8 @@ class Incidents(RuleIncidents):
                 at,
                 "opened",
                 actor,
-                f"수동 등록: {title_ko}, {level.name_ko}{source_ko}",
-                f"Reported: {title_en}, {level.name_en}{source_en}",
+                f"수동 등록: {title_ko}, {_levels_text(level, declared, True)}{source_ko}",
+                f"Reported: {title_en}, {_levels_text(level, declared, False)}{source_en}",
                 level=level,
             )
             w.events.append(
@@ -418,3 +432,16 @@ class Incidents(RuleIncidents):
         dismissal shares point at thresholds to tune."""
         with self.store.engine.connect() as conn:
             return rule_stats(conn)
+
+
+def _levels_text(level: Crisis, declared: dict[str, Crisis], korean: bool) -> str:
+    """The declared level, or the areas per level when they differ: 심각 5개 구, 경계 20개 구."""
+    counts: dict[Crisis, int] = {}
+    for lv in declared.values():
+        counts[lv] = counts.get(lv, 0) + 1
+    if len(counts) < 2:
+        return level.name_ko if korean else level.name_en
+    parts = sorted(counts.items(), key=lambda kv: -int(kv[0]))
+    if korean:
+        return ", ".join(f"{lv.name_ko} {n}개 구" for lv, n in parts)
+    return ", ".join(f"{lv.name_en} {n} district{'s' if n > 1 else ''}" for lv, n in parts)

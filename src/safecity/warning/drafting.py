@@ -26,6 +26,7 @@ CATEGORY = {
     "strong_wind": "Met",
     "river_flood": "Met",
     "landslide": "Geo",
+    "earthquake": "Geo",
     "facility": "Infra",
     "fire": "Fire",
     "gas": "Safety",
