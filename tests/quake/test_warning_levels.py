@@ -69,7 +69,7 @@ def _quake(api: Api, magnitude: float, n: int = 1) -> tuple[dict[str, Any], dict
     )
     assert r.status_code == 201, r.text
     _settle(api)
-    incident = api.platform.incidents.get(r.json()["incidentId"])
+    incident = api.platform.incidents.get(r.json()["incidentId"]).to_json()
     # the damage model's KMA class of each district's strongest shaking, and the pack's level for it
     chain = api.platform.services.get(QuakeChain)
     result = assess_scenario(quake_from_cap(_message(magnitude, n)).rupture, chain.inventory(), top=1)

@@ -646,14 +646,14 @@ def test_manual_districts_may_each_have_their_own_level(platform: Platform, cloc
             district_levels={GWANAK: 4, NOWON: 2},
         ),
         "k",
-    )
+    ).to_json()
     levels = {a["code"]: a["level"] for a in opened["areas"]}
     assert levels == {DONGJAK: 4, GWANAK: 4, NOWON: 2}
     assert opened["level"] == 4 and opened["baseLevel"] == 2
     assert "심각 2개 구, 주의 1개 구" in opened["timeline"][0]["detailKo"]
     assert {(lv["district"], lv["level"]) for lv in first.levels()} == {(DONGJAK, 4), (GWANAK, 4), (NOWON, 2)}
     second = Incidents(platform.store, platform.bus, clock, unbatched())
-    again = second.get(opened["id"])
+    again = second.get(opened["id"]).to_json()
     assert {a["code"]: a["level"] for a in again["areas"]} == levels
     assert {(lv["district"], lv["level"]) for lv in second.levels()} == {
         (DONGJAK, 4),
