@@ -128,27 +128,46 @@ _MIGRATED_PG: set[str] = set()
 
 
 def _truncate_pg(url: str) -> None:
-    """Empty the session's migrated database (migrated once per session, not once per test)."""
+    """Empty the session's migrated database (migrated once per session, not once per test).
+
+    Only the tables the last test wrote to are truncated, and only the sequences it drew from are reset:
+    TRUNCATE of all 61 tables rewrites 61 files and took 0.5 s idle (2 s at load 20) before each of the
+    ~900 PostgreSQL tests; finding the non-empty ones (``EXISTS`` on each) takes a few milliseconds.
+    The outcome is the same as truncating everything: every table empty, every sequence at its start.
+    """
     from safecity.store.postgres import PostgresStore
 
     store = PostgresStore(url)
-    if url not in _MIGRATED_PG:
-        migrate_all(store)
-        _MIGRATED_PG.add(url)
-    with store.engine.begin() as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-                    "AND tablename <> 'alembic_version' AND tablename <> 'spatial_ref_sys' "
-                    "AND tablename NOT LIKE 'sta_observations_p%'"
+    try:
+        if url not in _MIGRATED_PG:
+            migrate_all(store)
+            _MIGRATED_PG.add(url)
+        with store.engine.begin() as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+                        "AND tablename <> 'alembic_version' AND tablename <> 'spatial_ref_sys' "
+                        "AND tablename NOT LIKE 'sta_observations_p%'"  # emptied through their parent
+                    )
                 )
-            )
-        ]
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER SEQUENCE sta_observations_id_seq RESTART"))
-    store.close()
+            ]
+            probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
+            written = [r[0] for r in conn.execute(text(probe))]
+            if written:
+                conn.execute(text(f"TRUNCATE {', '.join(written)} RESTART IDENTITY CASCADE"))
+            # last_value is NULL for a sequence never drawn from (or reset with setval(..., false))
+            drawn = conn.execute(
+                text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), start_value "
+                    "FROM pg_sequences WHERE last_value IS NOT NULL"
+                )
+            ).all()
+            for sequence, start in drawn:
+                conn.execute(text("SELECT setval(:s, :v, false)"), {"s": sequence, "v": start})
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="session")
