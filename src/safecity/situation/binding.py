@@ -151,6 +151,7 @@ class Binding:
         "rule",
         "simple",
         "since",
+        "single",
         "stream_ids",
         "subject",
         "thing_ids",
@@ -177,6 +178,7 @@ class Binding:
         self.clear_after = [lv.clear_after for lv in rule.level]
         #: no entry delays and no hysteresis latches: an idle binding needs no per-level bookkeeping
         self.simple = not latched and not any(self.for_)
+        self.single = len(fns) == 1
         self.cur = -1
         self.since: list[float | None] = [None] * len(fns)
         self.clear_since: float | None = None
@@ -212,6 +214,8 @@ class Binding:
                 if fns[i](t):
                     return i
             return None
+        if self.single:
+            return self._step_one(t)
         fns = self.fns
         cur = self.cur
         since = self.since
@@ -249,6 +253,25 @@ class Binding:
                             return j
                     return -1
         return None
+
+    def _step_one(self, t: float) -> int | None:
+        """:meth:`step` for a rule of one level (most of a city's own rules), without the lists."""
+        holds = self.fns[0](t)
+        if self.cur < 0:
+            if not holds:
+                self.since[0] = None
+                return None
+            s = self.since[0]
+            if s is None:
+                self.since[0] = s = t
+            return 0 if t - s >= self.for_[0] else None
+        if holds:
+            self.clear_since = None
+            return None
+        cs = self.clear_since
+        if cs is None:
+            self.clear_since = cs = t
+        return -1 if t - cs >= self.clear_after[0] else None
 
     def _lifted(self, t: float) -> bool:
         assert self.lift is not None
