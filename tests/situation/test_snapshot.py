@@ -2,13 +2,15 @@
 """The rule engine's saved state (issue 15): a process killed after it saved its state and handled more
 observations is replaced by one that restores the state and reads only the events after it again (not
 the observations' history), with the same conditions and no second incident; a partitioned engine
-restores only its districts' state. On both stores."""
+restores only its districts' state. On both stores; the restart also over NATS JetStream."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from safecity.app import Platform, build_platform
@@ -74,11 +76,31 @@ def _count(platform: Platform, q: Any) -> int:
 def _crash(platform: Platform) -> None:
     """As a kill -9: nothing saved on the way out."""
     platform.situation.clock_worker.stop()
-    platform.bus.stop()
+    _close(platform)
+
+
+def _close(platform: Platform) -> None:
+    close = getattr(platform.bus, "close", None)  # NATS: the connection too
+    close() if close else platform.bus.stop()
     platform.store.close()
 
 
-def test_a_restart_resumes_from_the_saved_state_and_the_events_after_it(settings: Settings) -> None:
+@pytest.fixture(params=["embedded", "nats"])
+def bus_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The settings on the embedded bus, or on NATS JetStream (a server of the test session's own)."""
+    if request.param == "embedded":
+        return settings
+    stream = f"S{uuid.uuid4().hex[:12]}"
+    return settings.model_copy(
+        update={
+            "bus_url": request.getfixturevalue("nats_url"),
+            "bus": settings.bus.model_copy(update={"nats_stream": stream}),
+        }
+    )
+
+
+def test_a_restart_resumes_from_the_saved_state_and_the_events_after_it(bus_settings: Settings) -> None:
+    settings = bus_settings
     clock = ManualClock(START + timedelta(hours=3))  # after every reading (a future one is flagged)
     first = build_platform(settings, clock)
     streams = _gauges(first)
@@ -114,8 +136,7 @@ def test_a_restart_resumes_from_the_saved_state_and_the_events_after_it(settings
         rows = conn.execute(select(engine_state.c.key, engine_state.c.position)).all()
     assert {r.key for r in rows} == {"district:11590", "district:11650"}
     assert len({r.position for r in rows}) == 1 and rows[0].position == second.situation.position
-    second.bus.stop()
-    second.store.close()
+    _close(second)
 
 
 def test_a_partitioned_engine_takes_only_its_districts_state(settings: Settings) -> None:
