@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from safecity.core.clock import ManualClock
 from safecity.settings import Settings, load_settings
-from tests.conftest import Api, weather_station
+from tests.conftest import PG_ADMIN_URL, Api, weather_station
 
 
 def test_health_metrics_and_openapi(api: Api) -> None:
@@ -110,3 +111,40 @@ def test_start_page_is_bilingual_and_serves_only_its_assets(api: Api) -> None:
     assert api.client.get("/static/favicon.svg").headers["content-type"] == "image/svg+xml"
     assert api.client.get("/static/..%2F..%2Fsettings.py").status_code == 404
     assert api.client.get("/static/index.html").status_code == 404
+
+
+@pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
+def test_a_store_that_went_away_answers_503_and_the_request_succeeds_later(api: Api) -> None:
+    """PostgreSQL restarting (its sessions ended, new ones refused): a write answers 503 with
+    Retry-After and writes nothing, not a 500 to report; once the store is back, the same request
+    succeeds."""
+    tid = api.create("/Things", weather_station())
+    ds = api.get(f"/Things({tid})/Datastreams").json()["value"][0]["@iot.id"]
+    body = [
+        {
+            "Datastream": {"@iot.id": ds},
+            "components": ["phenomenonTime", "result"],
+            "dataArray": [["2026-11-25T00:00:00Z", 1.0]],
+        }
+    ]
+    database = api.platform.store.engine.url.database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": database},
+            )
+        r = api.post("/CreateObservations", body)
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "2"
+        assert r.json()["code"] == "store_unavailable" and r.json()["message_ko"]
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    r = api.post("/CreateObservations", body)
+    assert r.status_code == 201, r.text
+    got = api.get(f"/Datastreams({ds})/Observations").json()["value"]
+    assert [o["result"] for o in got] == [1.0]

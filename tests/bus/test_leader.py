@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from safecity.bus.leader import Leadership, lock_key
+from safecity.bus.inprocess import InProcessBus
+from safecity.bus.leader import Leadership, keepalive, lock_key
 from safecity.capability import migration_folders, registered
 from safecity.settings import Settings
 from safecity.store import Store, open_store
@@ -97,6 +98,7 @@ def test_a_killed_holder_is_replaced(store: Store, settings: Settings) -> None:
 def test_a_holder_whose_session_ended_steps_down(store: Store) -> None:
     if store.dialect != "postgresql":
         pytest.skip("a SQLite holder's lock is its own process's file lock: it cannot be ended from outside")
+    InProcessBus(store)  # its listeners on the engine, as in every process (they met the dead session)
     lost: list[bool] = []
     a = Leadership(store.engine, "relay", on_lose=lambda: lost.append(True))
     a.step()
@@ -144,3 +146,24 @@ def test_a_role_whose_start_failed_is_started_again_and_stays_held(store: Store)
     b.step()
     assert b.held
     b.release()
+
+
+def test_a_holders_session_is_probed_so_a_vanished_machine_releases_the_lock(store: Store) -> None:
+    """A holder's machine that loses power sends no FIN: the server must probe the lock's session
+    (TCP keepalive) to end it within seconds rather than after TCP's two hours."""
+    if store.dialect != "postgresql":
+        pytest.skip("a SQLite holder's flock is released by the kernel of the one machine")
+    a = Leadership(store.engine, "relay", interval_s=1.0)
+    a.step()
+    assert a.held and a._conn is not None
+    got = a._conn.execute(
+        text(
+            "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),"
+            " current_setting('tcp_keepalives_count'), inet_client_addr() IS NOT NULL"
+        )
+    ).one()
+    a._conn.commit()
+    if not got[3]:
+        pytest.skip("connected over a Unix socket: no TCP keepalive to set")
+    assert (int(got[0]), int(got[1]), int(got[2])) == keepalive(1.0) == (2, 1, 2)
+    a.release()

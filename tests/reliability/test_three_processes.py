@@ -70,6 +70,7 @@ class Load:
         self.acked: set[tuple[int, datetime]] = set()
         self.refused: set[tuple[int, datetime]] = set()
         self.sent = 0
+        self.statuses: Counter[int] = Counter()  # each answer's status (0: no answer)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="load")
 
@@ -96,8 +97,10 @@ class Load:
                         headers=self.headers,
                     )
                     ok = r.status_code == 201
+                    self.statuses[r.status_code] += 1
                 except httpx.HTTPError:
                     ok = False  # the ingest process is down: not acknowledged, sent again below
+                    self.statuses[0] += 1
                 if ok:
                     self.acked |= keys
                     self.refused -= keys

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InvalidRequestError
 
 from safecity.bus import outbox as ob
 from safecity.bus.events import ReplayRequested
@@ -136,9 +137,17 @@ class _Recent:
                 self.events.popitem(last=False)
 
     def _rollback(self, conn: Connection) -> None:
-        conn.info.pop(self.key, None)
-        conn.info.pop((self.key, "savepoints"), None)
-        failed = conn.info.pop((self.key, "committing"), None)
+        try:
+            info = conn.info
+        except InvalidRequestError:
+            # the session died (the server restarted): closing its connection rolls back here, and
+            # raising would hide the real error and stop the caller's clean-up (a leader stepping down).
+            # What it published is not cached before its COMMIT succeeded, so there is nothing to undo
+            # unless the COMMIT itself failed, and then no outbox row ever carries those ids.
+            return
+        info.pop(self.key, None)
+        info.pop((self.key, "savepoints"), None)
+        failed = info.pop((self.key, "committing"), None)
         if failed:  # the COMMIT itself failed: these events do not exist
             with self.lock:
                 for oid in failed:

@@ -6,7 +6,9 @@ another takes over within one polling interval.
 * PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on a connection kept for the
   purpose. The server releases it when that session ends, and a process killed with SIGKILL ends its
   sessions at once (the kernel closes its sockets), so a standby polling every ``interval_s`` takes
-  over within about that long. A holder checks its connection every round and steps down when it is
+  over within about that long. A machine that vanishes closes nothing: the session is given a TCP
+  keepalive (:func:`keepalive`: with the default 1 s poll, probes after 2 s idle, two probes 1 s
+  apart), so the server ends it, and the lock, about 4 s after the holder last spoke. A holder checks its connection every round and steps down when it is
   gone (a restarted server, a cut network), before anyone else can hold the lock.
 * SQLite (one machine): an exclusive ``flock`` on a file beside the database, which the kernel releases
   when the holding process dies, whatever the way.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -38,6 +41,13 @@ log = get_logger(__name__)
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory lock key for a role name."""
     return int.from_bytes(hashlib.sha256(f"safecity.leader:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def keepalive(interval_s: float) -> tuple[int, int, int]:
+    """The TCP keepalive of a holder's session, in whole seconds (idle, between probes, probes): the
+    server ends the session of a holder whose machine stopped answering after about idle + between ×
+    probes, so a standby polling every ``interval_s`` takes over within that plus one poll."""
+    return max(1, math.ceil(2 * interval_s)), 1, 2
 
 
 class Leadership:
@@ -90,9 +100,11 @@ class Leadership:
         if self.held:
             if not self._still_held():
                 log.warning("leadership lost", role=self.name)
-                self._drop()
-                if self.on_lose:
-                    self.on_lose()
+                try:
+                    self._drop()
+                finally:  # whatever closing the dead session raised, the role's work stops here
+                    if self.on_lose:
+                        self.on_lose()
             elif not self._gained:
                 log.info("leadership: starting the role again", role=self.name)
                 self._gain()
@@ -129,6 +141,23 @@ class Leadership:
             if not got:
                 conn.close()
                 return False
+            try:
+                # a holder whose machine vanishes sends no FIN: have the server probe this session so
+                # the lock is released within about keepalive_s() rather than TCP's two hours
+                idle, interval, count = keepalive(self.worker.interval_s)
+                conn.execute(
+                    text(
+                        "SELECT set_config('tcp_keepalives_idle', :idle, false),"
+                        " set_config('tcp_keepalives_interval', :interval, false),"
+                        " set_config('tcp_keepalives_count', :count, false)"
+                    ),
+                    {"idle": str(idle), "interval": str(interval), "count": str(count)},
+                )
+                conn.commit()
+            except DBAPIError:
+                conn.invalidate()
+                conn.close()
+                raise
             self._conn = conn
             return True
         path = _lock_path(self.engine, self.name)
@@ -167,8 +196,11 @@ class Leadership:
             except SQLAlchemyError:
                 pass  # the session is gone already, and the lock with it
             finally:
-                conn.invalidate()  # never back to the pool: the session is the lock
-                conn.close()
+                try:
+                    conn.invalidate()  # never back to the pool: the session is the lock
+                    conn.close()
+                except SQLAlchemyError:
+                    pass  # a dead session's transaction cannot be rolled back: it went with it
         f, self._file = self._file, None
         if f is not None:
             f.close()  # releases the flock
