@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -298,6 +300,9 @@ class RoleRunner:
             return
         # another process may hold the role by now: going on would do its work twice
         log.critical("role lost; exiting so that the supervisor starts this process again", role=role)
+        for stream in (sys.stdout, sys.stderr):  # os._exit skips the flush: the log's last lines matter
+            with contextlib.suppress(Exception):
+                stream.flush()
         os._exit(75)
 
     def stop(self) -> None:

@@ -76,6 +76,25 @@ def _subscribe(ingest: Server, receiver: Receiver, headers: dict[str, str]) -> N
             assert r.status_code == 201, r.text
 
 
+def _chain(server: Server) -> dict[str, object]:
+    """Incidents, alert rows (drafts too), the bus's cursors and dead letters, as stored."""
+    from safecity.bus.tables import cursors, dead_letters
+    from safecity.situation.tables import incidents
+    from safecity.warning.tables import alerts
+
+    with server.store() as conn:
+        return {
+            "incidents": [
+                tuple(r) for r in conn.execute(select(incidents.c.id, incidents.c.status, incidents.c.level))
+            ],
+            "alerts": [
+                tuple(r) for r in conn.execute(select(alerts.c.incident_id, alerts.c.msg_type, alerts.c.sent))
+            ],
+            "cursors": dict(tuple(r) for r in conn.execute(select(cursors.c.subscriber, cursors.c.position))),
+            "dead": [tuple(r) for r in conn.execute(select(dead_letters.c.subscriber, dead_letters.c.error))],
+        }
+
+
 # a private PostgreSQL, three process starts and their restarts after each outage: minutes here
 @pytest.mark.timeout(1500)
 def test_nats_and_postgresql_restarted_mid_stream_lose_nothing(tmp_path: Path) -> None:
@@ -154,7 +173,10 @@ def test_nats_and_postgresql_restarted_mid_stream_lose_nothing(tmp_path: Path) -
                 wait_for("every MQTT message stored", lambda: set(_stored(ingest)) >= device.acked, 300)
                 wait_for("the rules to catch up", lambda: _rules_caught_up(ingest), 300)
                 ingest.wait_drained(300)
-                wait_for("the rain's alert", lambda: bool(_issued(ingest)), 120)
+                try:
+                    wait_for("the rain's alert", lambda: bool(_issued(ingest)), 120)
+                except AssertionError as e:  # what the store holds, to tell where the chain stopped
+                    raise AssertionError(f"{e} (seed {seed}): {_chain(ingest)}") from None
                 wait_for(
                     "every delivery made",
                     lambda: all(s in ("sent", "delivered") for _, _, s, _ in delivery_rows(ingest)),
