@@ -116,6 +116,11 @@ def test_a_strong_earthquake_tells_each_district_its_own_level(api: Api) -> None
         en = full["shortTexts"]["en"]["text"]
         # the hazard word in both languages (it was "기타 / Other" before earthquake had its words)
         assert "지진" in ko and "earthquake" in en.lower()
+        # each alert says its own level, and no internal sender address
+        infos = {i["language"]: i for i in full["cap"]["info"]}
+        word = {4: ("심각", "Serious"), 3: ("경계", "Alert")}[d["level"]]
+        assert word[0] in infos["ko-KR"]["description"] and word[1] in infos["en-US"]["description"]
+        assert "kma.go.kr" not in infos["ko-KR"]["headline"] + infos["en-US"]["headline"]
 
     _issue_all(api, drafts)
     # the CAP alerts: each <info> at its band's level, its geocodes only its districts

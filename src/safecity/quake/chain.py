@@ -241,14 +241,16 @@ class QuakeChain:
                 ManualIncidentIn(
                     hazard="earthquake",
                     level=max(levels.values(), default=int(Crisis.attention)),
-                    title_ko=f"지진 규모 {r.magnitude:.1f} (통보문 {message.sender})",
-                    title_en=f"Earthquake M{r.magnitude:.1f} (message from {message.sender})",
+                    # the warnings' headline and text lead with it: hazard and magnitude, as KMA's texts
+                    # say them ("규모 5.8 지진"); the message and its sender are in the source note
+                    title_ko=f"지진 규모 {r.magnitude:.1f}",
+                    title_en=f"Earthquake M{r.magnitude:.1f}",
                     # each district at the level of its own shaking (the warnings tell each its own)
                     district_levels=levels,
                     # shaken nowhere in the city at IV or more: an incident for the room, at its epicentre
                     lon=None if levels else r.lon,
                     lat=None if levels else r.lat,
-                    source_note=f"CAP {message.identifier}",
+                    source_note=f"CAP {message.identifier} ({message.sender})",
                     at=at,
                 ),
                 actor,
