@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 from sqlalchemy import func, select
 
@@ -20,9 +21,12 @@ from safecity.demo import scenario
 from safecity.demo.city import build_city
 from safecity.demo.load import load_city
 from safecity.demo.network import build_network
-from safecity.demo.sample import Player, loaded_line
+from safecity.demo.sample import Player, follow_on_console, loaded_line
+from safecity.geo.importer import import_layer
 from safecity.sensing import tables as t
 from safecity.settings import Settings
+from safecity.situation.incident_inputs import ManualIncidentIn
+from tests.geo.data import MOIS_DISTRICTS
 
 #: Steps of the heavy-rain scenario played: to 21:10 KST, past Dongjak's 141.5 mm hour (20:10-21:00) and
 #: the Hangang Bridge gauge's rise past 8.5 m (about 4 h 10 min after the 17:00 start).
@@ -110,6 +114,41 @@ def test_a_restarted_demo_reuses_its_things(settings: Settings) -> None:
             intervals = conn.execute(select(t.datastreams.c.properties)).scalars().all()
         # the second scenario's 30-s steps, so the stale-sensor rule expects its pace
         assert {p["expectedIntervalSeconds"] for p in intervals} == {30.0}
+    finally:
+        platform.bus.stop()
+        platform.store.close()
+
+
+def test_the_console_follows_incidents_and_alerts_on_the_bus(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform = build_platform(settings, ManualClock(datetime(2026, 7, 15, 11, 0, tzinfo=UTC)))
+    try:
+        import_layer(platform, MOIS_DISTRICTS, "districts")
+        platform.warnings.start()
+        follow_on_console(platform)
+        body = {
+            "hazard": "heavy_rain",
+            "level": 3,
+            "title_ko": "침수",
+            "title_en": "Flood",
+            "districts": ["11590"],
+        }
+        opened = platform.incidents.open_manual(ManualIncidentIn.model_validate(body), "duty-officer")
+        while platform.bus.pending():
+            platform.bus.drain()
+        for draft in platform.warnings.list(state="draft"):
+            platform.warnings.issue(draft.identifier, "duty-officer")
+        platform.incidents.transition(opened.id, "closed", "duty-officer")
+        while platform.bus.pending():
+            platform.bus.drain()
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  >> ")]
+        assert (
+            lines[0]
+            == f"  >> 사건 #{opened.id} 감지 / incident #{opened.id} opened: 침수 / Flood [경계 Alert]"
+        )
+        assert any(line.startswith("  >> CAP Alert 발령 / issued: ") for line in lines), lines
+        assert f"  >> 사건 #{opened.id} 종료 / incident #{opened.id} closed" in lines
     finally:
         platform.bus.stop()
         platform.store.close()

@@ -73,6 +73,11 @@ class Care(Watching):
         self.bus = bus
         self.audit = audit
         self.settings = settings
+        #: care's own modules that decide on each batch of stored fixes (fences, wandering, trips). An
+        #: in-process hook inside one capability, not a side channel between capabilities: it runs in
+        #: the fixes' request so a fence alert is decided before the tracker is answered (p99 < 100 ms
+        #: fix -> alert at 3,300 fixes/s), and what it decides leaves care as bus events (FenceAlert,
+        #: TripAlert, WanderingSuspected), which other capabilities subscribe to.
         self.listeners: list[FixListener] = []
         #: finds the platform's audit log when ``audit`` was not given (it is built after care)
         self.audit_lookup: Callable[[], AuditLog | None] | None = None

@@ -14,15 +14,19 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from safecity.core.clock import ManualClock
+from safecity.core.events import Envelope
 from safecity.demo import scenario
 from safecity.demo.scenario import KST, Station, Stream
 from safecity.settings import Settings
+from safecity.situation.events import CRISIS_LEVEL_CHANGED, INCIDENT_CLOSED, INCIDENT_OPENED
+from safecity.warning.events import ALERT_ISSUED, AlertIssued
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -328,8 +332,7 @@ def run_demo(
         flush=True,
     )
     print("operator login: demo-operator / demo-operator-password; Ctrl-C stops", flush=True)
-    platform.incidents.listeners.append(_print_situation)
-    platform.warnings.listeners.append(_print_alert(platform))
+    follow_on_console(platform)
     params = ", ".join(f"{k}={v}" for k, v in sc.parameters.items())
     print(f"scenario: {sc.name_ko} / {sc.name_en}" + (f" ({params})" if params else ""), flush=True)
     player.connect_mqtt()
@@ -356,8 +359,22 @@ def run_demo(
         thread.join(timeout=10)
 
 
-def _print_situation(event: dict[str, Any]) -> None:
+def follow_on_console(platform: Platform) -> None:
+    """Print the incidents' openings, level changes and closings and the issued alerts in the console:
+    the demo follows them on the bus, like any other subscriber."""
+    platform.bus.subscribe(
+        (INCIDENT_OPENED, CRISIS_LEVEL_CHANGED, INCIDENT_CLOSED), _print_situation, "demo.console.situation"
+    )
+    platform.bus.subscribe(ALERT_ISSUED, _print_alert(platform), "demo.console.alerts")
+
+
+def _print_situation(batch: Sequence[Envelope]) -> None:
     """What the situation room sees, as lines in the demo's console (the board is GET /situation)."""
+    for envelope in batch:
+        _print_situation_event({**envelope.data.to_json(), "topic": envelope.type})
+
+
+def _print_situation_event(event: dict[str, Any]) -> None:
     from safecity.situation.model import Crisis
 
     topic = str(event.get("topic", "")).rsplit(".", 1)[-1]
@@ -390,9 +407,11 @@ def _print_situation(event: dict[str, Any]) -> None:
 
 
 def _print_alert(platform: Any) -> Any:
-    def show(event: dict[str, Any]) -> None:
-        if str(event.get("topic", "")).endswith("AlertIssued"):
-            alert = platform.warnings.get(event["identifier"])
+    def show(batch: Sequence[Envelope]) -> None:
+        for event in batch:
+            if not isinstance(event.data, AlertIssued):
+                continue
+            alert = platform.warnings.get(event.data.identifier)
             print(
                 f"  >> CAP {alert.msg_type} 발령 / issued: {alert.headlines.get('ko')} "
                 f"(/alerts/{alert.identifier}.xml, feed /alerts/feed.atom)",

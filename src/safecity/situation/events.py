@@ -4,7 +4,8 @@
 Payloads are JSON objects with camelCase keys, written into the outbox in the same transaction as the
 incident rows they announce (so a subscriber never hears of an incident the store does not hold).
 Every payload has ``incidentId`` (except district-level changes), ``hazard`` and ``at`` (ISO 8601, the
-event time); the listeners of :class:`~safecity.situation.incidents.Incidents` get the same dict plus
+event time). Whoever follows incidents subscribes to these on the bus (at least once per subscriber);
+the changing methods of :class:`~safecity.situation.incidents.Incidents` return the same dicts plus
 ``topic``.
 
 * ``IncidentOpened``: ``incidentId, hazard, level, status, titleKo, titleEn, source, rule, areas, at, actor``

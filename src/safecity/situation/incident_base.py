@@ -123,14 +123,13 @@ def duration_en(d: timedelta) -> str:
 
 class IncidentRegister:
     """The open-incident index and the transaction every change goes through (see :class:`Incidents`
-    in :mod:`safecity.situation.incidents` for the thread-safety and listener contract)."""
+    in :mod:`safecity.situation.incidents` for the thread-safety contract)."""
 
     def __init__(self, store: Store, bus: Bus, clock: Clock, config: IncidentConfig | None = None) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock
         self.config = config or IncidentConfig()
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._lock = threading.RLock()
         self._open: dict[int, OpenIncident] = {}
         self._by_condition: dict[str, int] = {}  # condition key → the open incident holding it
@@ -309,15 +308,6 @@ class IncidentRegister:
         if work.events:
             self.bus.notify()
         return result, [{**payload, "topic": topic} for topic, payload in work.events]
-
-    def _deliver(self, events: Events) -> Events:
-        for event in events:
-            for listener in list(self.listeners):
-                try:
-                    listener(event)
-                except Exception:  # a listener's boundary: one bad listener must not stop the others
-                    log.exception("incident listener failed", topic=event.get("topic"))
-        return events
 
     def _flush(self, conn: Connection, work: Work) -> None:
         now = work.now

@@ -109,7 +109,7 @@ class RuleIncidents(IncidentRegister):
             # now join it.
             log.info("condition recorded by another process since this index was loaded; joining it")
             _, events = self._commit(work)
-        return self._deliver(events)
+        return events
 
     def _holder(self, c: ConditionChange) -> OpenIncident | None:
         """The open incident that already holds this rule × subject, if the change belongs to it."""

@@ -55,8 +55,9 @@ __all__ = ["SYSTEM", "Incidents"]
 class Incidents(RuleIncidents):
     """The incident register. Thread-safe: the bus dispatcher calls :meth:`apply`, request threads the rest.
 
-    ``listeners`` are called after each commit with every event (the bus payload plus ``topic``), outside
-    the lock; a listener that raises is logged and does not affect the others.
+    Whoever follows incidents subscribes to the situation's events on the bus (published in the same
+    transaction as the change, delivered at least once per subscriber); there is no in-process side
+    channel. The changing methods return what they published (the payload plus ``topic``).
     """
 
     # ------------------------------------------------------------------------------------ lifecycle
@@ -84,8 +85,7 @@ class Incidents(RuleIncidents):
             check_transition(current, target)
             self._set_status(conn, w, incident_id, current, target, actor, w.now, reason=reason, note=note)
 
-        _, events = self._commit(work)
-        self._deliver(events)
+        self._commit(work)
         return self.get(incident_id)
 
     def tick(self, now: datetime) -> Events:
@@ -143,7 +143,7 @@ class Incidents(RuleIncidents):
                     w.touched.add(inc.id)
 
         _, events = self._commit(work)
-        return self._deliver(events)
+        return events
 
     # ------------------------------------------------------------------------------ manual input
 
@@ -271,8 +271,7 @@ class Incidents(RuleIncidents):
             )
             return incident_id
 
-        incident_id, events = self._commit(work)
-        self._deliver(events)
+        incident_id, _ = self._commit(work)
         return self.get(incident_id)
 
     def attach(self, incident_id: int, data: AttachmentIn, actor: str) -> IncidentDetail:
@@ -354,8 +353,7 @@ class Incidents(RuleIncidents):
                     update(t_incidents).where(t_incidents.c.id == incident_id).values(updated_at=w.now)
                 )
 
-        _, events = self._commit(work)
-        self._deliver(events)
+        self._commit(work)
         return self.get(incident_id)
 
     # ----------------------------------------------------------------------------------- reading

@@ -75,8 +75,6 @@ BoardSource = tuple[tuple[str, ...], Callable[[], Mapping[str, Any]]]
 
 
 class IncidentSink(Protocol):
-    listeners: list[Any]
-
     def apply(self, changes: Sequence[ConditionChange]) -> list[dict[str, Any]]: ...
 
     def tick(self, now: datetime) -> list[dict[str, Any]]: ...

@@ -29,7 +29,6 @@ class AlertImporter:
     xsd: Any
     get: Callable[[str], AlertDetail]
     _log: Callable[[Connection, int, Any, str, str, dict[str, Any]], None]
-    _notify: Callable[[dict[str, Any]], None]
 
     def import_cap(self, data: bytes, actor: str) -> list[AlertDetail]:
         """Store CAP alerts of another agency (parsed safely, validated, nothing lost) for the board."""
@@ -80,7 +79,6 @@ class AlertImporter:
             self._log(conn, alert_id, now, actor, "imported", {"sender": alert.sender})
             self.bus.publish(conn, ALERT_IMPORTED, {"identifier": alert.identifier, "sender": alert.sender})
         self.bus.notify()
-        self._notify({"topic": ALERT_IMPORTED, "identifier": alert.identifier})
         return [self.get(alert.identifier)]
 
     # -- reading -----------------------------------------------------------------------------------

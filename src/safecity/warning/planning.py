@@ -56,7 +56,6 @@ class AlertPlanner:
     issue: Callable[..., AlertDetail]
     get: Callable[[str], AlertDetail]
     _log: Callable[[Connection, int, datetime, str, str, dict[str, Any]], None]
-    _notify: Callable[[dict[str, Any]], None]
     auto_evacuate: bool
     text_check: Callable[[dict[str, Any]], TextCheck]
     _total: int | None = None  # the city's districts, counted once
@@ -261,7 +260,6 @@ class AlertPlanner:
                 },
             )
         self.bus.notify()
-        self._notify({"topic": ALERT_DRAFTED, "identifier": ident, "incidentId": view.id})
         return ident
 
     def _facts(self, view: IncidentView, step: bands.Step) -> drafting.IncidentFacts:

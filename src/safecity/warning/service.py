@@ -111,7 +111,6 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
         #: lowering and ending alerts in force follows the levels at once (see :meth:`_automatic`)
         self.auto_lower = auto_lower
         self.policy = policy or default_policy()
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._lock = threading.RLock()
         #: renews the alerts in force whose ``<expires>`` nears while their condition lasts (:meth:`renew`)
         #: once a minute of wall time; the due times themselves are on the platform clock
@@ -158,13 +157,6 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
                 self.draft_for(incident_id)
             except Exception:  # one incident's draft must not stop the others
                 log.exception("could not draft an alert", incident=incident_id)
-
-    def _notify(self, event: dict[str, Any]) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(event)
-            except Exception:  # a listener's boundary
-                log.exception("alert listener failed")
 
     # -- operator actions --------------------------------------------------------------------------
     def edit(self, identifier: str, changes: dict[str, dict[str, str]], actor: str) -> AlertDetail:
@@ -316,7 +308,6 @@ class Warnings(AlertPlanner, AlertReader, AlertImporter):
             if self.delivery is not None:
                 self.delivery.notify()
         log.info("alert issued", identifier=identifier, auto=auto, recipients=len(recipients), queued=queued)
-        self._notify({"topic": ALERT_ISSUED, "identifier": identifier, "auto": auto, "actor": actor})
         return self.get(identifier)
 
     def _message(self, alert: Alert, xml: bytes, audience: str) -> Message:

@@ -391,7 +391,6 @@ class TargetedAlerts:
                 {"identifier": ident, "incidentId": None, "msgType": msg_type, "level": int(level)},
             )
         w.bus.notify()
-        w._notify({"topic": ALERT_DRAFTED, "identifier": ident, "incidentId": None})
         log.info("targeted alert drafted", identifier=ident, thread=thread, msg_type=msg_type)
         return ident
 
