@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
 from safecity.evacuation.geometry import to_metric
 from safecity.evacuation.shelters import suitable_shelters
-from safecity.evacuation.zones import Hazard
+from safecity.evacuation.zones import GuidanceText, Hazard, ShelterGuidance
 
 #: Which shelters to send people to, per zone hazard: a cordon or a fire only needs somewhere to stay.
 SHELTER_HAZARD = {
@@ -68,8 +67,9 @@ def compass(dx: float, dy: float) -> tuple[str, str]:
     return _DIRECTIONS[round(bearing / 45) % 8]
 
 
-def default_guidance(conn: Connection, hazard: Hazard, zone: BaseGeometry, now: datetime) -> dict[str, Any]:
-    """Guidance document ``{"ko": {...}, "en": {...}}`` for a zone, plus the shelters it names."""
+def default_guidance(conn: Connection, hazard: Hazard, zone: BaseGeometry, now: datetime) -> ShelterGuidance:
+    """Guidance for a zone in Korean and English, and the shelters it names (stored as the zone's
+    ``guidance`` document: ``{"ko": {...}, "en": {...}, "shelters": [...]}``)."""
     wanted = SHELTER_HAZARD.get(hazard, hazard)
     centre = zone.representative_point()
     candidates = [
@@ -79,34 +79,34 @@ def default_guidance(conn: Connection, hazard: Hazard, zone: BaseGeometry, now: 
     ][:3]
     avoid_ko, avoid_en = _AVOID.get(hazard, _DEFAULT_AVOID)
     if not candidates:
-        return {
-            "ko": {
-                "where_to_go": "위험구역 밖 안전한 곳으로 이동하고 안내 방송을 따르십시오.",
-                "which_way": "위험구역에서 멀어지는 가장 가까운 방향으로 이동하십시오.",
-                "avoid": avoid_ko,
-            },
-            "en": {
-                "where_to_go": "Leave the zone for a safe place and follow official announcements.",
-                "which_way": "Take the shortest way out of the zone.",
-                "avoid": avoid_en,
-            },
-            "shelters": [],
-        }
+        return ShelterGuidance(
+            ko=GuidanceText(
+                where_to_go="위험구역 밖 안전한 곳으로 이동하고 안내 방송을 따르십시오.",
+                which_way="위험구역에서 멀어지는 가장 가까운 방향으로 이동하십시오.",
+                avoid=avoid_ko,
+            ),
+            en=GuidanceText(
+                where_to_go="Leave the zone for a safe place and follow official announcements.",
+                which_way="Take the shortest way out of the zone.",
+                avoid=avoid_en,
+            ),
+            shelters=[],
+        )
     first = candidates[0]
     c, f = to_metric(centre), to_metric(first.geom)
     dir_ko, dir_en = compass(f.centroid.x - c.centroid.x, f.centroid.y - c.centroid.y)
     names_ko = ", ".join(s.name_ko for s in candidates)
     names_en = ", ".join(s.name_en or s.name_ko for s in candidates)
-    return {
-        "ko": {
-            "where_to_go": f"가까운 대피소: {names_ko}",
-            "which_way": f"위험구역 중심에서 {dir_ko}으로, {first.name_ko} 방향으로 이동하십시오.",
-            "avoid": avoid_ko,
-        },
-        "en": {
-            "where_to_go": f"Nearest shelters: {names_en}",
-            "which_way": f"Head {dir_en} from the middle of the zone, towards {first.name_en or first.name_ko}.",
-            "avoid": avoid_en,
-        },
-        "shelters": [s.id for s in candidates],
-    }
+    return ShelterGuidance(
+        ko=GuidanceText(
+            where_to_go=f"가까운 대피소: {names_ko}",
+            which_way=f"위험구역 중심에서 {dir_ko}으로, {first.name_ko} 방향으로 이동하십시오.",
+            avoid=avoid_ko,
+        ),
+        en=GuidanceText(
+            where_to_go=f"Nearest shelters: {names_en}",
+            which_way=f"Head {dir_en} from the middle of the zone, towards {first.name_en or first.name_ko}.",
+            avoid=avoid_en,
+        ),
+        shelters=[s.id for s in candidates],
+    )

@@ -75,6 +75,13 @@ class Guidance(BaseModel):
     en: GuidanceText
 
 
+class ShelterGuidance(Guidance):
+    """Guidance the platform wrote for a zone (``safecity.evacuation.guidance.default_guidance``): the
+    nearest suitable open shelters outside it, which way to go, what to avoid; and the shelters it names."""
+
+    shelters: list[int] = Field(default_factory=list)  # ids, nearest first
+
+
 class HazardZoneIn(BaseModel):
     """An operator's or importer's hazard zone. ``geometry`` is a GeoJSON (Multi)Polygon in WGS84.
 
@@ -218,7 +225,7 @@ def insert_zone(
     hazard: Hazard,
     geom: BaseGeometry,
     now: datetime,
-    guidance: dict[str, Any] | None,
+    guidance: Guidance | dict[str, Any] | None,
     name_ko: str | None = None,
     name_en: str | None = None,
     properties: dict[str, Any] | None = None,
@@ -237,7 +244,7 @@ def insert_zone(
                 name_en=name_en,
                 active=True,
                 geom=geom,
-                guidance=guidance,
+                guidance=guidance.model_dump() if isinstance(guidance, Guidance) else guidance,
                 properties=properties or {},
                 source=source,
                 created_at=now,

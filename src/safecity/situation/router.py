@@ -37,7 +37,7 @@ HEARTBEAT_S = 15.0
 SituationDep = Annotated[Situation, Depends(provider(Situation))]
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def _json(data: dict[str, Any] | list[Any], status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
@@ -154,7 +154,7 @@ def thresholds(
 
 @router.get("/situation/rules", dependencies=[allow(Role.operator)], summary="Loaded rules and load errors")
 def rules(situation: SituationDep) -> Response:
-    return _json(situation.rules_summary())
+    return _json(situation.rules_summary().to_json())
 
 
 @router.post(
@@ -163,14 +163,14 @@ def rules(situation: SituationDep) -> Response:
     summary="Re-read the rule files and saved rules and apply them without a restart",
 )
 def reload(situation: SituationDep) -> Response:
-    return _json(situation.reload())
+    return _json(situation.reload().to_json())
 
 
 @router.get(
     "/situation/rules/{rule_id}", dependencies=[allow(Role.operator)], summary="A rule and its versions"
 )
 def rule(situation: SituationDep, rule_id: RuleId) -> Response:
-    return _json(situation.rule(rule_id))
+    return _json(situation.rule(rule_id).to_json())
 
 
 @router.put(
@@ -191,7 +191,7 @@ async def put_rule(request: Request, situation: SituationDep, rule_id: RuleId) -
     raw = await request.body()
     body = _rule_body(raw, request.headers.get("content-type", ""))
     summary = await asyncio.to_thread(situation.save_rule, rule_id, body, principal.name)
-    return _json({"rule": situation.rule(rule_id), "rules": summary})
+    return _json({"rule": situation.rule(rule_id).to_json(), "rules": summary.to_json()})
 
 
 @router.delete(
@@ -201,7 +201,7 @@ async def put_rule(request: Request, situation: SituationDep, rule_id: RuleId) -
 )
 def delete_rule(request: Request, situation: SituationDep, rule_id: RuleId) -> Response:
     principal: Principal = request.state.principal
-    return _json(situation.delete_rule(rule_id, principal.name))
+    return _json(situation.delete_rule(rule_id, principal.name).to_json())
 
 
 def _rule_body(raw: bytes, content_type: str) -> dict[str, Any]:

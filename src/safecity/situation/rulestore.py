@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from safecity.core.errors import BadRequest, Conflict
 from safecity.situation import tables as t
+from safecity.situation.rule_model import RuleVersion
 from safecity.situation.rules import LoadedRule, RuleSet, validate_rule
 
 
@@ -43,17 +44,17 @@ def saved(conn: Connection) -> Saved:
     return Saved(out, {row.rule_id for row in rows})
 
 
-def versions(conn: Connection, rule_id: str) -> list[dict[str, Any]]:
+def versions(conn: Connection, rule_id: str) -> list[RuleVersion]:
     r = t.rules
     rows = conn.execute(select(r).where(r.c.rule_id == rule_id).order_by(r.c.version)).mappings().all()
     return [
-        {
-            "version": row["version"],
-            "active": bool(row["active"]),
-            "createdBy": row["created_by"],
-            "createdAt": row["created_at"].isoformat(),
-            "body": row["body"],
-        }
+        RuleVersion(
+            version=row["version"],
+            active=bool(row["active"]),
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            body=row["body"],
+        )
         for row in rows
     ]
 

@@ -43,6 +43,7 @@ from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
 from safecity.situation.partition import Partition
 from safecity.situation.resume import EngineState
+from safecity.situation.rule_model import RuleDetail, RulesSummary, RuleState
 from safecity.situation.rules import LoadedRule, RuleError, RuleSet, load_rules
 from safecity.store import Store
 
@@ -211,13 +212,13 @@ class Situation:
             files.errors + saved.rules.errors,
         )
 
-    def save_rule(self, rule_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    def save_rule(self, rule_id: str, body: dict[str, Any], actor: str) -> RulesSummary:
         """Store a new version of a rule (validated; a bad rule writes nothing) and run it at once."""
         with self.store.write() as conn:
             rulestore.save(conn, rule_id, body, actor, self.clock.now(), self.file_versions.get(rule_id))
         return self.reload()
 
-    def delete_rule(self, rule_id: str, actor: str) -> dict[str, Any]:
+    def delete_rule(self, rule_id: str, actor: str) -> RulesSummary:
         with self.lock:
             known = rule_id in self.engine.status or rule_id in self.file_versions
         if not known:
@@ -226,22 +227,22 @@ class Situation:
             rulestore.delete(conn, rule_id, actor, self.clock.now(), self.file_versions.get(rule_id))
         return self.reload()
 
-    def rule(self, rule_id: str) -> dict[str, Any]:
+    def rule(self, rule_id: str) -> RuleDetail:
         with self.lock:
             st = self.engine.status.get(rule_id)
         with self.store.engine.connect() as conn:
             history = rulestore.versions(conn, rule_id)
         if st is None and not history:
             raise NotFound(f"no rule {rule_id!r}; GET /situation/rules lists them", where="id")
-        return {
-            "id": rule_id,
-            "active": st.rule.body if st else None,
-            "source": st.rule.source if st else None,
-            "subjects": st.subjects if st else 0,
-            "skipped": st.skipped if st else [],
-            "error": st.error if st else None,
-            "versions": history,
-        }
+        return RuleDetail(
+            id=rule_id,
+            active=st.rule.body if st else None,
+            source=st.rule.source if st else None,
+            subjects=st.subjects if st else 0,
+            skipped=tuple(st.skipped) if st else (),
+            error=st.error if st else None,
+            versions=tuple(history),
+        )
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
         if self.rules_dir is None or not self.rules_dir.is_dir():
@@ -255,7 +256,7 @@ class Situation:
             out.append((f.name, st.st_mtime_ns, st.st_size))
         return tuple(out)
 
-    def reload(self) -> dict[str, Any]:
+    def reload(self) -> RulesSummary:
         """Re-read every rule and recompile; windows and unchanged rules keep their state."""
         self._stamp = self._files_stamp()
         ruleset = self.load()
@@ -303,30 +304,28 @@ class Situation:
         log.info("situation windows warmed up", observations=n)
         return n
 
-    def rules_summary(self) -> dict[str, Any]:
+    def rules_summary(self) -> RulesSummary:
         with self.lock:
-            status = self.engine.status
-            rules = [
-                {
-                    "id": st.rule.rule.id,
-                    "version": st.rule.rule.version,
-                    "hazard": st.rule.rule.hazard,
-                    "nameKo": st.rule.rule.name_ko,
-                    "nameEn": st.rule.rule.name_en,
-                    "scope": st.rule.rule.scope,
-                    "enabled": st.rule.rule.enabled,
-                    "source": st.rule.source,
-                    "subjects": st.subjects,
-                    "skipped": st.skipped[:50],
-                    "error": st.error,
-                }
-                for st in status.values()
-            ]
-            return {
-                "loadedAt": self.loaded_at.isoformat() if self.loaded_at else None,
-                "rules": rules,
-                "errors": [e.to_json() for e in self.rule_errors],
-            }
+            return RulesSummary(
+                loaded_at=self.loaded_at,
+                rules=tuple(
+                    RuleState(
+                        id=st.rule.rule.id,
+                        version=st.rule.rule.version,
+                        hazard=st.rule.rule.hazard,
+                        name_ko=st.rule.rule.name_ko,
+                        name_en=st.rule.rule.name_en,
+                        scope=st.rule.rule.scope,
+                        enabled=st.rule.rule.enabled,
+                        source=st.rule.source,
+                        subjects=st.subjects,
+                        skipped=tuple(st.skipped[:50]),
+                        error=st.error,
+                    )
+                    for st in self.engine.status.values()
+                ),
+                errors=tuple(self.rule_errors),
+            )
 
     # -- events ------------------------------------------------------------------------------------
     def on_observations(self, events: Sequence[ObservationAccepted], position: int | None = None) -> None:
