@@ -20,16 +20,15 @@ from typing import Any
 
 import shapely
 from shapely.geometry import LineString, Point
-from sqlalchemy import Connection, delete, insert, select
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from safecity.care.fences import circle
 from safecity.care.tables import positions, safety_zones
 from safecity.core.clock import Clock
-from safecity.core.errors import BadRequest
-from safecity.geo.columns import first_field
-from safecity.geo.layerfile import ImportOptions, ImportReport, LayerData
+from safecity.geo.layerfile import ImportOptions, ImportReport, LayerData, replace_kind
 from safecity.store import Store
 
 SCHOOL_ZONE_RADIUS_M = 300.0
@@ -42,40 +41,29 @@ NAME_FIELDS = ("name", "name_ko", "명칭", "시설명", "대상시설명", "지
 def _import(
     kind: str, radius: float, conn: Connection, data: LayerData, options: ImportOptions, report: ImportReport
 ) -> None:
-    name_col = first_field(data.fields, NAME_FIELDS, options.name_field)
-    gen_col = first_field(data.fields, ("generated",))
-    file_generated = "generated" in options.source.lower()
-    rows: list[dict[str, Any]] = []
-    for i, geom in enumerate(data.geoms):
-        if geom is None or geom.is_empty:
-            report.bad.append((i, "no geometry"))
-            continue
+    def zone(i: int, geom: BaseGeometry) -> tuple[BaseGeometry, dict[str, Any]] | str:
         if geom.geom_type == "Point":
             assert isinstance(geom, Point)
             geom = circle(geom.x, geom.y, radius)
         elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            report.bad.append((i, f"a {geom.geom_type}: a zone is a polygon or a point"))
-            continue
+            return f"a {geom.geom_type}: a zone is a polygon or a point"
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
             report.repaired.append((i, "invalid polygon made valid"))
-        generated = file_generated or (data.text(gen_col, i) or "").lower() in ("true", "1", "yes")
-        rows.append(
-            {
-                "kind": kind,
-                "name": (data.text(name_col, i) or f"{kind} {i + 1}")[:200],
-                "source": options.source[:300],
-                "generated": generated,
-                "geom": geom,
-                "imported_at": options.now,
-            }
-        )
-    if not rows:
-        raise BadRequest(f"{data.where}: no polygon or point to import as {kind}", where=data.where)
-    report.updated = conn.execute(delete(safety_zones).where(safety_zones.c.kind == kind)).rowcount
-    conn.execute(insert(safety_zones), rows)
-    report.created = len(rows)
-    report.columns = {"name": name_col, "generated": gen_col}
+        return geom, {}
+
+    replace_kind(
+        conn,
+        safety_zones,
+        kind,
+        data,
+        options,
+        report,
+        zone,
+        name_fields=NAME_FIELDS,
+        default_name=kind,
+        what="polygon or point",
+    )
 
 
 def import_school_zones(

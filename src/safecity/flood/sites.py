@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, insert, select
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, select
 
-from safecity.core.errors import BadRequest
 from safecity.flood.tables import sites
 from safecity.geo.columns import first_field
-from safecity.geo.layerfile import ImportOptions, ImportReport, LayerData
+from safecity.geo.layerfile import ImportOptions, ImportReport, LayerData, replace_kind
 
 NAME_FIELDS = ("name", "name_ko", "명칭", "시설명", "지하차도명", "건물명", "title")
 HOMES_FIELDS = ("homes", "세대수", "households", "units")
@@ -31,15 +31,9 @@ KINDS = {"underpasses": "underpass", "semi-basements": "semi_basement"}
 def _import(
     kind: str, conn: Connection, data: LayerData, options: ImportOptions, report: ImportReport
 ) -> None:
-    name_col = first_field(data.fields, NAME_FIELDS, options.name_field)
     homes_col = first_field(data.fields, HOMES_FIELDS) if kind == "semi_basement" else None
-    gen_col = first_field(data.fields, ("generated",))
-    file_generated = "generated" in options.source.lower()
-    rows: list[dict[str, Any]] = []
-    for i, geom in enumerate(data.geoms):
-        if geom is None or geom.is_empty:
-            report.bad.append((i, "no geometry"))
-            continue
+
+    def site(i: int, geom: BaseGeometry) -> tuple[BaseGeometry, dict[str, Any]] | str:
         if geom.geom_type in ("Polygon", "MultiPolygon"):
             geom = (
                 shapely.make_valid(geom).representative_point()
@@ -47,39 +41,31 @@ def _import(
                 else geom.representative_point()
             )
         elif geom.geom_type != "Point":
-            report.bad.append(
-                (i, f"a {geom.geom_type}: a {kind.replace('_', '-')} site is a point or a polygon")
-            )
-            continue
+            return f"a {geom.geom_type}: a {kind.replace('_', '-')} site is a point or a polygon"
         homes = 1
         raw = data.text(homes_col, i)
         if raw is not None:
             try:
                 homes = int(float(raw))
             except ValueError:
-                report.bad.append((i, f"{homes_col}: '{raw}' is not a number of homes"))
-                continue
+                return f"{homes_col}: '{raw}' is not a number of homes"
             if not 0 < homes <= 10_000:
-                report.bad.append((i, f"{homes_col}: {homes} homes is outside 1-10000"))
-                continue
-        generated = file_generated or (data.text(gen_col, i) or "").lower() in ("true", "1", "yes")
-        rows.append(
-            {
-                "kind": kind,
-                "name": (data.text(name_col, i) or f"{kind.replace('_', ' ')} {i + 1}")[:200],
-                "homes": homes,
-                "source": options.source[:300],
-                "generated": generated,
-                "geom": geom,
-                "imported_at": options.now,
-            }
-        )
-    if not rows:
-        raise BadRequest(f"{data.where}: no point or polygon to import as {kind}", where=data.where)
-    report.updated = conn.execute(delete(sites).where(sites.c.kind == kind)).rowcount
-    conn.execute(insert(sites), rows)
-    report.created = len(rows)
-    report.columns = {"name": name_col, "homes": homes_col, "generated": gen_col}
+                return f"{homes_col}: {homes} homes is outside 1-10000"
+        return geom, {"homes": homes}
+
+    replace_kind(
+        conn,
+        sites,
+        kind,
+        data,
+        options,
+        report,
+        site,
+        name_fields=NAME_FIELDS,
+        default_name=kind.replace("_", " "),
+        what="point or polygon",
+        columns={"homes": homes_col},
+    )
 
 
 def import_underpasses(

@@ -24,8 +24,10 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Table, delete, insert
 
 from safecity.core.errors import BadRequest
+from safecity.geo.columns import first_field
 
 _WGS84 = CRS.from_epsg(4326)
 
@@ -255,3 +257,62 @@ def tick(progress: Progress | None, i: int, total: int) -> None:
     """Report progress every 200 features and at the end."""
     if progress is not None and (i % 200 == 0 or i == total):
         progress(i, total)
+
+
+#: What an importer makes of one feature (its index and WGS84 geometry): the geometry to store and the
+#: row's own columns, or why the feature is refused (reported as bad).
+FeatureRow = Callable[[int, BaseGeometry], "tuple[BaseGeometry, dict[str, Any]] | str"]
+
+
+def replace_kind(
+    conn: Connection,
+    table: Table,
+    kind: str,
+    data: LayerData,
+    options: ImportOptions,
+    report: ImportReport,
+    row_of: FeatureRow,
+    *,
+    name_fields: tuple[str, ...],
+    default_name: str,
+    what: str,
+    columns: dict[str, str | None] | None = None,
+) -> None:
+    """Replace the rows of ``kind`` in ``table`` with the file's features, in the import's transaction: one
+    row per feature ``row_of`` accepts, with ``kind``, ``name`` (the first of ``name_fields`` the file has,
+    or ``--name-field``; else ``"<default_name> <n>"``), ``source`` (the file), ``generated`` (the
+    feature's ``generated`` field is true, or the file's name says *generated*: the layers label such
+    rows), ``geom``, ``imported_at`` and the row's own columns. A feature without a geometry, or refused
+    by ``row_of``, is reported bad; when none is left, BadRequest names the file (``no <what> to import as
+    <kind>``) and nothing changes. ``columns``: the row's own columns read from the file, for the report.
+    The table needs the columns named here; the flood sites and the care zones are imported this way."""
+    name_col = first_field(data.fields, name_fields, options.name_field)
+    gen_col = first_field(data.fields, ("generated",))
+    file_generated = "generated" in options.source.lower()
+    rows: list[dict[str, Any]] = []
+    for i, geom in enumerate(data.geoms):
+        if geom is None or geom.is_empty:
+            report.bad.append((i, "no geometry"))
+            continue
+        made = row_of(i, geom)
+        if isinstance(made, str):
+            report.bad.append((i, made))
+            continue
+        stored, own = made
+        rows.append(
+            {
+                "kind": kind,
+                "name": (data.text(name_col, i) or f"{default_name} {i + 1}")[:200],
+                "source": options.source[:300],
+                "generated": file_generated or (data.text(gen_col, i) or "").lower() in ("true", "1", "yes"),
+                "geom": stored,
+                "imported_at": options.now,
+                **own,
+            }
+        )
+    if not rows:
+        raise BadRequest(f"{data.where}: no {what} to import as {kind}", where=data.where)
+    report.updated = conn.execute(delete(table).where(table.c.kind == kind)).rowcount
+    conn.execute(insert(table), rows)
+    report.created = len(rows)
+    report.columns = {"name": name_col, **(columns or {}), "generated": gen_col}
