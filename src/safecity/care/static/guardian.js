@@ -3,12 +3,12 @@
 // last position on a map, their safe zones (fences), the trip home and its status, and the alerts; they
 // start a trip home and acknowledge an alert (so it is not escalated to the operators). Korean and
 // English; data from the /care API, where every read of a position is recorded (위치정보법 §16, §19).
-import { $, el, fill, when, leaflet, missingMessage, addTiles, apiClient } from "/static/common.js";
+import { $, el, fill, when, leaflet, missingMessage, addTiles, signInShell } from "/static/common.js";
 
 const T = {
   ko: {
-    title: "안심 보호자", logout: "로그아웃", other: "English", login: "보호자 로그인", user: "아이디", password: "비밀번호",
-    signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다", refresh: "새로 고침", trip: "안심귀가", alerts: "알림",
+    title: "안심 보호자", login: "보호자 로그인",
+    refresh: "새로 고침", trip: "안심귀가", alerts: "알림",
     fences: "안심 구역", start: "귀가 시작", tripHint: "목적지는 집입니다. 지도를 눌러 다른 곳을 고를 수 있습니다.",
     law: "위치 열람은 위치정보법 제16조에 따라 기록되고 제19조에 따라 통보됩니다.", nobody: "보호 중인 사람이 없습니다.",
     noPosition: "아직 위치가 없습니다.", lastSeen: "마지막 위치", noTrip: "진행 중인 귀가가 없습니다.", noAlerts: "알림이 없습니다.",
@@ -21,8 +21,8 @@ const T = {
       exit: "구역에서 나감", dwell: "구역에 머묾", crossed: "구역을 지나감", violation: "있어야 할 곳에 없음", wandering: "배회 의심" },
   },
   en: {
-    title: "Guardian", logout: "Log out", other: "한국어", login: "Guardian login", user: "User", password: "Password",
-    signin: "Log in", badlogin: "Wrong user or password", refresh: "Refresh", trip: "Safe return home", alerts: "Alerts",
+    title: "Guardian", login: "Guardian login",
+    refresh: "Refresh", trip: "Safe return home", alerts: "Alerts",
     fences: "Safe zones", start: "Start the trip home", tripHint: "The destination is home. Tap the map to pick another place.",
     law: "Each look at a position is recorded (Location Information Act §16) and notified (§19).", nobody: "You look after nobody yet.",
     noPosition: "No position yet.", lastSeen: "Last position", noTrip: "No trip under way.", noAlerts: "No alerts.",
@@ -37,37 +37,11 @@ const T = {
 };
 
 const ctx = {
-  lang: localStorage.getItem("safecity.lang") || "ko",
-  token: sessionStorage.getItem("safecity.token"),
   people: [], person: null, dest: null, trip: null,
   t(key) { return T[this.lang][key] ?? key; },
   kind(k) { return T[this.lang].kinds[k] ?? k; },
 };
-// ctx.api / ctx.post: the shared authenticated client; a 401 logs out
-Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
-
-function translate() {
-  document.documentElement.lang = ctx.lang;
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
-  $("lang").textContent = ctx.t("other");
-}
-
-function logout() {
-  sessionStorage.removeItem("safecity.token");
-  ctx.token = null;
-  $("room").hidden = true; $("login").hidden = false; $("logout").hidden = true;
-}
-
-async function login(event) {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  const response = await fetch("/auth/token", { method: "POST", body: new URLSearchParams(form) });
-  if (!response.ok) { $("login-error").textContent = ctx.t("badlogin"); return; }
-  ctx.token = (await response.json()).access_token;
-  sessionStorage.setItem("safecity.token", ctx.token);
-  await enter();
-}
 
 async function setUpMap() {
   try { L = await leaflet(); } catch { missingMessage($("map"), ctx.lang); return; }
@@ -82,7 +56,6 @@ async function setUpMap() {
 }
 
 async function enter() {
-  $("login").hidden = true; $("room").hidden = false; $("logout").hidden = false;
   if (!map) await setUpMap();
   ctx.people = await ctx.api("/care/people");
   drawPeople();
@@ -217,17 +190,10 @@ async function endTrip() {
   await refresh();
 }
 
-$("lang").addEventListener("click", () => {
-  ctx.lang = ctx.lang === "ko" ? "en" : "ko";
-  localStorage.setItem("safecity.lang", ctx.lang);
-  translate();
-  refresh();
-});
-$("logout").addEventListener("click", logout);
-$("login-form").addEventListener("submit", login);
+// ctx.lang, ctx.token, ctx.api / ctx.post, the sign-in form: the shared shell (a 401 signs out)
+const shell = signInShell(ctx, { enter, onLang: () => refresh() });
 $("trip-form").addEventListener("submit", startTrip);
 $("refresh").addEventListener("click", () => refresh());
-translate();
 // a guardian's phone polls every 20 s; each poll is a recorded provision (§16②), so not more often
 setInterval(() => { if (ctx.token && !document.hidden) refresh().catch(() => {}); }, 20_000);
-if (ctx.token) enter().catch(() => logout()); else logout();
+shell.start();

@@ -5,12 +5,12 @@
 // nearest CCTV and police stations (the OGC API collections "cctv" and "police", when a city has imported them). Reading the person's
 // positions is a *use* recorded with the operator's reason (위치정보법 §16②) and audited; the page
 // re-reads them every 20 s while a trip is open. Korean and English.
-import { $, el, fill, when, leaflet, missingMessage, addTiles, apiClient } from "/static/common.js";
+import { $, el, fill, when, leaflet, missingMessage, addTiles, signInShell } from "/static/common.js";
 
 const T = {
   ko: {
-    title: "안심귀가 관제", logout: "로그아웃", other: "English", login: "관제 요원 로그인", user: "아이디", password: "비밀번호",
-    signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다", escalated: "관제센터로 넘어온 귀가",
+    title: "안심귀가 관제", login: "관제 요원 로그인",
+    escalated: "관제센터로 넘어온 귀가",
     reason: "열람 사유 (위치정보법 제16조에 따라 기록됨)", defaultReason: "안심귀가 긴급 대응", none: "넘어온 귀가가 없습니다.",
     units: "가까운 119 출동대", cctv: "가까운 CCTV", police: "경찰", noCctv: "CCTV 레이어가 없습니다 (가져온 CCTV 위치가 없음).",
     noUnits: "출동대 정보가 없습니다.", noPolice: "경찰서 레이어가 없습니다 (가져온 경찰서 위치 없음). 112에 연락하십시오.",
@@ -19,8 +19,8 @@ const T = {
     kinds: { deviation: "경로 이탈", stopped: "장시간 정지", late: "도착 지연", signal_lost: "신호 끊김", sos: "긴급 호출(SOS)" },
   },
   en: {
-    title: "Safe-return control", logout: "Log out", other: "한국어", login: "Operator login", user: "User", password: "Password",
-    signin: "Log in", badlogin: "Wrong user or password", escalated: "Trips passed to the control room",
+    title: "Safe-return control", login: "Operator login",
+    escalated: "Trips passed to the control room",
     reason: "Reason for reading (recorded, Location Information Act §16)", defaultReason: "safe-return emergency response", none: "No trip has been passed on.",
     units: "Nearest 119 units", cctv: "Nearest CCTV", police: "Police", noCctv: "No CCTV layer (no CCTV positions imported).",
     noUnits: "No unit positions.", noPolice: "No police layer (no police stations imported). Call 112.",
@@ -31,38 +31,16 @@ const T = {
 };
 
 const ctx = {
-  lang: localStorage.getItem("safecity.lang") || "ko",
-  token: sessionStorage.getItem("safecity.token"),
   trips: [], chosen: null,
   t(key) { return T[this.lang][key] ?? key; },
 };
-Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
 
 function translate() {
-  document.documentElement.lang = ctx.lang;
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
-  $("lang").textContent = ctx.t("other");
   if (!$("reason").value || Object.values(T).some((x) => x.defaultReason === $("reason").value)) $("reason").value = ctx.t("defaultReason");
 }
 
-function logout() {
-  sessionStorage.removeItem("safecity.token");
-  ctx.token = null;
-  $("room").hidden = true; $("login").hidden = false; $("logout").hidden = true;
-}
-
-async function login(event) {
-  event.preventDefault();
-  const response = await fetch("/auth/token", { method: "POST", body: new URLSearchParams(new FormData(event.target)) });
-  if (!response.ok) { $("login-error").textContent = ctx.t("badlogin"); return; }
-  ctx.token = (await response.json()).access_token;
-  sessionStorage.setItem("safecity.token", ctx.token);
-  await enter();
-}
-
 async function enter() {
-  $("login").hidden = true; $("room").hidden = false; $("logout").hidden = false;
   if (!map) {
     try {
       L = await leaflet();
@@ -172,15 +150,8 @@ function drawMap(trip, track, last, units, cctv, police) {
   if (all.length > 1) map.fitBounds(all, { padding: [20, 20] });
 }
 
-$("lang").addEventListener("click", () => {
-  ctx.lang = ctx.lang === "ko" ? "en" : "ko";
-  localStorage.setItem("safecity.lang", ctx.lang);
-  translate();
-  if (ctx.chosen) open(ctx.chosen); else list();
-});
-$("logout").addEventListener("click", logout);
-$("login-form").addEventListener("submit", login);
-translate();
+// ctx.lang, ctx.token, ctx.api / ctx.post, the sign-in form: the shared shell (a 401 signs out)
+const shell = signInShell(ctx, { translate, enter, onLang: () => (ctx.chosen ? open(ctx.chosen) : list()) });
 // every re-read of the track is a recorded use: every 20 s while a trip is open, not more often
 setInterval(() => { if (ctx.token && ctx.chosen && !document.hidden) open(ctx.chosen).catch(() => {}); }, 20_000);
-if (ctx.token) enter().catch(() => logout()); else logout();
+shell.start();

@@ -3,12 +3,12 @@
 // time, each explained), send them with one click, and watch the unit board, the map (units, calls,
 // routes, 7-minute coverage of the available ambulances) and the month's golden-time KPIs follow.
 // Korean and English; the look of the situation room (ops.css); data from the /dispatch API.
-import { $, el, fill, when, leaflet, missingMessage, apiClient } from "/static/common.js";
+import { $, el, fill, when, leaflet, missingMessage, signInShell } from "/static/common.js";
 
 const T = {
   ko: {
-    title: "119 출동 지령", roomLink: "상황판", apiLink: "API 문서", logout: "로그아웃", other: "English",
-    login: "지령 요원 로그인", user: "아이디", password: "비밀번호", signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다",
+    title: "119 출동 지령", roomLink: "상황판", apiLink: "API 문서",
+    login: "지령 요원 로그인",
     newCall: "신고 접수", type: "유형", where: "위치 (동 또는 주소)", clickHint: "또는 지도를 눌러 위치를 고르세요.", take: "접수",
     queue: "신고 대기열", recommendation: "추천 출동대", accept: "추천대로 출동 지령", units: "출동대 현황",
     kpis: "골든타임 지표 (이번 달)", csv: "CSV 내려받기", none: "없음", missing: "보낼 차량 없음",
@@ -20,8 +20,8 @@ const T = {
     states: { open: "접수", suggested: "예측 (확인 필요)", dispatched: "출동", closed: "종결", available: "대기", on_scene: "현장 도착", returning: "귀소 중" },
   },
   en: {
-    title: "119 dispatch", roomLink: "Situation room", apiLink: "API docs", logout: "Log out", other: "한국어",
-    login: "Dispatcher login", user: "User", password: "Password", signin: "Log in", badlogin: "Wrong user or password",
+    title: "119 dispatch", roomLink: "Situation room", apiLink: "API docs",
+    login: "Dispatcher login",
     newCall: "Take a call", type: "Type", where: "Place (dong or address)", clickHint: "Or click the map to pick the place.", take: "Take call",
     queue: "Calls", recommendation: "Recommended units", accept: "Dispatch as recommended", units: "Unit board",
     kpis: "Golden-time KPIs (this month)", csv: "Download CSV", none: "none", missing: "no unit to send",
@@ -35,16 +35,12 @@ const T = {
 };
 
 const ctx = {
-  lang: localStorage.getItem("safecity.lang") || "ko",
-  token: sessionStorage.getItem("safecity.token"),
   selected: null,
   types: [],
   t(key) { return T[this.lang][key] ?? key; },
   kind(k) { return T[this.lang].kinds[k] ?? k; },
   state(k) { return T[this.lang].states[k] ?? k; },
 };
-// ctx.api / ctx.post: the shared authenticated client; a 401 logs out
-Object.assign(ctx, apiClient(ctx, () => logout()));
 let L = null, map = null, layers = null;
 // names of the codes the API answers with: stations (GET /dispatch/stations) and districts (the map's layer)
 const names = { stations: new Map(), districts: new Map() };
@@ -55,17 +51,8 @@ const named = (table, code) => {
 let fitted = false; // the map has been brought to the units once (then the dispatcher moves it)
 
 function translate() {
-  document.documentElement.lang = ctx.lang;
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
-  $("lang").textContent = ctx.t("other");
   fillTypes();
   if (map) drawLegend();
-}
-
-function logout() {
-  sessionStorage.removeItem("safecity.token");
-  ctx.token = null;
-  $("room").hidden = true; $("login").hidden = false; $("logout").hidden = true;
 }
 
 const name = (o, ko, en) => (ctx.lang === "ko" ? o[ko] : o[en]);
@@ -263,7 +250,6 @@ async function refresh() {
 }
 
 async function start() {
-  $("login").hidden = true; $("room").hidden = false; $("logout").hidden = false;
   ctx.types = await ctx.api("/dispatch/call-types");
   fillTypes();
   const stations = await ctx.api("/dispatch/stations").catch(() => []);
@@ -275,24 +261,9 @@ async function start() {
 // units move by themselves (their trackers): the board and the map follow without a click
 setInterval(() => { if (ctx.token && map) ctx.api("/dispatch/units").then(drawUnits).catch(() => {}); }, 10000);
 
-$("lang").addEventListener("click", () => {
-  ctx.lang = ctx.lang === "ko" ? "en" : "ko";
-  localStorage.setItem("safecity.lang", ctx.lang);
-  translate();
-  refresh();
-});
-$("logout").addEventListener("click", logout);
+// ctx.lang, ctx.token, ctx.api / ctx.post, the sign-in form: the shared shell (a 401 signs out)
+const shell = signInShell(ctx, { translate, enter: start, onLang: () => refresh() });
 $("accept").addEventListener("click", accept);
 $("call-form").addEventListener("submit", takeCall);
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const response = await fetch("/auth/token", { method: "POST", body: new URLSearchParams(new FormData(event.target)) });
-  if (!response.ok) { $("login-error").textContent = ctx.t("badlogin"); return; }
-  const body = await response.json();
-  ctx.token = body.access_token;
-  sessionStorage.setItem("safecity.token", ctx.token);
-  start();
-});
-translate();
-if (ctx.token) start(); else logout();
+shell.start();
 setInterval(() => { if (ctx.token && !document.hidden) refresh(); }, 10_000);

@@ -192,3 +192,76 @@ export function apiClient(ctx, onUnauthorized) {
   const post = (path, body) => api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
   return { api, post };
 }
+
+/** The texts of the sign-in shell, in both languages (a page's own texts come first). */
+const SHELL_TEXT = {
+  ko: { other: "English", logout: "로그아웃", user: "아이디", password: "비밀번호", signin: "로그인", badlogin: "아이디나 비밀번호가 맞지 않습니다" },
+  en: { other: "한국어", logout: "Log out", user: "User", password: "Password", signin: "Log in", badlogin: "Wrong user or password" },
+};
+
+/**
+ * The sign-in shell of the pages for signed-in people (the care operator's and guardians' pages, the 119
+ * dispatch screen): it builds the sign-in form in `<section id="login">` (its heading is the page's `login`
+ * text), shows it or `#room`, wires `#lang` and `#logout`, keeps the token in sessionStorage and the
+ * language in localStorage, and gives `ctx` its `lang`, `token`, `api` and `post` (a 401 signs out).
+ * `ctx.t(key)` is the page's text; the shell's own texts fill what the page does not say.
+ * Hooks: `translate()` after the `[data-t]` texts are set, `enter()` once signed in (a failure signs
+ * out), `onLang()` after the language changed. Call `start()` once the page is wired.
+ */
+export function signInShell(ctx, { translate = () => {}, enter, onLang = () => {} }) {
+  ctx.lang = localStorage.getItem("safecity.lang") || "ko";
+  ctx.token = sessionStorage.getItem("safecity.token");
+  const pageText = ctx.t.bind(ctx);
+  ctx.t = (key) => {
+    const own = pageText(key);
+    return own === key && key in SHELL_TEXT[ctx.lang] ? SHELL_TEXT[ctx.lang][key] : own;
+  };
+  function logout() {
+    sessionStorage.removeItem("safecity.token");
+    ctx.token = null;
+    $("room").hidden = true; $("login").hidden = false; $("logout").hidden = true;
+  }
+  Object.assign(ctx, apiClient(ctx, logout));
+  function translateAll() {
+    document.documentElement.lang = ctx.lang;
+    for (const node of document.querySelectorAll("[data-t]")) node.textContent = ctx.t(node.dataset.t);
+    $("lang").textContent = ctx.t("other");
+    translate();
+  }
+  async function show() {
+    $("login").hidden = true; $("room").hidden = false; $("logout").hidden = false;
+    await enter();
+  }
+  async function signIn(event) {
+    event.preventDefault();
+    const response = await fetch("/auth/token", { method: "POST", body: new URLSearchParams(new FormData(event.target)) });
+    if (!response.ok) { $("login-error").textContent = ctx.t("badlogin"); return; }
+    $("login-error").textContent = "";
+    ctx.token = (await response.json()).access_token;
+    sessionStorage.setItem("safecity.token", ctx.token);
+    await show();
+  }
+  fill($("login"),
+    el("h2", { "data-t": "login" }),
+    el("form", { id: "login-form", onsubmit: signIn },
+      el("label", {}, el("span", { "data-t": "user" }), " ", el("input", { name: "username", autocomplete: "username", required: true })),
+      el("label", {}, el("span", { "data-t": "password" }), " ",
+        el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+      el("button", { type: "submit", class: "primary", "data-t": "signin" }),
+      el("p", { id: "login-error", class: "error", role: "alert" })));
+  $("lang").addEventListener("click", () => {
+    ctx.lang = ctx.lang === "ko" ? "en" : "ko";
+    localStorage.setItem("safecity.lang", ctx.lang);
+    translateAll();
+    onLang();
+  });
+  $("logout").addEventListener("click", logout);
+  return {
+    logout,
+    translate: translateAll,
+    start() {
+      translateAll();
+      if (ctx.token) show().catch(() => logout()); else logout();
+    },
+  };
+}
