@@ -142,9 +142,9 @@ class Situation:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, *, ticker: bool = True) -> None:
-        """Load rules, resume from the saved state (or warm the windows up from the store), subscribe
-        to the bus, and start the clock timer. Observations the bus delivers before the engine has
-        resumed wait for it."""
+        """Load rules, resume from the saved state (or warm the windows up from the store), then
+        subscribe to the bus (from where the subscriber stood: what the engine already caught up on
+        comes again as repeats, which change nothing), and start the clock timer."""
         if self._started:
             return
         self._ready.clear()
@@ -157,6 +157,10 @@ class Situation:
         stored = self.bus.position(name)
         with self.store.engine.connect() as conn:
             keys = self.partition.keys(conn)
+        # before subscribing: a role taken over while the bus dispatches must not hold its other
+        # subscribers back while the engine restores and catches up
+        self.state.resume(keys, stored)
+        self._ready.set()
         self.bus.subscribe(
             OBSERVATIONS_ACCEPTED,
             lambda es: self.on_observations(observations(es), es[-1].id if es else None),
@@ -167,8 +171,6 @@ class Situation:
         self.bus.subscribe(
             ENTITY_CHANGED, lambda es: self.on_entities(entity_changes(es)), f"situation.directory{tag}"
         )
-        self.state.resume(keys, stored)
-        self._ready.set()
         # only now: a start that failed (the store refused the warm-up's changes) is tried again whole
         # by the role's next round (safecity.bus.leader)
         self._started = True
