@@ -132,11 +132,23 @@ function guideBox(w) {
     lines.length > 4 ? el("details", {}, el("summary", {}, t("more")), el("ul", {}, ...lines.slice(4).map((line) => el("li", {}, line)))) : null);
 }
 
+// The alert's own <instruction> (what to do): the lines the hazard's guide and the description do not
+// already say (an operator's "반지하 주민은 즉시 지상으로 대피하십시오.", the nearest shelters, an agency's steps).
+export function ownInstruction(w) {
+  const known = new Set(w.guide?.lines ?? []);
+  const description = w.description ?? "";
+  const lines = String(w.instruction ?? "").split("\n").map((s) => s.trim())
+    .filter((s) => s && !known.has(s) && !description.includes(s));
+  return lines.length ? el("div", { class: "guide instruction" }, el("strong", {}, t("instruction")),
+    el("ul", {}, ...lines.map((line) => el("li", {}, line)))) : null;
+}
+
 // The most severe warning in full; each other incident in force as one line that opens to its text.
 function warningCard(w, first) {
   const body = [
     el("p", {}, w.description),
     w.areaDesc ? el("p", { class: "area" }, `${t("area")}: ${w.areaDesc}`) : null,
+    ownInstruction(w),
     guideBox(w),
     el("a", { class: "cap", href: w.cap }, "CAP"),
   ];
