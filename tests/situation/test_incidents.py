@@ -639,6 +639,12 @@ def test_manual_districts_may_each_have_their_own_level(platform: Platform, cloc
     assert e.value.where == f"district_levels[{GWANAK}]"
     with pytest.raises(ValueError):
         ManualIncidentIn(hazard="earthquake", level=4, title_en="x", district_levels={GWANAK: 5})
+    import_layer(platform, MOIS_DISTRICTS, "districts")
+    with pytest.raises(NotFound) as missing:
+        first.open_manual(
+            ManualIncidentIn(hazard="earthquake", level=4, title_en="x", district_levels={"11999": 2}), "k"
+        )
+    assert missing.value.where == "district_levels[11999]"
     opened = first.open_manual(
         ManualIncidentIn(
             hazard="earthquake",

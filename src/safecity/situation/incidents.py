@@ -175,9 +175,8 @@ class Incidents(RuleIncidents):
                 # Districts are loaded: a code that names none is a typo, not a place.
                 for i, code in enumerate(districts):
                     if geo_areas.area_by_code(conn, code, kind="district") is None:
-                        raise NotFound(
-                            f"districts[{i}]: no district has code {code}", where=f"districts[{i}]"
-                        )
+                        field = f"districts[{i}]" if i < len(data.districts) else f"district_levels[{code}]"
+                        raise NotFound(f"{field}: no district has code {code}", where=field)
                 if data.lon is not None and data.lat is not None:
                     found = geo_areas.area_at(conn, data.lon, data.lat, "district")
                     if found is not None and found.code not in districts:
