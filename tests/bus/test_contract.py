@@ -313,3 +313,58 @@ def test_a_subscriber_of_a_rarer_type_gets_it_behind_a_burst_of_others(
     settle(bus)
     assert rare.values() == [13]
     assert both.values() == list(range(1, 21))
+
+
+def _outbox_size(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
+
+
+def test_an_event_after_the_outbox_was_pruned_empty_reaches_every_subscriber(
+    factory: Factory, store: Store, clock: ManualClock
+) -> None:
+    """What lost a guardian's wandering alert: a platform starts and publishes its first event, every
+    subscriber handles it (their cursors stand at its id), the retention passes and the dispatcher's
+    own pruning empties the outbox. The next event must get an id above every cursor (SQLite gave the
+    largest id left plus one: 1 again, passed over by every subscriber and never marked delivered)."""
+    bus = factory(store, clock)
+    rec, other = Recorder(), Recorder()
+    bus.subscribe(Ping.type, rec, "rec")
+    bus.subscribe(Ping.type, other, "other")
+    settle(bus)
+    publish(bus, store, Ping(k="a", n=1))
+    settle(bus)
+    [first] = rec.seen
+    clock.advance(timedelta(hours=SETTINGS.retention_hours, seconds=SETTINGS.prune_every_s + 1))
+    settle(bus)  # a round with nothing to deliver: it prunes (every prune_every_s)
+    assert _outbox_size(store) == 0, "the retention's pruning emptied the outbox"
+    publish(bus, store, Ping(k="a", n=2))
+    assert bus.drain(10), "the new event was delivered to every subscriber"
+    assert rec.values() == [1, 2] and other.values() == [1, 2]
+    assert rec.seen[1].id > first.id
+
+
+def test_an_event_after_the_outbox_was_pruned_empty_reaches_the_subscribers_of_a_restart(
+    factory: Factory, store: Store, clock: ManualClock, settings: Settings
+) -> None:
+    """The same after a restart: only the stored cursors remember where the subscribers stand."""
+    first = factory(store, clock)
+    rec = Recorder()
+    first.subscribe(Ping.type, rec, "rec")
+    settle(first)
+    publish(first, store, *pings("a", 1, 3))
+    settle(first)
+    clock.advance(timedelta(hours=SETTINGS.retention_hours, seconds=1))
+    assert first.prune() == 3
+    first.stop()
+    store2 = open_store(settings)
+    try:
+        second = factory(store2, clock)
+        rec2 = Recorder()
+        second.subscribe(Ping.type, rec2, "rec")
+        settle(second)
+        publish(second, store2, Ping(k="a", n=4))
+        assert second.drain(10)
+        assert rec2.values() == [4] and rec2.seen[0].id > rec.seen[-1].id
+    finally:
+        store2.close()

@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from safecity.app import Platform, build_platform, create_app
 from safecity.auth.model import Role
+from safecity.bus.tables import outbox
 from safecity.care.service import Care
 from safecity.core.clock import ManualClock
 from safecity.settings import Settings
@@ -47,6 +49,34 @@ class CareEnv:
     def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
         with self.client(who) as c:
             return c.request(method, path, **kw)
+
+    def drain(self, rounds: int = 10) -> None:
+        """Deliver what is due to every subscriber, round after round (a handler may publish more),
+        until no event is pending. Bounded: an event still pending after ``rounds`` (a subscriber
+        failing on it, in backoff on the test's clock) fails the test, named with the subscribers
+        behind it, instead of looping forever."""
+        bus = self.platform.bus
+        for _ in range(rounds):
+            if bus.drain(5):
+                return
+        with self.platform.store.engine.connect() as conn:
+            events = conn.execute(
+                select(outbox.c.id, outbox.c.topic)
+                .where(outbox.c.delivered_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(10)
+            ).all()
+        behind = [
+            f"{s.name} at {s.position} (attempts {s.attempts}, last error {s.last_error!r})"
+            for s in bus.subscribers()
+            if s.lag or s.attempts
+        ]
+        pytest.fail(
+            f"after {rounds} rounds {bus.pending()} events still pending, first "
+            + ", ".join(f"#{i} {topic}" for i, topic in events)
+            + "; subscribers behind: "
+            + ("; ".join(behind) or "none")
+        )
 
     def child(
         self,

@@ -21,11 +21,6 @@ class Seen(list[dict[str, Any]]):
         self.extend(e.data.model_dump(by_alias=True, mode="json") for e in batch)
 
 
-def _drain(env: CareEnv) -> None:
-    while env.platform.bus.pending():
-        env.platform.bus.drain()
-
-
 def _elderly(env: CareEnv, name: str, carer: str = "dad") -> int:
     r = env.call(
         "op",
@@ -62,7 +57,7 @@ def _incident(env: CareEnv, hazard: str) -> int:
     }
     r = env.call("op", "POST", "/incidents", json=body)
     assert r.status_code == 201, r.text
-    _drain(env)
+    env.drain()
     return int(r.json()["id"])
 
 
@@ -83,7 +78,7 @@ def test_a_heat_wave_opens_check_ins_and_unanswered_ones_escalate(care_env: Care
     assert len(env.call("op", "GET", "/care/checkins").json()) == 3
     assert env.call("stranger", "GET", "/care/checkins").json() == []
     assert env.care.checkins.on_incident(heat, "heat_wave", []) == 0  # a repeated delivery opens nothing
-    _drain(env)
+    env.drain()
     assert [(e["hazard"], e["tasks"]) for e in seen] == [("heat_wave", 3)]
 
     kim_task, lee_task = calls[0]["id"], calls[1]["id"]
@@ -103,7 +98,7 @@ def test_a_heat_wave_opens_check_ins_and_unanswered_ones_escalate(care_env: Care
     assert env.care.checkins.tick() == 0
     env.clock.advance(timedelta(seconds=float(guidance()["answer_window_s"])))
     assert env.care.checkins.tick() == 1
-    _drain(env)
+    env.drain()
     escalated = [(e["personId"], e["reason"]) for e in seen if "reason" in e]
     assert escalated == [(lee, "no_answer"), (park, "unanswered")]
     assert env.call("op", "GET", "/care/checkins").json() == []

@@ -46,11 +46,6 @@ def _events(env: CareEnv) -> Seen:
     return seen
 
 
-def _drain(env: CareEnv) -> None:
-    while env.platform.bus.pending():
-        env.platform.bus.drain()
-
-
 def _send(env: CareEnv, key: str, lon: float, lat: float, **extra: Any) -> None:
     at = int(env.clock.now().timestamp())
     q = {"id": key, "lat": f"{lat:.7f}", "lon": f"{lon:.7f}", "timestamp": str(at), "accuracy": "12", **extra}
@@ -101,7 +96,7 @@ def test_the_child_walks_home_and_arrives(roads: None, care_env: CareEnv) -> Non
         env.clock.advance(timedelta(seconds=STEP_S))
         _send(env, key, lon, lat)
         env.care.trips.tick()
-    _drain(env)
+    env.drain()
     got = env.call("dad", "GET", f"/care/people/{pid}/trips/{trip['id']}").json()
     assert got["status"] == "arrived" and got["raised"] == [] and got["escalation"] is None
     assert [e["kind"] for e in seen] == ["arrived"]
@@ -125,13 +120,13 @@ def test_a_deviation_goes_to_the_guardian_then_to_the_operators(roads: None, car
     for k in range(1, 4):
         env.clock.advance(timedelta(seconds=STEP_S))
         _send(env, key, lon, lat + 0.0015 * k)
-    _drain(env)
+    env.drain()
     assert [(e["kind"], e["escalation"]) for e in seen] == [("deviation", "guardian")]
     assert env.platform.incidents.list() == []  # the guardians first
     # nobody acknowledges: after the escalation delay the operators get an incident
     env.clock.advance(timedelta(seconds=CareSettings().trip_escalate_after_s))
     env.care.trips.tick()
-    _drain(env)
+    env.drain()
     escalated = [e for e in seen if e["kind"] == "escalated"]
     assert len(escalated) == 1 and escalated[0]["escalation"] == "operator"
     incident = env.call("op", "GET", f"/incidents/{escalated[0]['incidentId']}")
@@ -148,7 +143,7 @@ def test_a_deviation_goes_to_the_guardian_then_to_the_operators(roads: None, car
     # a second tick does not open a second incident
     env.clock.advance(timedelta(seconds=600))
     env.care.trips.tick()
-    _drain(env)
+    env.drain()
     assert len([e for e in seen if e["kind"] == "escalated"]) == 1
 
 
@@ -165,18 +160,18 @@ def test_an_acknowledged_alert_is_not_escalated_and_late_and_lost_signal(
     # then silence: the phone is off
     env.clock.advance(timedelta(seconds=CareSettings().trip_signal_lost_s))
     env.care.trips.tick()
-    _drain(env)
+    env.drain()
     assert [e["kind"] for e in seen] == ["signal_lost"]
     r = env.call("dad", "POST", f"/care/people/{pid}/trips/{trip['id']}/acknowledge")
     assert r.status_code == 200, r.text
     env.clock.advance(timedelta(seconds=CareSettings().trip_escalate_after_s + 1))
     env.care.trips.tick()
-    _drain(env)
+    env.drain()
     assert [e["kind"] for e in seen] == ["signal_lost"]  # acknowledged: no escalation
     # past the due time: late, a new problem, whose escalation clock starts again
     env.clock.set(env.care.trips.get(pid, trip["id"])[0].due_at)
     env.care.trips.tick()
-    _drain(env)
+    env.drain()
     assert [e["kind"] for e in seen] == ["signal_lost", "late"]
     # a stranger may not acknowledge, end or read it; an id beyond the database's is a 422
     for method, path in (("POST", "acknowledge"), ("POST", "end")):
@@ -240,7 +235,7 @@ def test_sos_over_http_opens_an_incident_at_once(roads: None, care_env: CareEnv)
     env.call("mom", "POST", f"/care/people/{pid}/trips/{trip['id']}/end")
     env.clock.advance(timedelta(seconds=STEP_S))
     _send(env, key, *ORIGIN, alarm="sos")
-    _drain(env)
+    env.drain()
     sos = [e for e in seen if e["kind"] == "sos"]
     assert [(s["tripId"], s["escalation"]) for s in sos] == [(trip["id"], "operator"), (None, "operator")]
     assert all(s["incidentId"] for s in sos) and all(s["lon"] == pytest.approx(ORIGIN[0]) for s in sos)
@@ -281,7 +276,7 @@ def test_sos_over_mqtt(with_mosquitto: Settings, care_env: CareEnv) -> None:
     finally:
         app.loop_stop()
         app.disconnect()
-    _drain(env)
+    env.drain()
     assert [(e["kind"], e["escalation"]) for e in seen] == [("sos", "operator")]
     assert seen[0]["incidentId"]
 

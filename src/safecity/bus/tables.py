@@ -4,7 +4,8 @@
 * ``bus_outbox``: events written in the same transaction as the data they announce; one row is one
   :class:`~safecity.core.events.Envelope` (``topic`` is its type, ``payload`` its data, ``created_at``
   its time). ``delivered_at`` is set once every subscriber's cursor has passed the row; such rows are
-  pruned after the retention period.
+  pruned after the retention period. Its ids are never given out twice (``sqlite_autoincrement``; a
+  sequence on PostgreSQL): a cursor at an id pruned away must still be below the next event's id.
 * ``bus_cursors``: per subscriber, the id of the last event it handled (``position``), and while a
   delivery fails, how often it failed, when it is tried next and the last error.
 * ``bus_dead_letters``: an event a subscriber failed on ``max_attempts`` times, with the whole envelope
@@ -28,6 +29,7 @@ outbox = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("delivered_at", Timestamp),
     Index("ix_bus_outbox_pending", "delivered_at", "id"),
+    sqlite_autoincrement=True,
 )
 
 cursors = Table(
