@@ -147,7 +147,7 @@ def test_area_growth_is_published_in_batches_and_a_fall_at_once(incidents: Incid
     inc = incidents.get(incident_id)
     assert [a.code for a in inc.areas] == [ALL[0]]
     # the board's district levels do not wait
-    assert len({lv["district"] for lv in incidents.levels()}) == 18
+    assert len({lv.district for lv in incidents.levels()}) == 18
     assert incidents.tick(T0 + 119 * M) == []
     (upd,) = _updates(incidents.tick(T0 + 120 * M))
     assert upd["added"]["areas"] == sorted(ALL[1:18])

@@ -112,7 +112,7 @@ def test_heavy_rain_over_three_districts_is_one_incident(incidents: Incidents, p
     assert fired[0]["detailKo"] == "호우경보 (11590, 3시간 누적 92.5 mm)"
     assert fired[0]["detailEn"] == "Heavy rain warning (11590, 3-h sum 92.5 mm)"
     assert inc["geometry"] is None
-    assert {(lv["district"], lv["hazard"], lv["level"]) for lv in incidents.levels()} == {
+    assert {(lv.district, lv.hazard, lv.level) for lv in incidents.levels()} == {
         (DONGJAK, "heavy_rain", 3),
         (GWANAK, "heavy_rain", 3),
         (YEONGDEUNGPO, "heavy_rain", 3),
@@ -153,7 +153,7 @@ def test_districts_by_name_geometry_and_point_lookup(incidents: Incidents, seoul
     geom = shape(inc["geometry"])
     assert geom.geom_type == "Polygon"  # the two districts share a border: one polygon
     assert geom.contains(shape({"type": "Point", "coordinates": [126.9398, 37.5124]}))
-    levels = {lv["district"]: lv for lv in incidents.levels()}
+    levels = {lv.district: lv.to_json() for lv in incidents.levels()}
     assert levels[GWANAK]["nameKo"] == "관악구" and levels[GWANAK]["level"] == 3
 
 
@@ -222,7 +222,7 @@ def test_levels_escalate_at_once_and_follow_deescalation(incidents: Incidents, p
     conditions = {c["subject"]: c for c in inc["conditions"]}
     assert conditions["ds:1"]["level"] == 0 and conditions["ds:1"]["since"] == (T0 + 90 * M).isoformat()
     assert conditions["ds:2"]["level"] == 1
-    assert incidents.levels() == [
+    assert [lv.to_json() for lv in incidents.levels()] == [
         {
             "district": GWANAK,
             "nameKo": None,
@@ -355,7 +355,7 @@ def test_dismiss_needs_a_reason_and_counts_in_rule_stats(incidents: Incidents, p
     assert [e["topic"] for e in events][:2] == [ev.INCIDENT_STATUS_CHANGED, ev.INCIDENT_CLOSED]
     # Its district goes back to normal at once.
     assert [(e["district"], e["level"]) for e in events if e.get("scope") == "district"] == [(DONGJAK, 0)]
-    stats = {s["rule"]: s for s in incidents.rule_stats()}
+    stats = {s.rule: s.to_json() for s in incidents.rule_stats()}
     assert stats["kma.heavy_rain"]["conditionsFired"] == 2
     assert stats["kma.heavy_rain"]["incidentsOpened"] == 2
     assert stats["kma.heavy_rain"]["incidentsFed"] == 2
@@ -539,7 +539,7 @@ def test_restart_keeps_open_incidents_and_correlates_into_them(
     )
     assert ev.INCIDENT_OPENED not in _topics(gas)
     assert second.get(manual.id).conditions[0].subject == "ds:40"
-    assert {lv["district"] for lv in second.levels()} == {GWANAK}
+    assert {lv.district for lv in second.levels()} == {GWANAK}
 
 
 def test_an_earlier_change_arriving_later_moves_the_opening_back(
@@ -659,11 +659,11 @@ def test_manual_districts_may_each_have_their_own_level(platform: Platform, cloc
     assert levels == {DONGJAK: 4, GWANAK: 4, NOWON: 2}
     assert opened["level"] == 4 and opened["baseLevel"] == 2
     assert "심각 2개 구, 주의 1개 구" in opened["timeline"][0]["detailKo"]
-    assert {(lv["district"], lv["level"]) for lv in first.levels()} == {(DONGJAK, 4), (GWANAK, 4), (NOWON, 2)}
+    assert {(lv.district, lv.level) for lv in first.levels()} == {(DONGJAK, 4), (GWANAK, 4), (NOWON, 2)}
     second = Incidents(platform.store, platform.bus, clock, unbatched())
     again = second.get(opened["id"]).to_json()
     assert {a["code"]: a["level"] for a in again["areas"]} == levels
-    assert {(lv["district"], lv["level"]) for lv in second.levels()} == {
+    assert {(lv.district, lv.level) for lv in second.levels()} == {
         (DONGJAK, 4),
         (GWANAK, 4),
         (NOWON, 2),

@@ -603,7 +603,7 @@ class _Run:
         report = self.report
         report.minutes += 1
         levels: dict[tuple[str, str], int] = {
-            (lv["district"], lv["hazard"]): int(lv["level"]) for lv in self.platform.incidents.levels()
+            (lv.district, lv.hazard): int(lv.level) for lv in self.platform.incidents.levels()
         }
         if any(lv > 0 and hazard != "sensor" for (_, hazard), lv in levels.items()):
             report.hazard_end = now + timedelta(minutes=1)

@@ -227,3 +227,69 @@ class IncidentDetail(Incident):
             "observations": list(self.observations),
             "links": list(self.links),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictLevel:
+    """The crisis level of one district for one hazard over the open incidents (their active conditions
+    and manual incidents' declared levels)."""
+
+    district: str
+    name_ko: str | None  # None when the city's areas are not loaded
+    name_en: str | None
+    hazard: str
+    hazard_ko: str
+    hazard_en: str
+    level: Crisis
+    incidents: tuple[int, ...]  # the open incidents putting it there
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "district": self.district,
+            "nameKo": self.name_ko,
+            "nameEn": self.name_en,
+            "hazard": self.hazard,
+            "hazardKo": self.hazard_ko,
+            "hazardEn": self.hazard_en,
+            "level": int(self.level),
+            "crisis": self.level.to_json(),
+            "incidents": list(self.incidents),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Dismissal:
+    """An incident a rule fed that an operator dismissed as a false alarm, and why."""
+
+    incident_id: int
+    reason: str | None
+    at: datetime | None
+    by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"incidentId": self.incident_id, "reason": self.reason, "at": iso(self.at), "by": self.by}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    """How a rule fares (``GET /situation/rules/stats``): conditions fired, incidents it opened and fed,
+    those dismissed as false alarms among them (a high share points at a threshold to tune)."""
+
+    rule: str
+    conditions_fired: int
+    incidents_opened: int
+    incidents_fed: int
+    incidents_dismissed: int
+    dismissed_share: float  # of the incidents it fed, rounded to 3 places
+    dismiss_reasons: tuple[Dismissal, ...]  # the latest first, at most MAX_REASONS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "conditionsFired": self.conditions_fired,
+            "incidentsOpened": self.incidents_opened,
+            "incidentsFed": self.incidents_fed,
+            "incidentsDismissed": self.incidents_dismissed,
+            "dismissedShare": self.dismissed_share,
+            "dismissReasons": [d.to_json() for d in self.dismiss_reasons],
+        }

@@ -22,13 +22,14 @@ from safecity.core.errors import BadRequest, NotFound
 from safecity.geo import areas as geo_areas
 from safecity.situation.correlate import Point
 from safecity.situation.incident_model import (
+    Dismissal,
     Incident,
     IncidentArea,
     IncidentCondition,
     IncidentDetail,
     IncidentLocation,
+    RuleStats,
     TimelineEntry,
-    iso,
 )
 from safecity.situation.lifecycle import OPEN, Status, parse_status
 from safecity.situation.model import HAZARDS, Crisis, Site
@@ -264,45 +265,33 @@ def list_incidents(
     return [incident_of(conn, r, by_incident[int(r["id"])], area_of) for r in rows]
 
 
-def rule_stats(conn: Connection) -> list[dict[str, Any]]:
+def rule_stats(conn: Connection) -> list[RuleStats]:
     """Per rule: conditions fired, incidents it opened, incidents it fed (opened or joined), and
     incidents dismissed as false alarms among those it fed, with the latest reasons. High
     dismissal shares point at thresholds to tune."""
-    stats: dict[str, dict[str, Any]] = {}
-
-    def entry(rule_id: str) -> dict[str, Any]:
-        return stats.setdefault(
-            rule_id,
-            {
-                "rule": rule_id,
-                "conditionsFired": 0,
-                "incidentsOpened": 0,
-                "incidentsFed": 0,
-                "incidentsDismissed": 0,
-                "dismissedShare": 0.0,
-                "dismissReasons": [],
-            },
-        )
-
+    fired: dict[str, int] = {}
+    opened: dict[str, int] = {}
+    fed: dict[str, int] = {}
+    dismissed: dict[str, list[Dismissal]] = {}
     for rule_id, n in conn.execute(
         select(t_timeline.c.rule_id, func.count())
         .where(t_timeline.c.kind == "fired", t_timeline.c.rule_id.is_not(None))
         .group_by(t_timeline.c.rule_id)
     ):
-        entry(rule_id)["conditionsFired"] = int(n)
+        fired[rule_id] = int(n)
     for rule_id, n in conn.execute(
         select(t_incidents.c.rule_id, func.count())
         .where(t_incidents.c.source == "rule", t_incidents.c.rule_id.is_not(None))
         .group_by(t_incidents.c.rule_id)
     ):
-        entry(rule_id)["incidentsOpened"] = int(n)
+        opened[rule_id] = int(n)
     for rule_id, n in conn.execute(
         select(t_links.c.rule_id, func.count(t_links.c.incident_id.distinct()))
         .where(t_links.c.kind == "condition", t_links.c.rule_id.is_not(None))
         .group_by(t_links.c.rule_id)
     ):
-        entry(rule_id)["incidentsFed"] = int(n)
-    dismissed = conn.execute(
+        fed[rule_id] = int(n)
+    rows = conn.execute(
         select(
             t_links.c.rule_id,
             t_incidents.c.id,
@@ -321,19 +310,20 @@ def rule_stats(conn: Connection) -> list[dict[str, Any]]:
         )
         .order_by(t_incidents.c.closed_at.desc(), t_incidents.c.id.desc())
     ).all()
-    for rule_id, incident_id, reason, closed_at, closed_by in dismissed:
-        e = entry(rule_id)
-        e["incidentsDismissed"] += 1
-        if len(e["dismissReasons"]) < MAX_REASONS:
-            e["dismissReasons"].append(
-                {
-                    "incidentId": int(incident_id),
-                    "reason": reason,
-                    "at": iso(closed_at),
-                    "by": closed_by,
-                }
+    for rule_id, incident_id, reason, closed_at, closed_by in rows:
+        dismissed.setdefault(rule_id, []).append(Dismissal(int(incident_id), reason, closed_at, closed_by))
+    out = []
+    for rule_id in sorted({*fired, *opened, *fed, *dismissed}):
+        n_fed, gone = fed.get(rule_id, 0), dismissed.get(rule_id, [])
+        out.append(
+            RuleStats(
+                rule=rule_id,
+                conditions_fired=fired.get(rule_id, 0),
+                incidents_opened=opened.get(rule_id, 0),
+                incidents_fed=n_fed,
+                incidents_dismissed=len(gone),
+                dismissed_share=round(len(gone) / n_fed, 3) if n_fed else 0.0,
+                dismiss_reasons=tuple(gone[:MAX_REASONS]),
             )
-    for e in stats.values():
-        if e["incidentsFed"]:
-            e["dismissedShare"] = round(e["incidentsDismissed"] / e["incidentsFed"], 3)
-    return [stats[k] for k in sorted(stats)]
+        )
+    return out

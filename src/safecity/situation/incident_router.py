@@ -111,4 +111,4 @@ def attach(
     summary="Per rule: conditions fired, incidents opened and dismissed",
 )
 def rule_stats(incidents: IncidentsDep) -> Response:
-    return _json({"rules": incidents.rule_stats()})
+    return _json({"rules": [s.to_json() for s in incidents.rule_stats()]})

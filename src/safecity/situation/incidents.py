@@ -36,7 +36,14 @@ from safecity.situation.incident_inputs import (
     attachment_ref,
     check_manual,
 )
-from safecity.situation.incident_model import Incident, IncidentDetail, IncidentLocation, iso
+from safecity.situation.incident_model import (
+    DistrictLevel,
+    Incident,
+    IncidentDetail,
+    IncidentLocation,
+    RuleStats,
+    iso,
+)
 from safecity.situation.incident_read import (
     incident_row,
     list_incidents,
@@ -398,7 +405,7 @@ class Incidents(RuleIncidents):
                 offset=offset,
             )
 
-    def levels(self) -> Events:
+    def levels(self) -> builtins.list[DistrictLevel]:
         """The crisis level of each district for each hazard, over the open incidents' active conditions
         (and manual incidents' declared levels); districts at level none are left out."""
         with self._lock:
@@ -409,21 +416,20 @@ class Incidents(RuleIncidents):
                 area = self._area(conn, district)
                 h = HAZARDS[hazard]
                 out.append(
-                    {
-                        "district": district,
-                        "nameKo": area.name_ko if area else None,
-                        "nameEn": area.name_en if area else None,
-                        "hazard": hazard,
-                        "hazardKo": h.name_ko,
-                        "hazardEn": h.name_en,
-                        "level": int(level),
-                        "crisis": level.to_json(),
-                        "incidents": sorted(ids),
-                    }
+                    DistrictLevel(
+                        district=district,
+                        name_ko=area.name_ko if area else None,
+                        name_en=area.name_en if area else None,
+                        hazard=hazard,
+                        hazard_ko=h.name_ko,
+                        hazard_en=h.name_en,
+                        level=level,
+                        incidents=tuple(sorted(ids)),
+                    )
                 )
         return out
 
-    def rule_stats(self) -> Events:
+    def rule_stats(self) -> builtins.list[RuleStats]:
         """Per rule: conditions fired, incidents it opened, incidents it fed (opened or joined), and
         incidents dismissed as false alarms among those it fed, with the latest reasons. High
         dismissal shares point at thresholds to tune."""

@@ -38,7 +38,7 @@ from safecity.situation import rulestore
 from safecity.situation.board import Board, DistrictLevels, RulesState
 from safecity.situation.broadcast import Broadcaster
 from safecity.situation.engine import Engine
-from safecity.situation.incident_model import Incident, IncidentDetail
+from safecity.situation.incident_model import DistrictLevel, Incident, IncidentDetail
 from safecity.situation.model import ConditionChange, Crisis
 from safecity.situation.official import in_force as official_in_force
 from safecity.situation.partition import Partition
@@ -80,7 +80,7 @@ class IncidentSink(Protocol):
 
     def tick(self, now: datetime) -> list[dict[str, Any]]: ...
 
-    def levels(self) -> list[dict[str, Any]]: ...
+    def levels(self) -> list[DistrictLevel]: ...
 
     def reload(self) -> None: ...
 
@@ -429,8 +429,8 @@ class Situation:
                 k = (c["district"], c["hazard"])
                 levels[k] = max(levels.get(k, 0), int(c["level"]))
         for lv in self.incidents.levels():
-            k = (lv["district"], lv["hazard"])
-            levels[k] = max(levels.get(k, 0), int(lv["level"]))
+            k = (lv.district, lv.hazard)
+            levels[k] = max(levels.get(k, 0), int(lv.level))
         with self.store.engine.connect() as conn:
             names = {a.code: a for a in areas.areas_of(conn, "district")}
         by_code: dict[str, dict[str, int]] = {code: {} for code in names}
