@@ -82,7 +82,7 @@ class EngineState:
             if env.id <= positions.get(env.key, 0):
                 continue  # that key's state has it already
             with s.lock:
-                changes = s.engine.process(observations([env]))
+                changes = s.engine.process(observations([env], s.engine.streams))  # planned streams only
             replayed += 1
             if stored is None or env.id > stored:
                 s.record(changes)  # not handled by this subscriber before: its changes are new

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from safecity.bus import Bus
 from safecity.core.clock import Clock
 from safecity.core.errors import NotFound
+from safecity.core.events import Envelope
 from safecity.core.logging import get_logger
 from safecity.core.worker import Worker
 from safecity.geo import areas
@@ -29,7 +30,7 @@ from safecity.sensing.events import (
     ENTITY_CHANGED,
     OBSERVATIONS_ACCEPTED,
     EntityChanged,
-    ObservationAccepted,
+    datastreams,
     entity_changes,
     observations,
 )
@@ -163,7 +164,7 @@ class Situation:
         self._ready.set()
         self.bus.subscribe(
             OBSERVATIONS_ACCEPTED,
-            lambda es: self.on_observations(observations(es), es[-1].id if es else None),
+            lambda es: self.on_observations(es, es[-1].id if es else None),
             name,
             self._wants,
             keys=keys,
@@ -330,20 +331,28 @@ class Situation:
             )
 
     # -- events ------------------------------------------------------------------------------------
-    def on_observations(self, events: Sequence[ObservationAccepted], position: int | None = None) -> None:
-        """Evaluate a delivery of observations; ``position``: the id of its last event."""
+    def on_observations(self, envelopes: Sequence[Envelope], position: int | None = None) -> None:
+        """Evaluate a delivery of observation batches; ``position``: the id of its last event. Only the
+        observations of streams the engine has planned are built from the events' columns (a batch can
+        carry thousands of readings of streams the rules do not know); the ids of the others are enough
+        to tell that a re-plan must come first."""
         if not self._ready.wait(60):  # the bus delivers them again after its backoff
             raise RuntimeError("the rule engine has not resumed yet (its start failed or is running)")
-        if self._replan:
-            streams = self.engine.streams
-            # a stream the plan does not know yet must be planned before its data is evaluated
-            if time.monotonic() - self._planned >= REPLAN_S or any(
-                e.datastream_id is not None and e.datastream_id not in streams for e in events
-            ):
-                self.replan()
+        ids = datastreams(envelopes)
+        # a stream the plan does not know yet must be planned before its data is evaluated
+        if self._replan and (
+            time.monotonic() - self._planned >= REPLAN_S or not self.engine.streams.keys() >= ids
+        ):
+            self.replan()
         start = time.perf_counter()
         with self.lock:
-            changes = self.engine.process(events)
+            # under the lock: a re-plan by the clock between picking and evaluating cannot drop a stream
+            planned = self.engine.streams
+            changes = (
+                self.engine.process(observations(envelopes, planned))
+                if not planned.keys().isdisjoint(ids)
+                else []
+            )
             if position is not None and position > self.position:
                 self.position = position
         if self.on_batch_seconds is not None:
