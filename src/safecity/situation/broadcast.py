@@ -63,6 +63,9 @@ class _Client:
         self.loop = loop
         self.queue: asyncio.Queue[Change | None] = asyncio.Queue()
         self.closed = False
+        #: events up to this id are not streamed to it: committed before it connected (the feed may
+        #: not have read them yet), or already caught up from the outbox
+        self.after = 0
 
 
 class Broadcaster:
@@ -144,7 +147,7 @@ class Broadcaster:
 
     def _fan_out(self, change: Change, clients: list[_Client]) -> None:
         for c in clients:
-            if c.closed:
+            if c.closed or change.id <= c.after:
                 continue
             if c.queue.qsize() >= QUEUE_LIMIT:
                 c.closed = True
@@ -159,12 +162,25 @@ class Broadcaster:
         """A new client, and (with ``last_id``) the events after it it missed, from the outbox."""
         client = _Client(asyncio.get_running_loop())
         position = None
+        head = None
         if self.store is not None and self._render:
             self._start_position()
             self.worker.start()  # the first client starts the feed (it runs until the app stops)
+            if last_id is None:
+                # "from now on" is from what is committed now: the feed waits up to FEED_INTERVAL_S (or
+                # a notify) between rounds, so its position may lag behind events committed before
+                # this client came
+                with self.store.engine.connect() as conn:
+                    head = ob.head(conn)
         with self._lock:
             self._clients.add(client)
             position = self._position
+            if head is not None:
+                client.after = head
+            elif last_id is not None:
+                # caught up to the feed's position below; the feed streams what comes after, and never
+                # what this client already has (a reconnect to a process whose feed is behind it)
+                client.after = max(last_id, position or 0)
         missed: list[Change] = []
         if last_id is not None and position is not None and last_id < position:
             missed = self._read(last_id, position, REPLAY, newest=True)
