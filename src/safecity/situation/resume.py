@@ -81,11 +81,12 @@ class EngineState:
             last = env.id
             if env.id <= positions.get(env.key, 0):
                 continue  # that key's state has it already
-            with s.lock:
-                changes = s.engine.process(observations([env], s.engine.streams))  # planned streams only
-            replayed += 1
-            if stored is None or env.id > stored:
-                s.record(changes)  # not handled by this subscriber before: its changes are new
+            with s.recording:
+                with s.lock:
+                    changes = s.engine.process(observations([env], s.engine.streams))  # planned only
+                replayed += 1
+                if stored is None or env.id > stored:
+                    s.record(changes)  # not handled by this subscriber before: its changes are new
         s.position = max(stored or 0, last, *positions.values())
         self.resumed = {
             "keys": len(saved),
@@ -105,7 +106,8 @@ class EngineState:
         s = self.s
         self._saved_at = time.monotonic()
         now = s.clock.now()
-        with s.lock:
+        # never between an engine change and its recording (Situation.recording)
+        with s.recording, s.lock:
             position = s.position
             states = snapshot.take(s.engine, self.key_of)
             held = snapshot.conditions(s.engine, self.key_of, now)

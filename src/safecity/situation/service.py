@@ -120,6 +120,10 @@ class Situation:
         self.broadcast = Broadcaster(store, "situation-stream")
         self.broadcast.follow((*ev.TOPICS, ev.CONDITION_CHANGED, ev.RULES_RELOADED), _render_situation_event)
         self.lock = threading.RLock()
+        #: held from an engine change to its recording (incidents, conditions), and by the state's save:
+        #: a snapshot taken between the two would hold the new level while the incident never heard of
+        #: it, and a restart from it would not make that change again (always taken before ``lock``)
+        self.recording = threading.RLock()
         self.rule_errors: list[RuleError] = []
         self.loaded_at: datetime | None = None
         self._replan = False
@@ -263,13 +267,14 @@ class Situation:
         """Re-read every rule and recompile; windows and unchanged rules keep their state."""
         self._stamp = self._files_stamp()
         ruleset = self.load()
-        with self.lock:
-            changes = self._plan(ruleset.rules)
-            self.rule_errors = ruleset.errors
-            self.loaded_at = self.clock.now()
-        for e in ruleset.errors:
-            log.warning("rule not loaded", error=str(e))
-        self._record(changes)
+        with self.recording:
+            with self.lock:
+                changes = self._plan(ruleset.rules)
+                self.rule_errors = ruleset.errors
+                self.loaded_at = self.clock.now()
+            for e in ruleset.errors:
+                log.warning("rule not loaded", error=str(e))
+            self._record(changes)
         with self.store.write() as conn:  # the stream's "rules" frame, in every process
             self.bus.publish(conn, ev.RulesReloaded(loaded=len(ruleset.rules), errors=len(ruleset.errors)))
         return self.rules_summary()
@@ -300,10 +305,11 @@ class Situation:
             for seconds, every in sorted(plan.items()):
                 ids = every if only is None else [i for i in every if i in only]
                 for chunk in recent_observations(conn, ids, now - timedelta(seconds=seconds)):
-                    with self.lock:
-                        changes = self.engine.process(chunk)
+                    with self.recording:
+                        with self.lock:
+                            changes = self.engine.process(chunk)
+                        self._record(changes)
                     n += len(chunk)
-                    self._record(changes)
         log.info("situation windows warmed up", observations=n)
         return n
 
@@ -345,20 +351,22 @@ class Situation:
         ):
             self.replan()
         start = time.perf_counter()
-        with self.lock:
-            # under the lock: a re-plan by the clock between picking and evaluating cannot drop a stream
-            planned = self.engine.streams
-            changes = (
-                self.engine.process(observations(envelopes, planned))
-                if not planned.keys().isdisjoint(ids)
-                else []
-            )
-            if position is not None and position > self.position:
-                self.position = position
-        if self.on_batch_seconds is not None:
-            self.on_batch_seconds(time.perf_counter() - start)
-        if changes:
-            self._record(changes)
+        with self.recording:
+            with self.lock:
+                # under the lock: a re-plan by the clock between picking and evaluating cannot drop a
+                # stream
+                planned = self.engine.streams
+                changes = (
+                    self.engine.process(observations(envelopes, planned))
+                    if not planned.keys().isdisjoint(ids)
+                    else []
+                )
+                if position is not None and position > self.position:
+                    self.position = position
+            if self.on_batch_seconds is not None:
+                self.on_batch_seconds(time.perf_counter() - start)
+            if changes:
+                self._record(changes)
 
     def on_entities(self, events: Sequence[EntityChanged]) -> None:
         # Sensors are registered in bursts (a thousand Things at set-up): re-planning once per burst, when
@@ -383,16 +391,17 @@ class Situation:
         """Recompile for the current sensor directory (same rules)."""
         self._replan = False
         start = time.monotonic()
-        with self.lock:
-            changes = self._plan(self.engine.rules)
-            self._planned = time.monotonic()
-        log.info(
-            "situation re-planned for the sensor directory",
-            streams=len(self.engine.streams),
-            bindings=len(self.engine.bindings),
-            ms=round((self._planned - start) * 1000, 1),
-        )
-        self._record(changes)
+        with self.recording:
+            with self.lock:
+                changes = self._plan(self.engine.rules)
+                self._planned = time.monotonic()
+            log.info(
+                "situation re-planned for the sensor directory",
+                streams=len(self.engine.streams),
+                bindings=len(self.engine.bindings),
+                ms=round((self._planned - start) * 1000, 1),
+            )
+            self._record(changes)
 
     def tick(self, now: datetime | None = None) -> list[ConditionChange]:
         now = now or self.clock.now()
@@ -402,9 +411,10 @@ class Situation:
             self.reload()
         if self._replan:
             self.replan()
-        with self.lock:
-            changes = self.engine.tick(now)
-        self._record(changes)
+        with self.recording:
+            with self.lock:
+                changes = self.engine.tick(now)
+            self._record(changes)
         self.incidents.tick(now)
         return changes
 
