@@ -3,8 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import orjson
 import typer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from safecity.care.safety_points import SafetyPoint
 
 cli = typer.Typer(help="Protecting vulnerable people: trackers, consent, fences.", no_args_is_help=True)
 
@@ -96,24 +104,9 @@ def import_cctv(
 ) -> None:
     """Import public CCTV installations (위도/경도 per row); they replace this file's earlier import.
     A row that is not a position fails the import with its line and column."""
-    from datetime import UTC, datetime
-    from pathlib import Path
+    from safecity.care.safety_points import CCTV_SOURCE, read_cctv_csv
 
-    from safecity.capability import cli_settings
-    from safecity.care.safety_points import CCTV_SOURCE, read_cctv_csv, replace
-    from safecity.core.errors import SafecityError
-    from safecity.store import open_store
-
-    path = Path(file)
-    store = open_store(cli_settings())
-    try:
-        done = replace(store, read_cctv_csv(path), f"{CCTV_SOURCE} {path.name}", datetime.now(UTC))
-    except SafecityError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
-    typer.echo(orjson.dumps(done).decode())
+    _replace_safety_points(file, read_cctv_csv, lambda name: f"{CCTV_SOURCE} {name}")
 
 
 @cli.command("safety-points-from-osm")
@@ -124,24 +117,9 @@ def safety_points_from_osm(
 ) -> None:
     """Import police stations (amenity=police) and CCTV (man_made=surveillance) from an OSM extract;
     they replace this file's earlier import."""
-    from datetime import UTC, datetime
-    from pathlib import Path
+    from safecity.care.safety_points import read_osm
 
-    from safecity.capability import cli_settings
-    from safecity.care.safety_points import read_osm, replace
-    from safecity.core.errors import SafecityError
-    from safecity.store import open_store
-
-    path = Path(file)
-    store = open_store(cli_settings())
-    try:
-        done = replace(store, read_osm(path), f"({path.name})", datetime.now(UTC))
-    except SafecityError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
-    typer.echo(orjson.dumps(done).decode())
+    _replace_safety_points(file, read_osm, lambda name: f"({name})")
 
 
 @cli.command("import-taas")
@@ -169,3 +147,28 @@ def import_taas(
     finally:
         store.close()
     typer.echo(orjson.dumps({"crashHotspots": done}).decode())
+
+
+def _replace_safety_points(
+    file: str, read: Callable[[Path], list[SafetyPoint]], source: Callable[[str], str]
+) -> None:
+    """Read ``file`` with ``read`` and replace the safety points of its ``source`` (by the file's name);
+    a bad file is an error naming where, and nothing is replaced."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from safecity.capability import cli_settings
+    from safecity.care.safety_points import replace
+    from safecity.core.errors import SafecityError
+    from safecity.store import open_store
+
+    path = Path(file)
+    store = open_store(cli_settings())
+    try:
+        done = replace(store, read(path), source(path.name), datetime.now(UTC))
+    except SafecityError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(orjson.dumps(done).decode())
