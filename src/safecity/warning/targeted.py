@@ -189,22 +189,7 @@ class TargetedAlerts:
     def in_force(self, thread: str, now: datetime | None = None) -> _InForce | None:
         """The thread's alert in force: its latest issued message, unless a Cancel or expired."""
         now = now or self.w.clock.now()
-        with self.w.store.engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    select(t.alerts)
-                    .where(
-                        t.alerts.c.state == "issued",
-                        t.alerts.c.origin == "platform",
-                        t.alerts.c.incident_id.is_(None),
-                    )
-                    .order_by(t.alerts.c.sent.desc(), t.alerts.c.id.desc())
-                    .limit(200)
-                )
-                .mappings()
-                .all()
-            )
-        r = next((r for r in rows if _thread_name(r["cap"]) == thread), None)
+        r = self._latest_issued(thread)
         if r is None or r["msg_type"] == "Cancel" or (r["expires"] is not None and r["expires"] <= now):
             return None
         return _InForce(
@@ -278,10 +263,17 @@ class TargetedAlerts:
 
     def _operator_cancelled(self, thread: str) -> bool:
         """Whether the thread's latest issued message is a Cancel an operator issued (not the platform)."""
+        r = self._latest_issued(thread)
+        return r is not None and r["msg_type"] == "Cancel" and r["decided_by"] != "system"
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _latest_issued(self, thread: str) -> Any:
+        """The row of the thread's latest issued message (None: it has none among the newest 200 issued
+        messages without an incident, the targeted ones)."""
         with self.w.store.engine.connect() as conn:
             rows = (
                 conn.execute(
-                    select(t.alerts.c.cap, t.alerts.c.msg_type, t.alerts.c.decided_by)
+                    select(t.alerts)
                     .where(
                         t.alerts.c.state == "issued",
                         t.alerts.c.origin == "platform",
@@ -293,10 +285,8 @@ class TargetedAlerts:
                 .mappings()
                 .all()
             )
-        r = next((r for r in rows if _thread_name(r["cap"]) == thread), None)
-        return r is not None and r["msg_type"] == "Cancel" and r["decided_by"] != "system"
+        return next((r for r in rows if _thread_name(r["cap"]) == thread), None)
 
-    # -- helpers ---------------------------------------------------------------------------------------
     def _pending(self, thread: str) -> list[Any]:
         with self.w.store.engine.connect() as conn:
             rows = (
