@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from safecity.care.events import WanderingSuspected
-from safecity.care.model import Actor, ConsentIn, DeviceIn, Fix, PersonIn, PersonKind, Purpose
-from safecity.care.wandering_data import _circle, _route, _walk
 from safecity.core.events import Envelope, reported_types
 from safecity.settings import Settings
 from safecity.situation import REPORTS, _open_reported
 from safecity.situation.incidents import Incidents
 from safecity.situation.tables import links
-from tests.care.conftest import START, CareEnv
+from tests.care.conftest import CareEnv
 from tests.care.test_checkins import _elderly, _incident
 from tests.care.test_notify import _wait
-from tests.care.test_wandering import _lonlat
+from tests.care.test_wandering import Walker
 from tests.warning.test_channels import Receiver
 
 
@@ -66,38 +63,11 @@ def test_wandering_reaches_the_control_room_and_the_guardian(care_env: CareEnv, 
     assert "care.WanderingSuspected" in reported_types()
     names = [s.name for s in env.platform.bus.subscribers()]
     assert REPORTS in names, "the situation capability follows the reports"
-    env.clock.set(START + timedelta(days=8))  # the history below is in the past
-    op = Actor("op", "user", frozenset({"operator"}))
-    home = (127.0276, 37.4979)
-    person = care.add_person(
-        PersonIn(
-            name="박순자",
-            kind=PersonKind.dementia,
-            birth_date=START.date().replace(year=1941),
-            home_lon=home[0],
-            home_lat=home[1],
-            diagnosis_consent=ConsentIn(given_by="self", written=True),
-        ),
-        op,
-    )
-    care.give_consent(person.id, Purpose.location, ConsentIn(given_by="self"), op)
-    _guardian(env, person.id, receiver, "daughter")
-    device, _ = care.add_device(person.id, DeviceIn(protocol="osmand"), op)
-    rng = np.random.default_rng(5)
-    market = np.array([600.0, 300.0])
-
-    def send(pts: np.ndarray, start: int) -> None:
-        for i, (lon, lat) in enumerate(_lonlat(pts, home)):
-            care.ingest(
-                device, [Fix(at=START + timedelta(seconds=start + 30 * i), lon=lon, lat=lat, accuracy_m=8)]
-            )
-
-    for day in range(7):  # the person's usual walk
-        send(_walk(_route(np.zeros(2), market, True), 60, rng), day * 86400)
-        send(_walk(_route(market, np.zeros(2), False), 60, rng), day * 86400 + 3600)
+    walker = Walker.watched(env, lambda person_id: _guardian(env, person_id, receiver, "daughter"))
+    person = walker.person
     env.drain()
     assert env.platform.incidents.list() == [] and receiver.requests == []
-    send(_circle(np.array([-900.0, -700.0]), 70, 2.5, 60, rng, np.zeros(2)), 7 * 86400 + 7200)
+    walker.wander()
     env.drain()
 
     # the control room: one incident, opened by care, named by id only, at the last fix

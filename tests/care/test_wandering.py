@@ -5,12 +5,15 @@ dementia from their own stored history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 import pytest
 
-from safecity.care.model import Actor, ConsentIn, DeviceIn, Fix, PersonIn, PersonKind, Purpose
+from safecity.care.model import Actor, ConsentIn, Device, DeviceIn, Fix, Person, PersonIn, PersonKind, Purpose
+from safecity.care.service import Care
 from safecity.care.wandering import EARTH_M, THRESHOLD, auc
 from safecity.care.wandering_data import _circle, _route, _walk, calibrate, verify
 from tests.care.conftest import START, CareEnv
@@ -48,43 +51,67 @@ def _lonlat(pts: np.ndarray, origin: tuple[float, float]) -> list[tuple[float, f
     return [(origin[0] + x / (k * np.cos(np.radians(origin[1]))), origin[1] + y / k) for x, y in pts]
 
 
+HOME = (127.0276, 37.4979)
+MARKET = np.array([600.0, 300.0])  # m east and north of home
+
+
+@dataclass
+class Walker:
+    """A person with dementia watched for wandering, their tracker, and their fixes sent one at a time (as
+    trackers send them) on the test's clock: from START, 8 days before now."""
+
+    care: Care
+    person: Person
+    device: Device
+    rng: np.random.Generator
+
+    @classmethod
+    def watched(cls, env: CareEnv, guardian: Callable[[int], None] | None = None) -> Walker:
+        """Registered with consent (``guardian``: adds theirs before the tracker), with a week of the same
+        walk to the market and back behind them: their usual places."""
+        care = env.care
+        env.clock.set(START + timedelta(days=8))  # the history below is in the past
+        op = Actor("op", "user", frozenset({"operator"}))
+        person = care.add_person(
+            PersonIn(
+                name="박순자",
+                kind=PersonKind.dementia,
+                birth_date=START.date().replace(year=1941),
+                home_lon=HOME[0],
+                home_lat=HOME[1],
+                diagnosis_consent=ConsentIn(given_by="self", written=True),
+            ),
+            op,
+        )
+        care.give_consent(person.id, Purpose.location, ConsentIn(given_by="self"), op)
+        if guardian is not None:
+            guardian(person.id)
+        device, _ = care.add_device(person.id, DeviceIn(protocol="osmand"), op)
+        walker = cls(care, person, device, np.random.default_rng(5))
+        for day in range(7):
+            walker.send(_walk(_route(np.zeros(2), MARKET, True), 60, walker.rng), day * 86400)
+            walker.send(_walk(_route(MARKET, np.zeros(2), False), 60, walker.rng), day * 86400 + 3600)
+        return walker
+
+    def send(self, pts: np.ndarray, start: int) -> None:
+        """Fixes every 30 s along ``pts`` (m from home), from ``start`` seconds after START."""
+        for i, (lon, lat) in enumerate(_lonlat(pts, HOME)):
+            fix = Fix(at=START + timedelta(seconds=start + 30 * i), lon=lon, lat=lat, accuracy_m=8.0)
+            self.care.ingest(self.device, [fix])
+
+    def wander(self) -> None:
+        """On day 8: circling in streets never used."""
+        self.send(_circle(np.array([-900.0, -700.0]), 70, 2.5, 60, self.rng, np.zeros(2)), 7 * 86400 + 7200)
+
+
 def test_a_person_with_dementia_is_watched_online(care_env: CareEnv) -> None:
     env = care_env
     care = env.care
-    env.clock.set(START + timedelta(days=8))  # the history below is in the past
-    op = Actor("op", "user", frozenset({"operator"}))
-    home = (127.0276, 37.4979)
-    person = care.add_person(
-        PersonIn(
-            name="박순자",
-            kind=PersonKind.dementia,
-            birth_date=START.date().replace(year=1941),
-            home_lon=home[0],
-            home_lat=home[1],
-            diagnosis_consent=ConsentIn(given_by="self", written=True),
-        ),
-        op,
-    )
-    care.give_consent(person.id, Purpose.location, ConsentIn(given_by="self"), op)
-    device, _ = care.add_device(person.id, DeviceIn(protocol="osmand"), op)
-    rng = np.random.default_rng(5)
-    market = np.array([600.0, 300.0])
-
-    def send(pts: np.ndarray, start: int) -> None:
-        fixes = [
-            Fix(at=START + timedelta(seconds=start + 30 * i), lon=lon, lat=lat, accuracy_m=8.0)
-            for i, (lon, lat) in enumerate(_lonlat(pts, home))
-        ]
-        for f in fixes:  # one at a time, as trackers send them
-            care.ingest(device, [f])
-
-    # a week of the same walk to the market and back: the person's usual places
-    for day in range(7):
-        send(_walk(_route(np.zeros(2), market, True), 60, rng), day * 86400)
-        send(_walk(_route(market, np.zeros(2), False), 60, rng), day * 86400 + 3600)
+    walker = Walker.watched(env)
     # the usual walk raises nothing; circling in streets never used does
-    send(_walk(_route(np.zeros(2), market, True), 60, rng), 7 * 86400)
-    assert care.fences.alerts_of(person.id) == []
-    send(_circle(np.array([-900.0, -700.0]), 70, 2.5, 60, rng, np.zeros(2)), 7 * 86400 + 7200)
+    walker.send(_walk(_route(np.zeros(2), MARKET, True), 60, walker.rng), 7 * 86400)
+    assert care.fences.alerts_of(walker.person.id) == []
+    walker.wander()
+    person = walker.person
     kinds = [a["kind"] for a in care.fences.alerts_of(person.id)]
     assert kinds == ["wandering"]  # once, not once per fix
